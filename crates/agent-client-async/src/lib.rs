@@ -1,0 +1,1 @@
+//! agent-client-async: filled by a later issue.

@@ -1,0 +1,1 @@
+//! agent-client-blocking: filled by a later issue.

@@ -1,0 +1,336 @@
+//! Settings a caller chooses: stream limits, the tail protocol, time-outs, tail options.
+
+use crate::error::ClientError;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Resource limits of a log stream; the defaults are the reference client's.
+///
+/// The limits apply the same way to both protocols and to both clients:
+/// - more than `max_messages` WebSocket frames, more than `max_lines` HTTP lines, or
+///   more than `max_bytes` of delivered text end the stream with a 429;
+/// - a message or line longer than `max_message_size` bytes is skipped, counted, and
+///   the stream goes on;
+/// - `queue_size` bounds the lines buffered between the network and a slow consumer.
+///
+/// ```
+/// use agent_proto::StreamLimits;
+///
+/// let limits = StreamLimits { max_lines: 1_000_000, ..StreamLimits::default() };
+/// assert_eq!(limits.max_message_size, 10_240);
+/// limits.validate().unwrap();
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StreamLimits {
+    /// The most WebSocket frames one stream may receive.
+    pub max_messages: u64,
+    /// The most HTTP stream lines one stream may receive.
+    pub max_lines: u64,
+    /// The most bytes of log text one stream may deliver.
+    pub max_bytes: u64,
+    /// The largest single message or line, in bytes; larger ones are skipped.
+    pub max_message_size: usize,
+    /// How many lines may wait between the network and the consumer.
+    pub queue_size: usize,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        StreamLimits {
+            max_messages: 10_000,
+            max_lines: 50_000,
+            max_bytes: 50 * 1024 * 1024,
+            max_message_size: 10_240,
+            queue_size: 1_000,
+        }
+    }
+}
+
+impl StreamLimits {
+    /// Limits that never stop a stream (for benchmarks and trusted servers): every
+    /// count at its maximum, `max_message_size` 1 MiB.
+    pub fn unlimited() -> Self {
+        StreamLimits {
+            max_messages: u64::MAX,
+            max_lines: u64::MAX,
+            max_bytes: u64::MAX,
+            max_message_size: 1024 * 1024,
+            queue_size: 1_000,
+        }
+    }
+
+    /// Checks that every limit is positive (a 400 otherwise).
+    pub fn validate(&self) -> Result<(), ClientError> {
+        let zero = [
+            ("max_messages", self.max_messages == 0),
+            ("max_lines", self.max_lines == 0),
+            ("max_bytes", self.max_bytes == 0),
+            ("max_message_size", self.max_message_size == 0),
+            ("queue_size", self.queue_size == 0),
+        ];
+        match zero.iter().find(|(_, z)| *z) {
+            Some((name, _)) => Err(ClientError::invalid(
+                "stream limits",
+                format!("{name} must be positive"),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How a log tail talks to the agent.
+///
+/// ```
+/// use agent_proto::Protocol;
+///
+/// assert_eq!("websocket".parse::<Protocol>().unwrap(), Protocol::WebSocket);
+/// assert_eq!("carrier-pigeon".parse::<Protocol>().unwrap_err().status_code(), 400);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Protocol {
+    /// WebSocket first; HTTP streaming when the WebSocket fails with 500 or 503
+    /// before delivering anything (never a replay of delivered lines).
+    #[default]
+    Auto,
+    /// WebSocket only.
+    WebSocket,
+    /// HTTP chunked streaming only.
+    Http,
+}
+
+impl Protocol {
+    /// The name used on the wire and on the command line.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Protocol::Auto => "auto",
+            Protocol::WebSocket => "websocket",
+            Protocol::Http => "http",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = ClientError;
+    fn from_str(s: &str) -> Result<Self, ClientError> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Protocol::Auto),
+            "websocket" | "ws" => Ok(Protocol::WebSocket),
+            "http" => Ok(Protocol::Http),
+            _ => Err(ClientError::invalid(
+                "protocol",
+                format!(
+                    "{:?}: expected auto, websocket or http",
+                    s.chars().take(40).collect::<String>()
+                ),
+            )),
+        }
+    }
+}
+
+/// The longest stream time-out the agent API allows.
+pub const MAX_STREAM_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Checks a stream time-out: positive and at most 300 s (a 400 otherwise).
+///
+/// ```
+/// use std::time::Duration;
+/// use agent_proto::validate_stream_timeout;
+///
+/// assert!(validate_stream_timeout(Duration::from_secs(30)).is_ok());
+/// assert_eq!(validate_stream_timeout(Duration::ZERO).unwrap_err().status_code(), 400);
+/// assert_eq!(validate_stream_timeout(Duration::from_secs(301)).unwrap_err().status_code(), 400);
+/// ```
+pub fn validate_stream_timeout(timeout: Duration) -> Result<Duration, ClientError> {
+    if timeout.is_zero() {
+        return Err(ClientError::invalid("stream timeout", "must be positive"));
+    }
+    if timeout > MAX_STREAM_TIMEOUT {
+        return Err(ClientError::invalid(
+            "stream timeout",
+            format!("{timeout:?} is longer than the 300 s the agent allows"),
+        ));
+    }
+    Ok(timeout)
+}
+
+/// Connect and read time-outs of ordinary requests; defaults 3 s and 10 s, as the
+/// reference client's.
+///
+/// ```
+/// use std::time::Duration;
+/// let t = agent_proto::Timeouts::default();
+/// assert_eq!(t.connect, Duration::from_secs(3));
+/// assert_eq!(t.read, Duration::from_secs(10));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Timeouts {
+    /// Opening the connection (TCP and TLS).
+    pub connect: Duration,
+    /// Waiting for an answer, and between two reads of its body.
+    pub read: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(3),
+            read: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Timeouts {
+    /// Checks that both time-outs are positive (a 400 otherwise).
+    pub fn validate(&self) -> Result<(), ClientError> {
+        if self.connect.is_zero() {
+            return Err(ClientError::invalid("connect timeout", "must be positive"));
+        }
+        if self.read.is_zero() {
+            return Err(ClientError::invalid("read timeout", "must be positive"));
+        }
+        Ok(())
+    }
+}
+
+/// How to tail a job's log: protocol, idle time-out, limits.
+///
+/// The time-out is an *idle* time-out: a tail that receives nothing (keep-alive pings
+/// are sent meanwhile) for that long fails with a 408, which is never mistaken for
+/// the end of the log.
+///
+/// ```
+/// use std::time::Duration;
+/// use agent_proto::{Protocol, TailOptions};
+///
+/// let opts = TailOptions::new()
+///     .protocol(Protocol::Http)
+///     .timeout(Duration::from_secs(60));
+/// assert!(opts.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TailOptions {
+    /// Which protocol; default [`Protocol::Auto`].
+    pub protocol: Protocol,
+    /// The idle time-out; default 30 s, at most 300 s.
+    pub timeout: Duration,
+    /// Limits for this tail; `None` takes the client's.
+    pub limits: Option<StreamLimits>,
+}
+
+impl Default for TailOptions {
+    fn default() -> Self {
+        TailOptions {
+            protocol: Protocol::Auto,
+            timeout: Duration::from_secs(30),
+            limits: None,
+        }
+    }
+}
+
+impl TailOptions {
+    /// The defaults: auto protocol, 30 s idle time-out, the client's limits.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the protocol.
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Sets the idle time-out.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the limits of this tail.
+    pub fn limits(mut self, limits: StreamLimits) -> Self {
+        self.limits = Some(limits);
+        self
+    }
+
+    /// Checks the time-out and the limits (a 400 otherwise).
+    pub fn validate(&self) -> Result<(), ClientError> {
+        validate_stream_timeout(self.timeout)?;
+        if let Some(l) = &self.limits {
+            l.validate()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_defaults() {
+        let l = StreamLimits::default();
+        assert_eq!(
+            (
+                l.max_messages,
+                l.max_lines,
+                l.max_bytes,
+                l.max_message_size,
+                l.queue_size
+            ),
+            (10_000, 50_000, 52_428_800, 10_240, 1_000)
+        );
+    }
+
+    #[test]
+    fn zero_limits_are_refused() {
+        let l = StreamLimits {
+            queue_size: 0,
+            ..Default::default()
+        };
+        assert_eq!(l.validate().unwrap_err().status_code(), 400);
+    }
+
+    #[test]
+    fn protocol_parses_case_insensitively() {
+        assert_eq!("AUTO".parse::<Protocol>().unwrap(), Protocol::Auto);
+        assert_eq!("Http".parse::<Protocol>().unwrap(), Protocol::Http);
+        assert!("".parse::<Protocol>().is_err());
+        for p in [Protocol::Auto, Protocol::WebSocket, Protocol::Http] {
+            assert_eq!(p.to_string().parse::<Protocol>().unwrap(), p);
+        }
+    }
+
+    #[test]
+    fn tail_options_validate_timeout_and_limits() {
+        assert!(TailOptions::new().validate().is_ok());
+        assert!(TailOptions::new()
+            .timeout(Duration::ZERO)
+            .validate()
+            .is_err());
+        assert!(TailOptions::new()
+            .timeout(Duration::from_millis(300_001))
+            .validate()
+            .is_err());
+        assert!(TailOptions::new()
+            .timeout(MAX_STREAM_TIMEOUT)
+            .validate()
+            .is_ok());
+        let bad = StreamLimits {
+            max_bytes: 0,
+            ..Default::default()
+        };
+        assert!(TailOptions::new().limits(bad).validate().is_err());
+        assert!(Timeouts {
+            connect: Duration::ZERO,
+            read: Duration::from_secs(1)
+        }
+        .validate()
+        .is_err());
+    }
+}

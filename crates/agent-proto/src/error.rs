@@ -1,0 +1,644 @@
+//! The one error type of the agent client, and how an HTTP error answer maps onto it.
+//!
+//! Every variant answers [`ClientError::status_code`], so a caller can match on the
+//! code the way users of the Python SDK match on `ClientError.status_code`, or on the
+//! variant when it wants the details.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The longest server-supplied message kept in an error, in bytes.
+///
+/// A hostile or broken server can answer with a body of any size; an error message is
+/// for people and logs, so it is cut (on a character boundary) and marked as cut.
+pub const MAX_ERROR_MESSAGE: usize = 2048;
+
+/// Which limit of a `StreamLimits` ended a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LimitKind {
+    /// `max_messages`: WebSocket frames received.
+    Messages,
+    /// `max_lines`: HTTP stream lines received.
+    Lines,
+    /// `max_bytes`: bytes of log text delivered.
+    Bytes,
+}
+
+impl fmt::Display for LimitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LimitKind::Messages => "max_messages",
+            LimitKind::Lines => "max_lines",
+            LimitKind::Bytes => "max_bytes",
+        })
+    }
+}
+
+/// Which wait ran out of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeoutKind {
+    /// Opening the TCP (and TLS) connection.
+    Connect,
+    /// Waiting for the answer to a request (headers or body).
+    Read,
+    /// A log stream that delivered nothing, not even a keep-alive answer, for this long.
+    /// The job may still be running: this is *not* the end of its log.
+    Idle,
+}
+
+impl fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeoutKind::Connect => "connect",
+            TimeoutKind::Read => "read",
+            TimeoutKind::Idle => "idle stream",
+        })
+    }
+}
+
+/// One entry of a FastAPI-style 422 answer: `{"loc": [...], "msg": "...", "type": "..."}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ValidationDetail {
+    /// Where the problem is, e.g. `["body", "plugin"]`.
+    #[serde(default)]
+    pub loc: Vec<serde_json::Value>,
+    /// What is wrong, e.g. `field required`.
+    #[serde(default)]
+    pub msg: String,
+    /// The validator's error type, e.g. `value_error.missing`.
+    #[serde(default, rename = "type")]
+    pub kind: String,
+}
+
+impl fmt::Display for ValidationDetail {
+    /// Renders `body -> plugin: field required`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for part in &self.loc {
+            if !first {
+                f.write_str(" -> ")?;
+            }
+            first = false;
+            match part {
+                serde_json::Value::String(s) => f.write_str(s)?,
+                other => write!(f, "{other}")?,
+            }
+        }
+        if first {
+            f.write_str("(body)")?;
+        }
+        write!(f, ": {}", self.msg)
+    }
+}
+
+fn render_details(details: &[ValidationDetail], message: &str) -> String {
+    if details.is_empty() {
+        return message.to_owned();
+    }
+    let mut out = String::new();
+    for d in details {
+        out.push('\n');
+        out.push_str(&d.to_string());
+    }
+    out
+}
+
+fn render_retry(retry_after: &Option<Duration>) -> String {
+    match retry_after {
+        Some(d) => format!(" (retry after {}s)", d.as_secs()),
+        None => String::new(),
+    }
+}
+
+/// Everything that can go wrong between a caller and the agent.
+///
+/// Every variant has an HTTP-style status code ([`ClientError::status_code`]); the
+/// codes follow the agent API's error table (400, 401, 403, 404, 408, 422, 429, 500,
+/// 503), and an unexpected answer of the agent keeps the agent's own code.
+///
+/// No variant ever holds a token: messages that come from a server pass through
+/// [`ClientError::scrub`] with the client's secrets before they reach the caller.
+///
+/// ```
+/// use agent_proto::ClientError;
+///
+/// let err = ClientError::from_response(404, None, b"Job nope does not exist");
+/// assert_eq!(err.status_code(), 404);
+/// assert!(matches!(err, ClientError::NotFound { .. }));
+/// assert_eq!(err.to_string(), "not found (404): Job nope does not exist");
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// A parameter the caller gave was refused before any request was sent (400).
+    #[error("invalid {what} (400): {reason}")]
+    InvalidInput {
+        /// What was invalid, e.g. `job id`, `protocol`, `stream timeout`.
+        what: &'static str,
+        /// Why, in words.
+        reason: String,
+    },
+    /// The agent answered 400.
+    #[error("bad request (400): {message}")]
+    BadRequest {
+        /// The agent's message.
+        message: String,
+    },
+    /// The agent refused the agent token (401).
+    #[error("unauthorized (401): {message}")]
+    Unauthorized {
+        /// The agent's message.
+        message: String,
+    },
+    /// The agent refused the user or tenant (403).
+    #[error("forbidden (403): {message}")]
+    Forbidden {
+        /// The agent's message.
+        message: String,
+    },
+    /// The resource does not exist (404).
+    #[error("not found (404): {message}")]
+    NotFound {
+        /// The agent's message.
+        message: String,
+    },
+    /// A connect, read or idle-stream time-out (408).
+    #[error("{kind} timed out after {after:?} (408)")]
+    Timeout {
+        /// Which wait ran out.
+        kind: TimeoutKind,
+        /// The configured time that ran out.
+        after: Duration,
+    },
+    /// The agent rejected the request body (422); FastAPI-style details rendered as
+    /// `loc -> field: msg` lines.
+    #[error(
+        "the agent rejected the request (422):{}",
+        render_details(details, message)
+    )]
+    Validation {
+        /// The parsed `detail` entries (empty when the body had none).
+        details: Vec<ValidationDetail>,
+        /// The raw message when the body had no detail list.
+        message: String,
+    },
+    /// The agent rate-limited us (429).
+    #[error("rate limited (429){}: {message}", render_retry(retry_after))]
+    RateLimited {
+        /// The agent's `Retry-After`, if it sent one.
+        retry_after: Option<Duration>,
+        /// The agent's message.
+        message: String,
+    },
+    /// A stream limit was exceeded and the stream ended (429).
+    #[error("stream limit exceeded (429): more than {limit} ({kind})")]
+    LimitExceeded {
+        /// Which limit.
+        kind: LimitKind,
+        /// Its configured value.
+        limit: u64,
+    },
+    /// The agent failed: a 500, or another 5xx that has no variant of its own.
+    #[error("the agent failed ({status}): {message}")]
+    Server {
+        /// The agent's status code.
+        status: u16,
+        /// The agent's message.
+        message: String,
+    },
+    /// The log stream sent an `error` event (500).
+    #[error("the log stream failed on the agent (500): {message}")]
+    StreamFailed {
+        /// The event's message.
+        message: String,
+    },
+    /// The agent answered 503.
+    #[error(
+        "the agent is unavailable (503){}: {message}",
+        render_retry(retry_after)
+    )]
+    Unavailable {
+        /// The agent's `Retry-After`, if it sent one.
+        retry_after: Option<Duration>,
+        /// The agent's message.
+        message: String,
+    },
+    /// A 503 whose body says `error_type: gpu_unavailable`: the cluster lacks GPUs.
+    #[error("the cluster has no GPU available (503): {message}")]
+    GpuUnavailable {
+        /// The agent's message.
+        message: String,
+    },
+    /// The agent could not be reached: DNS, refused or reset connection, TLS (503).
+    /// The request never left, so it is safe to send again.
+    #[error("could not reach the agent (503): {message}")]
+    Connect {
+        /// What failed.
+        message: String,
+    },
+    /// The request may have reached the agent but its answer was lost, so a write
+    /// may have happened. The status code is the cause's (408 for a read time-out,
+    /// 503 for a dropped connection).
+    #[error("{method} {path}: the request may have reached the agent, but no complete answer came back: {cause}")]
+    ResponseIncomplete {
+        /// The request method.
+        method: String,
+        /// The request path, relative to the base URL.
+        path: String,
+        /// What broke.
+        cause: Box<ClientError>,
+    },
+    /// The agent answered with a status that has no meaning in the API.
+    #[error("unexpected answer from the agent ({status}): {message}")]
+    UnexpectedStatus {
+        /// The agent's status code.
+        status: u16,
+        /// The agent's message.
+        message: String,
+    },
+    /// The agent's answer could not be decoded (500).
+    #[error("could not decode the agent's answer (500): {message}")]
+    Decode {
+        /// What could not be decoded.
+        message: String,
+    },
+    /// The connection broke the protocol: a bad WebSocket handshake, a bad frame (500).
+    #[error("protocol error (500): {message}")]
+    Protocol {
+        /// What was wrong.
+        message: String,
+    },
+    /// The client was used in a way it cannot serve: e.g. the blocking client called
+    /// from inside an async runtime, or after `close()` (500).
+    #[error("client misuse (500): {message}")]
+    Usage {
+        /// What was wrong and what to do instead.
+        message: String,
+    },
+}
+
+/// Shorthand for results of the agent client.
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+impl ClientError {
+    /// The HTTP-style status code of this error (see the agent API's error table).
+    ///
+    /// ```
+    /// use agent_proto::{ClientError, TimeoutKind};
+    /// use std::time::Duration;
+    ///
+    /// let e = ClientError::Timeout { kind: TimeoutKind::Read, after: Duration::from_secs(10) };
+    /// assert_eq!(e.status_code(), 408);
+    /// ```
+    pub fn status_code(&self) -> u16 {
+        match self {
+            ClientError::InvalidInput { .. } | ClientError::BadRequest { .. } => 400,
+            ClientError::Unauthorized { .. } => 401,
+            ClientError::Forbidden { .. } => 403,
+            ClientError::NotFound { .. } => 404,
+            ClientError::Timeout { .. } => 408,
+            ClientError::Validation { .. } => 422,
+            ClientError::RateLimited { .. } | ClientError::LimitExceeded { .. } => 429,
+            ClientError::Server { status, .. } | ClientError::UnexpectedStatus { status, .. } => {
+                *status
+            }
+            ClientError::StreamFailed { .. }
+            | ClientError::Decode { .. }
+            | ClientError::Protocol { .. }
+            | ClientError::Usage { .. } => 500,
+            ClientError::Unavailable { .. }
+            | ClientError::GpuUnavailable { .. }
+            | ClientError::Connect { .. } => 503,
+            ClientError::ResponseIncomplete { cause, .. } => cause.status_code(),
+        }
+    }
+
+    /// A 400 for a caller-supplied parameter.
+    ///
+    /// ```
+    /// let e = agent_proto::ClientError::invalid("protocol", "expected auto, websocket or http");
+    /// assert_eq!(e.status_code(), 400);
+    /// ```
+    pub fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
+        ClientError::InvalidInput {
+            what,
+            reason: reason.into(),
+        }
+    }
+
+    /// Maps an HTTP error answer of the agent to an error.
+    ///
+    /// `body` is the answer's body as received (it is cut to [`MAX_ERROR_MESSAGE`]);
+    /// a JSON body's `detail`, `message` or `error` field becomes the message, a
+    /// FastAPI 422 detail list becomes [`ClientError::Validation`], and a 503 with
+    /// `error_type: gpu_unavailable` becomes [`ClientError::GpuUnavailable`].
+    ///
+    /// ```
+    /// use agent_proto::ClientError;
+    ///
+    /// let body = br#"{"detail":[{"loc":["body","plugin"],"msg":"field required","type":"missing"}]}"#;
+    /// let e = ClientError::from_response(422, None, body);
+    /// assert_eq!(e.status_code(), 422);
+    /// assert!(e.to_string().contains("body -> plugin: field required"));
+    /// ```
+    pub fn from_response(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Self {
+        let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+        let message = json
+            .as_ref()
+            .and_then(message_of)
+            .unwrap_or_else(|| truncate(&String::from_utf8_lossy(body)));
+        let message = if message.is_empty() {
+            format!("HTTP {status} with an empty body")
+        } else {
+            message
+        };
+        match status {
+            400 => ClientError::BadRequest { message },
+            401 => ClientError::Unauthorized { message },
+            403 => ClientError::Forbidden { message },
+            404 => ClientError::NotFound { message },
+            408 => ClientError::Timeout {
+                kind: TimeoutKind::Read,
+                after: Duration::ZERO,
+            },
+            422 => {
+                let details = json
+                    .as_ref()
+                    .and_then(|j| j.get("detail"))
+                    .and_then(|d| serde_json::from_value::<Vec<ValidationDetail>>(d.clone()).ok())
+                    .unwrap_or_default();
+                ClientError::Validation { details, message }
+            }
+            429 => ClientError::RateLimited {
+                retry_after,
+                message,
+            },
+            503 => {
+                let gpu = json
+                    .as_ref()
+                    .and_then(|j| j.get("error_type"))
+                    .and_then(|t| t.as_str())
+                    == Some("gpu_unavailable");
+                if gpu {
+                    ClientError::GpuUnavailable { message }
+                } else {
+                    ClientError::Unavailable {
+                        retry_after,
+                        message,
+                    }
+                }
+            }
+            500..=599 => ClientError::Server { status, message },
+            _ => ClientError::UnexpectedStatus { status, message },
+        }
+    }
+
+    /// True when sending the same request again may succeed and cannot repeat a
+    /// write by itself: a connection that never opened, or a 502, 503 or 504.
+    ///
+    /// Whether a *method* may be re-sent is the retry policy's decision; this only
+    /// says whether the failure is transient.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Connect { .. } => true,
+            ClientError::Timeout {
+                kind: TimeoutKind::Connect,
+                ..
+            } => true,
+            ClientError::Unavailable { .. } => true,
+            ClientError::Server { status, .. } => matches!(status, 502 | 504),
+            _ => false,
+        }
+    }
+
+    /// The server's `Retry-After`, where the error carries one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ClientError::RateLimited { retry_after, .. }
+            | ClientError::Unavailable { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Replaces every occurrence of `secret` in the error's messages by `[redacted]`.
+    ///
+    /// A hostile server can echo a token back in its error body; the clients call
+    /// this with each of their secrets before an error reaches the caller.
+    ///
+    /// ```
+    /// use agent_proto::ClientError;
+    ///
+    /// let e = ClientError::from_response(401, None, b"bad token hunter2").scrub("hunter2");
+    /// assert!(!e.to_string().contains("hunter2"));
+    /// ```
+    pub fn scrub(mut self, secret: &str) -> Self {
+        if secret.is_empty() {
+            return self;
+        }
+        let fix = |s: &mut String| {
+            if s.contains(secret) {
+                *s = s.replace(secret, "[redacted]");
+            }
+        };
+        match &mut self {
+            ClientError::InvalidInput { reason, .. } => fix(reason),
+            ClientError::BadRequest { message }
+            | ClientError::Unauthorized { message }
+            | ClientError::Forbidden { message }
+            | ClientError::NotFound { message }
+            | ClientError::RateLimited { message, .. }
+            | ClientError::Server { message, .. }
+            | ClientError::StreamFailed { message }
+            | ClientError::Unavailable { message, .. }
+            | ClientError::GpuUnavailable { message }
+            | ClientError::Connect { message }
+            | ClientError::UnexpectedStatus { message, .. }
+            | ClientError::Decode { message }
+            | ClientError::Protocol { message }
+            | ClientError::Usage { message } => fix(message),
+            ClientError::Validation { details, message } => {
+                fix(message);
+                for d in details {
+                    fix(&mut d.msg);
+                    fix(&mut d.kind);
+                    for l in &mut d.loc {
+                        if let serde_json::Value::String(s) = l {
+                            fix(s);
+                        }
+                    }
+                }
+            }
+            ClientError::ResponseIncomplete { path, cause, .. } => {
+                fix(path);
+                let inner = std::mem::replace(
+                    cause.as_mut(),
+                    ClientError::Usage {
+                        message: String::new(),
+                    },
+                );
+                **cause = inner.scrub(secret);
+            }
+            ClientError::Timeout { .. } | ClientError::LimitExceeded { .. } => {}
+        }
+        self
+    }
+
+    /// Wraps a failure that happened after the request was sent: the caller learns
+    /// that a write may have happened.
+    pub fn incomplete(
+        method: impl Into<String>,
+        path: impl Into<String>,
+        cause: ClientError,
+    ) -> Self {
+        ClientError::ResponseIncomplete {
+            method: method.into(),
+            path: path.into(),
+            cause: Box::new(cause),
+        }
+    }
+}
+
+/// The human message of a JSON error body: `detail` (a string), `message`, `error`, `msg`.
+fn message_of(json: &serde_json::Value) -> Option<String> {
+    match json {
+        serde_json::Value::String(s) => Some(truncate(s)),
+        serde_json::Value::Object(map) => {
+            for key in ["detail", "message", "error", "msg"] {
+                if let Some(serde_json::Value::String(s)) = map.get(key) {
+                    return Some(truncate(s));
+                }
+            }
+            Some(truncate(&json.to_string()))
+        }
+        other => Some(truncate(&other.to_string())),
+    }
+}
+
+/// Cuts a server-supplied message to [`MAX_ERROR_MESSAGE`] bytes on a char boundary.
+pub fn truncate(s: &str) -> String {
+    let s = s.trim();
+    if s.len() <= MAX_ERROR_MESSAGE {
+        return s.to_owned();
+    }
+    let mut end = MAX_ERROR_MESSAGE;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes in all)", &s[..end], s.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_code_maps_to_its_variant() {
+        for (code, want) in [
+            (400, 400),
+            (401, 401),
+            (403, 403),
+            (404, 404),
+            (408, 408),
+            (422, 422),
+            (429, 429),
+            (500, 500),
+            (502, 502),
+            (503, 503),
+            (504, 504),
+            (418, 418),
+        ] {
+            let e = ClientError::from_response(code, None, b"{}");
+            assert_eq!(e.status_code(), want, "{code}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn fastapi_422_renders_each_detail_on_a_line() {
+        let body = br#"{"detail":[
+            {"loc":["body","plugin"],"msg":"field required","type":"value_error.missing"},
+            {"loc":["body","params",0],"msg":"not a dict","type":"type_error"}]}"#;
+        let e = ClientError::from_response(422, None, body);
+        let text = e.to_string();
+        assert_eq!(
+            text,
+            "the agent rejected the request (422):\nbody -> plugin: field required\nbody -> params -> 0: not a dict"
+        );
+        match e {
+            ClientError::Validation { details, .. } => assert_eq!(details.len(), 2),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_422_without_detail_list_keeps_its_message() {
+        let e = ClientError::from_response(422, None, b"nope");
+        assert_eq!(e.to_string(), "the agent rejected the request (422):nope");
+    }
+
+    #[test]
+    fn gpu_unavailable_is_its_own_view_of_503() {
+        let e = ClientError::from_response(
+            503,
+            None,
+            br#"{"error_type":"gpu_unavailable","detail":"no GPU in the cluster"}"#,
+        );
+        assert!(matches!(e, ClientError::GpuUnavailable { .. }));
+        assert_eq!(e.status_code(), 503);
+        assert!(e.to_string().contains("no GPU in the cluster"));
+        let plain = ClientError::from_response(503, Some(Duration::from_secs(3)), b"busy");
+        assert!(matches!(plain, ClientError::Unavailable { .. }));
+        assert_eq!(plain.retry_after(), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn huge_bodies_are_cut() {
+        let body = "é".repeat(10_000);
+        let e = ClientError::from_response(500, None, body.as_bytes());
+        let s = e.to_string();
+        assert!(s.len() < MAX_ERROR_MESSAGE + 100, "{}", s.len());
+        assert!(s.contains("20000 bytes in all"));
+    }
+
+    #[test]
+    fn scrub_reaches_nested_and_detail_messages() {
+        let body =
+            br#"{"detail":[{"loc":["header","s3cr3t"],"msg":"token s3cr3t is wrong","type":"x"}]}"#;
+        let e = ClientError::incomplete(
+            "POST",
+            "jobs/s3cr3t/",
+            ClientError::from_response(422, None, body),
+        )
+        .scrub("s3cr3t");
+        let all = format!("{e} {e:?}");
+        assert!(!all.contains("s3cr3t"), "{all}");
+        assert_eq!(e.status_code(), 422);
+    }
+
+    #[test]
+    fn incomplete_keeps_the_cause_code() {
+        let cause = ClientError::Timeout {
+            kind: TimeoutKind::Read,
+            after: Duration::from_secs(1),
+        };
+        let e = ClientError::incomplete("POST", "plugin_releases/x/run/", cause);
+        assert_eq!(e.status_code(), 408);
+        assert!(e.to_string().contains("may have reached the agent"));
+    }
+
+    #[test]
+    fn transient_errors_are_the_retryable_ones() {
+        assert!(ClientError::Connect {
+            message: "refused".into()
+        }
+        .is_transient());
+        assert!(ClientError::from_response(502, None, b"").is_transient());
+        assert!(ClientError::from_response(503, None, b"").is_transient());
+        assert!(ClientError::from_response(504, None, b"").is_transient());
+        assert!(!ClientError::from_response(500, None, b"").is_transient());
+        assert!(!ClientError::from_response(404, None, b"").is_transient());
+        assert!(
+            !ClientError::from_response(503, None, br#"{"error_type":"gpu_unavailable"}"#)
+                .is_transient()
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! agent-stream: filled by a later issue.

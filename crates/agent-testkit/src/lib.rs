@@ -1,0 +1,1 @@
+//! agent-testkit: filled by a later issue.

@@ -1,0 +1,181 @@
+//! The transport contract: what a client asks of the wire, and what it gets back.
+
+use agent_proto::ClientError;
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use std::fmt;
+use std::time::Duration;
+
+/// One request to the agent.
+///
+/// `path` is relative to the transport's base URL and already safe (the clients build
+/// it from validated segments); it may carry a query string (`plugin_releases/?page=2`).
+/// Header values holding secrets are marked sensitive, so `Debug` never prints them.
+///
+/// ```
+/// use agent_transport::Request;
+/// use http::Method;
+///
+/// let req = Request::new(Method::GET, "jobs/");
+/// assert_eq!(req.path, "jobs/");
+/// assert!(req.body.is_empty());
+/// ```
+#[derive(Clone)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// The path relative to the base URL, with its query if any.
+    pub path: String,
+    /// Headers to send (authentication included).
+    pub headers: HeaderMap,
+    /// The body; empty for none.
+    pub body: Bytes,
+}
+
+impl Request {
+    /// A request with no headers and no body.
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        Request {
+            method,
+            path: path.into(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    /// True for methods that may be sent again without repeating a write
+    /// (GET, HEAD, PUT, DELETE, OPTIONS).
+    ///
+    /// ```
+    /// use agent_transport::Request;
+    /// use http::Method;
+    /// assert!(Request::new(Method::DELETE, "x/").is_idempotent());
+    /// assert!(!Request::new(Method::POST, "x/").is_idempotent());
+    /// ```
+    pub fn is_idempotent(&self) -> bool {
+        matches!(
+            self.method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+        )
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // HeaderMap's Debug prints sensitive values as `Sensitive`; bodies are elided
+        // because a caller's parameters may be confidential.
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// A whole answer.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+/// An answer whose body arrives in chunks.
+pub struct StreamingResponse {
+    /// The status code.
+    pub status: u16,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body, chunk by chunk.
+    pub body: Box<dyn BodyStream>,
+}
+
+impl fmt::Debug for StreamingResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamingResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A body that arrives chunk by chunk. Dropping it closes its connection.
+#[async_trait::async_trait]
+pub trait BodyStream: Send {
+    /// The next chunk; `Ok(None)` at the end of the body.
+    ///
+    /// Must be cancel-safe: the client wraps it in an idle time-out, and a chunk
+    /// in flight when the future is dropped must not be lost or corrupt the stream.
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ClientError>;
+}
+
+/// How to run a WebSocket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsOptions {
+    /// The largest message delivered whole; a larger one (however it is fragmented)
+    /// is read and discarded while it streams and reported as [`WsMessage::Oversized`].
+    pub max_message_size: usize,
+    /// How often to send a ping while the connection is otherwise quiet, so that a
+    /// quiet tail stays open through proxies and the idle time-out sees pongs.
+    pub ping_interval: Duration,
+}
+
+/// A message received on a WebSocket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsMessage {
+    /// A whole text (or binary) message, at most `max_message_size` bytes.
+    Text(Bytes),
+    /// A message larger than `max_message_size`, discarded; `len` is its size.
+    Oversized {
+        /// Its size in bytes.
+        len: u64,
+    },
+    /// A sign of life without content (a pong); resets the idle time-out.
+    KeepAlive,
+}
+
+/// An open WebSocket. Dropping it closes the connection.
+#[async_trait::async_trait]
+pub trait WsStream: Send {
+    /// The next message; `Ok(None)` when the server closed the connection normally
+    /// (close code 1000 or 1001). An abnormal end is an error.
+    ///
+    /// Must be cancel-safe, like [`BodyStream::next_chunk`].
+    async fn next_message(&mut self) -> Result<Option<WsMessage>, ClientError>;
+
+    /// Sends a close frame and waits (briefly) for the server's; best effort.
+    async fn close(&mut self);
+}
+
+/// The wire under the clients.
+///
+/// Errors follow a rule that the retry logic relies on:
+/// - [`ClientError::Connect`] (or a connect [`ClientError::Timeout`]) only when the
+///   request provably never left, so it is safe to send again;
+/// - a failure after the request may have been sent is a
+///   [`ClientError::ResponseIncomplete`];
+/// - an answer with an error status is *not* an error here: the transport returns it
+///   and the client maps it.
+///
+/// A WebSocket whose upgrade is refused is the exception: there is no answer to
+/// return, so the refusal comes back as [`ClientError::from_response`] of the
+/// status and body.
+#[async_trait::async_trait]
+pub trait Transport: Send + Sync + fmt::Debug {
+    /// Sends a request and reads its whole answer.
+    async fn request(&self, request: Request) -> Result<Response, ClientError>;
+
+    /// Sends a request and returns as soon as the answer's headers are in.
+    async fn stream(&self, request: Request) -> Result<StreamingResponse, ClientError>;
+
+    /// Opens a WebSocket at the request's path (its method is ignored).
+    async fn websocket(
+        &self,
+        request: Request,
+        options: WsOptions,
+    ) -> Result<Box<dyn WsStream>, ClientError>;
+}
