@@ -1,1 +1,46 @@
-//! agent-stream: filled by a later issue.
+//! Sans-IO decoding of the agent's log tail, the same for both protocols and both
+//! clients: no sockets, no runtime, just bytes in and log lines out.
+//!
+//! - [`LineDecoder`]: an HTTP body in chunks of any size to whole lines (`\n` or
+//!   `\r\n`), lossy UTF-8, bounded memory (an over-long line is skipped while it
+//!   streams);
+//! - [`decode_event`] and [`decode_http_line`]: what a WebSocket message or an HTTP
+//!   line means ([`Event`]): a log line, an error, the end of the log, or nothing;
+//! - [`LimitTracker`] and [`StreamCounters`]: [`StreamLimits`](agent_proto::StreamLimits)
+//!   applied the same way to both protocols, and everything skipped counted;
+//! - [`TailDecoder`]: all of the above together, what the clients run a tail through.
+//!
+//! ```
+//! use agent_proto::{ClientError, StreamLimits};
+//! use agent_stream::{TailDecoder, TailItem};
+//!
+//! // An HTTP tail body, arriving in arbitrary pieces.
+//! let body: &[&[u8]] = &[
+//!     b"data: {\"type\":\"log\",\"message\":\"loading\"}\n\nINFO plain li",
+//!     b"ne\r\ndata: {\"type\":\"complete\"}\n",
+//! ];
+//! let mut tail = TailDecoder::http(StreamLimits::default());
+//! let mut out = Vec::new();
+//! for chunk in body {
+//!     tail.push_bytes(chunk, &mut out)?;
+//! }
+//! tail.finish(&mut out)?;
+//! assert_eq!(out, [
+//!     TailItem::Line("loading".into()),
+//!     TailItem::Line("INFO plain line".into()),
+//!     TailItem::Complete,
+//! ]);
+//! assert_eq!(tail.counters().delivered, 2);
+//! # Ok::<(), ClientError>(())
+//! ```
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod event;
+pub mod limits;
+pub mod line;
+pub mod tail;
+
+pub use event::{decode_event, decode_http_line, sse_payload, Event};
+pub use limits::{LimitTracker, StreamCounters};
+pub use line::{Line, LineDecoder};
+pub use tail::{TailDecoder, TailItem};

@@ -1,0 +1,548 @@
+//! What one log tail event says, for both protocols: a WebSocket message is one
+//! event, an HTTP stream line is one event (or nothing, when blank).
+//!
+//! An event payload (a WebSocket text message, or the payload of an HTTP `data:`
+//! line) is decoded by [`decode_event`]:
+//!
+//! | payload | event |
+//! |---|---|
+//! | `{"type": "log", "message": M}`, or `type` absent or `null` | [`Event::Log`]`(M)`, or [`Event::Empty`] when `M` is empty, absent or `null` |
+//! | `{"type": "error", "message": M}` | [`Event::Error`]`(M)` |
+//! | `{"type": "complete", ...}` | [`Event::Complete`] |
+//! | `{"type": <any other string>, ...}` | [`Event::Ignored`] |
+//! | the empty string | [`Event::Empty`] |
+//! | anything else: not JSON, JSON that is not an object, an object with neither `type` nor `message` (absent or `null`), a `type` that is not a string | [`Event::Log`]`(payload)`, as is |
+//!
+//! A `message` that is JSON but not a string (a number, an object, ...) is rendered as
+//! compact JSON text. Other keys of the object are ignored.
+//!
+//! Decisions beyond the spec, so that nothing is lost silently: an object with neither
+//! `type` nor `message` (say a structured log line `{"level": "info", ...}` sent as a
+//! raw frame) is a log line, not an empty event; a `type` the client does not know is
+//! [`Event::Ignored`] (counted by the tail decoder), not delivered as a log line.
+//!
+//! A WebSocket message is one event even when it holds several lines: Ray's own
+//! dashboard sends batches of lines per frame (and a batch can end mid-line); the
+//! agent protocol sends one event per frame, so re-splitting Ray's batches into
+//! events is the gateway's job, and a client delivers such a frame as one log message,
+//! as is.
+//!
+//! The JSON path is fast for the common case: JSON is only tried when the payload
+//! starts with `{` (after optional whitespace); an object whose only members are
+//! string `type` and `message` is read by a small dedicated parser (anything else goes
+//! to serde_json, and a property test checks that both always agree); the message is
+//! borrowed from the payload when it has no escapes.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// One decoded tail event.
+///
+/// ```
+/// use agent_stream::{decode_event, Event};
+///
+/// assert_eq!(decode_event(r#"{"type":"log","message":"hello"}"#), Event::Log("hello".into()));
+/// assert_eq!(decode_event(r#"{"message":""}"#), Event::Empty);
+/// assert_eq!(decode_event(r#"{"type":"error","message":"boom"}"#), Event::Error("boom".into()));
+/// assert_eq!(decode_event(r#"{"type":"complete"}"#), Event::Complete);
+/// assert_eq!(decode_event(r#"{"type":"progress","message":"50%"}"#), Event::Ignored);
+/// assert_eq!(decode_event("plain text"), Event::Log("plain text".into()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// A log line for the caller (never empty).
+    Log(Cow<'a, str>),
+    /// A log event without text: skipped, but counted.
+    Empty,
+    /// The stream failed on the server; the message says why.
+    Error(Cow<'a, str>),
+    /// The job's log is complete: the stream ends normally.
+    Complete,
+    /// An event of a type this client does not know: skipped, but counted.
+    Ignored,
+}
+
+/// Decodes a WebSocket text message, or the payload of an HTTP `data:` line.
+///
+/// See the [module documentation](self) for the table of rules.
+///
+/// ```
+/// use agent_stream::{decode_event, Event};
+/// use std::borrow::Cow;
+///
+/// // Borrowed when the message has no escapes.
+/// let event = decode_event(r#" {"type": "log", "message": "step 1/3", "ts": 17}"#);
+/// assert!(matches!(event, Event::Log(Cow::Borrowed("step 1/3"))));
+/// // Escapes are decoded.
+/// assert_eq!(decode_event(r#"{"message":"a\tb \u00e9"}"#), Event::Log("a\tb é".into()));
+/// // Not an event object: the payload itself is the line.
+/// assert_eq!(decode_event("[1, 2]"), Event::Log("[1, 2]".into()));
+/// assert_eq!(decode_event(r#"{"level":"info"}"#), Event::Log(r#"{"level":"info"}"#.into()));
+/// ```
+pub fn decode_event(payload: &str) -> Event<'_> {
+    if payload.is_empty() {
+        return Event::Empty;
+    }
+    if !looks_like_object(payload) {
+        return Event::Log(Cow::Borrowed(payload));
+    }
+    let (kind, message) = match simple_event(payload) {
+        Some(members) => members,
+        None => match serde_json::from_str::<RawEvent<'_>>(payload) {
+            Ok(raw) => (raw.kind, raw.message.map(MessageField::into_text)),
+            Err(_) => return Event::Log(Cow::Borrowed(payload)),
+        },
+    };
+    event_of(payload, kind, message)
+}
+
+/// Whether JSON is worth trying: the payload starts with `{` after whitespace.
+fn looks_like_object(payload: &str) -> bool {
+    payload
+        .bytes()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| b == b'{')
+}
+
+/// The event an object with these `type` and `message` members means.
+fn event_of<'a>(
+    payload: &'a str,
+    kind: Option<Cow<'a, str>>,
+    message: Option<Cow<'a, str>>,
+) -> Event<'a> {
+    if kind.is_none() && message.is_none() {
+        return Event::Log(Cow::Borrowed(payload));
+    }
+    let message = message.unwrap_or_default();
+    match kind.as_deref() {
+        None | Some("log") if message.is_empty() => Event::Empty,
+        None | Some("log") => Event::Log(message),
+        Some("error") => Event::Error(message),
+        Some("complete") => Event::Complete,
+        Some(_) => Event::Ignored,
+    }
+}
+
+/// The `type` and `message` members of an event object, when present.
+type Members<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
+
+/// The fast path for what servers send: a JSON object whose only members are `type`
+/// and/or `message`, with string values. `Some((type, message))` when the payload is
+/// exactly that; `None` leaves the payload to serde_json (any other shape, `null`,
+/// duplicate keys, invalid JSON...), so the outcome is always serde_json's.
+fn simple_event(payload: &str) -> Option<Members<'_>> {
+    let bytes = payload.as_bytes();
+    let mut at = skip_json_whitespace(bytes, 0);
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    at = skip_json_whitespace(bytes, at + 1);
+    let (mut kind, mut message) = (None, None);
+    loop {
+        let (key, next) = json_string(payload, at)?;
+        at = skip_json_whitespace(bytes, next);
+        if bytes.get(at) != Some(&b':') {
+            return None;
+        }
+        at = skip_json_whitespace(bytes, at + 1);
+        let (value, next) = json_string(payload, at)?;
+        let slot = match key.as_ref() {
+            "type" => &mut kind,
+            "message" => &mut message,
+            _ => return None,
+        };
+        if slot.replace(value).is_some() {
+            return None; // a duplicate key: serde_json's error
+        }
+        at = skip_json_whitespace(bytes, next);
+        match bytes.get(at) {
+            Some(b',') => at = skip_json_whitespace(bytes, at + 1),
+            Some(b'}') => break,
+            _ => return None,
+        }
+    }
+    (skip_json_whitespace(bytes, at + 1) == bytes.len()).then_some((kind, message))
+}
+
+/// The JSON string at `at`, and the index after its closing quote. Borrowed when it
+/// has no escapes; otherwise serde_json decodes it, so escapes mean what they mean to
+/// serde_json. `None` when it is not a valid JSON string.
+fn json_string(payload: &str, at: usize) -> Option<(Cow<'_, str>, usize)> {
+    let bytes = payload.as_bytes();
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let start = at + 1;
+    let mut end = start;
+    let mut escaped = false;
+    loop {
+        end += memchr::memchr2(b'"', b'\\', bytes.get(end..)?)?;
+        if bytes[end] == b'"' {
+            break;
+        }
+        escaped = true;
+        end += 2; // the backslash and the byte it escapes
+    }
+    let raw = payload.get(start..end)?;
+    let text = if escaped {
+        // serde_json also refuses control characters.
+        Cow::Owned(serde_json::from_str::<String>(payload.get(at..=end)?).ok()?)
+    } else {
+        // Branch-free, so that it vectorizes.
+        if raw.bytes().fold(false, |control, b| control | (b < 0x20)) {
+            return None; // a control character: invalid JSON
+        }
+        Cow::Borrowed(raw)
+    };
+    Some((text, end + 1))
+}
+
+/// The index of the first byte at or after `at` that is not JSON whitespace.
+fn skip_json_whitespace(bytes: &[u8], mut at: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(at) {
+        at += 1;
+    }
+    at
+}
+
+/// Decodes one line of the HTTP stream (without its line end).
+///
+/// - an empty line: `None`, not an event (a keep-alive or an SSE separator);
+/// - `data: <payload>` or `data:<payload>`: [`decode_event`] of the payload;
+/// - any other line: [`Event::Log`] of the line, as is (a line of only spaces too).
+///
+/// ```
+/// use agent_stream::{decode_http_line, Event};
+///
+/// assert_eq!(decode_http_line(""), None);
+/// assert_eq!(decode_http_line(r#"data: {"type":"complete"}"#), Some(Event::Complete));
+/// assert_eq!(decode_http_line("data:plain"), Some(Event::Log("plain".into())));
+/// assert_eq!(decode_http_line("data: "), Some(Event::Empty));
+/// assert_eq!(decode_http_line("INFO started"), Some(Event::Log("INFO started".into())));
+/// ```
+pub fn decode_http_line(line: &str) -> Option<Event<'_>> {
+    if line.is_empty() {
+        return None;
+    }
+    match sse_payload(line) {
+        Some(payload) => Some(decode_event(payload)),
+        None => Some(Event::Log(Cow::Borrowed(line))),
+    }
+}
+
+/// The payload of a server-sent-event `data:` line (`data: P` or `data:P`), or `None`
+/// for any other line. The payload is what a WebSocket frame would carry, so it is what
+/// `max_message_size` measures on both protocols.
+///
+/// ```
+/// use agent_stream::sse_payload;
+///
+/// assert_eq!(sse_payload("data: {\"type\":\"complete\"}"), Some("{\"type\":\"complete\"}"));
+/// assert_eq!(sse_payload("data:x"), Some("x"));
+/// assert_eq!(sse_payload("plain line"), None);
+/// ```
+pub fn sse_payload(line: &str) -> Option<&str> {
+    let payload = line.strip_prefix("data:")?;
+    Some(payload.strip_prefix(' ').unwrap_or(payload))
+}
+
+/// The fields of an event object the client reads; others are skipped.
+#[derive(serde::Deserialize)]
+struct RawEvent<'a> {
+    #[serde(default, borrow, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    message: Option<MessageField<'a>>,
+}
+
+/// A `message` value: a string (borrowed when it has no escapes), or any other JSON
+/// value, kept as its compact JSON text.
+enum MessageField<'a> {
+    Text(Cow<'a, str>),
+    Json(serde_json::Value),
+}
+
+impl<'a> MessageField<'a> {
+    fn into_text(self) -> Cow<'a, str> {
+        match self {
+            MessageField::Text(text) => text,
+            MessageField::Json(value) => Cow::Owned(value.to_string()),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for MessageField<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MessageVisitor(PhantomData))
+    }
+}
+
+struct MessageVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for MessageVisitor<'a> {
+    type Value = MessageField<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(MessageField::Text(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(MessageField::Text(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(MessageField::Text(Cow::Owned(v)))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(MessageField::Json(v.into()))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(MessageField::Json(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(MessageField::Json(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(MessageField::Json(v.into()))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(MessageField::Text(Cow::Borrowed("")))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let value = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(MessageField::Json(value))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let value = serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(MessageField::Json(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(s: &str) -> Event<'_> {
+        Event::Log(Cow::Borrowed(s))
+    }
+
+    #[test]
+    fn log_events() {
+        assert_eq!(decode_event(r#"{"type":"log","message":"hi"}"#), log("hi"));
+        assert_eq!(decode_event(r#"{"message":"hi"}"#), log("hi"));
+        assert_eq!(decode_event(r#"{"type":null,"message":"hi"}"#), log("hi"));
+        assert_eq!(
+            decode_event(r#"  {"message" : "hi" , "type":"log"}  "#),
+            log("hi")
+        );
+    }
+
+    #[test]
+    fn the_message_is_borrowed_unless_escaped() {
+        assert!(matches!(
+            decode_event(r#"{"type":"log","message":"plain"}"#),
+            Event::Log(Cow::Borrowed("plain"))
+        ));
+        match decode_event(r#"{"type":"log","message":"a \"quoted\" \n b"}"#) {
+            Event::Log(Cow::Owned(s)) => assert_eq!(s, "a \"quoted\" \n b"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_events() {
+        assert_eq!(decode_event(r#"{"type":"log","message":""}"#), Event::Empty);
+        assert_eq!(decode_event(r#"{"type":"log"}"#), Event::Empty);
+        assert_eq!(
+            decode_event(r#"{"message":null}"#),
+            log(r#"{"message":null}"#)
+        );
+        assert_eq!(
+            decode_event(r#"{"type":"log","message":null}"#),
+            Event::Empty
+        );
+        assert_eq!(decode_event(""), Event::Empty);
+    }
+
+    #[test]
+    fn error_and_complete() {
+        assert_eq!(
+            decode_event(r#"{"type":"error","message":"job vanished"}"#),
+            Event::Error("job vanished".into())
+        );
+        assert_eq!(decode_event(r#"{"type":"error"}"#), Event::Error("".into()));
+        assert_eq!(
+            decode_event(r#"{"type":"error","message":{"code":7}}"#),
+            Event::Error(r#"{"code":7}"#.into())
+        );
+        assert_eq!(
+            decode_event(r#"{"type":"complete","message":"done"}"#),
+            Event::Complete
+        );
+    }
+
+    #[test]
+    fn unknown_types_are_ignored() {
+        assert_eq!(decode_event(r#"{"type":"heartbeat"}"#), Event::Ignored);
+        assert_eq!(
+            decode_event(r#"{"type":"LOG","message":"x"}"#),
+            Event::Ignored
+        );
+    }
+
+    #[test]
+    fn non_string_messages_are_rendered_as_json() {
+        assert_eq!(decode_event(r#"{"message":42}"#), Event::Log("42".into()));
+        assert_eq!(
+            decode_event(r#"{"message":[1,{"a":true}]}"#),
+            Event::Log(r#"[1,{"a":true}]"#.into())
+        );
+    }
+
+    #[test]
+    fn payloads_that_are_not_event_objects_are_log_lines() {
+        for payload in [
+            "plain",
+            "42",
+            "\"quoted\"",
+            "[1,2]",
+            "{not json",
+            r#"{"type":"log","message":"x"} trailing"#,
+            r#"{"type":1,"message":"x"}"#,
+            r#"{"level":"info","msg":"structured"}"#,
+            "{}",
+            "   ",
+            "null",
+        ] {
+            assert_eq!(decode_event(payload), log(payload), "{payload}");
+        }
+    }
+
+    /// The decoding with serde_json alone, without the fast path.
+    fn decode_with_serde(payload: &str) -> Event<'_> {
+        if payload.is_empty() {
+            return Event::Empty;
+        }
+        if !looks_like_object(payload) {
+            return Event::Log(Cow::Borrowed(payload));
+        }
+        match serde_json::from_str::<RawEvent<'_>>(payload) {
+            Ok(raw) => event_of(payload, raw.kind, raw.message.map(MessageField::into_text)),
+            Err(_) => Event::Log(Cow::Borrowed(payload)),
+        }
+    }
+
+    #[test]
+    fn the_fast_path_takes_only_simple_objects() {
+        let some = |s: &'static str| Some(Cow::Borrowed(s));
+        assert_eq!(
+            simple_event(r#" { "type" : "log" ,"message":"m" } "#),
+            Some((some("log"), some("m")))
+        );
+        assert_eq!(simple_event(r#"{"message":"m"}"#), Some((None, some("m"))));
+        assert_eq!(
+            simple_event(r#"{"message":"a\"b\tc\\"}"#),
+            Some((None, Some(Cow::Owned("a\"b\tc\\".to_owned()))))
+        );
+        for other in [
+            "{}",
+            r#"{"message":"bad \x escape"}"#,
+            r#"{"message":"cut \"#,
+            r#"{"message":"m","ts":1}"#,
+            r#"{"message":null}"#,
+            r#"{"message":"a","message":"b"}"#,
+            r#"{"message":"m",}"#,
+            r#"{"message":"m"} x"#,
+            "{\"message\":\"tab\there\"}",
+            "\u{c}{\"message\":\"m\"}",
+            r#"{"message":"m""#,
+            r#"{"message""#,
+        ] {
+            assert_eq!(simple_event(other), None, "{other}");
+        }
+    }
+
+    /// Objects close to what the fast path takes, and to what it must refuse.
+    fn object_like() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        use proptest::sample::select;
+        let ws = || select(&["", "", " ", "\t", "\n", "\r", "  ", "\u{c}"][..]);
+        let key = select(&["\"type\"", "\"message\"", "\"ts\"", "\"typ\\u0065\""][..]);
+        let value = select(
+            &[
+                "\"log\"",
+                "\"error\"",
+                "\"complete\"",
+                "\"\"",
+                "\"a b\"",
+                "\"é\\n\"",
+                "\"x\u{1}\"",
+                "\"tab\there\"",
+                "\"progress\"",
+                "null",
+                "1",
+                "{}",
+                "\"open",
+                r#""a\"b""#,
+                r#""\\""#,
+                r#""\ud83d\ude00""#,
+                r#""\ud83d""#,
+                r#""bad \x""#,
+                r#""\"#,
+                r#""\u00""#,
+                r#""l\u006fg""#,
+            ][..],
+        );
+        let member = (ws(), key, ws(), ws(), value, ws())
+            .prop_map(|(a, k, b, c, v, d)| format!("{a}{k}{b}:{c}{v}{d}"));
+        let tail = select(&["}", "}", "}", ",}", "", "} x", "}}", "} "][..]);
+        (ws(), proptest::collection::vec(member, 0..4), tail, ws())
+            .prop_map(|(a, members, tail, b)| format!("{a}{{{}{tail}{b}", members.join(",")))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// The fast path never changes an outcome: objects it takes, and near misses
+        /// it must leave to serde_json, decode as serde_json alone decodes them.
+        #[test]
+        fn the_fast_path_agrees_with_serde(payload in object_like()) {
+            proptest::prop_assert_eq!(decode_event(&payload), decode_with_serde(&payload), "{:?}", payload);
+        }
+    }
+
+    #[test]
+    fn http_lines() {
+        assert_eq!(decode_http_line(""), None);
+        assert_eq!(decode_http_line(" "), Some(log(" ")));
+        assert_eq!(decode_http_line("data: x"), Some(log("x")));
+        assert_eq!(decode_http_line("data:x"), Some(log("x")));
+        assert_eq!(decode_http_line("data:  x"), Some(log(" x")));
+        assert_eq!(decode_http_line("data:"), Some(Event::Empty));
+        assert_eq!(
+            decode_http_line(r#"data: {"type":"error","message":"m"}"#),
+            Some(Event::Error("m".into()))
+        );
+        assert_eq!(decode_http_line("Data: x"), Some(log("Data: x")));
+        assert_eq!(decode_http_line("event: log"), Some(log("event: log")));
+        // JSON outside a data: line is not an event: the line is delivered as is.
+        assert_eq!(
+            decode_http_line(r#"{"type":"complete"}"#),
+            Some(log(r#"{"type":"complete"}"#))
+        );
+    }
+}

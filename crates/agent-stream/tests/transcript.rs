@@ -1,0 +1,189 @@
+//! The real Ray tail transcript (`shared/fixtures/ray/tail_transcript.json`, every
+//! WebSocket text frame of Ray's dashboard tail, then its close code) through the
+//! decoders.
+//!
+//! Ray's frames are batches of lines, and a batch may end mid-line. In the agent
+//! protocol one WebSocket message is one event, so such a frame, not being JSON, is
+//! one log message delivered as is, newlines and all: re-splitting Ray's batches into
+//! one event per line is the gateway's job, not the client's.
+
+use std::path::PathBuf;
+
+use agent_proto::StreamLimits;
+use agent_stream::{TailDecoder, TailItem};
+
+fn fixture(name: &str) -> serde_json::Value {
+    // `shared/` sits beside the repository clone.
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/ray")
+        .join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("the Ray fixture {} is missing: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The transcript's text frames, and its close code.
+fn transcript() -> (Vec<String>, u64) {
+    let entries = fixture("tail_transcript.json");
+    let mut frames = Vec::new();
+    let mut close = None;
+    for entry in entries.as_array().unwrap() {
+        if let Some(data) = entry.get("data") {
+            frames.push(data.as_str().unwrap().to_owned());
+        } else {
+            close = entry["close_code"].as_u64();
+        }
+    }
+    (frames, close.unwrap())
+}
+
+/// The whole log, as Ray's `logs` endpoint answered it.
+fn whole_log() -> String {
+    fixture("logs.json")["logs"].as_str().unwrap().to_owned()
+}
+
+fn texts(items: &[TailItem]) -> Vec<&str> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            TailItem::Line(l) => Some(l.as_str()),
+            TailItem::Complete => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_raw_ray_frame_is_one_log_message_delivered_as_is() {
+    let (frames, close) = transcript();
+    assert_eq!(close, 1000);
+    assert_eq!(frames.len(), 5);
+    let mut tail = TailDecoder::websocket(StreamLimits::default());
+    let mut out = Vec::new();
+    for frame in &frames {
+        tail.push_message(frame.as_bytes(), &mut out).unwrap();
+    }
+    tail.finish(&mut out).unwrap();
+    // One message per frame, untouched: newlines inside, the trailing one too.
+    assert_eq!(
+        texts(&out),
+        frames.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert!(texts(&out)[0].contains("\nline 0\nline 1\n"));
+    // Nothing lost: together they are the whole log.
+    assert_eq!(texts(&out).concat(), whole_log());
+    let c = tail.counters();
+    assert_eq!((c.received, c.delivered), (5, 5));
+    assert_eq!(c.delivered_bytes, whole_log().len() as u64);
+    // Ray closes with 1000 and sends no `complete` event: the decoder does not invent
+    // one (the client decides what a close without `complete` means).
+    assert!(!tail.is_complete());
+}
+
+#[test]
+fn a_raw_frame_over_the_size_limit_is_skipped_and_counted() {
+    let (frames, _) = transcript();
+    // The first frame is the longest (about 300 bytes).
+    let limits = StreamLimits {
+        max_message_size: 200,
+        ..StreamLimits::default()
+    };
+    let mut tail = TailDecoder::websocket(limits);
+    let mut out = Vec::new();
+    for frame in &frames {
+        tail.push_message(frame.as_bytes(), &mut out).unwrap();
+    }
+    assert_eq!(
+        texts(&out),
+        frames[1..].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    let c = tail.counters();
+    assert_eq!((c.received, c.delivered, c.skipped_oversized), (5, 4, 1));
+    assert_eq!(c.skipped_bytes, frames[0].len() as u64);
+}
+
+/// What an agent gateway makes of Ray's frames: one `log` event per line (a line cut
+/// at a frame's end waits for the next frame), then `complete` when Ray closes.
+fn gateway_events(frames: &[String]) -> Vec<String> {
+    let mut events = Vec::new();
+    let mut pending = String::new();
+    for frame in frames {
+        pending.push_str(frame);
+        while let Some(pos) = pending.find('\n') {
+            let line: String = pending.drain(..=pos).collect();
+            let line = line.trim_end_matches('\n');
+            events.push(serde_json::json!({"type": "log", "message": line}).to_string());
+        }
+    }
+    if !pending.is_empty() {
+        events.push(serde_json::json!({"type": "log", "message": pending}).to_string());
+    }
+    events.push(r#"{"type":"complete"}"#.to_owned());
+    events
+}
+
+#[test]
+fn the_agent_protocol_gives_the_same_lines_over_both_protocols() {
+    let (frames, _) = transcript();
+    let events = gateway_events(&frames);
+    let log = whole_log();
+    let want_lines: Vec<&str> = log.lines().collect();
+    assert_eq!(want_lines.len(), 36);
+
+    // WebSocket: one event per message.
+    let mut ws = TailDecoder::websocket(StreamLimits::default());
+    let mut ws_out = Vec::new();
+    for event in &events {
+        ws.push_message(event.as_bytes(), &mut ws_out).unwrap();
+    }
+    assert_eq!(texts(&ws_out), want_lines);
+    assert_eq!(ws_out.last(), Some(&TailItem::Complete));
+    assert!(ws.is_complete());
+
+    // HTTP: the same events as SSE, cut in awkward chunks (every 7 bytes).
+    let body: String = events
+        .iter()
+        .map(|e| format!("data: {e}\r\n\r\n"))
+        .collect();
+    let mut http = TailDecoder::http(StreamLimits::default());
+    let mut http_out = Vec::new();
+    for chunk in body.as_bytes().chunks(7) {
+        http.push_bytes(chunk, &mut http_out).unwrap();
+    }
+    http.finish(&mut http_out).unwrap();
+    assert_eq!(http_out, ws_out);
+    assert_eq!(http.counters(), ws.counters());
+
+    // HTTP, plain lines (a server that streams the log as is): the same lines.
+    let mut plain = TailDecoder::http(StreamLimits::default());
+    let mut plain_out = Vec::new();
+    for chunk in log.as_bytes().chunks(5) {
+        plain.push_bytes(chunk, &mut plain_out).unwrap();
+    }
+    plain.finish(&mut plain_out).unwrap();
+    assert_eq!(texts(&plain_out), want_lines);
+}
+
+#[test]
+fn fallback_mid_stream_delivers_every_line_once() {
+    // The WebSocket breaks after 10 events; `auto` falls back to HTTP, which replays
+    // the log from the start.
+    let (frames, _) = transcript();
+    let events = gateway_events(&frames);
+    let mut delivered = Vec::new();
+
+    let mut ws = TailDecoder::websocket(StreamLimits::default());
+    for event in &events[..10] {
+        ws.push_message(event.as_bytes(), &mut delivered).unwrap();
+    }
+    let mut http = TailDecoder::http(StreamLimits::default());
+    http.skip_events(ws.counters().received);
+    let body: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+    http.push_bytes(body.as_bytes(), &mut delivered).unwrap();
+    http.finish(&mut delivered).unwrap();
+
+    let log = whole_log();
+    assert_eq!(texts(&delivered), log.lines().collect::<Vec<_>>());
+    assert_eq!(delivered.last(), Some(&TailItem::Complete));
+    assert_eq!(http.counters().replayed, 10);
+    assert_eq!(http.counters().received, events.len() as u64);
+}
