@@ -179,3 +179,41 @@ pub trait Transport: Send + Sync + fmt::Debug {
         options: WsOptions,
     ) -> Result<Box<dyn WsStream>, ClientError>;
 }
+
+#[async_trait::async_trait]
+impl<T: Transport + ?Sized> Transport for std::sync::Arc<T> {
+    async fn request(&self, request: Request) -> Result<Response, ClientError> {
+        (**self).request(request).await
+    }
+
+    async fn stream(&self, request: Request) -> Result<StreamingResponse, ClientError> {
+        (**self).stream(request).await
+    }
+
+    async fn websocket(
+        &self,
+        request: Request,
+        options: WsOptions,
+    ) -> Result<Box<dyn WsStream>, ClientError> {
+        (**self).websocket(request, options).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    async fn request(&self, request: Request) -> Result<Response, ClientError> {
+        (**self).request(request).await
+    }
+
+    async fn stream(&self, request: Request) -> Result<StreamingResponse, ClientError> {
+        (**self).stream(request).await
+    }
+
+    async fn websocket(
+        &self,
+        request: Request,
+        options: WsOptions,
+    ) -> Result<Box<dyn WsStream>, ClientError> {
+        (**self).websocket(request, options).await
+    }
+}

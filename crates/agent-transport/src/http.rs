@@ -1,0 +1,650 @@
+//! The default transport: HTTP/1.1 over TCP, TLS through rustls, a connection pool
+//! (hyper-util's legacy client), WebSockets through fastwebsockets.
+
+use crate::connector::{ConnectFailure, Connector};
+use crate::transport::{
+    BodyStream, Request, Response, StreamingResponse, Transport, WsOptions, WsStream,
+};
+use crate::util::{error_chain, find_source};
+use crate::{tls, websocket};
+use agent_proto::{ClientError, TimeoutKind, Timeouts};
+use bytes::{Bytes, BytesMut};
+use http::header::{HeaderValue, CONTENT_LENGTH, USER_AGENT};
+use http::Uri;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::pki_types::CertificateDer;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// The default largest answer body [`Transport::request`] reads: 64 MiB.
+pub const DEFAULT_MAX_RESPONSE_BODY: usize = 64 * 1024 * 1024;
+
+/// The default `User-Agent`: `agent-transport/<version>`.
+pub const DEFAULT_USER_AGENT: &str = concat!("agent-transport/", env!("CARGO_PKG_VERSION"));
+
+/// The default transport: HTTP/1.1 and WebSocket over TCP, TLS (rustls, ring
+/// provider, certificate verification always on) for `https://` base URLs, with a
+/// pool of keep-alive connections.
+///
+/// Cloning is cheap and shares the pool.
+///
+/// Behaviour the clients rely on:
+/// - every path is joined to the base URL as `base.trim_end('/') + "/" + path`;
+/// - connect errors (DNS, refused, TLS) are [`ClientError::Connect`], a connect
+///   that takes longer than [`Timeouts::connect`] (TCP and TLS together) is a
+///   connect [`ClientError::Timeout`]: the request never left;
+/// - once a request may have been written, any failure is a
+///   [`ClientError::ResponseIncomplete`]: a read time-out (cause: read
+///   [`ClientError::Timeout`], 408), a connection that closed or broke before the
+///   answer was complete (cause: [`ClientError::Connect`], 503), or a body larger
+///   than the limit (cause: [`ClientError::Decode`], 500);
+/// - the answer's headers must come within [`Timeouts::read`] of the request going
+///   on the wire (connecting does not count); in [`Transport::request`] every read of
+///   the body must also come within [`Timeouts::read`]; in [`Transport::stream`]
+///   the body has no time-out of its own (the caller wraps
+///   [`BodyStream::next_chunk`], which is cancel-safe);
+/// - an error status is an answer, not an error;
+/// - no error message holds a header value.
+///
+/// ```
+/// use agent_transport::{HttpTransport, Request};
+/// use agent_proto::Timeouts;
+/// use http::Method;
+/// use std::time::Duration;
+///
+/// let transport = HttpTransport::builder("https://agent.example.com/agent/")
+///     .timeouts(Timeouts { connect: Duration::from_secs(2), read: Duration::from_secs(30) })
+///     .user_agent("my-tool/1.0")
+///     .build()?;
+/// assert_eq!(transport.base_url(), "https://agent.example.com/agent/");
+/// assert_eq!(transport.url("jobs/")?.to_string(), "https://agent.example.com/agent/jobs/");
+/// # Ok::<(), agent_proto::ClientError>(())
+/// ```
+#[derive(Clone)]
+pub struct HttpTransport {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    base_url: String,
+    client: Client<Connector, WatchedBody>,
+    connector: Connector,
+    timeouts: Timeouts,
+    user_agent: HeaderValue,
+    max_response_body: usize,
+}
+
+impl fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("base_url", &self.inner.base_url)
+            .field("timeouts", &self.inner.timeouts)
+            .field("max_response_body", &self.inner.max_response_body)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings of an [`HttpTransport`]; made by [`HttpTransport::builder`].
+///
+/// ```
+/// use agent_transport::HttpTransport;
+/// use std::time::Duration;
+///
+/// let transport = HttpTransport::builder("http://127.0.0.1:8000")
+///     .pool_idle_timeout(Duration::from_secs(30))
+///     .pool_max_idle_per_host(4)
+///     .max_response_body(1024 * 1024)
+///     .build()?;
+/// # drop(transport);
+/// # Ok::<(), agent_proto::ClientError>(())
+/// ```
+#[derive(Clone)]
+pub struct HttpTransportBuilder {
+    base_url: String,
+    timeouts: Timeouts,
+    roots: Vec<CertificateDer<'static>>,
+    web_roots: bool,
+    pool_idle_timeout: Duration,
+    pool_max_idle_per_host: usize,
+    user_agent: String,
+    max_response_body: usize,
+}
+
+impl fmt::Debug for HttpTransportBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTransportBuilder")
+            .field("base_url", &self.base_url)
+            .field("timeouts", &self.timeouts)
+            .field("extra_roots", &self.roots.len())
+            .field("web_roots", &self.web_roots)
+            .field("pool_idle_timeout", &self.pool_idle_timeout)
+            .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
+            .field("user_agent", &self.user_agent)
+            .field("max_response_body", &self.max_response_body)
+            .finish()
+    }
+}
+
+impl HttpTransportBuilder {
+    /// Connect and read time-outs (defaults 3 s and 10 s).
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Trusts one more root certificate, in DER (a 400 if it cannot be a root).
+    pub fn add_root_certificate_der(
+        mut self,
+        der: impl Into<Vec<u8>>,
+    ) -> Result<Self, ClientError> {
+        let cert = CertificateDer::from(der.into());
+        tls::check_root(&cert)?;
+        self.roots.push(cert);
+        Ok(self)
+    }
+
+    /// Trusts every certificate of a PEM document as a root (a 400 if it holds none
+    /// or a broken one).
+    pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Result<Self, ClientError> {
+        self.roots.extend(tls::certificates_from_pem(pem.as_ref())?);
+        Ok(self)
+    }
+
+    /// Whether the web's roots (webpki-roots, Mozilla's list) are trusted besides the
+    /// added ones (default `true`). With `false`, only added roots are trusted.
+    pub fn web_roots(mut self, enabled: bool) -> Self {
+        self.web_roots = enabled;
+        self
+    }
+
+    /// How long an idle pooled connection is kept (default 90 s).
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_idle_timeout = timeout;
+        self
+    }
+
+    /// How many idle connections are kept per host (default 32; 0 disables reuse).
+    pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
+        self.pool_max_idle_per_host = max;
+        self
+    }
+
+    /// The `User-Agent` sent when a request has none (default [`DEFAULT_USER_AGENT`]).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// The largest body [`Transport::request`] accepts (default 64 MiB); a larger
+    /// one fails without being read past the limit.
+    pub fn max_response_body(mut self, max: usize) -> Self {
+        self.max_response_body = max;
+        self
+    }
+
+    /// Checks the settings and builds the transport (a 400 on a bad URL or
+    /// setting). Opens no connection; needs no runtime until first used.
+    pub fn build(self) -> Result<HttpTransport, ClientError> {
+        self.timeouts.validate()?;
+        let base_url = check_base_url(&self.base_url)?;
+        let user_agent = HeaderValue::from_str(&self.user_agent)
+            .map_err(|_| ClientError::invalid("user agent", "not a valid header value"))?;
+        let config = tls::client_config(&self.roots, self.web_roots)?;
+        let connector = Connector::new(config, self.timeouts.connect);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(self.pool_idle_timeout)
+            .pool_max_idle_per_host(self.pool_max_idle_per_host)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector.clone());
+        Ok(HttpTransport {
+            inner: Arc::new(Inner {
+                base_url,
+                client,
+                connector,
+                timeouts: self.timeouts,
+                user_agent,
+                max_response_body: self.max_response_body,
+            }),
+        })
+    }
+}
+
+/// Checks `http(s)://host[:port][/prefix/]`: a scheme of `http` or `https`, a host,
+/// no user info, no query.
+fn check_base_url(base_url: &str) -> Result<String, ClientError> {
+    let bad = |reason: &str| ClientError::invalid("base URL", reason.to_owned());
+    let uri: Uri = base_url
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| bad(&format!("{e}")))?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        Some(_) => return Err(bad("the scheme must be http or https")),
+        None => return Err(bad("expected http(s)://host[:port][/prefix/]")),
+    }
+    let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+    if authority.as_str().contains('@') {
+        return Err(bad("user info (user:password@) is not allowed in the URL"));
+    }
+    if authority.host().is_empty() {
+        return Err(bad("no host"));
+    }
+    if uri.query().is_some() {
+        return Err(bad("a query string is not allowed in the base URL"));
+    }
+    Ok(base_url.to_owned())
+}
+
+impl HttpTransport {
+    /// Starts building a transport for `base_url`, `http(s)://host[:port][/prefix/]`.
+    pub fn builder(base_url: impl Into<String>) -> HttpTransportBuilder {
+        HttpTransportBuilder {
+            base_url: base_url.into(),
+            timeouts: Timeouts::default(),
+            roots: Vec::new(),
+            web_roots: true,
+            pool_idle_timeout: Duration::from_secs(90),
+            pool_max_idle_per_host: 32,
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+        }
+    }
+
+    /// The base URL, as given.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// The time-outs.
+    pub fn timeouts(&self) -> Timeouts {
+        self.inner.timeouts
+    }
+
+    /// The absolute URL of `path`: `base.trim_end('/') + "/" + path` (a leading `/`
+    /// of `path` is dropped); a 400 if that is not a valid URL.
+    pub fn url(&self, path: &str) -> Result<Uri, ClientError> {
+        let joined = format!(
+            "{}/{}",
+            self.inner.base_url.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        );
+        joined
+            .parse::<Uri>()
+            .map_err(|e| ClientError::invalid("request path", format!("not a valid URL: {e}")))
+    }
+
+    fn build_request(
+        &self,
+        request: Request,
+        wire: Arc<OnWire>,
+    ) -> Result<http::Request<WatchedBody>, ClientError> {
+        let uri = self.url(&request.path)?;
+        let mut builder = http::Request::builder().method(request.method).uri(uri);
+        if let Some(headers) = builder.headers_mut() {
+            *headers = request.headers;
+            if !headers.contains_key(USER_AGENT) {
+                headers.insert(USER_AGENT, self.inner.user_agent.clone());
+            }
+        }
+        builder
+            .body(WatchedBody {
+                inner: Full::new(request.body),
+                wire,
+            })
+            .map_err(|e| ClientError::invalid("request", e.to_string()))
+    }
+
+    /// Sends `request` and waits for the answer's headers.
+    ///
+    /// Two phases: until hyper starts writing the request on a connection (bounded
+    /// by the connector's own connect time-out), then the read time-out. The body
+    /// tells when the request goes on the wire (hyper asks it `is_end_stream` just
+    /// before writing the head), so an error before that point is known to be
+    /// harmless to retry, and the read time-out does not include the connect.
+    async fn send(
+        &self,
+        request: Request,
+    ) -> Result<(http::response::Parts, Incoming, Origin), ClientError> {
+        let origin = Origin {
+            method: request.method.to_string(),
+            path: request.path.clone(),
+        };
+        let wire = Arc::new(OnWire::default());
+        let req = self.build_request(request, wire.clone())?;
+        let timeouts = self.inner.timeouts;
+        let answer = self.inner.client.request(req);
+        tokio::pin!(answer);
+        // Phase 1: connecting (the connector fails on its own after `connect`; the
+        // bound here only guards against a wait that never ends).
+        let guard = timeouts.connect.saturating_add(timeouts.read);
+        let early = tokio::select! {
+            result = &mut answer => Some(result),
+            () = wire.notify.notified() => None,
+            () = tokio::time::sleep(guard) => {
+                if !wire.sent() {
+                    return Err(ClientError::Timeout {
+                        kind: TimeoutKind::Connect,
+                        after: timeouts.connect,
+                    });
+                }
+                None
+            }
+        };
+        let result = match early {
+            Some(result) => result,
+            // Phase 2: the request is on the wire; its answer must come in time.
+            None => match tokio::time::timeout(timeouts.read, &mut answer).await {
+                Ok(result) => result,
+                Err(_) => {
+                    return Err(origin.incomplete(ClientError::Timeout {
+                        kind: TimeoutKind::Read,
+                        after: timeouts.read,
+                    }))
+                }
+            },
+        };
+        match result {
+            Ok(resp) => {
+                let (parts, body) = resp.into_parts();
+                Ok((parts, body, origin))
+            }
+            Err(e) => Err(origin.classify(&e, wire.sent())),
+        }
+    }
+}
+
+/// Set when hyper starts writing a request on a connection.
+#[derive(Default)]
+struct OnWire {
+    sent: AtomicBool,
+    notify: Notify,
+}
+
+impl OnWire {
+    fn mark(&self) {
+        if !self.sent.swap(true, Ordering::AcqRel) {
+            self.notify.notify_one();
+        }
+    }
+
+    fn sent(&self) -> bool {
+        self.sent.load(Ordering::Acquire)
+    }
+}
+
+/// A request body that tells [`OnWire`] when hyper first looks at it, which it does
+/// on the connection, right before writing the request head.
+struct WatchedBody {
+    inner: Full<Bytes>,
+    wire: Arc<OnWire>,
+}
+
+impl hyper::body::Body for WatchedBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        this.wire.mark();
+        std::pin::Pin::new(&mut this.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.wire.mark();
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.wire.mark();
+        self.inner.size_hint()
+    }
+}
+
+/// What a request was, for errors after it may have been sent.
+#[derive(Debug, Clone)]
+struct Origin {
+    method: String,
+    path: String,
+}
+
+impl Origin {
+    fn incomplete(&self, cause: ClientError) -> ClientError {
+        ClientError::incomplete(self.method.clone(), self.path.clone(), cause)
+    }
+
+    /// An error of the pooled client: before the request went on the wire (a
+    /// connect failure: it never left), or after (it may have been written).
+    fn classify(&self, err: &hyper_util::client::legacy::Error, sent: bool) -> ClientError {
+        if let Some(ConnectFailure(e)) = find_source::<ConnectFailure>(err) {
+            return e.clone();
+        }
+        if err.is_connect() || !sent {
+            return ClientError::Connect {
+                message: error_chain(err),
+            };
+        }
+        self.closed(err)
+    }
+
+    /// The connection broke before the answer was complete.
+    fn closed(&self, err: &(dyn std::error::Error + 'static)) -> ClientError {
+        self.incomplete(ClientError::Connect {
+            message: format!(
+                "connection closed before the answer was complete ({})",
+                error_chain(err)
+            ),
+        })
+    }
+}
+
+/// Reads a whole body: each read within `read`, at most `max` bytes.
+async fn read_body(
+    mut body: Incoming,
+    declared: Option<u64>,
+    max: usize,
+    read: Duration,
+    origin: &Origin,
+) -> Result<Bytes, ClientError> {
+    let too_big = || {
+        origin.incomplete(ClientError::Decode {
+            message: format!("the answer's body is larger than the {max}-byte limit"),
+        })
+    };
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_big());
+    }
+    let mut buf = BytesMut::with_capacity(declared.map_or(0, |n| n as usize));
+    loop {
+        let frame = match tokio::time::timeout(read, body.frame()).await {
+            Err(_) => {
+                return Err(origin.incomplete(ClientError::Timeout {
+                    kind: TimeoutKind::Read,
+                    after: read,
+                }))
+            }
+            Ok(None) => return Ok(buf.freeze()),
+            Ok(Some(Err(e))) => return Err(origin.closed(&e)),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if let Ok(data) = frame.into_data() {
+            if buf.len().saturating_add(data.len()) > max {
+                return Err(too_big());
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+}
+
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.trim().parse().ok())
+}
+
+/// The body of a [`Transport::stream`] answer, straight from hyper.
+///
+/// Cancel-safe: `BodyExt::frame` only polls `Incoming::poll_frame`, which hands out
+/// a chunk only in the poll that returns it; a future dropped before then leaves the
+/// chunk in hyper's buffer for the next call. Dropping the stream drops `Incoming`,
+/// which makes hyper close the connection (it is not returned to the pool).
+struct HyperBodyStream {
+    body: Incoming,
+    origin: Origin,
+    failed: Option<ClientError>,
+    done: bool,
+}
+
+#[async_trait::async_trait]
+impl BodyStream for HyperBodyStream {
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ClientError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            match self.body.frame().await {
+                None => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                Some(Err(e)) => {
+                    let err = self.origin.closed(&e);
+                    self.failed = Some(err.clone());
+                    return Err(err);
+                }
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        if !data.is_empty() {
+                            return Ok(Some(data));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for HttpTransport {
+    async fn request(&self, request: Request) -> Result<Response, ClientError> {
+        let (parts, body, origin) = self.send(request).await?;
+        let body = read_body(
+            body,
+            content_length(&parts.headers),
+            self.inner.max_response_body,
+            self.inner.timeouts.read,
+            &origin,
+        )
+        .await?;
+        Ok(Response {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        })
+    }
+
+    async fn stream(&self, request: Request) -> Result<StreamingResponse, ClientError> {
+        let (parts, body, origin) = self.send(request).await?;
+        Ok(StreamingResponse {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: Box::new(HyperBodyStream {
+                body,
+                origin,
+                failed: None,
+                done: false,
+            }),
+        })
+    }
+
+    async fn websocket(
+        &self,
+        request: Request,
+        options: WsOptions,
+    ) -> Result<Box<dyn WsStream>, ClientError> {
+        let uri = self.url(&request.path)?;
+        websocket::open(
+            &self.inner.connector,
+            uri,
+            request,
+            self.inner.user_agent.clone(),
+            options,
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_checked() {
+        for bad in [
+            "",
+            "agent.example.com",
+            "ftp://agent.example.com/",
+            "http://user:pw@agent.example.com/",
+            "http://agent.example.com/?x=1",
+            "http:// bad/",
+        ] {
+            let e = HttpTransport::builder(bad).build().unwrap_err();
+            assert_eq!(e.status_code(), 400, "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn paths_join_the_base_url() {
+        for base in [
+            "http://h:1/agent/",
+            "http://h:1/agent",
+            "http://h:1/agent//",
+        ] {
+            let t = HttpTransport::builder(base).build().unwrap();
+            assert_eq!(
+                t.url("jobs/x/").unwrap().to_string(),
+                "http://h:1/agent/jobs/x/"
+            );
+            assert_eq!(
+                t.url("/plugin_releases/?page=2").unwrap().to_string(),
+                "http://h:1/agent/plugin_releases/?page=2"
+            );
+        }
+        let t = HttpTransport::builder("https://h").build().unwrap();
+        assert_eq!(t.url("health/").unwrap().to_string(), "https://h/health/");
+        assert_eq!(t.url("a b").unwrap_err().status_code(), 400);
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let e = HttpTransport::builder("http://h/")
+            .timeouts(Timeouts {
+                connect: Duration::ZERO,
+                read: Duration::from_secs(1),
+            })
+            .build()
+            .unwrap_err();
+        assert_eq!(e.status_code(), 400);
+        let e = HttpTransport::builder("http://h/")
+            .user_agent("bad\nagent")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.status_code(), 400);
+        let e = HttpTransport::builder("http://h/")
+            .add_root_certificate_der(vec![1, 2, 3])
+            .unwrap_err();
+        assert_eq!(e.status_code(), 400);
+    }
+}

@@ -1,0 +1,321 @@
+//! Retries: which failures may be sent again, and when.
+//!
+//! The rule (the agent API's "we do better" point 6):
+//! - a request that provably never left ([`ClientError::Connect`], a connect
+//!   [`ClientError::Timeout`]) may be sent again, whatever its method;
+//! - an idempotent request (GET, HEAD, PUT, DELETE, OPTIONS) answered 502, 503 or 504
+//!   may be sent again (a 503 that says `gpu_unavailable` is not transient and is
+//!   not retried);
+//! - POST and PATCH are never sent again once they may have reached the agent: not
+//!   after a 5xx answer, not after a read error;
+//! - a [`ClientError::ResponseIncomplete`] is never retried, whatever the method;
+//! - waits grow exponentially with jitter up to `max_backoff`; a `Retry-After`
+//!   replaces the back-off, capped at `max_retry_after`.
+
+use crate::transport::{Request, Response, StreamingResponse, Transport, WsOptions, WsStream};
+use crate::util::random_u64;
+use agent_proto::{ClientError, TimeoutKind};
+use http::header::RETRY_AFTER;
+use http::HeaderMap;
+use std::time::{Duration, SystemTime};
+
+/// When and how often to send a failed request again.
+///
+/// ```
+/// use agent_transport::RetryPolicy;
+/// use std::time::Duration;
+///
+/// let policy = RetryPolicy::default();
+/// assert_eq!(policy.max_retries, 3);
+/// assert_eq!(policy.backoff(0), Duration::from_millis(100));
+/// assert_eq!(policy.backoff(1), Duration::from_millis(200));
+/// assert_eq!(policy.backoff(10), Duration::from_secs(2));
+/// assert_eq!(RetryPolicy::none().max_retries, 0);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// How many times a request may be sent again (0: never).
+    pub max_retries: u32,
+    /// The wait before the first retry; it doubles at each retry.
+    pub initial_backoff: Duration,
+    /// The longest wait between two tries (without a `Retry-After`).
+    pub max_backoff: Duration,
+    /// The longest wait a server's `Retry-After` can impose (default 60 s).
+    pub max_retry_after: Duration,
+    /// The answer statuses that make an idempotent request go again (502, 503, 504).
+    pub retry_statuses: Vec<u16>,
+}
+
+impl Default for RetryPolicy {
+    /// 3 retries, 100 ms doubling up to 2 s, `Retry-After` capped at 60 s, on 502,
+    /// 503 and 504.
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+            max_retry_after: Duration::from_secs(60),
+            retry_statuses: vec![502, 503, 504],
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries at all.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_retries: 0,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// The nominal wait before retry number `retry` (0 for the first):
+    /// `initial_backoff * 2^retry`, at most `max_backoff`. The actual wait is
+    /// jittered between half of it and all of it.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let factor = 2u32.checked_pow(retry.min(31)).unwrap_or(u32::MAX);
+        self.initial_backoff
+            .checked_mul(factor)
+            .unwrap_or(self.max_backoff)
+            .min(self.max_backoff)
+    }
+
+    /// The back-off with "equal jitter": uniformly between half of
+    /// [`RetryPolicy::backoff`] and all of it.
+    fn jittered_backoff(&self, retry: u32) -> Duration {
+        let full = self.backoff(retry);
+        let half = full / 2;
+        let spread = u64::try_from((full - half).as_nanos()).unwrap_or(u64::MAX);
+        let extra = if spread == 0 {
+            0
+        } else {
+            random_u64() % (spread + 1)
+        };
+        half + Duration::from_nanos(extra)
+    }
+
+    /// The answer's `Retry-After`, capped at `max_retry_after`.
+    ///
+    /// ```
+    /// use agent_transport::RetryPolicy;
+    /// use http::{HeaderMap, HeaderValue};
+    /// use std::time::Duration;
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("retry-after", HeaderValue::from_static("99999"));
+    /// assert_eq!(RetryPolicy::default().retry_after(&headers), Some(Duration::from_secs(60)));
+    /// ```
+    pub fn retry_after(&self, headers: &HeaderMap) -> Option<Duration> {
+        parse_retry_after(headers).map(|d| d.min(self.max_retry_after))
+    }
+
+    /// True when an answer with this status (and body, when read) may make an
+    /// idempotent request go again.
+    fn retryable_answer(&self, status: u16, body: Option<&[u8]>) -> bool {
+        if !self.retry_statuses.contains(&status) {
+            return false;
+        }
+        match body {
+            Some(body) if status == 503 => !matches!(
+                ClientError::from_response(status, None, body),
+                ClientError::GpuUnavailable { .. }
+            ),
+            _ => true,
+        }
+    }
+}
+
+/// A `Retry-After` header: delay-seconds or an HTTP date (RFC 9110 section 10.2.3);
+/// a date in the past is zero. Not capped.
+///
+/// ```
+/// use agent_transport::parse_retry_after;
+/// use http::{HeaderMap, HeaderValue};
+/// use std::time::Duration;
+///
+/// let mut headers = HeaderMap::new();
+/// assert_eq!(parse_retry_after(&headers), None);
+/// headers.insert("retry-after", HeaderValue::from_static("7"));
+/// assert_eq!(parse_retry_after(&headers), Some(Duration::from_secs(7)));
+/// headers.insert("retry-after", HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+/// assert_eq!(parse_retry_after(&headers), Some(Duration::ZERO));
+/// ```
+pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(
+        date.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// True for an error that proves the request never left.
+fn never_left(err: &ClientError) -> bool {
+    matches!(
+        err,
+        ClientError::Connect { .. }
+            | ClientError::Timeout {
+                kind: TimeoutKind::Connect,
+                ..
+            }
+    )
+}
+
+/// A [`Transport`] that sends failed requests again by a [`RetryPolicy`].
+///
+/// - [`Transport::request`] and [`Transport::stream`]: connect errors for every
+///   method; 502/503/504 answers for idempotent methods only (the last answer is
+///   returned when retries run out); never a [`ClientError::ResponseIncomplete`].
+/// - [`Transport::websocket`]: connect errors only.
+///
+/// ```
+/// use agent_transport::{HttpTransport, RetryPolicy, RetryingTransport, Transport};
+/// use std::sync::Arc;
+///
+/// let http: Arc<dyn Transport> = Arc::new(HttpTransport::builder("http://127.0.0.1:8000/").build()?);
+/// let transport = RetryingTransport::new(http, RetryPolicy::default());
+/// assert_eq!(transport.policy().max_retries, 3);
+/// # Ok::<(), agent_proto::ClientError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct RetryingTransport<T> {
+    inner: T,
+    policy: RetryPolicy,
+}
+
+impl<T: Transport> RetryingTransport<T> {
+    /// Wraps `inner` with `policy`.
+    pub fn new(inner: T, policy: RetryPolicy) -> Self {
+        RetryingTransport { inner, policy }
+    }
+
+    /// The wrapped transport.
+    pub fn inner(&self) -> &T {
+        &self.inner
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+}
+
+/// What to do after a try.
+enum Next<R> {
+    Done(Result<R, ClientError>),
+    Retry(Result<R, ClientError>, Option<Duration>),
+}
+
+impl<T: Transport> RetryingTransport<T> {
+    async fn run<R, F, Fut>(
+        &self,
+        mut attempt: F,
+        judge: impl Fn(Result<R, ClientError>) -> Next<R>,
+    ) -> Result<R, ClientError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<R, ClientError>>,
+    {
+        let mut retry = 0u32;
+        loop {
+            let result = attempt().await;
+            match judge(result) {
+                Next::Done(result) => return result,
+                Next::Retry(result, retry_after) => {
+                    if retry >= self.policy.max_retries {
+                        return result;
+                    }
+                    // Drop an answer (and its connection) before waiting.
+                    drop(result);
+                    let wait = retry_after.unwrap_or_else(|| self.policy.jittered_backoff(retry));
+                    retry += 1;
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: Transport> Transport for RetryingTransport<T> {
+    async fn request(&self, request: Request) -> Result<Response, ClientError> {
+        let idempotent = request.is_idempotent();
+        let policy = &self.policy;
+        self.run(
+            || self.inner.request(request.clone()),
+            |result| match result {
+                Err(e) if never_left(&e) => Next::Retry(Err(e), None),
+                Ok(resp)
+                    if idempotent && policy.retryable_answer(resp.status, Some(&resp.body)) =>
+                {
+                    let wait = policy.retry_after(&resp.headers);
+                    Next::Retry(Ok(resp), wait)
+                }
+                other => Next::Done(other),
+            },
+        )
+        .await
+    }
+
+    async fn stream(&self, request: Request) -> Result<StreamingResponse, ClientError> {
+        let idempotent = request.is_idempotent();
+        let policy = &self.policy;
+        self.run(
+            || self.inner.stream(request.clone()),
+            |result| match result {
+                Err(e) if never_left(&e) => Next::Retry(Err(e), None),
+                Ok(resp) if idempotent && policy.retryable_answer(resp.status, None) => {
+                    let wait = policy.retry_after(&resp.headers);
+                    Next::Retry(Ok(resp), wait)
+                }
+                other => Next::Done(other),
+            },
+        )
+        .await
+    }
+
+    async fn websocket(
+        &self,
+        request: Request,
+        options: WsOptions,
+    ) -> Result<Box<dyn WsStream>, ClientError> {
+        self.run(
+            || self.inner.websocket(request.clone(), options),
+            |result| match result {
+                Err(e) if never_left(&e) => Next::Retry(Err(e), None),
+                other => Next::Done(other),
+            },
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.backoff(0), Duration::from_millis(100));
+        assert_eq!(p.backoff(3), Duration::from_millis(800));
+        assert_eq!(p.backoff(5), Duration::from_secs(2));
+        assert_eq!(p.backoff(u32::MAX), Duration::from_secs(2));
+        for retry in 0..8 {
+            let j = p.jittered_backoff(retry);
+            assert!(j >= p.backoff(retry) / 2 && j <= p.backoff(retry), "{j:?}");
+        }
+    }
+
+    #[test]
+    fn gpu_unavailable_is_not_retried() {
+        let p = RetryPolicy::default();
+        assert!(p.retryable_answer(503, Some(b"busy")));
+        assert!(!p.retryable_answer(503, Some(br#"{"error_type":"gpu_unavailable"}"#)));
+        assert!(p.retryable_answer(502, None));
+        assert!(!p.retryable_answer(500, None));
+    }
+}

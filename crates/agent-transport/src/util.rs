@@ -1,0 +1,82 @@
+//! Small helpers shared by the modules: randomness, error chains, abort-on-drop.
+
+use std::collections::hash_map::RandomState;
+use std::error::Error as StdError;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::task::JoinHandle;
+
+/// 64 unpredictable-enough bits for a WebSocket key or a back-off jitter.
+///
+/// Neither needs cryptographic strength (RFC 6455 only asks the key to be fresh),
+/// so this hashes a counter and the clock with std's randomly seeded SipHash keys.
+pub(crate) fn random_u64() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    hasher.write_u128(nanos);
+    hasher.finish()
+}
+
+/// An error and its sources, `a: b: c`, skipping a source already said by its parent.
+pub(crate) fn error_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// The first error of type `T` in `err`'s source chain (`err` included).
+pub(crate) fn find_source<'a, T: StdError + 'static>(
+    err: &'a (dyn StdError + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// A spawned task that is aborted when this guard drops.
+#[derive(Debug)]
+pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_values_differ() {
+        let a = random_u64();
+        let b = random_u64();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn chains_skip_repeats() {
+        let inner = std::io::Error::other("refused");
+        let outer = std::io::Error::other(inner);
+        assert_eq!(error_chain(&outer), "refused");
+    }
+}
