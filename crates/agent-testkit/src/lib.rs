@@ -1,1 +1,70 @@
-//! agent-testkit: filled by a later issue.
+//! A real agent API server for tests: HTTP + WebSocket on loopback, answering from an
+//! in-memory Ray-like cluster, with faults on demand and a journal of every request.
+//!
+//! Two layers:
+//! - [`serve`]: the protocol-serving layer (routing with validated ids, token check,
+//!   JSON answers, the WebSocket and HTTP log tails, graceful shutdown) in front of any
+//!   [`serve::AgentBackend`]; `agent-gateway` serves a real Ray cluster with it;
+//! - [`AgentTestServer`]: that layer on the in-memory cluster, built with
+//!   [`AgentTestServer::builder`] (or the [`AgentTestServer::sample`] cluster), changed
+//!   at run time through its [`TestHandle`], misbehaving on demand with [`Fault`]s and
+//!   [`TailFault`]s.
+//!
+//! ```
+//! use agent_testkit::{AgentTestServer, Fault, JobSpec, RouteKind};
+//! use std::time::Duration;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! tokio::runtime::Runtime::new()?.block_on(async {
+//!     let server = AgentTestServer::builder()
+//!         .token("secret")
+//!         .prefix("/agent/")
+//!         .job(JobSpec::new("raysubmit_1").generate(100, 80).rate(1000.0))
+//!         .fault(RouteKind::ListJobs, Fault::status(503).header("Retry-After", "1").times(1))
+//!         .build()
+//!         .await?;
+//!     let url = server.url(); // http://127.0.0.1:PORT/agent/
+//!     assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/agent/"));
+//!     assert!(server.ws_url().starts_with("ws://127.0.0.1:"));
+//!     assert_eq!(server.token(), "secret");
+//!
+//!     // change it while it runs
+//!     server.append_lines("raysubmit_1", ["a line written by the test"]);
+//!     server.set_fault(RouteKind::GetJob, Fault::delay(Duration::from_millis(10)));
+//!     assert!(server.journal().is_empty());
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! # URLs
+//!
+//! Every path of the spec's table under [`AgentTestServer::url`]: `health/`, `jobs/`,
+//! `jobs/{id}/`, `jobs/{id}/logs/` (JSON string; a WebSocket tail with an upgrade, at
+//! [`AgentTestServer::ws_url`]), `jobs/{id}/logs/stream/`, `jobs/{id}/stop/`,
+//! `gpu_status/`, `nodes/`, `nodes/{id}/`, `tasks/`, `tasks/{id}/`,
+//! `serve_applications/`, `serve_applications/{name}/`, `plugin_releases/`,
+//! `plugin_releases/{lookup}/`, `plugin_releases/{lookup}/run/`,
+//! `plugin_releases/run_debug/`. The trailing slash is optional.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod error;
+mod fault;
+mod job;
+mod journal;
+mod memory;
+pub mod sample;
+pub mod serve;
+mod testserver;
+mod util;
+
+pub use error::TestkitError;
+pub use fault::{Fault, FaultTarget, TailFault, TailFaultKind};
+pub use job::{JobSpec, LineSource, Outcome};
+pub use journal::JournalEntry;
+pub use memory::cluster::{RunHook, RunRequest};
+pub use memory::log::generated_line;
+pub use serve::{RouteKind, TailProtocol};
+pub use testserver::{
+    AgentTestServer, AgentTestServerBuilder, BlockingTestServer, TestHandle, DEFAULT_TOKEN,
+};

@@ -1,0 +1,23 @@
+//! What can go wrong when starting or changing a test server.
+
+/// An error of the testkit itself (not of a request it serves).
+#[derive(Debug, thiserror::Error)]
+pub enum TestkitError {
+    /// The listening socket could not be opened.
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A job id (or another id) breaks the agent API's id rule.
+    #[error(transparent)]
+    InvalidId(#[from] agent_proto::ClientError),
+    /// A job with this id already exists.
+    #[error("job {0} already exists")]
+    DuplicateJob(String),
+    /// The thread of a [`crate::BlockingTestServer`] could not start its server.
+    #[error("the test server thread failed: {0}")]
+    Thread(String),
+}

@@ -1,0 +1,413 @@
+//! The agent operations answered from the in-memory cluster.
+
+use std::sync::Arc;
+
+use agent_proto::{JobId, NodeId, PluginLookup, ServeAppName, TaskId};
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use crate::memory::cluster::{Cluster, RunRequest};
+use crate::serve::{
+    AgentBackend, BackendError, BackendResult, RequestContext, TailProtocol, TailStream,
+};
+use crate::util::lock;
+
+/// The default page size of `plugin_releases/`.
+const PAGE_SIZE: usize = 20;
+
+/// The in-memory backend of the test server.
+pub(crate) struct MemoryBackend {
+    pub(crate) cluster: Arc<Cluster>,
+}
+
+fn no_job(id: &JobId) -> BackendError {
+    // Ray answers unknown jobs in plain text
+    BackendError::text(404, format!("Job {id} does not exist"))
+}
+
+fn find_by(list: &[Value], key: &str, id: &str) -> Option<Value> {
+    list.iter()
+        .find(|v| v.get(key).and_then(Value::as_str) == Some(id))
+        .cloned()
+}
+
+fn release_matches(release: &Value, lookup: &str) -> bool {
+    let id = release.get("id").map(|v| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    });
+    if id.as_deref() == Some(lookup) {
+        return true;
+    }
+    let Some((code, version)) = lookup.split_once('@') else {
+        return false;
+    };
+    let field = |k: &str| release.get(k).and_then(Value::as_str);
+    (field("code") == Some(code) || field("plugin") == Some(code))
+        && field("version") == Some(version)
+}
+
+fn release_not_found() -> BackendError {
+    BackendError::detail(404, "Not found.")
+}
+
+/// Decodes `%XX` and `+` of a query component.
+fn decode_component(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode_component(k), decode_component(v))
+        })
+        .collect()
+}
+
+fn page_link(
+    ctx: &RequestContext,
+    filters: &[(String, String)],
+    page: usize,
+    size: usize,
+) -> String {
+    let mut q: Vec<String> = filters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    q.push(format!("page={page}"));
+    q.push(format!("page_size={size}"));
+    format!("{}plugin_releases/?{}", ctx.base_url, q.join("&"))
+}
+
+#[async_trait]
+impl AgentBackend for MemoryBackend {
+    async fn health(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        Ok(lock(&self.cluster.health).clone())
+    }
+
+    async fn list_jobs(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        Ok(Value::Array(
+            self.cluster.jobs().iter().map(|j| j.info()).collect(),
+        ))
+    }
+
+    async fn get_job(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
+        let j = self.cluster.job(job.as_str()).ok_or_else(|| no_job(job))?;
+        Ok(j.info())
+    }
+
+    async fn job_logs(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<String> {
+        let j = self.cluster.job(job.as_str()).ok_or_else(|| no_job(job))?;
+        Ok(j.log_text())
+    }
+
+    async fn stop_job(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
+        let j = self.cluster.job(job.as_str()).ok_or_else(|| no_job(job))?;
+        Ok(json!({ "stopped": j.stop() }))
+    }
+
+    async fn tail(
+        &self,
+        _ctx: &RequestContext,
+        job: &JobId,
+        protocol: TailProtocol,
+    ) -> BackendResult<TailStream> {
+        let j = self.cluster.job(job.as_str()).ok_or_else(|| no_job(job))?;
+        Ok(self.cluster.tail(j, protocol))
+    }
+
+    async fn list_nodes(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        Ok(Value::Array(lock(&self.cluster.nodes).clone()))
+    }
+
+    async fn get_node(&self, _ctx: &RequestContext, node: &NodeId) -> BackendResult<Value> {
+        find_by(&lock(&self.cluster.nodes), "node_id", node.as_str())
+            .ok_or_else(|| BackendError::detail(404, format!("Node {node} not found")))
+    }
+
+    async fn list_tasks(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        Ok(Value::Array(lock(&self.cluster.tasks).clone()))
+    }
+
+    async fn get_task(&self, _ctx: &RequestContext, task: &TaskId) -> BackendResult<Value> {
+        find_by(&lock(&self.cluster.tasks), "task_id", task.as_str())
+            .ok_or_else(|| BackendError::detail(404, format!("Task {task} not found")))
+    }
+
+    async fn list_serve_applications(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        Ok(Value::Array(lock(&self.cluster.serve_apps).clone()))
+    }
+
+    async fn get_serve_application(
+        &self,
+        _ctx: &RequestContext,
+        name: &ServeAppName,
+    ) -> BackendResult<Value> {
+        find_by(&lock(&self.cluster.serve_apps), "name", name.as_str())
+            .ok_or_else(|| BackendError::detail(404, format!("Application {name} not found")))
+    }
+
+    async fn delete_serve_application(
+        &self,
+        _ctx: &RequestContext,
+        name: &ServeAppName,
+    ) -> BackendResult<()> {
+        let mut apps = lock(&self.cluster.serve_apps);
+        let before = apps.len();
+        apps.retain(|a| a.get("name").and_then(Value::as_str) != Some(name.as_str()));
+        if apps.len() == before {
+            return Err(BackendError::detail(
+                404,
+                format!("Application {name} not found"),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn list_plugin_releases(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        let pairs = query_pairs(ctx.query.as_deref());
+        let mut page = 1usize;
+        let mut size = PAGE_SIZE;
+        let mut filters = Vec::new();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "page" => {
+                    page = v
+                        .parse()
+                        .ok()
+                        .filter(|p| *p >= 1)
+                        .ok_or_else(|| BackendError::detail(404, "Invalid page."))?
+                }
+                "page_size" => size = v.parse().ok().filter(|s| *s >= 1).unwrap_or(PAGE_SIZE),
+                _ => filters.push((k, v)),
+            }
+        }
+        let all: Vec<Value> = lock(&self.cluster.releases)
+            .iter()
+            .filter(|r| {
+                filters.iter().all(|(k, v)| match r.get(k) {
+                    Some(Value::String(s)) => s == v,
+                    Some(other) => v.as_str() == other.to_string().as_str(),
+                    None => true,
+                })
+            })
+            .cloned()
+            .collect();
+        let count = all.len();
+        let pages = count.div_ceil(size).max(1);
+        if page > pages {
+            return Err(BackendError::detail(404, "Invalid page."));
+        }
+        let results: Vec<Value> = all.into_iter().skip((page - 1) * size).take(size).collect();
+        let next = (page < pages).then(|| page_link(ctx, &filters, page + 1, size));
+        let previous = (page > 1).then(|| page_link(ctx, &filters, page - 1, size));
+        Ok(json!({ "count": count, "next": next, "previous": previous, "results": results }))
+    }
+
+    async fn get_plugin_release(
+        &self,
+        _ctx: &RequestContext,
+        lookup: &PluginLookup,
+    ) -> BackendResult<Value> {
+        lock(&self.cluster.releases)
+            .iter()
+            .find(|r| release_matches(r, lookup.as_str()))
+            .cloned()
+            .ok_or_else(release_not_found)
+    }
+
+    async fn create_plugin_release(
+        &self,
+        _ctx: &RequestContext,
+        body: Value,
+    ) -> BackendResult<Value> {
+        let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let (plugin, version) = (field("plugin"), field("version"));
+        let lookup = format!("{plugin}@{version}");
+        if PluginLookup::new(lookup.clone()).is_err() {
+            return Err(BackendError::json(
+                400,
+                json!({ "plugin": [format!("{lookup:?} is not a valid plugin@version")] }),
+            ));
+        }
+        if lock(&self.cluster.releases)
+            .iter()
+            .any(|r| release_matches(r, &lookup))
+        {
+            return Err(BackendError::json(
+                400,
+                json!({ "non_field_errors": ["The fields plugin, version must make a unique set."] }),
+            ));
+        }
+        let mut release = body;
+        if let Some(obj) = release.as_object_mut() {
+            obj.remove("id");
+            obj.insert("code".into(), json!(plugin));
+        }
+        Ok(self.cluster.add_release(release))
+    }
+
+    async fn delete_plugin_release(
+        &self,
+        _ctx: &RequestContext,
+        lookup: &PluginLookup,
+    ) -> BackendResult<()> {
+        let mut releases = lock(&self.cluster.releases);
+        let before = releases.len();
+        releases.retain(|r| !release_matches(r, lookup.as_str()));
+        if releases.len() == before {
+            return Err(release_not_found());
+        }
+        Ok(())
+    }
+
+    async fn run_plugin_release(
+        &self,
+        _ctx: &RequestContext,
+        lookup: &PluginLookup,
+        body: Value,
+    ) -> BackendResult<Value> {
+        let release = lock(&self.cluster.releases)
+            .iter()
+            .find(|r| release_matches(r, lookup.as_str()))
+            .cloned()
+            .ok_or_else(release_not_found)?;
+        self.start_run(Some(release), body, false)
+    }
+
+    async fn run_debug_plugin_release(
+        &self,
+        _ctx: &RequestContext,
+        body: Value,
+    ) -> BackendResult<Value> {
+        self.start_run(None, body, true)
+    }
+
+    async fn gpu_status(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        if let Some(v) = lock(&self.cluster.gpu_status).clone() {
+            return Ok(v);
+        }
+        let nodes = lock(&self.cluster.nodes).clone();
+        let mut total = 0.0;
+        let mut per_node = Vec::new();
+        for n in &nodes {
+            let gpus = n
+                .get("resources_total")
+                .and_then(|r| r.get("GPU"))
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0);
+            total += gpus;
+            if gpus > 0.0 {
+                per_node.push(json!({
+                    "node_id": n.get("node_id"),
+                    "node_ip": n.get("node_ip"),
+                    "total_gpus": gpus,
+                    "available_gpus": gpus,
+                }));
+            }
+        }
+        Ok(json!({
+            "available": total > 0.0,
+            "total_gpus": total,
+            "available_gpus": total,
+            "nodes": per_node,
+        }))
+    }
+}
+
+impl MemoryBackend {
+    fn start_run(&self, release: Option<Value>, body: Value, debug: bool) -> BackendResult<Value> {
+        let job_id = match body.get("job_id") {
+            None | Some(Value::Null) => self.cluster.fresh_job_id(),
+            Some(Value::String(s)) => {
+                if JobId::new(s.clone()).is_err() {
+                    return Err(BackendError::validation(
+                        vec![json!("body"), json!("job_id")],
+                        "Invalid job id: 1 to 100 characters of [A-Za-z0-9_-]",
+                        "value_error",
+                    ));
+                }
+                if self.cluster.job(s).is_some() {
+                    return Err(BackendError::detail(
+                        400,
+                        format!("Job with submission_id {s} already exists. Please use a different submission_id."),
+                    ));
+                }
+                s.clone()
+            }
+            Some(_) => {
+                return Err(BackendError::validation(
+                    vec![json!("body"), json!("job_id")],
+                    "Input should be a valid string",
+                    "string_type",
+                ))
+            }
+        };
+        let req = RunRequest {
+            job_id: job_id.clone(),
+            release,
+            action: body
+                .get("action")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            body,
+            debug,
+        };
+        let mut spec = self.cluster.run_job(&req);
+        spec.id = job_id.clone();
+        self.cluster
+            .add_job(spec)
+            .map_err(|e| BackendError::detail(400, e.to_string()))?;
+        Ok(json!({ "job_id": job_id }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_components_decode() {
+        assert_eq!(
+            query_pairs(Some("plugin=my%20plugin&page=2&x")),
+            vec![
+                ("plugin".to_owned(), "my plugin".to_owned()),
+                ("page".to_owned(), "2".to_owned()),
+                ("x".to_owned(), String::new()),
+            ]
+        );
+        assert_eq!(decode_component("a+b%2"), "a b%2");
+        assert_eq!(decode_component("%zz"), "%zz");
+    }
+
+    #[test]
+    fn releases_match_by_id_or_code_at_version() {
+        let r = json!({"id": 7, "plugin": "demo", "code": "demo", "version": "1.0.0"});
+        assert!(release_matches(&r, "7"));
+        assert!(release_matches(&r, "demo@1.0.0"));
+        assert!(!release_matches(&r, "demo@1.0.1"));
+        assert!(!release_matches(&r, "8"));
+    }
+}

@@ -1,0 +1,7 @@
+//! The in-memory backend: a small Ray cluster whose jobs move on as time passes.
+
+pub(crate) mod backend;
+pub(crate) mod cluster;
+pub(crate) mod job;
+pub(crate) mod log;
+pub(crate) mod tail;

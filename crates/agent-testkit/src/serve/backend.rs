@@ -1,0 +1,296 @@
+//! What a server must answer: the agent operations, as the [`AgentBackend`] trait.
+//!
+//! The serving layer ([`crate::serve::serve`]) parses and validates the request, checks
+//! the token, and calls one method per operation; the backend only supplies data. The
+//! in-memory backend of the testkit and `agent-gateway`'s Ray backend both implement it.
+
+use std::fmt;
+use std::pin::Pin;
+
+use agent_proto::{JobId, NodeId, PluginLookup, Secret, ServeAppName, TaskId};
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_core::Stream;
+use http::{HeaderName, HeaderValue, StatusCode};
+use serde_json::{json, Value};
+
+/// The result of a backend operation.
+pub type BackendResult<T> = Result<T, BackendError>;
+
+/// A failed operation, answered as is: a status, a body and extra headers.
+///
+/// ```
+/// use agent_testkit::serve::BackendError;
+///
+/// let e = BackendError::text(404, "Job nope does not exist");
+/// assert_eq!(e.status.as_u16(), 404);
+/// let e = BackendError::missing_field("action");
+/// assert_eq!(e.status.as_u16(), 422);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendError {
+    /// The HTTP status to answer with.
+    pub status: StatusCode,
+    /// The body to answer with.
+    pub body: ErrorBody,
+    /// Extra headers (e.g. `Retry-After`).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// The body of a [`BackendError`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ErrorBody {
+    /// Sent as `application/json`.
+    Json(Value),
+    /// Sent as `text/plain; charset=utf-8` (Ray answers some errors in plain text).
+    Text(String),
+}
+
+impl BackendError {
+    fn with(status: u16, body: ErrorBody) -> Self {
+        BackendError {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    /// An error with a plain-text body, e.g. Ray's `404 Job nope does not exist`.
+    /// A status outside 100..=999 becomes 500.
+    pub fn text(status: u16, body: impl Into<String>) -> Self {
+        Self::with(status, ErrorBody::Text(body.into()))
+    }
+
+    /// An error with a JSON body.
+    pub fn json(status: u16, body: Value) -> Self {
+        Self::with(status, ErrorBody::Json(body))
+    }
+
+    /// FastAPI's shape of an error: `{"detail": "<message>"}`.
+    pub fn detail(status: u16, message: impl Into<String>) -> Self {
+        Self::json(status, json!({ "detail": message.into() }))
+    }
+
+    /// `404 {"detail": "Not Found"}`, FastAPI's answer to an unknown route or resource.
+    pub fn not_found() -> Self {
+        Self::detail(404, "Not Found")
+    }
+
+    /// A FastAPI validation failure (422): `{"detail": [{"loc", "msg", "type"}]}`.
+    pub fn validation(loc: Vec<Value>, msg: impl Into<String>, kind: impl Into<String>) -> Self {
+        Self::json(
+            422,
+            json!({ "detail": [{ "loc": loc, "msg": msg.into(), "type": kind.into() }] }),
+        )
+    }
+
+    /// The 422 FastAPI answers when a required body field is missing:
+    /// `{"detail":[{"loc":["body",FIELD],"msg":"field required","type":"missing"}]}`.
+    pub fn missing_field(field: &str) -> Self {
+        Self::validation(
+            vec![json!("body"), json!(field)],
+            "field required",
+            "missing",
+        )
+    }
+
+    /// Adds a header to the answer; an invalid name or value is ignored.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            self.headers.push((n, v));
+        }
+        self
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.body {
+            ErrorBody::Json(v) => write!(f, "{} {}", self.status.as_u16(), v),
+            ErrorBody::Text(t) => write!(f, "{} {}", self.status.as_u16(), t),
+        }
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+/// Which transport a log tail is served over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TailProtocol {
+    /// GET `jobs/{id}/logs/` upgraded to a WebSocket: one text frame per event.
+    WebSocket,
+    /// GET `jobs/{id}/logs/stream/`: a chunked body of `data: {event}\n\n` lines.
+    Http,
+}
+
+/// One event of a log tail, as the backend produces it.
+///
+/// The first three are the protocol's events; the others exist so that a test server
+/// can break the protocol on purpose (a real backend never needs them).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TailEvent {
+    /// A log message: `{"type":"log","message":M}`.
+    Log(String),
+    /// The job's log is finished: `{"type":"complete"}`, then the end of the stream
+    /// (WebSocket close 1000, or the last chunk of the HTTP body).
+    Complete,
+    /// The tail failed server-side: `{"type":"error","message":M}`, then the end of
+    /// the stream (WebSocket close 1011).
+    Error(String),
+    /// Bytes sent as they are: one WebSocket text frame with this payload (not checked
+    /// for UTF-8), or these bytes appended to the HTTP body (no framing added).
+    Raw(Bytes),
+    /// A piece of one WebSocket message: a text frame when `first`, else a continuation
+    /// frame; `last` sets FIN. Over HTTP the bytes are appended to the body as they are.
+    Fragment {
+        /// The piece's bytes.
+        payload: Bytes,
+        /// True for the message's first frame.
+        first: bool,
+        /// True for the message's last frame.
+        last: bool,
+    },
+    /// Drop the connection now: no close frame, no last chunk (a mid-stream failure).
+    Abort,
+}
+
+/// A log tail: events in order. A stream that ends without [`TailEvent::Complete`] or
+/// [`TailEvent::Error`] is treated like [`TailEvent::Abort`]: the connection is dropped,
+/// because a quiet end must never look like a finished log.
+pub type TailStream = Pin<Box<dyn Stream<Item = TailEvent> + Send>>;
+
+/// What the serving layer knows about the caller, handed to every operation.
+#[derive(Clone, Default)]
+pub struct RequestContext {
+    /// The `SYNAPSE-User: Token <x>` value, without `Token `.
+    pub user_token: Option<Secret>,
+    /// The `SYNAPSE-Tenant: Token <x>` value, without `Token `.
+    pub tenant: Option<Secret>,
+    /// The raw query string, if any (`page=2&page_size=10`).
+    pub query: Option<String>,
+    /// Where the API is served as seen by the caller, from its `Host` header and the
+    /// path prefix: `http://127.0.0.1:4321/agent/` (for links such as `next`).
+    pub base_url: String,
+}
+
+impl fmt::Debug for RequestContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("user_token", &self.user_token)
+            .field("tenant", &self.tenant)
+            .field("query", &self.query)
+            .field("base_url", &self.base_url)
+            .finish()
+    }
+}
+
+/// The agent operations. Each method answers one route of the spec's table; the
+/// serving layer has already checked the token, validated every path segment and,
+/// for POST bodies, checked the required fields.
+///
+/// Successful answers are JSON values (deletes answer `204 No Content`, creating a
+/// release `201 Created`, everything else `200 OK`); failures are [`BackendError`]s,
+/// answered as they are.
+#[async_trait]
+pub trait AgentBackend: Send + Sync + 'static {
+    /// GET `health/`.
+    async fn health(&self, ctx: &RequestContext) -> BackendResult<Value>;
+
+    /// GET `jobs/`: an array of Ray job infos.
+    async fn list_jobs(&self, ctx: &RequestContext) -> BackendResult<Value>;
+
+    /// GET `jobs/{id}/`: one Ray job info.
+    async fn get_job(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<Value>;
+
+    /// GET `jobs/{id}/logs/` (no upgrade): the log so far, answered as a JSON string.
+    async fn job_logs(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<String>;
+
+    /// POST `jobs/{id}/stop/`: `{"stopped": bool}`.
+    async fn stop_job(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<Value>;
+
+    /// The events of a log tail over `protocol`. An error is answered before any
+    /// upgrade (a WebSocket tail of an unknown job is a plain 404).
+    async fn tail(
+        &self,
+        ctx: &RequestContext,
+        job: &JobId,
+        protocol: TailProtocol,
+    ) -> BackendResult<TailStream>;
+
+    /// GET `nodes/`: an array of nodes.
+    async fn list_nodes(&self, ctx: &RequestContext) -> BackendResult<Value>;
+
+    /// GET `nodes/{id}/`.
+    async fn get_node(&self, ctx: &RequestContext, node: &NodeId) -> BackendResult<Value>;
+
+    /// GET `tasks/`: an array of tasks.
+    async fn list_tasks(&self, ctx: &RequestContext) -> BackendResult<Value>;
+
+    /// GET `tasks/{id}/`.
+    async fn get_task(&self, ctx: &RequestContext, task: &TaskId) -> BackendResult<Value>;
+
+    /// GET `serve_applications/`: an array of applications.
+    async fn list_serve_applications(&self, ctx: &RequestContext) -> BackendResult<Value>;
+
+    /// GET `serve_applications/{name}/`.
+    async fn get_serve_application(
+        &self,
+        ctx: &RequestContext,
+        name: &ServeAppName,
+    ) -> BackendResult<Value>;
+
+    /// DELETE `serve_applications/{name}/` (answered `204 No Content`).
+    async fn delete_serve_application(
+        &self,
+        ctx: &RequestContext,
+        name: &ServeAppName,
+    ) -> BackendResult<()>;
+
+    /// GET `plugin_releases/` (`ctx.query` passes through): a paginated list
+    /// `{"count", "next", "previous", "results"}`.
+    async fn list_plugin_releases(&self, ctx: &RequestContext) -> BackendResult<Value>;
+
+    /// GET `plugin_releases/{lookup}/` (an id or `code@version`).
+    async fn get_plugin_release(
+        &self,
+        ctx: &RequestContext,
+        lookup: &PluginLookup,
+    ) -> BackendResult<Value>;
+
+    /// POST `plugin_releases/` with `{"plugin", "version", ...}` (both checked to be
+    /// strings); answered `201 Created`.
+    async fn create_plugin_release(
+        &self,
+        ctx: &RequestContext,
+        body: Value,
+    ) -> BackendResult<Value>;
+
+    /// DELETE `plugin_releases/{lookup}/` (answered `204 No Content`).
+    async fn delete_plugin_release(
+        &self,
+        ctx: &RequestContext,
+        lookup: &PluginLookup,
+    ) -> BackendResult<()>;
+
+    /// POST `plugin_releases/{lookup}/run/` with `{"action", ...}` (`action` checked to
+    /// be a string): any JSON, usually `{"job_id": ...}`.
+    async fn run_plugin_release(
+        &self,
+        ctx: &RequestContext,
+        lookup: &PluginLookup,
+        body: Value,
+    ) -> BackendResult<Value>;
+
+    /// POST `plugin_releases/run_debug/` with `{"action", ...}` (`action` checked).
+    async fn run_debug_plugin_release(
+        &self,
+        ctx: &RequestContext,
+        body: Value,
+    ) -> BackendResult<Value>;
+
+    /// GET `gpu_status/`.
+    async fn gpu_status(&self, ctx: &RequestContext) -> BackendResult<Value>;
+}

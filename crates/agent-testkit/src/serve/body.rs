@@ -1,0 +1,239 @@
+//! Response bodies: whole ones, the HTTP log stream, and a body cut short on purpose.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Body, Frame, SizeHint};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::serve::backend::{BackendError, ErrorBody, TailEvent, TailStream};
+
+/// The error type of response bodies.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Every response body of the server.
+pub(crate) type ResBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// A whole body.
+pub(crate) fn full(bytes: impl Into<Bytes>) -> ResBody {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// An empty body.
+pub(crate) fn empty() -> ResBody {
+    full(Bytes::new())
+}
+
+/// A response with a whole body and a content type.
+pub(crate) fn response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+) -> Response<ResBody> {
+    let mut r = Response::new(full(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// A JSON response.
+pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response<ResBody> {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec());
+    response(status, "application/json", Bytes::from(body))
+}
+
+/// The answer of a failed operation.
+pub(crate) fn error_response(e: BackendError) -> Response<ResBody> {
+    let mut r = match e.body {
+        ErrorBody::Json(v) => json_response(e.status, &v),
+        ErrorBody::Text(t) => response(e.status, "text/plain; charset=utf-8", Bytes::from(t)),
+    };
+    for (name, value) in e.headers {
+        r.headers_mut().append(name, value);
+    }
+    r
+}
+
+/// A protocol event on the wire: `type` first, as the agent writes it.
+#[derive(serde::Serialize)]
+struct WireEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+}
+
+/// The JSON text of a protocol event: `{"type":"log","message":M}`, `{"type":"complete"}`
+/// or `{"type":"error","message":M}`.
+pub(crate) fn event_json(event: &TailEvent) -> Option<Vec<u8>> {
+    let (kind, message) = match event {
+        TailEvent::Log(m) => ("log", Some(m.as_str())),
+        TailEvent::Complete => ("complete", None),
+        TailEvent::Error(m) => ("error", Some(m.as_str())),
+        _ => return None,
+    };
+    serde_json::to_vec(&WireEvent { kind, message }).ok()
+}
+
+fn sse_line(json: Vec<u8>) -> Bytes {
+    let mut out = Vec::with_capacity(json.len() + 8);
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(&json);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+fn aborted(why: &str) -> BoxError {
+    Box::new(io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        why.to_owned(),
+    ))
+}
+
+struct SseState {
+    events: TailStream,
+    shutdown: watch::Receiver<bool>,
+    heartbeat: std::time::Duration,
+    done: bool,
+}
+
+/// The body of GET `jobs/{id}/logs/stream/`: each event as a `data: {json}\n\n` line.
+///
+/// The body is pulled by hyper as the socket drains, so a slow client holds back the
+/// tail instead of making the server buffer. Raw and fragment events are written as
+/// they are; an abort, the end of the events without a final event, or the server
+/// shutting down drop the connection without the last chunk. While no event comes for
+/// `heartbeat`, a blank line is sent: clients skip blank lines, but the bytes tell
+/// their idle time-out that the connection is alive (a quiet job is not a dead one).
+pub(crate) fn sse_body(
+    events: TailStream,
+    shutdown: watch::Receiver<bool>,
+    heartbeat: std::time::Duration,
+) -> ResBody {
+    let state = SseState {
+        events,
+        shutdown,
+        heartbeat,
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(state, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        // `next()` is cancel-safe: a heartbeat that wins the race loses no event.
+        let next = tokio::select! {
+            ev = st.events.next() => Some(ev),
+            () = crate::util::stopped(&mut st.shutdown) => None,
+            () = tokio::time::sleep(st.heartbeat) => {
+                return Some((Ok(Frame::data(Bytes::from_static(b"\n"))), st));
+            }
+        };
+        let Some(next) = next else {
+            st.done = true;
+            return Some((Err(aborted("the server is shutting down")), st));
+        };
+        let item = match next {
+            Some(ev @ (TailEvent::Log(_) | TailEvent::Complete | TailEvent::Error(_))) => {
+                if !matches!(ev, TailEvent::Log(_)) {
+                    st.done = true;
+                }
+                match event_json(&ev) {
+                    Some(json) => Ok(Frame::data(sse_line(json))),
+                    None => Err(aborted("an event could not be encoded")),
+                }
+            }
+            Some(TailEvent::Raw(b)) => Ok(Frame::data(b)),
+            Some(TailEvent::Fragment { payload, .. }) => Ok(Frame::data(payload)),
+            Some(TailEvent::Abort) | None => {
+                st.done = true;
+                // hyper flushes what it buffered while the body is pending; fail after
+                tokio::task::yield_now().await;
+                Err(aborted("the tail was aborted"))
+            }
+        };
+        Some((item, st))
+    });
+    StreamBody::new(stream).boxed_unsync()
+}
+
+/// A body that sends only its first `remaining` bytes, then fails, so that hyper
+/// drops the connection mid-body (the headers still promise the whole body).
+pub(crate) struct Truncated {
+    inner: ResBody,
+    remaining: u64,
+    cut: bool,
+    /// Whether hyper had a chance to flush the part sent before failing.
+    flushed: bool,
+}
+
+impl Truncated {
+    /// Cuts `inner` after `after_bytes` bytes.
+    pub(crate) fn new(inner: ResBody, after_bytes: u64) -> Self {
+        Truncated {
+            inner,
+            remaining: after_bytes,
+            cut: false,
+            flushed: false,
+        }
+    }
+}
+
+impl Body for Truncated {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if self.cut {
+            if !self.flushed {
+                // hyper flushes its buffer while the body is pending: let it, then fail
+                self.flushed = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            return Poll::Ready(Some(Err(aborted("the body was cut by a fault"))));
+        }
+        let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => frame,
+            other => return other,
+        };
+        let data = match frame.into_data() {
+            Ok(data) => data,
+            Err(frame) => return Poll::Ready(Some(Ok(frame))),
+        };
+        let len = data.len() as u64;
+        if len <= self.remaining {
+            self.remaining -= len;
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        let keep = self.remaining as usize;
+        self.remaining = 0;
+        self.cut = true;
+        if keep == 0 {
+            self.flushed = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        Poll::Ready(Some(Ok(Frame::data(data.slice(..keep)))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        !self.cut && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,32 @@
+//! The protocol-serving layer: a real HTTP + WebSocket server for the agent API in
+//! front of any [`AgentBackend`].
+//!
+//! It parses and validates requests (every path segment through `agent-proto`'s id
+//! types; 404 for unknown routes, 405 for wrong methods, 400 for bad segments, 422
+//! FastAPI-style for bad bodies), checks `Authorization: <token>` (401 otherwise, the
+//! token is never echoed), answers JSON, and serves log tails both ways:
+//!
+//! - GET `jobs/{id}/logs/` with a WebSocket upgrade: one text frame per event,
+//!   `{"type":"log","message":...}`, then `{"type":"complete"}` and close 1000 (or
+//!   `{"type":"error","message":...}` and close 1011); pings are answered;
+//! - GET `jobs/{id}/logs/stream/`: a chunked body of `data: {event}\n\n` lines.
+//!
+//! The testkit's in-memory server and `agent-gateway` both run on [`serve`]; a
+//! [`RequestHook`] sees every request first (the testkit journals and injects faults
+//! with one).
+
+mod backend;
+mod body;
+mod hook;
+mod route;
+mod server;
+mod ws;
+
+pub use backend::{
+    AgentBackend, BackendError, BackendResult, ErrorBody, RequestContext, TailEvent, TailProtocol,
+    TailStream,
+};
+pub(crate) use body::event_json;
+pub use hook::{CannedResponse, Intercept, InterceptAction, RequestHead, RequestHook};
+pub use route::{parse_route, Route, RouteError, RouteKind};
+pub use server::{serve, ServeOptions, ServerHandle};

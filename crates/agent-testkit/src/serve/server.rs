@@ -1,0 +1,575 @@
+//! The HTTP server: accepts connections, authenticates, routes, and answers from an
+//! [`AgentBackend`].
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_proto::Secret;
+use bytes::{Bytes, BytesMut};
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::serve::backend::{AgentBackend, BackendError, RequestContext, TailProtocol};
+use crate::serve::body::{empty, error_response, json_response, sse_body, ResBody, Truncated};
+use crate::serve::hook::{Intercept, InterceptAction, RequestHead, RequestHook};
+use crate::serve::route::{parse_route, Route, RouteError};
+use crate::serve::ws;
+use crate::util::TaskSet;
+
+/// How a server is run: its token, path prefix, limits and hook.
+///
+/// ```
+/// use agent_testkit::serve::ServeOptions;
+///
+/// let o = ServeOptions::new().token("t0k").prefix("agent");
+/// assert_eq!(o.prefix_path(), "/agent/");
+/// ```
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// The agent token every request must carry as `Authorization: <token>`; `None`
+    /// serves without authentication.
+    pub token: Option<Secret>,
+    /// The path the API is served under (`/` or e.g. `/agent/`).
+    pub prefix: String,
+    /// Larger request bodies are refused with 413.
+    pub max_body_bytes: usize,
+    /// How long [`ServerHandle::shutdown`] lets open requests finish before it aborts them.
+    pub grace: Duration,
+    /// A hook that sees every request first (the testkit's journal and faults).
+    pub hook: Option<Arc<dyn RequestHook>>,
+    /// How long an HTTP log stream may stay quiet before the server sends a blank
+    /// line (which clients skip): the HTTP twin of WebSocket pings, so that a quiet
+    /// job is not mistaken for a dead connection by the client's idle time-out.
+    pub heartbeat: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            token: None,
+            prefix: "/".to_owned(),
+            max_body_bytes: 16 << 20,
+            grace: Duration::from_secs(2),
+            hook: None,
+            heartbeat: Duration::from_secs(5),
+        }
+    }
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("token", &self.token)
+            .field("prefix", &self.prefix)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("grace", &self.grace)
+            .field("hook", &self.hook.is_some())
+            .field("heartbeat", &self.heartbeat)
+            .finish()
+    }
+}
+
+impl ServeOptions {
+    /// No token, served at `/`, 16 MiB bodies, 2 s of grace, no hook, a 5 s heartbeat.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requires `Authorization: <token>` on every request.
+    pub fn token(mut self, token: impl Into<Secret>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Serves the API under `prefix` (`agent`, `/agent` and `/agent/` are the same).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Sets the largest request body accepted.
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.max_body_bytes = n;
+        self
+    }
+
+    /// Sets the grace period of [`ServerHandle::shutdown`].
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Sets the heartbeat of quiet HTTP log streams (see [`ServeOptions::heartbeat`]).
+    pub fn heartbeat(mut self, heartbeat: Duration) -> Self {
+        self.heartbeat = heartbeat;
+        self
+    }
+
+    /// Sets the request hook.
+    pub fn hook(mut self, hook: Arc<dyn RequestHook>) -> Self {
+        self.hook = Some(hook);
+        self
+    }
+
+    /// The prefix as a path that starts and ends with `/`.
+    pub fn prefix_path(&self) -> String {
+        normalize_prefix(&self.prefix)
+    }
+}
+
+fn normalize_prefix(p: &str) -> String {
+    let inner = p.trim_matches('/');
+    if inner.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/{inner}/")
+    }
+}
+
+/// A running server. Dropping it aborts every task at once (connections, tails);
+/// [`ServerHandle::shutdown`] lets open requests finish first.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    prefix: String,
+    shutdown: watch::Sender<bool>,
+    tasks: Arc<TaskSet>,
+    grace: Duration,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("addr", &self.addr)
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API's base URL: `http://127.0.0.1:PORT/` plus the prefix.
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.addr, self.prefix)
+    }
+
+    /// The API's base URL for WebSockets: `ws://127.0.0.1:PORT/` plus the prefix.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}{}", self.addr, self.prefix)
+    }
+
+    /// Stops accepting, lets open requests finish (tails end: WebSockets with close
+    /// 1001, HTTP streams are cut) for up to the grace period, then aborts the rest.
+    /// When this returns, the port is closed.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        if let Some(mut set) = self.tasks.close() {
+            let _ = tokio::time::timeout(self.grace, async {
+                while set.join_next().await.is_some() {}
+            })
+            .await;
+            set.abort_all();
+            while set.join_next().await.is_some() {}
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        self.tasks.abort_all();
+    }
+}
+
+struct Shared {
+    backend: Arc<dyn AgentBackend>,
+    token: Option<Secret>,
+    prefix: String,
+    max_body_bytes: usize,
+    hook: Option<Arc<dyn RequestHook>>,
+    heartbeat: Duration,
+    seq: AtomicU64,
+    local: SocketAddr,
+    tasks: Arc<TaskSet>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Serves the agent API from `backend` on `listener` until the returned handle is
+/// shut down or dropped.
+///
+/// ```
+/// # async fn demo(backend: std::sync::Arc<dyn agent_testkit::serve::AgentBackend>) -> std::io::Result<()> {
+/// use agent_testkit::serve::{serve, ServeOptions};
+///
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let server = serve(listener, backend, ServeOptions::new().token("t").prefix("/agent/")).await?;
+/// println!("serving at {}", server.url());
+/// server.shutdown().await;
+/// # Ok(()) }
+/// ```
+pub async fn serve(
+    listener: TcpListener,
+    backend: Arc<dyn AgentBackend>,
+    options: ServeOptions,
+) -> std::io::Result<ServerHandle> {
+    let addr = listener.local_addr()?;
+    let prefix = options.prefix_path();
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let tasks = Arc::new(TaskSet::new(tokio::runtime::Handle::current()));
+    let shared = Arc::new(Shared {
+        backend,
+        token: options.token,
+        prefix: prefix.clone(),
+        max_body_bytes: options.max_body_bytes,
+        hook: options.hook,
+        heartbeat: options.heartbeat,
+        seq: AtomicU64::new(0),
+        local: addr,
+        tasks: Arc::clone(&tasks),
+        shutdown: shutdown_rx.clone(),
+    });
+    tasks.spawn(accept_loop(listener, shared, shutdown_rx));
+    Ok(ServerHandle {
+        addr,
+        prefix,
+        shutdown: shutdown_tx,
+        tasks,
+        grace: options.grace,
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            () = crate::util::stopped(&mut shutdown) => return,
+            a = listener.accept() => a,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // e.g. out of file descriptors: do not spin
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let conn_shared = Arc::clone(&shared);
+        let mut conn_shutdown = shutdown.clone();
+        shared.tasks.spawn(async move {
+            let svc_shared = Arc::clone(&conn_shared);
+            let svc = service_fn(move |req| {
+                let s = Arc::clone(&svc_shared);
+                async move { Ok::<_, Infallible>(handle(s, req).await) }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .with_upgrades();
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                () = crate::util::stopped(&mut conn_shutdown) => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+}
+
+fn detail(status: StatusCode, message: &str) -> Response<ResBody> {
+    json_response(status, &json!({ "detail": message }))
+}
+
+/// Reads the body up to `max` bytes: (what arrived, whether it is all of it).
+async fn read_body(body: &mut Incoming, max: usize) -> (Bytes, bool, bool) {
+    let mut buf = BytesMut::new();
+    loop {
+        match body.frame().await {
+            None => return (buf.freeze(), true, false),
+            Some(Err(_)) => return (buf.freeze(), false, false),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    if buf.len() + data.len() > max {
+                        let room = max - buf.len();
+                        buf.extend_from_slice(&data[..room]);
+                        return (buf.freeze(), false, true);
+                    }
+                    buf.extend_from_slice(&data);
+                }
+            }
+        }
+    }
+}
+
+fn token_value(headers: &HeaderMap, name: &str) -> Option<Secret> {
+    let v = headers.get(name)?.to_str().ok()?.trim();
+    let v = v
+        .strip_prefix("Token ")
+        .or_else(|| v.strip_prefix("token "))
+        .unwrap_or(v);
+    Some(Secret::new(v.trim()))
+}
+
+async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<ResBody> {
+    let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
+    let upgrade = fastwebsockets::upgrade::is_upgrade_request(&req);
+    let route = match req.uri().path().strip_prefix(shared.prefix.as_str()) {
+        Some(rest) => parse_route(req.method(), rest, upgrade),
+        None => Err(RouteError::NotFound),
+    };
+
+    let intercept = match &shared.hook {
+        Some(hook) => hook.on_request(&RequestHead {
+            seq,
+            method: req.method(),
+            uri: req.uri(),
+            headers: req.headers(),
+            route: route.as_ref().ok(),
+            upgrade,
+        }),
+        None => Intercept::default(),
+    };
+
+    let (body, complete, too_large) = read_body(req.body_mut(), shared.max_body_bytes).await;
+    if let Some(hook) = &shared.hook {
+        hook.on_body(seq, &body, complete);
+    }
+    if too_large {
+        return detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
+    }
+    if !complete {
+        return detail(StatusCode::BAD_REQUEST, "Incomplete request body");
+    }
+
+    if let Some(delay) = intercept.delay {
+        tokio::time::sleep(delay).await;
+    }
+    let truncate = match intercept.action {
+        InterceptAction::Continue => None,
+        InterceptAction::TruncateBody { after_bytes } => Some(after_bytes),
+        InterceptAction::Respond(canned) => {
+            let mut r = Response::new(crate::serve::body::full(canned.body));
+            *r.status_mut() = canned.status;
+            for (name, value) in canned.headers {
+                r.headers_mut().append(name, value);
+            }
+            return r;
+        }
+        InterceptAction::Stall => {
+            let mut shutdown = shared.shutdown.clone();
+            crate::util::stopped(&mut shutdown).await;
+            return detail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server is shutting down",
+            );
+        }
+    };
+
+    if let Some(token) = &shared.token {
+        let ok = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| token.matches(v));
+        if !ok {
+            return detail(StatusCode::UNAUTHORIZED, "Invalid or missing agent token");
+        }
+    }
+
+    let route = match route {
+        Ok(route) => route,
+        Err(RouteError::NotFound) => return detail(StatusCode::NOT_FOUND, "Not Found"),
+        Err(RouteError::MethodNotAllowed(allowed)) => {
+            let mut r = detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+            let list = allowed
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
+            if let Ok(v) = HeaderValue::from_str(&list) {
+                r.headers_mut().insert(header::ALLOW, v);
+            }
+            return r;
+        }
+        Err(RouteError::BadSegment(reason)) => return detail(StatusCode::BAD_REQUEST, &reason),
+    };
+
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| shared.local.to_string());
+    let ctx = RequestContext {
+        user_token: token_value(req.headers(), "synapse-user"),
+        tenant: token_value(req.headers(), "synapse-tenant"),
+        query: req.uri().query().map(str::to_owned),
+        base_url: format!("http://{host}{}", shared.prefix),
+    };
+
+    let response = match route {
+        Route::TailWebSocket(job) => {
+            return match tail_websocket(&shared, &ctx, &job, &mut req).await {
+                Ok(r) => r,
+                Err(e) => error_response(e),
+            }
+        }
+        route => match dispatch(&shared, &ctx, route, &body).await {
+            Ok(r) => r,
+            Err(e) => error_response(e),
+        },
+    };
+    match truncate {
+        Some(n) => response.map(|b| Truncated::new(b, n).boxed_unsync()),
+        None => response,
+    }
+}
+
+async fn tail_websocket(
+    shared: &Arc<Shared>,
+    ctx: &RequestContext,
+    job: &agent_proto::JobId,
+    req: &mut Request<Incoming>,
+) -> Result<Response<ResBody>, BackendError> {
+    let events = shared
+        .backend
+        .tail(ctx, job, TailProtocol::WebSocket)
+        .await?;
+    let (response, upgrade) = fastwebsockets::upgrade::upgrade(req)
+        .map_err(|e| BackendError::detail(400, format!("Bad WebSocket upgrade: {e}")))?;
+    let shutdown = shared.shutdown.clone();
+    shared.tasks.spawn(async move {
+        if let Ok(socket) = upgrade.await {
+            ws::serve_tail(socket, events, shutdown).await;
+        }
+    });
+    Ok(response.map(|_| empty()))
+}
+
+/// Parses a POST body as a JSON object and checks that `required` fields are strings.
+fn json_body(body: &Bytes, required: &[&str]) -> Result<Value, BackendError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(BackendError::validation(
+            vec![json!("body")],
+            "field required",
+            "missing",
+        ));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        BackendError::validation(
+            vec![json!("body"), json!(e.column())],
+            "JSON decode error",
+            "json_invalid",
+        )
+    })?;
+    let Some(obj) = value.as_object() else {
+        return Err(BackendError::validation(
+            vec![json!("body")],
+            "Input should be a valid dictionary",
+            "dict_type",
+        ));
+    };
+    let mut details = Vec::new();
+    for field in required {
+        match obj.get(*field) {
+            None | Some(Value::Null) => details.push(json!({
+                "loc": ["body", field], "msg": "field required", "type": "missing"
+            })),
+            Some(Value::String(_)) => {}
+            Some(_) => details.push(json!({
+                "loc": ["body", field], "msg": "Input should be a valid string", "type": "string_type"
+            })),
+        }
+    }
+    if details.is_empty() {
+        Ok(value)
+    } else {
+        Err(BackendError::json(422, json!({ "detail": details })))
+    }
+}
+
+async fn dispatch(
+    shared: &Arc<Shared>,
+    ctx: &RequestContext,
+    route: Route,
+    body: &Bytes,
+) -> Result<Response<ResBody>, BackendError> {
+    let b = &shared.backend;
+    let ok = |v: Value| json_response(StatusCode::OK, &v);
+    let no_content = || {
+        let mut r = Response::new(empty());
+        *r.status_mut() = StatusCode::NO_CONTENT;
+        r
+    };
+    Ok(match route {
+        Route::Health => ok(b.health(ctx).await?),
+        Route::ListJobs => ok(b.list_jobs(ctx).await?),
+        Route::GetJob(id) => ok(b.get_job(ctx, &id).await?),
+        Route::JobLogs(id) => ok(Value::String(b.job_logs(ctx, &id).await?)),
+        Route::StopJob(id) => ok(b.stop_job(ctx, &id).await?),
+        Route::TailHttp(id) => {
+            let events = b.tail(ctx, &id, TailProtocol::Http).await?;
+            let mut r = Response::new(sse_body(events, shared.shutdown.clone(), shared.heartbeat));
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream; charset=utf-8"),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            r
+        }
+        Route::TailWebSocket(_) => {
+            return Err(BackendError::detail(400, "Expected a WebSocket upgrade"))
+        }
+        Route::GpuStatus => ok(b.gpu_status(ctx).await?),
+        Route::ListNodes => ok(b.list_nodes(ctx).await?),
+        Route::GetNode(id) => ok(b.get_node(ctx, &id).await?),
+        Route::ListTasks => ok(b.list_tasks(ctx).await?),
+        Route::GetTask(id) => ok(b.get_task(ctx, &id).await?),
+        Route::ListServeApplications => ok(b.list_serve_applications(ctx).await?),
+        Route::GetServeApplication(name) => ok(b.get_serve_application(ctx, &name).await?),
+        Route::DeleteServeApplication(name) => {
+            b.delete_serve_application(ctx, &name).await?;
+            no_content()
+        }
+        Route::ListPluginReleases => ok(b.list_plugin_releases(ctx).await?),
+        Route::GetPluginRelease(l) => ok(b.get_plugin_release(ctx, &l).await?),
+        Route::CreatePluginRelease => {
+            let body = json_body(body, &["plugin", "version"])?;
+            json_response(
+                StatusCode::CREATED,
+                &b.create_plugin_release(ctx, body).await?,
+            )
+        }
+        Route::DeletePluginRelease(l) => {
+            b.delete_plugin_release(ctx, &l).await?;
+            no_content()
+        }
+        Route::RunPluginRelease(l) => {
+            let body = json_body(body, &["action"])?;
+            ok(b.run_plugin_release(ctx, &l, body).await?)
+        }
+        Route::RunDebugPluginRelease => {
+            let body = json_body(body, &["action"])?;
+            ok(b.run_debug_plugin_release(ctx, body).await?)
+        }
+    })
+}

@@ -1,0 +1,147 @@
+//! The WebSocket side of a log tail: one text frame per event, then a close frame.
+//!
+//! The socket is split: a reader answers the client's pings and close (fastwebsockets'
+//! `read_frame` is not cancel-safe, so it runs on its own and is never raced), and a
+//! writer sends the events and the reader's obligated answers, in order.
+
+use std::time::Duration;
+
+use fastwebsockets::{Frame, OpCode, Payload, WebSocket};
+use futures_util::StreamExt;
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio::sync::{mpsc, watch};
+
+use crate::serve::backend::{TailEvent, TailStream};
+use crate::serve::body::event_json;
+
+/// How long to wait for the client's answer to our close frame (or for our writer to
+/// echo the client's close) before dropping the connection.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// Close code: normal end (the log is complete).
+const CLOSE_NORMAL: u16 = 1000;
+/// Close code: the server is going away.
+const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code: the server failed (after an `error` event).
+const CLOSE_INTERNAL_ERROR: u16 = 1011;
+
+#[derive(Debug, PartialEq, Eq)]
+enum WriterEnd {
+    /// A close frame went out: wait for the client's.
+    Closed,
+    /// Drop the connection now.
+    Dropped,
+}
+
+/// Serves `events` over `ws` until the tail ends, the client goes, or `shutdown`.
+pub(crate) async fn serve_tail(
+    ws: WebSocket<TokioIo<Upgraded>>,
+    mut events: TailStream,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (mut rd, mut wr) = ws.split(tokio::io::split);
+    let (ctrl_tx, mut ctrl_rx) = mpsc::channel::<(OpCode, Vec<u8>)>(8);
+
+    let reader = async move {
+        let mut obligated = |frame: Frame<'_>| {
+            let tx = ctrl_tx.clone();
+            let msg = (frame.opcode, frame.payload.to_vec());
+            async move { tx.send(msg).await }
+        };
+        loop {
+            match rd.read_frame(&mut obligated).await {
+                Ok(frame) if frame.opcode == OpCode::Close => break,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    };
+
+    let writer = async move {
+        loop {
+            enum Next {
+                Ctrl(Option<(OpCode, Vec<u8>)>),
+                Event(Option<TailEvent>),
+                Shutdown,
+            }
+            let next = tokio::select! {
+                biased;
+                c = ctrl_rx.recv() => Next::Ctrl(c),
+                () = crate::util::stopped(&mut shutdown) => Next::Shutdown,
+                ev = events.next() => Next::Event(ev),
+            };
+            let (frame, end) = match next {
+                Next::Ctrl(None) => return WriterEnd::Dropped,
+                Next::Ctrl(Some((op, payload))) => {
+                    let end = (op == OpCode::Close).then_some(WriterEnd::Closed);
+                    (Frame::new(true, op, None, Payload::Owned(payload)), end)
+                }
+                Next::Shutdown => (
+                    Frame::close(CLOSE_GOING_AWAY, b"server shutting down"),
+                    Some(WriterEnd::Closed),
+                ),
+                Next::Event(None) | Next::Event(Some(TailEvent::Abort)) => {
+                    return WriterEnd::Dropped
+                }
+                Next::Event(Some(TailEvent::Raw(bytes))) => {
+                    (Frame::text(Payload::Owned(bytes.to_vec())), None)
+                }
+                Next::Event(Some(TailEvent::Fragment {
+                    payload,
+                    first,
+                    last,
+                })) => {
+                    let op = if first {
+                        OpCode::Text
+                    } else {
+                        OpCode::Continuation
+                    };
+                    (
+                        Frame::new(last, op, None, Payload::Owned(payload.to_vec())),
+                        None,
+                    )
+                }
+                Next::Event(Some(ev)) => {
+                    let Some(json) = event_json(&ev) else {
+                        return WriterEnd::Dropped;
+                    };
+                    let frame = Frame::text(Payload::Owned(json));
+                    if wr.write_frame(frame).await.is_err() || wr.flush().await.is_err() {
+                        return WriterEnd::Dropped;
+                    }
+                    match ev {
+                        TailEvent::Complete => {
+                            (Frame::close(CLOSE_NORMAL, b""), Some(WriterEnd::Closed))
+                        }
+                        TailEvent::Error(_) => (
+                            Frame::close(CLOSE_INTERNAL_ERROR, b""),
+                            Some(WriterEnd::Closed),
+                        ),
+                        _ => continue,
+                    }
+                }
+            };
+            if wr.write_frame(frame).await.is_err() || wr.flush().await.is_err() {
+                return WriterEnd::Dropped;
+            }
+            if let Some(end) = end {
+                return end;
+            }
+        }
+    };
+
+    tokio::pin!(reader);
+    tokio::pin!(writer);
+    tokio::select! {
+        end = &mut writer => {
+            if end == WriterEnd::Closed {
+                let _ = tokio::time::timeout(CLOSE_WAIT, &mut reader).await;
+            }
+        }
+        () = &mut reader => {
+            // the client closed (its close is echoed by the writer) or went away
+            let _ = tokio::time::timeout(CLOSE_WAIT, &mut writer).await;
+        }
+    }
+}
