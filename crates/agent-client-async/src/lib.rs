@@ -1,1 +1,35 @@
-//! agent-client-async: filled by a later issue.
+//! `AsyncAgentClient`: the tokio client of the agent API.
+//!
+//! Health, jobs (list, get, logs, stop, and log tails over WebSocket or HTTP
+//! streaming with `auto` fallback), nodes, tasks, Ray Serve applications, plugin
+//! releases, GPU status, and a raw request for anything else. Every failure is an
+//! [`agent_proto::ClientError`] with a status code.
+//!
+//! ```no_run
+//! use agent_client_async::AsyncAgentClient;
+//!
+//! # async fn run() -> Result<(), agent_proto::ClientError> {
+//! let client = AsyncAgentClient::new("https://agent.example.com", "your-agent-token")?;
+//! let status = client.health_check().await?;
+//! let jobs = client.list_jobs().await?;
+//! # let _ = (status, jobs);
+//! # Ok(()) }
+//! ```
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod builder;
+mod client;
+mod path;
+mod tail;
+
+pub use agent_proto::{
+    ClientError, CreatePluginRelease, GpuStatus, Health, Job, JobStatus, Node, Page, PluginRelease,
+    Protocol, RunDebugPluginRelease, RunPluginRelease, ServeApplication, StopJobResponse,
+    StreamLimits, TailOptions, Task, Timeouts,
+};
+pub use agent_stream::StreamCounters;
+pub use agent_transport::{RetryPolicy, Transport};
+pub use builder::ClientBuilder;
+pub use client::AsyncAgentClient;
+pub use path::RawPath;
+pub use tail::LogTail;

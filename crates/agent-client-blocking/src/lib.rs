@@ -1,1 +1,48 @@
-//! agent-client-blocking: filled by a later issue.
+//! `AgentClient`: the blocking client of the agent API.
+//!
+//! The same operations as [`agent_client_async::AsyncAgentClient`], with the same
+//! names, for code that is not async: health, jobs (list, get, logs, stop, and log
+//! tails as an iterator), nodes, tasks, Ray Serve applications, plugin releases, GPU
+//! status, and a raw request. Every failure is a [`ClientError`] with a status code.
+//!
+//! Like reqwest's blocking module, the client drives a private tokio runtime on a
+//! thread of its own, which lives as long as the client (its clones share it). Unlike
+//! it, a call made from inside an async runtime is refused with a clear error
+//! instead of panicking or deadlocking.
+//!
+//! ```no_run
+//! use agent_client_blocking::{AgentClient, ClientError, TailOptions};
+//!
+//! let client = AgentClient::new("https://agent.example.com", "your-agent-token")?;
+//! println!("agent status: {:?}", client.health_check()?);
+//! let jobs = client.list_jobs()?;
+//! for line in client.tail_job_logs("raysubmit_abc123", TailOptions::new())? {
+//!     println!("{}", line?);
+//! }
+//! match client.get_job("raysubmit_nope") {
+//!     Err(e) if e.status_code() == 404 => println!("no such job"),
+//!     other => println!("{other:?}"),
+//! }
+//! # let _ = jobs;
+//! # Ok::<(), ClientError>(())
+//! ```
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod builder;
+mod client;
+mod runtime;
+mod tail;
+
+pub use agent_client_async::{RawPath, RetryPolicy, StreamCounters, Transport};
+pub use agent_proto::{
+    ClientError, CreatePluginRelease, GpuStatus, Health, Job, JobId, JobStatus, LimitKind, Node,
+    NodeId, Page, PluginLookup, PluginRelease, Protocol, RunDebugPluginRelease, RunPluginRelease,
+    Secret, ServeAppName, ServeApplication, StopJobResponse, StreamLimits, TailOptions, Task,
+    TaskId, TimeoutKind, Timeouts,
+};
+pub use builder::ClientBuilder;
+pub use client::AgentClient;
+pub use tail::LogTailIter;
+
+#[cfg(test)]
+mod tests;

@@ -89,8 +89,9 @@ impl StreamLimits {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Protocol {
-    /// WebSocket first; HTTP streaming when the WebSocket fails with 500 or 503
-    /// before delivering anything (never a replay of delivered lines).
+    /// WebSocket first; HTTP streaming when the WebSocket fails to open with 500 or
+    /// 503, or breaks mid-stream. After a break the HTTP stream resumes after the lines
+    /// already delivered (or the tail fails with a clear error): never a replay.
     #[default]
     Auto,
     /// WebSocket only.

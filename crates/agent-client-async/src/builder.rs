@@ -1,0 +1,147 @@
+//! Configuration of a client: [`ClientBuilder`].
+
+use crate::client::{AsyncAgentClient, Credentials};
+use agent_proto::{ClientError, Secret, StreamLimits, Timeouts};
+use agent_transport::{HttpTransport, RetryPolicy, RetryingTransport, Transport};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Builds an [`AsyncAgentClient`]: tokens, time-outs, stream limits, retries, TLS
+/// roots, or a transport of your own.
+///
+/// ```
+/// use std::time::Duration;
+/// use agent_client_async::AsyncAgentClient;
+///
+/// let client = AsyncAgentClient::builder("https://agent.example.com/agent/", "agent-token")
+///     .user_token("user-token")
+///     .tenant("acme")
+///     .connect_timeout(Duration::from_secs(2))
+///     .read_timeout(Duration::from_secs(30))
+///     .build()?;
+/// assert_eq!(client.base_url(), "https://agent.example.com/agent/");
+/// # Ok::<(), agent_proto::ClientError>(())
+/// ```
+#[derive(Debug)]
+pub struct ClientBuilder {
+    base_url: String,
+    agent_token: Secret,
+    user_token: Option<Secret>,
+    tenant: Option<Secret>,
+    timeouts: Timeouts,
+    limits: StreamLimits,
+    retry: RetryPolicy,
+    ping_interval: Duration,
+    root_certificates_pem: Vec<Vec<u8>>,
+    transport: Option<Arc<dyn Transport>>,
+}
+
+impl ClientBuilder {
+    pub(crate) fn new(base_url: impl Into<String>, agent_token: impl Into<Secret>) -> Self {
+        ClientBuilder {
+            base_url: base_url.into(),
+            agent_token: agent_token.into(),
+            user_token: None,
+            tenant: None,
+            timeouts: Timeouts::default(),
+            limits: StreamLimits::default(),
+            retry: RetryPolicy::default(),
+            ping_interval: Duration::from_secs(10),
+            root_certificates_pem: Vec::new(),
+            transport: None,
+        }
+    }
+
+    /// The user token, sent as `SYNAPSE-User: Token <user_token>`.
+    pub fn user_token(mut self, token: impl Into<Secret>) -> Self {
+        self.user_token = Some(token.into());
+        self
+    }
+
+    /// The tenant, sent as `SYNAPSE-Tenant: Token <tenant>`.
+    pub fn tenant(mut self, tenant: impl Into<Secret>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Connect and read time-outs together (defaults 3 s and 10 s).
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// The connect time-out (default 3 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.connect = timeout;
+        self
+    }
+
+    /// The read time-out of ordinary requests (default 10 s). Log tails use their
+    /// own idle time-out ([`agent_proto::TailOptions::timeout`]).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.read = timeout;
+        self
+    }
+
+    /// The default limits of log tails (the reference defaults unless set).
+    pub fn stream_limits(mut self, limits: StreamLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The retry policy (default: 3 retries of idempotent requests on connect
+    /// errors and 502/503/504; `RetryPolicy::none()` switches retries off).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// How often a WebSocket tail pings a quiet server (default 10 s).
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// Trusts one more root certificate (PEM) besides the web's roots, for an agent
+    /// behind a private certificate authority.
+    pub fn add_root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates_pem.push(pem.into());
+        self
+    }
+
+    /// Uses a transport of your own (a Unix socket, a broker, an in-memory one)
+    /// instead of HTTP; time-outs and TLS settings are then the transport's business.
+    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// Checks the settings and builds the client (a 400 on a bad URL, token or
+    /// setting). Builds no connection yet.
+    pub fn build(self) -> Result<AsyncAgentClient, ClientError> {
+        self.timeouts.validate()?;
+        self.limits.validate()?;
+        if self.ping_interval.is_zero() {
+            return Err(ClientError::invalid("ping interval", "must be positive"));
+        }
+        let credentials = Credentials::new(self.agent_token, self.user_token, self.tenant)?;
+        let transport: Arc<dyn Transport> = match self.transport {
+            Some(t) => t,
+            None => {
+                let mut b = HttpTransport::builder(&self.base_url).timeouts(self.timeouts);
+                for pem in &self.root_certificates_pem {
+                    b = b.add_root_certificate_pem(pem)?;
+                }
+                Arc::new(b.build()?)
+            }
+        };
+        let transport: Arc<dyn Transport> = Arc::new(RetryingTransport::new(transport, self.retry));
+        Ok(AsyncAgentClient::from_parts(
+            self.base_url,
+            transport,
+            credentials,
+            self.limits,
+            self.ping_interval,
+        ))
+    }
+}

@@ -1,0 +1,812 @@
+//! Log tails: [`AsyncAgentClient::tail_job_logs`] and the [`LogTail`] stream it returns.
+//!
+//! A spawned task owns the connection (WebSocket or HTTP stream) and runs every byte
+//! through one [`TailDecoder`], so limits and decoding are the same for both
+//! protocols; it hands lines to the [`LogTail`] in batches. A semaphore of
+//! `queue_size` permits bounds the lines between the two: a consumer that stops
+//! reading stops the reader, and memory stays bounded however long the log. The
+//! [`LogTail`] holds the task's handle and aborts it when dropped, which closes the
+//! connection.
+//!
+//! What ends a tail, and how:
+//! - a `complete` event: the stream ends (`None`);
+//! - an `error` event: a 500 [`ClientError::StreamFailed`], never retried;
+//! - an exceeded limit: a 429 [`ClientError::LimitExceeded`];
+//! - nothing received (keep-alive answers included) for the idle time-out: a 408
+//!   [`ClientError::Timeout`] of kind [`TimeoutKind::Idle`] (a quiet job is not a
+//!   finished one);
+//! - the connection closing before `complete`: a 503 [`ClientError::Connect`], or
+//!   under [`Protocol::Auto`] a WebSocket that breaks mid-stream is resumed over
+//!   HTTP, skipping the events already received and checking that the last line
+//!   delivered sits at the same position (a line is never delivered twice, and never
+//!   lost silently);
+//! - the client closed: a 500 [`ClientError::Usage`].
+
+use crate::client::{retry_after, AsyncAgentClient, Credentials};
+use agent_proto::{
+    ClientError, JobId, LimitKind, Protocol, StreamLimits, TailOptions, TimeoutKind,
+};
+use agent_stream::{
+    decode_http_line, Event, Line, LineDecoder, StreamCounters, TailDecoder, TailItem,
+};
+use agent_transport::{BodyStream, Request, Transport, WsMessage, WsOptions, WsStream};
+use futures_core::stream::{FusedStream, Stream};
+use http::Method;
+use std::collections::VecDeque;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+
+/// How long a finished WebSocket tail waits for the server's close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// The most bytes of an error answer's body read to build its message.
+const ERROR_BODY_LIMIT: usize = 16 * 1024;
+
+impl AsyncAgentClient {
+    /// Follows a job's log as it is written: a [`LogTail`] stream of lines that ends
+    /// when the job's log is complete.
+    ///
+    /// The id and the options are checked before any request (a 400 otherwise).
+    /// `options.protocol` chooses the wire: [`Protocol::WebSocket`],
+    /// [`Protocol::Http`] (chunked streaming), or [`Protocol::Auto`] (the default):
+    /// WebSocket first, HTTP when opening the WebSocket fails with a 500 or 503, and
+    /// HTTP *resumed where the WebSocket stopped* when the WebSocket breaks
+    /// mid-stream. Opening errors (404 for an unknown job, 401, 503, ...) come back
+    /// from this call; errors after that come out of the stream, which then ends.
+    ///
+    /// `options.timeout` is an idle time-out: a tail that receives nothing for that
+    /// long (a WebSocket is pinged meanwhile, and its pongs count) fails with a 408
+    /// rather than ending as if the log were complete.
+    ///
+    /// Must be called inside a tokio runtime (the tail runs as a task of it).
+    ///
+    /// ```no_run
+    /// use agent_client_async::{AsyncAgentClient, Protocol, TailOptions};
+    /// use futures_core::Stream;
+    /// use std::future::poll_fn;
+    /// use std::pin::Pin;
+    ///
+    /// # async fn run() -> Result<(), agent_proto::ClientError> {
+    /// let client = AsyncAgentClient::new("https://agent.example.com", "your-agent-token")?;
+    /// let mut tail = client
+    ///     .tail_job_logs("raysubmit_abc123", TailOptions::new().protocol(Protocol::Auto))
+    ///     .await?;
+    /// // With `futures::StreamExt` this is `while let Some(line) = tail.next().await`.
+    /// while let Some(line) = poll_fn(|cx| Pin::new(&mut tail).poll_next(cx)).await {
+    ///     println!("{}", line?);
+    /// }
+    /// println!("{} lines over {}", tail.counters().delivered, tail.protocol_used());
+    /// # Ok(()) }
+    /// ```
+    pub async fn tail_job_logs(
+        &self,
+        job_id: impl AsRef<str>,
+        options: TailOptions,
+    ) -> Result<LogTail, ClientError> {
+        let id: JobId = self.segment(job_id.as_ref())?;
+        options.validate()?;
+        let limits = options.limits.unwrap_or(self.inner.limits);
+        limits.validate()?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| ClientError::Usage {
+            message: "tail_job_logs must be awaited inside a tokio runtime".into(),
+        })?;
+        let transport = self.transport()?;
+        let credentials = self.inner.credentials.clone();
+        let mut driver = Driver {
+            transport,
+            ws_request: self.request(Method::GET, format!("jobs/{id}/logs/")),
+            http_request: self.request(Method::GET, format!("jobs/{id}/logs/stream/")),
+            protocol: options.protocol,
+            idle: options.timeout,
+            limits,
+            ping_interval: self.inner.ping_interval,
+            shared: Arc::new(Shared::default()),
+        };
+        let conn = driver.open().await.map_err(|e| credentials.scrub(e))?;
+        Ok(LogTail::spawn(
+            &runtime,
+            driver,
+            conn,
+            self.inner.closed.subscribe(),
+            credentials,
+        ))
+    }
+}
+
+/// A job's log as it is written: a [`Stream`] of lines, from
+/// [`AsyncAgentClient::tail_job_logs`].
+///
+/// Yields `Ok(line)` for each log line (without its line end), and ends with `None`
+/// once the agent says the log is complete. A failure (idle time-out 408, limit 429,
+/// `error` event 500, connection lost 503, ...) is yielded once as `Err`, and the
+/// stream ends after it: it never ends silently on a failure.
+///
+/// Dropping it closes the connection. It is `Send + Unpin + 'static`, so it can be
+/// moved into a task or polled with `StreamExt::next`; [`LogTail::counters`] tells
+/// what was received, delivered and skipped, while it runs and after it ended.
+///
+/// ```no_run
+/// use agent_client_async::{AsyncAgentClient, TailOptions};
+/// use futures_core::Stream;
+/// use std::future::poll_fn;
+/// use std::pin::Pin;
+///
+/// # async fn run(client: AsyncAgentClient) -> Result<(), agent_proto::ClientError> {
+/// let mut tail = client.tail_job_logs("raysubmit_abc123", TailOptions::new()).await?;
+/// while let Some(line) = poll_fn(|cx| Pin::new(&mut tail).poll_next(cx)).await {
+///     match line {
+///         Ok(line) => println!("{line}"),
+///         Err(e) if e.status_code() == 408 => eprintln!("the job is quiet: {e}"),
+///         Err(e) => return Err(e),
+///     }
+/// }
+/// let c = tail.counters();
+/// println!("{} lines, {} oversized skipped", c.delivered, c.skipped_oversized);
+/// # Ok(()) }
+/// ```
+pub struct LogTail {
+    rx: mpsc::UnboundedReceiver<Msg>,
+    /// Lines received from the task, not handed out yet.
+    buf: VecDeque<String>,
+    /// Lines between the network and the consumer; the task takes, we give back.
+    permits: Arc<Semaphore>,
+    /// Lines handed out whose permits were not given back yet.
+    unreleased: usize,
+    /// Give permits back in steps of this many lines (or when `buf` runs dry).
+    release_step: usize,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+    finished: bool,
+}
+
+impl LogTail {
+    fn spawn(
+        runtime: &tokio::runtime::Handle,
+        driver: Driver,
+        conn: Conn,
+        mut closed: watch::Receiver<bool>,
+        credentials: Credentials,
+    ) -> LogTail {
+        let queue = driver.limits.queue_size.clamp(1, u32::MAX as usize);
+        let permits = Arc::new(Semaphore::new(queue));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::clone(&driver.shared);
+        let mut sink = Sink {
+            tx,
+            permits: Arc::clone(&permits),
+            ended: false,
+        };
+        let task = runtime.spawn(async move {
+            let mut driver = driver;
+            let closed = async {
+                // A client dropped without `close()` leaves its tails running.
+                if closed.wait_for(|c| *c).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let end = tokio::select! {
+                biased;
+                () = closed => Err(ClientError::Usage {
+                    message: "the client was closed before the job's log completed".into(),
+                }),
+                end = driver.run(conn, &mut sink) => end,
+            };
+            sink.end(end.map_err(|e| credentials.scrub(e)));
+        });
+        LogTail {
+            rx,
+            buf: VecDeque::new(),
+            permits,
+            unreleased: 0,
+            release_step: (queue / 4).max(1),
+            shared,
+            task,
+            finished: false,
+        }
+    }
+
+    /// What the tail received, delivered and skipped so far (merged over both
+    /// protocols after an `auto` fallback). Readable at any time, also after the end.
+    ///
+    /// `delivered` counts lines decoded for the caller, some of which may still wait
+    /// in the queue; `skipped_oversized` counts messages or lines over
+    /// `max_message_size` that were dropped; `replayed` counts events the HTTP stream
+    /// repeated after a fallback and that were skipped.
+    pub fn counters(&self) -> StreamCounters {
+        self.shared.counters()
+    }
+
+    /// The protocol that delivers (or delivered) the lines: [`Protocol::WebSocket`]
+    /// or [`Protocol::Http`], never [`Protocol::Auto`]; it changes from WebSocket to
+    /// HTTP when an `auto` tail falls back mid-stream.
+    pub fn protocol_used(&self) -> Protocol {
+        self.shared.protocol()
+    }
+
+    /// Gives back the permits of lines handed out.
+    fn release(&mut self, force: bool) {
+        if self.unreleased > 0 && (force || self.unreleased >= self.release_step) {
+            self.permits.add_permits(self.unreleased);
+            self.unreleased = 0;
+        }
+    }
+
+    fn hand_out(&mut self, line: String) -> Poll<Option<Result<String, ClientError>>> {
+        self.unreleased += 1;
+        let empty = self.buf.is_empty();
+        self.release(empty);
+        Poll::Ready(Some(Ok(line)))
+    }
+}
+
+impl Stream for LogTail {
+    type Item = Result<String, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(line) = this.buf.pop_front() {
+            return this.hand_out(line);
+        }
+        if this.finished {
+            return Poll::Ready(None);
+        }
+        match this.rx.poll_recv(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Msg::Line(line))) => this.hand_out(line),
+            Poll::Ready(Some(Msg::Lines(lines))) => {
+                this.buf = VecDeque::from(lines);
+                match this.buf.pop_front() {
+                    Some(line) => this.hand_out(line),
+                    None => {
+                        // Never sent, but harmless: ask to be polled again.
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    }
+                }
+            }
+            Poll::Ready(Some(Msg::End(Ok(())))) => {
+                this.finished = true;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Msg::End(Err(e)))) => {
+                this.finished = true;
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) => {
+                this.finished = true;
+                Poll::Ready(Some(Err(ClientError::Usage {
+                    message: "the log tail stopped before the job's log completed: its \
+                              runtime shut down or the client was closed"
+                        .into(),
+                })))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let upper = if self.finished {
+            Some(self.buf.len())
+        } else {
+            None
+        };
+        (self.buf.len(), upper)
+    }
+}
+
+impl FusedStream for LogTail {
+    fn is_terminated(&self) -> bool {
+        self.finished && self.buf.is_empty()
+    }
+}
+
+impl Drop for LogTail {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl fmt::Debug for LogTail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogTail")
+            .field("protocol", &self.protocol_used())
+            .field("counters", &self.counters())
+            .field("buffered", &self.buf.len())
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
+/// What the task sends the [`LogTail`].
+enum Msg {
+    Line(String),
+    Lines(Vec<String>),
+    /// The last message: `Ok` for a complete log.
+    End(Result<(), ClientError>),
+}
+
+/// State shared between the task and the [`LogTail`].
+#[derive(Default)]
+struct Shared {
+    counters: Mutex<StreamCounters>,
+    /// 0 WebSocket, 1 HTTP.
+    protocol: AtomicU8,
+}
+
+impl Shared {
+    fn counters(&self) -> StreamCounters {
+        match self.counters.lock() {
+            Ok(c) => *c,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+
+    fn set_counters(&self, counters: StreamCounters) {
+        match self.counters.lock() {
+            Ok(mut c) => *c = counters,
+            Err(poisoned) => *poisoned.into_inner() = counters,
+        }
+    }
+
+    fn protocol(&self) -> Protocol {
+        match self.protocol.load(Ordering::Relaxed) {
+            0 => Protocol::WebSocket,
+            _ => Protocol::Http,
+        }
+    }
+
+    fn set_protocol(&self, protocol: Protocol) {
+        let v = u8::from(protocol != Protocol::WebSocket);
+        self.protocol.store(v, Ordering::Relaxed);
+    }
+}
+
+/// The task's end of the queue.
+struct Sink {
+    tx: mpsc::UnboundedSender<Msg>,
+    permits: Arc<Semaphore>,
+    ended: bool,
+}
+
+impl Sink {
+    /// Hands the lines of `out` on (waiting for room in the queue) and tells whether
+    /// `out` held the end of the log.
+    async fn deliver(&mut self, out: &mut Vec<TailItem>) -> Result<bool, ClientError> {
+        let mut complete = false;
+        let mut lines = Vec::with_capacity(out.len());
+        for item in out.drain(..) {
+            match item {
+                TailItem::Line(line) => lines.push(line),
+                TailItem::Complete => complete = true,
+            }
+        }
+        while !lines.is_empty() {
+            let first = self.permits.acquire().await.map_err(|_| gone())?;
+            first.forget();
+            let mut take = 1;
+            let more = self.permits.available_permits().min(lines.len() - 1);
+            if more > 0 {
+                if let Ok(p) = self.permits.try_acquire_many(more as u32) {
+                    p.forget();
+                    take += more;
+                }
+            }
+            let msg = if lines.len() == 1 {
+                Msg::Line(lines.pop().unwrap_or_default())
+            } else if take == lines.len() {
+                Msg::Lines(std::mem::take(&mut lines))
+            } else {
+                let rest = lines.split_off(take);
+                Msg::Lines(std::mem::replace(&mut lines, rest))
+            };
+            self.tx.send(msg).map_err(|_| gone())?;
+        }
+        Ok(complete)
+    }
+
+    /// Sends the end of the stream, once.
+    fn end(&mut self, end: Result<(), ClientError>) {
+        if !self.ended {
+            self.ended = true;
+            let _ = self.tx.send(Msg::End(end));
+        }
+    }
+}
+
+/// The consumer is gone (the task is being aborted).
+fn gone() -> ClientError {
+    ClientError::Usage {
+        message: "the log tail was dropped".into(),
+    }
+}
+
+/// An open tail connection.
+enum Conn {
+    Ws(Box<dyn WsStream>),
+    Http(Box<dyn BodyStream>),
+}
+
+/// The last line a WebSocket delivered and its position in the event sequence.
+#[derive(Debug, Clone)]
+struct Anchor {
+    text: String,
+    position: u64,
+}
+
+/// Where a WebSocket stopped, for resuming over HTTP.
+struct Resume {
+    /// The WebSocket decoder's counters when it broke.
+    base: StreamCounters,
+    anchor: Option<Anchor>,
+}
+
+/// How a WebSocket tail ended without a final result.
+enum WsEnd {
+    /// Complete: the end was sent.
+    Done,
+    /// The connection broke before `complete`.
+    Broken { cause: ClientError, resume: Resume },
+}
+
+/// Runs one tail: opens the connection, decodes, delivers, falls back.
+struct Driver {
+    transport: Arc<dyn Transport>,
+    ws_request: Request,
+    http_request: Request,
+    protocol: Protocol,
+    idle: Duration,
+    limits: StreamLimits,
+    ping_interval: Duration,
+    shared: Arc<Shared>,
+}
+
+impl Driver {
+    /// Opens the connection the protocol asks for.
+    async fn open(&mut self) -> Result<Conn, ClientError> {
+        match self.protocol {
+            Protocol::Http => self.open_http().await.map(Conn::Http),
+            Protocol::WebSocket => self.open_ws().await.map(Conn::Ws),
+            Protocol::Auto => match self.open_ws().await {
+                Ok(ws) => Ok(Conn::Ws(ws)),
+                Err(e) if matches!(e.status_code(), 500 | 503) => {
+                    self.open_http().await.map(Conn::Http)
+                }
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    async fn open_ws(&mut self) -> Result<Box<dyn WsStream>, ClientError> {
+        let options = WsOptions {
+            max_message_size: self.limits.max_message_size,
+            ping_interval: self.ping_interval,
+        };
+        let opening = self.transport.websocket(self.ws_request.clone(), options);
+        let ws = timeout(self.idle, opening)
+            .await
+            .map_err(|_| self.open_timeout())??;
+        self.shared.set_protocol(Protocol::WebSocket);
+        Ok(ws)
+    }
+
+    async fn open_http(&mut self) -> Result<Box<dyn BodyStream>, ClientError> {
+        let opening = self.transport.stream(self.http_request.clone());
+        let mut resp = timeout(self.idle, opening)
+            .await
+            .map_err(|_| self.open_timeout())??;
+        if !(200..300).contains(&resp.status) {
+            let mut body = Vec::new();
+            // The body only makes the message better: a failure to read it is ignored.
+            while body.len() < ERROR_BODY_LIMIT {
+                match timeout(self.idle, resp.body.next_chunk()).await {
+                    Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+                    _ => break,
+                }
+            }
+            return Err(ClientError::from_response(
+                resp.status,
+                retry_after(&resp.headers),
+                &body,
+            ));
+        }
+        self.shared.set_protocol(Protocol::Http);
+        Ok(resp.body)
+    }
+
+    fn open_timeout(&self) -> ClientError {
+        ClientError::Timeout {
+            kind: TimeoutKind::Read,
+            after: self.idle,
+        }
+    }
+
+    fn idle_timeout(&self) -> ClientError {
+        ClientError::Timeout {
+            kind: TimeoutKind::Idle,
+            after: self.idle,
+        }
+    }
+
+    async fn run(&mut self, conn: Conn, sink: &mut Sink) -> Result<(), ClientError> {
+        let ws = match conn {
+            Conn::Http(body) => return self.run_http(body, None, sink).await,
+            Conn::Ws(ws) => ws,
+        };
+        let (cause, resume) = match self.run_ws(ws, sink).await? {
+            WsEnd::Done => return Ok(()),
+            WsEnd::Broken { cause, resume } => (cause, resume),
+        };
+        if self.protocol != Protocol::Auto {
+            return Err(cause);
+        }
+        let body = self.open_http().await.map_err(|e| ClientError::Connect {
+            message: format!(
+                "the WebSocket tail broke ({cause}) and resuming it over HTTP failed: {e}"
+            ),
+        })?;
+        self.run_http(body, Some(resume), sink).await
+    }
+
+    async fn run_ws(
+        &mut self,
+        mut ws: Box<dyn WsStream>,
+        sink: &mut Sink,
+    ) -> Result<WsEnd, ClientError> {
+        let mut decoder = TailDecoder::websocket(self.limits);
+        let mut out = Vec::new();
+        let mut anchor: Option<Anchor> = None;
+        let keep_anchor = self.protocol == Protocol::Auto;
+        loop {
+            let next = match timeout(self.idle, ws.next_message()).await {
+                Err(_) => return Err(self.idle_timeout()),
+                Ok(next) => next,
+            };
+            let pushed = match next {
+                Ok(Some(WsMessage::Text(bytes))) => decoder.push_message(&bytes, &mut out),
+                Ok(Some(WsMessage::Oversized { len })) => decoder.push_oversized(len),
+                Ok(Some(WsMessage::KeepAlive)) => continue,
+                Ok(None) => {
+                    let cause = closed_early("WebSocket");
+                    return Ok(broken(cause, &decoder, anchor));
+                }
+                Err(cause) => return Ok(broken(cause, &decoder, anchor)),
+            };
+            if keep_anchor {
+                let last = out.iter().rev().find_map(|item| match item {
+                    TailItem::Line(text) => Some(text),
+                    TailItem::Complete => None,
+                });
+                if let Some(text) = last {
+                    anchor = Some(Anchor {
+                        text: text.clone(),
+                        position: decoder.counters().received,
+                    });
+                }
+            }
+            self.shared.set_counters(decoder.counters());
+            let complete = sink.deliver(&mut out).await?;
+            pushed?;
+            if complete {
+                sink.end(Ok(()));
+                let _ = timeout(CLOSE_GRACE, ws.close()).await;
+                return Ok(WsEnd::Done);
+            }
+        }
+    }
+
+    async fn run_http(
+        &mut self,
+        mut body: Box<dyn BodyStream>,
+        resume: Option<Resume>,
+        sink: &mut Sink,
+    ) -> Result<(), ClientError> {
+        let base = resume.as_ref().map(|r| r.base).unwrap_or_default();
+        // `max_bytes` holds for the whole tail, both protocols together.
+        let mut limits = self.limits;
+        limits.max_bytes = limits.max_bytes.saturating_sub(base.delivered_bytes);
+        let mut decoder = TailDecoder::http(limits);
+        let mut check = None;
+        if let Some(resume) = resume {
+            decoder.skip_events(resume.base.received);
+            check = resume
+                .anchor
+                .map(|a| AnchorCheck::new(a, self.limits.max_message_size));
+        }
+        let mut out = Vec::new();
+        loop {
+            let chunk = match timeout(self.idle, body.next_chunk()).await {
+                Err(_) => return Err(self.idle_timeout()),
+                Ok(chunk) => chunk?,
+            };
+            let (pushed, ended) = match chunk {
+                Some(bytes) => {
+                    if let Some(c) = &mut check {
+                        if c.push(&bytes)? {
+                            check = None;
+                        }
+                    }
+                    (decoder.push_bytes(&bytes, &mut out), false)
+                }
+                None => {
+                    if let Some(c) = check.take() {
+                        c.finish()?;
+                    }
+                    (decoder.finish(&mut out), true)
+                }
+            };
+            self.shared.set_counters(merge(base, decoder.counters()));
+            let complete = sink.deliver(&mut out).await?;
+            pushed.map_err(|e| self.whole_limit(e))?;
+            // A line still streaming past `max_bytes` can never be delivered: end a
+            // tail whose server sends a line that never ends, instead of reading it
+            // forever (memory stays bounded either way: the line is skipped as it comes).
+            if decoder
+                .skipping_len()
+                .is_some_and(|n| n > self.limits.max_bytes)
+            {
+                return Err(ClientError::LimitExceeded {
+                    kind: LimitKind::Bytes,
+                    limit: self.limits.max_bytes,
+                });
+            }
+            if complete {
+                sink.end(Ok(()));
+                return Ok(());
+            }
+            if ended {
+                return Err(closed_early("HTTP stream"));
+            }
+        }
+    }
+
+    /// The byte limit of a resumed HTTP stream is what the WebSocket left of it:
+    /// report the configured one.
+    fn whole_limit(&self, e: ClientError) -> ClientError {
+        match e {
+            ClientError::LimitExceeded {
+                kind: LimitKind::Bytes,
+                ..
+            } => ClientError::LimitExceeded {
+                kind: LimitKind::Bytes,
+                limit: self.limits.max_bytes,
+            },
+            other => other,
+        }
+    }
+}
+
+fn broken(cause: ClientError, decoder: &TailDecoder, anchor: Option<Anchor>) -> WsEnd {
+    WsEnd::Broken {
+        cause,
+        resume: Resume {
+            base: decoder.counters(),
+            anchor,
+        },
+    }
+}
+
+fn closed_early(what: &str) -> ClientError {
+    ClientError::Connect {
+        message: format!("the agent closed the tail ({what}) before the job's log completed"),
+    }
+}
+
+/// The counters of a tail that fell back: the WebSocket's up to the break, then the
+/// HTTP stream's (whose replayed events were the WebSocket's).
+fn merge(ws: StreamCounters, http: StreamCounters) -> StreamCounters {
+    StreamCounters {
+        received: ws.received + http.received.saturating_sub(http.replayed),
+        delivered: ws.delivered + http.delivered,
+        delivered_bytes: ws.delivered_bytes + http.delivered_bytes,
+        skipped_oversized: ws.skipped_oversized + http.skipped_oversized,
+        skipped_bytes: ws.skipped_bytes + http.skipped_bytes,
+        skipped_empty: ws.skipped_empty + http.skipped_empty,
+        ignored: ws.ignored + http.ignored,
+        invalid_utf8: ws.invalid_utf8 + http.invalid_utf8,
+        replayed: ws.replayed + http.replayed,
+    }
+}
+
+/// Checks, while an HTTP stream replays the log after a WebSocket broke, that the
+/// event at the position of the last line the WebSocket delivered carries that same
+/// line: otherwise the two streams disagree and skipping by position would repeat
+/// or lose lines.
+///
+/// It splits and decodes the replayed prefix on its own, exactly as the tail decoder
+/// counts events (non-blank lines, oversized ones included).
+struct AnchorCheck {
+    anchor: Anchor,
+    lines: LineDecoder,
+    seen: u64,
+    verdict: Option<bool>,
+}
+
+impl AnchorCheck {
+    fn new(anchor: Anchor, max_message_size: usize) -> Self {
+        AnchorCheck {
+            anchor,
+            lines: LineDecoder::new(max_message_size),
+            seen: 0,
+            verdict: None,
+        }
+    }
+
+    /// Reads one chunk: `Ok(true)` once the anchor was found where expected.
+    fn push(&mut self, chunk: &[u8]) -> Result<bool, ClientError> {
+        let AnchorCheck {
+            anchor,
+            lines,
+            seen,
+            verdict,
+        } = self;
+        lines.push(chunk, &mut |line| on_line(anchor, seen, verdict, &line));
+        self.verdict()
+    }
+
+    /// The end of the body.
+    fn finish(mut self) -> Result<(), ClientError> {
+        let AnchorCheck {
+            anchor,
+            lines,
+            seen,
+            verdict,
+        } = &mut self;
+        lines.finish(&mut |line| on_line(anchor, seen, verdict, &line));
+        match self.verdict()? {
+            true => Ok(()),
+            false => Err(cannot_resume(format!(
+                "the HTTP stream ended after {} events, before position {} where the \
+                 WebSocket's last line was",
+                self.seen, self.anchor.position
+            ))),
+        }
+    }
+
+    fn verdict(&self) -> Result<bool, ClientError> {
+        match self.verdict {
+            None => Ok(false),
+            Some(true) => Ok(true),
+            Some(false) => Err(cannot_resume(format!(
+                "the HTTP stream's event {} is not the WebSocket's last line",
+                self.anchor.position
+            ))),
+        }
+    }
+}
+
+fn on_line(anchor: &Anchor, seen: &mut u64, verdict: &mut Option<bool>, line: &Line<'_>) {
+    if verdict.is_some() {
+        return;
+    }
+    let event = match line.text() {
+        None => None, // oversized: an event, never a delivered line
+        Some(text) => match decode_http_line(text) {
+            None => return, // blank: not an event
+            Some(event) => Some(event),
+        },
+    };
+    *seen += 1;
+    if *seen == anchor.position {
+        let same = matches!(event, Some(Event::Log(text)) if text == anchor.text.as_str());
+        *verdict = Some(same);
+    }
+}
+
+fn cannot_resume(detail: String) -> ClientError {
+    ClientError::Protocol {
+        message: format!(
+            "the WebSocket tail broke and cannot resume the tail over HTTP without \
+             repeating or losing lines: {detail}"
+        ),
+    }
+}
+
+#[cfg(test)]
+#[path = "tail_tests.rs"]
+mod tests;
