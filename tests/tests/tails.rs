@@ -1,0 +1,856 @@
+//! Log tails from both clients over WebSocket, HTTP streaming and `auto`, against
+//! every tail fault the test server offers: mid-stream drops, refused upgrades,
+//! `error` events, silences, oversized and non-JSON messages, endless lines, invalid
+//! UTF-8, and the stream limits. Compared against the job's whole log as the test
+//! server holds it: no line twice, none lost silently, and an end that is never a
+//! silent success when the log did not complete.
+
+mod common;
+
+use agent_client_async::{
+    AsyncAgentClient, ClientError, Protocol, StreamCounters, StreamLimits, TailOptions,
+};
+use agent_client_blocking::AgentClient;
+use agent_proto::{LimitKind, TimeoutKind};
+use agent_testkit::{AgentTestServer, Fault, JobSpec, RouteKind, TailFault};
+use common::{
+    async_client, blocking_client, drain, drain_blocking, lines, log_lines, next, on_thread, take,
+    wait_until, within, Proxy, IDLE,
+};
+use std::collections::HashSet;
+use std::time::Duration;
+
+const JOB: &str = "raysubmit_tail1";
+const ALL: [Protocol; 3] = [Protocol::WebSocket, Protocol::Http, Protocol::Auto];
+
+fn opts(protocol: Protocol) -> TailOptions {
+    TailOptions::new().protocol(protocol)
+}
+
+/// A server with one job of `n` generated lines and these tail faults.
+async fn server_with(n: usize, faults: Vec<TailFault>) -> AgentTestServer {
+    let mut job = JobSpec::new(JOB).lines(lines("tail", n));
+    for f in faults {
+        job = job.tail_fault(f);
+    }
+    AgentTestServer::builder().job(job).build().await.unwrap()
+}
+
+/// What a tail gave: its lines, its error, its counters and protocol.
+#[derive(Debug)]
+struct Outcome {
+    lines: Vec<String>,
+    err: Option<ClientError>,
+    counters: StreamCounters,
+    protocol: Protocol,
+}
+
+async fn tail_async(c: &AsyncAgentClient, job: &str, o: TailOptions) -> Outcome {
+    let mut t = within(c.tail_job_logs(job, o)).await.unwrap();
+    let (lines, err) = drain(&mut t).await;
+    Outcome {
+        lines,
+        err,
+        counters: t.counters(),
+        protocol: t.protocol_used(),
+    }
+}
+
+async fn tail_blocking(c: &AgentClient, job: &str, o: TailOptions) -> Outcome {
+    let (c, job) = (c.clone(), job.to_owned());
+    on_thread(move || {
+        let mut t = c.tail_job_logs(&job, o).unwrap();
+        let (lines, err) = drain_blocking(&mut t);
+        Outcome {
+            lines,
+            err,
+            counters: t.counters(),
+            protocol: t.protocol_used(),
+        }
+    })
+    .await
+}
+
+/// Both clients' outcomes for one tail.
+async fn tail_both(server: &AgentTestServer, job: &str, o: TailOptions) -> [Outcome; 2] {
+    let a = async_client(server);
+    let b = blocking_client(server);
+    [
+        tail_async(&a, job, o.clone()).await,
+        tail_blocking(&b, job, o).await,
+    ]
+}
+
+#[track_caller]
+fn assert_complete(o: &Outcome, want: &[String]) {
+    assert!(o.err.is_none(), "{:?}", o.err);
+    assert_eq!(o.lines, want);
+    assert_eq!(o.counters.delivered, want.len() as u64, "{:?}", o.counters);
+}
+
+#[track_caller]
+fn assert_no_duplicates(lines: &[String]) {
+    let mut seen = HashSet::new();
+    for l in lines {
+        assert!(seen.insert(l), "line delivered twice: {l}");
+    }
+}
+
+// ---------------------------------------------------------------- whole logs
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_job_gives_the_same_lines_everywhere() {
+    let server = AgentTestServer::sample()
+        .job(JobSpec::new(JOB).generate(200, 60))
+        .build()
+        .await
+        .unwrap();
+    for job in [JOB, "raysubmit_capture1", "raysubmit_failed1"] {
+        let want = log_lines(&server.handle(), job);
+        assert!(!want.is_empty());
+        for p in ALL {
+            for o in tail_both(&server, job, opts(p)).await {
+                assert_complete(&o, &want);
+                let expected = if p == Protocol::Http {
+                    Protocol::Http
+                } else {
+                    Protocol::WebSocket
+                };
+                assert_eq!(o.protocol, expected, "{job} {p}");
+                assert_eq!(o.counters.skipped_oversized, 0);
+            }
+        }
+    }
+}
+
+/// Ray batches several lines per message; a batch is one event on both protocols,
+/// delivered as is, so both protocols and both clients agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_messages_are_the_same_over_both_protocols() {
+    let server = AgentTestServer::builder()
+        .job(JobSpec::new(JOB).lines(lines("b", 30)).tail_batch(4))
+        .build()
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    for p in ALL {
+        for o in tail_both(&server, JOB, opts(p)).await {
+            assert!(o.err.is_none(), "{p}: {:?}", o.err);
+            seen.push(o.lines);
+        }
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
+    let text: String = seen[0].concat();
+    assert_eq!(text.lines().collect::<Vec<_>>(), lines("b", 30));
+}
+
+/// A running job is followed as it writes, and the tail ends when it finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_job_is_followed_to_its_end() {
+    let mut builder = AgentTestServer::builder();
+    for p in ALL {
+        for who in ["a", "b"] {
+            builder = builder.job(
+                JobSpec::new(format!("raysubmit_{who}_{p}"))
+                    .lines(lines("first", 5))
+                    .keeps_running(),
+            );
+        }
+    }
+    let server = builder.build().await.unwrap();
+    let a = async_client(&server);
+    let b = blocking_client(&server);
+    for p in ALL {
+        let job = format!("raysubmit_a_{p}");
+        let mut t = a.tail_job_logs(&job, opts(p)).await.unwrap();
+        assert_eq!(take(&mut t, 5).await, lines("first", 5));
+        server.append_lines(&job, lines("then", 5));
+        assert_eq!(take(&mut t, 5).await, lines("then", 5));
+        assert!(server.finish_job(&job));
+        let (rest, err) = drain(&mut t).await;
+        assert!(rest.is_empty() && err.is_none(), "{p}: {rest:?} {err:?}");
+
+        let job = format!("raysubmit_b_{p}");
+        let (b, handle) = (b.clone(), server.handle());
+        on_thread(move || {
+            let mut t = b.tail_job_logs(&job, opts(p)).unwrap();
+            let first: Vec<String> = t.by_ref().take(5).map(Result::unwrap).collect();
+            assert_eq!(first, lines("first", 5));
+            handle.append_lines(&job, lines("then", 5));
+            let then: Vec<String> = t.by_ref().take(5).map(Result::unwrap).collect();
+            assert_eq!(then, lines("then", 5));
+            assert!(handle.finish_job(&job));
+            let (rest, err) = drain_blocking(&mut t);
+            assert!(rest.is_empty() && err.is_none(), "{p}: {rest:?} {err:?}");
+        })
+        .await;
+    }
+}
+
+/// A job that writes at its own pace (pending first, then a line every 2 ms) is
+/// read whole, whatever the protocol.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_writing_at_its_own_pace_is_read_whole() {
+    let mut builder = AgentTestServer::builder();
+    for p in ALL {
+        builder = builder.job(
+            JobSpec::new(format!("raysubmit_{p}"))
+                .generate(100, 50)
+                .rate(500.0)
+                .pending_for(Duration::from_millis(50)),
+        );
+    }
+    let server = builder.build().await.unwrap();
+    let a = async_client(&server);
+    for p in ALL {
+        let job = format!("raysubmit_{p}");
+        let o = tail_async(&a, &job, opts(p)).await;
+        assert_complete(&o, &log_lines(&server.handle(), &job));
+        assert_eq!(o.lines.len(), 100);
+    }
+}
+
+// ---------------------------------------------------------------- mid-stream drops
+
+/// A WebSocket-only or HTTP-only tail whose connection drops mid-stream fails (503):
+/// never a silent success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drop_mid_stream_is_an_error_under_a_fixed_protocol() {
+    let server = server_with(
+        100,
+        vec![
+            TailFault::drop_after(30).websocket_only(),
+            TailFault::drop_after(40).http_only(),
+        ],
+    )
+    .await;
+    let want = lines("tail", 100);
+    for (p, n) in [(Protocol::WebSocket, 30), (Protocol::Http, 40)] {
+        for o in tail_both(&server, JOB, opts(p)).await {
+            let e = o.err.as_ref().unwrap_or_else(|| panic!("{p}: silent end"));
+            assert_eq!(e.status_code(), 503, "{p}: {e:?}");
+            assert_eq!(o.lines, want[..n], "{p}");
+        }
+    }
+    // an HTTP stream cut after some bytes, by the HTTP layer
+    server.clear_tail_faults(JOB);
+    server.set_fault(RouteKind::TailHttp, Fault::close_after_bytes(700));
+    for o in tail_both(&server, JOB, opts(Protocol::Http)).await {
+        let e = o.err.as_ref().expect("silent end");
+        assert_eq!(e.status_code(), 503, "{e:?}");
+        assert!(o.lines.len() < 100);
+        assert_eq!(o.lines, want[..o.lines.len()]);
+    }
+}
+
+/// Under `auto`, a WebSocket that drops mid-stream is resumed over HTTP: every line
+/// once, in order, none lost ("we do better" 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_resumes_a_dropped_websocket_without_duplicates_or_losses() {
+    let server = AgentTestServer::builder()
+        .job(
+            JobSpec::new(JOB)
+                .generate(100, 40)
+                .tail_fault(TailFault::drop_after(30).websocket_only()),
+        )
+        .job(
+            JobSpec::new("raysubmit_batched")
+                .lines(lines("batched", 40))
+                .tail_batch(3)
+                .tail_fault(TailFault::drop_after(5).websocket_only()),
+        )
+        .build()
+        .await
+        .unwrap();
+    let want = log_lines(&server.handle(), JOB);
+    for o in tail_both(&server, JOB, opts(Protocol::Auto)).await {
+        assert_complete(&o, &want);
+        assert_eq!(o.protocol, Protocol::Http);
+        assert_eq!(o.counters.replayed, 30, "{:?}", o.counters);
+    }
+    assert_eq!(server.requests(RouteKind::TailWebSocket).len(), 2);
+    assert_eq!(server.requests(RouteKind::TailHttp).len(), 2);
+
+    // batches of three lines per message: the resume point is a message, not a line
+    for o in tail_both(&server, "raysubmit_batched", opts(Protocol::Auto)).await {
+        assert!(o.err.is_none(), "{:?}", o.err);
+        assert_eq!(o.protocol, Protocol::Http);
+        let text: String = o.lines.concat();
+        assert_eq!(text.lines().collect::<Vec<_>>(), lines("batched", 40));
+    }
+}
+
+/// The same while the job still runs: the resumed HTTP stream goes on following it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_resumes_a_running_job_and_follows_it() {
+    let server = AgentTestServer::builder()
+        .job(
+            JobSpec::new(JOB)
+                .lines(lines("early", 20))
+                .keeps_running()
+                .tail_fault(TailFault::drop_after(25).websocket_only()),
+        )
+        .build()
+        .await
+        .unwrap();
+    let a = async_client(&server);
+    let mut t = a.tail_job_logs(JOB, opts(Protocol::Auto)).await.unwrap();
+    let mut got = take(&mut t, 20).await;
+    assert_eq!(t.protocol_used(), Protocol::WebSocket);
+    server.append_lines(JOB, lines("late", 10));
+    got.extend(take(&mut t, 10).await);
+    assert_eq!(t.protocol_used(), Protocol::Http);
+    server.append_lines(JOB, lines("later", 3));
+    got.extend(take(&mut t, 3).await);
+    assert!(server.finish_job(JOB));
+    let (rest, err) = drain(&mut t).await;
+    assert!(rest.is_empty() && err.is_none(), "{rest:?} {err:?}");
+    assert_no_duplicates(&got);
+    assert_eq!(got, log_lines(&server.handle(), JOB));
+}
+
+/// When the fallback breaks too, the tail fails; what it delivered is a prefix of
+/// the log without repeats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_fails_when_the_resumed_stream_breaks_too() {
+    let server = server_with(
+        100,
+        vec![
+            TailFault::drop_after(10).websocket_only(),
+            TailFault::drop_after(20).http_only(),
+        ],
+    )
+    .await;
+    let want = lines("tail", 100);
+    for o in tail_both(&server, JOB, opts(Protocol::Auto)).await {
+        let e = o.err.as_ref().expect("silent end");
+        assert_eq!(e.status_code(), 503, "{e:?}");
+        assert_no_duplicates(&o.lines);
+        assert_eq!(o.lines, want[..20]);
+    }
+}
+
+/// The WebSocket saw an event the HTTP stream does not have (an oversized message),
+/// so resuming by position would lose a line: the tail must refuse, not go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_refuses_to_resume_when_the_streams_disagree() {
+    let server = server_with(
+        100,
+        vec![
+            TailFault::oversized(5, 20_000).websocket_only(),
+            TailFault::drop_after(30).websocket_only(),
+        ],
+    )
+    .await;
+    let want = lines("tail", 100);
+    for o in tail_both(&server, JOB, opts(Protocol::Auto)).await {
+        let e = o
+            .err
+            .as_ref()
+            .expect("a line would have been lost silently");
+        // what the WebSocket delivered (29 lines and the oversized message make its
+        // 30 events), and nothing after
+        assert_no_duplicates(&o.lines);
+        assert_eq!(o.lines, want[..29], "{e:?}");
+    }
+}
+
+// ---------------------------------------------------------------- refused upgrades
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_websocket_falls_back_to_http_under_auto_only() {
+    let server = server_with(20, vec![]).await;
+    let want = lines("tail", 20);
+    for status in [503, 500] {
+        server.clear_faults();
+        server.set_fault(RouteKind::TailWebSocket, Fault::status(status));
+        for o in tail_both(&server, JOB, opts(Protocol::Auto)).await {
+            assert_complete(&o, &want);
+            assert_eq!(o.protocol, Protocol::Http);
+        }
+        let a = async_client(&server);
+        let e = a
+            .tail_job_logs(JOB, opts(Protocol::WebSocket))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status_code(), status, "{e:?}");
+        let b = blocking_client(&server);
+        let e = on_thread(move || b.tail_job_logs(JOB, opts(Protocol::WebSocket)).map(drop))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status_code(), status, "{e:?}");
+    }
+    // a refusal that is not 500/503 is final, also under auto: no HTTP attempt
+    server.clear_faults();
+    server.clear_journal();
+    server.set_fault(
+        RouteKind::TailWebSocket,
+        Fault::json(403, serde_json::json!({"detail": "no logs for you"})),
+    );
+    let e = async_client(&server)
+        .tail_job_logs(JOB, opts(Protocol::Auto))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClientError::Forbidden { .. }), "{e:?}");
+    assert!(server.requests(RouteKind::TailHttp).is_empty());
+}
+
+// ---------------------------------------------------------------- error events
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_event_is_a_500_with_its_message() {
+    let server = server_with(50, vec![TailFault::error_after(5, "the worker died")]).await;
+    for p in ALL {
+        for o in tail_both(&server, JOB, opts(p)).await {
+            match &o.err {
+                Some(ClientError::StreamFailed { message }) => {
+                    assert_eq!(message, "the worker died")
+                }
+                other => panic!("{p}: {other:?}"),
+            }
+            assert_eq!(o.err.as_ref().unwrap().status_code(), 500);
+            assert_eq!(o.lines, lines("tail", 5), "{p}");
+        }
+    }
+    // under auto an error event is the agent's verdict, not a broken connection: no
+    // fallback to HTTP
+    assert_eq!(server.requests(RouteKind::TailHttp).len(), 2);
+    assert_eq!(server.requests(RouteKind::TailWebSocket).len(), 4);
+}
+
+// ---------------------------------------------------------------- silences
+
+/// A tail that stays quiet longer than its time-out fails with 408 (idle), distinct
+/// from completion ("we do better" 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silence_longer_than_the_timeout_is_a_408_not_an_end() {
+    let server = server_with(10, vec![TailFault::silent_for(3, Duration::from_secs(20))]).await;
+    for p in ALL {
+        for o in tail_both(&server, JOB, opts(p).timeout(IDLE)).await {
+            match &o.err {
+                Some(ClientError::Timeout {
+                    kind: TimeoutKind::Idle,
+                    after,
+                }) => assert_eq!(*after, IDLE),
+                other => panic!("{p}: expected an idle time-out, got {other:?}"),
+            }
+            assert_eq!(o.err.as_ref().unwrap().status_code(), 408);
+            assert_eq!(o.lines, lines("tail", 3), "{p}");
+        }
+    }
+}
+
+/// A silence shorter than the time-out is nothing: the tail completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silence_shorter_than_the_timeout_goes_on() {
+    let server = server_with(
+        10,
+        vec![TailFault::silent_for(3, Duration::from_millis(200))],
+    )
+    .await;
+    for p in ALL {
+        for o in tail_both(&server, JOB, opts(p).timeout(Duration::from_secs(5))).await {
+            assert_complete(&o, &lines("tail", 10));
+        }
+    }
+}
+
+/// Over a WebSocket, pings keep a quiet tail alive: a silence much longer than the
+/// idle time-out, with pings more often than it, is not a time-out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_keep_a_quiet_websocket_alive() {
+    let server = server_with(
+        10,
+        vec![TailFault::silent_for(3, Duration::from_millis(1500))],
+    )
+    .await;
+    let a = AsyncAgentClient::builder(server.url(), server.token())
+        .ping_interval(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let b = AgentClient::builder(server.url(), server.token())
+        .ping_interval(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let o = opts(Protocol::WebSocket).timeout(Duration::from_millis(500));
+    assert_complete(&tail_async(&a, JOB, o.clone()).await, &lines("tail", 10));
+    assert_complete(&tail_blocking(&b, JOB, o).await, &lines("tail", 10));
+
+    // a running job with nothing to say: alive while pinged, then more lines, then done
+    server
+        .add_job(
+            JobSpec::new("raysubmit_quiet")
+                .lines(["hello"])
+                .keeps_running(),
+        )
+        .unwrap();
+    let mut t = a
+        .tail_job_logs(
+            "raysubmit_quiet",
+            opts(Protocol::WebSocket).timeout(Duration::from_millis(300)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(take(&mut t, 1).await, ["hello"]);
+    // three idle time-outs long, and still open
+    let quiet = tokio::time::timeout(Duration::from_millis(1000), next(&mut t)).await;
+    assert!(quiet.is_err(), "the quiet tail ended: {quiet:?}");
+    server.append_lines("raysubmit_quiet", ["awake again"]);
+    assert_eq!(take(&mut t, 1).await, ["awake again"]);
+    server.finish_job("raysubmit_quiet");
+    let (rest, err) = drain(&mut t).await;
+    assert!(rest.is_empty() && err.is_none(), "{rest:?} {err:?}");
+}
+
+// ---------------------------------------------------------------- odd messages
+
+/// An oversized message is skipped, counted, and the tail goes on (both protocols,
+/// one frame or fragments; "we do better" 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_messages_are_skipped_and_counted() {
+    let want = lines("tail", 20);
+    for fault in [
+        TailFault::oversized(5, 20_000),
+        TailFault::oversized(5, 64 * 1024).fragmented(1000),
+    ] {
+        // armed for every job's tails, while the server runs
+        let server = server_with(20, vec![]).await;
+        server.set_tail_fault_all(fault.clone());
+        for p in ALL {
+            for o in tail_both(&server, JOB, opts(p)).await {
+                assert_complete(&o, &want);
+                assert_eq!(
+                    o.counters.skipped_oversized, 1,
+                    "{fault:?} {p}: {:?}",
+                    o.counters
+                );
+                assert!(o.counters.skipped_bytes >= 20_000, "{:?}", o.counters);
+            }
+        }
+    }
+    // a small max_message_size: the same rule with the caller's limit
+    let server = server_with(20, vec![TailFault::oversized(5, 300)]).await;
+    let small = StreamLimits {
+        max_message_size: 200,
+        ..StreamLimits::default()
+    };
+    for p in ALL {
+        for o in tail_both(&server, JOB, opts(p).limits(small)).await {
+            assert_complete(&o, &want);
+            assert_eq!(o.counters.skipped_oversized, 1, "{p}: {:?}", o.counters);
+        }
+    }
+}
+
+/// Frames that are not JSON, and HTTP lines without `data:`, are log lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_that_are_not_json_are_lines() {
+    let want = lines("tail", 15);
+    for fault in [TailFault::not_json(), TailFault::bare_lines()] {
+        // armed for every job's tails, from the builder
+        let server = AgentTestServer::builder()
+            .job(JobSpec::new(JOB).lines(lines("tail", 15)))
+            .tail_fault(fault)
+            .build()
+            .await
+            .unwrap();
+        for p in ALL {
+            for o in tail_both(&server, JOB, opts(p)).await {
+                assert_complete(&o, &want);
+            }
+        }
+    }
+}
+
+/// Checks a tail of `JOB` (8 lines, invalid UTF-8 after the third) over `p`.
+async fn check_invalid_utf8(server: &AgentTestServer, p: Protocol) {
+    for o in tail_both(server, JOB, opts(p)).await {
+        assert!(o.err.is_none(), "{p}: {:?}", o.err);
+        assert_eq!(o.lines.len(), 9, "{p}: {:?}", o.lines);
+        assert_eq!(o.lines[..3], lines("tail", 8)[..3]);
+        assert_eq!(o.lines[4..], lines("tail", 8)[3..]);
+        let odd = &o.lines[3];
+        assert!(
+            odd.starts_with("invalid ") && odd.ends_with(" utf-8"),
+            "{odd:?}"
+        );
+        assert!(odd.contains('\u{fffd}'), "{odd:?}");
+        assert_eq!(o.counters.invalid_utf8, 1, "{p}: {:?}", o.counters);
+    }
+}
+
+/// Invalid UTF-8 is delivered with U+FFFD and counted: HTTP, and `auto`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_utf8_is_replaced_and_counted_over_http_and_auto() {
+    let server = server_with(8, vec![TailFault::invalid_utf8(3)]).await;
+    check_invalid_utf8(&server, Protocol::Http).await;
+    check_invalid_utf8(&server, Protocol::Auto).await;
+}
+
+/// Over a WebSocket alone, a text frame that is not UTF-8 breaks RFC 6455 (which
+/// requires failing the connection): the tail ends with a clear 500 after the lines
+/// before it, never silently and never with a line lost unnoticed. (`auto` resumes over
+/// HTTP instead, above.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_utf8_over_a_websocket_alone_is_a_clear_protocol_error() {
+    let server = server_with(8, vec![TailFault::invalid_utf8(3)]).await;
+    for o in tail_both(&server, JOB, opts(Protocol::WebSocket)).await {
+        let e = o.err.as_ref().expect("an invalid frame passed silently");
+        assert_eq!(e.status_code(), 500, "{e:?}");
+        assert!(e.to_string().contains("not valid UTF-8"), "{e}");
+        assert_eq!(o.lines, lines("tail", 8)[..3]);
+    }
+}
+
+/// An endless line over HTTP ends the tail with a 429 once it streams past
+/// `max_bytes` (it could never be delivered), after the lines before it; nothing of
+/// it is delivered, and memory stays bounded meanwhile (test below).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_line_past_max_bytes_ends_the_tail_with_429() {
+    let server = server_with(10, vec![TailFault::endless_line(3)]).await;
+    let small = StreamLimits {
+        max_message_size: 1024,
+        max_bytes: 256 * 1024,
+        ..StreamLimits::default()
+    };
+    for o in tail_both(&server, JOB, opts(Protocol::Http).limits(small)).await {
+        let e = o.err.as_ref().expect("an endless line was read forever");
+        assert_eq!(e.status_code(), 429, "{e:?}");
+        assert!(matches!(
+            e,
+            ClientError::LimitExceeded {
+                kind: LimitKind::Bytes,
+                limit: 262_144
+            }
+        ));
+        assert_eq!(o.lines, lines("tail", 3));
+    }
+}
+
+/// An endless line cannot grow the client's memory nor pass for log text: over a
+/// WebSocket the message never completes and the idle time-out ends the tail; over
+/// HTTP the line is skipped as it streams (megabytes go by, nothing is delivered)
+/// until the caller drops the tail, which closes the connection, or it passes
+/// `max_bytes` (above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_line_is_bounded() {
+    let server = server_with(10, vec![TailFault::endless_line(3)]).await;
+    let small = StreamLimits {
+        max_message_size: 1024,
+        ..StreamLimits::default()
+    };
+    let o = opts(Protocol::WebSocket).limits(small).timeout(IDLE);
+    for o in tail_both(&server, JOB, o).await {
+        let e = o.err.as_ref().expect("an endless message ended silently");
+        assert_eq!(e.status_code(), 408, "{e:?}");
+        assert_eq!(o.lines, lines("tail", 3));
+    }
+
+    let proxy = Proxy::start(server.local_addr()).await;
+    let a = AsyncAgentClient::new(proxy.http_url(), server.token()).unwrap();
+    let mut t = a
+        .tail_job_logs(JOB, opts(Protocol::Http).limits(small).timeout(IDLE))
+        .await
+        .unwrap();
+    assert_eq!(take(&mut t, 3).await, lines("tail", 3));
+    wait_until("4 MiB of the endless line", || proxy.down_bytes() > 4 << 20).await;
+    // nothing delivered, no end claimed: the line is being skipped
+    let pending = tokio::time::timeout(Duration::from_millis(20), next(&mut t)).await;
+    match pending {
+        Err(_) => {}
+        Ok(Some(Err(e))) => assert_ne!(e.status_code(), 200, "{e:?}"),
+        Ok(other) => panic!("an endless line gave {other:?}"),
+    }
+    assert_eq!(t.counters().delivered, 3);
+    drop(t);
+    wait_until("the proxy to see the connection closed", || {
+        proxy.open() == 0
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------- limits
+
+/// The limits end a tail with 429 the same way over both protocols and from both
+/// clients ("we do better" 4): `max_messages` (WebSocket), `max_lines` (HTTP),
+/// `max_bytes` (both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_end_the_tail_with_429_on_both_protocols() {
+    let server = AgentTestServer::builder()
+        .job(JobSpec::new(JOB).generate(100, 50))
+        .build()
+        .await
+        .unwrap();
+    let want = log_lines(&server.handle(), JOB);
+    let counts = StreamLimits {
+        max_messages: 10,
+        max_lines: 10,
+        ..StreamLimits::default()
+    };
+    for (p, kind) in [
+        (Protocol::WebSocket, LimitKind::Messages),
+        (Protocol::Http, LimitKind::Lines),
+        (Protocol::Auto, LimitKind::Messages),
+    ] {
+        for o in tail_both(&server, JOB, opts(p).limits(counts)).await {
+            match &o.err {
+                Some(ClientError::LimitExceeded { kind: k, limit: 10 }) => {
+                    assert_eq!(*k, kind, "{p}")
+                }
+                other => panic!("{p}: {other:?}"),
+            }
+            assert_eq!(o.err.as_ref().unwrap().status_code(), 429);
+            assert_eq!(o.lines, want[..10], "{p}");
+        }
+    }
+    // a limit is not a broken connection: auto does not fall back
+    assert!(server
+        .requests(RouteKind::TailHttp)
+        .iter()
+        .all(|e| !e.upgrade));
+    assert_eq!(server.requests(RouteKind::TailHttp).len(), 2);
+
+    let bytes = StreamLimits {
+        max_bytes: 500,
+        ..StreamLimits::default()
+    };
+    for p in ALL {
+        for o in tail_both(&server, JOB, opts(p).limits(bytes)).await {
+            match &o.err {
+                Some(ClientError::LimitExceeded {
+                    kind: LimitKind::Bytes,
+                    limit: 500,
+                }) => {}
+                other => panic!("{p}: {other:?}"),
+            }
+            // 10 lines of 50 bytes make 500: the 11th would cross the limit
+            assert_eq!(o.lines, want[..10], "{p}");
+            assert!(o.counters.delivered_bytes <= 500, "{:?}", o.counters);
+        }
+    }
+
+    // the client's default limits apply when the tail sets none
+    let a = AsyncAgentClient::builder(server.url(), server.token())
+        .stream_limits(counts)
+        .build()
+        .unwrap();
+    let o = tail_async(&a, JOB, opts(Protocol::Http)).await;
+    assert!(
+        matches!(o.err, Some(ClientError::LimitExceeded { .. })),
+        "{:?}",
+        o.err
+    );
+    let b = AgentClient::builder(server.url(), server.token())
+        .stream_limits(counts)
+        .build()
+        .unwrap();
+    let o = tail_blocking(&b, JOB, opts(Protocol::WebSocket)).await;
+    assert!(
+        matches!(o.err, Some(ClientError::LimitExceeded { .. })),
+        "{:?}",
+        o.err
+    );
+}
+
+// ---------------------------------------------------------------- connections
+
+/// Dropping a tail closes its connection (the proxy in front of the server sees it
+/// close), for both protocols and both clients; the next tail works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_tail_closes_its_connection() {
+    let server = AgentTestServer::builder()
+        .job(JobSpec::new(JOB).endless(30).rate(200.0))
+        .build()
+        .await
+        .unwrap();
+    for p in [Protocol::WebSocket, Protocol::Http] {
+        let proxy = Proxy::start(server.local_addr()).await;
+        let a = AsyncAgentClient::new(proxy.http_url(), server.token()).unwrap();
+        let mut t = a.tail_job_logs(JOB, opts(p)).await.unwrap();
+        take(&mut t, 2).await;
+        assert_eq!(proxy.open(), 1);
+        drop(t);
+        wait_until("the async tail's connection to close", || proxy.open() == 0).await;
+
+        let b = AgentClient::new(proxy.http_url(), server.token()).unwrap();
+        let b2 = b.clone();
+        let t = on_thread(move || {
+            let mut t = b2.tail_job_logs(JOB, opts(p)).unwrap();
+            t.next().unwrap().unwrap();
+            t
+        })
+        .await;
+        assert_eq!(proxy.open(), 1, "{p}");
+        on_thread(move || drop(t)).await;
+        wait_until("the blocking tail's connection to close", || {
+            proxy.open() == 0
+        })
+        .await;
+
+        // the next tail works
+        let line = on_thread(move || b.tail_job_logs(JOB, opts(p)).unwrap().next().unwrap())
+            .await
+            .unwrap();
+        assert!(line.starts_with("line 0"), "{line}");
+    }
+}
+
+/// A consumer that stops reading stops the reader: with a queue of 16 the tail does
+/// not read the whole log ahead; with a queue of 1 every line still arrives in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_consumer_holds_the_reader_back() {
+    let server = AgentTestServer::builder()
+        .job(JobSpec::new(JOB).generate(3000, 40))
+        .build()
+        .await
+        .unwrap();
+    let want = log_lines(&server.handle(), JOB);
+    let a = async_client(&server);
+    for p in [Protocol::WebSocket, Protocol::Http] {
+        let queue = StreamLimits {
+            queue_size: 16,
+            ..StreamLimits::default()
+        };
+        let mut t = a.tail_job_logs(JOB, opts(p).limits(queue)).await.unwrap();
+        let mut got = take(&mut t, 1).await;
+        // give an unbounded reader ample time to run ahead
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let ahead = t.counters().delivered;
+        assert!(
+            ahead <= 1 + 16 + 64,
+            "{p}: {ahead} lines read ahead of the consumer"
+        );
+        let (rest, err) = drain(&mut t).await;
+        assert!(err.is_none(), "{err:?}");
+        got.extend(rest);
+        assert_eq!(got, want, "{p}");
+
+        let one = StreamLimits {
+            queue_size: 1,
+            ..StreamLimits::default()
+        };
+        assert_complete(&tail_async(&a, JOB, opts(p).limits(one)).await, &want);
+    }
+}
+
+/// Closing the client ends its open tails with an error (500), not a silent end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_client_ends_its_open_tails() {
+    let server = AgentTestServer::builder()
+        .job(JobSpec::new(JOB).endless(30).rate(200.0))
+        .build()
+        .await
+        .unwrap();
+    for p in [Protocol::WebSocket, Protocol::Http] {
+        let a = async_client(&server);
+        let mut t = a.tail_job_logs(JOB, opts(p)).await.unwrap();
+        take(&mut t, 2).await;
+        a.close().await;
+        let (_, err) = drain(&mut t).await;
+        match err {
+            Some(e @ ClientError::Usage { .. }) => assert_eq!(e.status_code(), 500),
+            other => panic!("{p}: {other:?}"),
+        }
+        assert_eq!(a.list_jobs().await.unwrap_err().status_code(), 500);
+    }
+}
