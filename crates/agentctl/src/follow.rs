@@ -1,0 +1,135 @@
+//! `jobs tail` and `plugins run --follow`: print a job's log as it is written.
+//!
+//! Each line is written as it arrives and the output is flushed whenever the tail
+//! has nothing more ready, so a pipe sees lines at once and a fast log is not one
+//! system call per line. The tail ends with exit 0 when the log is complete; Ctrl-C
+//! drops the stream (closing its connection) and exits 130.
+
+use crate::cli::Output;
+use crate::exit::Failure;
+use crate::spinner::Spinner;
+use agent_client_async::{AsyncAgentClient, TailOptions};
+use agent_proto::{ClientError, JobId};
+use futures_core::Stream;
+use std::future::poll_fn;
+use std::io::{self, Write};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+/// The most lines written between two flushes while lines keep coming.
+const FLUSH_EVERY: usize = 1024;
+
+/// Writes one log line: as is, or as a JSON string.
+fn write_line(out: &mut dyn Write, mode: Output, line: &str) -> io::Result<()> {
+    match mode {
+        Output::Table => {
+            out.write_all(line.as_bytes())?;
+            out.write_all(b"\n")
+        }
+        Output::Json => {
+            let s = serde_json::to_string(line).map_err(io::Error::other)?;
+            out.write_all(s.as_bytes())?;
+            out.write_all(b"\n")
+        }
+    }
+}
+
+/// Follows the log of `id` until it is complete, an error ends it, or Ctrl-C.
+pub async fn follow(
+    client: &AsyncAgentClient,
+    id: &JobId,
+    opts: TailOptions,
+    mode: Output,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut spinner = Spinner::new(format!("waiting for the log of {id}"));
+    let mut ticker = tokio::time::interval(Duration::from_millis(100));
+
+    let open = client.tail_job_logs(id.as_str(), opts);
+    tokio::pin!(open);
+    let mut tail = loop {
+        tokio::select! {
+            biased;
+            _ = &mut ctrl_c => return Err(Failure::Interrupted),
+            tail = &mut open => break tail?,
+            _ = ticker.tick(), if spinner.enabled() => spinner.tick(),
+        }
+    };
+    spinner.set_label(format!(
+        "waiting for the log of {id}; the job may be pending"
+    ));
+
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut ctrl_c => {
+                spinner.clear();
+                drop(tail);
+                let _ = out.flush();
+                return Err(Failure::Interrupted);
+            }
+            item = poll_fn(|cx| std::pin::Pin::new(&mut tail).poll_next(cx)) => {
+                spinner.reset();
+                let mut next = item;
+                let mut written = 0;
+                // Write what is ready now, then flush once.
+                loop {
+                    match next {
+                        Some(Ok(line)) => write_line(out, mode, &line)?,
+                        Some(Err(e)) => {
+                            out.flush()?;
+                            return Err(Failure::Client(e));
+                        }
+                        None => {
+                            out.flush()?;
+                            report(&tail);
+                            return Ok(());
+                        }
+                    }
+                    written += 1;
+                    if written >= FLUSH_EVERY {
+                        break;
+                    }
+                    match std::pin::Pin::new(&mut tail).poll_next(&mut Context::from_waker(Waker::noop())) {
+                        Poll::Ready(item) => next = item,
+                        Poll::Pending => break,
+                    }
+                }
+                out.flush()?;
+                spinner.set_label(format!("waiting for more of the log of {id}"));
+            }
+            _ = ticker.tick(), if spinner.enabled() => spinner.tick(),
+        }
+    }
+}
+
+/// Tells on stderr what the tail skipped (oversized lines), if anything.
+fn report(tail: &agent_client_async::LogTail) {
+    let c = tail.counters();
+    if c.skipped_oversized > 0 {
+        eprintln!(
+            "agentctl: {} line(s) over --max-message-size were skipped ({} bytes)",
+            c.skipped_oversized, c.skipped_bytes
+        );
+    }
+}
+
+/// The error when a plugin run's answer names no job to follow.
+pub fn no_job_in(answer: &serde_json::Value) -> ClientError {
+    let mut text = answer.to_string();
+    if text.len() > 200 {
+        let mut end = 200;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    ClientError::Decode {
+        message: format!(
+            "--follow: the agent's answer names no job (no job_id, submission_id or id): {text}"
+        ),
+    }
+}

@@ -1,0 +1,476 @@
+//! From a parsed command line to a checked operation, before any request.
+//!
+//! Every id, protocol, time-out, limit and JSON document is checked here, so that
+//! bad input is refused with a 400 (exit 2) before a connection is opened or the
+//! embedded agent is started.
+
+use crate::cli::{
+    Cli, Command, FollowArgs, JobsCmd, NodesCmd, PluginsCmd, ServeCmd, TailArgs, TasksCmd,
+};
+use agent_client_async::RawPath;
+use agent_proto::{
+    validate_stream_timeout, ClientError, CreatePluginRelease, JobId, NodeId, PluginLookup,
+    Protocol, RunPluginRelease, ServeAppName, StreamLimits, TailOptions, TaskId, Timeouts,
+};
+use http::Method;
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// What agentctl will do.
+#[derive(Debug)]
+pub enum Plan {
+    /// Run the embedded test agent standalone.
+    Serve(SocketAddr),
+    /// Call the agent.
+    Call(Op),
+}
+
+/// One operation of the agent API, its input checked.
+#[derive(Debug)]
+pub enum Op {
+    /// `GET health/`
+    Health,
+    /// `GET jobs/`
+    ListJobs,
+    /// `GET jobs/{id}/`
+    GetJob(JobId),
+    /// `GET jobs/{id}/logs/`
+    JobLogs(JobId),
+    /// `POST jobs/{id}/stop/`
+    StopJob(JobId),
+    /// A log tail.
+    TailJob(JobId, TailOptions),
+    /// `GET nodes/`
+    ListNodes,
+    /// `GET nodes/{id}/`
+    GetNode(NodeId),
+    /// `GET tasks/`
+    ListTasks,
+    /// `GET tasks/{id}/`
+    GetTask(TaskId),
+    /// `GET serve_applications/`
+    ListServe,
+    /// `GET serve_applications/{name}/`
+    GetServe(ServeAppName),
+    /// `DELETE serve_applications/{name}/`
+    DeleteServe(ServeAppName),
+    /// `GET plugin_releases/?...`
+    ListPlugins(Vec<(String, String)>),
+    /// `GET plugin_releases/{lookup}`
+    GetPlugin(PluginLookup),
+    /// `POST plugin_releases/`
+    CreatePlugin(CreatePluginRelease),
+    /// `DELETE plugin_releases/{lookup}`
+    DeletePlugin(PluginLookup),
+    /// `POST plugin_releases/{lookup}/run/`, then perhaps a tail of the job it started.
+    RunPlugin {
+        /// The release.
+        lookup: PluginLookup,
+        /// The body.
+        run: RunPluginRelease,
+        /// Tail options when `--follow` was given.
+        follow: Option<TailOptions>,
+    },
+    /// `GET gpu_status/`
+    Gpu,
+    /// Any request.
+    Raw {
+        /// The method.
+        method: Method,
+        /// The path.
+        path: RawPath,
+        /// The query.
+        query: Vec<(String, String)>,
+        /// The JSON body.
+        body: Option<Value>,
+    },
+}
+
+/// One HTTP request: what `--output json` prints the answer of, as the agent sent it.
+#[derive(Debug)]
+pub struct Call {
+    /// The method.
+    pub method: Method,
+    /// The path relative to the base URL.
+    pub path: String,
+    /// The query.
+    pub query: Vec<(String, String)>,
+    /// The JSON body.
+    pub body: Option<Value>,
+}
+
+impl Call {
+    fn get(path: String) -> Call {
+        Call {
+            method: Method::GET,
+            path,
+            query: Vec::new(),
+            body: None,
+        }
+    }
+
+    fn with(method: Method, path: String, body: Option<Value>) -> Call {
+        Call {
+            method,
+            path,
+            query: Vec::new(),
+            body,
+        }
+    }
+}
+
+impl Op {
+    /// The request of this operation (`None` for a tail, which streams).
+    pub fn call(&self) -> Result<Option<Call>, ClientError> {
+        Ok(Some(match self {
+            Op::Health => Call::get("health/".into()),
+            Op::ListJobs => Call::get("jobs/".into()),
+            Op::GetJob(id) => Call::get(format!("jobs/{id}/")),
+            Op::JobLogs(id) => Call::get(format!("jobs/{id}/logs/")),
+            Op::StopJob(id) => Call::with(Method::POST, format!("jobs/{id}/stop/"), None),
+            Op::TailJob(..) => return Ok(None),
+            Op::ListNodes => Call::get("nodes/".into()),
+            Op::GetNode(id) => Call::get(format!("nodes/{id}/")),
+            Op::ListTasks => Call::get("tasks/".into()),
+            Op::GetTask(id) => Call::get(format!("tasks/{id}/")),
+            Op::ListServe => Call::get("serve_applications/".into()),
+            Op::GetServe(name) => Call::get(format!("serve_applications/{name}/")),
+            Op::DeleteServe(name) => {
+                Call::with(Method::DELETE, format!("serve_applications/{name}/"), None)
+            }
+            Op::ListPlugins(query) => Call {
+                query: query.clone(),
+                ..Call::get("plugin_releases/".into())
+            },
+            Op::GetPlugin(lookup) => Call::get(format!("plugin_releases/{lookup}")),
+            Op::CreatePlugin(body) => Call::with(
+                Method::POST,
+                "plugin_releases/".into(),
+                Some(to_json(body)?),
+            ),
+            Op::DeletePlugin(lookup) => {
+                Call::with(Method::DELETE, format!("plugin_releases/{lookup}"), None)
+            }
+            Op::RunPlugin { lookup, run, .. } => Call::with(
+                Method::POST,
+                format!("plugin_releases/{lookup}/run/"),
+                Some(to_json(run)?),
+            ),
+            Op::Gpu => Call::get("gpu_status/".into()),
+            Op::Raw {
+                method,
+                path,
+                query,
+                body,
+            } => Call {
+                method: method.clone(),
+                path: path.as_str().to_owned(),
+                query: query.clone(),
+                body: body.clone(),
+            },
+        }))
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, ClientError> {
+    serde_json::to_value(v).map_err(|e| ClientError::Decode {
+        message: format!("could not encode the request body: {e}"),
+    })
+}
+
+/// Checks the command line and makes the plan.
+pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
+    let op = match &cli.command {
+        Command::Health => Op::Health,
+        Command::Gpu => Op::Gpu,
+        Command::Jobs { cmd } => match cmd {
+            JobsCmd::List => Op::ListJobs,
+            JobsCmd::Get { id } => Op::GetJob(JobId::new(id.as_str())?),
+            JobsCmd::Logs { id } => Op::JobLogs(JobId::new(id.as_str())?),
+            JobsCmd::Stop { id } => Op::StopJob(JobId::new(id.as_str())?),
+            JobsCmd::Tail(args) => Op::TailJob(JobId::new(args.id.as_str())?, tail_options(args)?),
+        },
+        Command::Nodes { cmd } => match cmd {
+            NodesCmd::List => Op::ListNodes,
+            NodesCmd::Get { id } => Op::GetNode(NodeId::new(id.as_str())?),
+        },
+        Command::Tasks { cmd } => match cmd {
+            TasksCmd::List => Op::ListTasks,
+            TasksCmd::Get { id } => Op::GetTask(TaskId::new(id.as_str())?),
+        },
+        Command::Serve(args) => match (&args.cmd, args.listen) {
+            (None, Some(addr)) => return Ok(Plan::Serve(addr)),
+            (Some(ServeCmd::List), _) => Op::ListServe,
+            (Some(ServeCmd::Get { name }), _) => Op::GetServe(ServeAppName::new(name.as_str())?),
+            (Some(ServeCmd::Delete { name }), _) => {
+                Op::DeleteServe(ServeAppName::new(name.as_str())?)
+            }
+            (None, None) => {
+                return Err(ClientError::invalid(
+                    "command",
+                    "`serve` needs a subcommand (list, get NAME, delete NAME) or --listen ADDR; see `agentctl serve --help`",
+                ))
+            }
+        },
+        Command::Plugins { cmd } => match cmd {
+            PluginsCmd::List { query } => Op::ListPlugins(query_pairs(query)?),
+            PluginsCmd::Get { lookup } => Op::GetPlugin(PluginLookup::new(lookup.as_str())?),
+            PluginsCmd::Create { plugin, version } => {
+                if plugin.trim().is_empty() {
+                    return Err(ClientError::invalid("plugin", "must not be empty"));
+                }
+                if version.trim().is_empty() {
+                    return Err(ClientError::invalid("version", "must not be empty"));
+                }
+                Op::CreatePlugin(CreatePluginRelease::new(plugin.as_str(), version.as_str()))
+            }
+            PluginsCmd::Delete { lookup } => Op::DeletePlugin(PluginLookup::new(lookup.as_str())?),
+            PluginsCmd::Run(args) => {
+                let lookup = PluginLookup::new(args.lookup.as_str())?;
+                if args.action.trim().is_empty() {
+                    return Err(ClientError::invalid("action", "must not be empty"));
+                }
+                let mut run = RunPluginRelease::new(args.action.as_str());
+                if let Some(p) = &args.params {
+                    run = run.params(json_arg("params", p)?);
+                }
+                let follow = if args.follow {
+                    Some(follow_options(&args.tail)?)
+                } else {
+                    None
+                };
+                Op::RunPlugin {
+                    lookup,
+                    run,
+                    follow,
+                }
+            }
+        },
+        Command::Raw(args) => Op::Raw {
+            method: method(&args.method)?,
+            path: RawPath::new(&args.path)?,
+            query: query_pairs(&args.query)?,
+            body: args.body.as_deref().map(|b| json_arg("body", b)).transpose()?,
+        },
+    };
+    Ok(Plan::Call(op))
+}
+
+/// The connect and read time-outs from the command line.
+pub fn timeouts(connect: Option<f64>, read: Option<f64>) -> Result<Timeouts, ClientError> {
+    let mut t = Timeouts::default();
+    if let Some(s) = connect {
+        t.connect = seconds("connect timeout", s)?;
+    }
+    if let Some(s) = read {
+        t.read = seconds("read timeout", s)?;
+    }
+    t.validate()?;
+    Ok(t)
+}
+
+fn seconds(what: &'static str, s: f64) -> Result<Duration, ClientError> {
+    match Duration::try_from_secs_f64(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(ClientError::invalid(
+            what,
+            format!("{s} is not a positive number of seconds"),
+        )),
+    }
+}
+
+fn protocol(s: &str) -> Result<Protocol, ClientError> {
+    s.parse()
+}
+
+fn stream_timeout(s: Option<f64>) -> Result<Option<Duration>, ClientError> {
+    s.map(|s| seconds("stream timeout", s).and_then(validate_stream_timeout))
+        .transpose()
+}
+
+fn tail_options(args: &TailArgs) -> Result<TailOptions, ClientError> {
+    let mut opts = TailOptions::new().protocol(protocol(&args.protocol)?);
+    if let Some(t) = stream_timeout(args.timeout)? {
+        opts = opts.timeout(t);
+    }
+    let overrides = [
+        args.max_lines.is_some(),
+        args.max_bytes.is_some(),
+        args.max_messages.is_some(),
+        args.max_message_size.is_some(),
+    ];
+    if overrides.contains(&true) {
+        let d = StreamLimits::default();
+        opts = opts.limits(StreamLimits {
+            max_lines: args.max_lines.unwrap_or(d.max_lines),
+            max_bytes: args.max_bytes.unwrap_or(d.max_bytes),
+            max_messages: args.max_messages.unwrap_or(d.max_messages),
+            max_message_size: args.max_message_size.unwrap_or(d.max_message_size),
+            queue_size: d.queue_size,
+        });
+    }
+    opts.validate()?;
+    Ok(opts)
+}
+
+fn follow_options(args: &FollowArgs) -> Result<TailOptions, ClientError> {
+    let mut opts = TailOptions::new().protocol(protocol(&args.protocol)?);
+    if let Some(t) = stream_timeout(args.timeout)? {
+        opts = opts.timeout(t);
+    }
+    opts.validate()?;
+    Ok(opts)
+}
+
+fn json_arg(what: &'static str, text: &str) -> Result<Value, ClientError> {
+    serde_json::from_str(text).map_err(|e| ClientError::invalid(what, format!("is not JSON: {e}")))
+}
+
+fn query_pairs(items: &[String]) -> Result<Vec<(String, String)>, ClientError> {
+    items
+        .iter()
+        .map(|item| match item.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+            _ => Err(ClientError::invalid(
+                "query",
+                format!("{item:?}: expected KEY=VALUE"),
+            )),
+        })
+        .collect()
+}
+
+fn method(s: &str) -> Result<Method, ClientError> {
+    match s.to_ascii_uppercase().as_str() {
+        "GET" => Ok(Method::GET),
+        "POST" => Ok(Method::POST),
+        "PUT" => Ok(Method::PUT),
+        "PATCH" => Ok(Method::PATCH),
+        "DELETE" => Ok(Method::DELETE),
+        "HEAD" => Ok(Method::HEAD),
+        _ => Err(ClientError::invalid(
+            "method",
+            format!(
+                "{:?}: expected GET, POST, PUT, PATCH, DELETE or HEAD",
+                s.chars().take(20).collect::<String>()
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn plan_of(args: &[&str]) -> Result<Plan, ClientError> {
+        let cli = Cli::try_parse_from(std::iter::once("agentctl").chain(args.iter().copied()))
+            .map_err(|e| ClientError::invalid("command", e.to_string()))?;
+        plan(&cli)
+    }
+
+    fn refused(args: &[&str]) -> String {
+        match plan_of(args) {
+            Err(e) => {
+                assert_eq!(e.status_code(), 400, "{e}");
+                e.to_string()
+            }
+            Ok(p) => panic!("{args:?} was accepted: {p:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_input_is_refused() {
+        refused(&["jobs", "get", "../health"]);
+        refused(&["jobs", "tail", "j1", "--protocol", "carrier-pigeon"]);
+        refused(&["jobs", "tail", "j1", "--timeout", "0"]);
+        refused(&["jobs", "tail", "j1", "--timeout", "301"]);
+        refused(&["jobs", "tail", "j1", "--timeout", "-1"]);
+        refused(&["jobs", "tail", "j1", "--max-lines", "0"]);
+        refused(&[
+            "plugins",
+            "run",
+            "demo@1.0.0",
+            "--action",
+            "x",
+            "--params",
+            "{nope",
+        ]);
+        refused(&["plugins", "get", "demo@../x"]);
+        refused(&["raw", "GET", "../x"]);
+        refused(&["raw", "BREW", "jobs/"]);
+        refused(&["raw", "POST", "jobs/", "--body", "{"]);
+        refused(&["raw", "GET", "jobs/", "--query", "nokey"]);
+        refused(&["serve"]);
+        refused(&["nodes", "get", "a b"]);
+        assert!(timeouts(Some(0.0), None).is_err());
+        assert!(timeouts(None, Some(f64::NAN)).is_err());
+        assert_eq!(
+            timeouts(Some(1.5), None).unwrap().connect,
+            Duration::from_millis(1500)
+        );
+    }
+
+    #[test]
+    fn good_input_plans_its_request() {
+        let Plan::Call(op) = plan_of(&[
+            "plugins",
+            "run",
+            "demo@1.0.0",
+            "--action",
+            "train",
+            "--params",
+            r#"{"epochs":3}"#,
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        let call = op.call().unwrap().unwrap();
+        assert_eq!(call.method, Method::POST);
+        assert_eq!(call.path, "plugin_releases/demo@1.0.0/run/");
+        assert_eq!(
+            call.body.unwrap(),
+            serde_json::json!({"action":"train","params":{"epochs":3}})
+        );
+
+        let Plan::Call(Op::TailJob(id, opts)) = plan_of(&[
+            "jobs",
+            "tail",
+            "j1",
+            "--protocol",
+            "http",
+            "--timeout",
+            "2.5",
+            "--max-lines",
+            "7",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(id.as_str(), "j1");
+        assert_eq!(opts.protocol, Protocol::Http);
+        assert_eq!(opts.timeout, Duration::from_millis(2500));
+        assert_eq!(opts.limits.unwrap().max_lines, 7);
+
+        assert!(matches!(
+            plan_of(&["serve", "--listen", "127.0.0.1:0"]).unwrap(),
+            Plan::Serve(_)
+        ));
+        let Plan::Call(op) = plan_of(&[
+            "raw",
+            "delete",
+            "/serve_applications/x/",
+            "--query",
+            "a=b c",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        let call = op.call().unwrap().unwrap();
+        assert_eq!(
+            (call.method, call.path.as_str()),
+            (Method::DELETE, "serve_applications/x/")
+        );
+        assert_eq!(call.query, vec![("a".to_owned(), "b c".to_owned())]);
+    }
+}

@@ -1,0 +1,377 @@
+//! Output for people: aligned tables, key/value views, colour on a terminal only.
+
+use serde_json::Value;
+use std::io::{self, IsTerminal, Write};
+
+/// Whether to colour what goes to stdout.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    /// ANSI colours on.
+    pub color: bool,
+}
+
+impl Style {
+    /// Colours when stdout is a terminal, `NO_COLOR` is unset or empty and `TERM`
+    /// is not `dumb` (<https://no-color.org>).
+    pub fn detect() -> Style {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        Style {
+            color: !no_color && !dumb && io::stdout().is_terminal(),
+        }
+    }
+
+    /// No colours.
+    #[cfg(test)]
+    pub fn plain() -> Style {
+        Style { color: false }
+    }
+
+    fn paint(&self, text: &str, color: Option<Color>) -> String {
+        match (self.color, color) {
+            (true, Some(c)) => format!("\x1b[{}m{text}\x1b[0m", c.sgr()),
+            _ => text.to_owned(),
+        }
+    }
+}
+
+/// The few colours agentctl uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Color {
+    /// Done well.
+    Green,
+    /// Failed.
+    Red,
+    /// Under way.
+    Yellow,
+    /// Stopped, dead.
+    Dim,
+    /// Headers.
+    Bold,
+}
+
+impl Color {
+    fn sgr(self) -> &'static str {
+        match self {
+            Color::Green => "32",
+            Color::Red => "31",
+            Color::Yellow => "33",
+            Color::Dim => "2",
+            Color::Bold => "1",
+        }
+    }
+}
+
+/// The colour of a job, task, node or application status.
+pub fn status_color(status: &str) -> Option<Color> {
+    match status.to_ascii_uppercase().as_str() {
+        "SUCCEEDED" | "FINISHED" | "RUNNING_HEALTHY" | "HEALTHY" | "ALIVE" | "OK" => {
+            Some(Color::Green)
+        }
+        "FAILED" | "DEPLOY_FAILED" | "UNHEALTHY" | "ERROR" => Some(Color::Red),
+        "PENDING"
+        | "RUNNING"
+        | "DEPLOYING"
+        | "PENDING_ARGS_AVAIL"
+        | "PENDING_NODE_ASSIGNMENT"
+        | "SUBMITTED_TO_WORKER"
+        | "DELETING" => Some(Color::Yellow),
+        "STOPPED" | "DEAD" => Some(Color::Dim),
+        _ => None,
+    }
+}
+
+/// One cell: its text and perhaps a colour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    text: String,
+    color: Option<Color>,
+}
+
+impl Cell {
+    /// A plain cell; control characters become spaces.
+    pub fn new(text: impl Into<String>) -> Cell {
+        Cell {
+            text: clean(&text.into()),
+            color: None,
+        }
+    }
+
+    /// A status cell, coloured by [`status_color`].
+    pub fn status(text: impl Into<String>) -> Cell {
+        let text = text.into();
+        let color = status_color(&text);
+        Cell {
+            text: clean(&text),
+            color,
+        }
+    }
+
+    /// A cell for an optional value: `-` when absent.
+    pub fn opt(text: Option<impl Into<String>>) -> Cell {
+        match text {
+            Some(t) => Cell::new(t),
+            None => Cell::new("-"),
+        }
+    }
+
+    /// Cuts the text to `max` characters, ending with `…`.
+    pub fn cut(mut self, max: usize) -> Cell {
+        if self.text.chars().count() > max {
+            self.text = self.text.chars().take(max.saturating_sub(1)).collect();
+            self.text.push('…');
+        }
+        self
+    }
+
+    fn width(&self) -> usize {
+        self.text.chars().count()
+    }
+}
+
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// A table with a header line.
+#[derive(Debug, Default)]
+pub struct Table {
+    headers: Vec<&'static str>,
+    rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    /// A table with these column headers.
+    pub fn new(headers: &[&'static str]) -> Table {
+        Table {
+            headers: headers.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row (one cell per header).
+    pub fn row(&mut self, cells: Vec<Cell>) {
+        self.rows.push(cells);
+    }
+
+    /// Writes the table; an empty one says `(none)` under its headers.
+    pub fn write(&self, style: &Style, out: &mut dyn Write) -> io::Result<()> {
+        let n = self.headers.len();
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate().take(n) {
+                widths[i] = widths[i].max(cell.width());
+            }
+        }
+        let headers: Vec<Cell> = self
+            .headers
+            .iter()
+            .map(|h| Cell {
+                text: (*h).to_owned(),
+                color: Some(Color::Bold),
+            })
+            .collect();
+        write_row(&headers, &widths, style, out)?;
+        for row in &self.rows {
+            write_row(row, &widths, style, out)?;
+        }
+        if self.rows.is_empty() {
+            writeln!(out, "(none)")?;
+        }
+        Ok(())
+    }
+}
+
+fn write_row(
+    cells: &[Cell],
+    widths: &[usize],
+    style: &Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut line = String::new();
+    let last = cells.len().min(widths.len());
+    for (i, cell) in cells.iter().enumerate().take(last) {
+        line.push_str(&style.paint(&cell.text, cell.color));
+        if i + 1 < last {
+            let pad = widths[i] - cell.width() + 2;
+            line.extend(std::iter::repeat_n(' ', pad));
+        }
+    }
+    writeln!(out, "{}", line.trim_end())
+}
+
+/// The longest value a key/value view shows on its line.
+const MAX_VALUE: usize = 160;
+
+/// A key/value view of one object: `key: value` lines, keys aligned, multi-line
+/// values indented under their key.
+#[derive(Debug, Default)]
+pub struct Details {
+    rows: Vec<(String, Cell, bool)>,
+}
+
+impl Details {
+    /// An empty view.
+    pub fn new() -> Details {
+        Details::default()
+    }
+
+    /// Adds a one-line value.
+    pub fn add(&mut self, key: impl Into<String>, value: Cell) {
+        self.rows.push((key.into(), value, false));
+    }
+
+    /// Adds a value that may span lines (an entrypoint, a log).
+    pub fn add_text(&mut self, key: impl Into<String>, text: &str) {
+        self.rows.push((
+            key.into(),
+            Cell {
+                text: text.trim_end().to_owned(),
+                color: None,
+            },
+            true,
+        ));
+    }
+
+    /// Adds every field of `obj` not named in `skip`, in the object's order.
+    pub fn add_rest(&mut self, obj: &serde_json::Map<String, Value>, skip: &[&str]) {
+        for (k, v) in obj {
+            if skip.contains(&k.as_str()) {
+                continue;
+            }
+            match v {
+                Value::String(s) if s.contains('\n') => self.add_text(k.clone(), s),
+                Value::String(s) if k == "status" || k == "state" => {
+                    self.add(k.clone(), Cell::status(s))
+                }
+                // A big nested value is cut: `-o json` shows it whole.
+                other => self.add(k.clone(), Cell::new(value_text(other)).cut(MAX_VALUE)),
+            }
+        }
+    }
+
+    /// Writes the view.
+    pub fn write(&self, style: &Style, out: &mut dyn Write) -> io::Result<()> {
+        let width = self
+            .rows
+            .iter()
+            .map(|(k, _, _)| k.chars().count())
+            .max()
+            .unwrap_or(0);
+        for (key, cell, multi) in &self.rows {
+            let pad = width - key.chars().count();
+            let label = style.paint(&format!("{key}:"), Some(Color::Bold));
+            if *multi && cell.text.contains('\n') {
+                writeln!(out, "{label}")?;
+                for line in cell.text.lines() {
+                    writeln!(out, "    {}", clean(line))?;
+                }
+            } else {
+                let text = clean(&cell.text);
+                let pad = " ".repeat(pad + 1);
+                let line = format!("{label}{pad}{}", style.paint(&text, cell.color));
+                writeln!(out, "{}", line.trim_end())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A JSON value as one line of text: strings as they are, `null` as `-`, the rest as
+/// compact JSON.
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Bytes for people: `1.9 GiB`.
+pub fn bytes(n: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{v:.0} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// A resource count: `2`, `0.5`.
+pub fn amount(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
+        let mut buf = Vec::new();
+        f(&mut buf).unwrap();
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn tables_align_and_strip_control_characters() {
+        let mut t = Table::new(&["ID", "STATUS", "WHAT"]);
+        t.row(vec![
+            Cell::new("a"),
+            Cell::status("RUNNING"),
+            Cell::new("x\ny"),
+        ]);
+        t.row(vec![
+            Cell::new("long-id"),
+            Cell::status("FAILED"),
+            Cell::new("z").cut(5),
+        ]);
+        let out = text(|b| t.write(&Style::plain(), b));
+        assert_eq!(
+            out,
+            "ID       STATUS   WHAT\na        RUNNING  x y\nlong-id  FAILED   z\n"
+        );
+        let empty = text(|b| Table::new(&["ID"]).write(&Style::plain(), b));
+        assert_eq!(empty, "ID\n(none)\n");
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let mut t = Table::new(&["S"]);
+        t.row(vec![Cell::status("SUCCEEDED")]);
+        let out = text(|b| t.write(&Style { color: true }, b));
+        assert!(out.contains("\x1b[32mSUCCEEDED\x1b[0m"), "{out:?}");
+    }
+
+    #[test]
+    fn details_indent_multi_line_values() {
+        let mut d = Details::new();
+        d.add("id", Cell::new("j1"));
+        d.add_text("entrypoint", "python -c\nprint(1)");
+        let out = text(|b| d.write(&Style::plain(), b));
+        assert_eq!(
+            out,
+            "id:         j1\nentrypoint:\n    python -c\n    print(1)\n"
+        );
+    }
+
+    #[test]
+    fn numbers_for_people() {
+        assert_eq!(bytes(24_606_080_512.0), "22.9 GiB");
+        assert_eq!(bytes(512.0), "512 B");
+        assert_eq!(amount(2.0), "2");
+        assert_eq!(amount(0.5), "0.5");
+        assert_eq!(Cell::new("abcdef").cut(4).text, "abc…");
+    }
+}

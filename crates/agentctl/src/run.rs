@@ -1,0 +1,118 @@
+//! Runs one checked operation against the agent and prints its result.
+//!
+//! Every operation but a tail is one request made with the client's `raw_request`
+//! on the operation's own path (built from validated ids), so `--output json`
+//! prints exactly the JSON the agent sent; the table views read that same JSON into
+//! the typed models. Tails go through `tail_job_logs`.
+
+use crate::cli::Output;
+use crate::exit::Failure;
+use crate::follow::{follow, no_job_in};
+use crate::plan::Op;
+use crate::render::Style;
+use crate::views::{self, ViewError};
+use agent_client_async::AsyncAgentClient;
+use agent_proto::{ClientError, JobId};
+use serde_json::Value;
+use std::io::Write;
+
+/// Where and how to print.
+pub struct Printer<'a> {
+    /// Table or JSON.
+    pub mode: Output,
+    /// Colours.
+    pub style: Style,
+    /// Standard output (buffered).
+    pub out: &'a mut dyn Write,
+}
+
+impl Printer<'_> {
+    fn show(
+        &mut self,
+        v: &Value,
+        view: impl FnOnce(&Value, &Style, &mut dyn Write) -> views::ViewResult,
+    ) -> Result<(), Failure> {
+        let result = match self.mode {
+            Output::Json => views::json(v, self.out),
+            Output::Table => view(v, &self.style, self.out),
+        };
+        result.map_err(|e| match e {
+            ViewError::Decode(e) => Failure::Client(e),
+            ViewError::Io(e) => Failure::Io(e),
+        })?;
+        self.out.flush()?;
+        Ok(())
+    }
+
+    /// One compact JSON document on one line (before the lines of a followed job).
+    fn json_line(&mut self, v: &Value) -> Result<(), Failure> {
+        writeln!(self.out, "{v}")?;
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+async fn fetch(client: &AsyncAgentClient, op: &Op) -> Result<Value, ClientError> {
+    let call = op.call()?.ok_or_else(|| ClientError::Usage {
+        message: "a tail has no single answer".into(),
+    })?;
+    client
+        .raw_request(call.method, &call.path, &call.query, call.body)
+        .await
+}
+
+/// Runs `op` and prints its result.
+pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Result<(), Failure> {
+    if let Op::TailJob(id, opts) = op {
+        return follow(client, &id, opts, p.mode, p.out).await;
+    }
+    let answer = fetch(client, &op).await?;
+    match &op {
+        Op::Health
+        | Op::Gpu
+        | Op::GetNode(_)
+        | Op::GetTask(_)
+        | Op::GetPlugin(_)
+        | Op::CreatePlugin(_) => p.show(&answer, views::details),
+        Op::ListJobs => p.show(&answer, views::jobs),
+        Op::GetJob(_) => p.show(&answer, views::job),
+        Op::JobLogs(_) => p.show(&answer, |v, _, out| views::logs(v, out)),
+        Op::StopJob(id) => p.show(&answer, |v, _, out| views::stopped(id.as_str(), v, out)),
+        Op::ListNodes => p.show(&answer, views::nodes),
+        Op::ListTasks => p.show(&answer, views::tasks),
+        Op::ListServe => p.show(&answer, views::serve_apps),
+        Op::GetServe(_) => p.show(&answer, views::serve_app),
+        Op::DeleteServe(name) => p.show(&answer, |_, _, out| {
+            writeln!(out, "deleted Ray Serve application {name}")?;
+            Ok(())
+        }),
+        Op::ListPlugins(_) => p.show(&answer, views::plugin_releases),
+        Op::DeletePlugin(lookup) => p.show(&answer, |_, _, out| {
+            writeln!(out, "deleted plugin release {lookup}")?;
+            Ok(())
+        }),
+        Op::Raw { .. } => p.show(&answer, |v, _, out| views::json(v, out)),
+        Op::RunPlugin { follow: None, .. } => p.show(&answer, |v, style, out| {
+            views::details(v, style, out)?;
+            if let Some(job) = views::started_job(v) {
+                writeln!(out, "follow its log with: agentctl jobs tail {job}")?;
+            }
+            Ok(())
+        }),
+        Op::RunPlugin {
+            follow: Some(opts), ..
+        } => {
+            let job = views::started_job(&answer).ok_or_else(|| no_job_in(&answer))?;
+            let id = JobId::new(job)?;
+            match p.mode {
+                Output::Json => p.json_line(&answer)?,
+                Output::Table => {
+                    // The log goes to stdout; the note about it to stderr.
+                    eprintln!("agentctl: started job {id}; following its log");
+                }
+            }
+            follow(client, &id, opts.clone(), p.mode, p.out).await
+        }
+        Op::TailJob(..) => Ok(()),
+    }
+}
