@@ -1,0 +1,417 @@
+//! [`RayBackend`]: the agent operations answered from a Ray cluster, as the
+//! testkit's serving layer asks for them ([`AgentBackend`]).
+
+use crate::mapping::{self, client_error_message};
+use crate::plugins::{self, PluginRegistry};
+use crate::ray::RayClient;
+use crate::tail::{spawn_tail, TailEvent as RayTailEvent, TailHandle, TailSettings};
+use agent_proto::{ClientError, JobId, NodeId, PluginLookup, ServeAppName, TaskId};
+use agent_testkit::serve::{
+    AgentBackend, BackendError, BackendResult, RequestContext, TailEvent, TailProtocol, TailStream,
+};
+use async_trait::async_trait;
+use futures_core::Stream;
+use serde_json::{json, Value};
+use std::pin::Pin;
+use std::sync::RwLock;
+use std::task::{Context, Poll};
+
+/// The agent API over a Ray cluster: jobs, logs and tails from Ray's Jobs API,
+/// nodes and tasks from its State API, Serve applications, GPU status, and the
+/// plugin releases of a [`PluginRegistry`].
+#[derive(Debug)]
+pub struct RayBackend {
+    ray: RayClient,
+    plugins: RwLock<PluginRegistry>,
+    tail: TailSettings,
+    api_releases: bool,
+}
+
+impl RayBackend {
+    /// A backend over `ray` running the releases of `plugins`.
+    pub fn new(ray: RayClient, plugins: PluginRegistry) -> Self {
+        RayBackend {
+            ray,
+            plugins: RwLock::new(plugins),
+            tail: TailSettings::default(),
+            api_releases: false,
+        }
+    }
+
+    /// Lets callers create and delete releases through the API (in memory). Off by
+    /// default: a release's entrypoint is a shell command run on the cluster, so
+    /// by default only the operator's registry file defines them.
+    pub fn with_api_releases(mut self, allowed: bool) -> Self {
+        self.api_releases = allowed;
+        self
+    }
+
+    fn check_api_releases(&self) -> BackendResult<()> {
+        if self.api_releases {
+            Ok(())
+        } else {
+            Err(BackendError::detail(
+                403,
+                "this gateway's plugin releases come from its registry file; \
+                 start it with --allow-api-releases to create or delete them through the API",
+            ))
+        }
+    }
+
+    /// Sets how tails pace themselves.
+    pub fn with_tail_settings(mut self, settings: TailSettings) -> Self {
+        self.tail = settings;
+        self
+    }
+
+    /// The Ray client underneath.
+    pub fn ray(&self) -> &RayClient {
+        &self.ray
+    }
+
+    fn registry(&self) -> std::sync::RwLockReadGuard<'_, PluginRegistry> {
+        match self.plugins.read() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn registry_mut(&self) -> std::sync::RwLockWriteGuard<'_, PluginRegistry> {
+        match self.plugins.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The driver job id (hex) of a submission id or job id, if its driver started.
+    async fn driver_job_id(&self, id: &str) -> BackendResult<Option<String>> {
+        let job = JobId::new(id).map_err(to_backend)?;
+        let job = self.ray.get_job(&job).await.map_err(to_backend)?;
+        Ok(job.job_id)
+    }
+}
+
+/// The answer for a failed operation: the error's status, and FastAPI's
+/// `{"detail": message}` (a 422 keeps its detail list).
+pub fn to_backend(err: ClientError) -> BackendError {
+    let status = err.status_code();
+    match err {
+        ClientError::Validation { details, .. } if !details.is_empty() => {
+            BackendError::json(422, json!({ "detail": details }))
+        }
+        other => BackendError::detail(status, client_error_message(&other)),
+    }
+}
+
+/// One query parameter, percent-decoded (`+` is a space).
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(k) == name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'+' {
+            out.push(b' ');
+        } else if b == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match hex {
+                Some(v) => {
+                    out.push(v);
+                    i += 3;
+                    continue;
+                }
+                None => out.push(b'%'),
+            }
+        } else {
+            out.push(b);
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Ray's tail, as the serving layer's stream of events.
+struct RayTailStream {
+    handle: TailHandle,
+}
+
+impl Stream for RayTailStream {
+    type Item = TailEvent;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<TailEvent>> {
+        let this = self.get_mut();
+        this.handle.poll_next(cx).map(|event| {
+            event.map(|e| match e {
+                RayTailEvent::Line(line) => TailEvent::Log(line),
+                RayTailEvent::Complete => TailEvent::Complete,
+                RayTailEvent::Error(message) => TailEvent::Error(message),
+            })
+        })
+    }
+}
+
+fn is_hex(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[async_trait]
+impl AgentBackend for RayBackend {
+    async fn health(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        let version = self.ray.version().await.map_err(to_backend)?;
+        let gcs = self.ray.gcs_healthy().await.ok();
+        Ok(mapping::health(&version, gcs, self.ray.address()))
+    }
+
+    async fn list_jobs(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        self.ray.list_jobs().await.map_err(to_backend)
+    }
+
+    async fn get_job(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
+        self.ray.get_job_value(job).await.map_err(to_backend)
+    }
+
+    async fn job_logs(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<String> {
+        self.ray.job_logs(job).await.map_err(to_backend)
+    }
+
+    async fn stop_job(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
+        let stopped = self.ray.stop_job(job).await.map_err(to_backend)?;
+        serde_json::to_value(stopped).map_err(|e| BackendError::detail(500, e.to_string()))
+    }
+
+    async fn tail(
+        &self,
+        _ctx: &RequestContext,
+        job: &JobId,
+        _protocol: TailProtocol,
+    ) -> BackendResult<TailStream> {
+        // An unknown job is a plain 404 before any upgrade or body.
+        self.ray.get_job(job).await.map_err(to_backend)?;
+        let handle = spawn_tail(self.ray.clone(), job.clone(), self.tail);
+        Ok(Box::pin(RayTailStream { handle }))
+    }
+
+    async fn list_nodes(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        Ok(Value::Array(self.ray.nodes().await.map_err(to_backend)?))
+    }
+
+    async fn get_node(&self, _ctx: &RequestContext, node: &NodeId) -> BackendResult<Value> {
+        let nodes = self.ray.nodes().await.map_err(to_backend)?;
+        mapping::find_by("node", &nodes, "node_id", node.as_str()).map_err(to_backend)
+    }
+
+    async fn list_tasks(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        let filter = query_param(ctx.query.as_deref(), "job_id");
+        let tasks = match filter {
+            None => self.ray.tasks(None).await,
+            Some(id) => match self.driver_job_id(&id).await? {
+                Some(driver) => self.ray.tasks(Some(&driver)).await,
+                // The driver has not started: the job has no task yet.
+                None => Ok(Vec::new()),
+            },
+        };
+        Ok(Value::Array(tasks.map_err(to_backend)?))
+    }
+
+    async fn get_task(&self, _ctx: &RequestContext, task: &TaskId) -> BackendResult<Value> {
+        let not_found = || {
+            to_backend(ClientError::NotFound {
+                message: format!("task {task} does not exist"),
+            })
+        };
+        // Ray's task ids are hex; anything else cannot name a task.
+        if !is_hex(task.as_str()) {
+            return Err(not_found());
+        }
+        let attempts = self.ray.task(task.as_str()).await.map_err(to_backend)?;
+        attempts
+            .into_iter()
+            .filter(|t| t.get("task_id").and_then(Value::as_str) == Some(task.as_str()))
+            .max_by_key(|t| t.get("attempt_number").and_then(Value::as_u64).unwrap_or(0))
+            .ok_or_else(not_found)
+    }
+
+    async fn list_serve_applications(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        let status = self.ray.serve_status().await.map_err(to_backend)?;
+        Ok(Value::Array(mapping::serve_applications(&status)))
+    }
+
+    async fn get_serve_application(
+        &self,
+        _ctx: &RequestContext,
+        name: &ServeAppName,
+    ) -> BackendResult<Value> {
+        let status = self.ray.serve_status().await.map_err(to_backend)?;
+        mapping::serve_application(&status, name.as_str()).map_err(to_backend)
+    }
+
+    async fn delete_serve_application(
+        &self,
+        _ctx: &RequestContext,
+        name: &ServeAppName,
+    ) -> BackendResult<()> {
+        let status = self.ray.serve_status().await.map_err(to_backend)?;
+        let config = mapping::serve_config_without(&status, name.as_str()).map_err(to_backend)?;
+        self.ray.put_serve_config(&config).await.map_err(to_backend)
+    }
+
+    async fn list_plugin_releases(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        let query = ctx.query.as_deref();
+        let code = query_param(query, "plugin").or_else(|| query_param(query, "code"));
+        let version = query_param(query, "version");
+        let page_size = query_param(query, "page_size")
+            .and_then(|p| p.parse::<usize>().ok())
+            .filter(|p| *p > 0)
+            .unwrap_or(100)
+            .min(1000);
+        let page = query_param(query, "page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .filter(|p| *p > 0)
+            .unwrap_or(1);
+        let registry = self.registry();
+        let matching: Vec<Value> = registry
+            .releases()
+            .iter()
+            .filter(|r| code.as_deref().is_none_or(|c| c == r.code))
+            .filter(|r| version.as_deref().is_none_or(|v| v == r.version))
+            .map(|r| r.to_json())
+            .collect();
+        let count = matching.len();
+        let start = (page - 1).saturating_mul(page_size).min(count);
+        let end = start.saturating_add(page_size).min(count);
+        let link = |p: usize| {
+            json!(format!(
+                "{}plugin_releases/?page={p}&page_size={page_size}",
+                ctx.base_url
+            ))
+        };
+        Ok(json!({
+            "count": count,
+            "next": if end < count { link(page + 1) } else { Value::Null },
+            "previous": if page > 1 && start > 0 { link(page - 1) } else { Value::Null },
+            "results": matching[start..end],
+        }))
+    }
+
+    async fn get_plugin_release(
+        &self,
+        _ctx: &RequestContext,
+        lookup: &PluginLookup,
+    ) -> BackendResult<Value> {
+        self.registry()
+            .get(lookup)
+            .map(|r| r.to_json())
+            .map_err(to_backend)
+    }
+
+    async fn create_plugin_release(
+        &self,
+        _ctx: &RequestContext,
+        body: Value,
+    ) -> BackendResult<Value> {
+        self.check_api_releases()?;
+        self.registry_mut()
+            .create(&body)
+            .map(|r| r.to_json())
+            .map_err(to_backend)
+    }
+
+    async fn delete_plugin_release(
+        &self,
+        _ctx: &RequestContext,
+        lookup: &PluginLookup,
+    ) -> BackendResult<()> {
+        self.check_api_releases()?;
+        self.registry_mut().delete(lookup).map_err(to_backend)
+    }
+
+    async fn run_plugin_release(
+        &self,
+        _ctx: &RequestContext,
+        lookup: &PluginLookup,
+        body: Value,
+    ) -> BackendResult<Value> {
+        let (submission, release) = {
+            let registry = self.registry();
+            let release = registry.get(lookup).map_err(to_backend)?;
+            (
+                plugins::submission(release, &body).map_err(to_backend)?,
+                release.lookup(),
+            )
+        };
+        let answer = self.ray.submit_job(&submission).await.map_err(to_backend)?;
+        let id = answer
+            .get("submission_id")
+            .or_else(|| answer.get("job_id"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        Ok(json!({
+            "job_id": id,
+            "submission_id": id,
+            "plugin_release": release,
+            "action": body.get("action").cloned().unwrap_or(Value::Null),
+        }))
+    }
+
+    async fn run_debug_plugin_release(
+        &self,
+        _ctx: &RequestContext,
+        _body: Value,
+    ) -> BackendResult<Value> {
+        Err(BackendError::detail(
+            501,
+            "agent-gateway runs registered plugin releases only (plugin_releases/{lookup}/run/); \
+             register the plugin in the gateway's registry file instead of running it in debug mode",
+        ))
+    }
+
+    async fn gpu_status(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        let nodes = self.ray.nodes().await.map_err(to_backend)?;
+        let usage = self.ray.cluster_status().await.ok();
+        Ok(mapping::gpu_status(&nodes, usage.as_ref()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_decode() {
+        let q = Some("job_id=raysubmit_1&plugin=a%20b&x&page=2+3");
+        assert_eq!(query_param(q, "job_id").as_deref(), Some("raysubmit_1"));
+        assert_eq!(query_param(q, "plugin").as_deref(), Some("a b"));
+        assert_eq!(query_param(q, "x").as_deref(), Some(""));
+        assert_eq!(query_param(q, "page").as_deref(), Some("2 3"));
+        assert_eq!(query_param(q, "nope"), None);
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%4"), "%4");
+        assert_eq!(percent_decode("%41%zz"), "A%zz");
+    }
+
+    #[test]
+    fn errors_become_detail_answers() {
+        let e = to_backend(mapping::ray_error(404, b"Job nope does not exist"));
+        assert_eq!(e.status.as_u16(), 404);
+        assert_eq!(
+            e.body,
+            agent_testkit::serve::ErrorBody::Json(json!({"detail": "Job nope does not exist"}))
+        );
+        let v = plugins::PluginRegistry::new()
+            .create(&json!({"plugin": "a"}))
+            .unwrap_err();
+        let e = to_backend(v);
+        assert_eq!(e.status.as_u16(), 422);
+    }
+}

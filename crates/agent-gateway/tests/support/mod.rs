@@ -1,0 +1,217 @@
+//! Shared by the end-to-end tests: a gateway in-process in front of the Ray head
+//! named by `AGENT_E2E_RAY`, with the test plugin registered.
+#![allow(dead_code)]
+
+use agent_client_async::{AsyncAgentClient, JobStatus, StreamLimits, TailOptions};
+use agent_gateway::plugins::shell_quote;
+use agent_gateway::{Gateway, GatewayConfig, PluginRegistry};
+use agent_proto::ClientError;
+use futures_core::Stream;
+use serde_json::{json, Value};
+use std::future::poll_fn;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+pub const TOKEN: &str = "e2e-agent-token";
+
+/// The Ray dashboard to test against, or `None` (and a note) when unset.
+pub fn ray_address(test: &str) -> Option<String> {
+    match std::env::var("AGENT_E2E_RAY") {
+        Ok(a) if !a.trim().is_empty() => Some(a.trim().to_owned()),
+        _ => {
+            eprintln!(
+                "{test}: skipped: set AGENT_E2E_RAY=http://127.0.0.1:8265 (a Ray head, e.g. from \
+                 .ci/ray.sh start) to run the end-to-end tests"
+            );
+            None
+        }
+    }
+}
+
+/// The test plugin's path.
+pub fn plugin_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/plugin.py")
+}
+
+/// The registry the tests use: `e2e@1.0.0` runs `plugin.py ACTION PARAMS`.
+pub fn registry() -> PluginRegistry {
+    let script = plugin_script();
+    let entrypoint = format!(
+        "python -u {} {{action}} {{params}}",
+        shell_quote(&script.display().to_string())
+    );
+    let text = format!(
+        "[[releases]]\ncode = \"e2e\"\nversion = \"1.0.0\"\nentrypoint = {}\n",
+        toml_string(&entrypoint)
+    );
+    PluginRegistry::from_toml(&text).unwrap()
+}
+
+fn toml_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap()
+}
+
+/// A gateway on a free loopback port in front of `ray`.
+pub async fn gateway(ray: &str) -> Gateway {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = GatewayConfig::new(ray, TOKEN)
+        .plugins(registry())
+        .log_requests(false);
+    Gateway::start(config, listener).await.unwrap()
+}
+
+/// An async client of `gateway` with limits that never stop a long tail.
+pub fn client(gateway: &Gateway) -> AsyncAgentClient {
+    AsyncAgentClient::builder(gateway.url(), TOKEN)
+        .stream_limits(StreamLimits::unlimited())
+        .read_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// A tag unique to this run, for a test's lines.
+pub fn tag(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{name}-{}-{nanos:x}", std::process::id())
+}
+
+/// Runs `action` of the test plugin; returns the job id the gateway answered.
+pub async fn run(client: &AsyncAgentClient, action: &str, params: Value) -> String {
+    let body = agent_proto::RunPluginRelease::new(action).params(params);
+    let answer = client.run_plugin_release("e2e@1.0.0", &body).await.unwrap();
+    answer["job_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no job_id in {answer}"))
+        .to_owned()
+}
+
+/// Every line of a tail, until `complete` (an error fails).
+pub async fn collect(
+    client: &AsyncAgentClient,
+    job: &str,
+    options: TailOptions,
+) -> Result<Vec<String>, ClientError> {
+    let mut tail = client.tail_job_logs(job, options).await?;
+    let mut lines = Vec::new();
+    while let Some(line) = poll_fn(|cx| Pin::new(&mut tail).poll_next(cx)).await {
+        lines.push(line?);
+    }
+    Ok(lines)
+}
+
+/// Polls until `done` holds for the job, up to `limit`.
+pub async fn wait_job(
+    client: &AsyncAgentClient,
+    job: &str,
+    limit: Duration,
+    done: impl Fn(&JobStatus) -> bool,
+) -> agent_proto::Job {
+    let start = Instant::now();
+    loop {
+        let j = client.get_job(job).await.unwrap();
+        if done(&j.status) {
+            return j;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "job {job} still {} after {limit:?}",
+            j.status
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The lines a `count` run prints.
+pub fn expected_count_lines(tag: &str, count: usize) -> Vec<String> {
+    let mut v: Vec<String> = (0..count).map(|i| format!("{tag} line {i}")).collect();
+    v.push(format!("{tag} last line"));
+    v
+}
+
+/// Params of a `count` run.
+pub fn count_params(tag: &str, count: usize, delay: f64) -> Value {
+    json!({"tag": tag, "count": count, "delay": delay})
+}
+
+/// A zip archive (stored, no compression) of `files` under one top-level folder,
+/// as Ray's `working_dir` URIs want.
+pub fn zip_stored(folder: &str, files: &[(&str, &str)]) -> Vec<u8> {
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    let entries: Vec<(String, &[u8])> = std::iter::once((format!("{folder}/"), &b""[..]))
+        .chain(
+            files
+                .iter()
+                .map(|(n, c)| (format!("{folder}/{n}"), c.as_bytes())),
+        )
+        .collect();
+    for (name, data) in &entries {
+        let offset = out.len() as u32;
+        let crc = crc32(data);
+        let le16 = |v: u16| v.to_le_bytes();
+        let le32 = |v: u32| v.to_le_bytes();
+        // local file header
+        out.extend_from_slice(&le32(0x0403_4b50));
+        out.extend_from_slice(&le16(20)); // version needed
+        out.extend_from_slice(&le16(0)); // flags
+        out.extend_from_slice(&le16(0)); // stored
+        out.extend_from_slice(&le16(0)); // time
+        out.extend_from_slice(&le16(0x21)); // date: 1980-01-01
+        out.extend_from_slice(&le32(crc));
+        out.extend_from_slice(&le32(data.len() as u32));
+        out.extend_from_slice(&le32(data.len() as u32));
+        out.extend_from_slice(&le16(name.len() as u16));
+        out.extend_from_slice(&le16(0));
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(data);
+        // central directory entry
+        central.extend_from_slice(&le32(0x0201_4b50));
+        central.extend_from_slice(&le16(20)); // made by
+        central.extend_from_slice(&le16(20)); // needed
+        central.extend_from_slice(&le16(0));
+        central.extend_from_slice(&le16(0));
+        central.extend_from_slice(&le16(0));
+        central.extend_from_slice(&le16(0x21));
+        central.extend_from_slice(&le32(crc));
+        central.extend_from_slice(&le32(data.len() as u32));
+        central.extend_from_slice(&le32(data.len() as u32));
+        central.extend_from_slice(&le16(name.len() as u16));
+        central.extend_from_slice(&le16(0)); // extra
+        central.extend_from_slice(&le16(0)); // comment
+        central.extend_from_slice(&le16(0)); // disk
+        central.extend_from_slice(&le16(0)); // internal attrs
+        central.extend_from_slice(&le32(0)); // external attrs
+        central.extend_from_slice(&le32(offset));
+        central.extend_from_slice(name.as_bytes());
+    }
+    let cd_offset = out.len() as u32;
+    let cd_len = central.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&cd_len.to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
