@@ -1,1 +1,168 @@
-fn main() {}
+//! Project tasks: `cargo xtask ci`, `cargo xtask bench`, `cargo xtask help`.
+//!
+//! Standard library only, so it builds in seconds on a fresh machine.
+
+mod bench;
+mod ci;
+mod step;
+
+use std::fmt;
+use std::process::ExitCode;
+
+use bench::BenchOptions;
+use ci::CiOptions;
+
+/// What went wrong with a task.
+#[derive(Debug)]
+pub enum XtaskError {
+    /// The command line was wrong (exit code 2).
+    Usage(String),
+    /// A task ran and failed, or could not run (exit code 1).
+    Failed(String),
+}
+
+impl fmt::Display for XtaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            XtaskError::Usage(message) | XtaskError::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
+/// A task asked for on the command line.
+#[derive(Debug, PartialEq, Eq)]
+enum Task {
+    Help,
+    Ci(CiOptions),
+    Bench(BenchOptions),
+}
+
+fn parse(args: &[String]) -> Result<Task, XtaskError> {
+    let Some((command, rest)) = args.split_first() else {
+        return Ok(Task::Help);
+    };
+    match command.as_str() {
+        "help" | "--help" | "-h" => Ok(Task::Help),
+        "ci" => CiOptions::parse(rest).map(Task::Ci),
+        "bench" => BenchOptions::parse(rest).map(Task::Bench),
+        other => Err(XtaskError::Usage(format!("unknown command `{other}`"))),
+    }
+}
+
+fn help() -> String {
+    let mut text = String::from(
+        "\
+Usage: cargo xtask <command> [options]
+
+Commands:
+  ci [--skip-deny]
+      The checks CI runs (`bash .ci/run` runs exactly this), in order,
+      stopping at the first failure:
+",
+    );
+    for (index, step) in ci::steps(CiOptions::default()).iter().enumerate() {
+        text.push_str(&format!(
+            "        {}. {:<11} {}\n",
+            index + 1,
+            step.name,
+            step.command_line()
+        ));
+    }
+    text.push_str(
+        "      The test step runs unit, integration and doc tests. Advisories are not
+      checked: they need a network fetch.
+      --skip-deny   leave out the deny steps (for a machine without cargo-deny;
+                    install it with `cargo install --locked cargo-deny`)
+
+  bench [--quick] [--peers] [FAMILY...]
+      Runs the benchmark families (all, or those named); figures go in
+      BENCHMARKS.md, reports in target/bench/. --quick makes short runs, for a
+      smoke check only. --peers runs our clients beside the Python SDK
+      (synapse-sdk, installed under target/peers-venv on first use; needs
+      python3 >= 3.11 with venv and pip) and the wire floor; alone it runs
+      only that comparison.
+      Families:
+",
+    );
+    for family in bench::FAMILIES {
+        text.push_str(&format!("        {:<16} {}\n", family.name, family.about));
+    }
+    text.push_str(
+        "
+  help
+      This text.
+",
+    );
+    text
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = parse(&args).and_then(|task| {
+        let root = step::workspace_root();
+        match task {
+            Task::Help => {
+                print!("{}", help());
+                Ok(())
+            }
+            Task::Ci(options) => ci::run(&root, options),
+            Task::Bench(options) => bench::run(&root, &options),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(XtaskError::Usage(message)) => {
+            eprintln!("xtask: {message}");
+            eprintln!("Run `cargo xtask help` for the commands.");
+            ExitCode::from(2)
+        }
+        Err(XtaskError::Failed(message)) => {
+            eprintln!();
+            eprintln!("xtask: FAILED: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|a| (*a).to_owned()).collect()
+    }
+
+    #[test]
+    fn no_command_and_help_show_help() {
+        assert_eq!(parse(&[]).ok(), Some(Task::Help));
+        assert_eq!(parse(&args(&["help"])).ok(), Some(Task::Help));
+        assert_eq!(parse(&args(&["--help"])).ok(), Some(Task::Help));
+    }
+
+    #[test]
+    fn commands_parse_their_options() {
+        assert_eq!(
+            parse(&args(&["ci", "--skip-deny"])).ok(),
+            Some(Task::Ci(CiOptions { skip_deny: true }))
+        );
+        assert!(matches!(
+            parse(&args(&["bench", "--quick"])),
+            Ok(Task::Bench(BenchOptions { quick: true, .. }))
+        ));
+        assert!(matches!(
+            parse(&args(&["deploy"])),
+            Err(XtaskError::Usage(_))
+        ));
+    }
+
+    #[test]
+    fn help_lists_every_command_and_family() {
+        let text = help();
+        for word in ["ci", "bench", "help", "--skip-deny", "--quick", "--peers"] {
+            assert!(text.contains(word), "help lacks {word}");
+        }
+        for name in bench::family_names() {
+            assert!(text.contains(name), "help lacks family {name}");
+        }
+    }
+}

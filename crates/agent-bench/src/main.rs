@@ -1,0 +1,205 @@
+//! `agent-bench`: one benchmark contender per process, for `cargo xtask bench`.
+//!
+//! ```text
+//! agent-bench server     [--listen ADDR] [--token T] [--lines N[,N...]] [--bytes B] [--threads K]
+//! agent-bench gets       --client async|blocking|floor --n N --url U --token T
+//! agent-bench concurrent --client async|floor --n N --concurrency C --url U --token T
+//! agent-bench tail       --client async|blocking|floor --protocol websocket|http --job ID --url U --token T
+//! ```
+//!
+//! Our async contenders run on tokio's default multi-thread runtime (what
+//! `#[tokio::main]` gives); `--runtime current` runs them on one thread instead.
+//! The floor always runs on one thread.
+//!
+//! Each workload prints one JSON line on stdout: `{"workload", "client", "count",
+//! "bytes", "seconds", "rate", "vmhwm_kb"}` (the Python peer scripts under
+//! `python/` print the same keys). The xtask runs the contenders one after another
+//! against one `server`, watches their peak memory from outside, and reports
+//! medians.
+
+mod floor;
+mod ours;
+mod report;
+mod server;
+mod target;
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use agent_proto::Protocol;
+use report::Outcome;
+use target::Target;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const USAGE: &str = "\
+usage:
+  agent-bench server     [--listen ADDR] [--token T] [--lines N[,N...]] [--bytes B] [--threads K]
+  agent-bench gets       --client async|blocking|floor --n N --url U --token T
+  agent-bench concurrent --client async|floor --n N --concurrency C --url U --token T
+  agent-bench tail       --client async|blocking|floor --protocol websocket|http --job ID --url U --token T
+  (async contenders: --runtime multi|current, default multi)";
+
+/// `--key value` pairs after the subcommand.
+struct Args {
+    values: HashMap<String, String>,
+}
+
+impl Args {
+    fn parse(args: &[String]) -> Result<Self, String> {
+        let mut values = HashMap::new();
+        let mut iter = args.iter();
+        while let Some(key) = iter.next() {
+            let Some(name) = key.strip_prefix("--") else {
+                return Err(format!("unexpected argument `{key}`"));
+            };
+            let value = iter
+                .next()
+                .ok_or_else(|| format!("`{key}` needs a value"))?;
+            values.insert(name.to_owned(), value.clone());
+        }
+        Ok(Args { values })
+    }
+
+    fn get(&self, name: &str) -> Result<&str, String> {
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| format!("missing --{name}"))
+    }
+
+    fn get_or<'a>(&'a self, name: &str, default: &'a str) -> &'a str {
+        self.values.get(name).map_or(default, String::as_str)
+    }
+
+    fn number(&self, name: &str, default: u64) -> Result<u64, String> {
+        match self.values.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .replace('_', "")
+                .parse()
+                .map_err(|_| format!("--{name} takes a number, not `{v}`")),
+        }
+    }
+}
+
+fn protocol(args: &Args) -> Result<Protocol, String> {
+    match args.get("protocol")? {
+        "websocket" | "ws" => Ok(Protocol::WebSocket),
+        "http" => Ok(Protocol::Http),
+        other => Err(format!("--protocol is websocket or http, not `{other}`")),
+    }
+}
+
+/// The runtime of our async contenders: tokio's default (`#[tokio::main]`, a
+/// worker per core), or one thread with `--runtime current` (a diagnostic).
+fn runtime(args: &Args) -> Result<tokio::runtime::Runtime, BoxError> {
+    let mut builder = match args.get_or("runtime", "multi") {
+        "multi" => tokio::runtime::Builder::new_multi_thread(),
+        "current" => tokio::runtime::Builder::new_current_thread(),
+        other => return Err(format!("--runtime is multi or current, not `{other}`").into()),
+    };
+    Ok(builder.enable_all().build()?)
+}
+
+/// The floor's runtime: one thread, so the connection and its reader never hand
+/// data across threads (the cheapest way to drive a socket with tokio).
+fn floor_runtime() -> Result<tokio::runtime::Runtime, BoxError> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn workload(command: &str, args: &Args) -> Result<Outcome, BoxError> {
+    let url = args.get("url")?;
+    let token = args.get("token")?;
+    let client = args.get("client")?;
+    let target = Target::parse(url)?;
+    match command {
+        "gets" => {
+            let n = args.number("n", 5_000)?;
+            match client {
+                "async" => Ok(runtime(args)?.block_on(ours::gets_async(url, token, n))?),
+                "blocking" => Ok(ours::gets_blocking(url, token, n)?),
+                "floor" => floor_runtime()?.block_on(floor::gets(&target, token, n)),
+                other => Err(format!("gets: no client `{other}`").into()),
+            }
+        }
+        "concurrent" => {
+            let n = args.number("n", 20_000)?;
+            let concurrency = args.number("concurrency", 64)?.max(1);
+            match client {
+                "async" => Ok(runtime(args)?.block_on(ours::concurrent_async(
+                    url,
+                    token,
+                    n,
+                    concurrency,
+                ))?),
+                "floor" => {
+                    floor_runtime()?.block_on(floor::concurrent(&target, token, n, concurrency))
+                }
+                other => Err(format!("concurrent: no client `{other}`").into()),
+            }
+        }
+        "tail" => {
+            let job = args.get("job")?;
+            let protocol = protocol(args)?;
+            match (client, protocol) {
+                ("async", p) => Ok(runtime(args)?.block_on(ours::tail_async(url, token, job, p))?),
+                ("blocking", p) => Ok(ours::tail_blocking(url, token, job, p)?),
+                ("floor", Protocol::Http) => {
+                    floor_runtime()?.block_on(floor::tail_http(&target, token, job))
+                }
+                ("floor", _) => {
+                    floor_runtime()?.block_on(floor::tail_websocket(&target, token, job))
+                }
+                (other, _) => Err(format!("tail: no client `{other}`").into()),
+            }
+        }
+        other => Err(format!("no subcommand `{other}`\n{USAGE}").into()),
+    }
+}
+
+fn server(args: &Args) -> Result<(), BoxError> {
+    let tail_lines = args
+        .get_or("lines", "1000000")
+        .split(',')
+        .map(|n| n.trim().replace('_', "").parse::<u64>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| "--lines takes numbers separated by commas")?;
+    let config = server::ServerConfig {
+        listen: args.get_or("listen", "127.0.0.1:0").parse()?,
+        token: args.get_or("token", "bench-token").to_owned(),
+        tail_lines,
+        line_bytes: usize::try_from(args.number("bytes", 100)?)?,
+    };
+    let threads = usize::try_from(args.number("threads", 2)?)?;
+    Ok(server::run(&config, threads)?)
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = argv.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let args = match Args::parse(rest) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("agent-bench: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = if command == "server" {
+        server(&args)
+    } else {
+        workload(command, &args).map(|outcome| println!("{}", outcome.to_json()))
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("agent-bench {command}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

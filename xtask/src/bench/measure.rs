@@ -1,0 +1,581 @@
+//! Measuring contenders: one process per run, its wall time and its peak memory
+//! seen from outside, its result line read back, medians over alternating runs.
+//!
+//! # Peak memory
+//!
+//! The peak resident set of a contender is the kernel's high-water mark `VmHWM`
+//! from `/proc/<pid>/status`, read by this process every [`POLL`] while the
+//! contender runs (standard library only: no `wait4`, no `/usr/bin/time`).
+//! `VmHWM` never goes down, so the last value read before the process exits is
+//! its peak up to then; the contender also prints its own `VmHWM` at the very
+//! end of its workload (`vmhwm_kb`), and the figure kept is the larger of the
+//! two. Both come from the same kernel counter (what `ru_maxrss` reports).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::XtaskError;
+
+/// How often the peak memory of a running contender is read.
+pub const POLL: Duration = Duration::from_millis(5);
+
+/// The longest a single contender run may take before it is ended.
+pub const RUN_LIMIT: Duration = Duration::from_secs(300);
+
+/// One run of one contender.
+#[derive(Debug, Clone, Default)]
+pub struct Sample {
+    /// Requests made or lines received (the result line's `count`).
+    pub count: f64,
+    /// The measured part's duration in seconds (the result line's `seconds`).
+    pub seconds: f64,
+    /// `count / seconds`.
+    pub rate: f64,
+    /// Peak resident memory of the process in KiB.
+    pub peak_kb: u64,
+    /// The whole process, from spawn to exit.
+    pub wall: Duration,
+    /// The result line as printed.
+    pub line: String,
+}
+
+/// A contender: a name for the tables and how to start one run of it.
+pub struct Contender {
+    /// `python-sync`, `ours-async`, `floor`, ...
+    pub name: String,
+    /// The program and its arguments.
+    pub program: PathBuf,
+    /// Arguments.
+    pub args: Vec<String>,
+    /// Whether the process prints a result line (start-up runs do not need one).
+    pub reports: bool,
+}
+
+impl Contender {
+    /// A contender printing a result line.
+    pub fn new(name: &str, program: impl Into<PathBuf>, args: &[&str]) -> Self {
+        Contender {
+            name: name.to_owned(),
+            program: program.into(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            reports: true,
+        }
+    }
+
+    /// A contender timed as a whole process (its output is not read for figures).
+    pub fn whole_process(name: &str, program: impl Into<PathBuf>, args: &[&str]) -> Self {
+        Contender {
+            reports: false,
+            ..Contender::new(name, program, args)
+        }
+    }
+
+    /// The command line, for reports.
+    pub fn command_line(&self) -> String {
+        let mut line = self.program.display().to_string();
+        for arg in &self.args {
+            line.push(' ');
+            if arg.contains(' ') || arg.contains('\n') {
+                line.push_str(&format!("{arg:?}"));
+            } else {
+                line.push_str(arg);
+            }
+        }
+        line
+    }
+
+    /// Runs it once: spawn, poll its peak memory until it exits, read its result.
+    pub fn run(&self) -> Result<Sample, XtaskError> {
+        let started = Instant::now();
+        let mut child = Command::new(&self.program)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                XtaskError::Failed(format!("cannot start `{}`: {e}", self.command_line()))
+            })?;
+        let stdout = read_all(child.stdout.take());
+        let stderr = read_all(child.stderr.take());
+        let status_path = PathBuf::from(format!("/proc/{}/status", child.id()));
+        let mut polled = 0;
+        let status = loop {
+            if let Some(kb) = vmhwm_kb(&status_path) {
+                polled = polled.max(kb);
+            }
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if started.elapsed() > RUN_LIMIT => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(XtaskError::Failed(format!(
+                        "`{}` ran longer than {}s and was ended",
+                        self.command_line(),
+                        RUN_LIMIT.as_secs()
+                    )));
+                }
+                Ok(None) => thread::sleep(POLL),
+                Err(e) => return Err(XtaskError::Failed(format!("waiting for a contender: {e}"))),
+            }
+        };
+        let wall = started.elapsed();
+        let out = stdout.join().unwrap_or_default();
+        let err = stderr.join().unwrap_or_default();
+        if !status.success() {
+            return Err(XtaskError::Failed(format!(
+                "`{}` failed ({status}):\n{}",
+                self.command_line(),
+                tail_of(&err, 2000)
+            )));
+        }
+        // a whole-process contender may exit before a poll sees its memory
+        // grow: its peak is not reported (0)
+        let mut sample = Sample {
+            peak_kb: if self.reports { polled } else { 0 },
+            wall,
+            ..Sample::default()
+        };
+        if self.reports {
+            let line = out
+                .lines()
+                .rev()
+                .find(|l| l.trim_start().starts_with('{'))
+                .ok_or_else(|| {
+                    XtaskError::Failed(format!(
+                        "`{}` printed no result line; stdout: {}; stderr: {}",
+                        self.command_line(),
+                        tail_of(&out, 500),
+                        tail_of(&err, 1000)
+                    ))
+                })?
+                .trim()
+                .to_owned();
+            let field = |key: &str| {
+                json_number(&line, key).ok_or_else(|| {
+                    XtaskError::Failed(format!("result line without `{key}`: {line}"))
+                })
+            };
+            sample.count = field("count")?;
+            sample.seconds = field("seconds")?;
+            sample.rate = field("rate")?;
+            sample.peak_kb = sample.peak_kb.max(field("vmhwm_kb")? as u64);
+            sample.line = line;
+        }
+        Ok(sample)
+    }
+}
+
+fn read_all<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_string(&mut text);
+        }
+        text
+    })
+}
+
+fn tail_of(text: &str, max: usize) -> &str {
+    let start = text.len().saturating_sub(max);
+    let start = (start..=text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(text.len());
+    &text[start..]
+}
+
+/// `VmHWM` of a `/proc/<pid>/status` file, in KiB.
+fn vmhwm_kb(path: &Path) -> Option<u64> {
+    let status = std::fs::read_to_string(path).ok()?;
+    status.lines().find_map(|line| {
+        line.strip_prefix("VmHWM:")
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kb| kb.parse().ok())
+    })
+}
+
+/// The number after `"key":` in a flat JSON object line (`"key": 12.5` or
+/// `"key":12`).
+pub fn json_number(line: &str, key: &str) -> Option<f64> {
+    let quoted = format!("\"{key}\"");
+    let at = line.find(&quoted)? + quoted.len();
+    let rest = line[at..].trim_start().strip_prefix(':')?.trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// The string after `"key":` in a flat JSON object line (no escapes inside).
+pub fn json_string(line: &str, key: &str) -> Option<String> {
+    let quoted = format!("\"{key}\"");
+    let at = line.find(&quoted)? + quoted.len();
+    let rest = line[at..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = rest.strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+pub fn median(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    }
+}
+
+/// Medians of one contender over its runs.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The contender's name.
+    pub name: String,
+    /// Median of `rate`.
+    pub rate: f64,
+    /// Median of `count`.
+    pub count: f64,
+    /// Median peak memory, MiB.
+    pub peak_mib: f64,
+    /// Smallest and largest peak memory, MiB.
+    pub peak_range: (f64, f64),
+    /// Median whole-process wall time, ms.
+    pub wall_ms: f64,
+    /// Smallest and largest rate (the spread).
+    pub rate_range: (f64, f64),
+    /// The command line of one run.
+    pub command: String,
+}
+
+/// Runs `contenders` alternately (A B C A B C ...) `runs` times each, printing
+/// each result as it comes, and returns their medians in the same order.
+pub fn alternate(
+    workload: &str,
+    contenders: &[Contender],
+    runs: usize,
+    log: &mut RunLog,
+) -> Result<Vec<Summary>, XtaskError> {
+    let mut samples: Vec<Vec<Sample>> = contenders.iter().map(|_| Vec::new()).collect();
+    for run in 1..=runs {
+        for (contender, kept) in contenders.iter().zip(samples.iter_mut()) {
+            let sample = contender.run().map_err(|e| {
+                XtaskError::Failed(format!("{workload}, {} run {run}: {e}", contender.name))
+            })?;
+            if contender.reports {
+                println!(
+                    "    {workload:<16} {:<16} run {run}/{runs}: {:>12.0} /s  peak {:>7.1} MiB  wall {:>8.1} ms",
+                    contender.name,
+                    sample.rate,
+                    sample.peak_kb as f64 / 1024.0,
+                    sample.wall.as_secs_f64() * 1e3
+                );
+            } else {
+                println!(
+                    "    {workload:<16} {:<16} run {run}/{runs}: wall {:>8.1} ms",
+                    contender.name,
+                    sample.wall.as_secs_f64() * 1e3
+                );
+            }
+            log.record(workload, &contender.name, run, &sample);
+            kept.push(sample);
+        }
+    }
+    Ok(contenders
+        .iter()
+        .zip(samples)
+        .map(|(contender, runs_of)| {
+            let rates: Vec<f64> = runs_of.iter().map(|s| s.rate).collect();
+            Summary {
+                name: contender.name.clone(),
+                rate: median(&rates),
+                count: median(&runs_of.iter().map(|s| s.count).collect::<Vec<_>>()),
+                peak_mib: median(
+                    &runs_of
+                        .iter()
+                        .map(|s| s.peak_kb as f64 / 1024.0)
+                        .collect::<Vec<_>>(),
+                ),
+                peak_range: {
+                    let peaks = runs_of.iter().map(|s| s.peak_kb as f64 / 1024.0);
+                    (
+                        peaks.clone().fold(f64::INFINITY, f64::min),
+                        peaks.fold(f64::NEG_INFINITY, f64::max),
+                    )
+                },
+                wall_ms: median(
+                    &runs_of
+                        .iter()
+                        .map(|s| s.wall.as_secs_f64() * 1e3)
+                        .collect::<Vec<_>>(),
+                ),
+                rate_range: (
+                    rates.iter().copied().fold(f64::INFINITY, f64::min),
+                    rates.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                ),
+                command: contender.command_line(),
+            }
+        })
+        .collect())
+}
+
+/// Every run's result line, kept in a file beside the report.
+#[derive(Debug, Default)]
+pub struct RunLog {
+    lines: Vec<String>,
+}
+
+impl RunLog {
+    fn record(&mut self, workload: &str, contender: &str, run: usize, sample: &Sample) {
+        self.lines.push(format!(
+            "{{\"workload\":\"{workload}\",\"contender\":\"{contender}\",\"run\":{run},\"peak_kb\":{},\"wall_ms\":{:.3},\"result\":{}}}",
+            sample.peak_kb,
+            sample.wall.as_secs_f64() * 1e3,
+            if sample.line.is_empty() { "null" } else { &sample.line }
+        ));
+    }
+
+    /// The lines, one JSON object each.
+    pub fn text(&self) -> String {
+        let mut text = self.lines.join("\n");
+        text.push('\n');
+        text
+    }
+}
+
+/// The test server (`agent-bench server`) the contenders run against; it stops
+/// when this is dropped (its stdin closes).
+pub struct BenchServer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    /// Its base URL.
+    pub url: String,
+    /// Its agent token.
+    pub token: String,
+}
+
+impl BenchServer {
+    /// Starts `agent-bench server` with tail jobs of `lines` lines of 100 bytes.
+    pub fn start(agent_bench: &Path, lines: &[u64]) -> Result<Self, XtaskError> {
+        let list: Vec<String> = lines.iter().map(u64::to_string).collect();
+        let mut child = Command::new(agent_bench)
+            .args(["server", "--bytes", "100", "--token", "bench-token"])
+            .args(["--lines", &list.join(",")])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| {
+                XtaskError::Failed(format!(
+                    "cannot start the test server `{}`: {e}",
+                    agent_bench.display()
+                ))
+            })?;
+        let stdin = child.stdin.take();
+        let mut first = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            let _ = BufReader::new(stdout).read_line(&mut first);
+        }
+        let url = json_string(&first, "url");
+        let token = json_string(&first, "token");
+        match (url, token) {
+            (Some(url), Some(token)) => Ok(BenchServer {
+                child,
+                stdin,
+                url,
+                token,
+            }),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(XtaskError::Failed(format!(
+                    "the test server did not say where it listens (it printed `{}`)",
+                    first.trim()
+                )))
+            }
+        }
+    }
+}
+
+impl Drop for BenchServer {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where `cargo build --release` puts binaries: `$CARGO_TARGET_DIR/release` or
+/// `<root>/target/release`.
+pub fn release_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root.join(dir)
+            }
+        })
+        .unwrap_or_else(|| root.join("target"))
+        .join("release")
+}
+
+/// Where the reports go: `<root>/target/bench/`.
+pub fn report_dir(root: &Path) -> Result<PathBuf, XtaskError> {
+    let dir = root.join("target").join("bench");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| XtaskError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
+/// Writes a report file and says where it is.
+pub fn write_report(path: &Path, text: &str) -> Result<(), XtaskError> {
+    std::fs::write(path, text)
+        .map_err(|e| XtaskError::Failed(format!("cannot write {}: {e}", path.display())))?;
+    println!("==> report written to {}", path.display());
+    Ok(())
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`.
+pub fn today() -> String {
+    let days = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0) as i64;
+    // Howard Hinnant's civil_from_days
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The machine, one line: CPU model, cores, memory, kernel, rustc.
+pub fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown CPU", |(_, m)| m.trim())
+        .to_owned();
+    let cores = thread::available_parallelism().map_or(0, usize::from);
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_gib = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let rustc = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!("{model}, {cores} cores, {mem_gib:.0} GiB, Linux {kernel}, {rustc}")
+}
+
+/// `12345.6` as `12,346`.
+pub fn thousands(value: f64) -> String {
+    if !value.is_finite() {
+        return "-".to_owned();
+    }
+    let digits = format!("{:.0}", value.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if value < 0.0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// A ratio as `12.3x`.
+pub fn ratio(value: f64) -> String {
+    if !value.is_finite() {
+        return "-".to_owned();
+    }
+    if value >= 10.0 {
+        format!("{value:.1}x")
+    } else {
+        format!("{value:.2}x")
+    }
+}
+
+/// `met` or `MISSED`.
+pub fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "**missed**"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_numbers_and_strings_of_flat_json() {
+        let serde = r#"{"count":5000,"rate":12654.3,"seconds":0.39,"url":"http://x/"}"#;
+        assert_eq!(json_number(serde, "count"), Some(5000.0));
+        assert_eq!(json_number(serde, "rate"), Some(12654.3));
+        assert_eq!(json_string(serde, "url").as_deref(), Some("http://x/"));
+        let python = r#"{"count": 5000, "seconds": 1e-05, "vmhwm_kb": 41000}"#;
+        assert_eq!(json_number(python, "seconds"), Some(1e-5));
+        assert_eq!(json_number(python, "vmhwm_kb"), Some(41000.0));
+        assert_eq!(json_number(python, "nope"), None);
+    }
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn formats_figures() {
+        assert_eq!(thousands(1_234_567.4), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(ratio(12.345), "12.3x");
+        assert_eq!(ratio(0.8), "0.80x");
+        assert!(today().len() == 10 && today().starts_with("20"));
+    }
+
+    #[test]
+    fn a_contender_is_timed_and_its_peak_read() {
+        let sample = Contender::whole_process("true", "true", &[]).run().unwrap();
+        assert!(sample.wall > Duration::ZERO);
+        let missing = Contender::new("nope", "/nonexistent/program", &[]).run();
+        assert!(missing.is_err());
+    }
+}

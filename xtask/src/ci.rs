@@ -1,0 +1,175 @@
+//! `cargo xtask ci`: the checks CI runs, in order, stopping at the first
+//! failure.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::step::{cargo_program, seconds, Step};
+use crate::XtaskError;
+
+/// How to install cargo-deny, as told to whoever lacks it.
+pub const INSTALL_CARGO_DENY: &str = "cargo install --locked cargo-deny";
+
+/// Options of `cargo xtask ci`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CiOptions {
+    /// Leave out the cargo-deny step (`--skip-deny`).
+    pub skip_deny: bool,
+}
+
+impl CiOptions {
+    /// Parses the arguments following `ci`.
+    pub fn parse(args: &[String]) -> Result<Self, XtaskError> {
+        let mut options = CiOptions::default();
+        for arg in args {
+            match arg.as_str() {
+                "--skip-deny" => options.skip_deny = true,
+                other => {
+                    return Err(XtaskError::Usage(format!(
+                        "`ci` does not take `{other}` (it takes only --skip-deny)"
+                    )))
+                }
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// The steps of `ci`, in the order they run.
+pub fn steps(options: CiOptions) -> Vec<Step> {
+    let mut steps = vec![
+        Step::cargo("fmt", &["fmt", "--all", "--", "--check"]),
+        Step::cargo(
+            "clippy",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+        // Unit, integration and doc tests; prints the `test result:` lines.
+        Step::cargo("test", &["test", "--workspace", "--locked"]),
+    ];
+    if !options.skip_deny {
+        // cargo-deny reads `cargo metadata` offline, which needs the crates of
+        // every target platform, not only those the build above downloaded.
+        steps.push(Step::cargo("deny-fetch", &["fetch", "--locked"]));
+        // Advisories need the RustSec database from the network: not checked.
+        steps.push(Step::cargo(
+            "deny",
+            &[
+                "deny",
+                "--offline",
+                "--locked",
+                "check",
+                "licenses",
+                "bans",
+                "sources",
+            ],
+        ));
+    }
+    steps
+}
+
+/// Runs every step of `ci` from `root`, stopping at the first failure.
+pub fn run(root: &Path, options: CiOptions) -> Result<(), XtaskError> {
+    if !options.skip_deny && !cargo_deny_installed() {
+        return Err(XtaskError::Failed(format!(
+            "cargo-deny is not installed, and `ci` ends with `cargo deny check`.\n\
+             Install it with:  {INSTALL_CARGO_DENY}   (about 4 minutes)\n\
+             or leave the licence/ban/source check out:  cargo xtask ci --skip-deny"
+        )));
+    }
+
+    let steps = steps(options);
+    let total = steps.len();
+    let mut timings: Vec<(&'static str, Duration)> = Vec::with_capacity(total);
+    for (index, step) in steps.iter().enumerate() {
+        match step.run(root, (index + 1, total)) {
+            Ok(elapsed) => timings.push((step.name, elapsed)),
+            Err(failure) => {
+                return Err(XtaskError::Failed(format!(
+                    "ci stopped at step {}/{total}: {failure}",
+                    index + 1
+                )))
+            }
+        }
+    }
+
+    println!();
+    println!("==> xtask ci: every step succeeded");
+    for (name, elapsed) in &timings {
+        println!("    {name:<12} {}", seconds(*elapsed));
+    }
+    if options.skip_deny {
+        println!("    deny         skipped (--skip-deny)");
+    } else {
+        println!("    (cargo-deny advisories are not checked: they need a network fetch)");
+    }
+    Ok(())
+}
+
+/// Whether `cargo deny` is a command cargo can run.
+fn cargo_deny_installed() -> bool {
+    Command::new(cargo_program())
+        .args(["deny", "--version"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|status| status.success())
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|a| (*a).to_owned()).collect()
+    }
+
+    fn names(steps: &[Step]) -> Vec<&'static str> {
+        steps.iter().map(|s| s.name).collect()
+    }
+
+    #[test]
+    fn steps_run_fmt_clippy_test_then_deny() {
+        let steps = steps(CiOptions::default());
+        assert_eq!(
+            names(&steps),
+            ["fmt", "clippy", "test", "deny-fetch", "deny"]
+        );
+        assert_eq!(steps[0].command_line(), "cargo fmt --all -- --check");
+        assert_eq!(
+            steps[1].command_line(),
+            "cargo clippy --workspace --all-targets --locked -- -D warnings"
+        );
+        assert_eq!(steps[2].command_line(), "cargo test --workspace --locked");
+        assert_eq!(
+            steps[4].command_line(),
+            "cargo deny --offline --locked check licenses bans sources"
+        );
+    }
+
+    #[test]
+    fn skip_deny_leaves_out_the_deny_steps() {
+        let steps = steps(CiOptions { skip_deny: true });
+        assert_eq!(names(&steps), ["fmt", "clippy", "test"]);
+    }
+
+    #[test]
+    fn parse_accepts_skip_deny_and_rejects_anything_else() {
+        assert_eq!(
+            CiOptions::parse(&args(&["--skip-deny"])).ok(),
+            Some(CiOptions { skip_deny: true })
+        );
+        assert_eq!(CiOptions::parse(&[]).ok(), Some(CiOptions::default()));
+        assert!(CiOptions::parse(&args(&["--quick"])).is_err());
+    }
+}
