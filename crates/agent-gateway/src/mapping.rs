@@ -123,21 +123,9 @@ pub fn ray_error(status: u16, body: &[u8]) -> ClientError {
 pub fn client_error_message(err: &ClientError) -> String {
     match err {
         ClientError::InvalidInput { what, reason } => format!("invalid {what}: {reason}"),
-        ClientError::BadRequest { message }
-        | ClientError::Unauthorized { message }
-        | ClientError::Forbidden { message }
-        | ClientError::NotFound { message }
-        | ClientError::RateLimited { message, .. }
-        | ClientError::Server { message, .. }
-        | ClientError::StreamFailed { message }
-        | ClientError::Unavailable { message, .. }
-        | ClientError::GpuUnavailable { message }
-        | ClientError::Connect { message }
-        | ClientError::UnexpectedStatus { message, .. }
-        | ClientError::Decode { message }
-        | ClientError::Protocol { message }
-        | ClientError::Usage { message } => message.clone(),
-        other => other.to_string(),
+        other => other
+            .message()
+            .map_or_else(|| other.to_string(), str::to_owned),
     }
 }
 

@@ -277,6 +277,35 @@ pub enum ClientError {
     },
 }
 
+/// Matches the variants that carry a plain `message`, binding it (by reference or
+/// mutable reference, as the matched value is); exhaustive, so that a new variant
+/// must say whether it has one.
+macro_rules! with_message {
+    ($err:expr, $m:ident => $then:expr) => {
+        match $err {
+            ClientError::BadRequest { message: $m }
+            | ClientError::Unauthorized { message: $m }
+            | ClientError::Forbidden { message: $m }
+            | ClientError::NotFound { message: $m }
+            | ClientError::RateLimited { message: $m, .. }
+            | ClientError::Server { message: $m, .. }
+            | ClientError::StreamFailed { message: $m }
+            | ClientError::Unavailable { message: $m, .. }
+            | ClientError::GpuUnavailable { message: $m }
+            | ClientError::Connect { message: $m }
+            | ClientError::UnexpectedStatus { message: $m, .. }
+            | ClientError::Decode { message: $m }
+            | ClientError::Protocol { message: $m }
+            | ClientError::Usage { message: $m } => Some($then),
+            ClientError::InvalidInput { .. }
+            | ClientError::Timeout { .. }
+            | ClientError::Validation { .. }
+            | ClientError::LimitExceeded { .. }
+            | ClientError::ResponseIncomplete { .. } => None,
+        }
+    };
+}
+
 /// Shorthand for results of the agent client.
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 
@@ -440,22 +469,11 @@ impl ClientError {
                 *s = s.replace(secret, "[redacted]");
             }
         };
+        if let Some(message) = self.message_mut() {
+            fix(message);
+        }
         match &mut self {
             ClientError::InvalidInput { reason, .. } => fix(reason),
-            ClientError::BadRequest { message }
-            | ClientError::Unauthorized { message }
-            | ClientError::Forbidden { message }
-            | ClientError::NotFound { message }
-            | ClientError::RateLimited { message, .. }
-            | ClientError::Server { message, .. }
-            | ClientError::StreamFailed { message }
-            | ClientError::Unavailable { message, .. }
-            | ClientError::GpuUnavailable { message }
-            | ClientError::Connect { message }
-            | ClientError::UnexpectedStatus { message, .. }
-            | ClientError::Decode { message }
-            | ClientError::Protocol { message }
-            | ClientError::Usage { message } => fix(message),
             ClientError::Validation { details, message } => {
                 fix(message);
                 for d in details {
@@ -478,9 +496,28 @@ impl ClientError {
                 );
                 **cause = inner.scrub(secret);
             }
-            ClientError::Timeout { .. } | ClientError::LimitExceeded { .. } => {}
+            _ => {}
         }
         self
+    }
+
+    /// The message a server or the failure itself gave, without the prefix that
+    /// `Display` adds (`not found (404): `); `None` for variants whose text is built
+    /// from fields (time-outs, limits, validation details, invalid input, incomplete
+    /// responses).
+    ///
+    /// ```
+    /// use agent_proto::ClientError;
+    ///
+    /// let e = ClientError::from_response(404, None, b"Job nope does not exist");
+    /// assert_eq!(e.message(), Some("Job nope does not exist"));
+    /// ```
+    pub fn message(&self) -> Option<&str> {
+        with_message!(self, message => message.as_str())
+    }
+
+    fn message_mut(&mut self) -> Option<&mut String> {
+        with_message!(self, message => message)
     }
 
     /// Wraps a failure that happened after the request was sent: the caller learns
