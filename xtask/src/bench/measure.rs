@@ -103,23 +103,39 @@ impl Contender {
         let stderr = read_all(child.stderr.take());
         let status_path = PathBuf::from(format!("/proc/{}/status", child.id()));
         let mut polled = 0;
-        let status = loop {
-            if let Some(kb) = vmhwm_kb(&status_path) {
-                polled = polled.max(kb);
-            }
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if started.elapsed() > RUN_LIMIT => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(XtaskError::Failed(format!(
-                        "`{}` ran longer than {}s and was ended",
-                        self.command_line(),
-                        RUN_LIMIT.as_secs()
-                    )));
+        // a whole-process contender is timed to its exit, not to the next poll
+        let status = if self.reports {
+            None
+        } else {
+            Some(
+                child
+                    .wait()
+                    .map_err(|e| XtaskError::Failed(format!("waiting for a contender: {e}")))?,
+            )
+        };
+        let status = if let Some(status) = status {
+            status
+        } else {
+            loop {
+                if let Some(kb) = vmhwm_kb(&status_path) {
+                    polled = polled.max(kb);
                 }
-                Ok(None) => thread::sleep(POLL),
-                Err(e) => return Err(XtaskError::Failed(format!("waiting for a contender: {e}"))),
+                match child.try_wait() {
+                    Ok(Some(status)) => break status,
+                    Ok(None) if started.elapsed() > RUN_LIMIT => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return Err(XtaskError::Failed(format!(
+                            "`{}` ran longer than {}s and was ended",
+                            self.command_line(),
+                            RUN_LIMIT.as_secs()
+                        )));
+                    }
+                    Ok(None) => thread::sleep(POLL),
+                    Err(e) => {
+                        return Err(XtaskError::Failed(format!("waiting for a contender: {e}")))
+                    }
+                }
             }
         };
         let wall = started.elapsed();
