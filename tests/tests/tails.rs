@@ -795,21 +795,30 @@ async fn dropping_a_tail_closes_its_connection() {
     }
 }
 
-/// A consumer that stops reading stops the reader: with a queue of 16 the tail does
-/// not read the whole log ahead; with a queue of 1 every line still arrives in order.
+/// A consumer that stops reading stops the reader: with a queue of 16 the tail reads
+/// ahead at most the queue and the one network chunk being handed over (the server
+/// sends at most 64 KiB of events per chunk, so at most 64 KiB / 40 B lines), far
+/// from the whole log; with a queue of 1 every line still arrives in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_consumer_holds_the_reader_back() {
+    const LINES: u64 = 20_000;
+    const ONE_CHUNK: u64 = 64 * 1024 / 40;
     let server = AgentTestServer::builder()
-        .job(JobSpec::new(JOB).generate(3000, 40))
+        .job(JobSpec::new(JOB).generate(LINES, 40))
         .build()
         .await
         .unwrap();
     let want = log_lines(&server.handle(), JOB);
     let a = async_client(&server);
+    let counts_raised = StreamLimits {
+        max_messages: LINES + 1,
+        max_lines: 2 * LINES + 1,
+        ..StreamLimits::default()
+    };
     for p in [Protocol::WebSocket, Protocol::Http] {
         let queue = StreamLimits {
             queue_size: 16,
-            ..StreamLimits::default()
+            ..counts_raised
         };
         let mut t = a.tail_job_logs(JOB, opts(p).limits(queue)).await.unwrap();
         let mut got = take(&mut t, 1).await;
@@ -817,9 +826,10 @@ async fn a_slow_consumer_holds_the_reader_back() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let ahead = t.counters().delivered;
         assert!(
-            ahead <= 1 + 16 + 64,
+            ahead <= 1 + 16 + ONE_CHUNK,
             "{p}: {ahead} lines read ahead of the consumer"
         );
+        assert!(ahead < LINES / 4, "{p}: read {ahead} lines ahead");
         let (rest, err) = drain(&mut t).await;
         assert!(err.is_none(), "{err:?}");
         got.extend(rest);
@@ -827,7 +837,7 @@ async fn a_slow_consumer_holds_the_reader_back() {
 
         let one = StreamLimits {
             queue_size: 1,
-            ..StreamLimits::default()
+            ..counts_raised
         };
         assert_complete(&tail_async(&a, JOB, opts(p).limits(one)).await, &want);
     }

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use http::{header, HeaderValue, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -85,12 +85,19 @@ pub(crate) fn event_json(event: &TailEvent) -> Option<Vec<u8>> {
     serde_json::to_vec(&WireEvent { kind, message }).ok()
 }
 
+/// How many bytes of ready log events one chunk of the HTTP tail may gather.
+const SSE_CHUNK: usize = 64 * 1024;
+
 fn sse_line(json: Vec<u8>) -> Bytes {
     let mut out = Vec::with_capacity(json.len() + 8);
-    out.extend_from_slice(b"data: ");
-    out.extend_from_slice(&json);
-    out.extend_from_slice(b"\n\n");
+    push_sse_line(&mut out, &json);
     Bytes::from(out)
+}
+
+fn push_sse_line(out: &mut Vec<u8>, json: &[u8]) {
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(json);
+    out.extend_from_slice(b"\n\n");
 }
 
 fn aborted(why: &str) -> BoxError {
@@ -102,6 +109,9 @@ fn aborted(why: &str) -> BoxError {
 
 struct SseState {
     events: TailStream,
+    /// What the events gave while a chunk was gathered that belongs to the next one
+    /// (`Some(None)`: they ended).
+    peeked: Option<Option<TailEvent>>,
     shutdown: watch::Receiver<bool>,
     heartbeat: std::time::Duration,
     done: bool,
@@ -122,6 +132,7 @@ pub(crate) fn sse_body(
 ) -> ResBody {
     let state = SseState {
         events,
+        peeked: None,
         shutdown,
         heartbeat,
         done: false,
@@ -131,11 +142,15 @@ pub(crate) fn sse_body(
             return None;
         }
         // `next()` is cancel-safe: a heartbeat that wins the race loses no event.
-        let next = tokio::select! {
+        let next = if let Some(peeked) = st.peeked.take() {
+            Some(peeked)
+        } else {
+            tokio::select! {
             ev = st.events.next() => Some(ev),
             () = crate::util::stopped(&mut st.shutdown) => None,
             () = tokio::time::sleep(st.heartbeat) => {
                 return Some((Ok(Frame::data(Bytes::from_static(b"\n"))), st));
+            }
             }
         };
         let Some(next) = next else {
@@ -143,10 +158,31 @@ pub(crate) fn sse_body(
             return Some((Err(aborted("the server is shutting down")), st));
         };
         let item = match next {
-            Some(ev @ (TailEvent::Log(_) | TailEvent::Complete | TailEvent::Error(_))) => {
-                if !matches!(ev, TailEvent::Log(_)) {
-                    st.done = true;
+            Some(TailEvent::Log(line)) => {
+                // Log events that are ready now go out in the same chunk (up to
+                // SSE_CHUNK): a burst of lines costs one write, a lone line still goes
+                // at once. A different event waits for the next chunk.
+                let mut chunk = Vec::new();
+                let mut line = Some(line);
+                while let Some(l) = line.take() {
+                    match event_json(&TailEvent::Log(l)) {
+                        Some(json) => push_sse_line(&mut chunk, &json),
+                        None => return Some((Err(aborted("an event could not be encoded")), st)),
+                    }
+                    if chunk.len() >= SSE_CHUNK {
+                        break;
+                    }
+                    match st.events.next().now_or_never() {
+                        Some(Some(TailEvent::Log(next))) => line = Some(next),
+                        // another kind of event, or the end: for the next chunk
+                        Some(other) => st.peeked = Some(other),
+                        None => {} // nothing ready: send what we have
+                    }
                 }
+                Ok(Frame::data(Bytes::from(chunk)))
+            }
+            Some(ev @ (TailEvent::Complete | TailEvent::Error(_))) => {
+                st.done = true;
                 match event_json(&ev) {
                     Some(json) => Ok(Frame::data(sse_line(json))),
                     None => Err(aborted("an event could not be encoded")),

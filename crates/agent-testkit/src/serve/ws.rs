@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use fastwebsockets::{Frame, OpCode, Payload, WebSocket};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::sync::{mpsc, watch};
@@ -18,6 +18,9 @@ use crate::serve::body::event_json;
 /// How long to wait for the client's answer to our close frame (or for our writer to
 /// echo the client's close) before dropping the connection.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// The writer's buffer: a burst of log frames up to this size goes out in one write.
+const WRITE_BUFFER: usize = 64 * 1024;
 
 /// Close code: normal end (the log is complete).
 const CLOSE_NORMAL: u16 = 1000;
@@ -40,7 +43,13 @@ pub(crate) async fn serve_tail(
     mut events: TailStream,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let (mut rd, mut wr) = ws.split(tokio::io::split);
+    // Frames are written into a buffer and flushed once no more events are ready:
+    // one system call for a burst of lines instead of one per line, and a line that
+    // comes alone still goes out at once.
+    let (mut rd, mut wr) = ws.split(|s| {
+        let (r, w) = tokio::io::split(s);
+        (r, tokio::io::BufWriter::with_capacity(WRITE_BUFFER, w))
+    });
     let (ctrl_tx, mut ctrl_rx) = mpsc::channel::<(OpCode, Vec<u8>)>(8);
 
     let reader = async move {
@@ -59,17 +68,37 @@ pub(crate) async fn serve_tail(
     };
 
     let writer = async move {
+        // Whether log frames were written and not flushed yet.
+        let mut unflushed = false;
         loop {
             enum Next {
                 Ctrl(Option<(OpCode, Vec<u8>)>),
                 Event(Option<TailEvent>),
                 Shutdown,
             }
-            let next = tokio::select! {
-                biased;
-                c = ctrl_rx.recv() => Next::Ctrl(c),
-                () = crate::util::stopped(&mut shutdown) => Next::Shutdown,
-                ev = events.next() => Next::Event(ev),
+            // What is ready now comes first, without a flush; when nothing is, the
+            // buffered frames go out before waiting. (`next()` is cancel-safe.)
+            let ready = match ctrl_rx.try_recv() {
+                Ok(c) => Some(Next::Ctrl(Some(c))),
+                Err(_) if *shutdown.borrow() => Some(Next::Shutdown),
+                Err(_) => events.next().now_or_never().map(Next::Event),
+            };
+            let next = match ready {
+                Some(next) => next,
+                None => {
+                    if unflushed {
+                        if wr.flush().await.is_err() {
+                            return WriterEnd::Dropped;
+                        }
+                        unflushed = false;
+                    }
+                    tokio::select! {
+                        biased;
+                        c = ctrl_rx.recv() => Next::Ctrl(c),
+                        () = crate::util::stopped(&mut shutdown) => Next::Shutdown,
+                        ev = events.next() => Next::Event(ev),
+                    }
+                }
             };
             let (frame, end) = match next {
                 Next::Ctrl(None) => return WriterEnd::Dropped,
@@ -82,7 +111,9 @@ pub(crate) async fn serve_tail(
                     Some(WriterEnd::Closed),
                 ),
                 Next::Event(None) | Next::Event(Some(TailEvent::Abort)) => {
-                    return WriterEnd::Dropped
+                    // what was sent before the drop reaches the client first
+                    let _ = wr.flush().await;
+                    return WriterEnd::Dropped;
                 }
                 Next::Event(Some(TailEvent::Raw(bytes))) => {
                     (Frame::text(Payload::Owned(bytes.to_vec())), None)
@@ -107,9 +138,10 @@ pub(crate) async fn serve_tail(
                         return WriterEnd::Dropped;
                     };
                     let frame = Frame::text(Payload::Owned(json));
-                    if wr.write_frame(frame).await.is_err() || wr.flush().await.is_err() {
+                    if wr.write_frame(frame).await.is_err() {
                         return WriterEnd::Dropped;
                     }
+                    unflushed = true;
                     match ev {
                         TailEvent::Complete => {
                             (Frame::close(CLOSE_NORMAL, b""), Some(WriterEnd::Closed))
