@@ -81,7 +81,13 @@ start() {
 
 stop() {
     if [ -x "$VENV/bin/ray" ]; then
-        PATH="$VENV/bin:$PATH" ray stop --force >&2 || true
+        # `ray stop` prints every killed command line (kilobytes each): keep it in a file.
+        local out="$ROOT/target/ray-stop.log"
+        if PATH="$VENV/bin:$PATH" ray stop --force >"$out" 2>&1; then
+            log "stopped ($(grep -c 'Killed' "$out" || true) processes; details in $out)"
+        else
+            log "ray stop failed; see $out"
+        fi
     fi
 }
 

@@ -34,6 +34,7 @@ use futures_core::stream::{FusedStream, Stream};
 use http::Method;
 use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -563,34 +564,51 @@ impl Driver {
         let mut anchor: Option<Anchor> = None;
         let keep_anchor = self.protocol == Protocol::Auto;
         loop {
-            let next = match timeout(self.idle, ws.next_message()).await {
+            let first = match timeout(self.idle, ws.next_message()).await {
                 Err(_) => return Err(self.idle_timeout()),
                 Ok(next) => next,
             };
-            let pushed = match next {
-                Ok(Some(WsMessage::Text(bytes))) => decoder.push_message(&bytes, &mut out),
-                Ok(Some(WsMessage::Oversized { len })) => decoder.push_oversized(len),
-                Ok(Some(WsMessage::KeepAlive)) => continue,
-                Ok(None) => {
-                    let cause = closed_early("WebSocket");
-                    return Ok(broken(cause, &decoder, anchor));
+            // Decode every message that is ready now, one at a time (the resume anchor
+            // is per message), and hand their lines over as one batch: one wake-up of
+            // the consumer per burst instead of one per line. `next_message` is
+            // cancel-safe, so polling it once loses nothing.
+            let mut next = Some(first);
+            let mut pushed = Ok(());
+            let mut broke = None;
+            while let Some(message) = next.take() {
+                let before = out.len();
+                match message {
+                    Ok(Some(WsMessage::Text(bytes))) => {
+                        pushed = decoder.push_message(&bytes, &mut out)
+                    }
+                    Ok(Some(WsMessage::Oversized { len })) => pushed = decoder.push_oversized(len),
+                    Ok(Some(WsMessage::KeepAlive)) => {}
+                    Ok(None) => broke = Some(closed_early("WebSocket")),
+                    Err(cause) => broke = Some(cause),
                 }
-                Err(cause) => return Ok(broken(cause, &decoder, anchor)),
-            };
-            if keep_anchor {
-                let last = out.iter().rev().find_map(|item| match item {
-                    TailItem::Line(text) => Some(text),
-                    TailItem::Complete => None,
-                });
-                if let Some(text) = last {
-                    anchor = Some(Anchor {
-                        text: text.clone(),
-                        position: decoder.counters().received,
+                if keep_anchor {
+                    let last = out[before..].iter().rev().find_map(|item| match item {
+                        TailItem::Line(text) => Some(text),
+                        TailItem::Complete => None,
                     });
+                    if let Some(text) = last {
+                        anchor = Some(Anchor {
+                            text: text.clone(),
+                            position: decoder.counters().received,
+                        });
+                    }
                 }
+                let stop = broke.is_some() || pushed.is_err() || decoder.is_complete();
+                if stop || out.len() >= self.limits.queue_size {
+                    break;
+                }
+                next = ready_now(ws.next_message());
             }
             self.shared.set_counters(decoder.counters());
             let complete = sink.deliver(&mut out).await?;
+            if let Some(cause) = broke {
+                return Ok(broken(cause, &decoder, anchor));
+            }
             pushed?;
             if complete {
                 sink.end(Ok(()));
@@ -804,6 +822,19 @@ fn cannot_resume(detail: String) -> ClientError {
             "the WebSocket tail broke and cannot resume the tail over HTTP without \
              repeating or losing lines: {detail}"
         ),
+    }
+}
+
+/// Polls `future` once: its output if it is ready now, `None` otherwise (the future
+/// is dropped then, so only cancel-safe futures belong here).
+fn ready_now<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(std::task::Waker::noop()))
+    {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
     }
 }
 
