@@ -35,8 +35,10 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod connector;
+mod half_reads;
 mod http;
 pub mod memory;
+mod read_ahead;
 mod retry;
 mod tls;
 mod transport;

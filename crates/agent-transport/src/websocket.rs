@@ -33,9 +33,12 @@ use sha1::{Digest, Sha1};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{ReadHalf, WriteHalf};
-use tokio::sync::{mpsc, Mutex};
+use tokio::io::{BufReader, ReadHalf, WriteHalf};
+use tokio::sync::Mutex;
 use tokio::time::Instant;
+
+use crate::half_reads::HalfReads;
+use crate::read_ahead;
 
 /// The largest single WebSocket *frame* read (16 MiB, or `max_message_size` + 1 if
 /// that is larger).
@@ -51,8 +54,13 @@ pub const MAX_WS_FRAME_SIZE: usize = 16 * 1024 * 1024;
 /// The most of a refusal's body (a non-101 answer to the upgrade) that is read.
 const MAX_REFUSAL_BODY: usize = 64 * 1024;
 
-/// How many messages wait between the reader task and the consumer.
-const CHANNEL_SIZE: usize = 16;
+/// How far the reader task may run ahead of the consumer: about 2 MiB of messages,
+/// and at most 1,024 of them (see [`read_ahead`](crate::read_ahead)).
+const READ_AHEAD_BYTES: usize = 2 * 1024 * 1024;
+const READ_AHEAD_MESSAGES: usize = 1024;
+
+/// How much of the socket one read system call takes at most (see [`HalfReads`]).
+const SOCKET_READ_SIZE: usize = 64 * 1024;
 
 /// How long [`WsStream::close`] waits for the server's close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
@@ -60,7 +68,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// RFC 6455 section 1.3.
 const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-type Io = TokioIo<Upgraded>;
+type Io = HalfReads<BufReader<TokioIo<Upgraded>>>;
 type Reader = WebSocketRead<ReadHalf<Io>>;
 type Writer = Arc<Mutex<WebSocketWrite<WriteHalf<Io>>>>;
 
@@ -208,7 +216,11 @@ async fn handshake(
             },
         )
     })?;
-    Ok(TokioIo::new(upgraded))
+    // fastwebsockets' own buffer stays small under `HalfReads` (see there); the
+    // socket is read in 64 KiB gulps behind it, so small reads cost a copy, not a
+    // system call each.
+    let socket = BufReader::with_capacity(SOCKET_READ_SIZE, TokioIo::new(upgraded));
+    Ok(HalfReads::new(socket))
 }
 
 /// Up to `max` bytes of a body; whatever came before an error or the limit.
@@ -242,7 +254,7 @@ fn start(io: Io, options: WsOptions) -> HyperWsStream {
     let writer: Writer = Arc::new(Mutex::new(writer));
     let epoch = Instant::now();
     let last_received = Arc::new(AtomicU64::new(0));
-    let (tx, rx) = mpsc::channel(CHANNEL_SIZE);
+    let (tx, rx) = read_ahead::channel(READ_AHEAD_BYTES, READ_AHEAD_MESSAGES);
     let reader_task = tokio::spawn(read_loop(
         reader,
         writer.clone(),
@@ -394,7 +406,7 @@ fn close_code(payload: &[u8]) -> Option<(u16, String)> {
 async fn read_loop(
     mut reader: Reader,
     writer: Writer,
-    tx: mpsc::Sender<Item>,
+    tx: read_ahead::Sender<Item>,
     max_message_size: usize,
     epoch: Instant,
     last_received: Arc<AtomicU64>,
@@ -418,7 +430,7 @@ async fn read_loop(
         let frame = match reader.read_frame(&mut obligated).await {
             Ok(frame) => frame,
             Err(e) => {
-                let _ = tx.send(Err(map_read_error(e, frame_cap))).await;
+                let _ = tx.send(Err(map_read_error(e, frame_cap)), 0).await;
                 return;
             }
         };
@@ -466,7 +478,11 @@ async fn read_loop(
         };
         let Some(item) = item else { continue };
         let last = !matches!(item, Ok(Some(_)));
-        if tx.send(item).await.is_err() || last {
+        let bytes = match &item {
+            Ok(Some(WsMessage::Text(text))) => text.len(),
+            _ => 0,
+        };
+        if tx.send(item, bytes).await.is_err() || last {
             return;
         }
     }
@@ -474,7 +490,7 @@ async fn read_loop(
 
 /// The [`WsStream`] of [`HttpTransport`](crate::HttpTransport).
 struct HyperWsStream {
-    rx: mpsc::Receiver<Item>,
+    rx: read_ahead::Receiver<Item>,
     writer: Writer,
     _reader: AbortOnDrop,
     _pinger: AbortOnDrop,
