@@ -18,8 +18,11 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// The most one read lends out (a system call rarely returns more on loopback).
+const MAX_READ: usize = 64 * 1024;
+
 /// Wraps an I/O stream; reads fill at most half of the caller's free room (at
-/// least one byte), writes pass through untouched.
+/// least one byte, at most 64 KiB), writes pass through untouched.
 #[derive(Debug)]
 pub(crate) struct HalfReads<T> {
     inner: T,
@@ -41,9 +44,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for HalfReads<T> {
         if room < 2 {
             return Pin::new(&mut self.inner).poll_read(cx, buf);
         }
-        // Zeroing the part we lend out keeps this safe; it costs a memset of at most
-        // half the buffer, small beside the read itself.
-        let part = buf.initialize_unfilled_to(room / 2);
+        // Zeroing the part we lend out keeps this safe; the cap keeps that memset
+        // small even when a huge frame has made the caller's buffer huge.
+        let part = buf.initialize_unfilled_to((room / 2).min(MAX_READ));
         let mut half = ReadBuf::new(part);
         match Pin::new(&mut self.inner).poll_read(cx, &mut half) {
             Poll::Ready(Ok(())) => {
@@ -102,6 +105,14 @@ mod tests {
         let mut all = vec![7u8; 501];
         reader.read_to_end(&mut all).await.unwrap();
         assert_eq!(all, data);
+    }
+
+    #[tokio::test]
+    async fn a_read_lends_out_at_most_64_kib() {
+        let data = vec![7u8; 1 << 20];
+        let mut reader = HalfReads::new(&data[..]);
+        let mut buf = vec![0u8; 1 << 20];
+        assert_eq!(reader.read(&mut buf).await.unwrap(), MAX_READ);
     }
 
     #[tokio::test]

@@ -87,6 +87,13 @@ impl<T> Receiver<T> {
     }
 }
 
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        // A sender waiting for room would otherwise wait for ever.
+        self.permits.close();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +147,16 @@ mod tests {
         let (tx, rx) = channel::<u8>(100, 10);
         drop(rx);
         assert_eq!(tx.send(7, 1).await, Err(7));
+    }
+
+    #[tokio::test]
+    async fn a_sender_waiting_for_room_is_released_when_the_receiver_goes() {
+        let (tx, rx) = channel::<u8>(100, 10);
+        tx.send(1, 50).await.unwrap();
+        let waiting = tokio::spawn(async move { tx.send(2, 50).await });
+        tokio::time::sleep(SHORT).await;
+        drop(rx);
+        let sent = timeout(Duration::from_secs(5), waiting).await;
+        assert_eq!(sent.expect("released").unwrap(), Err(2));
     }
 }
