@@ -80,6 +80,14 @@ impl ScriptTransport {
         &self.0.counts
     }
 
+    /// A tail of `raysubmit_1` with `options`, opened (the script decides the rest).
+    async fn tail(&self, options: TailOptions) -> LogTail {
+        self.client()
+            .tail_job_logs("raysubmit_1", options)
+            .await
+            .expect("the tail opens")
+    }
+
     fn client(&self) -> AsyncAgentClient {
         AsyncAgentClient::builder("http://agent.invalid/", TOKEN)
             .transport(Arc::new(self.clone()))
@@ -263,11 +271,7 @@ async fn auto_falls_back_to_http_when_the_handshake_is_refused() {
             ],
         )],
     );
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", opts(Protocol::Auto))
-        .await
-        .unwrap();
+    let mut tail = t.tail(opts(Protocol::Auto)).await;
     assert_eq!(tail.protocol_used(), Protocol::Http);
     let (lines, err) = drain(&mut tail).await;
     assert_eq!(lines, ["one", "two"]);
@@ -311,11 +315,7 @@ async fn websocket_only_never_falls_back() {
         vec![Opening::Open(0, vec![text("a"), Step::Fail(reset())])],
         vec![],
     );
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", opts(Protocol::WebSocket))
-        .await
-        .unwrap();
+    let mut tail = t.tail(opts(Protocol::WebSocket)).await;
     let (lines, err) = drain(&mut tail).await;
     assert_eq!(lines, ["a"]);
     assert_eq!(err.unwrap().status_code(), 503);
@@ -353,11 +353,7 @@ async fn a_websocket_that_breaks_mid_stream_resumes_over_http_without_duplicates
             ],
         )],
     );
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", opts(Protocol::Auto).limits(limits))
-        .await
-        .unwrap();
+    let mut tail = t.tail(opts(Protocol::Auto).limits(limits)).await;
     assert_eq!(tail.protocol_used(), Protocol::WebSocket);
     let (lines, err) = drain(&mut tail).await;
     assert!(err.is_none(), "{err:?}");
@@ -387,11 +383,7 @@ async fn a_resume_before_any_line_skips_by_position_alone() {
             )],
         )],
     );
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", opts(Protocol::Auto))
-        .await
-        .unwrap();
+    let mut tail = t.tail(opts(Protocol::Auto)).await;
     let (lines, err) = drain(&mut tail).await;
     assert!(err.is_none(), "{err:?}");
     assert_eq!(lines, ["first"]);
@@ -412,11 +404,7 @@ async fn a_websocket_closed_before_complete_resumes_under_auto() {
             vec![Step::Chunk("a\nb\nc\ndata: {\"type\":\"complete\"}\n")],
         )],
     );
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", opts(Protocol::Auto))
-        .await
-        .unwrap();
+    let mut tail = t.tail(opts(Protocol::Auto)).await;
     let (lines, err) = drain(&mut tail).await;
     assert!(err.is_none(), "{err:?}");
     assert_eq!(lines, ["a", "b", "c"]);
@@ -437,11 +425,7 @@ async fn a_resume_whose_anchor_does_not_match_fails_clearly() {
             )],
         )],
     );
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", opts(Protocol::Auto))
-        .await
-        .unwrap();
+    let mut tail = t.tail(opts(Protocol::Auto)).await;
     let (lines, err) = drain(&mut tail).await;
     assert_eq!(lines, ["one", "two"]);
     let err = err.expect("a mismatch is an error");
@@ -462,11 +446,7 @@ async fn a_resume_over_a_shorter_http_log_fails_clearly() {
         )],
         vec![Opening::Open(200, vec![Step::Chunk("one\n")])],
     );
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", opts(Protocol::Auto))
-        .await
-        .unwrap();
+    let mut tail = t.tail(opts(Protocol::Auto)).await;
     let (lines, err) = drain(&mut tail).await;
     assert_eq!(lines, ["one", "two"]);
     assert!(matches!(err, Some(ClientError::Protocol { .. })), "{err:?}");
@@ -480,11 +460,7 @@ async fn a_failed_resume_says_both_causes() {
             message: "refused".into(),
         })],
     );
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", opts(Protocol::Auto))
-        .await
-        .unwrap();
+    let mut tail = t.tail(opts(Protocol::Auto)).await;
     let (lines, err) = drain(&mut tail).await;
     assert_eq!(lines, ["one"]);
     let err = err.unwrap();
@@ -497,11 +473,7 @@ async fn a_failed_resume_says_both_causes() {
 async fn a_quiet_websocket_is_an_idle_timeout_not_the_end() {
     let t = ScriptTransport::new(vec![Opening::Open(0, vec![text("a"), Step::Hang])], vec![]);
     let options = opts(Protocol::Auto).timeout(Duration::from_secs(5));
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", options)
-        .await
-        .unwrap();
+    let mut tail = t.tail(options).await;
     let (lines, err) = drain(&mut tail).await;
     assert_eq!(lines, ["a"]);
     let err = err.expect("an idle tail is an error, not a success");
@@ -539,11 +511,7 @@ async fn keep_alives_reset_the_idle_timer() {
         vec![],
     );
     let options = opts(Protocol::WebSocket).timeout(Duration::from_secs(5));
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", options)
-        .await
-        .unwrap();
+    let mut tail = t.tail(options).await;
     let (lines, err) = drain(&mut tail).await;
     assert!(err.is_none(), "{err:?}");
     assert_eq!(lines, ["a", "b"]);
@@ -556,11 +524,7 @@ async fn a_quiet_http_stream_is_an_idle_timeout() {
         vec![Opening::Open(200, vec![Step::Chunk("a\n"), Step::Hang])],
     );
     let options = opts(Protocol::Http).timeout(Duration::from_secs(7));
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", options)
-        .await
-        .unwrap();
+    let mut tail = t.tail(options).await;
     let (lines, err) = drain(&mut tail).await;
     assert_eq!(lines, ["a"]);
     assert_eq!(err.unwrap().status_code(), 408);
@@ -570,11 +534,7 @@ async fn a_quiet_http_stream_is_an_idle_timeout() {
 async fn a_close_before_complete_is_an_error() {
     // WebSocket: a normal close before `complete`.
     let t = ScriptTransport::new(vec![Opening::Open(0, vec![text("a")])], vec![]);
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", opts(Protocol::WebSocket))
-        .await
-        .unwrap();
+    let mut tail = t.tail(opts(Protocol::WebSocket)).await;
     let (lines, err) = drain(&mut tail).await;
     assert_eq!(lines, ["a"]);
     let err = err.expect("an early close is not a complete log");
@@ -586,11 +546,7 @@ async fn a_close_before_complete_is_an_error() {
 
     // HTTP: the body ends without `complete`; its last line (no newline) comes first.
     let t = ScriptTransport::new(vec![], vec![Opening::Open(200, vec![Step::Chunk("a\nb")])]);
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", opts(Protocol::Http))
-        .await
-        .unwrap();
+    let mut tail = t.tail(opts(Protocol::Http)).await;
     let (lines, err) = drain(&mut tail).await;
     assert_eq!(lines, ["a", "b"]);
     assert_eq!(err.unwrap().status_code(), 503);
@@ -611,11 +567,7 @@ async fn an_error_event_is_final_and_never_falls_back() {
         )],
         vec![],
     );
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", opts(Protocol::Auto))
-        .await
-        .unwrap();
+    let mut tail = t.tail(opts(Protocol::Auto)).await;
     let (lines, err) = drain(&mut tail).await;
     assert_eq!(lines, ["a"]);
     let err = err.unwrap();
@@ -637,11 +589,7 @@ async fn a_limit_is_final_and_never_falls_back() {
         vec![Opening::Open(0, vec![text("a"), text("b"), text("c")])],
         vec![],
     );
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", opts(Protocol::Auto).limits(limits))
-        .await
-        .unwrap();
+    let mut tail = t.tail(opts(Protocol::Auto).limits(limits)).await;
     let (lines, err) = drain(&mut tail).await;
     assert_eq!(lines, ["a", "b"]);
     assert!(
@@ -667,11 +615,7 @@ async fn max_bytes_holds_across_a_fallback() {
         vec![Opening::Open(0, vec![text("abcd"), Step::Fail(reset())])],
         vec![Opening::Open(200, vec![Step::Chunk("abcd\nef\ngh\n")])],
     );
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", opts(Protocol::Auto).limits(limits))
-        .await
-        .unwrap();
+    let mut tail = t.tail(opts(Protocol::Auto).limits(limits)).await;
     let (lines, err) = drain(&mut tail).await;
     assert_eq!(lines, ["abcd", "ef"]);
     assert!(
@@ -694,11 +638,7 @@ async fn a_slow_consumer_stops_the_reader_at_about_queue_size_lines() {
         ..StreamLimits::unlimited()
     };
     let t = ScriptTransport::new(vec![], vec![Opening::Open(200, vec![Step::Endless(10)])]);
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", opts(Protocol::Http).limits(limits))
-        .await
-        .unwrap();
+    let mut tail = t.tail(opts(Protocol::Http).limits(limits)).await;
     // Nobody reads: the reader runs until the queue is full, then waits (virtual time
     // only advances once every task is blocked).
     tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -726,11 +666,7 @@ async fn a_slow_consumer_stops_the_reader_at_about_queue_size_lines() {
 #[tokio::test(start_paused = true)]
 async fn dropping_the_tail_closes_the_connection() {
     let t = ScriptTransport::new(vec![Opening::Open(0, vec![text("a"), Step::Hang])], vec![]);
-    let mut tail = t
-        .client()
-        .tail_job_logs("raysubmit_1", opts(Protocol::WebSocket))
-        .await
-        .unwrap();
+    let mut tail = t.tail(opts(Protocol::WebSocket)).await;
     assert_eq!(next(&mut tail).await.unwrap().unwrap(), "a");
     assert!(!t.counts().dropped.load(Ordering::SeqCst));
     drop(tail);

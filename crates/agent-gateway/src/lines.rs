@@ -110,19 +110,12 @@ mod tests {
 
     #[test]
     fn fixture_transcript_resplits_to_the_log() {
-        let transcript: serde_json::Value =
-            serde_json::from_str(&crate::test_fixtures::read("tail_transcript.json")).unwrap();
-        let frames: Vec<&str> = transcript
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|f| f.get("data").and_then(|d| d.as_str()))
-            .collect();
+        let frames = crate::test_fixtures::tail_frames();
+        let frames: Vec<&str> = frames.iter().map(String::as_str).collect();
         let (lines, partial) = split_all(&frames);
         assert_eq!(partial, "");
-        let logs: serde_json::Value =
-            serde_json::from_str(&crate::test_fixtures::read("logs.json")).unwrap();
-        let expected: Vec<&str> = split_log(logs["logs"].as_str().unwrap()).collect();
+        let log = crate::test_fixtures::job_log();
+        let expected: Vec<&str> = split_log(&log).collect();
         assert_eq!(lines, expected);
         assert_eq!(lines.last().map(String::as_str), Some("last line"));
     }

@@ -380,17 +380,10 @@ mod tests {
 
     #[test]
     fn the_fixture_tail_then_the_fixture_log_sends_each_line_once() {
-        let transcript: serde_json::Value =
-            serde_json::from_str(&crate::test_fixtures::read("tail_transcript.json")).unwrap();
-        let frames: Vec<&str> = transcript
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|f| f.get("data").and_then(|d| d.as_str()))
-            .collect();
-        let logs: serde_json::Value =
-            serde_json::from_str(&crate::test_fixtures::read("logs.json")).unwrap();
-        let log = logs["logs"].as_str().unwrap();
+        let frames = crate::test_fixtures::tail_frames();
+        let frames: Vec<&str> = frames.iter().map(String::as_str).collect();
+        let log = crate::test_fixtures::job_log();
+        let log = log.as_str();
         let expected: Vec<&str> = split_log(log).collect();
 
         // Every way Ray can fail: lose the last k frames, close early after frame j

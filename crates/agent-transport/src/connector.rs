@@ -93,23 +93,19 @@ impl Connector {
             .authority()
             .map(|a| a.as_str().to_owned())
             .unwrap_or_else(|| host.clone());
+        let unreachable = |e| {
+            failure(format!(
+                "could not connect to {target}: {}",
+                error_chain(&e)
+            ))
+        };
         let mut http = self.http.clone();
         std::future::poll_fn(|cx| tower_service::Service::<Uri>::poll_ready(&mut http, cx))
             .await
-            .map_err(|e| {
-                failure(format!(
-                    "could not connect to {target}: {}",
-                    error_chain(&e)
-                ))
-            })?;
+            .map_err(unreachable)?;
         let tcp = tower_service::Service::<Uri>::call(&mut http, uri)
             .await
-            .map_err(|e| {
-                failure(format!(
-                    "could not connect to {target}: {}",
-                    error_chain(&e)
-                ))
-            })?;
+            .map_err(unreachable)?;
         if !https {
             return Ok(MaybeTlsStream::Plain(tcp));
         }

@@ -165,12 +165,8 @@ pub fn run(root: &Path, options: &BenchOptions) -> Result<(), XtaskError> {
     Ok(())
 }
 
-fn find<'a>(summaries: &'a [Summary], name: &str) -> Option<&'a Summary> {
-    summaries.iter().find(|s| s.name == name)
-}
-
 fn rate_of(summaries: &[Summary], name: &str) -> f64 {
-    find(summaries, name).map_or(f64::NAN, |s| s.rate)
+    Summary::find(summaries, name).map_or(f64::NAN, |s| s.rate)
 }
 
 fn render(
@@ -274,7 +270,7 @@ fn render(
     const LIMIT_MIB: f64 = 20_000_000.0 / 1_048_576.0;
     for ((protocol, short), (_, long)) in tails.iter().zip(long_tails) {
         for name in ["ours-async", "ours-blocking"] {
-            let (Some(a), Some(b)) = (find(short, name), find(long, name)) else {
+            let (Some(a), Some(b)) = (Summary::find(short, name), Summary::find(long, name)) else {
                 continue;
             };
             let flat = b.peak_mib <= a.peak_range.1 * 1.10;

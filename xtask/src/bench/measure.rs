@@ -270,6 +270,13 @@ pub struct Summary {
     pub command: String,
 }
 
+impl Summary {
+    /// The summary of contender `name` among `summaries`, if it ran.
+    pub fn find<'a>(summaries: &'a [Summary], name: &str) -> Option<&'a Summary> {
+        summaries.iter().find(|s| s.name == name)
+    }
+}
+
 /// Runs `contenders` alternately (A B C A B C ...) `runs` times each, printing
 /// each result as it comes, and returns their medians in the same order.
 pub fn alternate(
