@@ -575,6 +575,9 @@ impl Driver {
             let mut next = Some(first);
             let mut pushed = Ok(());
             let mut broke = None;
+            // The last line of the batch and the message count it came with: the
+            // anchor is copied once per batch, not once per message.
+            let mut latest: Option<(usize, u64)> = None;
             while let Some(message) = next.take() {
                 let before = out.len();
                 match message {
@@ -587,15 +590,11 @@ impl Driver {
                     Err(cause) => broke = Some(cause),
                 }
                 if keep_anchor {
-                    let last = out[before..].iter().rev().find_map(|item| match item {
-                        TailItem::Line(text) => Some(text),
-                        TailItem::Complete => None,
-                    });
-                    if let Some(text) = last {
-                        anchor = Some(Anchor {
-                            text: text.clone(),
-                            position: decoder.counters().received,
-                        });
+                    let last = out[before..]
+                        .iter()
+                        .rposition(|item| matches!(item, TailItem::Line(_)));
+                    if let Some(i) = last {
+                        latest = Some((before + i, decoder.counters().received));
                     }
                 }
                 let stop = broke.is_some() || pushed.is_err() || decoder.is_complete();
@@ -603,6 +602,14 @@ impl Driver {
                     break;
                 }
                 next = ready_now(ws.next_message());
+            }
+            if let Some((i, position)) = latest {
+                if let TailItem::Line(text) = &out[i] {
+                    anchor = Some(Anchor {
+                        text: text.clone(),
+                        position,
+                    });
+                }
             }
             self.shared.set_counters(decoder.counters());
             let complete = sink.deliver(&mut out).await?;
