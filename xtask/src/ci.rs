@@ -16,6 +16,30 @@ pub const INSTALL_CARGO_DENY: &str = "cargo install --locked cargo-deny";
 pub struct CiOptions {
     /// Leave out the cargo-deny step (`--skip-deny`).
     pub skip_deny: bool,
+    /// Run agent-gateway's end-to-end tests against a Ray head (set when
+    /// `AGENT_E2E_RAY` names one; see [`e2e_ray`]).
+    pub e2e_ray: bool,
+}
+
+/// The environment variable naming the Ray dashboard of the end-to-end tests.
+pub const AGENT_E2E_RAY: &str = "AGENT_E2E_RAY";
+
+/// Whether to run the Ray end-to-end tests, from `AGENT_E2E_RAY` and `CI`: run
+/// them when a Ray is given; without one, leave them out (they stay `ignored`
+/// in the test step's count) unless this is CI, where a missing Ray is an error
+/// rather than five tests silently not run.
+pub fn e2e_ray(ray: Option<&str>, ci: Option<&str>) -> Result<bool, XtaskError> {
+    let given = ray.is_some_and(|r| !r.trim().is_empty());
+    let on_ci = ci.is_some_and(|c| c == "true" || c == "1");
+    match (given, on_ci) {
+        (true, _) => Ok(true),
+        (false, false) => Ok(false),
+        (false, true) => Err(XtaskError::Failed(format!(
+            "CI is set but {AGENT_E2E_RAY} is not: agent-gateway's end-to-end tests need a Ray \
+             head.\nStart one with `.ci/ray.sh start` and export {AGENT_E2E_RAY}=http://127.0.0.1:8265 \
+             (`bash .ci/run` does both)"
+        ))),
+    }
 }
 
 impl CiOptions {
@@ -55,6 +79,24 @@ pub fn steps(options: CiOptions) -> Vec<Step> {
         // Unit, integration and doc tests; prints the `test result:` lines.
         Step::cargo("test", &["test", "--workspace", "--locked"]),
     ];
+    if options.e2e_ray {
+        // The `#[ignore]`d tests that need a Ray head (AGENT_E2E_RAY), one at a
+        // time: they share the head's CPUs.
+        steps.push(Step::cargo(
+            "e2e-ray",
+            &[
+                "test",
+                "-p",
+                "agent-gateway",
+                "--locked",
+                "--test",
+                "e2e_ray",
+                "--",
+                "--ignored",
+                "--test-threads=1",
+            ],
+        ));
+    }
     if !options.skip_deny {
         // cargo-deny reads `cargo metadata` offline, which needs the crates of
         // every target platform, not only those the build above downloaded.
@@ -77,7 +119,11 @@ pub fn steps(options: CiOptions) -> Vec<Step> {
 }
 
 /// Runs every step of `ci` from `root`, stopping at the first failure.
-pub fn run(root: &Path, options: CiOptions) -> Result<(), XtaskError> {
+pub fn run(root: &Path, mut options: CiOptions) -> Result<(), XtaskError> {
+    options.e2e_ray = e2e_ray(
+        std::env::var(AGENT_E2E_RAY).ok().as_deref(),
+        std::env::var("CI").ok().as_deref(),
+    )?;
     if !options.skip_deny && !cargo_deny_installed() {
         return Err(XtaskError::Failed(format!(
             "cargo-deny is not installed, and `ci` ends with `cargo deny check`.\n\
@@ -105,6 +151,9 @@ pub fn run(root: &Path, options: CiOptions) -> Result<(), XtaskError> {
     println!("==> xtask ci: every step succeeded");
     for (name, elapsed) in &timings {
         println!("    {name:<12} {}", seconds(*elapsed));
+    }
+    if !options.e2e_ray {
+        println!("    e2e-ray      skipped ({AGENT_E2E_RAY} is not set; `.ci/ray.sh start` starts a head)");
     }
     if options.skip_deny {
         println!("    deny         skipped (--skip-deny)");
@@ -159,15 +208,49 @@ mod tests {
 
     #[test]
     fn skip_deny_leaves_out_the_deny_steps() {
-        let steps = steps(CiOptions { skip_deny: true });
+        let steps = steps(CiOptions {
+            skip_deny: true,
+            ..CiOptions::default()
+        });
         assert_eq!(names(&steps), ["fmt", "clippy", "test"]);
+    }
+
+    #[test]
+    fn a_ray_adds_the_ignored_e2e_tests_after_the_test_step() {
+        let steps = steps(CiOptions {
+            skip_deny: true,
+            e2e_ray: true,
+        });
+        assert_eq!(names(&steps), ["fmt", "clippy", "test", "e2e-ray"]);
+        assert_eq!(
+            steps[3].command_line(),
+            "cargo test -p agent-gateway --locked --test e2e_ray -- --ignored --test-threads=1"
+        );
+    }
+
+    #[test]
+    fn without_a_ray_e2e_is_skipped_but_on_ci_it_is_an_error() {
+        let ray = Some("http://127.0.0.1:8265");
+        assert!(e2e_ray(ray, None).unwrap());
+        assert!(e2e_ray(ray, Some("true")).unwrap());
+        assert!(!e2e_ray(None, None).unwrap());
+        assert!(!e2e_ray(Some(" "), Some("false")).unwrap());
+        let e = e2e_ray(None, Some("true")).unwrap_err().to_string();
+        assert!(
+            e.contains("AGENT_E2E_RAY") && e.contains(".ci/ray.sh start"),
+            "{e}"
+        );
+        assert!(e2e_ray(Some(""), Some("1")).is_err());
     }
 
     #[test]
     fn parse_accepts_skip_deny_and_rejects_anything_else() {
         assert_eq!(
             CiOptions::parse(&args(&["--skip-deny"])).ok(),
-            Some(CiOptions { skip_deny: true })
+            Some(CiOptions {
+                skip_deny: true,
+                ..CiOptions::default()
+            })
         );
         assert_eq!(CiOptions::parse(&[]).ok(), Some(CiOptions::default()));
         assert!(CiOptions::parse(&args(&["--quick"])).is_err());

@@ -69,7 +69,10 @@ Commands:
         ));
     }
     text.push_str(
-        "      The test step runs unit, integration and doc tests. Advisories are not
+        "      The test step runs unit, integration and doc tests. With AGENT_E2E_RAY
+      set (a Ray head, `.ci/ray.sh start`), an `e2e-ray` step then runs
+      agent-gateway's ignored end-to-end tests (`--test e2e_ray -- --ignored`);
+      with CI=true and no AGENT_E2E_RAY, ci fails. Advisories are not
       checked: they need a network fetch.
       --skip-deny   leave out the deny steps (for a machine without cargo-deny;
                     install it with `cargo install --locked cargo-deny`)
@@ -143,7 +146,10 @@ mod tests {
     fn commands_parse_their_options() {
         assert_eq!(
             parse(&args(&["ci", "--skip-deny"])).ok(),
-            Some(Task::Ci(CiOptions { skip_deny: true }))
+            Some(Task::Ci(CiOptions {
+                skip_deny: true,
+                ..CiOptions::default()
+            }))
         );
         assert!(matches!(
             parse(&args(&["bench", "--quick"])),

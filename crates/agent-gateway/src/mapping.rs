@@ -1,5 +1,5 @@
 //! From Ray's answers to the agent protocol's: pure functions, tested against the
-//! answers recorded from Ray 2.60 (`../shared/fixtures/ray/`).
+//! answers recorded from Ray 2.60 (`fixtures/ray/` at the repository's root).
 
 use agent_proto::ClientError;
 use serde_json::{json, Map, Value};

@@ -1,20 +1,16 @@
-//! The Ray answers recorded in `../shared/fixtures/ray/` (beside the repository).
+//! The Ray answers recorded from Ray 2.60 (`fixtures/ray/` at the repository's root).
 
 use std::path::PathBuf;
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/ray")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ray")
 }
 
 /// A fixture's text.
 pub fn read(name: &str) -> String {
     let path = dir().join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "fixture {} (is ../shared beside the repository?): {e}",
-            path.display()
-        )
-    })
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("the Ray fixture {}: {e}", path.display()))
 }
 
 /// A fixture as JSON.

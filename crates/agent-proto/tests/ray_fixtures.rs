@@ -1,5 +1,5 @@
 //! The typed models read the answers recorded from a real Ray 2.60.0 cluster
-//! (`../shared/fixtures/ray/`, beside the repository): every field Ray sent is either
+//! (`fixtures/ray/` at the repository's root, copied from the project's shared fixtures): every field Ray sent is either
 //! typed or kept in `extra`, so a serialized model gives back what was read.
 
 use agent_proto::{Job, JobStatus, Node, ServeApplication, StopJobResponse, Task};
@@ -8,14 +8,10 @@ use std::path::PathBuf;
 
 fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/ray")
+        .join("../../fixtures/ray")
         .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (shared/ must sit beside the repository)",
-            path.display()
-        )
-    });
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("the Ray fixture {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 

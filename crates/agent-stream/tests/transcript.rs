@@ -1,4 +1,4 @@
-//! The real Ray tail transcript (`shared/fixtures/ray/tail_transcript.json`, every
+//! The real Ray tail transcript (`fixtures/ray/tail_transcript.json` at the repository's root, every
 //! WebSocket text frame of Ray's dashboard tail, then its close code) through the
 //! decoders.
 //!
@@ -13,9 +13,9 @@ use agent_proto::StreamLimits;
 use agent_stream::{TailDecoder, TailItem};
 
 fn fixture(name: &str) -> serde_json::Value {
-    // `shared/` sits beside the repository clone.
+    // The recorded Ray answers live at the repository's root.
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/ray")
+        .join("../../fixtures/ray")
         .join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("the Ray fixture {} is missing: {e}", path.display()));
