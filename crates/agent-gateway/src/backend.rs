@@ -1,12 +1,12 @@
 //! [`RayBackend`]: the agent operations answered from a Ray cluster, as the
-//! testkit's serving layer asks for them ([`AgentBackend`]).
+//! serving layer (`agent-server`) asks for them ([`AgentBackend`]).
 
 use crate::mapping::{self, client_error_message};
 use crate::plugins::{self, PluginRegistry};
 use crate::ray::RayClient;
 use crate::tail::{spawn_tail, TailEvent as RayTailEvent, TailHandle, TailSettings};
 use agent_proto::{ClientError, JobId, NodeId, PluginLookup, ServeAppName, TaskId};
-use agent_testkit::serve::{
+use agent_server::{
     AgentBackend, BackendError, BackendResult, RequestContext, TailEvent, TailProtocol, TailStream,
 };
 use async_trait::async_trait;
@@ -406,7 +406,7 @@ mod tests {
         assert_eq!(e.status.as_u16(), 404);
         assert_eq!(
             e.body,
-            agent_testkit::serve::ErrorBody::Json(json!({"detail": "Job nope does not exist"}))
+            agent_server::ErrorBody::Json(json!({"detail": "Job nope does not exist"}))
         );
         let v = plugins::PluginRegistry::new()
             .create(&json!({"plugin": "a"}))

@@ -2,7 +2,7 @@
 //! through the Ray dashboard's REST API.
 //!
 //! The HTTP/WebSocket side (routes, token check, WebSocket and HTTP log tails) is
-//! `agent-testkit`'s serving layer; this crate supplies the [`RayBackend`] behind it:
+//! `agent-server`'s serving layer; this crate supplies the [`RayBackend`] behind it:
 //!
 //! | agent API | Ray dashboard |
 //! |---|---|
@@ -44,7 +44,7 @@ pub use ray::RayClient;
 pub use tail::TailSettings;
 
 use agent_proto::{ClientError, Secret, Timeouts};
-use agent_testkit::serve::{serve, ServeOptions, ServerHandle};
+use agent_server::{serve, ServeOptions, ServerHandle};
 use agent_transport::{HttpTransport, RetryPolicy, RetryingTransport, Transport};
 use std::sync::Arc;
 use std::time::Duration;

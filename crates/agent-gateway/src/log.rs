@@ -3,7 +3,7 @@
 //! Only the method, path (no query string) and route are written: never a header,
 //! so no token reaches the log.
 
-use agent_testkit::serve::{Intercept, RequestHead, RequestHook};
+use agent_server::{Intercept, RequestHead, RequestHook};
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -4,7 +4,8 @@
 //! Two layers:
 //! - [`serve`]: the protocol-serving layer (routing with validated ids, token check,
 //!   JSON answers, the WebSocket and HTTP log tails, graceful shutdown) in front of any
-//!   [`serve::AgentBackend`]; `agent-gateway` serves a real Ray cluster with it;
+//!   [`serve::AgentBackend`]: the `agent-server` crate, re-exported here
+//!   (`agent-gateway` serves a real Ray cluster with it, without the test kit);
 //! - [`AgentTestServer`]: that layer on the in-memory cluster, built with
 //!   [`AgentTestServer::builder`] (or the [`AgentTestServer::sample`] cluster), changed
 //!   at run time through its [`TestHandle`], misbehaving on demand with [`Fault`]s and
@@ -54,9 +55,12 @@ mod job;
 mod journal;
 mod memory;
 pub mod sample;
-pub mod serve;
 mod testserver;
 mod util;
+
+/// The protocol-serving layer: the `agent-server` crate, re-exported so that
+/// `agent_testkit::serve::...` paths keep working.
+pub use agent_server as serve;
 
 pub use error::TestkitError;
 pub use fault::{Fault, FaultTarget, TailFault, TailFaultKind};

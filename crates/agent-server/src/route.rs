@@ -181,7 +181,7 @@ fn seg<T>(r: Result<T, ClientError>) -> Result<T, RouteError> {
 /// query; a trailing slash is optional). `upgrade` tells a WebSocket upgrade request.
 ///
 /// ```
-/// use agent_testkit::serve::{parse_route, Route, RouteError};
+/// use agent_server::{parse_route, Route, RouteError};
 /// use http::Method;
 ///
 /// let r = parse_route(&Method::GET, "jobs/raysubmit_1/logs/", false).unwrap();

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 
-use crate::serve::route::Route;
+use crate::route::Route;
 
 /// A request as it arrived, before its body is read.
 #[derive(Debug)]
@@ -58,7 +58,7 @@ pub enum InterceptAction {
 /// A hook's decision on a request.
 ///
 /// ```
-/// use agent_testkit::serve::{Intercept, InterceptAction};
+/// use agent_server::{Intercept, InterceptAction};
 /// use std::time::Duration;
 ///
 /// let i = Intercept::default();

@@ -1,6 +1,6 @@
 //! What a server must answer: the agent operations, as the [`AgentBackend`] trait.
 //!
-//! The serving layer ([`crate::serve::serve`]) parses and validates the request, checks
+//! The serving layer ([`crate::serve()`]) parses and validates the request, checks
 //! the token, and calls one method per operation; the backend only supplies data. The
 //! in-memory backend of the testkit and `agent-gateway`'s Ray backend both implement it.
 
@@ -20,7 +20,7 @@ pub type BackendResult<T> = Result<T, BackendError>;
 /// A failed operation, answered as is: a status, a body and extra headers.
 ///
 /// ```
-/// use agent_testkit::serve::BackendError;
+/// use agent_server::BackendError;
 ///
 /// let e = BackendError::text(404, "Job nope does not exist");
 /// assert_eq!(e.status.as_u16(), 404);

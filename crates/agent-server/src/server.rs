@@ -19,17 +19,17 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::serve::backend::{AgentBackend, BackendError, RequestContext, TailProtocol};
-use crate::serve::body::{empty, error_response, json_response, sse_body, ResBody, Truncated};
-use crate::serve::hook::{Intercept, InterceptAction, RequestHead, RequestHook};
-use crate::serve::route::{parse_route, Route, RouteError};
-use crate::serve::ws;
-use crate::util::TaskSet;
+use crate::backend::{AgentBackend, BackendError, RequestContext, TailProtocol};
+use crate::body::{empty, error_response, json_response, sse_body, ResBody, Truncated};
+use crate::hook::{Intercept, InterceptAction, RequestHead, RequestHook};
+use crate::route::{parse_route, Route, RouteError};
+use crate::task::TaskSet;
+use crate::ws;
 
 /// How a server is run: its token, path prefix, limits and hook.
 ///
 /// ```
-/// use agent_testkit::serve::ServeOptions;
+/// use agent_server::ServeOptions;
 ///
 /// let o = ServeOptions::new().token("t0k").prefix("agent");
 /// assert_eq!(o.prefix_path(), "/agent/");
@@ -211,8 +211,8 @@ struct Shared {
 /// shut down or dropped.
 ///
 /// ```
-/// # async fn demo(backend: std::sync::Arc<dyn agent_testkit::serve::AgentBackend>) -> std::io::Result<()> {
-/// use agent_testkit::serve::{serve, ServeOptions};
+/// # async fn demo(backend: std::sync::Arc<dyn agent_server::AgentBackend>) -> std::io::Result<()> {
+/// use agent_server::{serve, ServeOptions};
 ///
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 /// let server = serve(listener, backend, ServeOptions::new().token("t").prefix("/agent/")).await?;
@@ -258,7 +258,7 @@ async fn accept_loop(
 ) {
     loop {
         let accepted = tokio::select! {
-            () = crate::util::stopped(&mut shutdown) => return,
+            () = crate::task::stopped(&mut shutdown) => return,
             a = listener.accept() => a,
         };
         let stream = match accepted {
@@ -285,7 +285,7 @@ async fn accept_loop(
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}
-                () = crate::util::stopped(&mut conn_shutdown) => {
+                () = crate::task::stopped(&mut conn_shutdown) => {
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.await;
                 }
@@ -366,7 +366,7 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Res
         InterceptAction::Continue => None,
         InterceptAction::TruncateBody { after_bytes } => Some(after_bytes),
         InterceptAction::Respond(canned) => {
-            let mut r = Response::new(crate::serve::body::full(canned.body));
+            let mut r = Response::new(crate::body::full(canned.body));
             *r.status_mut() = canned.status;
             for (name, value) in canned.headers {
                 r.headers_mut().append(name, value);
@@ -375,7 +375,7 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Res
         }
         InterceptAction::Stall => {
             let mut shutdown = shared.shutdown.clone();
-            crate::util::stopped(&mut shutdown).await;
+            crate::task::stopped(&mut shutdown).await;
             return detail(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The server is shutting down",

@@ -14,19 +14,25 @@
 //! The testkit's in-memory server and `agent-gateway` both run on [`serve`]; a
 //! [`RequestHook`] sees every request first (the testkit journals and injects faults
 //! with one).
+//!
+//! This crate is what a production binary (`agent-gateway`) links for its HTTP side;
+//! it does not depend on the test kit. `agent_testkit::serve` re-exports it.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod backend;
 mod body;
 mod hook;
 mod route;
 mod server;
+mod task;
 mod ws;
 
 pub use backend::{
     AgentBackend, BackendError, BackendResult, ErrorBody, RequestContext, TailEvent, TailProtocol,
     TailStream,
 };
-pub(crate) use body::event_json;
+pub use body::event_json;
 pub use hook::{CannedResponse, Intercept, InterceptAction, RequestHead, RequestHook};
 pub use route::{parse_route, Route, RouteError, RouteKind};
 pub use server::{serve, ServeOptions, ServerHandle};
+pub use task::{stopped, TaskSet};

@@ -12,8 +12,8 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::sync::{mpsc, watch};
 
-use crate::serve::backend::{TailEvent, TailStream};
-use crate::serve::body::event_json;
+use crate::backend::{TailEvent, TailStream};
+use crate::body::event_json;
 
 /// How long to wait for the client's answer to our close frame (or for our writer to
 /// echo the client's close) before dropping the connection.
@@ -95,7 +95,7 @@ pub(crate) async fn serve_tail(
                     tokio::select! {
                         biased;
                         c = ctrl_rx.recv() => Next::Ctrl(c),
-                        () = crate::util::stopped(&mut shutdown) => Next::Shutdown,
+                        () = crate::task::stopped(&mut shutdown) => Next::Shutdown,
                         ev = events.next() => Next::Event(ev),
                     }
                 }

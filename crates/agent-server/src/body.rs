@@ -13,7 +13,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::serve::backend::{BackendError, ErrorBody, TailEvent, TailStream};
+use crate::backend::{BackendError, ErrorBody, TailEvent, TailStream};
 
 /// The error type of response bodies.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -73,9 +73,10 @@ struct WireEvent<'a> {
     message: Option<&'a str>,
 }
 
-/// The JSON text of a protocol event: `{"type":"log","message":M}`, `{"type":"complete"}`
+/// The JSON text of a protocol event (one WebSocket frame, or one `data:` line of an
+/// HTTP tail): `{"type":"log","message":M}`, `{"type":"complete"}`
 /// or `{"type":"error","message":M}`.
-pub(crate) fn event_json(event: &TailEvent) -> Option<Vec<u8>> {
+pub fn event_json(event: &TailEvent) -> Option<Vec<u8>> {
     let (kind, message) = match event {
         TailEvent::Log(m) => ("log", Some(m.as_str())),
         TailEvent::Complete => ("complete", None),
@@ -147,7 +148,7 @@ pub(crate) fn sse_body(
         } else {
             tokio::select! {
             ev = st.events.next() => Some(ev),
-            () = crate::util::stopped(&mut st.shutdown) => None,
+            () = crate::task::stopped(&mut st.shutdown) => None,
             () = tokio::time::sleep(st.heartbeat) => {
                 return Some((Ok(Frame::data(Bytes::from_static(b"\n"))), st));
             }

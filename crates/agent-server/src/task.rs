@@ -1,0 +1,82 @@
+//! The tasks a server owns, and waiting for its shutdown signal.
+
+use std::future::Future;
+use std::sync::{Mutex, MutexGuard};
+
+use tokio::runtime::Handle;
+use tokio::task::JoinSet;
+
+/// Locks `m`, going on past a poisoned lock (a panicked task must not wedge the server).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The tasks a server owns: all aborted at once when the owner goes, so that no task
+/// outlives its server. Spawning after [`TaskSet::close`] drops the future unrun.
+///
+/// ```
+/// use agent_server::TaskSet;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let tasks = TaskSet::new(tokio::runtime::Handle::current());
+/// tasks.spawn(async { /* work owned by the server */ });
+/// tasks.abort_all(); // what dropping the set does
+/// # });
+/// ```
+pub struct TaskSet {
+    set: Mutex<Option<JoinSet<()>>>,
+    runtime: Handle,
+}
+
+impl std::fmt::Debug for TaskSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskSet")
+            .field("open", &lock(&self.set).is_some())
+            .finish()
+    }
+}
+
+impl TaskSet {
+    /// An open set spawning on `runtime`.
+    pub fn new(runtime: Handle) -> Self {
+        TaskSet {
+            set: Mutex::new(Some(JoinSet::new())),
+            runtime,
+        }
+    }
+
+    /// Runs `fut` as a task of the set (from any thread).
+    pub fn spawn<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let mut guard = lock(&self.set);
+        if let Some(set) = guard.as_mut() {
+            // reap what has finished, so that a long-lived server does not pile up results
+            while set.try_join_next().is_some() {}
+            set.spawn_on(fut, &self.runtime);
+        }
+    }
+
+    /// Closes the set and hands its tasks over (`None` when already closed).
+    pub fn close(&self) -> Option<JoinSet<()>> {
+        lock(&self.set).take()
+    }
+
+    /// Closes the set and aborts every task.
+    pub fn abort_all(&self) {
+        let set = self.close();
+        drop(set);
+    }
+}
+
+impl Drop for TaskSet {
+    fn drop(&mut self) {
+        self.abort_all();
+    }
+}
+
+/// Waits until `shutdown` turns true (or its sender is gone).
+pub async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
