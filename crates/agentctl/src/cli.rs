@@ -11,26 +11,31 @@ use std::net::SocketAddr;
 /// The exit codes, shown at the end of `agentctl --help`.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
-  0    success (a tail: the job's log is complete)
-  1    any other failure (the agent failed, an answer could not be decoded, ...)
+  0    success (tail, wait, run --follow: the job SUCCEEDED)
+  1    any other failure (the agent failed, an answer could not be decoded, a
+       job's final status could not be read, ...)
   2    usage: a bad command line, or input refused before any request (an invalid
        id, an unknown protocol, bad JSON), or the agent refused it (400, 422)
   3    not found (404)
   4    authentication: the agent refused the token or the user (401, 403)
   5    limits: a stream limit was exceeded, or the agent rate-limited us (429)
   6    unreachable or timed out: connect error, 503, connect/read/idle time-out (408)
+  7    the job FAILED (jobs tail, jobs wait, jobs stop --wait, plugins run --follow)
+  8    the job was STOPPED (the same commands)
   130  interrupted (Ctrl-C)
 
-Errors are one line on stderr: `error: <status code> <kind>: <message>`.
+Errors are one line on stderr: `error: <kind>: <message>`, with the agent's status
+code in front of the kind when the agent answered with one (`error: 404 not found: ...`).
 
-Without --url or AGENT_URL, agentctl starts the embedded test agent with its sample
-cluster and runs the command against it (it says so on stderr).
+With no connection setting at all (no --url, --token, AGENT_URL, AGENT_TOKEN), or with
+--embedded, agentctl starts the embedded test agent with its sample cluster and runs
+the command against it (it says so on stderr). A token without a URL is a usage error.
 
 Examples:
   agentctl jobs tail raysubmit_capture1
   agentctl --url https://agent.example.com --token \"$TOKEN\" jobs list
   agentctl -o json nodes list | jq '.[].node_id'
-  agentctl serve --listen 127.0.0.1:8000";
+  agentctl dev-server --listen 127.0.0.1:8000";
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -64,7 +69,7 @@ pub struct Cli {
 /// Connection settings, from flags or the environment.
 #[derive(Args, Clone)]
 pub struct Connection {
-    /// The agent's base URL; without it, the embedded test agent is used.
+    /// The agent's base URL.
     #[arg(
         long,
         env = "AGENT_URL",
@@ -101,6 +106,9 @@ pub struct Connection {
         help_heading = "Connection"
     )]
     pub read_timeout: Option<f64>,
+    /// Use the embedded test agent (sample cluster), whatever else is set.
+    #[arg(long, global = true, help_heading = "Connection")]
+    pub embedded: bool,
 }
 
 /// The subcommands.
@@ -132,12 +140,22 @@ pub enum Command {
         #[command(subcommand)]
         cmd: TasksCmd,
     },
-    /// Ray Serve applications (list, get, delete), or `serve --listen ADDR` to run the
-    /// test agent standalone.
+    /// Ray Serve applications: list, get, delete.
+    #[command(after_help = "Examples:\n  agentctl serve list\n  agentctl serve get hello")]
+    Serve {
+        /// The Ray Serve subcommand.
+        #[command(subcommand)]
+        cmd: ServeCmd,
+    },
+    /// Runs the test agent (sample cluster) on ADDR until Ctrl-C, for curl, the Python
+    /// SDK and demos; prints its URL and token.
+    ///
+    /// The token is --token when given on the command line (never printed), else a
+    /// random one (printed); an empty token is refused.
     #[command(
-        after_help = "Examples:\n  agentctl serve list\n  agentctl serve --listen 127.0.0.1:8000"
+        after_help = "Example:\n  agentctl dev-server --listen 127.0.0.1:8000\n  agentctl dev-server --listen 127.0.0.1:8000 --token \"$(cat token.txt)\""
     )]
-    Serve(ServeArgs),
+    DevServer(DevServerArgs),
     /// Plugin releases: list, get, create, delete, run.
     #[command(
         after_help = "Example:\n  agentctl plugins run demo@1.0.0 --action train --params '{\"epochs\": 3}' --follow"
@@ -175,18 +193,44 @@ pub enum JobsCmd {
         /// The job's id.
         id: String,
     },
-    /// Asks the agent to stop a job.
-    #[command(after_help = "Example:\n  agentctl jobs stop raysubmit_long1")]
+    /// Asks the agent to stop a job; with --wait, waits for its final status (exit
+    /// 0 SUCCEEDED, 7 FAILED, 8 STOPPED).
+    #[command(
+        after_help = "Example:\n  agentctl jobs stop raysubmit_slow1\n  agentctl jobs stop raysubmit_slow1 --wait --timeout 60"
+    )]
     Stop {
         /// The job's id.
         id: String,
+        /// Then wait until the job has a final status, and exit as `jobs wait`.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this many seconds (exit 6) [default: wait forever].
+        #[arg(long, value_name = "SECONDS", requires = "wait")]
+        timeout: Option<f64>,
     },
-    /// Follows a job's log: prints each line as it arrives, exits 0 when the log is
-    /// complete; Ctrl-C stops (exit 130).
+    /// Follows a job's log: prints each line as it arrives; when the log is complete,
+    /// reads the job's status and exits 0 SUCCEEDED, 7 FAILED, 8 STOPPED (1 when the
+    /// status cannot be read); Ctrl-C stops (exit 130).
+    ///
+    /// No limit on the number of lines, messages or bytes unless one is given (a log
+    /// is followed to its end, as `kubectl logs -f` does); single lines over
+    /// --max-message-size are skipped and counted, so memory stays bounded.
     #[command(
         after_help = "Example:\n  agentctl jobs tail raysubmit_capture1\n  agentctl jobs tail raysubmit_capture1 --protocol http --timeout 60 --max-lines 100000"
     )]
     Tail(TailArgs),
+    /// Waits until a job has a final status (no log), prints it, and exits 0
+    /// SUCCEEDED, 7 FAILED, 8 STOPPED.
+    #[command(
+        after_help = "Example:\n  agentctl jobs wait raysubmit_slow1\n  agentctl jobs wait raysubmit_slow1 --timeout 600 && echo done"
+    )]
+    Wait {
+        /// The job's id.
+        id: String,
+        /// Give up after this many seconds (exit 6) [default: wait forever].
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<f64>,
+    },
 }
 
 /// How to follow a log.
@@ -201,13 +245,13 @@ pub struct TailArgs {
     /// long fails with 408 (a quiet job is not a finished one).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
-    /// The most HTTP stream lines [default: 50000].
+    /// Stop (exit 5) after this many HTTP stream lines [default: no limit].
     #[arg(long, value_name = "N")]
     pub max_lines: Option<u64>,
-    /// The most bytes of log text [default: 52428800].
+    /// Stop (exit 5) after this many bytes of log text [default: no limit].
     #[arg(long, value_name = "N")]
     pub max_bytes: Option<u64>,
-    /// The most WebSocket messages [default: 10000].
+    /// Stop (exit 5) after this many WebSocket messages [default: no limit].
     #[arg(long, value_name = "N")]
     pub max_messages: Option<u64>,
     /// The largest single message or line in bytes; larger ones are skipped and
@@ -244,17 +288,12 @@ pub enum TasksCmd {
     },
 }
 
-/// `serve ...`: Ray Serve applications, or the standalone test agent.
+/// `dev-server --listen ADDR`
 #[derive(Args)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct ServeArgs {
-    /// Run the embedded test agent (sample cluster) standalone on this address, e.g.
-    /// 127.0.0.1:8000, until Ctrl-C; prints the URL and the token.
+pub struct DevServerArgs {
+    /// The address to listen on, e.g. 127.0.0.1:8000 (port 0: any free port).
     #[arg(long, value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
-    /// The Ray Serve subcommand.
-    #[command(subcommand)]
-    pub cmd: Option<ServeCmd>,
+    pub listen: SocketAddr,
 }
 
 /// `serve list | get | delete`
@@ -327,7 +366,8 @@ pub struct RunArgs {
     /// The action's parameters, a JSON document.
     #[arg(long, value_name = "JSON")]
     pub params: Option<String>,
-    /// Then follow the log of the job it started (as `jobs tail`).
+    /// Then follow the log of the job it started (as `jobs tail`: no line, message
+    /// or byte limit; exit 0 SUCCEEDED, 7 FAILED, 8 STOPPED).
     #[arg(long)]
     pub follow: bool,
     /// How to follow (with --follow).

@@ -2,8 +2,9 @@
 //!
 //! Each line is written as it arrives and the output is flushed whenever the tail
 //! has nothing more ready, so a pipe sees lines at once and a fast log is not one
-//! system call per line. The tail ends with exit 0 when the log is complete; Ctrl-C
-//! drops the stream (closing its connection) and exits 130.
+//! system call per line. When the log is complete, the job's status decides the exit
+//! code (0 SUCCEEDED, 7 FAILED, 8 STOPPED; see [`crate::wait`]); Ctrl-C drops the
+//! stream (closing its connection) and exits 130.
 
 use crate::cli::Output;
 use crate::exit::Failure;
@@ -34,8 +35,22 @@ fn write_line(out: &mut dyn Write, mode: Output, line: &str) -> io::Result<()> {
     }
 }
 
-/// Follows the log of `id` until it is complete, an error ends it, or Ctrl-C.
+/// Follows the log of `id` until it is complete, then reads the job's final status:
+/// `Ok` only when it SUCCEEDED.
 pub async fn follow(
+    client: &AsyncAgentClient,
+    id: &JobId,
+    opts: TailOptions,
+    mode: Output,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    follow_log(client, id, opts, mode, out).await?;
+    let end = crate::wait::after_log(client, id).await?;
+    crate::wait::outcome(id, &end.job)
+}
+
+/// Follows the log of `id` until it is complete, an error ends it, or Ctrl-C.
+async fn follow_log(
     client: &AsyncAgentClient,
     id: &JobId,
     opts: TailOptions,

@@ -27,6 +27,11 @@ impl Style {
         Style { color: false }
     }
 
+    /// One cell's text, coloured as the cell says.
+    pub fn cell(&self, cell: &Cell) -> String {
+        self.paint(&cell.text, cell.color)
+    }
+
     fn paint(&self, text: &str, color: Option<Color>) -> String {
         match (self.color, color) {
             (true, Some(c)) => format!("\x1b[{}m{text}\x1b[0m", c.sgr()),

@@ -11,6 +11,7 @@ use crate::follow::{follow, no_job_in};
 use crate::plan::Op;
 use crate::render::Style;
 use crate::views::{self, ViewError};
+use crate::wait::{outcome, until_final, Wait};
 use agent_client_async::AsyncAgentClient;
 use agent_proto::{ClientError, JobId};
 use serde_json::Value;
@@ -63,8 +64,10 @@ async fn fetch(client: &AsyncAgentClient, op: &Op) -> Result<Value, ClientError>
 
 /// Runs `op` and prints its result.
 pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Result<(), Failure> {
-    if let Op::TailJob(id, opts) = op {
-        return follow(client, &id, opts, p.mode, p.out).await;
+    match op {
+        Op::TailJob(id, opts) => return follow(client, &id, opts, p.mode, p.out).await,
+        Op::WaitJob(id, wait) => return wait_and_show(client, &id, wait, p).await,
+        _ => {}
     }
     let answer = fetch(client, &op).await?;
     match &op {
@@ -77,7 +80,16 @@ pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Resu
         Op::ListJobs => p.show(&answer, views::jobs),
         Op::GetJob(_) => p.show(&answer, views::job),
         Op::JobLogs(_) => p.show(&answer, |v, _, out| views::logs(v, out)),
-        Op::StopJob(id) => p.show(&answer, |v, _, out| views::stopped(id.as_str(), v, out)),
+        Op::StopJob(id, None) => p.show(&answer, |v, _, out| views::stopped(id.as_str(), v, out)),
+        Op::StopJob(id, Some(wait)) => {
+            match p.mode {
+                Output::Json => p.json_line(&answer)?,
+                Output::Table => {
+                    p.show(&answer, |v, _, out| views::stopped(id.as_str(), v, out))?
+                }
+            }
+            wait_and_show(client, id, *wait, p).await
+        }
         Op::ListNodes => p.show(&answer, views::nodes),
         Op::ListTasks => p.show(&answer, views::tasks),
         Op::ListServe => p.show(&answer, views::serve_apps),
@@ -113,6 +125,26 @@ pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Resu
             }
             follow(client, &id, opts.clone(), p.mode, p.out).await
         }
-        Op::TailJob(..) => Ok(()),
+        Op::TailJob(..) | Op::WaitJob(..) => Ok(()),
     }
+}
+
+/// Waits for the job's final status, prints it (table: `job ID STATUS`; JSON: the
+/// job as the agent sent it, on one line) and exits by it.
+async fn wait_and_show(
+    client: &AsyncAgentClient,
+    id: &JobId,
+    wait: Wait,
+    p: &mut Printer<'_>,
+) -> Result<(), Failure> {
+    let end = until_final(client, id, wait).await?;
+    match p.mode {
+        Output::Json => p.json_line(&end.json)?,
+        Output::Table => {
+            let status = crate::render::Cell::status(end.job.status.as_str());
+            writeln!(p.out, "job {id} {}", p.style.cell(&status))?;
+            p.out.flush()?;
+        }
+    }
+    outcome(id, &end.job)
 }

@@ -1,13 +1,16 @@
 //! The built `agentctl` binary against a real test agent (agent-testkit on loopback):
 //! every command in both output modes, every exit-code class, tails that follow a
-//! job to completion over each protocol, Ctrl-C, and the embedded default.
+//! job to completion over each protocol, job outcomes as exit codes, Ctrl-C, the
+//! embedded default and the dev server.
 
 use agent_client_async::AsyncAgentClient;
 use agent_testkit::sample::{
     FAILED_JOB, GPU_NODE, HEAD_NODE, PENDING_JOB, PLUGIN_RELEASE, RUNNING_JOB, SERVE_APP,
-    SUCCEEDED_JOB,
+    STOPPED_JOB, SUCCEEDED_JOB,
 };
-use agent_testkit::{AgentTestServer, BlockingTestServer, Fault, JobSpec, RouteKind, TailFault};
+use agent_testkit::{
+    AgentTestServer, BlockingTestServer, Fault, FaultTarget, JobSpec, RouteKind, TailFault,
+};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -408,7 +411,7 @@ fn tail_follows_a_running_job_to_completion_over_each_protocol() {
 fn tail_prints_json_strings_in_json_mode() {
     let server = sample();
     let out = agentctl(&server, &["-o", "json", "jobs", "tail", FAILED_JOB]);
-    ok(&out);
+    assert_eq!(out.code, 7, "the job failed: {out:?}");
     let lines: Vec<String> = out
         .stdout
         .lines()
@@ -439,11 +442,15 @@ fn a_tail_tells_what_it_skipped() {
                 "1000",
             ],
         );
-        ok(&out);
+        assert_eq!(out.code, 7, "the job failed: {out:?}");
         assert_eq!(out.stdout.lines().count(), 6, "{protocol}: {out:?}");
         assert!(
             out.stderr
                 .starts_with("agentctl: 1 line(s) over --max-message-size were skipped"),
+            "{protocol}: {out:?}"
+        );
+        assert!(
+            out.stderr.ends_with(&format!("agentctl: job {FAILED_JOB} FAILED: Job entrypoint command failed with exit code 1\n")),
             "{protocol}: {out:?}"
         );
         assert!(server.clear_tail_faults(FAILED_JOB));
@@ -485,7 +492,7 @@ fn bad_input_exits_2_before_any_request() {
         let out = agentctl(&server, args);
         assert_eq!(out.code, 2, "{args:?}: {out:?}");
         assert!(
-            out.stderr.starts_with("error: 400 invalid "),
+            out.stderr.starts_with("error: invalid "),
             "{args:?}: {out:?}"
         );
         assert_eq!(out.stderr.lines().count(), 1, "one line: {out:?}");
@@ -501,7 +508,8 @@ fn bad_input_exits_2_before_any_request() {
     for args in [
         &["jobs"][..],
         &["jobs", "frobnicate"],
-        &["--output", "yaml", "health"],
+        &["--output", "xml", "health"],
+        &["serve"],
     ] {
         let out = agentctl(&server, args);
         assert_eq!(out.code, 2, "{args:?}: {out:?}");
@@ -554,7 +562,7 @@ fn every_error_class_has_its_exit_code_and_one_line() {
     );
     assert_eq!(out.code, 5, "{out:?}");
     assert!(
-        out.stderr.starts_with("error: 429 stream limit exceeded: "),
+        out.stderr.starts_with("error: stream limit exceeded: "),
         "{out:?}"
     );
     let out = agentctl(
@@ -585,7 +593,7 @@ fn every_error_class_has_its_exit_code_and_one_line() {
     );
     assert!(
         out.stderr
-            .starts_with("error: 408 timeout: idle stream timed out"),
+            .starts_with("error: timeout: idle stream timed out"),
         "{out:?}"
     );
     // ... and an agent nobody answers for
@@ -604,9 +612,11 @@ fn every_error_class_has_its_exit_code_and_one_line() {
     let out = run_cmd(cmd);
     assert_eq!(out.code, 6, "{out:?}");
     assert!(
-        out.stderr.starts_with("error: 503 unreachable: "),
-        "{out:?}"
+        out.stderr
+            .starts_with("error: cannot reach the agent: could not connect to 127.0.0.1:"),
+        "no status code: the agent never answered: {out:?}"
     );
+    assert!(out.stderr.contains("refused"), "{out:?}");
     assert!(!out.stderr.contains(SECRET), "{out:?}");
 
     // 1: anything else (the agent failed; no GPU)
@@ -644,6 +654,23 @@ fn every_error_class_has_its_exit_code_and_one_line() {
     cmd.args(["--url", &server.url(), "health"]);
     let out = run_cmd(cmd);
     assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("pass --token"), "{out:?}");
+
+    // the agent's JSON errors are rendered as words, not dumped
+    server.set_fault(
+        RouteKind::CreatePluginRelease,
+        Fault::json(
+            400,
+            serde_json::json!({"non_field_errors": ["release demo@9 exists"], "version": ["taken"]}),
+        )
+        .times(1),
+    );
+    let out = agentctl(&server, &["plugins", "create", "demo", "9"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "error: 400 bad request: release demo@9 exists; version: taken\n"
+    );
 }
 
 #[test]
@@ -690,7 +717,7 @@ fn with_no_url_the_embedded_agent_answers() {
     let note: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(note.len(), 1, "{out:?}");
     assert!(
-        note[0].starts_with("agentctl: no --url or AGENT_URL given; using the embedded test agent at http://127.0.0.1:")
+        note[0].starts_with("agentctl: no --url, --token or AGENT_URL given; using the embedded test agent at http://127.0.0.1:")
             && note[0].ends_with("/ (sample cluster)"),
         "{out:?}"
     );
@@ -700,20 +727,63 @@ fn with_no_url_the_embedded_agent_answers() {
     let out = run_cmd(cmd);
     ok(&out);
     assert_eq!(json_of(&out).as_array().map(Vec::len), Some(6), "{out:?}");
+
+    // --embedded wins over every other setting
+    let mut cmd = command();
+    cmd.env("AGENT_URL", "http://192.0.2.1:9/")
+        .env("AGENT_TOKEN", SECRET)
+        .args(["--embedded", "-o", "json", "jobs", "list"]);
+    let out = run_cmd(cmd);
+    ok(&out);
+    assert_eq!(json_of(&out).as_array().map(Vec::len), Some(6), "{out:?}");
+    assert!(out.stderr.contains("--embedded"), "{out:?}");
 }
 
 #[test]
-fn serve_runs_the_test_agent_standalone_until_ctrl_c() {
+fn a_token_without_a_url_never_reaches_the_sample_agent() {
+    for (env, args) in [
+        (
+            Some(("AGENT_TOKEN", SECRET)),
+            &["-o", "json", "jobs", "list"][..],
+        ),
+        (
+            Some(("AGENT_TOKEN", SECRET)),
+            &["jobs", "stop", RUNNING_JOB],
+        ),
+        (None, &["--token", SECRET, "jobs", "list"]),
+        (Some(("AGENT_USER_TOKEN", SECRET)), &["health"]),
+    ] {
+        let mut cmd = command();
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        cmd.args(args);
+        let out = run_cmd(cmd);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
+        assert!(!out.stderr.contains("embedded test agent at"), "{out:?}");
+        assert!(
+            out.stderr.starts_with("error: ") && out.stderr.contains("--url"),
+            "says how to give the URL: {out:?}"
+        );
+        assert!(!out.stderr.contains(SECRET), "{out:?}");
+    }
+}
+
+/// Starts `agentctl dev-server` with `args`; returns the child, its stdout reader, and
+/// the banner's URL and token lines.
+fn dev_server(args: &[&str]) -> (Child, BufReader<std::process::ChildStdout>, String, String) {
     let mut cmd = command();
-    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+    cmd.arg("dev-server").args(args);
     let mut child = cmd.spawn().expect("starts");
     let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
     let mut banner = String::new();
     let (mut url, mut token) = (None, None);
-    while url.is_none() || token.is_none() {
+    while !banner.contains("try:") {
         let mut line = String::new();
         if reader.read_line(&mut line).expect("read") == 0 {
-            panic!("serve ended early: {banner}");
+            let _ = child.kill();
+            panic!("dev-server ended early: {banner}");
         }
         banner.push_str(&line);
         if let Some(u) = line.strip_prefix("url:") {
@@ -723,7 +793,21 @@ fn serve_runs_the_test_agent_standalone_until_ctrl_c() {
             token = Some(t.trim().to_owned());
         }
     }
-    let (url, token) = (url.expect("url"), token.expect("token"));
+    (child, reader, url.expect("url"), token.expect("token"))
+}
+
+fn interrupt(child: &Child) {
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+}
+
+#[test]
+fn dev_server_runs_the_test_agent_until_ctrl_c_with_a_random_or_given_token() {
+    let (child, reader, url, token) = dev_server(&["--listen", "127.0.0.1:0"]);
+    assert!(token.len() >= 32, "a random token: {token}");
     let mut cmd = command();
     cmd.env("AGENT_URL", &url)
         .env("AGENT_TOKEN", &token)
@@ -731,19 +815,32 @@ fn serve_runs_the_test_agent_standalone_until_ctrl_c() {
     let out = run_cmd(cmd);
     ok(&out);
     assert_eq!(json_of(&out)["status"], "ok");
-
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(kill.success());
+    interrupt(&child);
     let out = finish(child, read_all(reader));
-    assert_eq!(out.code, 0, "{banner}{out:?}");
+    assert_eq!(out.code, 0, "{out:?}");
 
-    // A token given to `serve` is used, never printed.
+    // Two servers, two tokens.
+    let (child, reader, _, other) = dev_server(&["--listen", "127.0.0.1:0"]);
+    assert_ne!(token, other);
+    interrupt(&child);
+    finish(child, read_all(reader));
+
+    // A token given with --token is used, never printed; AGENT_TOKEN is not used.
+    let (child, reader, url, shown) = dev_server(&["--listen", "127.0.0.1:0", "--token", SECRET]);
+    assert_eq!(shown, "(the one given with --token)");
+    let mut cmd = command();
+    cmd.env("AGENT_URL", &url)
+        .env("AGENT_TOKEN", SECRET)
+        .args(["health"]);
+    ok(&run_cmd(cmd));
+    interrupt(&child);
+    let out = finish(child, read_all(reader));
+    assert!(!out.stdout.contains(SECRET), "{out:?}");
+
+    // AGENT_TOKEN (perhaps a real agent's) never guards a dev server.
     let mut cmd = command();
     cmd.env("AGENT_TOKEN", SECRET)
-        .args(["serve", "--listen", "127.0.0.1:0"]);
+        .args(["dev-server", "--listen", "127.0.0.1:0"]);
     let mut child = cmd.spawn().expect("starts");
     let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
     let mut banner = String::new();
@@ -752,15 +849,189 @@ fn serve_runs_the_test_agent_standalone_until_ctrl_c() {
             break;
         }
     }
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let out = finish(child, read_all(reader));
-    assert!(banner.contains("token: (the one given"), "{banner}");
+    let shown = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("token:"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     assert!(
-        !banner.contains(SECRET) && !out.stdout.contains(SECRET),
-        "{banner}{out:?}"
+        shown.starts_with("dev-"),
+        "AGENT_TOKEN is not a dev-server token: {shown}"
     );
+    interrupt(&child);
+    let out = finish(child, read_all(reader));
+    assert!(!out.stdout.contains(SECRET), "{out:?}");
+}
+
+#[test]
+fn dev_server_refuses_an_empty_token_and_a_busy_port_in_plain_words() {
+    let mut cmd = command();
+    cmd.args(["dev-server", "--listen", "127.0.0.1:0", "--token", ""]);
+    let out = run_cmd(cmd);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .starts_with("error: dev-server: the token must not be empty"),
+        "{out:?}"
+    );
+
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = busy.local_addr().expect("addr").to_string();
+    let mut cmd = command();
+    cmd.args(["dev-server", "--listen", &addr]);
+    let out = run_cmd(cmd);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        format!("error: could not start the test agent on {addr}: the address is already in use\n")
+    );
+
+    // `serve` is Ray Serve only now.
+    let mut cmd = command();
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+    let out = run_cmd(cmd);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("unexpected argument '--listen'"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn tails_and_waits_exit_by_the_jobs_outcome() {
+    let server = AgentTestServer::sample()
+        .on_run(|run| {
+            JobSpec::new(run.job_id.as_str())
+                .lines(["starting", "Traceback ..."])
+                .fails(Some("the action failed"))
+        })
+        .start_blocking()
+        .expect("test agent starts");
+    for (job, code) in [(SUCCEEDED_JOB, 0), (FAILED_JOB, 7), (STOPPED_JOB, 8)] {
+        for protocol in ["websocket", "http"] {
+            let out = agentctl(&server, &["jobs", "tail", job, "--protocol", protocol]);
+            assert_eq!(out.code, code, "{job} {protocol}: {out:?}");
+            assert!(!out.stdout.is_empty(), "{out:?}");
+        }
+        let out = agentctl(&server, &["jobs", "wait", job]);
+        assert_eq!(out.code, code, "{job}: {out:?}");
+        assert!(out.stdout.starts_with(&format!("job {job} ")), "{out:?}");
+        let out = agentctl(&server, &["-o", "json", "jobs", "wait", job]);
+        assert_eq!(out.code, code, "{job}: {out:?}");
+        assert_eq!(json_of(&out), agent_json(&server, &format!("jobs/{job}/")));
+    }
+    let out = agentctl(&server, &["jobs", "tail", FAILED_JOB]);
+    assert!(
+        out.stderr
+            .starts_with(&format!("agentctl: job {FAILED_JOB} FAILED: ")),
+        "{out:?}"
+    );
+
+    // plugins run --follow: the started job failed
+    let out = agentctl(
+        &server,
+        &[
+            "plugins",
+            "run",
+            PLUGIN_RELEASE,
+            "--action",
+            "train",
+            "--follow",
+        ],
+    );
+    assert_eq!(out.code, 7, "{out:?}");
+    assert_eq!(out.stdout, "starting\nTraceback ...\n", "{out:?}");
+    assert!(
+        out.stderr.ends_with("FAILED: the action failed\n"),
+        "{out:?}"
+    );
+
+    // wait: a running job that the test ends while agentctl waits
+    server
+        .add_job(
+            JobSpec::new("raysubmit_waited")
+                .lines(["x"])
+                .keeps_running(),
+        )
+        .expect("job added");
+    let mut cmd = command();
+    cmd.env("AGENT_URL", server.url())
+        .env("AGENT_TOKEN", server.token())
+        .args(["jobs", "wait", "raysubmit_waited"]);
+    let child = cmd.spawn().expect("starts");
+    // agentctl reads the status at least once before the job fails.
+    let start = Instant::now();
+    while server.requests(RouteKind::GetJob).is_empty() && start.elapsed() < DEADLINE {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(server.fail_job("raysubmit_waited", "boom"));
+    let mut child = child;
+    let stdout = read_all(child.stdout.take().expect("stdout"));
+    let out = finish(child, stdout);
+    assert_eq!(out.code, 7, "{out:?}");
+    assert_eq!(out.stdout, "job raysubmit_waited FAILED\n");
+
+    // wait --timeout: still running, exit 6
+    server
+        .add_job(
+            JobSpec::new("raysubmit_forever")
+                .lines(["x"])
+                .keeps_running(),
+        )
+        .expect("job added");
+    let out = agentctl(
+        &server,
+        &["jobs", "wait", "raysubmit_forever", "--timeout", "0.5"],
+    );
+    assert_eq!(out.code, 6, "{out:?}");
+    assert!(
+        out.stderr
+            .starts_with("error: job raysubmit_forever is still RUNNING after"),
+        "{out:?}"
+    );
+
+    // stop --wait: the job ends STOPPED
+    let out = agentctl(&server, &["jobs", "stop", "raysubmit_forever", "--wait"]);
+    assert_eq!(out.code, 8, "{out:?}");
+    assert_eq!(
+        out.stdout,
+        "stopping job raysubmit_forever\njob raysubmit_forever STOPPED\n"
+    );
+
+    // the log is complete but the status cannot be read: exit 1, with a message
+    server.set_fault(
+        FaultTarget::route(RouteKind::GetJob).id(SUCCEEDED_JOB),
+        Fault::status(500),
+    );
+    let out = agentctl(&server, &["jobs", "tail", SUCCEEDED_JOB]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stdout.ends_with("last line\n"), "{out:?}");
+    assert!(
+        out.stderr.starts_with(&format!(
+            "error: the log of job {SUCCEEDED_JOB} is complete, but its status could not be read: "
+        )),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_long_log_is_tailed_to_its_end_with_no_flags() {
+    const LINES: u64 = 200_000;
+    let server = sample();
+    server
+        .add_job(JobSpec::new("raysubmit_long_log").generate(LINES, 24))
+        .expect("job added");
+    for protocol in ["auto", "http"] {
+        let out = agentctl(
+            &server,
+            &["jobs", "tail", "raysubmit_long_log", "--protocol", protocol],
+        );
+        ok(&out);
+        assert_eq!(out.stdout.lines().count() as u64, LINES, "{protocol}");
+        assert!(out.stdout.starts_with("line 0"), "{protocol}");
+        assert!(out.stderr.is_empty(), "{protocol}: {}", out.stderr);
+    }
 }
 
 #[test]
@@ -784,6 +1055,8 @@ fn help_shows_an_example_on_every_command_and_the_exit_codes() {
         &["serve", "list"],
         &["serve", "get"],
         &["serve", "delete"],
+        &["dev-server"],
+        &["jobs", "wait"],
         &["plugins"],
         &["plugins", "list"],
         &["plugins", "get"],
@@ -808,7 +1081,9 @@ fn help_shows_an_example_on_every_command_and_the_exit_codes() {
     let mut cmd = command();
     cmd.arg("--help");
     let out = run_cmd(cmd);
-    for code in ["  2 ", "  3 ", "  4 ", "  5 ", "  6 ", "  130 "] {
+    for code in [
+        "  2 ", "  3 ", "  4 ", "  5 ", "  6 ", "  7 ", "  8 ", "  130 ",
+    ] {
         assert!(
             out.stdout.contains(code),
             "exit code {code} undocumented: {out:?}"
