@@ -8,6 +8,7 @@
 
 use crate::cli::Output;
 use crate::exit::Failure;
+use crate::render::Style;
 use crate::spinner::Spinner;
 use agent_client_async::{AsyncAgentClient, TailOptions};
 use agent_proto::{ClientError, JobId};
@@ -20,11 +21,11 @@ use std::time::Duration;
 /// The most lines written between two flushes while lines keep coming.
 const FLUSH_EVERY: usize = 1024;
 
-/// Writes one log line: as is, or as a JSON string.
-fn write_line(out: &mut dyn Write, mode: Output, line: &str) -> io::Result<()> {
+/// Writes one log line: as is (neutralized on a terminal), or as a JSON string.
+fn write_line(out: &mut dyn Write, mode: Output, style: &Style, line: &str) -> io::Result<()> {
     match mode {
         Output::Table => {
-            out.write_all(line.as_bytes())?;
+            out.write_all(style.log_line(line).as_bytes())?;
             out.write_all(b"\n")
         }
         Output::Json => {
@@ -42,9 +43,10 @@ pub async fn follow(
     id: &JobId,
     opts: TailOptions,
     mode: Output,
+    style: Style,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
-    follow_log(client, id, opts, mode, out).await?;
+    follow_log(client, id, opts, mode, style, out).await?;
     let end = crate::wait::after_log(client, id).await?;
     crate::wait::outcome(id, &end.job)
 }
@@ -55,6 +57,7 @@ async fn follow_log(
     id: &JobId,
     opts: TailOptions,
     mode: Output,
+    style: Style,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -92,7 +95,7 @@ async fn follow_log(
                 // Write what is ready now, then flush once.
                 loop {
                     match next {
-                        Some(Ok(line)) => write_line(out, mode, &line)?,
+                        Some(Ok(line)) => write_line(out, mode, &style, &line)?,
                         Some(Err(e)) => {
                             out.flush()?;
                             return Err(Failure::Client(e));

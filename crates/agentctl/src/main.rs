@@ -53,6 +53,7 @@ mod follow;
 mod plan;
 mod render;
 mod run;
+mod safe;
 mod spinner;
 mod time;
 mod views;

@@ -8,6 +8,8 @@ use std::io::{self, IsTerminal, Write};
 pub struct Style {
     /// ANSI colours on.
     pub color: bool,
+    /// Standard output is a terminal: log lines go through [`crate::safe::neutralize`].
+    pub tty: bool,
 }
 
 impl Style {
@@ -16,15 +18,29 @@ impl Style {
     pub fn detect() -> Style {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        let tty = io::stdout().is_terminal();
         Style {
-            color: !no_color && !dumb && io::stdout().is_terminal(),
+            color: !no_color && !dumb && tty,
+            tty,
         }
     }
 
     /// No colours.
     #[cfg(test)]
     pub fn plain() -> Style {
-        Style { color: false }
+        Style {
+            color: false,
+            tty: false,
+        }
+    }
+
+    /// A log line as it is printed: neutralized on a terminal, as it is in a pipe.
+    pub fn log_line<'a>(&self, line: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.tty {
+            crate::safe::neutralize(line)
+        } else {
+            std::borrow::Cow::Borrowed(line)
+        }
     }
 
     /// One cell's text, coloured as the cell says.
@@ -134,10 +150,10 @@ impl Cell {
     }
 }
 
+/// A cell's text: line breaks and tabs become spaces, every other control character
+/// is shown escaped (see [`crate::safe::escape_all`]).
 fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    crate::safe::escape_all(s).into_owned()
 }
 
 /// A table with a header line.
@@ -355,7 +371,15 @@ mod tests {
     fn colour_only_when_asked() {
         let mut t = Table::new(&["S"]);
         t.row(vec![Cell::status("SUCCEEDED")]);
-        let out = text(|b| t.write(&Style { color: true }, b));
+        let out = text(|b| {
+            t.write(
+                &Style {
+                    color: true,
+                    tty: true,
+                },
+                b,
+            )
+        });
         assert!(out.contains("\x1b[32mSUCCEEDED\x1b[0m"), "{out:?}");
     }
 

@@ -65,7 +65,7 @@ async fn fetch(client: &AsyncAgentClient, op: &Op) -> Result<Value, ClientError>
 /// Runs `op` and prints its result.
 pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Result<(), Failure> {
     match op {
-        Op::TailJob(id, opts) => return follow(client, &id, opts, p.mode, p.out).await,
+        Op::TailJob(id, opts) => return follow(client, &id, opts, p.mode, p.style, p.out).await,
         Op::WaitJob(id, wait) => return wait_and_show(client, &id, wait, p).await,
         _ => {}
     }
@@ -79,7 +79,7 @@ pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Resu
         | Op::CreatePlugin(_) => p.show(&answer, views::details),
         Op::ListJobs => p.show(&answer, views::jobs),
         Op::GetJob(_) => p.show(&answer, views::job),
-        Op::JobLogs(_) => p.show(&answer, |v, _, out| views::logs(v, out)),
+        Op::JobLogs(_) => p.show(&answer, views::logs),
         Op::StopJob(id, None) => p.show(&answer, |v, _, out| views::stopped(id.as_str(), v, out)),
         Op::StopJob(id, Some(wait)) => {
             match p.mode {
@@ -123,7 +123,7 @@ pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Resu
                     eprintln!("agentctl: started job {id}; following its log");
                 }
             }
-            follow(client, &id, opts.clone(), p.mode, p.out).await
+            follow(client, &id, opts.clone(), p.mode, p.style, p.out).await
         }
         Op::TailJob(..) | Op::WaitJob(..) => Ok(()),
     }

@@ -109,8 +109,8 @@ pub fn job(v: &Value, style: &Style, out: &mut dyn Write) -> ViewResult {
     Ok(d.write(style, out)?)
 }
 
-/// `jobs logs`: the log as text.
-pub fn logs(v: &Value, out: &mut dyn Write) -> ViewResult {
+/// `jobs logs`: the log as text (each line neutralized on a terminal).
+pub fn logs(v: &Value, style: &Style, out: &mut dyn Write) -> ViewResult {
     let text = match v {
         Value::String(s) => s.clone(),
         Value::Object(m) => match m.get("logs") {
@@ -120,6 +120,13 @@ pub fn logs(v: &Value, out: &mut dyn Write) -> ViewResult {
         Value::Null => String::new(),
         other => other.to_string(),
     };
+    if style.tty {
+        for line in text.lines() {
+            out.write_all(style.log_line(line).as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+        return Ok(());
+    }
     out.write_all(text.as_bytes())?;
     if !text.is_empty() && !text.ends_with('\n') {
         out.write_all(b"\n")?;
@@ -301,9 +308,10 @@ mod tests {
 
     #[test]
     fn logs_accept_every_shape() {
-        assert_eq!(render(|b| logs(&json!("a\nb"), b)), "a\nb\n");
-        assert_eq!(render(|b| logs(&json!({"logs": "x\n"}), b)), "x\n");
-        assert_eq!(render(|b| logs(&Value::Null, b)), "");
+        let s = Style::plain();
+        assert_eq!(render(|b| logs(&json!("a\nb"), &s, b)), "a\nb\n");
+        assert_eq!(render(|b| logs(&json!({"logs": "x\n"}), &s, b)), "x\n");
+        assert_eq!(render(|b| logs(&Value::Null, &s, b)), "");
     }
 
     #[test]

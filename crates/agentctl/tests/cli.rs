@@ -1090,3 +1090,87 @@ fn help_shows_an_example_on_every_command_and_the_exit_codes() {
         );
     }
 }
+
+/// Runs agentctl against `server` on a pseudo-terminal (util-linux `script`), or
+/// `None` where `script` is missing.
+fn on_a_terminal(server: &BlockingTestServer, args: &[&str]) -> Option<Output> {
+    let probe = Command::new("script").arg("--version").output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("no `script` here: the terminal case is not run");
+        return None;
+    }
+    let line = std::iter::once(env!("CARGO_BIN_EXE_agentctl"))
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = Command::new("script");
+    cmd.env("AGENT_URL", server.url())
+        .env("AGENT_TOKEN", server.token())
+        .env("NO_COLOR", "1")
+        .env("TZ", "UTC")
+        .env("TERM", "xterm")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    Some(run_cmd(cmd))
+}
+
+#[test]
+fn on_a_terminal_log_lines_cannot_drive_it_and_in_a_pipe_they_are_unchanged() {
+    let server = sample();
+    let hostile = [
+        "\x1b]0;pwned\x07 sets the title",
+        "\x1b[2J\x1b[H clears the screen",
+        "\x1b[31mred\x1b[0m is only colour",
+        "a\rcarriage return and \u{9b}6n a C1 query",
+    ];
+    server
+        .add_job(
+            JobSpec::new("raysubmit_hostile")
+                .lines(hostile)
+                .entrypoint("python \x1b[2J.py"),
+        )
+        .expect("job added");
+
+    // In a pipe: byte for byte.
+    let piped = agentctl(&server, &["jobs", "tail", "raysubmit_hostile"]);
+    ok(&piped);
+    assert_eq!(piped.stdout, format!("{}\n", hostile.join("\n")));
+    let logs = agentctl(&server, &["jobs", "logs", "raysubmit_hostile"]);
+    assert_eq!(logs.stdout, piped.stdout);
+
+    for args in [
+        &["jobs", "tail", "raysubmit_hostile"][..],
+        &["jobs", "logs", "raysubmit_hostile"],
+        &["jobs", "list"],
+    ] {
+        let Some(out) = on_a_terminal(&server, args) else {
+            return;
+        };
+        ok(&out);
+        let seen = out.stdout.replace("\r\n", "\n");
+        for bad in ["\x1b]", "\x1b[2J", "\x1b[H", "\x07", "\u{9b}"] {
+            assert!(
+                !seen.contains(bad),
+                "{args:?}: {bad:?} reached the terminal: {seen:?}"
+            );
+        }
+        if args[1] != "list" {
+            assert!(
+                seen.contains("\\x1b]0;pwned\\x07 sets the title"),
+                "{seen:?}"
+            );
+            assert!(
+                seen.contains("\x1b[31mred\x1b[0m is only colour"),
+                "{seen:?}"
+            );
+            assert!(
+                seen.contains("a\\x0dcarriage return and \\x9b6n"),
+                "{seen:?}"
+            );
+        } else {
+            assert!(seen.contains("python \\x1b[2J.py"), "{seen:?}");
+        }
+    }
+}
