@@ -7,6 +7,7 @@
 use agent_proto::Secret;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// The exit codes, shown at the end of `agentctl --help`.
 pub const EXIT_CODES_HELP: &str = "\
@@ -109,6 +110,24 @@ pub struct Connection {
     /// Use the embedded test agent (sample cluster), whatever else is set.
     #[arg(long, global = true, help_heading = "Connection")]
     pub embedded: bool,
+    /// The context (from the config file) to use instead of the current one.
+    #[arg(
+        long,
+        env = "AGENTCTL_CONTEXT",
+        global = true,
+        help_heading = "Connection",
+        value_name = "NAME"
+    )]
+    pub context: Option<String>,
+    /// A PEM file of root certificates to trust besides the web's (a private CA).
+    #[arg(
+        long,
+        env = "AGENT_CACERT",
+        global = true,
+        help_heading = "Connection",
+        value_name = "FILE"
+    )]
+    pub cacert: Option<PathBuf>,
 }
 
 /// The subcommands.
@@ -168,6 +187,20 @@ pub enum Command {
     /// The cluster's GPU status.
     #[command(after_help = "Example:\n  agentctl gpu")]
     Gpu,
+    /// Contexts: named connections in the config file (kubectl's verbs).
+    ///
+    /// The file is $AGENTCTL_CONFIG, else $XDG_CONFIG_HOME/agentctl/config.toml, else
+    /// ~/.config/agentctl/config.toml, written with mode 0600. Tokens are never stored
+    /// in it: a context names a token file or an environment variable. Precedence:
+    /// flags, then environment variables, then the context.
+    #[command(
+        after_help = "Examples:\n  agentctl config set-context prod --url https://agent.example.com --token-file ~/.agent-token\n  agentctl config use-context prod\n  agentctl --context staging jobs list"
+    )]
+    Config {
+        /// The config subcommand.
+        #[command(subcommand)]
+        cmd: ConfigCmd,
+    },
     /// Any endpoint: METHOD PATH [--body JSON]; the answer as JSON.
     #[command(
         after_help = "Example:\n  agentctl raw GET jobs/\n  agentctl raw POST plugin_releases/ --body '{\"plugin\": \"demo\", \"version\": \"2.0.0\"}'"
@@ -389,6 +422,52 @@ pub struct FollowArgs {
     /// With --follow: idle time-out in seconds [default: 30].
     #[arg(long, value_name = "SECONDS", requires = "follow")]
     pub timeout: Option<f64>,
+}
+
+/// `config ...`
+#[derive(Subcommand)]
+pub enum ConfigCmd {
+    /// Creates or updates a context. Its URL, tenant and CA file come from the global
+    /// --url, --tenant and --cacert given on this command line (not from the
+    /// environment).
+    #[command(
+        after_help = "Example:\n  agentctl config set-context prod --url https://agent.example.com --token-file ~/.agent-token --tenant acme\n  agentctl config set-context ci --url https://agent.ci:8000 --token-env CI_AGENT_TOKEN --cacert ca.pem"
+    )]
+    SetContext(SetContextArgs),
+    /// Makes a context the current one.
+    #[command(after_help = "Example:\n  agentctl config use-context prod")]
+    UseContext {
+        /// The context's name.
+        name: String,
+    },
+    /// Lists the contexts (the current one marked `*`).
+    #[command(after_help = "Example:\n  agentctl config get-contexts")]
+    GetContexts,
+    /// Prints the current context's name (exit 1 when none is set).
+    #[command(after_help = "Example:\n  agentctl config current-context")]
+    CurrentContext,
+    /// Deletes a context.
+    #[command(after_help = "Example:\n  agentctl config delete-context staging")]
+    DeleteContext {
+        /// The context's name.
+        name: String,
+    },
+}
+
+/// `config set-context NAME ...`
+#[derive(Args)]
+pub struct SetContextArgs {
+    /// The context's name.
+    pub name: String,
+    /// A file holding the agent token (read each time the context is used).
+    #[arg(long, value_name = "FILE", conflicts_with = "token_env")]
+    pub token_file: Option<PathBuf>,
+    /// An environment variable holding the agent token.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// A file holding the user token.
+    #[arg(long, value_name = "FILE")]
+    pub user_token_file: Option<PathBuf>,
 }
 
 /// `raw METHOD PATH [--body JSON]`

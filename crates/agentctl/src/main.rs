@@ -47,6 +47,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod cli;
+mod config;
 mod embedded;
 mod exit;
 mod follow;
@@ -85,29 +86,67 @@ fn main() -> ExitCode {
         Some(ValueSource::CommandLine) => cli.conn.token.clone(),
         _ => None,
     };
-    let conn = cli.conn.clone();
+    // Flags, then the environment (clap), then the context.
+    // (`config` and `dev-server` need no connection: a broken config file must not
+    // stop `config set-context` from mending it.)
+    let needs_connection = !matches!(
+        cli.command,
+        cli::Command::Config { .. } | cli::Command::DevServer(_)
+    );
+    let resolved = if needs_connection {
+        config::resolve(&cli.conn)
+    } else {
+        Ok((cli.conn.clone(), None))
+    };
+    let (conn, context) = match resolved {
+        Ok(resolved) => resolved,
+        Err(e) => return ExitCode::from(report(Err(e), &[])),
+    };
+    let given = config::Given {
+        url: from_command_line(&matches, "url", cli.conn.url.clone()),
+        tenant: from_command_line(&matches, "tenant", cli.conn.tenant.clone())
+            .map(|t| t.expose().to_owned()),
+        cacert: from_command_line(&matches, "cacert", cli.conn.cacert.clone()),
+    };
     let secrets: Vec<&Secret> = [&conn.token, &conn.user_token, &conn.tenant]
         .into_iter()
         .flatten()
         .collect();
-    let code = match execute(&cli, token_flag) {
+    let code = report(
+        execute(&cli, &conn, context.as_deref(), token_flag, given),
+        &secrets,
+    );
+    ExitCode::from(code)
+}
+
+/// `value` when it came from the command line itself, not from the environment.
+fn from_command_line<T>(matches: &clap::ArgMatches, id: &str, value: Option<T>) -> Option<T> {
+    match matches.value_source(id) {
+        Some(ValueSource::CommandLine) => value,
+        _ => None,
+    }
+}
+
+/// Prints what a failure has to say on stderr and returns the exit code.
+fn report(result: Result<(), Failure>, secrets: &[&Secret]) -> u8 {
+    match result {
         Ok(()) => exit::OK,
         Err(Failure::Interrupted) => exit::INTERRUPTED,
         Err(Failure::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => exit::OK,
         Err(Failure::Io(e)) => {
-            let line = exit::scrub(&format!("error: writing the output failed: {e}"), &secrets);
+            let line = exit::scrub(&format!("error: writing the output failed: {e}"), secrets);
             let _ = writeln!(io::stderr(), "{line}");
             exit::OTHER
         }
         Err(Failure::Client(e)) => {
-            let _ = writeln!(io::stderr(), "{}", exit::error_line(&e, &secrets));
+            let _ = writeln!(io::stderr(), "{}", exit::error_line(&e, secrets));
             exit::code_of(&e)
         }
         Err(Failure::Job { code, note }) => {
             let _ = writeln!(
                 io::stderr(),
                 "{}",
-                exit::plain_line("agentctl: ", &note, &secrets)
+                exit::plain_line("agentctl: ", &note, secrets)
             );
             code
         }
@@ -115,12 +154,11 @@ fn main() -> ExitCode {
             let _ = writeln!(
                 io::stderr(),
                 "{}",
-                exit::plain_line("error: ", &message, &secrets)
+                exit::plain_line("error: ", &message, secrets)
             );
             code
         }
-    };
-    ExitCode::from(code)
+    }
 }
 
 /// A clap error (or `--help`, `--version`): printed as clap prints it, scrubbed of
@@ -173,7 +211,13 @@ fn secrets_in(args: &[OsString]) -> Vec<Secret> {
     out
 }
 
-fn execute(cli: &Cli, token_flag: Option<Secret>) -> Result<(), Failure> {
+fn execute(
+    cli: &Cli,
+    conn: &Connection,
+    context: Option<&str>,
+    token_flag: Option<Secret>,
+    given: config::Given,
+) -> Result<(), Failure> {
     // Everything the command line says is checked before a runtime, a connection or
     // the embedded agent exists.
     let plan = plan::plan(cli)?;
@@ -195,14 +239,21 @@ fn execute(cli: &Cli, token_flag: Option<Secret>) -> Result<(), Failure> {
                 .map_err(runtime_error)?;
             rt.block_on(embedded::serve_standalone(addr, token_flag))
         }
+        Plan::Config => {
+            let cli::Command::Config { cmd } = &cli.command else {
+                return Ok(());
+            };
+            let mut out = io::stdout().lock();
+            config::run(cmd, given, cli.output, &render::Style::detect(), &mut out)
+        }
         Plan::Call(op) => {
-            let target = target(&cli.conn)?;
+            let target = target(conn, context)?;
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(runtime_error)?;
             rt.block_on(async {
-                let (client, embedded) = connect(&cli.conn, target, timeouts).await?;
+                let (client, embedded) = connect(conn, target, timeouts).await?;
                 let stdout = io::stdout();
                 let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
                 let mut printer = run::Printer {
@@ -245,7 +296,7 @@ enum Target {
 /// The agent the connection settings name. The embedded agent only when none is
 /// given (or `--embedded`): a token without a URL means a URL was forgotten, and
 /// acting on sample data then would be a silent lie.
-fn target(conn: &Connection) -> Result<Target, Failure> {
+fn target(conn: &Connection, context: Option<&str>) -> Result<Target, Failure> {
     if conn.embedded {
         return Ok(Target::Embedded { why: "--embedded" });
     }
@@ -255,7 +306,15 @@ fn target(conn: &Connection) -> Result<Target, Failure> {
         (Some(url), Some(token)) => Ok(Target::Agent(url.to_owned(), token.clone())),
         (Some(_), None) => Err(Failure::Local {
             code: exit::USAGE,
-            message: "the agent's URL is set but no token: pass --token or set AGENT_TOKEN".into(),
+            message: match context {
+                Some(name) => format!(
+                    "context {name} names no token: pass --token, set AGENT_TOKEN, \
+                     or `agentctl config set-context {name} --token-file FILE`"
+                ),
+                None => {
+                    "the agent's URL is set but no token: pass --token or set AGENT_TOKEN".into()
+                }
+            },
         }),
         (None, None) if !other_setting => Ok(Target::Embedded {
             why: "no --url, --token or AGENT_URL given",
@@ -294,6 +353,13 @@ async fn connect(
     };
     let mut builder = AsyncAgentClient::builder(url, token).timeouts(timeouts);
     if embedded.is_none() {
+        if let Some(file) = &conn.cacert {
+            let pem = std::fs::read(file).map_err(|e| Failure::Local {
+                code: exit::USAGE,
+                message: format!("cannot read the CA file {}: {e}", file.display()),
+            })?;
+            builder = builder.add_root_certificate_pem(pem);
+        }
         if let Some(u) = &conn.user_token {
             builder = builder.user_token(u.clone());
         }

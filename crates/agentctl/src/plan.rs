@@ -23,6 +23,8 @@ use std::time::Duration;
 pub enum Plan {
     /// Run the test agent standalone (`dev-server`).
     DevServer(SocketAddr),
+    /// Read or write the config file (`config ...`; see [`crate::config`]).
+    Config,
     /// Call the agent.
     Call(Op),
 }
@@ -213,6 +215,7 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
             TasksCmd::Get { id } => Op::GetTask(TaskId::new(id.as_str())?),
         },
         Command::DevServer(args) => return Ok(Plan::DevServer(args.listen)),
+        Command::Config { .. } => return Ok(Plan::Config),
         Command::Serve { cmd } => match cmd {
             ServeCmd::List => Op::ListServe,
             ServeCmd::Get { name } => Op::GetServe(ServeAppName::new(name.as_str())?),

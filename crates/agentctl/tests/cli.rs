@@ -48,9 +48,16 @@ fn command() -> Command {
         "AGENT_TOKEN",
         "AGENT_USER_TOKEN",
         "AGENT_TENANT",
+        "AGENT_CACERT",
+        "AGENTCTL_CONTEXT",
     ] {
         cmd.env_remove(v);
     }
+    // Never the config file of whoever runs the tests.
+    cmd.env(
+        "AGENTCTL_CONFIG",
+        std::env::temp_dir().join("agentctl-tests-no-such-dir/config.toml"),
+    );
     cmd.env("NO_COLOR", "1")
         .env("TZ", "UTC")
         .stdin(Stdio::null())
@@ -1173,4 +1180,146 @@ fn on_a_terminal_log_lines_cannot_drive_it_and_in_a_pipe_they_are_unchanged() {
             assert!(seen.contains("python \\x1b[2J.py"), "{seen:?}");
         }
     }
+}
+
+/// A fresh directory for one test's config file.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("agentctl-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// agentctl with `config` as its config file and nothing else set.
+fn with_config(config: &std::path::Path, args: &[&str]) -> Output {
+    let mut cmd = command();
+    cmd.env("AGENTCTL_CONFIG", config).args(args);
+    run_cmd(cmd)
+}
+
+#[test]
+fn contexts_follow_kubectls_verbs_and_keep_tokens_out_of_the_file() {
+    let server = sample();
+    let dir = scratch("contexts");
+    let config = dir.join("sub/config.toml");
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, format!("{}\n", server.token())).expect("token file");
+
+    let out = with_config(&config, &["config", "current-context"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let out = with_config(
+        &config,
+        &[
+            "config",
+            "set-context",
+            "local",
+            "--url",
+            &server.url(),
+            "--token-file",
+            token_file.to_str().expect("utf-8"),
+        ],
+    );
+    ok(&out);
+    // A second context, through an environment variable.
+    let out = with_config(
+        &config,
+        &[
+            "config",
+            "set-context",
+            "other",
+            "--url",
+            "http://127.0.0.1:9/",
+            "--token-env",
+            "OTHER_AGENT_TOKEN",
+        ],
+    );
+    ok(&out);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&config)
+            .expect("written")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let text = std::fs::read_to_string(&config).expect("config");
+    assert!(!text.contains(server.token()), "{text}");
+
+    // No current context yet: the embedded agent (no connection setting at all).
+    let out = with_config(&config, &["health"]);
+    ok(&out);
+    assert!(out.stderr.contains("embedded"), "{out:?}");
+
+    ok(&with_config(&config, &["config", "use-context", "local"]));
+    let out = with_config(&config, &["config", "current-context"]);
+    assert_eq!(out.stdout, "local\n");
+    let out = with_config(&config, &["-o", "json", "jobs", "list"]);
+    ok(&out);
+    assert!(out.stderr.is_empty(), "no embedded agent: {out:?}");
+    assert_eq!(json_of(&out), agent_json(&server, "jobs/"));
+
+    let out = with_config(&config, &["config", "get-contexts"]);
+    ok(&out);
+    let current = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with('*'))
+        .expect("current");
+    assert!(
+        current.contains("local") && current.contains("file "),
+        "{out:?}"
+    );
+
+    // --context picks another one; its token variable is not set: exit 2.
+    let out = with_config(&config, &["--context", "other", "health"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("OTHER_AGENT_TOKEN is not set"),
+        "{out:?}"
+    );
+    let mut cmd = command();
+    cmd.env("AGENTCTL_CONFIG", &config)
+        .env("OTHER_AGENT_TOKEN", server.token())
+        .args(["--context", "other", "--url", &server.url(), "health"]);
+    ok(&run_cmd(cmd));
+
+    // Precedence: flags, then environment, then the context.
+    let mut cmd = command();
+    cmd.env("AGENTCTL_CONFIG", &config)
+        .env("AGENT_TOKEN", SECRET)
+        .args(["health"]);
+    let out = run_cmd(cmd);
+    assert_eq!(out.code, 4, "AGENT_TOKEN beats the context's file: {out:?}");
+    let mut cmd = command();
+    cmd.env("AGENTCTL_CONFIG", &config)
+        .env("AGENT_TOKEN", SECRET)
+        .args(["--token", server.token(), "health"]);
+    ok(&run_cmd(cmd));
+    let out = with_config(&config, &["--url", "http://127.0.0.1:9/", "health"]);
+    assert_eq!(out.code, 6, "--url beats the context's: {out:?}");
+
+    ok(&with_config(
+        &config,
+        &["config", "delete-context", "local"],
+    ));
+    let out = with_config(&config, &["config", "current-context"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let out = with_config(&config, &["config", "use-context", "local"]);
+    assert_eq!(out.code, 2, "{out:?}");
+
+    // A file with an inline token is refused, and the token is not echoed.
+    std::fs::write(
+        &config,
+        format!(
+            "current-context = \"bad\"\n[contexts.bad]\nurl = \"{}\"\ntoken = \"{SECRET}\"\n",
+            server.url()
+        ),
+    )
+    .expect("write");
+    let out = with_config(&config, &["health"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("never stored"), "{out:?}");
+    assert!(!out.stderr.contains(SECRET), "{out:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
