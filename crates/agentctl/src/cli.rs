@@ -41,10 +41,25 @@ Examples:
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
-    /// Tables and key/value views for people.
+    /// Tables and key/value views for people, fitted to the terminal's width.
     Table,
+    /// Tables with every cell whole, however wide.
+    Wide,
     /// Exactly the agent's JSON, one document (a tail: one JSON string per line).
     Json,
+    /// One JSON document per line: a list's items; a tail's `{"line": ...}` objects,
+    /// then `{"end": "complete", "status": ..., "delivered": N, "skipped": K}` (or
+    /// `{"end": "error", ...}`).
+    Jsonl,
+    /// The agent's answer as YAML.
+    Yaml,
+}
+
+impl Output {
+    /// Tables and key/value views (not a machine format).
+    pub fn is_table(self) -> bool {
+        matches!(self, Output::Table | Output::Wide)
+    }
 }
 
 fn secret(s: &str) -> Result<Secret, String> {
@@ -62,6 +77,9 @@ pub struct Cli {
     /// Output format.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table, help_heading = "Output")]
     pub output: Output,
+    /// Show times in UTC instead of the local time zone.
+    #[arg(long, global = true, help_heading = "Output")]
+    pub utc: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -212,8 +230,15 @@ pub enum Command {
 #[derive(Subcommand)]
 pub enum JobsCmd {
     /// Every job: id, status, start, duration, entrypoint.
-    #[command(after_help = "Example:\n  agentctl jobs list\n  agentctl -o json jobs list")]
-    List,
+    #[command(
+        after_help = "Example:\n  agentctl jobs list\n  agentctl jobs list --status failed\n  agentctl -o json jobs list"
+    )]
+    List {
+        /// Only jobs with this status (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED;
+        /// any case), in every output format.
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+    },
     /// One job.
     #[command(after_help = "Example:\n  agentctl jobs get raysubmit_capture1")]
     Get {
@@ -221,10 +246,15 @@ pub enum JobsCmd {
         id: String,
     },
     /// A job's whole log, as it is now.
-    #[command(after_help = "Example:\n  agentctl jobs logs raysubmit_capture1")]
+    #[command(
+        after_help = "Example:\n  agentctl jobs logs raysubmit_capture1\n  agentctl jobs logs raysubmit_capture1 --tail 5"
+    )]
     Logs {
         /// The job's id.
         id: String,
+        /// Only the last N lines.
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
     },
     /// Asks the agent to stop a job; with --wait, waits for its final status (exit
     /// 0 SUCCEEDED, 7 FAILED, 8 STOPPED).

@@ -346,18 +346,22 @@ pub fn run(
             }
         },
         ConfigCmd::GetContexts => match mode {
-            Output::Json => {
+            Output::Json | Output::Jsonl | Output::Yaml => {
                 let v = serde_json::to_value(&cfg).map_err(|e| Failure::Local {
                     code: crate::exit::OTHER,
                     message: e.to_string(),
                 })?;
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(&v).unwrap_or_default()
-                )?;
+                let shown = match mode {
+                    Output::Json => crate::views::json(&v, out),
+                    Output::Jsonl => crate::views::jsonl(&v, out),
+                    _ => crate::views::yaml(&v, out),
+                };
+                shown.map_err(|e| match e {
+                    crate::views::ViewError::Io(e) => Failure::Io(e),
+                    crate::views::ViewError::Decode(e) => Failure::Client(e),
+                })?;
             }
-            Output::Table => {
+            Output::Table | Output::Wide => {
                 let mut t = Table::new(&["CURRENT", "NAME", "URL", "TOKEN", "TENANT", "CACERT"]);
                 for (name, ctx) in &cfg.contexts {
                     let current = cfg.current_context.as_deref() == Some(name.as_str());

@@ -13,6 +13,7 @@ use crate::spinner::Spinner;
 use agent_client_async::{AsyncAgentClient, TailOptions};
 use agent_proto::{ClientError, JobId};
 use futures_core::Stream;
+use serde_json::Value;
 use std::future::poll_fn;
 use std::io::{self, Write};
 use std::task::{Context, Poll, Waker};
@@ -21,19 +22,62 @@ use std::time::Duration;
 /// The most lines written between two flushes while lines keep coming.
 const FLUSH_EVERY: usize = 1024;
 
-/// Writes one log line: as is (neutralized on a terminal), or as a JSON string.
+/// Writes one log line: as is (neutralized on a terminal), as a JSON string (json),
+/// a `{"line": ...}` object (jsonl) or a YAML list item (yaml).
 fn write_line(out: &mut dyn Write, mode: Output, style: &Style, line: &str) -> io::Result<()> {
     match mode {
-        Output::Table => {
-            out.write_all(style.log_line(line).as_bytes())?;
-            out.write_all(b"\n")
-        }
-        Output::Json => {
-            let s = serde_json::to_string(line).map_err(io::Error::other)?;
-            out.write_all(s.as_bytes())?;
-            out.write_all(b"\n")
+        Output::Table | Output::Wide => out.write_all(style.log_line(line).as_bytes())?,
+        Output::Json => serde_json::to_writer(&mut *out, line).map_err(io::Error::other)?,
+        Output::Jsonl => serde_json::to_writer(&mut *out, &serde_json::json!({ "line": line }))
+            .map_err(io::Error::other)?,
+        Output::Yaml => {
+            out.write_all(b"- ")?;
+            serde_json::to_writer(&mut *out, line).map_err(io::Error::other)?;
         }
     }
+    out.write_all(b"\n")
+}
+
+/// What a tail printed: lines delivered, lines skipped as oversized.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    delivered: u64,
+    skipped: u64,
+}
+
+/// The last object of a `-o jsonl` tail, its fields in this order.
+#[derive(serde::Serialize)]
+struct End<'a> {
+    end: &'a str,
+    status: Option<&'a str>,
+    delivered: u64,
+    skipped: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<Value>,
+}
+
+/// The last object of a `-o jsonl` tail.
+fn end_object(end: &str, counts: Counts, status: Option<&str>, error: Option<&Failure>) -> String {
+    let error = error.map(|f| match f {
+            Failure::Client(e) => serde_json::json!({
+                "status_code": crate::exit::agent_status(e),
+                "code": crate::exit::code_of(e),
+                "message": crate::exit::describe(e),
+            }),
+            Failure::Local { code, message } => {
+                serde_json::json!({ "status_code": null, "code": code, "message": message })
+            }
+            Failure::Io(e) => serde_json::json!({ "status_code": null, "code": crate::exit::OTHER, "message": e.to_string() }),
+            Failure::Interrupted | Failure::Job { .. } => Value::Null,
+    });
+    let object = End {
+        end,
+        status,
+        delivered: counts.delivered,
+        skipped: counts.skipped,
+        error,
+    };
+    serde_json::to_string(&object).unwrap_or_default()
 }
 
 /// Follows the log of `id` until it is complete, then reads the job's final status:
@@ -46,9 +90,22 @@ pub async fn follow(
     style: Style,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
-    follow_log(client, id, opts, mode, style, out).await?;
-    let end = crate::wait::after_log(client, id).await?;
-    crate::wait::outcome(id, &end.job)
+    let mut counts = Counts::default();
+    let logged = follow_log(client, id, opts, mode, style, out, &mut counts).await;
+    let end = match logged {
+        Ok(()) => crate::wait::after_log(client, id).await,
+        Err(e) => Err(e),
+    };
+    if mode == Output::Jsonl {
+        let object = match &end {
+            Ok(f) => end_object("complete", counts, Some(f.job.status.as_str()), None),
+            Err(Failure::Interrupted) => end_object("interrupted", counts, None, None),
+            Err(e) => end_object("error", counts, None, Some(e)),
+        };
+        writeln!(out, "{object}")?;
+        out.flush()?;
+    }
+    crate::wait::outcome(id, &end?.job)
 }
 
 /// Follows the log of `id` until it is complete, an error ends it, or Ctrl-C.
@@ -59,6 +116,7 @@ async fn follow_log(
     mode: Output,
     style: Style,
     out: &mut dyn Write,
+    counts: &mut Counts,
 ) -> Result<(), Failure> {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
@@ -84,6 +142,7 @@ async fn follow_log(
             biased;
             _ = &mut ctrl_c => {
                 spinner.clear();
+                counts.skipped = tail.counters().skipped_oversized;
                 drop(tail);
                 let _ = out.flush();
                 return Err(Failure::Interrupted);
@@ -95,13 +154,18 @@ async fn follow_log(
                 // Write what is ready now, then flush once.
                 loop {
                     match next {
-                        Some(Ok(line)) => write_line(out, mode, &style, &line)?,
+                        Some(Ok(line)) => {
+                            write_line(out, mode, &style, &line)?;
+                            counts.delivered += 1;
+                        }
                         Some(Err(e)) => {
                             out.flush()?;
+                            counts.skipped = tail.counters().skipped_oversized;
                             return Err(Failure::Client(e));
                         }
                         None => {
                             out.flush()?;
+                            counts.skipped = tail.counters().skipped_oversized;
                             report(&tail);
                             return Ok(());
                         }

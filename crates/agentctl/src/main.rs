@@ -59,6 +59,7 @@ mod spinner;
 mod time;
 mod views;
 mod wait;
+mod yaml;
 
 use agent_client_async::AsyncAgentClient;
 use agent_proto::{Secret, Timeouts};
@@ -221,6 +222,9 @@ fn execute(
     // Everything the command line says is checked before a runtime, a connection or
     // the embedded agent exists.
     let plan = plan::plan(cli)?;
+    if cli.utc {
+        time::use_utc();
+    }
     let timeouts = plan::timeouts(cli.conn.connect_timeout, cli.conn.read_timeout)?;
     match plan {
         Plan::DevServer(addr) => {
@@ -244,7 +248,8 @@ fn execute(
                 return Ok(());
             };
             let mut out = io::stdout().lock();
-            config::run(cmd, given, cli.output, &render::Style::detect(), &mut out)
+            let style = render::Style::detect(cli.output == cli::Output::Wide);
+            config::run(cmd, given, cli.output, &style, &mut out)
         }
         Plan::Call(op) => {
             let target = target(conn, context)?;
@@ -258,7 +263,7 @@ fn execute(
                 let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
                 let mut printer = run::Printer {
                     mode: cli.output,
-                    style: render::Style::detect(),
+                    style: render::Style::detect(cli.output == cli::Output::Wide),
                     out: &mut out,
                 };
                 let result = run::run(&client, op, &mut printer).await;

@@ -34,12 +34,12 @@ pub enum Plan {
 pub enum Op {
     /// `GET health/`
     Health,
-    /// `GET jobs/`
-    ListJobs,
+    /// `GET jobs/`, perhaps only those of one status (upper case).
+    ListJobs(Option<String>),
     /// `GET jobs/{id}/`
     GetJob(JobId),
-    /// `GET jobs/{id}/logs/`
-    JobLogs(JobId),
+    /// `GET jobs/{id}/logs/`, perhaps only its last lines.
+    JobLogs(JobId, Option<usize>),
     /// `POST jobs/{id}/stop/`, then perhaps a wait for the final status.
     StopJob(JobId, Option<Wait>),
     /// A log tail, then the job's final status.
@@ -130,9 +130,9 @@ impl Op {
     pub fn call(&self) -> Result<Option<Call>, ClientError> {
         Ok(Some(match self {
             Op::Health => Call::get("health/".into()),
-            Op::ListJobs => Call::get("jobs/".into()),
+            Op::ListJobs(_) => Call::get("jobs/".into()),
             Op::GetJob(id) => Call::get(format!("jobs/{id}/")),
-            Op::JobLogs(id) => Call::get(format!("jobs/{id}/logs/")),
+            Op::JobLogs(id, _) => Call::get(format!("jobs/{id}/logs/")),
             Op::StopJob(id, _) => Call::with(Method::POST, format!("jobs/{id}/stop/"), None),
             Op::TailJob(..) | Op::WaitJob(..) => return Ok(None),
             Op::ListNodes => Call::get("nodes/".into()),
@@ -190,9 +190,9 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
         Command::Health => Op::Health,
         Command::Gpu => Op::Gpu,
         Command::Jobs { cmd } => match cmd {
-            JobsCmd::List => Op::ListJobs,
+            JobsCmd::List { status } => Op::ListJobs(status_filter(status.as_deref())?),
             JobsCmd::Get { id } => Op::GetJob(JobId::new(id.as_str())?),
-            JobsCmd::Logs { id } => Op::JobLogs(JobId::new(id.as_str())?),
+            JobsCmd::Logs { id, tail } => Op::JobLogs(JobId::new(id.as_str())?, *tail),
             JobsCmd::Stop { id, wait, timeout } => {
                 let wait = if *wait {
                     Some(wait_for(*timeout)?)
@@ -345,6 +345,18 @@ fn follow_options(args: &FollowArgs) -> Result<TailOptions, ClientError> {
     }
     opts.validate()?;
     Ok(opts)
+}
+
+fn status_filter(s: Option<&str>) -> Result<Option<String>, ClientError> {
+    let Some(s) = s else { return Ok(None) };
+    let s = s.trim().to_ascii_uppercase();
+    if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphabetic() || c == '_') {
+        return Err(ClientError::invalid(
+            "status",
+            "expected a job status such as RUNNING, SUCCEEDED, FAILED, STOPPED or PENDING",
+        ));
+    }
+    Ok(Some(s))
 }
 
 fn wait_for(timeout: Option<f64>) -> Result<Wait, ClientError> {

@@ -35,7 +35,9 @@ impl Printer<'_> {
     ) -> Result<(), Failure> {
         let result = match self.mode {
             Output::Json => views::json(v, self.out),
-            Output::Table => view(v, &self.style, self.out),
+            Output::Jsonl => views::jsonl(v, self.out),
+            Output::Yaml => views::yaml(v, self.out),
+            Output::Table | Output::Wide => view(v, &self.style, self.out),
         };
         result.map_err(|e| match e {
             ViewError::Decode(e) => Failure::Client(e),
@@ -45,9 +47,14 @@ impl Printer<'_> {
         Ok(())
     }
 
-    /// One compact JSON document on one line (before the lines of a followed job).
-    fn json_line(&mut self, v: &Value) -> Result<(), Failure> {
-        writeln!(self.out, "{v}")?;
+    /// One document of several (the answer before the lines of a followed job):
+    /// compact JSON on one line, or a YAML document after `---`.
+    fn doc(&mut self, v: &Value) -> Result<(), Failure> {
+        if self.mode == Output::Yaml {
+            write!(self.out, "---\n{}", crate::yaml::to_yaml(v))?;
+        } else {
+            writeln!(self.out, "{v}")?;
+        }
         self.out.flush()?;
         Ok(())
     }
@@ -69,7 +76,12 @@ pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Resu
         Op::WaitJob(id, wait) => return wait_and_show(client, &id, wait, p).await,
         _ => {}
     }
-    let answer = fetch(client, &op).await?;
+    let mut answer = fetch(client, &op).await?;
+    match &op {
+        Op::ListJobs(Some(status)) => views::only_status(&mut answer, status),
+        Op::JobLogs(_, Some(n)) => views::last_lines(&mut answer, *n),
+        _ => {}
+    }
     match &op {
         Op::Health
         | Op::Gpu
@@ -77,16 +89,15 @@ pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Resu
         | Op::GetTask(_)
         | Op::GetPlugin(_)
         | Op::CreatePlugin(_) => p.show(&answer, views::details),
-        Op::ListJobs => p.show(&answer, views::jobs),
+        Op::ListJobs(_) => p.show(&answer, views::jobs),
         Op::GetJob(_) => p.show(&answer, views::job),
-        Op::JobLogs(_) => p.show(&answer, views::logs),
+        Op::JobLogs(..) => p.show(&answer, views::logs),
         Op::StopJob(id, None) => p.show(&answer, |v, _, out| views::stopped(id.as_str(), v, out)),
         Op::StopJob(id, Some(wait)) => {
-            match p.mode {
-                Output::Json => p.json_line(&answer)?,
-                Output::Table => {
-                    p.show(&answer, |v, _, out| views::stopped(id.as_str(), v, out))?
-                }
+            if p.mode.is_table() {
+                p.show(&answer, |v, _, out| views::stopped(id.as_str(), v, out))?
+            } else {
+                p.doc(&answer)?
             }
             wait_and_show(client, id, *wait, p).await
         }
@@ -116,12 +127,11 @@ pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Resu
         } => {
             let job = views::started_job(&answer).ok_or_else(|| no_job_in(&answer))?;
             let id = JobId::new(job)?;
-            match p.mode {
-                Output::Json => p.json_line(&answer)?,
-                Output::Table => {
-                    // The log goes to stdout; the note about it to stderr.
-                    eprintln!("agentctl: started job {id}; following its log");
-                }
+            if p.mode.is_table() {
+                // The log goes to stdout; the note about it to stderr.
+                eprintln!("agentctl: started job {id}; following its log");
+            } else {
+                p.doc(&answer)?
             }
             follow(client, &id, opts.clone(), p.mode, p.style, p.out).await
         }
@@ -138,13 +148,12 @@ async fn wait_and_show(
     p: &mut Printer<'_>,
 ) -> Result<(), Failure> {
     let end = until_final(client, id, wait).await?;
-    match p.mode {
-        Output::Json => p.json_line(&end.json)?,
-        Output::Table => {
-            let status = crate::render::Cell::status(end.job.status.as_str());
-            writeln!(p.out, "job {id} {}", p.style.cell(&status))?;
-            p.out.flush()?;
-        }
+    if p.mode.is_table() {
+        let status = crate::render::Cell::status(end.job.status.as_str());
+        writeln!(p.out, "job {id} {}", p.style.cell(&status))?;
+        p.out.flush()?;
+    } else {
+        p.doc(&end.json)?
     }
     outcome(id, &end.job)
 }

@@ -1101,6 +1101,15 @@ fn help_shows_an_example_on_every_command_and_the_exit_codes() {
 /// Runs agentctl against `server` on a pseudo-terminal (util-linux `script`), or
 /// `None` where `script` is missing.
 fn on_a_terminal(server: &BlockingTestServer, args: &[&str]) -> Option<Output> {
+    on_a_terminal_with(server, &[], args)
+}
+
+/// [`on_a_terminal`] with more environment variables.
+fn on_a_terminal_with(
+    server: &BlockingTestServer,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Option<Output> {
     let probe = Command::new("script").arg("--version").output();
     if !probe.is_ok_and(|o| o.status.success()) {
         eprintln!("no `script` here: the terminal case is not run");
@@ -1116,6 +1125,7 @@ fn on_a_terminal(server: &BlockingTestServer, args: &[&str]) -> Option<Output> {
         .env("NO_COLOR", "1")
         .env("TZ", "UTC")
         .env("TERM", "xterm")
+        .envs(env.iter().copied())
         .args(["-qec", &line, "/dev/null"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -1322,4 +1332,134 @@ fn contexts_follow_kubectls_verbs_and_keep_tokens_out_of_the_file() {
     assert!(out.stderr.contains("never stored"), "{out:?}");
     assert!(!out.stderr.contains(SECRET), "{out:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn output_formats_for_scripts_and_people() {
+    let server = sample();
+    // jsonl: a list's items, one per line
+    let out = agentctl(&server, &["-o", "jsonl", "jobs", "list"]);
+    ok(&out);
+    let items: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(Value::Array(items), agent_json(&server, "jobs/"));
+
+    // yaml: block style, strings quoted
+    let out = agentctl(&server, &["-o", "yaml", "jobs", "get", SUCCEEDED_JOB]);
+    ok(&out);
+    assert!(out.stdout.contains("\nstatus: \"SUCCEEDED\"\n"), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("\nsubmission_id: \"raysubmit_capture1\"\n"),
+        "{out:?}"
+    );
+
+    // a tail in jsonl: {"line": ...} objects, then the end object
+    let out = agentctl(&server, &["-o", "jsonl", "jobs", "tail", SUCCEEDED_JOB]);
+    ok(&out);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 37, "{out:?}");
+    assert_eq!(lines[35], r#"{"line":"last line"}"#);
+    assert_eq!(
+        lines[36],
+        r#"{"end":"complete","status":"SUCCEEDED","delivered":36,"skipped":0}"#
+    );
+    let out = agentctl(&server, &["-o", "jsonl", "jobs", "tail", FAILED_JOB]);
+    assert_eq!(out.code, 7, "{out:?}");
+    assert!(
+        out.stdout.ends_with(
+            "{\"end\":\"complete\",\"status\":\"FAILED\",\"delivered\":6,\"skipped\":0}\n"
+        ),
+        "{out:?}"
+    );
+    let out = agentctl(
+        &server,
+        &[
+            "-o",
+            "jsonl",
+            "jobs",
+            "tail",
+            SUCCEEDED_JOB,
+            "--max-lines",
+            "3",
+            "--protocol",
+            "http",
+        ],
+    );
+    assert_eq!(out.code, 5, "{out:?}");
+    let last: Value =
+        serde_json::from_str(out.stdout.lines().last().expect("an end")).expect("JSON");
+    assert_eq!(last["end"], "error", "{out:?}");
+    assert_eq!(last["error"]["code"], 5, "{out:?}");
+
+    // times carry their zone; --utc forces UTC
+    let mut cmd = command();
+    cmd.env("AGENT_URL", server.url())
+        .env("AGENT_TOKEN", server.token())
+        .env("TZ", "Asia/Tokyo")
+        .args(["jobs", "get", SUCCEEDED_JOB]);
+    let tokyo = run_cmd(cmd);
+    assert!(
+        tokyo.stdout.contains("2026-11-24 08:47:11 JST"),
+        "{tokyo:?}"
+    );
+    let mut cmd = command();
+    cmd.env("AGENT_URL", server.url())
+        .env("AGENT_TOKEN", server.token())
+        .env("TZ", "Asia/Tokyo")
+        .args(["--utc", "jobs", "list"]);
+    let utc = run_cmd(cmd);
+    assert!(utc.stdout.contains("2026-11-23 23:47:11 UTC"), "{utc:?}");
+
+    // key/value views, not JSON blobs
+    let out = agentctl(&server, &["nodes", "get", GPU_NODE]);
+    ok(&out);
+    assert!(out.stdout.contains("\nresources_total.GPU: "), "{out:?}");
+    assert!(!out.stdout.contains('{'), "{out:?}");
+    let out = agentctl(&server, &["gpu"]);
+    assert!(out.stdout.contains("nodes[0].node_ip:"), "{out:?}");
+    assert!(!out.stdout.contains('{'), "{out:?}");
+
+    // logs --tail N, list --status S (in every format)
+    let out = agentctl(&server, &["jobs", "logs", SUCCEEDED_JOB, "--tail", "2"]);
+    assert_eq!(out.stdout, "line 29\nlast line\n");
+    let out = agentctl(&server, &["jobs", "list", "--status", "failed"]);
+    ok(&out);
+    assert_eq!(out.stdout.lines().count(), 2, "{out:?}");
+    assert!(out.stdout.contains(FAILED_JOB), "{out:?}");
+    let out = agentctl(
+        &server,
+        &["-o", "json", "jobs", "list", "--status", "RUNNING"],
+    );
+    let jobs = json_of(&out);
+    assert_eq!(jobs.as_array().map(Vec::len), Some(1), "{out:?}");
+    assert_eq!(jobs[0]["submission_id"], RUNNING_JOB);
+}
+
+#[test]
+fn tables_fit_the_terminal_and_wide_shows_everything() {
+    let server = sample();
+    let env_cmd = |args: &[&str]| {
+        let out = on_a_terminal_with(&server, &[("COLUMNS", "70")], args)?;
+        Some(out.stdout.replace("\r\n", "\n"))
+    };
+    let Some(table) = env_cmd(&["jobs", "list"]) else {
+        return;
+    };
+    for line in table.lines() {
+        assert!(line.chars().count() <= 70, "{line:?} in\n{table}");
+    }
+    assert!(table.contains('…'), "{table}");
+    let wide = env_cmd(&["-o", "wide", "jobs", "list"]).expect("script");
+    assert!(wide.contains("sleep 600"), "{wide}");
+    assert!(wide.lines().any(|l| l.chars().count() > 70), "{wide}");
+    // In a pipe: no width to fit.
+    let piped = agentctl(&server, &["jobs", "list"]);
+    assert!(
+        piped.stdout.lines().any(|l| l.chars().count() > 70),
+        "{piped:?}"
+    );
 }
