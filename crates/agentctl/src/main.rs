@@ -92,7 +92,10 @@ fn main() -> ExitCode {
     // stop `config set-context` from mending it.)
     let needs_connection = !matches!(
         cli.command,
-        cli::Command::Config { .. } | cli::Command::DevServer(_)
+        cli::Command::Config { .. }
+            | cli::Command::DevServer(_)
+            | cli::Command::Completions { .. }
+            | cli::Command::GenerateMan
     );
     let resolved = if needs_connection {
         config::resolve(&cli.conn)
@@ -242,6 +245,21 @@ fn execute(
                 .build()
                 .map_err(runtime_error)?;
             rt.block_on(embedded::serve_standalone(addr, token_flag))
+        }
+        Plan::Completions(shell) => {
+            // Into memory first: clap_complete panics on a write error (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "agentctl", &mut script);
+            let mut out = io::stdout().lock();
+            out.write_all(&script)?;
+            out.flush()?;
+            Ok(())
+        }
+        Plan::Man => {
+            let mut out = io::stdout().lock();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            out.flush()?;
+            Ok(())
         }
         Plan::Config => {
             let cli::Command::Config { cmd } = &cli.command else {

@@ -25,6 +25,10 @@ pub enum Plan {
     DevServer(SocketAddr),
     /// Read or write the config file (`config ...`; see [`crate::config`]).
     Config,
+    /// Print a completion script.
+    Completions(clap_complete::Shell),
+    /// Print the man page.
+    Man,
     /// Call the agent.
     Call(Op),
 }
@@ -216,6 +220,8 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
         },
         Command::DevServer(args) => return Ok(Plan::DevServer(args.listen)),
         Command::Config { .. } => return Ok(Plan::Config),
+        Command::Completions { shell } => return Ok(Plan::Completions(*shell)),
+        Command::GenerateMan => return Ok(Plan::Man),
         Command::Serve { cmd } => match cmd {
             ServeCmd::List => Op::ListServe,
             ServeCmd::Get { name } => Op::GetServe(ServeAppName::new(name.as_str())?),

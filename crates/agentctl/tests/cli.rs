@@ -1064,6 +1064,13 @@ fn help_shows_an_example_on_every_command_and_the_exit_codes() {
         &["serve", "delete"],
         &["dev-server"],
         &["jobs", "wait"],
+        &["config"],
+        &["config", "set-context"],
+        &["config", "use-context"],
+        &["config", "get-contexts"],
+        &["config", "current-context"],
+        &["config", "delete-context"],
+        &["completions"],
         &["plugins"],
         &["plugins", "list"],
         &["plugins", "get"],
@@ -1462,4 +1469,46 @@ fn tables_fit_the_terminal_and_wide_shows_everything() {
         piped.stdout.lines().any(|l| l.chars().count() > 70),
         "{piped:?}"
     );
+}
+
+#[test]
+fn completions_for_each_shell_and_a_man_page() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let mut cmd = command();
+        cmd.args(["completions", shell]);
+        let out = run_cmd(cmd);
+        ok(&out);
+        assert!(out.stdout.contains("agentctl"), "{shell}: {out:?}");
+        assert!(out.stdout.contains("set-context"), "{shell}: {out:?}");
+        assert!(out.stderr.is_empty(), "{shell}: {out:?}");
+    }
+    let mut cmd = command();
+    cmd.args(["completions", "tcsh"]);
+    assert_eq!(run_cmd(cmd).code, 2);
+
+    // bash really completes with it
+    if Command::new("bash").arg("--version").output().is_ok() {
+        let script = format!(
+            "source <({bin} completions bash) && COMP_WORDS=(agentctl jo) && COMP_CWORD=1 && _agentctl agentctl jo agentctl && echo \"${{COMPREPLY[@]}}\"",
+            bin = env!("CARGO_BIN_EXE_agentctl")
+        );
+        let mut cmd = Command::new("bash");
+        cmd.args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let out = run_cmd(cmd);
+        assert_eq!(out.stdout.trim(), "jobs", "{out:?}");
+    }
+
+    let mut cmd = command();
+    cmd.arg("generate-man");
+    let out = run_cmd(cmd);
+    ok(&out);
+    assert!(out.stdout.contains(".TH agentctl 1"), "{out:?}");
+    assert!(out.stdout.contains("completions"), "{out:?}");
+    // hidden from the help
+    let mut cmd = command();
+    cmd.arg("--help");
+    assert!(!run_cmd(cmd).stdout.contains("generate-man"));
 }
