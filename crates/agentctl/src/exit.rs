@@ -167,7 +167,10 @@ fn kind_and_message(err: &ClientError) -> (String, String) {
         }
         ClientError::Unavailable { message, .. } => pair("unavailable", message),
         ClientError::GpuUnavailable { message } => pair("gpu unavailable", message),
-        ClientError::Connect { message } => ("cannot reach the agent".into(), message.clone()),
+        ClientError::Connect { message } => match tls_refusal(message) {
+            Some(m) => ("TLS".into(), m),
+            None => ("cannot reach the agent".into(), message.clone()),
+        },
         ClientError::ResponseIncomplete {
             method,
             path,
@@ -185,6 +188,31 @@ fn kind_and_message(err: &ClientError) -> (String, String) {
         ClientError::Usage { message } => ("failed".into(), message.clone()),
         other => ("error".into(), other.to_string()),
     }
+}
+
+/// A refused server certificate in words: the host and the reason (unknown issuer,
+/// wrong name, expired), from the transport's `TLS handshake with HOST failed: invalid
+/// peer certificate: ...`.
+fn tls_refusal(message: &str) -> Option<String> {
+    let rest = message.split("TLS handshake with ").nth(1)?;
+    let (host, why) = rest.split_once(" failed: ")?;
+    let cert = why.split_once("invalid peer certificate: ")?.1;
+    let lower = cert.to_ascii_lowercase();
+    let reason = if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+        "unknown issuer (an agent behind a private CA? pass --cacert FILE or set AGENT_CACERT)"
+            .to_owned()
+    } else if lower.contains("not valid for name") || lower.contains("notvalidforname") {
+        format!("not valid for this name ({cert})")
+    } else if lower.contains("expired") {
+        format!("expired ({cert})")
+    } else if lower.contains("notvalidyet") || lower.contains("not valid yet") {
+        format!("not valid yet ({cert})")
+    } else if lower.contains("revoked") {
+        "revoked".to_owned()
+    } else {
+        cert.to_owned()
+    };
+    Some(format!("the certificate of {host} was refused: {reason}"))
 }
 
 /// An agent's message that is a JSON object (Django REST framework's
@@ -335,6 +363,30 @@ mod tests {
         assert_eq!(line, "error: cannot reach the agent: connection refused");
         let line = error_line(&ClientError::invalid("job id", "bad"), &[]);
         assert_eq!(line, "error: invalid job id: bad");
+    }
+
+    #[test]
+    fn certificate_refusals_name_the_host_and_the_reason() {
+        let line = |m: &str| {
+            error_line(
+                &ClientError::Connect {
+                    message: m.to_owned(),
+                },
+                &[],
+            )
+        };
+        assert_eq!(
+            line("TLS handshake with a.example:443 failed: invalid peer certificate: UnknownIssuer"),
+            "error: TLS: the certificate of a.example:443 was refused: unknown issuer (an agent behind a private CA? pass --cacert FILE or set AGENT_CACERT)"
+        );
+        assert!(line(
+            "TLS handshake with h:1 failed: invalid peer certificate: certificate expired: x"
+        )
+        .contains("refused: expired"));
+        assert_eq!(
+            line("could not connect to h:1: refused"),
+            "error: cannot reach the agent: could not connect to h:1: refused"
+        );
     }
 
     #[test]
