@@ -75,10 +75,10 @@ pub struct Cli {
     #[command(flatten)]
     pub conn: Connection,
     /// Output format.
-    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table, help_heading = "Output")]
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table, help_heading = "Global options: output")]
     pub output: Output,
     /// Show times in UTC instead of the local time zone.
-    #[arg(long, global = true, help_heading = "Output")]
+    #[arg(long, global = true, help_heading = "Global options: output")]
     pub utc: bool,
     /// What to do.
     #[command(subcommand)]
@@ -93,20 +93,20 @@ pub struct Connection {
         long,
         env = "AGENT_URL",
         global = true,
-        help_heading = "Connection",
+        help_heading = "Global options: connection",
         value_name = "URL"
     )]
     pub url: Option<String>,
     /// The agent token (sent as `Authorization`); never printed.
-    #[arg(long, env = "AGENT_TOKEN", global = true, help_heading = "Connection", hide_env_values = true,
+    #[arg(long, env = "AGENT_TOKEN", global = true, help_heading = "Global options: connection", hide_env_values = true,
           value_name = "TOKEN", value_parser = secret)]
     pub token: Option<Secret>,
     /// The user token (sent as `SYNAPSE-User: Token ...`); never printed.
-    #[arg(long, env = "AGENT_USER_TOKEN", global = true, help_heading = "Connection", hide_env_values = true,
+    #[arg(long, env = "AGENT_USER_TOKEN", global = true, help_heading = "Global options: connection", hide_env_values = true,
           value_name = "TOKEN", value_parser = secret)]
     pub user_token: Option<Secret>,
     /// The tenant (sent as `SYNAPSE-Tenant: Token ...`); never printed.
-    #[arg(long, env = "AGENT_TENANT", global = true, help_heading = "Connection", hide_env_values = true,
+    #[arg(long, env = "AGENT_TENANT", global = true, help_heading = "Global options: connection", hide_env_values = true,
           value_name = "TENANT", value_parser = secret)]
     pub tenant: Option<Secret>,
     /// Connect time-out in seconds [default: 3].
@@ -114,7 +114,7 @@ pub struct Connection {
         long,
         global = true,
         value_name = "SECONDS",
-        help_heading = "Connection"
+        help_heading = "Global options: connection"
     )]
     pub connect_timeout: Option<f64>,
     /// Read time-out of ordinary requests in seconds [default: 10].
@@ -122,18 +122,18 @@ pub struct Connection {
         long,
         global = true,
         value_name = "SECONDS",
-        help_heading = "Connection"
+        help_heading = "Global options: connection"
     )]
     pub read_timeout: Option<f64>,
     /// Use the embedded test agent (sample cluster), whatever else is set.
-    #[arg(long, global = true, help_heading = "Connection")]
+    #[arg(long, global = true, help_heading = "Global options: connection")]
     pub embedded: bool,
     /// The context (from the config file) to use instead of the current one.
     #[arg(
         long,
         env = "AGENTCTL_CONTEXT",
         global = true,
-        help_heading = "Connection",
+        help_heading = "Global options: connection",
         value_name = "NAME"
     )]
     pub context: Option<String>,
@@ -142,7 +142,7 @@ pub struct Connection {
         long,
         env = "AGENT_CACERT",
         global = true,
-        help_heading = "Connection",
+        help_heading = "Global options: connection",
         value_name = "FILE"
     )]
     pub cacert: Option<PathBuf>,
@@ -319,7 +319,7 @@ pub struct TailArgs {
     #[arg(long, default_value = "auto", value_name = "PROTOCOL")]
     pub protocol: String,
     /// Idle time-out in seconds (0 < S <= 300) [default: 30]: a log quiet for this
-    /// long fails with 408 (a quiet job is not a finished one).
+    /// long fails (exit 6): a quiet job is not a finished one.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
     /// Stop (exit 5) after this many HTTP stream lines [default: no limit].

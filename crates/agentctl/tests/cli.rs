@@ -1092,6 +1092,26 @@ fn help_shows_an_example_on_every_command_and_the_exit_codes() {
             "the token's value shows in help: {out:?}"
         );
     }
+    // A sub-command's own options first, the global ones once, under their heading.
+    let mut cmd = command();
+    cmd.args(["jobs", "tail", "--help"]);
+    let out = run_cmd(cmd);
+    let own = out.stdout.find("--max-lines").expect("own option");
+    let global = out
+        .stdout
+        .find("Global options: connection:")
+        .expect("heading");
+    assert!(own < global, "{out:?}");
+    for flag in [
+        "--url <URL>",
+        "--token <TOKEN>",
+        "--output <OUTPUT>",
+        "--context <NAME>",
+    ] {
+        assert_eq!(out.stdout.matches(flag).count(), 1, "{flag}: {out:?}");
+    }
+    assert!(out.stdout.contains("[default: no limit]"), "{out:?}");
+
     let mut cmd = command();
     cmd.arg("--help");
     let out = run_cmd(cmd);
