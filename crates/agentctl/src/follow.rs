@@ -93,7 +93,12 @@ pub async fn follow(
     let mut counts = Counts::default();
     let logged = follow_log(client, id, opts, mode, style, out, &mut counts).await;
     let end = match logged {
-        Ok(()) => crate::wait::after_log(client, id).await,
+        // Ctrl-C's handler is agentctl's from the first tail on: keep honouring it.
+        Ok(()) => tokio::select! {
+            biased;
+            _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted),
+            end = crate::wait::after_log(client, id) => end,
+        },
         Err(e) => Err(e),
     };
     if mode == Output::Jsonl {
