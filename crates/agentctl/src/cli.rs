@@ -80,6 +80,10 @@ pub struct Cli {
     /// Show times in UTC instead of the local time zone.
     #[arg(long, global = true, help_heading = "Global options: output")]
     pub utc: bool,
+    /// Show on stderr what agentctl does: -v requests, tail protocols and fallbacks;
+    /// -vv job statuses and tail counters; -vvv everything. Tokens never appear.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true, help_heading = "Global options: output")]
+    pub verbose: u8,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -141,6 +141,8 @@ async fn follow_log(
     spinner.set_label(format!(
         "waiting for the log of {id}; the job may be pending"
     ));
+    let mut protocol = tail.protocol_used();
+    tracing::info!(job = %id, protocol = %protocol, "tail opened");
 
     loop {
         tokio::select! {
@@ -170,7 +172,17 @@ async fn follow_log(
                         }
                         None => {
                             out.flush()?;
-                            counts.skipped = tail.counters().skipped_oversized;
+                            note_fallback(&tail, &mut protocol, id);
+                            let c = tail.counters();
+                            tracing::debug!(
+                                job = %id,
+                                received = c.received,
+                                delivered = c.delivered,
+                                skipped_oversized = c.skipped_oversized,
+                                replayed = c.replayed,
+                                "log complete"
+                            );
+                            counts.skipped = c.skipped_oversized;
                             report(&tail);
                             return Ok(());
                         }
@@ -185,10 +197,24 @@ async fn follow_log(
                     }
                 }
                 out.flush()?;
+                note_fallback(&tail, &mut protocol, id);
                 spinner.set_label(format!("waiting for more of the log of {id}"));
             }
             _ = ticker.tick(), if spinner.enabled() => spinner.tick(),
         }
+    }
+}
+
+/// Logs (`-v`) a change of the protocol that delivers the log.
+fn note_fallback(
+    tail: &agent_client_async::LogTail,
+    protocol: &mut agent_proto::Protocol,
+    id: &JobId,
+) {
+    let now = tail.protocol_used();
+    if now != *protocol {
+        tracing::info!(job = %id, from = %protocol, to = %now, "tail protocol fallback");
+        *protocol = now;
     }
 }
 

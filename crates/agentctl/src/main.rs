@@ -57,6 +57,7 @@ mod run;
 mod safe;
 mod spinner;
 mod time;
+mod verbose;
 mod views;
 mod wait;
 mod yaml;
@@ -87,6 +88,7 @@ fn main() -> ExitCode {
         Some(ValueSource::CommandLine) => cli.conn.token.clone(),
         _ => None,
     };
+    verbose::init(cli.verbose);
     // Flags, then the environment (clap), then the context.
     // (`config` and `dev-server` need no connection: a broken config file must not
     // stop `config set-context` from mending it.)
@@ -106,6 +108,9 @@ fn main() -> ExitCode {
         Ok(resolved) => resolved,
         Err(e) => return ExitCode::from(report(Err(e), &[])),
     };
+    if let Some(name) = &context {
+        tracing::info!(context = %name, "context");
+    }
     let given = config::Given {
         url: from_command_line(&matches, "url", cli.conn.url.clone()),
         tenant: from_command_line(&matches, "tenant", cli.conn.tenant.clone())
@@ -374,6 +379,7 @@ async fn connect(
             )
         }
     };
+    tracing::info!(agent = %verbose::host_of(&url), embedded = embedded.is_some(), "agent");
     let mut builder = AsyncAgentClient::builder(url, token).timeouts(timeouts);
     if embedded.is_none() {
         if let Some(file) = &conn.cacert {

@@ -64,9 +64,17 @@ async fn fetch(client: &AsyncAgentClient, op: &Op) -> Result<Value, ClientError>
     let call = op.call()?.ok_or_else(|| ClientError::Usage {
         message: "a tail has no single answer".into(),
     })?;
-    client
+    tracing::info!(method = %call.method, path = %call.path, "request");
+    let started = std::time::Instant::now();
+    let answer = client
         .raw_request(call.method, &call.path, &call.query, call.body)
-        .await
+        .await;
+    let took = crate::time::duration(started.elapsed());
+    match &answer {
+        Ok(_) => tracing::info!(took = %took, "answered"),
+        Err(e) => tracing::info!(took = %took, error = %crate::exit::describe(e), "failed"),
+    }
+    answer
 }
 
 /// Runs `op` and prints its result.

@@ -45,6 +45,7 @@ async fn read(client: &AsyncAgentClient, id: &JobId) -> Result<Final, ClientErro
     let job = Job::deserialize(&json).map_err(|e| ClientError::Decode {
         message: format!("unexpected answer shape for a job: {e}"),
     })?;
+    tracing::debug!(job = %id, status = %job.status, "job status");
     Ok(Final { json, job })
 }
 

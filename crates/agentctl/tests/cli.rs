@@ -1532,3 +1532,36 @@ fn completions_for_each_shell_and_a_man_page() {
     cmd.arg("--help");
     assert!(!run_cmd(cmd).stdout.contains("generate-man"));
 }
+
+#[test]
+fn verbose_shows_requests_and_fallbacks_never_tokens() {
+    let server = AgentTestServer::sample()
+        .token(SECRET)
+        .start_blocking()
+        .expect("test agent starts");
+    let out = agentctl(&server, &["-v", "jobs", "list"]);
+    ok(&out);
+    assert!(
+        out.stderr.contains("request method=GET path=jobs/"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("answered took="), "{out:?}");
+    assert!(!out.stderr.contains(SECRET), "{out:?}");
+
+    // A WebSocket that drops mid-log: `auto` falls back to HTTP, and -v says so.
+    assert!(server.set_tail_fault(
+        SUCCEEDED_JOB,
+        TailFault::drop_after(3).websocket_only().times(1)
+    ));
+    let out = agentctl(&server, &["-vv", "jobs", "tail", SUCCEEDED_JOB]);
+    ok(&out);
+    assert_eq!(out.stdout.lines().count(), 36, "{out:?}");
+    assert!(out.stderr.contains("tail opened"), "{out:?}");
+    assert!(
+        out.stderr.contains("tail protocol fallback") && out.stderr.contains("to=http"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("job status"), "-vv: {out:?}");
+    assert!(!out.stderr.contains(SECRET), "{out:?}");
+    assert!(!out.stdout.contains("tail opened"), "events go to stderr: {out:?}");
+}
