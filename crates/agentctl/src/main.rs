@@ -1,7 +1,8 @@
 //! `agentctl`: the agent API from a shell.
 //!
 //! ```text
-//! agentctl [--url URL] [--token TOKEN] [--embedded] [-o table|json] <command>
+//! agentctl [--url URL] [--token TOKEN] [--context NAME] [--cacert FILE] [--embedded]
+//!          [-o table|wide|json|jsonl|yaml] [--utc] [-v...] <command>
 //!   health
 //!   jobs list | get ID | logs ID | stop ID [--wait] | wait ID [--timeout S]
 //!   jobs tail ID [--protocol P] [--timeout S] [--max-* N]
@@ -13,6 +14,8 @@
 //!   plugins run LOOKUP --action A [--params JSON] [--follow]
 //!   gpu
 //!   raw METHOD PATH [--body JSON] [--query K=V]
+//!   config set-context | use-context | get-contexts | current-context | delete-context
+//!   completions bash|zsh|fish|powershell|elvish
 //! ```
 //!
 //! Connection: `--url` / `AGENT_URL`, `--token` / `AGENT_TOKEN`, `--user-token` /
