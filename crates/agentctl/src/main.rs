@@ -87,10 +87,7 @@ fn main() -> ExitCode {
     };
     // `dev-server` takes a token from its command line only: a real agent's token
     // in AGENT_TOKEN must not guard (and so be known to) a test server.
-    let token_flag = match matches.value_source("token") {
-        Some(ValueSource::CommandLine) => cli.conn.token.clone(),
-        _ => None,
-    };
+    let token_flag = from_command_line(&matches, "token", cli.conn.token.clone());
     verbose::init(cli.verbose);
     // Flags, then the environment (clap), then the context.
     // (`config` and `dev-server` need no connection: a broken config file must not
@@ -109,7 +106,13 @@ fn main() -> ExitCode {
     };
     let (conn, context) = match resolved {
         Ok(resolved) => resolved,
-        Err(e) => return ExitCode::from(report(Err(e), &[])),
+        Err(e) => {
+            let given: Vec<&Secret> = [&cli.conn.token, &cli.conn.user_token, &cli.conn.tenant]
+                .into_iter()
+                .flatten()
+                .collect();
+            return ExitCode::from(report(Err(e), &given));
+        }
     };
     if let Some(name) = &context {
         tracing::info!(context = %name, "context");

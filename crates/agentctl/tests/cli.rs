@@ -1563,5 +1563,8 @@ fn verbose_shows_requests_and_fallbacks_never_tokens() {
     );
     assert!(out.stderr.contains("job status"), "-vv: {out:?}");
     assert!(!out.stderr.contains(SECRET), "{out:?}");
-    assert!(!out.stdout.contains("tail opened"), "events go to stderr: {out:?}");
+    assert!(
+        !out.stdout.contains("tail opened"),
+        "events go to stderr: {out:?}"
+    );
 }
