@@ -1,9 +1,11 @@
-//! Project tasks: `cargo xtask ci`, `cargo xtask bench`, `cargo xtask help`.
+//! Project tasks: `cargo xtask ci`, `cargo xtask bench`, `cargo xtask man`,
+//! `cargo xtask help`.
 //!
 //! Standard library only, so it builds in seconds on a fresh machine.
 
 mod bench;
 mod ci;
+mod man;
 mod step;
 
 use std::fmt;
@@ -35,6 +37,7 @@ enum Task {
     Help,
     Ci(CiOptions),
     Bench(BenchOptions),
+    Man,
 }
 
 fn parse(args: &[String]) -> Result<Task, XtaskError> {
@@ -45,6 +48,8 @@ fn parse(args: &[String]) -> Result<Task, XtaskError> {
         "help" | "--help" | "-h" => Ok(Task::Help),
         "ci" => CiOptions::parse(rest).map(Task::Ci),
         "bench" => BenchOptions::parse(rest).map(Task::Bench),
+        "man" if rest.is_empty() => Ok(Task::Man),
+        "man" => Err(XtaskError::Usage("`man` takes no options".to_owned())),
         other => Err(XtaskError::Usage(format!("unknown command `{other}`"))),
     }
 }
@@ -92,6 +97,10 @@ Commands:
     }
     text.push_str(
         "
+  man
+      Writes agentctl's man page to target/man/agentctl.1 (install it with
+      `sudo install -m 644 target/man/agentctl.1 /usr/local/share/man/man1/`).
+
   help
       This text.
 ",
@@ -110,6 +119,7 @@ fn main() -> ExitCode {
             }
             Task::Ci(options) => ci::run(&root, options),
             Task::Bench(options) => bench::run(&root, &options),
+            Task::Man => man::run(&root).map(|path| println!("wrote {}", path.display())),
         }
     });
     match result {
@@ -133,6 +143,15 @@ mod tests {
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|a| (*a).to_owned()).collect()
+    }
+
+    #[test]
+    fn man_takes_no_options() {
+        assert_eq!(parse(&args(&["man"])).ok(), Some(Task::Man));
+        assert!(matches!(
+            parse(&args(&["man", "--x"])),
+            Err(XtaskError::Usage(_))
+        ));
     }
 
     #[test]

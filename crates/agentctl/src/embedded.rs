@@ -1,15 +1,13 @@
 //! The embedded test agent: agent-testkit's server with its sample cluster, run
 //! in-process.
 //!
-//! - With no `--url` / `AGENT_URL`, a command runs against it (see `connect` in
-//!   `main.rs`): it listens on a free loopback port for the life of the command.
-//! - `agentctl serve --listen ADDR` runs it standalone until Ctrl-C, for curl, the
-//!   Python SDK and demos.
-//!
-//! Its token is the one given with `--token` / `AGENT_TOKEN`, else the testkit's
-//! default (`testkit-token`), which is printed: it guards nothing but a test server.
+//! - With no connection setting at all, or `--embedded`, a command runs against it
+//!   (see `target` in `main.rs`): it listens on a free loopback port for the life of
+//!   the command, with the testkit's default token (it never leaves the process).
+//! - `agentctl dev-server --listen ADDR [--token T]` runs it standalone until Ctrl-C,
+//!   for curl, the Python SDK and demos, with `T` or a random token (printed).
 
-use crate::exit::Failure;
+use crate::exit::{self, Failure};
 use agent_proto::{ClientError, Secret};
 use agent_testkit::sample::{PENDING_JOB, RUNNING_JOB, SUCCEEDED_JOB};
 use agent_testkit::{AgentTestServer, DEFAULT_TOKEN};
@@ -38,7 +36,10 @@ impl Embedded {
             .build()
             .await
             .map_err(|e| ClientError::Usage {
-                message: format!("could not start the embedded test agent on {addr}: {e}"),
+                message: format!(
+                    "could not start the test agent on {addr}: {}",
+                    io_reason(&e).unwrap_or_else(|| e.to_string())
+                ),
             })?;
         let url = server.url();
         Ok(Embedded { server, url, token })
@@ -60,22 +61,73 @@ impl Embedded {
     }
 }
 
-/// `agentctl serve --listen ADDR`: serves until Ctrl-C, after printing the URL and
-/// the token on stdout (the token only when agentctl chose it: one given on the
-/// command line or in the environment is never echoed).
+/// The reason of the first I/O error in `e`'s chain, in plain words (`address
+/// already in use`), without the OS error number.
+fn io_reason(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            return Some(match io.kind() {
+                io::ErrorKind::AddrInUse => "the address is already in use".to_owned(),
+                io::ErrorKind::AddrNotAvailable => {
+                    "the address is not available on this machine".to_owned()
+                }
+                io::ErrorKind::PermissionDenied => {
+                    "permission denied (a port below 1024 needs privileges)".to_owned()
+                }
+                _ => io.to_string(),
+            });
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// A random token for a dev server: 128 bits from the standard library's per-process
+/// random hash keys (seeded by the OS), mixed with the time and the process id. It
+/// guards a test server, not a secret store.
+fn random_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut out = String::from("dev-");
+    for i in 0..2u8 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u8(i);
+        h.write_u128(nanos);
+        h.write_u32(std::process::id());
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out
+}
+
+/// `agentctl dev-server --listen ADDR`: serves until Ctrl-C, after printing the URL
+/// and the token on stdout (the token only when agentctl chose it: one given with
+/// `--token` is never echoed).
 pub async fn serve_standalone(addr: SocketAddr, token: Option<Secret>) -> Result<(), Failure> {
     let given = token.is_some();
-    let agent = Embedded::start_on(addr, token).await?;
+    let token = token.unwrap_or_else(|| Secret::new(random_token()));
+    let agent = Embedded::start_on(addr, Some(token))
+        .await
+        .map_err(|e| match e {
+            ClientError::Usage { message } => Failure::Local {
+                code: exit::OTHER,
+                message,
+            },
+            other => Failure::Client(other),
+        })?;
     let url = agent.url().to_owned();
     let token_line = if given {
-        "(the one given with --token / AGENT_TOKEN)".to_owned()
+        "(the one given with --token)".to_owned()
     } else {
         agent.token().expose().to_owned()
     };
     let mut out = io::stdout().lock();
     writeln!(
         out,
-        "agentctl: serving the embedded test agent (sample cluster); Ctrl-C stops it"
+        "agentctl: serving the test agent (sample cluster); Ctrl-C stops it"
     )?;
     writeln!(out, "url:   {url}")?;
     writeln!(out, "token: {token_line}")?;
@@ -84,7 +136,7 @@ pub async fn serve_standalone(addr: SocketAddr, token: Option<Secret>) -> Result
         "jobs:  {SUCCEEDED_JOB} (succeeded), {RUNNING_JOB} (running), {PENDING_JOB} (pending), ..."
     )?;
     let env_token = if given {
-        "$AGENT_TOKEN".to_owned()
+        "<your token>".to_owned()
     } else {
         agent.token().expose().to_owned()
     };
@@ -94,11 +146,10 @@ pub async fn serve_standalone(addr: SocketAddr, token: Option<Secret>) -> Result
     )?;
     out.flush()?;
     drop(out);
-    tokio::signal::ctrl_c()
-        .await
-        .map_err(|e| ClientError::Usage {
-            message: format!("could not wait for Ctrl-C: {e}"),
-        })?;
+    tokio::signal::ctrl_c().await.map_err(|e| Failure::Local {
+        code: exit::OTHER,
+        message: format!("could not wait for Ctrl-C: {e}"),
+    })?;
     agent.server.shutdown().await;
     Ok(())
 }

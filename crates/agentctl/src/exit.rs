@@ -2,13 +2,15 @@
 //!
 //! | code | class |
 //! |---|---|
-//! | 0 | success (a tail: the job's log is complete) |
+//! | 0 | success (tail, wait, run --follow: the job SUCCEEDED) |
 //! | 1 | any other failure |
 //! | 2 | usage: bad command line, input refused before any request, or a 400 / 422 of the agent |
 //! | 3 | not found (404) |
 //! | 4 | authentication (401, 403) |
 //! | 5 | limits: stream limits or rate limiting (429) |
 //! | 6 | unreachable or timed out (503, 408) |
+//! | 7 | the job FAILED |
+//! | 8 | the job was STOPPED |
 //! | 130 | interrupted (Ctrl-C) |
 
 use agent_proto::{ClientError, Secret};
@@ -28,6 +30,10 @@ pub const AUTH: u8 = 4;
 pub const LIMITS: u8 = 5;
 /// The agent could not be reached, or did not answer in time.
 pub const UNREACHABLE: u8 = 6;
+/// The job a command followed or waited for FAILED.
+pub const JOB_FAILED: u8 = 7;
+/// The job a command followed or waited for was STOPPED.
+pub const JOB_STOPPED: u8 = 8;
 /// Ctrl-C.
 pub const INTERRUPTED: u8 = 130;
 
@@ -40,6 +46,22 @@ pub enum Failure {
     Interrupted,
     /// Writing the output failed; a closed pipe (`| head`) is not an error.
     Io(io::Error),
+    /// The job a command followed or waited for ended without success: exit `code`
+    /// ([`JOB_FAILED`], [`JOB_STOPPED`]), `note` on stderr.
+    Job {
+        /// The exit code.
+        code: u8,
+        /// What happened, in words.
+        note: String,
+    },
+    /// agentctl itself failed, with no status code of the agent to show: exit `code`,
+    /// `error: <message>` on stderr.
+    Local {
+        /// The exit code.
+        code: u8,
+        /// What happened, in words.
+        message: String,
+    },
 }
 
 impl From<ClientError> for Failure {
@@ -71,9 +93,30 @@ pub fn code_of(err: &ClientError) -> u8 {
     }
 }
 
-/// A short name of an error's kind, for `error: <code> <kind>: <message>`.
+/// The status code the agent answered with, if the error is the agent's answer
+/// (local failures, such as a refused connection or a client-side limit, have none).
+pub fn agent_status(err: &ClientError) -> Option<u16> {
+    match err {
+        ClientError::BadRequest { .. }
+        | ClientError::Unauthorized { .. }
+        | ClientError::Forbidden { .. }
+        | ClientError::NotFound { .. }
+        | ClientError::Validation { .. }
+        | ClientError::RateLimited { .. }
+        | ClientError::Server { .. }
+        | ClientError::Unavailable { .. }
+        | ClientError::GpuUnavailable { .. }
+        | ClientError::UnexpectedStatus { .. } => Some(err.status_code()),
+        // An agent's 408 carries no duration; agentctl's own time-outs do.
+        ClientError::Timeout { after, .. } if after.is_zero() => Some(408),
+        ClientError::ResponseIncomplete { cause, .. } => agent_status(cause),
+        _ => None,
+    }
+}
+
+/// A short name of an error's kind, for `error: [<code>] <kind>: <message>`.
 fn kind_and_message(err: &ClientError) -> (String, String) {
-    let pair = |k: &str, m: &str| (k.to_owned(), m.to_owned());
+    let pair = |k: &str, m: &str| (k.to_owned(), agent_message(m));
     match err {
         ClientError::InvalidInput { what, reason } => (format!("invalid {what}"), reason.clone()),
         ClientError::BadRequest { message } => pair("bad request", message),
@@ -90,7 +133,7 @@ fn kind_and_message(err: &ClientError) -> (String, String) {
         }
         ClientError::Validation { details, message } => {
             let m = if details.is_empty() {
-                message.clone()
+                agent_message(message)
             } else {
                 details
                     .iter()
@@ -104,9 +147,10 @@ fn kind_and_message(err: &ClientError) -> (String, String) {
             retry_after,
             message,
         } => {
+            let message = agent_message(message);
             let m = match retry_after {
                 Some(d) => format!("{message} (retry after {}s)", d.as_secs()),
-                None => message.clone(),
+                None => message,
             };
             ("rate limited".into(), m)
         }
@@ -118,10 +162,15 @@ fn kind_and_message(err: &ClientError) -> (String, String) {
             ),
         ),
         ClientError::Server { message, .. } => pair("agent failed", message),
-        ClientError::StreamFailed { message } => pair("stream failed", message),
+        ClientError::StreamFailed { message } => {
+            pair("the log stream failed on the agent", message)
+        }
         ClientError::Unavailable { message, .. } => pair("unavailable", message),
         ClientError::GpuUnavailable { message } => pair("gpu unavailable", message),
-        ClientError::Connect { message } => pair("unreachable", message),
+        ClientError::Connect { message } => match tls_refusal(message) {
+            Some(m) => ("TLS".into(), m),
+            None => ("cannot reach the agent".into(), message.clone()),
+        },
         ClientError::ResponseIncomplete {
             method,
             path,
@@ -134,19 +183,95 @@ fn kind_and_message(err: &ClientError) -> (String, String) {
             )
         }
         ClientError::UnexpectedStatus { message, .. } => pair("unexpected answer", message),
-        ClientError::Decode { message } => pair("bad answer", message),
-        ClientError::Protocol { message } => pair("protocol error", message),
-        ClientError::Usage { message } => pair("client misuse", message),
+        ClientError::Decode { message } => ("bad answer".into(), message.clone()),
+        ClientError::Protocol { message } => ("protocol error".into(), message.clone()),
+        ClientError::Usage { message } => ("failed".into(), message.clone()),
         other => ("error".into(), other.to_string()),
     }
 }
 
-/// The error line: `error: <status code> <kind>: <message>`, on one line, with every
-/// secret replaced by `[redacted]`.
+/// A refused server certificate in words: the host and the reason (unknown issuer,
+/// wrong name, expired), from the transport's `TLS handshake with HOST failed: invalid
+/// peer certificate: ...`.
+fn tls_refusal(message: &str) -> Option<String> {
+    let rest = message.split("TLS handshake with ").nth(1)?;
+    let (host, why) = rest.split_once(" failed: ")?;
+    let cert = why.split_once("invalid peer certificate: ")?.1;
+    let lower = cert.to_ascii_lowercase();
+    let reason = if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+        "unknown issuer (an agent behind a private CA? pass --cacert FILE or set AGENT_CACERT)"
+            .to_owned()
+    } else if lower.contains("not valid for name") || lower.contains("notvalidforname") {
+        format!("not valid for this name ({cert})")
+    } else if lower.contains("expired") {
+        format!("expired ({cert})")
+    } else if lower.contains("notvalidyet") || lower.contains("not valid yet") {
+        format!("not valid yet ({cert})")
+    } else if lower.contains("revoked") {
+        "revoked".to_owned()
+    } else {
+        cert.to_owned()
+    };
+    Some(format!("the certificate of {host} was refused: {reason}"))
+}
+
+/// An agent's message that is a JSON object (Django REST framework's
+/// `{"non_field_errors": [...], "field": [...]}`, or `{"detail": ...}`) rendered
+/// as words: `message; field: message`. Any other text is kept as it is.
+pub fn agent_message(message: &str) -> String {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str(message.trim()) else {
+        return message.to_owned();
+    };
+    fn flat(v: &serde_json::Value) -> String {
+        match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Array(items) => {
+                items.iter().map(flat).collect::<Vec<_>>().join("; ")
+            }
+            serde_json::Value::Object(m) => m
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", flat(v)))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        }
+    }
+    let parts: Vec<String> = map
+        .iter()
+        .filter(|(k, _)| k.as_str() != "error_type")
+        .map(|(k, v)| match k.as_str() {
+            "non_field_errors" | "detail" | "message" | "error" => flat(v),
+            _ => format!("{k}: {}", flat(v)),
+        })
+        .collect();
+    if parts.is_empty() {
+        message.to_owned()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// `<kind>: <message>` of an error, without a status code (for a sentence that
+/// quotes it).
+pub fn describe(err: &ClientError) -> String {
+    let (kind, message) = kind_and_message(err);
+    format!("{kind}: {message}")
+}
+
+/// The error line: `error: [<status code>] <kind>: <message>` (the code only when the
+/// agent answered with one), on one line, with every secret replaced by `[redacted]`.
 pub fn error_line(err: &ClientError, secrets: &[&Secret]) -> String {
     let (kind, message) = kind_and_message(err);
-    let line = format!("error: {} {kind}: {message}", err.status_code());
+    let line = match agent_status(err) {
+        Some(code) => format!("error: {code} {kind}: {message}"),
+        None => format!("error: {kind}: {message}"),
+    };
     one_line(&scrub(&line, secrets))
+}
+
+/// A line of agentctl's own, `<prefix><message>`, on one line and scrubbed.
+pub fn plain_line(prefix: &str, message: &str, secrets: &[&Secret]) -> String {
+    one_line(&scrub(&format!("{prefix}{message}"), secrets))
 }
 
 /// Replaces every secret in `text` by `[redacted]`.
@@ -229,5 +354,51 @@ mod tests {
             &[],
         );
         assert_eq!(line, "error: 404 not found: Job nope does not exist");
+        let line = error_line(
+            &ClientError::Connect {
+                message: "connection refused".into(),
+            },
+            &[],
+        );
+        assert_eq!(line, "error: cannot reach the agent: connection refused");
+        let line = error_line(&ClientError::invalid("job id", "bad"), &[]);
+        assert_eq!(line, "error: invalid job id: bad");
+    }
+
+    #[test]
+    fn certificate_refusals_name_the_host_and_the_reason() {
+        let line = |m: &str| {
+            error_line(
+                &ClientError::Connect {
+                    message: m.to_owned(),
+                },
+                &[],
+            )
+        };
+        assert_eq!(
+            line("TLS handshake with a.example:443 failed: invalid peer certificate: UnknownIssuer"),
+            "error: TLS: the certificate of a.example:443 was refused: unknown issuer (an agent behind a private CA? pass --cacert FILE or set AGENT_CACERT)"
+        );
+        assert!(line(
+            "TLS handshake with h:1 failed: invalid peer certificate: certificate expired: x"
+        )
+        .contains("refused: expired"));
+        assert_eq!(
+            line("could not connect to h:1: refused"),
+            "error: cannot reach the agent: could not connect to h:1: refused"
+        );
+    }
+
+    #[test]
+    fn server_json_is_rendered_as_words() {
+        let body =
+            br#"{"non_field_errors": ["version 1.0.0 exists"], "plugin": ["unknown", "retired"]}"#;
+        let line = error_line(&ClientError::from_response(400, None, body), &[]);
+        assert_eq!(
+            line,
+            "error: 400 bad request: version 1.0.0 exists; plugin: unknown; retired"
+        );
+        assert_eq!(agent_message("plain words"), "plain words");
+        assert_eq!(agent_message(r#"{"detail": {"why": "x"}}"#), "why: x");
     }
 }

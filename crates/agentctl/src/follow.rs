@@ -2,15 +2,18 @@
 //!
 //! Each line is written as it arrives and the output is flushed whenever the tail
 //! has nothing more ready, so a pipe sees lines at once and a fast log is not one
-//! system call per line. The tail ends with exit 0 when the log is complete; Ctrl-C
-//! drops the stream (closing its connection) and exits 130.
+//! system call per line. When the log is complete, the job's status decides the exit
+//! code (0 SUCCEEDED, 7 FAILED, 8 STOPPED; see [`crate::wait`]); Ctrl-C drops the
+//! stream (closing its connection) and exits 130.
 
 use crate::cli::Output;
 use crate::exit::Failure;
+use crate::render::Style;
 use crate::spinner::Spinner;
 use agent_client_async::{AsyncAgentClient, TailOptions};
 use agent_proto::{ClientError, JobId};
 use futures_core::Stream;
+use serde_json::Value;
 use std::future::poll_fn;
 use std::io::{self, Write};
 use std::task::{Context, Poll, Waker};
@@ -19,28 +22,106 @@ use std::time::Duration;
 /// The most lines written between two flushes while lines keep coming.
 const FLUSH_EVERY: usize = 1024;
 
-/// Writes one log line: as is, or as a JSON string.
-fn write_line(out: &mut dyn Write, mode: Output, line: &str) -> io::Result<()> {
+/// Writes one log line: as is (neutralized on a terminal), as a JSON string (json),
+/// a `{"line": ...}` object (jsonl) or a YAML list item (yaml).
+fn write_line(out: &mut dyn Write, mode: Output, style: &Style, line: &str) -> io::Result<()> {
     match mode {
-        Output::Table => {
-            out.write_all(line.as_bytes())?;
-            out.write_all(b"\n")
-        }
-        Output::Json => {
-            let s = serde_json::to_string(line).map_err(io::Error::other)?;
-            out.write_all(s.as_bytes())?;
-            out.write_all(b"\n")
+        Output::Table | Output::Wide => out.write_all(style.log_line(line).as_bytes())?,
+        Output::Json => serde_json::to_writer(&mut *out, line).map_err(io::Error::other)?,
+        Output::Jsonl => serde_json::to_writer(&mut *out, &serde_json::json!({ "line": line }))
+            .map_err(io::Error::other)?,
+        Output::Yaml => {
+            out.write_all(b"- ")?;
+            serde_json::to_writer(&mut *out, line).map_err(io::Error::other)?;
         }
     }
+    out.write_all(b"\n")
 }
 
-/// Follows the log of `id` until it is complete, an error ends it, or Ctrl-C.
+/// What a tail printed: lines delivered, lines skipped as oversized.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    delivered: u64,
+    skipped: u64,
+}
+
+/// The last object of a `-o jsonl` tail, its fields in this order.
+#[derive(serde::Serialize)]
+struct End<'a> {
+    end: &'a str,
+    status: Option<&'a str>,
+    delivered: u64,
+    skipped: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<Value>,
+}
+
+/// The last object of a `-o jsonl` tail.
+fn end_object(end: &str, counts: Counts, status: Option<&str>, error: Option<&Failure>) -> String {
+    let error = error.map(|f| match f {
+            Failure::Client(e) => serde_json::json!({
+                "status_code": crate::exit::agent_status(e),
+                "code": crate::exit::code_of(e),
+                "message": crate::exit::describe(e),
+            }),
+            Failure::Local { code, message } => {
+                serde_json::json!({ "status_code": null, "code": code, "message": message })
+            }
+            Failure::Io(e) => serde_json::json!({ "status_code": null, "code": crate::exit::OTHER, "message": e.to_string() }),
+            Failure::Interrupted | Failure::Job { .. } => Value::Null,
+    });
+    let object = End {
+        end,
+        status,
+        delivered: counts.delivered,
+        skipped: counts.skipped,
+        error,
+    };
+    serde_json::to_string(&object).unwrap_or_default()
+}
+
+/// Follows the log of `id` until it is complete, then reads the job's final status:
+/// `Ok` only when it SUCCEEDED.
 pub async fn follow(
     client: &AsyncAgentClient,
     id: &JobId,
     opts: TailOptions,
     mode: Output,
+    style: Style,
     out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let mut counts = Counts::default();
+    let logged = follow_log(client, id, opts, mode, style, out, &mut counts).await;
+    let end = match logged {
+        // Ctrl-C's handler is agentctl's from the first tail on: keep honouring it.
+        Ok(()) => tokio::select! {
+            biased;
+            _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted),
+            end = crate::wait::after_log(client, id) => end,
+        },
+        Err(e) => Err(e),
+    };
+    if mode == Output::Jsonl {
+        let object = match &end {
+            Ok(f) => end_object("complete", counts, Some(f.job.status.as_str()), None),
+            Err(Failure::Interrupted) => end_object("interrupted", counts, None, None),
+            Err(e) => end_object("error", counts, None, Some(e)),
+        };
+        writeln!(out, "{object}")?;
+        out.flush()?;
+    }
+    crate::wait::outcome(id, &end?.job)
+}
+
+/// Follows the log of `id` until it is complete, an error ends it, or Ctrl-C.
+async fn follow_log(
+    client: &AsyncAgentClient,
+    id: &JobId,
+    opts: TailOptions,
+    mode: Output,
+    style: Style,
+    out: &mut dyn Write,
+    counts: &mut Counts,
 ) -> Result<(), Failure> {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
@@ -60,12 +141,15 @@ pub async fn follow(
     spinner.set_label(format!(
         "waiting for the log of {id}; the job may be pending"
     ));
+    let mut protocol = tail.protocol_used();
+    tracing::info!(job = %id, protocol = %protocol, "tail opened");
 
     loop {
         tokio::select! {
             biased;
             _ = &mut ctrl_c => {
                 spinner.clear();
+                counts.skipped = tail.counters().skipped_oversized;
                 drop(tail);
                 let _ = out.flush();
                 return Err(Failure::Interrupted);
@@ -77,13 +161,28 @@ pub async fn follow(
                 // Write what is ready now, then flush once.
                 loop {
                     match next {
-                        Some(Ok(line)) => write_line(out, mode, &line)?,
+                        Some(Ok(line)) => {
+                            write_line(out, mode, &style, &line)?;
+                            counts.delivered += 1;
+                        }
                         Some(Err(e)) => {
                             out.flush()?;
+                            counts.skipped = tail.counters().skipped_oversized;
                             return Err(Failure::Client(e));
                         }
                         None => {
                             out.flush()?;
+                            note_fallback(&tail, &mut protocol, id);
+                            let c = tail.counters();
+                            tracing::debug!(
+                                job = %id,
+                                received = c.received,
+                                delivered = c.delivered,
+                                skipped_oversized = c.skipped_oversized,
+                                replayed = c.replayed,
+                                "log complete"
+                            );
+                            counts.skipped = c.skipped_oversized;
                             report(&tail);
                             return Ok(());
                         }
@@ -98,10 +197,24 @@ pub async fn follow(
                     }
                 }
                 out.flush()?;
+                note_fallback(&tail, &mut protocol, id);
                 spinner.set_label(format!("waiting for more of the log of {id}"));
             }
             _ = ticker.tick(), if spinner.enabled() => spinner.tick(),
         }
+    }
+}
+
+/// Logs (`-v`) a change of the protocol that delivers the log.
+fn note_fallback(
+    tail: &agent_client_async::LogTail,
+    protocol: &mut agent_proto::Protocol,
+    id: &JobId,
+) {
+    let now = tail.protocol_used();
+    if now != *protocol {
+        tracing::info!(job = %id, from = %protocol, to = %now, "tail protocol fallback");
+        *protocol = now;
     }
 }
 

@@ -7,6 +7,7 @@
 use crate::cli::{
     Cli, Command, FollowArgs, JobsCmd, NodesCmd, PluginsCmd, ServeCmd, TailArgs, TasksCmd,
 };
+use crate::wait::Wait;
 use agent_client_async::RawPath;
 use agent_proto::{
     validate_stream_timeout, ClientError, CreatePluginRelease, JobId, NodeId, PluginLookup,
@@ -20,8 +21,14 @@ use std::time::Duration;
 /// What agentctl will do.
 #[derive(Debug)]
 pub enum Plan {
-    /// Run the embedded test agent standalone.
-    Serve(SocketAddr),
+    /// Run the test agent standalone (`dev-server`).
+    DevServer(SocketAddr),
+    /// Read or write the config file (`config ...`; see [`crate::config`]).
+    Config,
+    /// Print a completion script.
+    Completions(clap_complete::Shell),
+    /// Print the man page.
+    Man,
     /// Call the agent.
     Call(Op),
 }
@@ -31,16 +38,18 @@ pub enum Plan {
 pub enum Op {
     /// `GET health/`
     Health,
-    /// `GET jobs/`
-    ListJobs,
+    /// `GET jobs/`, perhaps only those of one status (upper case).
+    ListJobs(Option<String>),
     /// `GET jobs/{id}/`
     GetJob(JobId),
-    /// `GET jobs/{id}/logs/`
-    JobLogs(JobId),
-    /// `POST jobs/{id}/stop/`
-    StopJob(JobId),
-    /// A log tail.
+    /// `GET jobs/{id}/logs/`, perhaps only its last lines.
+    JobLogs(JobId, Option<usize>),
+    /// `POST jobs/{id}/stop/`, then perhaps a wait for the final status.
+    StopJob(JobId, Option<Wait>),
+    /// A log tail, then the job's final status.
     TailJob(JobId, TailOptions),
+    /// Waits for the job's final status.
+    WaitJob(JobId, Wait),
     /// `GET nodes/`
     ListNodes,
     /// `GET nodes/{id}/`
@@ -125,11 +134,11 @@ impl Op {
     pub fn call(&self) -> Result<Option<Call>, ClientError> {
         Ok(Some(match self {
             Op::Health => Call::get("health/".into()),
-            Op::ListJobs => Call::get("jobs/".into()),
+            Op::ListJobs(_) => Call::get("jobs/".into()),
             Op::GetJob(id) => Call::get(format!("jobs/{id}/")),
-            Op::JobLogs(id) => Call::get(format!("jobs/{id}/logs/")),
-            Op::StopJob(id) => Call::with(Method::POST, format!("jobs/{id}/stop/"), None),
-            Op::TailJob(..) => return Ok(None),
+            Op::JobLogs(id, _) => Call::get(format!("jobs/{id}/logs/")),
+            Op::StopJob(id, _) => Call::with(Method::POST, format!("jobs/{id}/stop/"), None),
+            Op::TailJob(..) | Op::WaitJob(..) => return Ok(None),
             Op::ListNodes => Call::get("nodes/".into()),
             Op::GetNode(id) => Call::get(format!("nodes/{id}/")),
             Op::ListTasks => Call::get("tasks/".into()),
@@ -185,11 +194,21 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
         Command::Health => Op::Health,
         Command::Gpu => Op::Gpu,
         Command::Jobs { cmd } => match cmd {
-            JobsCmd::List => Op::ListJobs,
+            JobsCmd::List { status } => Op::ListJobs(status_filter(status.as_deref())?),
             JobsCmd::Get { id } => Op::GetJob(JobId::new(id.as_str())?),
-            JobsCmd::Logs { id } => Op::JobLogs(JobId::new(id.as_str())?),
-            JobsCmd::Stop { id } => Op::StopJob(JobId::new(id.as_str())?),
+            JobsCmd::Logs { id, tail } => Op::JobLogs(JobId::new(id.as_str())?, *tail),
+            JobsCmd::Stop { id, wait, timeout } => {
+                let wait = if *wait {
+                    Some(wait_for(*timeout)?)
+                } else {
+                    None
+                };
+                Op::StopJob(JobId::new(id.as_str())?, wait)
+            }
             JobsCmd::Tail(args) => Op::TailJob(JobId::new(args.id.as_str())?, tail_options(args)?),
+            JobsCmd::Wait { id, timeout } => {
+                Op::WaitJob(JobId::new(id.as_str())?, wait_for(*timeout)?)
+            }
         },
         Command::Nodes { cmd } => match cmd {
             NodesCmd::List => Op::ListNodes,
@@ -199,19 +218,14 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
             TasksCmd::List => Op::ListTasks,
             TasksCmd::Get { id } => Op::GetTask(TaskId::new(id.as_str())?),
         },
-        Command::Serve(args) => match (&args.cmd, args.listen) {
-            (None, Some(addr)) => return Ok(Plan::Serve(addr)),
-            (Some(ServeCmd::List), _) => Op::ListServe,
-            (Some(ServeCmd::Get { name }), _) => Op::GetServe(ServeAppName::new(name.as_str())?),
-            (Some(ServeCmd::Delete { name }), _) => {
-                Op::DeleteServe(ServeAppName::new(name.as_str())?)
-            }
-            (None, None) => {
-                return Err(ClientError::invalid(
-                    "command",
-                    "`serve` needs a subcommand (list, get NAME, delete NAME) or --listen ADDR; see `agentctl serve --help`",
-                ))
-            }
+        Command::DevServer(args) => return Ok(Plan::DevServer(args.listen)),
+        Command::Config { .. } => return Ok(Plan::Config),
+        Command::Completions { shell } => return Ok(Plan::Completions(*shell)),
+        Command::GenerateMan => return Ok(Plan::Man),
+        Command::Serve { cmd } => match cmd {
+            ServeCmd::List => Op::ListServe,
+            ServeCmd::Get { name } => Op::GetServe(ServeAppName::new(name.as_str())?),
+            ServeCmd::Delete { name } => Op::DeleteServe(ServeAppName::new(name.as_str())?),
         },
         Command::Plugins { cmd } => match cmd {
             PluginsCmd::List { query } => Op::ListPlugins(query_pairs(query)?),
@@ -251,7 +265,11 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
             method: method(&args.method)?,
             path: RawPath::new(&args.path)?,
             query: query_pairs(&args.query)?,
-            body: args.body.as_deref().map(|b| json_arg("body", b)).transpose()?,
+            body: args
+                .body
+                .as_deref()
+                .map(|b| json_arg("body", b))
+                .transpose()?,
         },
     };
     Ok(Plan::Call(op))
@@ -289,38 +307,68 @@ fn stream_timeout(s: Option<f64>) -> Result<Option<Duration>, ClientError> {
         .transpose()
 }
 
+/// The limits of an agentctl tail: no count or byte limit unless one is given (a
+/// command line that follows a log follows it to its end, as `kubectl logs -f` does),
+/// and the library's `max_message_size` and queue, which keep memory bounded.
+fn cli_limits(
+    max_lines: Option<u64>,
+    max_bytes: Option<u64>,
+    max_messages: Option<u64>,
+    max_message_size: Option<usize>,
+) -> StreamLimits {
+    let d = StreamLimits::default();
+    StreamLimits {
+        max_lines: max_lines.unwrap_or(u64::MAX),
+        max_bytes: max_bytes.unwrap_or(u64::MAX),
+        max_messages: max_messages.unwrap_or(u64::MAX),
+        max_message_size: max_message_size.unwrap_or(d.max_message_size),
+        queue_size: d.queue_size,
+    }
+}
+
 fn tail_options(args: &TailArgs) -> Result<TailOptions, ClientError> {
-    let mut opts = TailOptions::new().protocol(protocol(&args.protocol)?);
+    let mut opts = TailOptions::new()
+        .protocol(protocol(&args.protocol)?)
+        .limits(cli_limits(
+            args.max_lines,
+            args.max_bytes,
+            args.max_messages,
+            args.max_message_size,
+        ));
     if let Some(t) = stream_timeout(args.timeout)? {
         opts = opts.timeout(t);
-    }
-    let overrides = [
-        args.max_lines.is_some(),
-        args.max_bytes.is_some(),
-        args.max_messages.is_some(),
-        args.max_message_size.is_some(),
-    ];
-    if overrides.contains(&true) {
-        let d = StreamLimits::default();
-        opts = opts.limits(StreamLimits {
-            max_lines: args.max_lines.unwrap_or(d.max_lines),
-            max_bytes: args.max_bytes.unwrap_or(d.max_bytes),
-            max_messages: args.max_messages.unwrap_or(d.max_messages),
-            max_message_size: args.max_message_size.unwrap_or(d.max_message_size),
-            queue_size: d.queue_size,
-        });
     }
     opts.validate()?;
     Ok(opts)
 }
 
 fn follow_options(args: &FollowArgs) -> Result<TailOptions, ClientError> {
-    let mut opts = TailOptions::new().protocol(protocol(&args.protocol)?);
+    let mut opts = TailOptions::new()
+        .protocol(protocol(&args.protocol)?)
+        .limits(cli_limits(None, None, None, None));
     if let Some(t) = stream_timeout(args.timeout)? {
         opts = opts.timeout(t);
     }
     opts.validate()?;
     Ok(opts)
+}
+
+fn status_filter(s: Option<&str>) -> Result<Option<String>, ClientError> {
+    let Some(s) = s else { return Ok(None) };
+    let s = s.trim().to_ascii_uppercase();
+    if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphabetic() || c == '_') {
+        return Err(ClientError::invalid(
+            "status",
+            "expected a job status such as RUNNING, SUCCEEDED, FAILED, STOPPED or PENDING",
+        ));
+    }
+    Ok(Some(s))
+}
+
+fn wait_for(timeout: Option<f64>) -> Result<Wait, ClientError> {
+    Ok(Wait {
+        timeout: timeout.map(|s| seconds("wait timeout", s)).transpose()?,
+    })
 }
 
 fn json_arg(what: &'static str, text: &str) -> Result<Value, ClientError> {
@@ -401,7 +449,8 @@ mod tests {
         refused(&["raw", "BREW", "jobs/"]);
         refused(&["raw", "POST", "jobs/", "--body", "{"]);
         refused(&["raw", "GET", "jobs/", "--query", "nokey"]);
-        refused(&["serve"]);
+        refused(&["jobs", "wait", "j1", "--timeout", "0"]);
+        refused(&["jobs", "stop", "j1", "--wait", "--timeout", "-3"]);
         refused(&["nodes", "get", "a b"]);
         assert!(timeouts(Some(0.0), None).is_err());
         assert!(timeouts(None, Some(f64::NAN)).is_err());
@@ -450,12 +499,24 @@ mod tests {
         assert_eq!(id.as_str(), "j1");
         assert_eq!(opts.protocol, Protocol::Http);
         assert_eq!(opts.timeout, Duration::from_millis(2500));
-        assert_eq!(opts.limits.unwrap().max_lines, 7);
+        let limits = opts.limits.unwrap();
+        assert_eq!(limits.max_lines, 7);
+        assert_eq!(limits.max_messages, u64::MAX, "no limit unless given");
+        assert_eq!(
+            limits.max_message_size,
+            StreamLimits::default().max_message_size
+        );
 
         assert!(matches!(
-            plan_of(&["serve", "--listen", "127.0.0.1:0"]).unwrap(),
-            Plan::Serve(_)
+            plan_of(&["dev-server", "--listen", "127.0.0.1:0"]).unwrap(),
+            Plan::DevServer(_)
         ));
+        let Plan::Call(Op::WaitJob(_, wait)) =
+            plan_of(&["jobs", "wait", "j1", "--timeout", "2"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(wait.timeout, Some(Duration::from_secs(2)));
         let Plan::Call(op) = plan_of(&[
             "raw",
             "delete",

@@ -8,23 +8,64 @@ use std::io::{self, IsTerminal, Write};
 pub struct Style {
     /// ANSI colours on.
     pub color: bool,
+    /// Standard output is a terminal: log lines go through [`crate::safe::neutralize`].
+    pub tty: bool,
+    /// `-o wide`: every cell whole.
+    pub wide: bool,
+    /// The terminal's width, which tables fit (none in a pipe).
+    pub width: Option<usize>,
 }
 
 impl Style {
     /// Colours when stdout is a terminal, `NO_COLOR` is unset or empty and `TERM`
     /// is not `dumb` (<https://no-color.org>).
-    pub fn detect() -> Style {
+    ///
+    /// On a terminal, tables fit its width: `COLUMNS` when set, else the terminal's
+    /// own size; in a pipe they are not cut to a width.
+    pub fn detect(wide: bool) -> Style {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        let tty = io::stdout().is_terminal();
+        let width = if tty {
+            std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.trim().parse::<usize>().ok())
+                .filter(|w| *w > 0)
+                .or_else(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
+        } else {
+            None
+        };
         Style {
-            color: !no_color && !dumb && io::stdout().is_terminal(),
+            color: !no_color && !dumb && tty,
+            tty,
+            wide,
+            width,
         }
     }
 
-    /// No colours.
+    /// No colours, no width.
     #[cfg(test)]
     pub fn plain() -> Style {
-        Style { color: false }
+        Style {
+            color: false,
+            tty: false,
+            wide: false,
+            width: None,
+        }
+    }
+
+    /// A log line as it is printed: neutralized on a terminal, as it is in a pipe.
+    pub fn log_line<'a>(&self, line: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.tty {
+            crate::safe::neutralize(line)
+        } else {
+            std::borrow::Cow::Borrowed(line)
+        }
+    }
+
+    /// One cell's text, coloured as the cell says.
+    pub fn cell(&self, cell: &Cell) -> String {
+        self.paint(&cell.text, cell.color)
     }
 
     fn paint(&self, text: &str, color: Option<Color>) -> String {
@@ -86,6 +127,8 @@ pub fn status_color(status: &str) -> Option<Color> {
 pub struct Cell {
     text: String,
     color: Option<Color>,
+    /// The most characters shown outside `-o wide`.
+    limit: Option<usize>,
 }
 
 impl Cell {
@@ -94,6 +137,7 @@ impl Cell {
         Cell {
             text: clean(&text.into()),
             color: None,
+            limit: None,
         }
     }
 
@@ -104,6 +148,7 @@ impl Cell {
         Cell {
             text: clean(&text),
             color,
+            limit: None,
         }
     }
 
@@ -115,13 +160,22 @@ impl Cell {
         }
     }
 
-    /// Cuts the text to `max` characters, ending with `…`.
+    /// Shows at most `max` characters (ending with `…`), except with `-o wide`.
     pub fn cut(mut self, max: usize) -> Cell {
-        if self.text.chars().count() > max {
-            self.text = self.text.chars().take(max.saturating_sub(1)).collect();
-            self.text.push('…');
-        }
+        self.limit = Some(max);
         self
+    }
+
+    /// The cell as shown: cut to its limit unless `wide`.
+    fn shown(&self, wide: bool) -> Cell {
+        match self.limit {
+            Some(max) if !wide => Cell {
+                text: cut_text(&self.text, max),
+                color: self.color,
+                limit: None,
+            },
+            _ => self.clone(),
+        }
     }
 
     fn width(&self) -> usize {
@@ -129,10 +183,60 @@ impl Cell {
     }
 }
 
+/// `text` cut to `max` characters, the last one `…` when something was cut.
+fn cut_text(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Column widths that fit `total` characters (two spaces between columns): the last
+/// column (the free text: an entrypoint, a message) gives up characters first, down
+/// to 12; then the widest column, none below its header or 6.
+fn fit(widths: &mut [usize], headers: &[usize], total: usize) {
+    let gaps = 2 * widths.len().saturating_sub(1);
+    if let Some(last) = widths.len().checked_sub(1) {
+        let sum: usize = widths.iter().sum::<usize>() + gaps;
+        let floor = headers[last].max(12).min(widths[last]);
+        widths[last] -= sum.saturating_sub(total).min(widths[last] - floor);
+    }
+    loop {
+        let sum: usize = widths.iter().sum::<usize>() + gaps;
+        if sum <= total {
+            return;
+        }
+        let floor = |i: usize| headers[i].max(6);
+        let Some((i, _)) = widths
+            .iter()
+            .enumerate()
+            .filter(|(i, w)| **w > floor(*i))
+            .max_by_key(|(_, w)| **w)
+        else {
+            return; // nothing more to give: the table stays wider
+        };
+        let second = widths
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, w)| *w)
+            .max()
+            .unwrap_or(0);
+        let excess = sum - total;
+        // Down to the next widest column at most per step, so the cut spreads.
+        let give = excess
+            .min(widths[i] - floor(i))
+            .min(widths[i].saturating_sub(second).max(1));
+        widths[i] -= give;
+    }
+}
+
+/// A cell's text: line breaks and tabs become spaces, every other control character
+/// is shown escaped (see [`crate::safe::escape_all`]).
 fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    crate::safe::escape_all(s).into_owned()
 }
 
 /// A table with a header line.
@@ -159,10 +263,26 @@ impl Table {
     /// Writes the table; an empty one says `(none)` under its headers.
     pub fn write(&self, style: &Style, out: &mut dyn Write) -> io::Result<()> {
         let n = self.headers.len();
-        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
-        for row in &self.rows {
+        let header_widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        let mut widths = header_widths.clone();
+        let mut rows: Vec<Vec<Cell>> = self
+            .rows
+            .iter()
+            .map(|r| r.iter().map(|c| c.shown(style.wide)).collect())
+            .collect();
+        for row in &rows {
             for (i, cell) in row.iter().enumerate().take(n) {
                 widths[i] = widths[i].max(cell.width());
+            }
+        }
+        if let (Some(total), false) = (style.width, style.wide) {
+            fit(&mut widths, &header_widths, total);
+            for row in &mut rows {
+                for (i, cell) in row.iter_mut().enumerate().take(n) {
+                    if cell.width() > widths[i] {
+                        cell.text = cut_text(&cell.text, widths[i]);
+                    }
+                }
             }
         }
         let headers: Vec<Cell> = self
@@ -171,10 +291,11 @@ impl Table {
             .map(|h| Cell {
                 text: (*h).to_owned(),
                 color: Some(Color::Bold),
+                limit: None,
             })
             .collect();
         write_row(&headers, &widths, style, out)?;
-        for row in &self.rows {
+        for row in &rows {
             write_row(row, &widths, style, out)?;
         }
         if self.rows.is_empty() {
@@ -195,7 +316,7 @@ fn write_row(
     for (i, cell) in cells.iter().enumerate().take(last) {
         line.push_str(&style.paint(&cell.text, cell.color));
         if i + 1 < last {
-            let pad = widths[i] - cell.width() + 2;
+            let pad = widths[i].saturating_sub(cell.width()) + 2;
             line.extend(std::iter::repeat_n(' ', pad));
         }
     }
@@ -230,25 +351,53 @@ impl Details {
             Cell {
                 text: text.trim_end().to_owned(),
                 color: None,
+                limit: None,
             },
             true,
         ));
     }
 
-    /// Adds every field of `obj` not named in `skip`, in the object's order.
+    /// Adds every field of `obj` not named in `skip`, in the object's order; nested
+    /// objects become `parent.child` keys, lists of plain values one comma-separated
+    /// line, lists of objects `key[i].field` keys.
     pub fn add_rest(&mut self, obj: &serde_json::Map<String, Value>, skip: &[&str]) {
         for (k, v) in obj {
             if skip.contains(&k.as_str()) {
                 continue;
             }
-            match v {
-                Value::String(s) if s.contains('\n') => self.add_text(k.clone(), s),
-                Value::String(s) if k == "status" || k == "state" => {
-                    self.add(k.clone(), Cell::status(s))
-                }
-                // A big nested value is cut: `-o json` shows it whole.
-                other => self.add(k.clone(), Cell::new(value_text(other)).cut(MAX_VALUE)),
+            self.add_flat(k.clone(), v, 0);
+        }
+    }
+
+    fn add_flat(&mut self, key: String, v: &Value, depth: usize) {
+        // Deeper than this, the rest of a value stays compact JSON (`-o json` has it all).
+        const MAX_DEPTH: usize = 4;
+        match v {
+            Value::String(s) if s.contains('\n') => self.add_text(key, s),
+            Value::String(s) if key.ends_with("status") || key.ends_with("state") => {
+                self.add(key, Cell::status(s))
             }
+            Value::Object(m) if !m.is_empty() && depth < MAX_DEPTH => {
+                for (k, inner) in m {
+                    self.add_flat(format!("{key}.{k}"), inner, depth + 1);
+                }
+            }
+            Value::Array(items)
+                if !items.is_empty()
+                    && items
+                        .iter()
+                        .all(|i| !matches!(i, Value::Object(_) | Value::Array(_))) =>
+            {
+                let text = items.iter().map(value_text).collect::<Vec<_>>().join(", ");
+                self.add(key, Cell::new(text).cut(MAX_VALUE));
+            }
+            Value::Array(items) if !items.is_empty() && depth < MAX_DEPTH => {
+                for (i, inner) in items.iter().enumerate() {
+                    self.add_flat(format!("{key}[{i}]"), inner, depth + 1);
+                }
+            }
+            // Cut outside `-o wide`: `-o json` shows it whole.
+            other => self.add(key, Cell::new(value_text(other)).cut(MAX_VALUE)),
         }
     }
 
@@ -269,7 +418,7 @@ impl Details {
                     writeln!(out, "    {}", clean(line))?;
                 }
             } else {
-                let text = clean(&cell.text);
+                let text = clean(&cell.shown(style.wide).text);
                 let pad = " ".repeat(pad + 1);
                 let line = format!("{label}{pad}{}", style.paint(&text, cell.color));
                 writeln!(out, "{}", line.trim_end())?;
@@ -347,10 +496,48 @@ mod tests {
     }
 
     #[test]
+    fn tables_fit_the_width_unless_wide() {
+        let mut t = Table::new(&["ID", "ENTRYPOINT"]);
+        t.row(vec![
+            Cell::new("job-1"),
+            Cell::new("python a-very-long-entrypoint.py --with --many --flags"),
+        ]);
+        let narrow = Style {
+            width: Some(30),
+            ..Style::plain()
+        };
+        let out = text(|b| t.write(&narrow, b));
+        for line in out.lines() {
+            assert!(line.chars().count() <= 30, "{line:?}");
+        }
+        assert!(out.contains("python a-very-long-ent…"), "{out}");
+        let wide = Style {
+            wide: true,
+            ..narrow
+        };
+        let out = text(|b| t.write(&wide, b));
+        assert!(out.contains("--many --flags"), "{out}");
+        let mut t = Table::new(&["X"]);
+        t.row(vec![Cell::new("abcdefgh").cut(4)]);
+        assert_eq!(text(|b| t.write(&Style::plain(), b)), "X\nabc…\n");
+        assert_eq!(text(|b| t.write(&wide, b)), "X\nabcdefgh\n");
+    }
+
+    #[test]
     fn colour_only_when_asked() {
         let mut t = Table::new(&["S"]);
         t.row(vec![Cell::status("SUCCEEDED")]);
-        let out = text(|b| t.write(&Style { color: true }, b));
+        let out = text(|b| {
+            t.write(
+                &Style {
+                    color: true,
+                    tty: true,
+                    wide: false,
+                    width: None,
+                },
+                b,
+            )
+        });
         assert!(out.contains("\x1b[32mSUCCEEDED\x1b[0m"), "{out:?}");
     }
 
@@ -372,6 +559,7 @@ mod tests {
         assert_eq!(bytes(512.0), "512 B");
         assert_eq!(amount(2.0), "2");
         assert_eq!(amount(0.5), "0.5");
-        assert_eq!(Cell::new("abcdef").cut(4).text, "abc…");
+        assert_eq!(Cell::new("abcdef").cut(4).shown(false).text, "abc…");
+        assert_eq!(Cell::new("abcdef").cut(4).shown(true).text, "abcdef");
     }
 }

@@ -11,6 +11,7 @@ use crate::follow::{follow, no_job_in};
 use crate::plan::Op;
 use crate::render::Style;
 use crate::views::{self, ViewError};
+use crate::wait::{outcome, until_final, Wait};
 use agent_client_async::AsyncAgentClient;
 use agent_proto::{ClientError, JobId};
 use serde_json::Value;
@@ -34,7 +35,9 @@ impl Printer<'_> {
     ) -> Result<(), Failure> {
         let result = match self.mode {
             Output::Json => views::json(v, self.out),
-            Output::Table => view(v, &self.style, self.out),
+            Output::Jsonl => views::jsonl(v, self.out),
+            Output::Yaml => views::yaml(v, self.out),
+            Output::Table | Output::Wide => view(v, &self.style, self.out),
         };
         result.map_err(|e| match e {
             ViewError::Decode(e) => Failure::Client(e),
@@ -44,9 +47,14 @@ impl Printer<'_> {
         Ok(())
     }
 
-    /// One compact JSON document on one line (before the lines of a followed job).
-    fn json_line(&mut self, v: &Value) -> Result<(), Failure> {
-        writeln!(self.out, "{v}")?;
+    /// One document of several (the answer before the lines of a followed job):
+    /// compact JSON on one line, or a YAML document after `---`.
+    fn doc(&mut self, v: &Value) -> Result<(), Failure> {
+        if self.mode == Output::Yaml {
+            write!(self.out, "---\n{}", crate::yaml::to_yaml(v))?;
+        } else {
+            writeln!(self.out, "{v}")?;
+        }
         self.out.flush()?;
         Ok(())
     }
@@ -56,17 +64,32 @@ async fn fetch(client: &AsyncAgentClient, op: &Op) -> Result<Value, ClientError>
     let call = op.call()?.ok_or_else(|| ClientError::Usage {
         message: "a tail has no single answer".into(),
     })?;
-    client
+    tracing::info!(method = %call.method, path = %call.path, "request");
+    let started = std::time::Instant::now();
+    let answer = client
         .raw_request(call.method, &call.path, &call.query, call.body)
-        .await
+        .await;
+    let took = crate::time::duration(started.elapsed());
+    match &answer {
+        Ok(_) => tracing::info!(took = %took, "answered"),
+        Err(e) => tracing::info!(took = %took, error = %crate::exit::describe(e), "failed"),
+    }
+    answer
 }
 
 /// Runs `op` and prints its result.
 pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Result<(), Failure> {
-    if let Op::TailJob(id, opts) = op {
-        return follow(client, &id, opts, p.mode, p.out).await;
+    match op {
+        Op::TailJob(id, opts) => return follow(client, &id, opts, p.mode, p.style, p.out).await,
+        Op::WaitJob(id, wait) => return wait_and_show(client, &id, wait, p).await,
+        _ => {}
     }
-    let answer = fetch(client, &op).await?;
+    let mut answer = fetch(client, &op).await?;
+    match &op {
+        Op::ListJobs(Some(status)) => views::only_status(&mut answer, status),
+        Op::JobLogs(_, Some(n)) => views::last_lines(&mut answer, *n),
+        _ => {}
+    }
     match &op {
         Op::Health
         | Op::Gpu
@@ -74,10 +97,18 @@ pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Resu
         | Op::GetTask(_)
         | Op::GetPlugin(_)
         | Op::CreatePlugin(_) => p.show(&answer, views::details),
-        Op::ListJobs => p.show(&answer, views::jobs),
+        Op::ListJobs(_) => p.show(&answer, views::jobs),
         Op::GetJob(_) => p.show(&answer, views::job),
-        Op::JobLogs(_) => p.show(&answer, |v, _, out| views::logs(v, out)),
-        Op::StopJob(id) => p.show(&answer, |v, _, out| views::stopped(id.as_str(), v, out)),
+        Op::JobLogs(..) => p.show(&answer, views::logs),
+        Op::StopJob(id, None) => p.show(&answer, |v, _, out| views::stopped(id.as_str(), v, out)),
+        Op::StopJob(id, Some(wait)) => {
+            if p.mode.is_table() {
+                p.show(&answer, |v, _, out| views::stopped(id.as_str(), v, out))?
+            } else {
+                p.doc(&answer)?
+            }
+            wait_and_show(client, id, *wait, p).await
+        }
         Op::ListNodes => p.show(&answer, views::nodes),
         Op::ListTasks => p.show(&answer, views::tasks),
         Op::ListServe => p.show(&answer, views::serve_apps),
@@ -104,15 +135,33 @@ pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Resu
         } => {
             let job = views::started_job(&answer).ok_or_else(|| no_job_in(&answer))?;
             let id = JobId::new(job)?;
-            match p.mode {
-                Output::Json => p.json_line(&answer)?,
-                Output::Table => {
-                    // The log goes to stdout; the note about it to stderr.
-                    eprintln!("agentctl: started job {id}; following its log");
-                }
+            if p.mode.is_table() {
+                // The log goes to stdout; the note about it to stderr.
+                eprintln!("agentctl: started job {id}; following its log");
+            } else {
+                p.doc(&answer)?
             }
-            follow(client, &id, opts.clone(), p.mode, p.out).await
+            follow(client, &id, opts.clone(), p.mode, p.style, p.out).await
         }
-        Op::TailJob(..) => Ok(()),
+        Op::TailJob(..) | Op::WaitJob(..) => Ok(()),
     }
+}
+
+/// Waits for the job's final status, prints it (table: `job ID STATUS`; JSON: the
+/// job as the agent sent it, on one line) and exits by it.
+async fn wait_and_show(
+    client: &AsyncAgentClient,
+    id: &JobId,
+    wait: Wait,
+    p: &mut Printer<'_>,
+) -> Result<(), Failure> {
+    let end = until_final(client, id, wait).await?;
+    if p.mode.is_table() {
+        let status = crate::render::Cell::status(end.job.status.as_str());
+        writeln!(p.out, "job {id} {}", p.style.cell(&status))?;
+        p.out.flush()?;
+    } else {
+        p.doc(&end.json)?
+    }
+    outcome(id, &end.job)
 }

@@ -1,4 +1,5 @@
-//! Times for people: epoch milliseconds as local times, and durations.
+//! Times for people: epoch milliseconds as zoned times (`2026-11-23 23:47:11 UTC`,
+//! the same in every table; `--utc` forces UTC), and durations.
 //!
 //! Local time comes from jiff, which reads `TZ` and the system's time-zone database
 //! without unsafe code (the workspace forbids `unsafe`, so `localtime_r` is out).
@@ -8,12 +9,19 @@ use jiff::Timestamp;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+static ZONE: OnceLock<TimeZone> = OnceLock::new();
+
+/// Shows every time in UTC (`--utc`); call before the first time is shown.
+pub fn use_utc() {
+    let _ = ZONE.set(TimeZone::UTC);
+}
+
 fn zone() -> &'static TimeZone {
-    static ZONE: OnceLock<TimeZone> = OnceLock::new();
     ZONE.get_or_init(|| TimeZone::try_system().unwrap_or(TimeZone::UTC))
 }
 
-/// `2026-11-23 23:47:11` in the local time zone, from milliseconds since the epoch.
+/// `2026-11-23 23:47:11 UTC` in the local time zone (or UTC with `--utc`), from
+/// milliseconds since the epoch.
 pub fn local_ms(ms: u64) -> String {
     local_in(ms, zone())
 }
@@ -25,7 +33,7 @@ fn local_in(ms: u64, tz: &TimeZone) -> String {
     {
         Some(ts) => ts
             .to_zoned(tz.clone())
-            .strftime("%Y-%m-%d %H:%M:%S")
+            .strftime("%Y-%m-%d %H:%M:%S %Z")
             .to_string(),
         None => format!("{ms} ms"),
     }
@@ -69,11 +77,14 @@ mod tests {
     fn local_times_follow_the_zone() {
         assert_eq!(
             local_in(1_795_477_631_229, &TimeZone::UTC),
-            "2026-11-23 23:47:11"
+            "2026-11-23 23:47:11 UTC"
         );
         let paris = TimeZone::get("Europe/Paris");
         if let Ok(paris) = paris {
-            assert_eq!(local_in(1_795_477_631_229, &paris), "2026-11-24 00:47:11");
+            assert_eq!(
+                local_in(1_795_477_631_229, &paris),
+                "2026-11-24 00:47:11 CET"
+            );
         }
         assert_eq!(
             local_in(u64::MAX, &TimeZone::UTC),

@@ -109,8 +109,8 @@ pub fn job(v: &Value, style: &Style, out: &mut dyn Write) -> ViewResult {
     Ok(d.write(style, out)?)
 }
 
-/// `jobs logs`: the log as text.
-pub fn logs(v: &Value, out: &mut dyn Write) -> ViewResult {
+/// `jobs logs`: the log as text (each line neutralized on a terminal).
+pub fn logs(v: &Value, style: &Style, out: &mut dyn Write) -> ViewResult {
     let text = match v {
         Value::String(s) => s.clone(),
         Value::Object(m) => match m.get("logs") {
@@ -120,6 +120,13 @@ pub fn logs(v: &Value, out: &mut dyn Write) -> ViewResult {
         Value::Null => String::new(),
         other => other.to_string(),
     };
+    if style.tty {
+        for line in text.lines() {
+            out.write_all(style.log_line(line).as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+        return Ok(());
+    }
     out.write_all(text.as_bytes())?;
     if !text.is_empty() && !text.ends_with('\n') {
         out.write_all(b"\n")?;
@@ -256,6 +263,55 @@ pub fn details(v: &Value, style: &Style, out: &mut dyn Write) -> ViewResult {
     Ok(d.write(style, out)?)
 }
 
+/// `-o jsonl`: a list's items one per line, anything else on one line.
+pub fn jsonl(v: &Value, out: &mut dyn Write) -> ViewResult {
+    match v {
+        Value::Array(items) => {
+            for item in items {
+                writeln!(out, "{item}")?;
+            }
+        }
+        other => writeln!(out, "{other}")?,
+    }
+    Ok(())
+}
+
+/// `-o yaml`.
+pub fn yaml(v: &Value, out: &mut dyn Write) -> ViewResult {
+    out.write_all(crate::yaml::to_yaml(v).as_bytes())?;
+    Ok(())
+}
+
+/// `jobs list --status S`: keeps the jobs of that status (any case) in the answer.
+pub fn only_status(v: &mut Value, status: &str) {
+    if let Value::Array(items) = v {
+        items.retain(|j| {
+            j.get("status")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.eq_ignore_ascii_case(status))
+        });
+    }
+}
+
+/// `jobs logs --tail N`: keeps the last `n` lines of the log in the answer.
+pub fn last_lines(v: &mut Value, n: usize) {
+    let text = match v {
+        Value::String(s) => s,
+        Value::Object(m) => match m.get_mut("logs") {
+            Some(Value::String(s)) => s,
+            _ => return,
+        },
+        _ => return,
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(n);
+    let mut kept = lines[start..].join("\n");
+    if !kept.is_empty() && text.ends_with('\n') {
+        kept.push('\n');
+    }
+    *text = kept;
+}
+
 /// The JSON of an answer, pretty-printed.
 pub fn json(v: &Value, out: &mut dyn Write) -> ViewResult {
     let text = serde_json::to_string_pretty(v).map_err(|e| ClientError::Decode {
@@ -301,9 +357,26 @@ mod tests {
 
     #[test]
     fn logs_accept_every_shape() {
-        assert_eq!(render(|b| logs(&json!("a\nb"), b)), "a\nb\n");
-        assert_eq!(render(|b| logs(&json!({"logs": "x\n"}), b)), "x\n");
-        assert_eq!(render(|b| logs(&Value::Null, b)), "");
+        let s = Style::plain();
+        assert_eq!(render(|b| logs(&json!("a\nb"), &s, b)), "a\nb\n");
+        assert_eq!(render(|b| logs(&json!({"logs": "x\n"}), &s, b)), "x\n");
+        assert_eq!(render(|b| logs(&Value::Null, &s, b)), "");
+    }
+
+    #[test]
+    fn filters_keep_what_was_asked() {
+        let mut v = json!([{"status": "FAILED"}, {"status": "SUCCEEDED"}, {"x": 1}]);
+        only_status(&mut v, "failed");
+        assert_eq!(v, json!([{"status": "FAILED"}]));
+        let mut v = json!("a\nb\nc\n");
+        last_lines(&mut v, 2);
+        assert_eq!(v, json!("b\nc\n"));
+        let mut v = json!({"logs": "a\nb"});
+        last_lines(&mut v, 5);
+        assert_eq!(v, json!({"logs": "a\nb"}));
+        let mut v = json!("a\nb");
+        last_lines(&mut v, 0);
+        assert_eq!(v, json!(""));
     }
 
     #[test]

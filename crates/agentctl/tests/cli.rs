@@ -1,13 +1,16 @@
 //! The built `agentctl` binary against a real test agent (agent-testkit on loopback):
 //! every command in both output modes, every exit-code class, tails that follow a
-//! job to completion over each protocol, Ctrl-C, and the embedded default.
+//! job to completion over each protocol, job outcomes as exit codes, Ctrl-C, the
+//! embedded default and the dev server.
 
 use agent_client_async::AsyncAgentClient;
 use agent_testkit::sample::{
     FAILED_JOB, GPU_NODE, HEAD_NODE, PENDING_JOB, PLUGIN_RELEASE, RUNNING_JOB, SERVE_APP,
-    SUCCEEDED_JOB,
+    STOPPED_JOB, SUCCEEDED_JOB,
 };
-use agent_testkit::{AgentTestServer, BlockingTestServer, Fault, JobSpec, RouteKind, TailFault};
+use agent_testkit::{
+    AgentTestServer, BlockingTestServer, Fault, FaultTarget, JobSpec, RouteKind, TailFault,
+};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -45,9 +48,16 @@ fn command() -> Command {
         "AGENT_TOKEN",
         "AGENT_USER_TOKEN",
         "AGENT_TENANT",
+        "AGENT_CACERT",
+        "AGENTCTL_CONTEXT",
     ] {
         cmd.env_remove(v);
     }
+    // Never the config file of whoever runs the tests.
+    cmd.env(
+        "AGENTCTL_CONFIG",
+        std::env::temp_dir().join("agentctl-tests-no-such-dir/config.toml"),
+    );
     cmd.env("NO_COLOR", "1")
         .env("TZ", "UTC")
         .stdin(Stdio::null())
@@ -408,7 +418,7 @@ fn tail_follows_a_running_job_to_completion_over_each_protocol() {
 fn tail_prints_json_strings_in_json_mode() {
     let server = sample();
     let out = agentctl(&server, &["-o", "json", "jobs", "tail", FAILED_JOB]);
-    ok(&out);
+    assert_eq!(out.code, 7, "the job failed: {out:?}");
     let lines: Vec<String> = out
         .stdout
         .lines()
@@ -439,11 +449,15 @@ fn a_tail_tells_what_it_skipped() {
                 "1000",
             ],
         );
-        ok(&out);
+        assert_eq!(out.code, 7, "the job failed: {out:?}");
         assert_eq!(out.stdout.lines().count(), 6, "{protocol}: {out:?}");
         assert!(
             out.stderr
                 .starts_with("agentctl: 1 line(s) over --max-message-size were skipped"),
+            "{protocol}: {out:?}"
+        );
+        assert!(
+            out.stderr.ends_with(&format!("agentctl: job {FAILED_JOB} FAILED: Job entrypoint command failed with exit code 1\n")),
             "{protocol}: {out:?}"
         );
         assert!(server.clear_tail_faults(FAILED_JOB));
@@ -485,7 +499,7 @@ fn bad_input_exits_2_before_any_request() {
         let out = agentctl(&server, args);
         assert_eq!(out.code, 2, "{args:?}: {out:?}");
         assert!(
-            out.stderr.starts_with("error: 400 invalid "),
+            out.stderr.starts_with("error: invalid "),
             "{args:?}: {out:?}"
         );
         assert_eq!(out.stderr.lines().count(), 1, "one line: {out:?}");
@@ -501,7 +515,8 @@ fn bad_input_exits_2_before_any_request() {
     for args in [
         &["jobs"][..],
         &["jobs", "frobnicate"],
-        &["--output", "yaml", "health"],
+        &["--output", "xml", "health"],
+        &["serve"],
     ] {
         let out = agentctl(&server, args);
         assert_eq!(out.code, 2, "{args:?}: {out:?}");
@@ -554,7 +569,7 @@ fn every_error_class_has_its_exit_code_and_one_line() {
     );
     assert_eq!(out.code, 5, "{out:?}");
     assert!(
-        out.stderr.starts_with("error: 429 stream limit exceeded: "),
+        out.stderr.starts_with("error: stream limit exceeded: "),
         "{out:?}"
     );
     let out = agentctl(
@@ -585,7 +600,7 @@ fn every_error_class_has_its_exit_code_and_one_line() {
     );
     assert!(
         out.stderr
-            .starts_with("error: 408 timeout: idle stream timed out"),
+            .starts_with("error: timeout: idle stream timed out"),
         "{out:?}"
     );
     // ... and an agent nobody answers for
@@ -604,9 +619,11 @@ fn every_error_class_has_its_exit_code_and_one_line() {
     let out = run_cmd(cmd);
     assert_eq!(out.code, 6, "{out:?}");
     assert!(
-        out.stderr.starts_with("error: 503 unreachable: "),
-        "{out:?}"
+        out.stderr
+            .starts_with("error: cannot reach the agent: could not connect to 127.0.0.1:"),
+        "no status code: the agent never answered: {out:?}"
     );
+    assert!(out.stderr.contains("refused"), "{out:?}");
     assert!(!out.stderr.contains(SECRET), "{out:?}");
 
     // 1: anything else (the agent failed; no GPU)
@@ -644,6 +661,23 @@ fn every_error_class_has_its_exit_code_and_one_line() {
     cmd.args(["--url", &server.url(), "health"]);
     let out = run_cmd(cmd);
     assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("pass --token"), "{out:?}");
+
+    // the agent's JSON errors are rendered as words, not dumped
+    server.set_fault(
+        RouteKind::CreatePluginRelease,
+        Fault::json(
+            400,
+            serde_json::json!({"non_field_errors": ["release demo@9 exists"], "version": ["taken"]}),
+        )
+        .times(1),
+    );
+    let out = agentctl(&server, &["plugins", "create", "demo", "9"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "error: 400 bad request: release demo@9 exists; version: taken\n"
+    );
 }
 
 #[test]
@@ -690,7 +724,7 @@ fn with_no_url_the_embedded_agent_answers() {
     let note: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(note.len(), 1, "{out:?}");
     assert!(
-        note[0].starts_with("agentctl: no --url or AGENT_URL given; using the embedded test agent at http://127.0.0.1:")
+        note[0].starts_with("agentctl: no --url, --token or AGENT_URL given; using the embedded test agent at http://127.0.0.1:")
             && note[0].ends_with("/ (sample cluster)"),
         "{out:?}"
     );
@@ -700,20 +734,63 @@ fn with_no_url_the_embedded_agent_answers() {
     let out = run_cmd(cmd);
     ok(&out);
     assert_eq!(json_of(&out).as_array().map(Vec::len), Some(6), "{out:?}");
+
+    // --embedded wins over every other setting
+    let mut cmd = command();
+    cmd.env("AGENT_URL", "http://192.0.2.1:9/")
+        .env("AGENT_TOKEN", SECRET)
+        .args(["--embedded", "-o", "json", "jobs", "list"]);
+    let out = run_cmd(cmd);
+    ok(&out);
+    assert_eq!(json_of(&out).as_array().map(Vec::len), Some(6), "{out:?}");
+    assert!(out.stderr.contains("--embedded"), "{out:?}");
 }
 
 #[test]
-fn serve_runs_the_test_agent_standalone_until_ctrl_c() {
+fn a_token_without_a_url_never_reaches_the_sample_agent() {
+    for (env, args) in [
+        (
+            Some(("AGENT_TOKEN", SECRET)),
+            &["-o", "json", "jobs", "list"][..],
+        ),
+        (
+            Some(("AGENT_TOKEN", SECRET)),
+            &["jobs", "stop", RUNNING_JOB],
+        ),
+        (None, &["--token", SECRET, "jobs", "list"]),
+        (Some(("AGENT_USER_TOKEN", SECRET)), &["health"]),
+    ] {
+        let mut cmd = command();
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        cmd.args(args);
+        let out = run_cmd(cmd);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
+        assert!(!out.stderr.contains("embedded test agent at"), "{out:?}");
+        assert!(
+            out.stderr.starts_with("error: ") && out.stderr.contains("--url"),
+            "says how to give the URL: {out:?}"
+        );
+        assert!(!out.stderr.contains(SECRET), "{out:?}");
+    }
+}
+
+/// Starts `agentctl dev-server` with `args`; returns the child, its stdout reader, and
+/// the banner's URL and token lines.
+fn dev_server(args: &[&str]) -> (Child, BufReader<std::process::ChildStdout>, String, String) {
     let mut cmd = command();
-    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+    cmd.arg("dev-server").args(args);
     let mut child = cmd.spawn().expect("starts");
     let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
     let mut banner = String::new();
     let (mut url, mut token) = (None, None);
-    while url.is_none() || token.is_none() {
+    while !banner.contains("try:") {
         let mut line = String::new();
         if reader.read_line(&mut line).expect("read") == 0 {
-            panic!("serve ended early: {banner}");
+            let _ = child.kill();
+            panic!("dev-server ended early: {banner}");
         }
         banner.push_str(&line);
         if let Some(u) = line.strip_prefix("url:") {
@@ -723,7 +800,21 @@ fn serve_runs_the_test_agent_standalone_until_ctrl_c() {
             token = Some(t.trim().to_owned());
         }
     }
-    let (url, token) = (url.expect("url"), token.expect("token"));
+    (child, reader, url.expect("url"), token.expect("token"))
+}
+
+fn interrupt(child: &Child) {
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+}
+
+#[test]
+fn dev_server_runs_the_test_agent_until_ctrl_c_with_a_random_or_given_token() {
+    let (child, reader, url, token) = dev_server(&["--listen", "127.0.0.1:0"]);
+    assert!(token.len() >= 32, "a random token: {token}");
     let mut cmd = command();
     cmd.env("AGENT_URL", &url)
         .env("AGENT_TOKEN", &token)
@@ -731,19 +822,32 @@ fn serve_runs_the_test_agent_standalone_until_ctrl_c() {
     let out = run_cmd(cmd);
     ok(&out);
     assert_eq!(json_of(&out)["status"], "ok");
-
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(kill.success());
+    interrupt(&child);
     let out = finish(child, read_all(reader));
-    assert_eq!(out.code, 0, "{banner}{out:?}");
+    assert_eq!(out.code, 0, "{out:?}");
 
-    // A token given to `serve` is used, never printed.
+    // Two servers, two tokens.
+    let (child, reader, _, other) = dev_server(&["--listen", "127.0.0.1:0"]);
+    assert_ne!(token, other);
+    interrupt(&child);
+    finish(child, read_all(reader));
+
+    // A token given with --token is used, never printed; AGENT_TOKEN is not used.
+    let (child, reader, url, shown) = dev_server(&["--listen", "127.0.0.1:0", "--token", SECRET]);
+    assert_eq!(shown, "(the one given with --token)");
+    let mut cmd = command();
+    cmd.env("AGENT_URL", &url)
+        .env("AGENT_TOKEN", SECRET)
+        .args(["health"]);
+    ok(&run_cmd(cmd));
+    interrupt(&child);
+    let out = finish(child, read_all(reader));
+    assert!(!out.stdout.contains(SECRET), "{out:?}");
+
+    // AGENT_TOKEN (perhaps a real agent's) never guards a dev server.
     let mut cmd = command();
     cmd.env("AGENT_TOKEN", SECRET)
-        .args(["serve", "--listen", "127.0.0.1:0"]);
+        .args(["dev-server", "--listen", "127.0.0.1:0"]);
     let mut child = cmd.spawn().expect("starts");
     let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
     let mut banner = String::new();
@@ -752,15 +856,189 @@ fn serve_runs_the_test_agent_standalone_until_ctrl_c() {
             break;
         }
     }
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let out = finish(child, read_all(reader));
-    assert!(banner.contains("token: (the one given"), "{banner}");
+    let shown = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("token:"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     assert!(
-        !banner.contains(SECRET) && !out.stdout.contains(SECRET),
-        "{banner}{out:?}"
+        shown.starts_with("dev-"),
+        "AGENT_TOKEN is not a dev-server token: {shown}"
     );
+    interrupt(&child);
+    let out = finish(child, read_all(reader));
+    assert!(!out.stdout.contains(SECRET), "{out:?}");
+}
+
+#[test]
+fn dev_server_refuses_an_empty_token_and_a_busy_port_in_plain_words() {
+    let mut cmd = command();
+    cmd.args(["dev-server", "--listen", "127.0.0.1:0", "--token", ""]);
+    let out = run_cmd(cmd);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .starts_with("error: dev-server: the token must not be empty"),
+        "{out:?}"
+    );
+
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = busy.local_addr().expect("addr").to_string();
+    let mut cmd = command();
+    cmd.args(["dev-server", "--listen", &addr]);
+    let out = run_cmd(cmd);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        format!("error: could not start the test agent on {addr}: the address is already in use\n")
+    );
+
+    // `serve` is Ray Serve only now.
+    let mut cmd = command();
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+    let out = run_cmd(cmd);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("unexpected argument '--listen'"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn tails_and_waits_exit_by_the_jobs_outcome() {
+    let server = AgentTestServer::sample()
+        .on_run(|run| {
+            JobSpec::new(run.job_id.as_str())
+                .lines(["starting", "Traceback ..."])
+                .fails(Some("the action failed"))
+        })
+        .start_blocking()
+        .expect("test agent starts");
+    for (job, code) in [(SUCCEEDED_JOB, 0), (FAILED_JOB, 7), (STOPPED_JOB, 8)] {
+        for protocol in ["websocket", "http"] {
+            let out = agentctl(&server, &["jobs", "tail", job, "--protocol", protocol]);
+            assert_eq!(out.code, code, "{job} {protocol}: {out:?}");
+            assert!(!out.stdout.is_empty(), "{out:?}");
+        }
+        let out = agentctl(&server, &["jobs", "wait", job]);
+        assert_eq!(out.code, code, "{job}: {out:?}");
+        assert!(out.stdout.starts_with(&format!("job {job} ")), "{out:?}");
+        let out = agentctl(&server, &["-o", "json", "jobs", "wait", job]);
+        assert_eq!(out.code, code, "{job}: {out:?}");
+        assert_eq!(json_of(&out), agent_json(&server, &format!("jobs/{job}/")));
+    }
+    let out = agentctl(&server, &["jobs", "tail", FAILED_JOB]);
+    assert!(
+        out.stderr
+            .starts_with(&format!("agentctl: job {FAILED_JOB} FAILED: ")),
+        "{out:?}"
+    );
+
+    // plugins run --follow: the started job failed
+    let out = agentctl(
+        &server,
+        &[
+            "plugins",
+            "run",
+            PLUGIN_RELEASE,
+            "--action",
+            "train",
+            "--follow",
+        ],
+    );
+    assert_eq!(out.code, 7, "{out:?}");
+    assert_eq!(out.stdout, "starting\nTraceback ...\n", "{out:?}");
+    assert!(
+        out.stderr.ends_with("FAILED: the action failed\n"),
+        "{out:?}"
+    );
+
+    // wait: a running job that the test ends while agentctl waits
+    server
+        .add_job(
+            JobSpec::new("raysubmit_waited")
+                .lines(["x"])
+                .keeps_running(),
+        )
+        .expect("job added");
+    let mut cmd = command();
+    cmd.env("AGENT_URL", server.url())
+        .env("AGENT_TOKEN", server.token())
+        .args(["jobs", "wait", "raysubmit_waited"]);
+    let child = cmd.spawn().expect("starts");
+    // agentctl reads the status at least once before the job fails.
+    let start = Instant::now();
+    while server.requests(RouteKind::GetJob).is_empty() && start.elapsed() < DEADLINE {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(server.fail_job("raysubmit_waited", "boom"));
+    let mut child = child;
+    let stdout = read_all(child.stdout.take().expect("stdout"));
+    let out = finish(child, stdout);
+    assert_eq!(out.code, 7, "{out:?}");
+    assert_eq!(out.stdout, "job raysubmit_waited FAILED\n");
+
+    // wait --timeout: still running, exit 6
+    server
+        .add_job(
+            JobSpec::new("raysubmit_forever")
+                .lines(["x"])
+                .keeps_running(),
+        )
+        .expect("job added");
+    let out = agentctl(
+        &server,
+        &["jobs", "wait", "raysubmit_forever", "--timeout", "0.5"],
+    );
+    assert_eq!(out.code, 6, "{out:?}");
+    assert!(
+        out.stderr
+            .starts_with("error: job raysubmit_forever is still RUNNING after"),
+        "{out:?}"
+    );
+
+    // stop --wait: the job ends STOPPED
+    let out = agentctl(&server, &["jobs", "stop", "raysubmit_forever", "--wait"]);
+    assert_eq!(out.code, 8, "{out:?}");
+    assert_eq!(
+        out.stdout,
+        "stopping job raysubmit_forever\njob raysubmit_forever STOPPED\n"
+    );
+
+    // the log is complete but the status cannot be read: exit 1, with a message
+    server.set_fault(
+        FaultTarget::route(RouteKind::GetJob).id(SUCCEEDED_JOB),
+        Fault::status(500),
+    );
+    let out = agentctl(&server, &["jobs", "tail", SUCCEEDED_JOB]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stdout.ends_with("last line\n"), "{out:?}");
+    assert!(
+        out.stderr.starts_with(&format!(
+            "error: the log of job {SUCCEEDED_JOB} is complete, but its status could not be read: "
+        )),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_long_log_is_tailed_to_its_end_with_no_flags() {
+    const LINES: u64 = 200_000;
+    let server = sample();
+    server
+        .add_job(JobSpec::new("raysubmit_long_log").generate(LINES, 24))
+        .expect("job added");
+    for protocol in ["auto", "http"] {
+        let out = agentctl(
+            &server,
+            &["jobs", "tail", "raysubmit_long_log", "--protocol", protocol],
+        );
+        ok(&out);
+        assert_eq!(out.stdout.lines().count() as u64, LINES, "{protocol}");
+        assert!(out.stdout.starts_with("line 0"), "{protocol}");
+        assert!(out.stderr.is_empty(), "{protocol}: {}", out.stderr);
+    }
 }
 
 #[test]
@@ -784,6 +1062,15 @@ fn help_shows_an_example_on_every_command_and_the_exit_codes() {
         &["serve", "list"],
         &["serve", "get"],
         &["serve", "delete"],
+        &["dev-server"],
+        &["jobs", "wait"],
+        &["config"],
+        &["config", "set-context"],
+        &["config", "use-context"],
+        &["config", "get-contexts"],
+        &["config", "current-context"],
+        &["config", "delete-context"],
+        &["completions"],
         &["plugins"],
         &["plugins", "list"],
         &["plugins", "get"],
@@ -805,13 +1092,479 @@ fn help_shows_an_example_on_every_command_and_the_exit_codes() {
             "the token's value shows in help: {out:?}"
         );
     }
+    // A sub-command's own options first, the global ones once, under their heading.
+    let mut cmd = command();
+    cmd.args(["jobs", "tail", "--help"]);
+    let out = run_cmd(cmd);
+    let own = out.stdout.find("--max-lines").expect("own option");
+    let global = out
+        .stdout
+        .find("Global options: connection:")
+        .expect("heading");
+    assert!(own < global, "{out:?}");
+    for flag in [
+        "--url <URL>",
+        "--token <TOKEN>",
+        "--output <OUTPUT>",
+        "--context <NAME>",
+    ] {
+        assert_eq!(out.stdout.matches(flag).count(), 1, "{flag}: {out:?}");
+    }
+    assert!(out.stdout.contains("[default: no limit]"), "{out:?}");
+
     let mut cmd = command();
     cmd.arg("--help");
     let out = run_cmd(cmd);
-    for code in ["  2 ", "  3 ", "  4 ", "  5 ", "  6 ", "  130 "] {
+    for code in [
+        "  2 ", "  3 ", "  4 ", "  5 ", "  6 ", "  7 ", "  8 ", "  130 ",
+    ] {
         assert!(
             out.stdout.contains(code),
             "exit code {code} undocumented: {out:?}"
         );
     }
+}
+
+/// Runs agentctl against `server` on a pseudo-terminal (util-linux `script`), or
+/// `None` where `script` is missing.
+fn on_a_terminal(server: &BlockingTestServer, args: &[&str]) -> Option<Output> {
+    on_a_terminal_with(server, &[], args)
+}
+
+/// [`on_a_terminal`] with more environment variables.
+fn on_a_terminal_with(
+    server: &BlockingTestServer,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Option<Output> {
+    let probe = Command::new("script").arg("--version").output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("no `script` here: the terminal case is not run");
+        return None;
+    }
+    let line = std::iter::once(env!("CARGO_BIN_EXE_agentctl"))
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = Command::new("script");
+    cmd.env("AGENT_URL", server.url())
+        .env("AGENT_TOKEN", server.token())
+        .env("NO_COLOR", "1")
+        .env("TZ", "UTC")
+        .env("TERM", "xterm")
+        .envs(env.iter().copied())
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    Some(run_cmd(cmd))
+}
+
+#[test]
+fn on_a_terminal_log_lines_cannot_drive_it_and_in_a_pipe_they_are_unchanged() {
+    let server = sample();
+    let hostile = [
+        "\x1b]0;pwned\x07 sets the title",
+        "\x1b[2J\x1b[H clears the screen",
+        "\x1b[31mred\x1b[0m is only colour",
+        "a\rcarriage return and \u{9b}6n a C1 query",
+    ];
+    server
+        .add_job(
+            JobSpec::new("raysubmit_hostile")
+                .lines(hostile)
+                .entrypoint("python \x1b[2J.py"),
+        )
+        .expect("job added");
+
+    // In a pipe: byte for byte.
+    let piped = agentctl(&server, &["jobs", "tail", "raysubmit_hostile"]);
+    ok(&piped);
+    assert_eq!(piped.stdout, format!("{}\n", hostile.join("\n")));
+    let logs = agentctl(&server, &["jobs", "logs", "raysubmit_hostile"]);
+    assert_eq!(logs.stdout, piped.stdout);
+
+    for args in [
+        &["jobs", "tail", "raysubmit_hostile"][..],
+        &["jobs", "logs", "raysubmit_hostile"],
+        &["jobs", "list"],
+    ] {
+        let Some(out) = on_a_terminal(&server, args) else {
+            return;
+        };
+        ok(&out);
+        let seen = out.stdout.replace("\r\n", "\n");
+        for bad in ["\x1b]", "\x1b[2J", "\x1b[H", "\x07", "\u{9b}"] {
+            assert!(
+                !seen.contains(bad),
+                "{args:?}: {bad:?} reached the terminal: {seen:?}"
+            );
+        }
+        if args[1] != "list" {
+            assert!(
+                seen.contains("\\x1b]0;pwned\\x07 sets the title"),
+                "{seen:?}"
+            );
+            assert!(
+                seen.contains("\x1b[31mred\x1b[0m is only colour"),
+                "{seen:?}"
+            );
+            assert!(
+                seen.contains("a\\x0dcarriage return and \\x9b6n"),
+                "{seen:?}"
+            );
+        } else {
+            assert!(seen.contains("python \\x1b[2J.py"), "{seen:?}");
+        }
+    }
+}
+
+/// A fresh directory for one test's config file.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("agentctl-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// agentctl with `config` as its config file and nothing else set.
+fn with_config(config: &std::path::Path, args: &[&str]) -> Output {
+    let mut cmd = command();
+    cmd.env("AGENTCTL_CONFIG", config).args(args);
+    run_cmd(cmd)
+}
+
+#[test]
+fn contexts_follow_kubectls_verbs_and_keep_tokens_out_of_the_file() {
+    let server = sample();
+    let dir = scratch("contexts");
+    let config = dir.join("sub/config.toml");
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, format!("{}\n", server.token())).expect("token file");
+
+    let out = with_config(&config, &["config", "current-context"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let out = with_config(
+        &config,
+        &[
+            "config",
+            "set-context",
+            "local",
+            "--url",
+            &server.url(),
+            "--token-file",
+            token_file.to_str().expect("utf-8"),
+        ],
+    );
+    ok(&out);
+    // A second context, through an environment variable.
+    let out = with_config(
+        &config,
+        &[
+            "config",
+            "set-context",
+            "other",
+            "--url",
+            "http://127.0.0.1:9/",
+            "--token-env",
+            "OTHER_AGENT_TOKEN",
+        ],
+    );
+    ok(&out);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&config)
+            .expect("written")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let text = std::fs::read_to_string(&config).expect("config");
+    assert!(!text.contains(server.token()), "{text}");
+
+    // No current context yet: the embedded agent (no connection setting at all).
+    let out = with_config(&config, &["health"]);
+    ok(&out);
+    assert!(out.stderr.contains("embedded"), "{out:?}");
+
+    ok(&with_config(&config, &["config", "use-context", "local"]));
+    let out = with_config(&config, &["config", "current-context"]);
+    assert_eq!(out.stdout, "local\n");
+    let out = with_config(&config, &["-o", "json", "jobs", "list"]);
+    ok(&out);
+    assert!(out.stderr.is_empty(), "no embedded agent: {out:?}");
+    assert_eq!(json_of(&out), agent_json(&server, "jobs/"));
+
+    let out = with_config(&config, &["config", "get-contexts"]);
+    ok(&out);
+    let current = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with('*'))
+        .expect("current");
+    assert!(
+        current.contains("local") && current.contains("file "),
+        "{out:?}"
+    );
+
+    // --context picks another one; its token variable is not set: exit 2.
+    let out = with_config(&config, &["--context", "other", "health"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("OTHER_AGENT_TOKEN is not set"),
+        "{out:?}"
+    );
+    let mut cmd = command();
+    cmd.env("AGENTCTL_CONFIG", &config)
+        .env("OTHER_AGENT_TOKEN", server.token())
+        .args(["--context", "other", "--url", &server.url(), "health"]);
+    ok(&run_cmd(cmd));
+
+    // Precedence: flags, then environment, then the context.
+    let mut cmd = command();
+    cmd.env("AGENTCTL_CONFIG", &config)
+        .env("AGENT_TOKEN", SECRET)
+        .args(["health"]);
+    let out = run_cmd(cmd);
+    assert_eq!(out.code, 4, "AGENT_TOKEN beats the context's file: {out:?}");
+    let mut cmd = command();
+    cmd.env("AGENTCTL_CONFIG", &config)
+        .env("AGENT_TOKEN", SECRET)
+        .args(["--token", server.token(), "health"]);
+    ok(&run_cmd(cmd));
+    let out = with_config(&config, &["--url", "http://127.0.0.1:9/", "health"]);
+    assert_eq!(out.code, 6, "--url beats the context's: {out:?}");
+
+    ok(&with_config(
+        &config,
+        &["config", "delete-context", "local"],
+    ));
+    let out = with_config(&config, &["config", "current-context"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let out = with_config(&config, &["config", "use-context", "local"]);
+    assert_eq!(out.code, 2, "{out:?}");
+
+    // A file with an inline token is refused, and the token is not echoed.
+    std::fs::write(
+        &config,
+        format!(
+            "current-context = \"bad\"\n[contexts.bad]\nurl = \"{}\"\ntoken = \"{SECRET}\"\n",
+            server.url()
+        ),
+    )
+    .expect("write");
+    let out = with_config(&config, &["health"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("never stored"), "{out:?}");
+    assert!(!out.stderr.contains(SECRET), "{out:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn output_formats_for_scripts_and_people() {
+    let server = sample();
+    // jsonl: a list's items, one per line
+    let out = agentctl(&server, &["-o", "jsonl", "jobs", "list"]);
+    ok(&out);
+    let items: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(Value::Array(items), agent_json(&server, "jobs/"));
+
+    // yaml: block style, strings quoted
+    let out = agentctl(&server, &["-o", "yaml", "jobs", "get", SUCCEEDED_JOB]);
+    ok(&out);
+    assert!(out.stdout.contains("\nstatus: \"SUCCEEDED\"\n"), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("\nsubmission_id: \"raysubmit_capture1\"\n"),
+        "{out:?}"
+    );
+
+    // a tail in jsonl: {"line": ...} objects, then the end object
+    let out = agentctl(&server, &["-o", "jsonl", "jobs", "tail", SUCCEEDED_JOB]);
+    ok(&out);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 37, "{out:?}");
+    assert_eq!(lines[35], r#"{"line":"last line"}"#);
+    assert_eq!(
+        lines[36],
+        r#"{"end":"complete","status":"SUCCEEDED","delivered":36,"skipped":0}"#
+    );
+    let out = agentctl(&server, &["-o", "jsonl", "jobs", "tail", FAILED_JOB]);
+    assert_eq!(out.code, 7, "{out:?}");
+    assert!(
+        out.stdout.ends_with(
+            "{\"end\":\"complete\",\"status\":\"FAILED\",\"delivered\":6,\"skipped\":0}\n"
+        ),
+        "{out:?}"
+    );
+    let out = agentctl(
+        &server,
+        &[
+            "-o",
+            "jsonl",
+            "jobs",
+            "tail",
+            SUCCEEDED_JOB,
+            "--max-lines",
+            "3",
+            "--protocol",
+            "http",
+        ],
+    );
+    assert_eq!(out.code, 5, "{out:?}");
+    let last: Value =
+        serde_json::from_str(out.stdout.lines().last().expect("an end")).expect("JSON");
+    assert_eq!(last["end"], "error", "{out:?}");
+    assert_eq!(last["error"]["code"], 5, "{out:?}");
+
+    // times carry their zone; --utc forces UTC
+    let mut cmd = command();
+    cmd.env("AGENT_URL", server.url())
+        .env("AGENT_TOKEN", server.token())
+        .env("TZ", "Asia/Tokyo")
+        .args(["jobs", "get", SUCCEEDED_JOB]);
+    let tokyo = run_cmd(cmd);
+    assert!(
+        tokyo.stdout.contains("2026-11-24 08:47:11 JST"),
+        "{tokyo:?}"
+    );
+    let mut cmd = command();
+    cmd.env("AGENT_URL", server.url())
+        .env("AGENT_TOKEN", server.token())
+        .env("TZ", "Asia/Tokyo")
+        .args(["--utc", "jobs", "list"]);
+    let utc = run_cmd(cmd);
+    assert!(utc.stdout.contains("2026-11-23 23:47:11 UTC"), "{utc:?}");
+
+    // key/value views, not JSON blobs
+    let out = agentctl(&server, &["nodes", "get", GPU_NODE]);
+    ok(&out);
+    assert!(out.stdout.contains("\nresources_total.GPU: "), "{out:?}");
+    assert!(!out.stdout.contains('{'), "{out:?}");
+    let out = agentctl(&server, &["gpu"]);
+    assert!(out.stdout.contains("nodes[0].node_ip:"), "{out:?}");
+    assert!(!out.stdout.contains('{'), "{out:?}");
+
+    // logs --tail N, list --status S (in every format)
+    let out = agentctl(&server, &["jobs", "logs", SUCCEEDED_JOB, "--tail", "2"]);
+    assert_eq!(out.stdout, "line 29\nlast line\n");
+    let out = agentctl(&server, &["jobs", "list", "--status", "failed"]);
+    ok(&out);
+    assert_eq!(out.stdout.lines().count(), 2, "{out:?}");
+    assert!(out.stdout.contains(FAILED_JOB), "{out:?}");
+    let out = agentctl(
+        &server,
+        &["-o", "json", "jobs", "list", "--status", "RUNNING"],
+    );
+    let jobs = json_of(&out);
+    assert_eq!(jobs.as_array().map(Vec::len), Some(1), "{out:?}");
+    assert_eq!(jobs[0]["submission_id"], RUNNING_JOB);
+}
+
+#[test]
+fn tables_fit_the_terminal_and_wide_shows_everything() {
+    let server = sample();
+    let env_cmd = |args: &[&str]| {
+        let out = on_a_terminal_with(&server, &[("COLUMNS", "70")], args)?;
+        Some(out.stdout.replace("\r\n", "\n"))
+    };
+    let Some(table) = env_cmd(&["jobs", "list"]) else {
+        return;
+    };
+    for line in table.lines() {
+        assert!(line.chars().count() <= 70, "{line:?} in\n{table}");
+    }
+    assert!(table.contains('…'), "{table}");
+    let wide = env_cmd(&["-o", "wide", "jobs", "list"]).expect("script");
+    assert!(wide.contains("sleep 600"), "{wide}");
+    assert!(wide.lines().any(|l| l.chars().count() > 70), "{wide}");
+    // In a pipe: no width to fit.
+    let piped = agentctl(&server, &["jobs", "list"]);
+    assert!(
+        piped.stdout.lines().any(|l| l.chars().count() > 70),
+        "{piped:?}"
+    );
+}
+
+#[test]
+fn completions_for_each_shell_and_a_man_page() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let mut cmd = command();
+        cmd.args(["completions", shell]);
+        let out = run_cmd(cmd);
+        ok(&out);
+        assert!(out.stdout.contains("agentctl"), "{shell}: {out:?}");
+        assert!(out.stdout.contains("set-context"), "{shell}: {out:?}");
+        assert!(out.stderr.is_empty(), "{shell}: {out:?}");
+    }
+    let mut cmd = command();
+    cmd.args(["completions", "tcsh"]);
+    assert_eq!(run_cmd(cmd).code, 2);
+
+    // bash really completes with it
+    if Command::new("bash").arg("--version").output().is_ok() {
+        let script = format!(
+            "source <({bin} completions bash) && COMP_WORDS=(agentctl jo) && COMP_CWORD=1 && _agentctl agentctl jo agentctl && echo \"${{COMPREPLY[@]}}\"",
+            bin = env!("CARGO_BIN_EXE_agentctl")
+        );
+        let mut cmd = Command::new("bash");
+        cmd.args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let out = run_cmd(cmd);
+        assert_eq!(out.stdout.trim(), "jobs", "{out:?}");
+    }
+
+    let mut cmd = command();
+    cmd.arg("generate-man");
+    let out = run_cmd(cmd);
+    ok(&out);
+    assert!(out.stdout.contains(".TH agentctl 1"), "{out:?}");
+    assert!(out.stdout.contains("completions"), "{out:?}");
+    // hidden from the help
+    let mut cmd = command();
+    cmd.arg("--help");
+    assert!(!run_cmd(cmd).stdout.contains("generate-man"));
+}
+
+#[test]
+fn verbose_shows_requests_and_fallbacks_never_tokens() {
+    let server = AgentTestServer::sample()
+        .token(SECRET)
+        .start_blocking()
+        .expect("test agent starts");
+    let out = agentctl(&server, &["-v", "jobs", "list"]);
+    ok(&out);
+    assert!(
+        out.stderr.contains("request method=GET path=jobs/"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("answered took="), "{out:?}");
+    assert!(!out.stderr.contains(SECRET), "{out:?}");
+
+    // A WebSocket that drops mid-log: `auto` falls back to HTTP, and -v says so.
+    assert!(server.set_tail_fault(
+        SUCCEEDED_JOB,
+        TailFault::drop_after(3).websocket_only().times(1)
+    ));
+    let out = agentctl(&server, &["-vv", "jobs", "tail", SUCCEEDED_JOB]);
+    ok(&out);
+    assert_eq!(out.stdout.lines().count(), 36, "{out:?}");
+    assert!(out.stderr.contains("tail opened"), "{out:?}");
+    assert!(
+        out.stderr.contains("tail protocol fallback") && out.stderr.contains("to=http"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("job status"), "-vv: {out:?}");
+    assert!(!out.stderr.contains(SECRET), "{out:?}");
+    assert!(
+        !out.stdout.contains("tail opened"),
+        "events go to stderr: {out:?}"
+    );
 }

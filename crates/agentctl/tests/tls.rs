@@ -1,0 +1,217 @@
+//! `--cacert` against a TLS-terminating forwarder (tokio-rustls) in front of the test
+//! agent, with certificates made in the test (rcgen): refused without the root, with
+//! the host and the reason named; accepted with it, from the flag, the environment or
+//! a context; a certificate for another name or an expired one is refused and says so.
+
+use agent_testkit::sample::SUCCEEDED_JOB;
+use agent_testkit::{AgentTestServer, BlockingTestServer};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n{}\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+fn agentctl(envs: &[(&str, &str)], args: &[&str]) -> Out {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentctl"));
+    for v in [
+        "AGENT_URL",
+        "AGENT_TOKEN",
+        "AGENT_CACERT",
+        "AGENTCTL_CONTEXT",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd.env(
+        "AGENTCTL_CONFIG",
+        std::env::temp_dir().join("agentctl-tls-no-such-dir/config.toml"),
+    )
+    .env("NO_COLOR", "1")
+    .envs(envs.iter().copied())
+    .args(["--connect-timeout", "5"])
+    .args(args)
+    .stdin(Stdio::null());
+    let out = cmd.output().expect("agentctl runs");
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A certificate for `names`, valid now or expired; its PEM and the key pair.
+fn certificate(names: &[&str], expired: bool) -> (String, rustls::ServerConfig) {
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let mut params = rcgen::CertificateParams::new(names).expect("params");
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    }
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("self-signed");
+    let der_key = rustls::pki_types::PrivateKeyDer::Pkcs8(
+        rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()),
+    );
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.der().clone()], der_key)
+    .expect("server config");
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    (cert.pem(), config)
+}
+
+/// A TLS forwarder to `upstream` on its own thread and runtime; stops with the test.
+fn tls_forwarder(upstream: SocketAddr, config: rustls::ServerConfig) -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            tx.send(listener.local_addr().expect("addr")).expect("send");
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut plain) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+    });
+    rx.recv_timeout(Duration::from_secs(10)).expect("listening")
+}
+
+fn sample() -> BlockingTestServer {
+    AgentTestServer::sample().start_blocking().expect("starts")
+}
+
+fn pem_file(name: &str, pem: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("agentctl-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join(name);
+    std::fs::write(&path, pem).expect("pem");
+    path
+}
+
+#[test]
+fn a_private_ca_is_trusted_with_cacert_and_refused_without_it() {
+    let server = sample();
+    let (pem, config) = certificate(&["localhost"], false);
+    let addr = tls_forwarder(server.local_addr(), config);
+    let url = format!("https://localhost:{}/", addr.port());
+    let ca = pem_file("ca.pem", &pem);
+    let ca = ca.to_str().expect("utf-8");
+    let conn = [("AGENT_URL", url.as_str()), ("AGENT_TOKEN", server.token())];
+
+    let out = agentctl(&conn, &["health"]);
+    assert_eq!(out.code, 6, "{out:?}");
+    assert!(
+        out.stderr.starts_with("error: TLS: ") && out.stderr.contains("localhost"),
+        "names the host: {out:?}"
+    );
+    assert!(
+        out.stderr.contains("unknown issuer"),
+        "and the reason: {out:?}"
+    );
+    assert!(out.stderr.contains("--cacert"), "and the way out: {out:?}");
+
+    let out = agentctl(&conn, &["--cacert", ca, "-o", "json", "health"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    for protocol in ["websocket", "http"] {
+        let out = agentctl(
+            &conn,
+            &[
+                "--cacert",
+                ca,
+                "jobs",
+                "tail",
+                SUCCEEDED_JOB,
+                "--protocol",
+                protocol,
+            ],
+        );
+        assert_eq!(out.code, 0, "{protocol}: {out:?}");
+        assert!(out.stdout.ends_with("last line\n"), "{out:?}");
+    }
+    let mut env = conn.to_vec();
+    env.push(("AGENT_CACERT", ca));
+    assert_eq!(agentctl(&env, &["health"]).code, 0);
+
+    // ... and from a context
+    let dir = std::env::temp_dir().join(format!("agentctl-tls-ctx-{}", std::process::id()));
+    let config = dir.join("config.toml");
+    let config = config.to_str().expect("utf-8");
+    let token = dir.join("token");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(&token, server.token()).expect("token");
+    let with_config = [("AGENTCTL_CONFIG", config)];
+    let out = agentctl(
+        &with_config,
+        &[
+            "config",
+            "set-context",
+            "tls",
+            "--url",
+            &url,
+            "--token-file",
+            token.to_str().expect("utf-8"),
+            "--cacert",
+            ca,
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = agentctl(&with_config, &["--context", "tls", "health"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let out = agentctl(&conn, &["--cacert", "/no/such/ca.pem", "health"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("/no/such/ca.pem"), "{out:?}");
+}
+
+#[test]
+fn a_wrong_name_or_an_expired_certificate_says_so() {
+    let server = sample();
+    for (names, expired, reason) in [
+        (&["other.example"][..], false, "not valid for this name"),
+        (&["localhost"][..], true, "expired"),
+    ] {
+        let (pem, config) = certificate(names, expired);
+        let addr = tls_forwarder(server.local_addr(), config);
+        let url = format!("https://localhost:{}/", addr.port());
+        let ca = pem_file(&format!("ca-{}.pem", addr.port()), &pem);
+        let out = agentctl(
+            &[("AGENT_URL", url.as_str()), ("AGENT_TOKEN", server.token())],
+            &["--cacert", ca.to_str().expect("utf-8"), "health"],
+        );
+        assert_eq!(out.code, 6, "{out:?}");
+        assert!(out.stderr.contains("localhost"), "{out:?}");
+        assert!(out.stderr.contains(reason), "{reason}: {out:?}");
+    }
+}
