@@ -4,6 +4,7 @@
 use crate::mapping::{self, client_error_message};
 use crate::plugins::{self, PluginRegistry};
 use crate::ray::RayClient;
+use crate::redact;
 use crate::tail::{spawn_tail, TailEvent as RayTailEvent, TailHandle, TailSettings};
 use agent_proto::{ClientError, JobId, NodeId, PluginLookup, ServeAppName, TaskId};
 use agent_testkit::serve::{
@@ -174,11 +175,17 @@ impl AgentBackend for RayBackend {
     }
 
     async fn list_jobs(&self, _ctx: &RequestContext) -> BackendResult<Value> {
-        self.ray.list_jobs().await.map_err(to_backend)
+        let mut jobs = self.ray.list_jobs().await.map_err(to_backend)?;
+        if let Value::Array(list) = &mut jobs {
+            list.iter_mut().for_each(redact::job);
+        }
+        Ok(jobs)
     }
 
     async fn get_job(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
-        self.ray.get_job_value(job).await.map_err(to_backend)
+        let mut job = self.ray.get_job_value(job).await.map_err(to_backend)?;
+        redact::job(&mut job);
+        Ok(job)
     }
 
     async fn job_logs(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<String> {

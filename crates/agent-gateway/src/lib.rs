@@ -33,6 +33,9 @@ pub mod log;
 pub mod mapping;
 pub mod plugins;
 pub mod ray;
+pub mod redact;
+pub mod requirement;
+pub mod shell;
 pub mod tail;
 
 #[cfg(test)]
