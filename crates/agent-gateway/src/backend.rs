@@ -26,7 +26,11 @@ pub struct RayBackend {
     plugins: RwLock<PluginRegistry>,
     tail: TailSettings,
     api_releases: bool,
+    max_log_bytes: usize,
 }
+
+/// The default largest `jobs/{id}/logs/` answer: 64 MiB (a longer log is tailed).
+pub const DEFAULT_MAX_LOG_BYTES: usize = 64 * 1024 * 1024;
 
 impl RayBackend {
     /// A backend over `ray` running the releases of `plugins`.
@@ -36,7 +40,15 @@ impl RayBackend {
             plugins: RwLock::new(plugins),
             tail: TailSettings::default(),
             api_releases: false,
+            max_log_bytes: DEFAULT_MAX_LOG_BYTES,
         }
+    }
+
+    /// Sets the largest log `jobs/{id}/logs/` answers whole (the answer is one
+    /// string; a tail streams a log of any size).
+    pub fn with_max_log_bytes(mut self, max: usize) -> Self {
+        self.max_log_bytes = max;
+        self
     }
 
     /// Lets callers create and delete releases through the API (in memory). Off by
@@ -189,7 +201,9 @@ impl AgentBackend for RayBackend {
     }
 
     async fn job_logs(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<String> {
-        self.ray.job_logs(job).await.map_err(to_backend)
+        crate::joblog::read_all(&self.ray, job, self.max_log_bytes, self.tail.read_timeout)
+            .await
+            .map_err(to_backend)
     }
 
     async fn stop_job(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
