@@ -218,3 +218,15 @@ pub fn zip_stored(folder: &str, files: &[(&str, &str)]) -> Vec<u8> {
     out.extend_from_slice(&0u16.to_le_bytes());
     out
 }
+
+pub mod standin;
+
+/// A gateway on a free loopback port in front of a stand-in Ray at `ray`, with
+/// fast tail pacing.
+pub async fn standin_gateway(config: GatewayConfig) -> Gateway {
+    let mut config = config.log_requests(false);
+    config.tail.status_interval = Duration::from_millis(50);
+    config.tail.reconnect_delay = Duration::from_millis(10);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    Gateway::start(config, listener).await.unwrap()
+}
