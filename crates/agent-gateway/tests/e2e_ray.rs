@@ -270,9 +270,7 @@ async fn serve_applications_deploy_get_and_delete_one() {
     let address = ray_address();
     let gw = gateway(&address).await;
     let client = client(&gw);
-    let ray: RayClient =
-        agent_gateway::ray_client(&agent_gateway::GatewayConfig::new(address.clone(), TOKEN))
-            .unwrap();
+    let ray = ray_for_tests(&address);
 
     let dir = std::env::temp_dir().join(format!("agent-gateway-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
