@@ -8,10 +8,10 @@
 mod support;
 
 use agent_client_async::{AsyncAgentClient, JobStatus, Protocol, StreamLimits, TailOptions};
-use futures_core::Stream;
-use std::pin::Pin;
 use agent_gateway::ray::RayClient;
+use futures_core::Stream;
 use serde_json::{json, Value};
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -508,11 +508,20 @@ async fn a_job_on_the_worker_node_is_tailed_once_over_every_protocol_and_both_cl
         assert_eq!(mine(&lines, tag), expected_count_lines(tag, count), "{who}");
         assert_eq!(lines, final_log_lines(&client, id).await, "{who}");
         let job: Value = client
-            .raw_request(http::Method::GET, &format!("jobs/{id}/"), &[] as &[(&str, &str)], None)
+            .raw_request(
+                http::Method::GET,
+                &format!("jobs/{id}/"),
+                &[] as &[(&str, &str)],
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(job["status"], "SUCCEEDED", "{who}");
-        assert_eq!(job["driver_node_id"], worker.node_id.as_str(), "{who}: ran elsewhere");
+        assert_eq!(
+            job["driver_node_id"],
+            worker.node_id.as_str(),
+            "{who}: ran elsewhere"
+        );
     }
 }
 
@@ -555,7 +564,10 @@ async fn a_tail_stays_open_through_40_quiet_seconds() {
     for protocol in [Protocol::WebSocket, Protocol::Http, Protocol::Auto] {
         let (client, job) = (client.clone(), job.clone());
         tails.push(tokio::spawn(async move {
-            (protocol, collect(&client, &job, tail_options(protocol)).await)
+            (
+                protocol,
+                collect(&client, &job, tail_options(protocol)).await,
+            )
         }));
     }
     let expected = [
@@ -597,7 +609,9 @@ async fn twenty_clients_tail_100000_lines_each_exactly_once() {
             let mut next = 0usize;
             let mut last = false;
             let prefix = format!("{tag} ");
-            while let Some(line) = std::future::poll_fn(|cx| Pin::new(&mut tail).poll_next(cx)).await {
+            while let Some(line) =
+                std::future::poll_fn(|cx| Pin::new(&mut tail).poll_next(cx)).await
+            {
                 let line = line.unwrap_or_else(|e| panic!("{protocol}: {e}"));
                 let Some(rest) = line.strip_prefix(&prefix) else {
                     continue;

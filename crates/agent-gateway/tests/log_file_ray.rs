@@ -171,3 +171,63 @@ async fn a_ray_token_is_sent_as_bearer_and_never_shown() {
     gw.shutdown().await;
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboard_behind_tls_with_a_private_ca_is_trusted_with_ray_ca() {
+    let (pem, acceptor) = standin::tls_identity();
+    let (ray, address, server) = standin::start_with(State::default(), Some(acceptor)).await;
+    assert!(address.starts_with("https://"));
+    ray.add("raysubmit_tls", Job::new(Log::plain("over\ntls\n")));
+
+    // Unknown CA: refused (a 503 naming the certificate problem).
+    let gw = standin_gateway(GatewayConfig::new(address.clone(), "tok")).await;
+    let e = client(gw.url()).get_job("raysubmit_tls").await.unwrap_err();
+    assert_eq!(e.status_code(), 503, "{e}");
+    assert!(e.to_string().contains("certificate"), "{e}");
+    gw.shutdown().await;
+
+    // The binary reads --ray-ca FILE.
+    let dir = support::TempDir::new("ray-ca");
+    let ca = dir.0.join("ca.pem");
+    std::fs::write(&ca, &pem).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_agent-gateway"))
+        .args([
+            "--ray-address",
+            &address,
+            "--listen",
+            "127.0.0.1:0",
+            "--quiet",
+            "--ray-ca",
+        ])
+        .arg(&ca)
+        .env("AGENT_TOKEN", "tok")
+        .env_remove("RAY_AUTH_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut saw_ray = false;
+        loop {
+            let line = lines.next().expect("agent-gateway exited").unwrap();
+            // It reached Ray over TLS at start-up.
+            saw_ray |= line.contains("Ray 2.60.0 at https://");
+            if let Some(rest) = line.split("serving the agent API at ").nth(1) {
+                assert!(saw_ray, "no TLS answer from Ray before: {line}");
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        }
+    };
+    let c = client(url);
+    for protocol in PROTOCOLS {
+        let lines = collect(&c, "raysubmit_tls", options(protocol))
+            .await
+            .unwrap();
+        assert_eq!(lines, ["over", "tls"], "{protocol}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    server.abort();
+}

@@ -265,25 +265,72 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
 
 /// Starts the stand-in; returns its state, its address and its task.
 pub async fn start(state: State) -> (Arc<State>, String, tokio::task::JoinHandle<()>) {
+    start_with(state, None).await
+}
+
+/// A self-signed certificate for 127.0.0.1 (its PEM, to trust) and a TLS acceptor
+/// serving it.
+pub fn tls_identity() -> (String, tokio_rustls::TlsAcceptor) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .unwrap();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    (
+        certified.cert.pem(),
+        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    )
+}
+
+/// Starts the stand-in, over TLS when `tls` is given (`https://` address).
+pub async fn start_with(
+    state: State,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> (Arc<State>, String, tokio::task::JoinHandle<()>) {
     let state = Arc::new(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shared = Arc::clone(&state);
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
             let state = Arc::clone(&shared);
+            let tls = tls.clone();
             tokio::spawn(async move {
                 let service =
                     hyper::service::service_fn(move |req| handle(Arc::clone(&state), req));
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades()
-                    .await;
+                let http = hyper::server::conn::http1::Builder::new();
+                match tls {
+                    Some(acceptor) => {
+                        if let Ok(stream) = acceptor.accept(stream).await {
+                            let _ = http
+                                .serve_connection(TokioIo::new(stream), service)
+                                .with_upgrades()
+                                .await;
+                        }
+                    }
+                    None => {
+                        let _ = http
+                            .serve_connection(TokioIo::new(stream), service)
+                            .with_upgrades()
+                            .await;
+                    }
+                }
             });
         }
     });
-    (state, format!("http://{addr}"), task)
+    (state, format!("{scheme}://{addr}"), task)
 }
