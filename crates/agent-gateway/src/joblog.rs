@@ -38,8 +38,13 @@ pub fn driver_node(job: &Job) -> Option<&str> {
 /// Opens the job's log: the log file through the log-file API, or, where that API
 /// cannot serve it, the Jobs API's whole answer (said on standard error).
 pub async fn open(ray: &RayClient, id: &JobId, job: &Job) -> Result<LogSource, ClientError> {
-    let submission = job.submission_id.as_deref().unwrap_or(id.as_str());
-    match ray.driver_log(submission, driver_node(job)).await? {
+    // A driver started without the Jobs API (a plain `ray.init()` script) has no
+    // submission id and so no `job-driver-*.log`.
+    let source = match job.submission_id.as_deref() {
+        Some(submission) => ray.driver_log(submission, driver_node(job)).await?,
+        None => DriverLog::Unavailable("the job has no submission id".into()),
+    };
+    match source {
         DriverLog::Stream(body) => Ok(LogSource::File(body)),
         DriverLog::Unavailable(why) => {
             let _ = writeln!(
