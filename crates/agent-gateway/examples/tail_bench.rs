@@ -7,6 +7,9 @@
 //!     --ray http://127.0.0.1:8265 --lines 200000 --runs 5 --python target/ray-venv/bin/python
 //! ```
 //!
+//! Against a cluster with token auth (`.ci/ray.sh` starts one), export
+//! `RAY_AUTH_MODE=token RAY_AUTH_TOKEN="$(cat target/ray-auth-token)"` first.
+//!
 //! Each run submits a job printing `--lines` lines of 100 bytes (then a last line)
 //! and measures, from just before the submission: the first tailed line, and the
 //! whole tail until its end, counting the job's lines (every one must arrive, in
@@ -189,14 +192,15 @@ async fn main() {
     ))
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let gateway = Gateway::start(
-        GatewayConfig::new(a.ray.clone(), "bench-token")
-            .plugins(registry)
-            .log_requests(false),
-        listener,
-    )
-    .await
-    .unwrap();
+    // A cluster with token auth: RAY_AUTH_TOKEN for the gateway, and (with
+    // RAY_AUTH_MODE=token) for Ray's own Python client, which reads both.
+    let mut config = GatewayConfig::new(a.ray.clone(), "bench-token")
+        .plugins(registry)
+        .log_requests(false);
+    if let Ok(token) = std::env::var("RAY_AUTH_TOKEN") {
+        config = config.ray_token(token);
+    }
+    let gateway = Gateway::start(config, listener).await.unwrap();
     let client = AsyncAgentClient::builder(gateway.url(), "bench-token")
         .stream_limits(StreamLimits::unlimited())
         .read_timeout(Duration::from_secs(60))

@@ -4,6 +4,7 @@
 use crate::mapping::{self, client_error_message};
 use crate::plugins::{self, PluginRegistry};
 use crate::ray::RayClient;
+use crate::redact;
 use crate::tail::{spawn_tail, TailEvent as RayTailEvent, TailHandle, TailSettings};
 use agent_proto::{ClientError, JobId, NodeId, PluginLookup, ServeAppName, TaskId};
 use agent_server::{
@@ -25,7 +26,11 @@ pub struct RayBackend {
     plugins: RwLock<PluginRegistry>,
     tail: TailSettings,
     api_releases: bool,
+    max_log_bytes: usize,
 }
+
+/// The default largest `jobs/{id}/logs/` answer: 64 MiB (a longer log is tailed).
+pub const DEFAULT_MAX_LOG_BYTES: usize = 64 * 1024 * 1024;
 
 impl RayBackend {
     /// A backend over `ray` running the releases of `plugins`.
@@ -35,7 +40,15 @@ impl RayBackend {
             plugins: RwLock::new(plugins),
             tail: TailSettings::default(),
             api_releases: false,
+            max_log_bytes: DEFAULT_MAX_LOG_BYTES,
         }
+    }
+
+    /// Sets the largest log `jobs/{id}/logs/` answers whole (the answer is one
+    /// string; a tail streams a log of any size).
+    pub fn with_max_log_bytes(mut self, max: usize) -> Self {
+        self.max_log_bytes = max;
+        self
     }
 
     /// Lets callers create and delete releases through the API (in memory). Off by
@@ -174,15 +187,23 @@ impl AgentBackend for RayBackend {
     }
 
     async fn list_jobs(&self, _ctx: &RequestContext) -> BackendResult<Value> {
-        self.ray.list_jobs().await.map_err(to_backend)
+        let mut jobs = self.ray.list_jobs().await.map_err(to_backend)?;
+        if let Value::Array(list) = &mut jobs {
+            list.iter_mut().for_each(redact::job);
+        }
+        Ok(jobs)
     }
 
     async fn get_job(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
-        self.ray.get_job_value(job).await.map_err(to_backend)
+        let mut job = self.ray.get_job_value(job).await.map_err(to_backend)?;
+        redact::job(&mut job);
+        Ok(job)
     }
 
     async fn job_logs(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<String> {
-        self.ray.job_logs(job).await.map_err(to_backend)
+        crate::joblog::read_all(&self.ray, job, self.max_log_bytes, self.tail.read_timeout)
+            .await
+            .map_err(to_backend)
     }
 
     async fn stop_job(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {

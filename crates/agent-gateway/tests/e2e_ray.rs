@@ -7,9 +7,11 @@
 
 mod support;
 
-use agent_client_async::{JobStatus, Protocol, TailOptions};
+use agent_client_async::{AsyncAgentClient, JobStatus, Protocol, StreamLimits, TailOptions};
 use agent_gateway::ray::RayClient;
+use futures_core::Stream;
 use serde_json::{json, Value};
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -268,9 +270,7 @@ async fn serve_applications_deploy_get_and_delete_one() {
     let address = ray_address();
     let gw = gateway(&address).await;
     let client = client(&gw);
-    let ray: RayClient =
-        agent_gateway::ray_client(&agent_gateway::GatewayConfig::new(address.clone(), TOKEN))
-            .unwrap();
+    let ray = ray_for_tests(&address);
 
     let dir = std::env::temp_dir().join(format!("agent-gateway-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -418,4 +418,225 @@ async fn unknown_things_are_404_and_the_token_is_checked() {
         .await
         .unwrap();
     assert!(raw.as_array().unwrap().len() >= jobs.len());
+}
+
+/// The lines of a tail that start with `tag`.
+fn mine(lines: &[String], tag: &str) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| l.starts_with(tag))
+        .cloned()
+        .collect()
+}
+
+/// A Ray client for what the agent API does not do (pinning a job to a node).
+fn ray_for_tests(address: &str) -> RayClient {
+    agent_gateway::ray_client(&gateway_config(address)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Ray head: AGENT_E2E_RAY (cargo xtask ci runs it after .ci/ray.sh start)"]
+async fn a_job_on_the_worker_node_is_tailed_once_over_every_protocol_and_both_clients() {
+    let address = ray_address();
+    let gw = gateway(&address).await;
+    let client = client(&gw);
+    let ray = ray_for_tests(&address);
+
+    // Both nodes are listed: the head and the worker `.ci/ray.sh` starts.
+    let nodes = client.list_nodes().await.unwrap();
+    let alive: Vec<_> = nodes
+        .iter()
+        .filter(|n| n.state.as_deref() == Some("ALIVE"))
+        .collect();
+    assert_eq!(alive.len(), 2, "{nodes:?}");
+    let worker = alive
+        .iter()
+        .find(|n| !n.is_head_node)
+        .expect("a worker node");
+    assert!(alive.iter().any(|n| n.is_head_node));
+
+    let count = 25;
+    let registry = registry();
+    let template = &registry.releases()[0].entrypoint;
+    let mut jobs = Vec::new();
+    for who in ["websocket", "http", "auto", "blocking"] {
+        let tag = tag(&format!("worker-{who}"));
+        // Pinned to the worker through its `side` resource.
+        let answer = ray
+            .submit_job(&json!({
+                "entrypoint": template.render("count", &count_params(&tag, count, 0.05)),
+                "entrypoint_resources": {"side": 1},
+            }))
+            .await
+            .unwrap();
+        let id = answer["submission_id"].as_str().unwrap().to_owned();
+        jobs.push((who, tag, id));
+    }
+    let mut tails = Vec::new();
+    for (who, _, id) in &jobs {
+        let (who, id) = (*who, id.clone());
+        if who == "blocking" {
+            let url = gw.url();
+            // The blocking client refuses to run on a runtime thread: a thread of
+            // its own, joined off the runtime.
+            let thread = std::thread::spawn(move || {
+                let c = agent_client_blocking::AgentClient::builder(url, TOKEN)
+                    .stream_limits(agent_client_async::StreamLimits::unlimited())
+                    .build()
+                    .unwrap();
+                let lines: Result<Vec<String>, _> = c
+                    .tail_job_logs(&id, tail_options(Protocol::Auto))
+                    .unwrap()
+                    .collect();
+                lines.unwrap()
+            });
+            tails.push(tokio::task::spawn_blocking(move || thread.join().unwrap()));
+        } else {
+            let protocol = match who {
+                "websocket" => Protocol::WebSocket,
+                "http" => Protocol::Http,
+                _ => Protocol::Auto,
+            };
+            let client = client.clone();
+            tails.push(tokio::spawn(async move {
+                collect(&client, &id, tail_options(protocol)).await.unwrap()
+            }));
+        }
+    }
+    for ((who, tag, id), tail) in jobs.iter().zip(tails) {
+        let lines = tail.await.unwrap();
+        assert_eq!(mine(&lines, tag), expected_count_lines(tag, count), "{who}");
+        assert_eq!(lines, final_log_lines(&client, id).await, "{who}");
+        let job: Value = client
+            .raw_request(
+                http::Method::GET,
+                &format!("jobs/{id}/"),
+                &[] as &[(&str, &str)],
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(job["status"], "SUCCEEDED", "{who}");
+        assert_eq!(
+            job["driver_node_id"],
+            worker.node_id.as_str(),
+            "{who}: ran elsewhere"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Ray head: AGENT_E2E_RAY (cargo xtask ci runs it after .ci/ray.sh start)"]
+async fn a_job_printing_invalid_utf8_is_tailed_with_replacement_characters() {
+    let address = ray_address();
+    let gw = gateway(&address).await;
+    let client = client(&gw);
+    let tag = tag("bad-utf8");
+    let job = run(&client, "bad_utf8", json!({"tag": tag})).await;
+    let expected = [
+        format!("{tag} good 1"),
+        format!("{tag} bad \u{FFFD}\u{FFFD} end"),
+        format!("{tag} cut \u{FFFD}"),
+        format!("{tag} good 2"),
+        format!("{tag} last line"),
+    ];
+    for protocol in [Protocol::WebSocket, Protocol::Http, Protocol::Auto] {
+        let lines = collect(&client, &job, tail_options(protocol))
+            .await
+            .unwrap_or_else(|e| panic!("{protocol}: {e}"));
+        assert_eq!(mine(&lines, &tag), expected, "{protocol}");
+        // Ray's own lines too, each once.
+        assert_eq!(lines, final_log_lines(&client, &job).await, "{protocol}");
+    }
+    let log = client.get_job_logs(&job).await.unwrap();
+    assert!(log.contains(&expected[1]), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Ray head: AGENT_E2E_RAY (cargo xtask ci runs it after .ci/ray.sh start)"]
+async fn a_tail_stays_open_through_40_quiet_seconds() {
+    let address = ray_address();
+    let gw = gateway(&address).await;
+    let client = client(&gw);
+    let tag = tag("quiet");
+    let job = run(&client, "quiet", json!({"tag": tag, "seconds": 40})).await;
+    let mut tails = Vec::new();
+    for protocol in [Protocol::WebSocket, Protocol::Http, Protocol::Auto] {
+        let (client, job) = (client.clone(), job.clone());
+        tails.push(tokio::spawn(async move {
+            (
+                protocol,
+                collect(&client, &job, tail_options(protocol)).await,
+            )
+        }));
+    }
+    let expected = [
+        format!("{tag} before"),
+        format!("{tag} after"),
+        format!("{tag} last line"),
+    ];
+    for tail in tails {
+        let (protocol, lines) = tail.await.unwrap();
+        let lines = lines.unwrap_or_else(|e| panic!("{protocol}: {e}"));
+        assert_eq!(mine(&lines, &tag), expected, "{protocol}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Ray head: AGENT_E2E_RAY (cargo xtask ci runs it after .ci/ray.sh start)"]
+async fn twenty_clients_tail_100000_lines_each_exactly_once() {
+    let address = ray_address();
+    let gw = GatewayProcess::start(&address);
+    let client = AsyncAgentClient::builder(gw.url.clone(), TOKEN)
+        .stream_limits(StreamLimits::unlimited())
+        .read_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let count: usize = 100_000;
+    let tag = tag("flood");
+    let job = run(&client, "flood", json!({"tag": tag, "count": count})).await;
+    let protocols = [Protocol::WebSocket, Protocol::Http, Protocol::Auto];
+    let mut tails = Vec::new();
+    for i in 0..20 {
+        let (client, job, tag) = (client.clone(), job.clone(), tag.clone());
+        let protocol = protocols[i % 3];
+        tails.push(tokio::spawn(async move {
+            // Counted as they come (never held): line i of ours is `TAG {i:08} x...`.
+            let mut tail = client
+                .tail_job_logs(&job, tail_options(protocol))
+                .await
+                .unwrap();
+            let mut next = 0usize;
+            let mut last = false;
+            let prefix = format!("{tag} ");
+            while let Some(line) =
+                std::future::poll_fn(|cx| Pin::new(&mut tail).poll_next(cx)).await
+            {
+                let line = line.unwrap_or_else(|e| panic!("{protocol}: {e}"));
+                let Some(rest) = line.strip_prefix(&prefix) else {
+                    continue;
+                };
+                assert!(!last, "{protocol}: a line after the last one: {line}");
+                if rest == "last line" {
+                    last = true;
+                    continue;
+                }
+                let n: usize = rest[..8].parse().unwrap();
+                assert_eq!(n, next, "{protocol}: out of order or repeated");
+                assert_eq!(line.len(), 99, "{protocol}: {line}");
+                next += 1;
+            }
+            (protocol, next, last)
+        }));
+    }
+    for tail in tails {
+        let (protocol, lines, last) = tail.await.unwrap();
+        assert_eq!(lines, count, "{protocol}");
+        assert!(last, "{protocol}: no last line");
+    }
+    let peak = gw.peak_rss();
+    eprintln!(
+        "agent-gateway peak RSS, 20 concurrent tails of {count} lines: {:.1} MiB",
+        peak as f64 / 1048576.0
+    );
 }

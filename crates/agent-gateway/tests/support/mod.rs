@@ -37,31 +37,136 @@ pub fn plugin_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/plugin.py")
 }
 
-/// The registry the tests use: `e2e@1.0.0` runs `plugin.py ACTION PARAMS`.
-pub fn registry() -> PluginRegistry {
+/// The registry file the tests use: `e2e@1.0.0` runs `plugin.py ACTION PARAMS`.
+pub fn registry_text() -> String {
     let script = plugin_script();
     let entrypoint = format!(
         "python -u {} {{action}} {{params}}",
         shell_quote(&script.display().to_string())
     );
-    let text = format!(
+    format!(
         "[[releases]]\ncode = \"e2e\"\nversion = \"1.0.0\"\nentrypoint = {}\n",
         toml_string(&entrypoint)
-    );
-    PluginRegistry::from_toml(&text).unwrap()
+    )
+}
+
+/// The registry the tests use.
+pub fn registry() -> PluginRegistry {
+    PluginRegistry::from_toml(&registry_text()).unwrap()
 }
 
 fn toml_string(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
 
-/// A gateway on a free loopback port in front of `ray`.
-pub async fn gateway(ray: &str) -> Gateway {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// The token of the Ray head under test, when it was started with token auth
+/// (`AGENT_E2E_RAY_TOKEN`, set by `.ci/ray.sh start` with `RAY_E2E_AUTH=token`).
+pub fn ray_token() -> Option<String> {
+    std::env::var("AGENT_E2E_RAY_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+}
+
+/// The gateway's config for the Ray head at `ray` (its token included).
+pub fn gateway_config(ray: &str) -> GatewayConfig {
     let config = GatewayConfig::new(ray, TOKEN)
         .plugins(registry())
         .log_requests(false);
-    Gateway::start(config, listener).await.unwrap()
+    match ray_token() {
+        Some(t) => config.ray_token(t),
+        None => config,
+    }
+}
+
+/// A gateway on a free loopback port in front of `ray`.
+pub async fn gateway(ray: &str) -> Gateway {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    Gateway::start(gateway_config(ray), listener).await.unwrap()
+}
+
+/// The `agent-gateway` binary, started in front of `ray` with the test registry on
+/// a free port (a process of its own, for measuring its memory). Killed on drop.
+pub struct GatewayProcess {
+    pub child: std::process::Child,
+    pub url: String,
+    _dir: TempDir,
+}
+
+impl GatewayProcess {
+    pub fn start(ray: &str) -> GatewayProcess {
+        use std::io::BufRead;
+        let dir = TempDir::new("gateway-process");
+        let registry = dir.0.join("plugins.toml");
+        std::fs::write(&registry, registry_text()).unwrap();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_agent-gateway"));
+        command
+            .args(["--ray-address", ray, "--listen", "127.0.0.1:0", "--quiet"])
+            .arg("--plugins")
+            .arg(&registry)
+            .env("AGENT_TOKEN", TOKEN)
+            .env_remove("RAY_AUTH_TOKEN")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        if let Some(t) = ray_token() {
+            command.env("RAY_AUTH_TOKEN", t);
+        }
+        let mut child = command.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("agent-gateway exited before serving")
+                .unwrap();
+            if let Some(rest) = line.split("serving the agent API at ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep draining its standard error so that it never blocks on it.
+        std::thread::spawn(move || for _ in lines {});
+        GatewayProcess {
+            child,
+            url,
+            _dir: dir,
+        }
+    }
+
+    /// The process's peak resident set (VmHWM), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        kib * 1024
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory under the system's temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("agent-gateway-{name}-{}", tag("d")));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// An async client of `gateway` with limits that never stop a long tail.
@@ -217,4 +322,16 @@ pub fn zip_stored(folder: &str, files: &[(&str, &str)]) -> Vec<u8> {
     out.extend_from_slice(&cd_offset.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out
+}
+
+pub mod standin;
+
+/// A gateway on a free loopback port in front of a stand-in Ray at `ray`, with
+/// fast tail pacing.
+pub async fn standin_gateway(config: GatewayConfig) -> Gateway {
+    let mut config = config.log_requests(false);
+    config.tail.status_interval = Duration::from_millis(50);
+    config.tail.reconnect_delay = Duration::from_millis(10);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    Gateway::start(config, listener).await.unwrap()
 }

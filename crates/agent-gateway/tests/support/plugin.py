@@ -42,6 +42,22 @@ elif action == "flood":
         out.write(f"{tag} {i:08d} {pad}\n")
     out.write(f"{tag} last line\n")
     out.flush()
+elif action == "bad_utf8":
+    # Lines with bytes that are not UTF-8 between good ones (Ray's Jobs API then
+    # answers 500 and its tail socket closes with no frame).
+    out = sys.stdout.buffer
+    out.write(f"{tag} good 1\n".encode())
+    out.write(tag.encode() + b" bad \xff\xfe end\n")
+    out.write(tag.encode() + b" cut \xe2\x82\n")
+    out.write(f"{tag} good 2\n".encode())
+    out.write(f"{tag} last line".encode())
+    out.flush()
+elif action == "quiet":
+    # A line, then nothing for params["seconds"], then the rest.
+    print(f"{tag} before", flush=True)
+    time.sleep(params.get("seconds", 40))
+    print(f"{tag} after", flush=True)
+    print(f"{tag} last line", end="", flush=True)
 else:
     print(f"unknown action {action}", file=sys.stderr)
     sys.exit(2)

@@ -1,0 +1,108 @@
+//! A job's whole log, from Ray's log-file API.
+//!
+//! Ray 2.60's Jobs API (`/api/jobs/{id}/logs`) answers the whole log in one JSON
+//! string (a 2 GB log is a 2 GB answer) and fails with 500 when the log holds
+//! invalid UTF-8. The log-file API streams the driver's log file
+//! (`job-driver-{submission_id}.log` on the job's `driver_node_id`) as raw bytes
+//! whatever its size or encoding, so the gateway reads that; the Jobs API is the
+//! fallback only where the log-file API cannot serve the log, and the gateway's
+//! log says so.
+
+use crate::ray::{DriverLog, RayClient};
+use agent_proto::{ClientError, Job, JobId};
+use std::io::Write;
+use std::time::Duration;
+
+/// Where a job's final log is read from.
+pub enum LogSource {
+    /// The log file's bytes, streamed.
+    File(Box<dyn agent_transport::BodyStream>),
+    /// The whole log from the Jobs API (the log-file API was unavailable).
+    JobsApi(String),
+}
+
+impl std::fmt::Debug for LogSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogSource::File(_) => f.write_str("LogSource::File"),
+            LogSource::JobsApi(log) => write!(f, "LogSource::JobsApi({} bytes)", log.len()),
+        }
+    }
+}
+
+/// The job's driver node, as Ray reports it (`driver_node_id`).
+pub fn driver_node(job: &Job) -> Option<&str> {
+    job.extra.get("driver_node_id").and_then(|v| v.as_str())
+}
+
+/// Opens the job's log: the log file through the log-file API, or, where that API
+/// cannot serve it, the Jobs API's whole answer (said on standard error).
+pub async fn open(ray: &RayClient, id: &JobId, job: &Job) -> Result<LogSource, ClientError> {
+    // A driver started without the Jobs API (a plain `ray.init()` script) has no
+    // submission id and so no `job-driver-*.log`.
+    let source = match job.submission_id.as_deref() {
+        Some(submission) => ray.driver_log(submission, driver_node(job)).await?,
+        None => DriverLog::Unavailable("the job has no submission id".into()),
+    };
+    match source {
+        DriverLog::Stream(body) => Ok(LogSource::File(body)),
+        DriverLog::Unavailable(why) => {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{} agent-gateway: the log of job {id} is read through the Jobs API \
+                 (/api/jobs/{id}/logs, the whole log in one answer): the log-file API is \
+                 unavailable: {why}",
+                crate::log::utc_now()
+            );
+            Ok(LogSource::JobsApi(ray.job_logs(id).await?))
+        }
+    }
+}
+
+/// The job's whole log as text (invalid UTF-8 becoming U+FFFD), for
+/// `jobs/{id}/logs/`: at most `max_bytes` are read; a longer log is an error
+/// pointing to the tail, which streams any size.
+pub async fn read_all(
+    ray: &RayClient,
+    id: &JobId,
+    max_bytes: usize,
+    chunk_timeout: Duration,
+) -> Result<String, ClientError> {
+    let job = ray.get_job(id).await?;
+    match open(ray, id, &job).await? {
+        LogSource::JobsApi(log) => Ok(log),
+        LogSource::File(mut body) => {
+            let mut bytes = Vec::new();
+            while let Some(chunk) = next_chunk(&mut *body, chunk_timeout).await? {
+                if bytes.len() + chunk.len() > max_bytes {
+                    return Err(ClientError::Server {
+                        status: 500,
+                        message: format!(
+                            "the log of job {id} is larger than the {max_bytes} bytes one answer \
+                             may hold; tail it instead (jobs/{id}/logs/tail/ streams any size)"
+                        ),
+                    });
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            })
+        }
+    }
+}
+
+/// The next chunk of a streamed log, within `timeout`.
+pub async fn next_chunk(
+    body: &mut dyn agent_transport::BodyStream,
+    timeout: Duration,
+) -> Result<Option<bytes::Bytes>, ClientError> {
+    match tokio::time::timeout(timeout, body.next_chunk()).await {
+        Ok(result) => result,
+        Err(_) => Err(ClientError::Timeout {
+            kind: agent_proto::TimeoutKind::Read,
+            after: timeout,
+        }),
+    }
+}

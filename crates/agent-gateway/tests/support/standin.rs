@@ -1,0 +1,336 @@
+//! A stand-in Ray dashboard on loopback, answering the way Ray 2.60 was measured
+//! to (fixtures/ray/README.md): the Jobs API's logs answer is one JSON string and
+//! a 500 when the log is not UTF-8; the tail WebSocket then closes at once with no
+//! frame; the log-file API streams the driver's log file from the job's driver
+//! node, of any size. Logs can be generated (`x` bytes without a newline, then a
+//! tail) so that a test streams hundreds of megabytes without holding them.
+
+use bytes::Bytes;
+use fastwebsockets::{Frame, OpCode, Payload};
+use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use hyper::body::{Body, Frame as BodyFrame, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+/// The driver node of every stand-in job (hex, like Ray's).
+pub const DRIVER_NODE: &str = "aaaa0000bbbb1111";
+
+/// A log: `before`, then `filler` bytes of `x` without a newline, then `after`.
+#[derive(Clone, Default)]
+pub struct Log {
+    pub before: Bytes,
+    pub filler: u64,
+    pub after: Bytes,
+}
+
+impl Log {
+    pub fn plain(bytes: impl Into<Bytes>) -> Self {
+        Log {
+            before: bytes.into(),
+            ..Log::default()
+        }
+    }
+
+    fn is_utf8(&self) -> bool {
+        std::str::from_utf8(&self.before).is_ok() && std::str::from_utf8(&self.after).is_ok()
+    }
+
+    fn small_text(&self) -> Option<String> {
+        if self.filler > 0 || !self.is_utf8() {
+            return None;
+        }
+        Some(format!(
+            "{}{}",
+            String::from_utf8_lossy(&self.before),
+            String::from_utf8_lossy(&self.after)
+        ))
+    }
+
+    fn body(&self) -> GenBody {
+        GenBody {
+            parts: vec![self.before.clone(), Bytes::new(), self.after.clone()],
+            next: 0,
+            filler_left: self.filler,
+        }
+    }
+}
+
+/// One stand-in job.
+#[derive(Clone)]
+pub struct Job {
+    pub log: Log,
+    /// Whether the tail WebSocket sends the log (as Ray does for a UTF-8 log) or
+    /// closes at once with no frame (as it does when the log is not UTF-8).
+    pub socket_sends: bool,
+    /// The job's status once its socket was opened (it is RUNNING before).
+    pub finished: bool,
+}
+
+impl Job {
+    pub fn new(log: Log) -> Self {
+        Job {
+            socket_sends: log.is_utf8(),
+            log,
+            finished: true,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct State {
+    pub jobs: Mutex<HashMap<String, Job>>,
+    /// Every request's path and query, in order.
+    pub requests: Mutex<Vec<String>>,
+    /// Whether `/api/v0/logs/file` exists (false: 404, as on a Ray without it).
+    pub no_log_file_api: bool,
+    /// The token every request must carry as `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Every `Authorization` header value received.
+    pub authorizations: Mutex<Vec<String>>,
+}
+
+impl State {
+    pub fn add(&self, id: &str, job: Job) {
+        self.jobs.lock().unwrap().insert(id.into(), job);
+    }
+
+    pub fn requested(&self, prefix: &str) -> usize {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.starts_with(prefix))
+            .count()
+    }
+}
+
+type Answer = Response<BoxBody<Bytes, Infallible>>;
+
+fn text(status: u16, body: impl Into<String>) -> Answer {
+    Response::builder()
+        .status(status)
+        .body(Full::new(Bytes::from(body.into())).boxed())
+        .unwrap()
+}
+
+/// A body made of parts, the middle one `filler_left` bytes of `x`, in 1 MiB chunks.
+struct GenBody {
+    parts: Vec<Bytes>,
+    next: usize,
+    filler_left: u64,
+}
+
+static FILLER: [u8; 1024 * 1024] = [b'x'; 1024 * 1024];
+
+impl Body for GenBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<BodyFrame<Bytes>, Infallible>>> {
+        loop {
+            if self.next == 1 && self.filler_left > 0 {
+                let n = self.filler_left.min(FILLER.len() as u64);
+                self.filler_left -= n;
+                return Poll::Ready(Some(Ok(BodyFrame::data(Bytes::from_static(
+                    &FILLER[..n as usize],
+                )))));
+            }
+            let Some(part) = self.parts.get(self.next).cloned() else {
+                return Poll::Ready(None);
+            };
+            self.next += 1;
+            if !part.is_empty() {
+                return Poll::Ready(Some(Ok(BodyFrame::data(part))));
+            }
+        }
+    }
+}
+
+fn query<'a>(q: &'a str, name: &str) -> Option<&'a str> {
+    q.split('&')
+        .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+}
+
+async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer, Infallible> {
+    let path = req.uri().path().to_owned();
+    let q = req.uri().query().unwrap_or("").to_owned();
+    state.requests.lock().unwrap().push(format!("{path}?{q}"));
+    let auth = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(a) = &auth {
+        state.authorizations.lock().unwrap().push(a.clone());
+    }
+    if let Some(token) = &state.token {
+        if auth.as_deref() != Some(&format!("Bearer {token}")) {
+            return Ok(text(401, "Unauthorized: a valid token is required"));
+        }
+    }
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let job = |id: &str| state.jobs.lock().unwrap().get(id).cloned();
+    let answer = match parts.as_slice() {
+        ["api", "version"] => text(200, r#"{"ray_version": "2.60.0"}"#),
+        ["api", "gcs_healthz"] => text(200, "success"),
+        ["api", "jobs", id] => match job(id) {
+            Some(j) => text(
+                200,
+                serde_json::json!({
+                    "submission_id": id, "job_id": "02000000", "entrypoint": "python x.py",
+                    "status": if j.finished { "SUCCEEDED" } else { "RUNNING" },
+                    "driver_node_id": DRIVER_NODE,
+                    "runtime_env": {"working_dir": "https://deploy:s3cr3t@store.example/app.zip",
+                                    "env_vars": {"API_KEY": "k3y", "AGENT_ACTION": "go"}},
+                })
+                .to_string(),
+            ),
+            None => text(404, format!("Job {id} does not exist")),
+        },
+        ["api", "jobs", id, "logs"] => match job(id) {
+            Some(j) => match j.log.small_text() {
+                Some(t) => text(200, serde_json::json!({ "logs": t }).to_string()),
+                None => text(
+                    500,
+                    "Traceback (most recent call last):\nUnicodeDecodeError: 'utf-8' codec can't decode byte 0xff",
+                ),
+            },
+            None => text(404, format!("Job {id} does not exist")),
+        },
+        ["api", "jobs", id, "logs", "tail"] => {
+            let id = id.to_string();
+            let Some(j) = job(&id) else {
+                return Ok(text(404, format!("Job {id} does not exist")));
+            };
+            let (response, upgrade) = fastwebsockets::upgrade::upgrade(&mut req).unwrap();
+            tokio::spawn(async move {
+                let mut ws = upgrade.await.unwrap();
+                if j.socket_sends {
+                    let mut body = j.log.body();
+                    while let Some(Ok(frame)) =
+                        std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+                    {
+                        let data = frame.into_data().unwrap_or_default();
+                        let frame = Frame::text(Payload::Owned(data.to_vec()));
+                        if ws.write_frame(frame).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                let _ = ws
+                    .write_frame(Frame::new(
+                        true,
+                        OpCode::Close,
+                        None,
+                        Payload::Owned(1000u16.to_be_bytes().to_vec()),
+                    ))
+                    .await;
+            });
+            return Ok(response.map(|_| Full::new(Bytes::new()).boxed()));
+        }
+        ["api", "v0", "logs", "file"] => {
+            if state.no_log_file_api {
+                return Ok(text(404, "Not Found"));
+            }
+            let node = query(&q, "node_id").unwrap_or("");
+            let file = query(&q, "filename").unwrap_or("");
+            let id = file
+                .strip_prefix("job-driver-")
+                .and_then(|f| f.strip_suffix(".log"))
+                .unwrap_or("");
+            match job(id) {
+                Some(j) if node == DRIVER_NODE => Response::builder()
+                    .status(200)
+                    .header("content-type", "text/plain")
+                    .body(j.log.body().boxed())
+                    .unwrap(),
+                _ => text(
+                    500,
+                    format!("Failed to get file: no file {file} on node {node}"),
+                ),
+            }
+        }
+        _ => text(404, "Not Found"),
+    };
+    Ok(answer)
+}
+
+/// Starts the stand-in; returns its state, its address and its task.
+pub async fn start(state: State) -> (Arc<State>, String, tokio::task::JoinHandle<()>) {
+    start_with(state, None).await
+}
+
+/// A self-signed certificate for 127.0.0.1 (its PEM, to trust) and a TLS acceptor
+/// serving it.
+pub fn tls_identity() -> (String, tokio_rustls::TlsAcceptor) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .unwrap();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    (
+        certified.cert.pem(),
+        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    )
+}
+
+/// Starts the stand-in, over TLS when `tls` is given (`https://` address).
+pub async fn start_with(
+    state: State,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> (Arc<State>, String, tokio::task::JoinHandle<()>) {
+    let state = Arc::new(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shared = Arc::clone(&state);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let state = Arc::clone(&shared);
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |req| handle(Arc::clone(&state), req));
+                let http = hyper::server::conn::http1::Builder::new();
+                match tls {
+                    Some(acceptor) => {
+                        if let Ok(stream) = acceptor.accept(stream).await {
+                            let _ = http
+                                .serve_connection(TokioIo::new(stream), service)
+                                .with_upgrades()
+                                .await;
+                        }
+                    }
+                    None => {
+                        let _ = http
+                            .serve_connection(TokioIo::new(stream), service)
+                            .with_upgrades()
+                            .await;
+                    }
+                }
+            });
+        }
+    });
+    (state, format!("{scheme}://{addr}"), task)
+}
