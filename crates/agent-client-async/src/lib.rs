@@ -22,10 +22,13 @@ mod client;
 mod path;
 mod tail;
 
+// The same set as agent-client-blocking re-exports (tests/tests/reexports.rs checks
+// it), so that code moves between the two clients by changing one `use`.
 pub use agent_proto::{
-    ClientError, CreatePluginRelease, GpuStatus, Health, Job, JobStatus, Node, Page, PluginRelease,
-    Protocol, RunDebugPluginRelease, RunPluginRelease, ServeApplication, StopJobResponse,
-    StreamLimits, TailOptions, Task, Timeouts,
+    ClientError, CreatePluginRelease, ErrorSource, GpuStatus, Health, Job, JobId, JobStatus,
+    LimitKind, Node, NodeId, Page, PluginLookup, PluginRelease, Protocol, RunDebugPluginRelease,
+    RunPluginRelease, Secret, ServeAppName, ServeApplication, StopJobResponse, StreamLimits,
+    TailOptions, Task, TaskId, TimeoutKind, Timeouts, ValidationDetail,
 };
 pub use agent_stream::StreamCounters;
 pub use agent_transport::{RetryPolicy, Transport};

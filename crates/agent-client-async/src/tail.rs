@@ -546,10 +546,10 @@ impl Driver {
         if self.protocol != Protocol::Auto {
             return Err(cause);
         }
-        let body = self.open_http().await.map_err(|e| ClientError::Connect {
-            message: format!(
+        let body = self.open_http().await.map_err(|e| {
+            ClientError::connect(format!(
                 "the WebSocket tail broke ({cause}) and resuming it over HTTP failed: {e}"
-            ),
+            ))
         })?;
         self.run_http(body, Some(resume), sink).await
     }
@@ -717,9 +717,9 @@ fn broken(cause: ClientError, decoder: &TailDecoder, anchor: Option<Anchor>) -> 
 }
 
 fn closed_early(what: &str) -> ClientError {
-    ClientError::Connect {
-        message: format!("the agent closed the tail ({what}) before the job's log completed"),
-    }
+    ClientError::connect(format!(
+        "the agent closed the tail ({what}) before the job's log completed"
+    ))
 }
 
 /// The counters of a tail that fell back: the WebSocket's up to the break, then the
@@ -824,12 +824,10 @@ fn on_line(anchor: &Anchor, seen: &mut u64, verdict: &mut Option<bool>, line: &L
 }
 
 fn cannot_resume(detail: String) -> ClientError {
-    ClientError::Protocol {
-        message: format!(
-            "the WebSocket tail broke and cannot resume the tail over HTTP without \
+    ClientError::protocol(format!(
+        "the WebSocket tail broke and cannot resume the tail over HTTP without \
              repeating or losing lines: {detail}"
-        ),
-    }
+    ))
 }
 
 /// Polls `future` once: its output if it is ready now, `None` otherwise (the future

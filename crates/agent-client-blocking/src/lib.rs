@@ -34,11 +34,12 @@ mod runtime;
 mod tail;
 
 pub use agent_client_async::{RawPath, RetryPolicy, StreamCounters, Transport};
+// The same set as agent-client-async re-exports (tests/tests/reexports.rs checks it).
 pub use agent_proto::{
-    ClientError, CreatePluginRelease, GpuStatus, Health, Job, JobId, JobStatus, LimitKind, Node,
-    NodeId, Page, PluginLookup, PluginRelease, Protocol, RunDebugPluginRelease, RunPluginRelease,
-    Secret, ServeAppName, ServeApplication, StopJobResponse, StreamLimits, TailOptions, Task,
-    TaskId, TimeoutKind, Timeouts,
+    ClientError, CreatePluginRelease, ErrorSource, GpuStatus, Health, Job, JobId, JobStatus,
+    LimitKind, Node, NodeId, Page, PluginLookup, PluginRelease, Protocol, RunDebugPluginRelease,
+    RunPluginRelease, Secret, ServeAppName, ServeApplication, StopJobResponse, StreamLimits,
+    TailOptions, Task, TaskId, TimeoutKind, Timeouts, ValidationDetail,
 };
 pub use builder::ClientBuilder;
 pub use client::AgentClient;

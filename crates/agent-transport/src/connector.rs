@@ -93,19 +93,17 @@ impl Connector {
             .authority()
             .map(|a| a.as_str().to_owned())
             .unwrap_or_else(|| host.clone());
-        let unreachable = |e| {
-            failure(format!(
-                "could not connect to {target}: {}",
-                error_chain(&e)
-            ))
+        let unreachable = |e: Box<dyn std::error::Error + Send + Sync>| {
+            let message = format!("could not connect to {target}: {}", error_chain(&*e));
+            failure(message, Some(e))
         };
         let mut http = self.http.clone();
         std::future::poll_fn(|cx| tower_service::Service::<Uri>::poll_ready(&mut http, cx))
             .await
-            .map_err(unreachable)?;
+            .map_err(|e| unreachable(e.into()))?;
         let tcp = tower_service::Service::<Uri>::call(&mut http, uri)
             .await
-            .map_err(unreachable)?;
+            .map_err(|e| unreachable(e.into()))?;
         if !https {
             return Ok(MaybeTlsStream::Plain(tcp));
         }
@@ -114,24 +112,34 @@ impl Connector {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
-        let server_name = ServerName::try_from(name)
-            .map_err(|e| failure(format!("{host} is not a valid TLS server name: {e}")))?;
+        let server_name = ServerName::try_from(name).map_err(|e| {
+            failure(
+                format!("{host} is not a valid TLS server name: {e}"),
+                Some(e.into()),
+            )
+        })?;
         let tls = self
             .tls
             .connect(server_name, tcp.into_inner())
             .await
             .map_err(|e| {
-                failure(format!(
-                    "TLS handshake with {target} failed: {}",
-                    error_chain(&e)
-                ))
+                let message = format!("TLS handshake with {target} failed: {}", error_chain(&e));
+                failure(message, Some(e.into()))
             })?;
         Ok(MaybeTlsStream::Tls(Box::new(TokioIo::new(tls))))
     }
 }
 
-fn failure(message: String) -> ConnectFailure {
-    ConnectFailure(ClientError::Connect { message })
+/// A connect failure; `source` (the `io::Error`, rustls error, ...) becomes the
+/// error's `source()`.
+fn failure(
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+) -> ConnectFailure {
+    ConnectFailure(match source {
+        Some(source) => ClientError::connect_with(message, source),
+        None => ClientError::connect(message),
+    })
 }
 
 impl tower_service::Service<Uri> for Connector {

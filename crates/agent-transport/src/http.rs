@@ -354,7 +354,7 @@ impl HttpTransport {
                 let (parts, body) = resp.into_parts();
                 Ok((parts, body, origin))
             }
-            Err(e) => Err(origin.classify(&e, wire.sent())),
+            Err(e) => Err(origin.classify(e, wire.sent())),
         }
     }
 }
@@ -423,26 +423,24 @@ impl Origin {
 
     /// An error of the pooled client: before the request went on the wire (a
     /// connect failure: it never left), or after (it may have been written).
-    fn classify(&self, err: &hyper_util::client::legacy::Error, sent: bool) -> ClientError {
-        if let Some(ConnectFailure(e)) = find_source::<ConnectFailure>(err) {
+    fn classify(&self, err: hyper_util::client::legacy::Error, sent: bool) -> ClientError {
+        if let Some(ConnectFailure(e)) = find_source::<ConnectFailure>(&err) {
             return e.clone();
         }
         if err.is_connect() || !sent {
-            return ClientError::Connect {
-                message: error_chain(err),
-            };
+            return ClientError::connect_with(error_chain(&err), err);
         }
         self.closed(err)
     }
 
-    /// The connection broke before the answer was complete.
-    fn closed(&self, err: &(dyn std::error::Error + 'static)) -> ClientError {
-        self.incomplete(ClientError::Connect {
-            message: format!(
-                "connection closed before the answer was complete ({})",
-                error_chain(err)
-            ),
-        })
+    /// The connection broke before the answer was complete; `err` becomes the
+    /// cause's `source()`.
+    fn closed<E: std::error::Error + Send + Sync + 'static>(&self, err: E) -> ClientError {
+        let message = format!(
+            "connection closed before the answer was complete ({})",
+            error_chain(&err)
+        );
+        self.incomplete(ClientError::connect_with(message, err))
     }
 }
 
@@ -472,7 +470,7 @@ async fn read_body(
                 }))
             }
             Ok(None) => return Ok(buf.freeze()),
-            Ok(Some(Err(e))) => return Err(origin.closed(&e)),
+            Ok(Some(Err(e))) => return Err(origin.closed(e)),
             Ok(Some(Ok(frame))) => frame,
         };
         if let Ok(data) = frame.into_data() {
@@ -520,7 +518,7 @@ impl BodyStream for HyperBodyStream {
                     return Ok(None);
                 }
                 Some(Err(e)) => {
-                    let err = self.origin.closed(&e);
+                    let err = self.origin.closed(e);
                     self.failed = Some(err.clone());
                     return Err(err);
                 }

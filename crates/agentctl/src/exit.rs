@@ -121,7 +121,7 @@ fn kind_and_message(err: &ClientError) -> (String, String) {
         ClientError::StreamFailed { message } => pair("stream failed", message),
         ClientError::Unavailable { message, .. } => pair("unavailable", message),
         ClientError::GpuUnavailable { message } => pair("gpu unavailable", message),
-        ClientError::Connect { message } => pair("unreachable", message),
+        ClientError::Connect { message, .. } => pair("unreachable", message),
         ClientError::ResponseIncomplete {
             method,
             path,
@@ -135,7 +135,7 @@ fn kind_and_message(err: &ClientError) -> (String, String) {
         }
         ClientError::UnexpectedStatus { message, .. } => pair("unexpected answer", message),
         ClientError::Decode { message } => pair("bad answer", message),
-        ClientError::Protocol { message } => pair("protocol error", message),
+        ClientError::Protocol { message, .. } => pair("protocol error", message),
         ClientError::Usage { message } => pair("client misuse", message),
         other => ("error".into(), other.to_string()),
     }
@@ -187,12 +187,7 @@ mod tests {
             (ClientError::from_response(429, None, b"x"), LIMITS),
             (ClientError::from_response(503, None, b"x"), UNREACHABLE),
             (ClientError::from_response(408, None, b"x"), UNREACHABLE),
-            (
-                ClientError::Connect {
-                    message: "refused".into(),
-                },
-                UNREACHABLE,
-            ),
+            (ClientError::connect("refused"), UNREACHABLE),
             (ClientError::from_response(500, None, b"x"), OTHER),
             (
                 ClientError::from_response(503, None, br#"{"error_type":"gpu_unavailable"}"#),
