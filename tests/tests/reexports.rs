@@ -74,6 +74,14 @@ fn both_clients_re_export_the_shared_pieces() {
         TypeId::of::<agent_client_blocking::StreamCounters>()
     );
     assert_eq!(
+        TypeId::of::<agent_client_async::Proxy>(),
+        TypeId::of::<agent_client_blocking::Proxy>()
+    );
+    assert_eq!(
+        TypeId::of::<agent_client_async::Identity>(),
+        TypeId::of::<agent_client_blocking::Identity>()
+    );
+    assert_eq!(
         TypeId::of::<agent_client_async::RawPath>(),
         TypeId::of::<agent_client_blocking::RawPath>()
     );

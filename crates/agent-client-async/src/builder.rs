@@ -2,7 +2,7 @@
 
 use crate::client::{AsyncAgentClient, Credentials};
 use agent_proto::{ClientError, Secret, StreamLimits, Timeouts};
-use agent_transport::{HttpTransport, RetryPolicy, RetryingTransport, Transport};
+use agent_transport::{HttpTransport, Identity, Proxy, RetryPolicy, RetryingTransport, Transport};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +33,8 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     ping_interval: Duration,
     root_certificates_pem: Vec<Vec<u8>>,
+    identity: Option<Identity>,
+    proxy: Proxy,
     transport: Option<Arc<dyn Transport>>,
 }
 
@@ -48,6 +50,8 @@ impl ClientBuilder {
             retry: RetryPolicy::default(),
             ping_interval: Duration::from_secs(10),
             root_certificates_pem: Vec::new(),
+            identity: None,
+            proxy: Proxy::from_env(),
             transport: None,
         }
     }
@@ -109,6 +113,26 @@ impl ClientBuilder {
         self
     }
 
+    /// Presents this client certificate to an agent that asks for one (mutual
+    /// TLS): [`Identity::from_pem`] takes the PEM certificate chain and key.
+    pub fn identity(mut self, identity: Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Which proxies connections go through. The default, [`Proxy::from_env`],
+    /// follows `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (read when the
+    /// client is built); [`Proxy::all`] and friends override them.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    /// No proxy at all, whatever the environment says: `proxy(Proxy::none())`.
+    pub fn no_proxy(self) -> Self {
+        self.proxy(Proxy::none())
+    }
+
     /// Uses a transport of your own (a Unix socket, a broker, an in-memory one)
     /// instead of HTTP; time-outs and TLS settings are then the transport's business.
     pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
@@ -128,7 +152,12 @@ impl ClientBuilder {
         let transport: Arc<dyn Transport> = match self.transport {
             Some(t) => t,
             None => {
-                let mut b = HttpTransport::builder(&self.base_url).timeouts(self.timeouts);
+                let mut b = HttpTransport::builder(&self.base_url)
+                    .timeouts(self.timeouts)
+                    .proxy(self.proxy);
+                if let Some(identity) = self.identity {
+                    b = b.identity(identity);
+                }
                 for pem in &self.root_certificates_pem {
                     b = b.add_root_certificate_pem(pem)?;
                 }

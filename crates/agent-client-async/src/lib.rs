@@ -31,7 +31,7 @@ pub use agent_proto::{
     TailOptions, Task, TaskId, TimeoutKind, Timeouts, ValidationDetail,
 };
 pub use agent_stream::StreamCounters;
-pub use agent_transport::{RetryPolicy, Transport};
+pub use agent_transport::{Identity, Proxy, RetryPolicy, Transport};
 pub use builder::ClientBuilder;
 pub use client::AsyncAgentClient;
 pub use path::RawPath;

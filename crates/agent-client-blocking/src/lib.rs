@@ -33,7 +33,7 @@ mod client;
 mod runtime;
 mod tail;
 
-pub use agent_client_async::{RawPath, RetryPolicy, StreamCounters, Transport};
+pub use agent_client_async::{Identity, Proxy, RawPath, RetryPolicy, StreamCounters, Transport};
 // The same set as agent-client-async re-exports (tests/tests/reexports.rs checks it).
 pub use agent_proto::{
     ClientError, CreatePluginRelease, ErrorSource, GpuStatus, Health, Job, JobId, JobStatus,

@@ -2,6 +2,7 @@
 //! (hyper-util's legacy client), WebSockets through fastwebsockets.
 
 use crate::connector::{ConnectFailure, Connector};
+use crate::proxy::Proxy;
 use crate::transport::{
     BodyStream, Request, Response, StreamingResponse, Transport, WsOptions, WsStream,
 };
@@ -114,6 +115,8 @@ pub struct HttpTransportBuilder {
     pool_max_idle_per_host: usize,
     user_agent: String,
     max_response_body: usize,
+    proxy: Proxy,
+    identity: Option<tls::Identity>,
 }
 
 impl fmt::Debug for HttpTransportBuilder {
@@ -127,6 +130,8 @@ impl fmt::Debug for HttpTransportBuilder {
             .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
             .field("user_agent", &self.user_agent)
             .field("max_response_body", &self.max_response_body)
+            .field("proxy", &self.proxy)
+            .field("identity", &self.identity)
             .finish()
     }
 }
@@ -188,6 +193,21 @@ impl HttpTransportBuilder {
         self
     }
 
+    /// The client certificate and key presented to an agent that asks for one
+    /// (mutual TLS); see [`Identity`](crate::Identity).
+    pub fn identity(mut self, identity: tls::Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Which proxies connections go through (default [`Proxy::from_env`]: the
+    /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` variables, read by
+    /// [`HttpTransportBuilder::build`]). [`Proxy::none`] ignores the environment.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
     /// Checks the settings and builds the transport (a 400 on a bad URL or
     /// setting). Opens no connection; needs no runtime until first used.
     pub fn build(self) -> Result<HttpTransport, ClientError> {
@@ -195,8 +215,8 @@ impl HttpTransportBuilder {
         let base_url = check_base_url(&self.base_url)?;
         let user_agent = HeaderValue::from_str(&self.user_agent)
             .map_err(|_| ClientError::invalid("user agent", "not a valid header value"))?;
-        let config = tls::client_config(&self.roots, self.web_roots)?;
-        let connector = Connector::new(config, self.timeouts.connect);
+        let config = tls::client_config(&self.roots, self.web_roots, self.identity.as_ref())?;
+        let connector = Connector::new(config, self.timeouts.connect, self.proxy.rules());
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(self.pool_idle_timeout)
             .pool_max_idle_per_host(self.pool_max_idle_per_host)
@@ -253,6 +273,8 @@ impl HttpTransport {
             pool_max_idle_per_host: 32,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+            proxy: Proxy::from_env(),
+            identity: None,
         }
     }
 
@@ -285,11 +307,21 @@ impl HttpTransport {
         wire: Arc<OnWire>,
     ) -> Result<http::Request<WatchedBody>, ClientError> {
         let uri = self.url(&request.path)?;
+        // A plain `http` request through a proxy goes to the proxy itself (in
+        // absolute form), so the proxy's credentials go with it; `https` sends them
+        // in the tunnel's `CONNECT` instead.
+        let proxy_auth = match uri.scheme_str() {
+            Some("http") => self.inner.connector.route(&uri).and_then(|r| r.auth),
+            _ => None,
+        };
         let mut builder = http::Request::builder().method(request.method).uri(uri);
         if let Some(headers) = builder.headers_mut() {
             *headers = request.headers;
             if !headers.contains_key(USER_AGENT) {
                 headers.insert(USER_AGENT, self.inner.user_agent.clone());
+            }
+            if let Some(auth) = proxy_auth {
+                headers.insert(http::header::PROXY_AUTHORIZATION, auth);
             }
         }
         builder

@@ -38,6 +38,7 @@ mod connector;
 mod half_reads;
 mod http;
 pub mod memory;
+mod proxy;
 mod read_ahead;
 mod retry;
 mod tls;
@@ -48,7 +49,9 @@ mod websocket;
 pub use crate::http::{
     HttpTransport, HttpTransportBuilder, DEFAULT_MAX_RESPONSE_BODY, DEFAULT_USER_AGENT,
 };
+pub use proxy::Proxy;
 pub use retry::{parse_retry_after, RetryPolicy, RetryingTransport};
+pub use tls::Identity;
 pub use transport::{
     BodyStream, Request, Response, StreamingResponse, Transport, WsMessage, WsOptions, WsStream,
 };

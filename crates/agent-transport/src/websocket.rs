@@ -124,7 +124,7 @@ async fn handshake(
 ) -> Result<Io, ClientError> {
     let path = request.path.clone();
     let stream = connector
-        .connect_unbounded(uri.clone())
+        .connect_unbounded(uri.clone(), true)
         .await
         .map_err(|ConnectFailure(e)| e)?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(stream)
