@@ -42,6 +42,7 @@ mod proxy;
 mod read_ahead;
 mod retry;
 mod tls;
+pub mod trace;
 mod transport;
 mod util;
 mod websocket;
