@@ -54,6 +54,50 @@ pub fn steps(options: CiOptions) -> Vec<Step> {
         ),
         // Unit, integration and doc tests; prints the `test result:` lines.
         Step::cargo("test", &["test", "--workspace", "--locked"]),
+        // The feature combinations a user can pick (the default one was built
+        // above): plain HTTP only, without rustls, and the system's roots instead of
+        // the compiled-in ones. The blocking client depends on the async client and
+        // the transport, so checking it checks all three with those features.
+        Step::cargo(
+            "no-tls",
+            &[
+                "check",
+                "--locked",
+                "-p",
+                "agent-client-blocking",
+                "--no-default-features",
+            ],
+        ),
+        Step::cargo(
+            "native-roots",
+            &[
+                "check",
+                "--locked",
+                "-p",
+                "agent-client-blocking",
+                "--no-default-features",
+                "--features",
+                "native-roots",
+            ],
+        ),
+        // Every publishable crate packages, in dependency order, and its package
+        // builds on its own (the verification build). `--allow-dirty`: this checks
+        // that packaging works, it publishes nothing.
+        Step::cargo(
+            "package",
+            &[
+                "package",
+                "--workspace",
+                "--locked",
+                "--allow-dirty",
+                "--exclude",
+                "agent-bench",
+                "--exclude",
+                "agent-tests",
+                "--exclude",
+                "xtask",
+            ],
+        ),
     ];
     if !options.skip_deny {
         // cargo-deny reads `cargo metadata` offline, which needs the crates of
@@ -139,11 +183,20 @@ mod tests {
     }
 
     #[test]
-    fn steps_run_fmt_clippy_test_then_deny() {
+    fn steps_run_fmt_clippy_test_features_then_deny() {
         let steps = steps(CiOptions::default());
         assert_eq!(
             names(&steps),
-            ["fmt", "clippy", "test", "deny-fetch", "deny"]
+            [
+                "fmt",
+                "clippy",
+                "test",
+                "no-tls",
+                "native-roots",
+                "package",
+                "deny-fetch",
+                "deny"
+            ]
         );
         assert_eq!(steps[0].command_line(), "cargo fmt --all -- --check");
         assert_eq!(
@@ -152,7 +205,20 @@ mod tests {
         );
         assert_eq!(steps[2].command_line(), "cargo test --workspace --locked");
         assert_eq!(
+            steps[3].command_line(),
+            "cargo check --locked -p agent-client-blocking --no-default-features"
+        );
+        assert_eq!(
             steps[4].command_line(),
+            "cargo check --locked -p agent-client-blocking --no-default-features --features native-roots"
+        );
+        assert_eq!(
+            steps[5].command_line(),
+            "cargo package --workspace --locked --allow-dirty --exclude agent-bench \
+             --exclude agent-tests --exclude xtask"
+        );
+        assert_eq!(
+            steps[7].command_line(),
             "cargo deny --offline --locked check licenses bans sources"
         );
     }
@@ -160,7 +226,10 @@ mod tests {
     #[test]
     fn skip_deny_leaves_out_the_deny_steps() {
         let steps = steps(CiOptions { skip_deny: true });
-        assert_eq!(names(&steps), ["fmt", "clippy", "test"]);
+        assert_eq!(
+            names(&steps),
+            ["fmt", "clippy", "test", "no-tls", "native-roots", "package"]
+        );
     }
 
     #[test]

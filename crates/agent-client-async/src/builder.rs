@@ -2,7 +2,9 @@
 
 use crate::client::{AsyncAgentClient, Credentials};
 use agent_proto::{ClientError, Secret, StreamLimits, Timeouts};
-use agent_transport::{HttpTransport, Identity, Proxy, RetryPolicy, RetryingTransport, Transport};
+#[cfg(feature = "tls")]
+use agent_transport::Identity;
+use agent_transport::{HttpTransport, Proxy, RetryPolicy, RetryingTransport, Transport};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +34,9 @@ pub struct ClientBuilder {
     limits: StreamLimits,
     retry: RetryPolicy,
     ping_interval: Duration,
+    #[cfg(feature = "tls")]
     root_certificates_pem: Vec<Vec<u8>>,
+    #[cfg(feature = "tls")]
     identity: Option<Identity>,
     proxy: Proxy,
     transport: Option<Arc<dyn Transport>>,
@@ -49,7 +53,9 @@ impl ClientBuilder {
             limits: StreamLimits::default(),
             retry: RetryPolicy::default(),
             ping_interval: Duration::from_secs(10),
+            #[cfg(feature = "tls")]
             root_certificates_pem: Vec::new(),
+            #[cfg(feature = "tls")]
             identity: None,
             proxy: Proxy::from_env(),
             transport: None,
@@ -106,6 +112,7 @@ impl ClientBuilder {
         self
     }
 
+    #[cfg(feature = "tls")]
     /// Trusts one more root certificate (PEM) besides the web's roots, for an agent
     /// behind a private certificate authority.
     pub fn add_root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
@@ -113,6 +120,7 @@ impl ClientBuilder {
         self
     }
 
+    #[cfg(feature = "tls")]
     /// Presents this client certificate to an agent that asks for one (mutual
     /// TLS): [`Identity::from_pem`] takes the PEM certificate chain and key.
     pub fn identity(mut self, identity: Identity) -> Self {
@@ -152,14 +160,18 @@ impl ClientBuilder {
         let transport: Arc<dyn Transport> = match self.transport {
             Some(t) => t,
             None => {
+                #[allow(unused_mut)] // without TLS there is nothing more to set
                 let mut b = HttpTransport::builder(&self.base_url)
                     .timeouts(self.timeouts)
                     .proxy(self.proxy);
-                if let Some(identity) = self.identity {
-                    b = b.identity(identity);
-                }
-                for pem in &self.root_certificates_pem {
-                    b = b.add_root_certificate_pem(pem)?;
+                #[cfg(feature = "tls")]
+                {
+                    if let Some(identity) = self.identity {
+                        b = b.identity(identity);
+                    }
+                    for pem in &self.root_certificates_pem {
+                        b = b.add_root_certificate_pem(pem)?;
+                    }
                 }
                 Arc::new(b.build()?)
             }

@@ -15,10 +15,15 @@
 //! # let _ = (status, jobs);
 //! # Ok(()) }
 //! ```
+//!
+//! The [`guide`] covers features, TLS and roots, proxies, errors, limits,
+//! retries, time-outs, tracing, testing against `agent-testkit` and plugging in a
+//! transport of your own.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod builder;
 mod client;
+pub mod guide;
 mod path;
 mod tail;
 
@@ -31,7 +36,9 @@ pub use agent_proto::{
     TailOptions, Task, TaskId, TimeoutKind, Timeouts, ValidationDetail,
 };
 pub use agent_stream::StreamCounters;
-pub use agent_transport::{Identity, Proxy, RetryPolicy, Transport};
+#[cfg(feature = "tls")]
+pub use agent_transport::Identity;
+pub use agent_transport::{Proxy, RetryPolicy, Transport};
 pub use builder::ClientBuilder;
 pub use client::AsyncAgentClient;
 pub use path::RawPath;

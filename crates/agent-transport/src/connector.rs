@@ -19,15 +19,18 @@ use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::rt::TokioIo;
+#[cfg(feature = "tls")]
 use rustls::pki_types::ServerName;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpStream;
+#[cfg(feature = "tls")]
 use tokio_rustls::client::TlsStream;
 
 /// A connection failure, already classified; travels through hyper-util's error
@@ -50,6 +53,7 @@ type TunnelError = <Tunnel<HttpConnector> as tower_service::Service<Uri>>::Error
 #[derive(Clone)]
 pub(crate) struct Connector {
     http: HttpConnector,
+    #[cfg(feature = "tls")]
     tls: tokio_rustls::TlsConnector,
     timeout: Duration,
     proxies: Rules,
@@ -66,13 +70,18 @@ impl fmt::Debug for Connector {
 
 impl Connector {
     /// A connector with this TLS configuration, connect time-out and proxy rules.
-    pub(crate) fn new(tls: Arc<rustls::ClientConfig>, timeout: Duration, proxies: Rules) -> Self {
+    pub(crate) fn new(
+        #[cfg(feature = "tls")] tls: Arc<rustls::ClientConfig>,
+        timeout: Duration,
+        proxies: Rules,
+    ) -> Self {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_keepalive(Some(Duration::from_secs(60)));
         Connector {
             http,
+            #[cfg(feature = "tls")]
             tls: tokio_rustls::TlsConnector::from(tls),
             timeout,
             proxies,
@@ -203,7 +212,21 @@ impl Connector {
         self.tls_over(tcp.into_inner(), &uri).await
     }
 
+    /// Without the `tls` feature there is no TLS: `https` is refused when the
+    /// transport is built, so this only guards.
+    #[cfg(not(feature = "tls"))]
+    async fn tls_over(&self, _tcp: TcpStream, uri: &Uri) -> Result<MaybeTlsStream, ConnectFailure> {
+        Err(failure(
+            format!(
+                "cannot speak TLS to {}: agent-transport was built without its `tls` feature",
+                uri.authority().map(|a| a.as_str()).unwrap_or_default()
+            ),
+            None,
+        ))
+    }
+
     /// A TLS handshake with `uri`'s host over `tcp`.
+    #[cfg(feature = "tls")]
     async fn tls_over(&self, tcp: TcpStream, uri: &Uri) -> Result<MaybeTlsStream, ConnectFailure> {
         let host = uri.host().unwrap_or_default().to_owned();
         let target = uri
@@ -274,6 +297,7 @@ pub(crate) enum MaybeTlsStream {
     /// Plain `http` to a proxy, which takes the requests in absolute form.
     ViaProxy(TokioIo<TcpStream>),
     /// `https`.
+    #[cfg(feature = "tls")]
     Tls(Box<TokioIo<TlsStream<TcpStream>>>),
 }
 
@@ -287,6 +311,7 @@ impl Read for MaybeTlsStream {
             MaybeTlsStream::Plain(s) | MaybeTlsStream::ViaProxy(s) => {
                 Pin::new(s).poll_read(cx, buf)
             }
+            #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
@@ -302,6 +327,7 @@ impl Write for MaybeTlsStream {
             MaybeTlsStream::Plain(s) | MaybeTlsStream::ViaProxy(s) => {
                 Pin::new(s).poll_write(cx, buf)
             }
+            #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
@@ -309,6 +335,7 @@ impl Write for MaybeTlsStream {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             MaybeTlsStream::Plain(s) | MaybeTlsStream::ViaProxy(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
@@ -316,6 +343,7 @@ impl Write for MaybeTlsStream {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             MaybeTlsStream::Plain(s) | MaybeTlsStream::ViaProxy(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
@@ -323,6 +351,7 @@ impl Write for MaybeTlsStream {
     fn is_write_vectored(&self) -> bool {
         match self {
             MaybeTlsStream::Plain(s) | MaybeTlsStream::ViaProxy(s) => s.is_write_vectored(),
+            #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(s) => s.is_write_vectored(),
         }
     }
@@ -336,6 +365,7 @@ impl Write for MaybeTlsStream {
             MaybeTlsStream::Plain(s) | MaybeTlsStream::ViaProxy(s) => {
                 Pin::new(s).poll_write_vectored(cx, bufs)
             }
+            #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
@@ -347,6 +377,7 @@ impl Connection for MaybeTlsStream {
             MaybeTlsStream::Plain(s) => s.connected(),
             // hyper-util writes requests in absolute form on a proxied connection.
             MaybeTlsStream::ViaProxy(s) => s.connected().proxy(true),
+            #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(s) => s.inner().get_ref().0.connected(),
         }
     }

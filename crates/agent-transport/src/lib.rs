@@ -41,6 +41,7 @@ pub mod memory;
 mod proxy;
 mod read_ahead;
 mod retry;
+#[cfg(feature = "tls")]
 mod tls;
 pub mod trace;
 mod transport;
@@ -52,6 +53,7 @@ pub use crate::http::{
 };
 pub use proxy::Proxy;
 pub use retry::{parse_retry_after, RetryPolicy, RetryingTransport};
+#[cfg(feature = "tls")]
 pub use tls::Identity;
 pub use transport::{
     BodyStream, Request, Response, StreamingResponse, Transport, WsMessage, WsOptions, WsStream,

@@ -97,8 +97,33 @@ pub(crate) fn check_root(cert: &CertificateDer<'_>) -> Result<(), ClientError> {
         .map_err(|e| ClientError::invalid("root certificate", e.to_string()))
 }
 
+/// The roots the enabled features bring: Mozilla's list compiled in
+/// (`webpki-roots`, the default) and the operating system's store
+/// (`native-roots`, read through rustls-native-certs each time a transport is
+/// built). With neither, only the roots a caller adds are trusted.
+fn add_built_in_roots(roots: &mut RootCertStore) {
+    #[cfg(feature = "webpki-roots")]
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    #[cfg(feature = "native-roots")]
+    {
+        let found = rustls_native_certs::load_native_certs();
+        if !found.errors.is_empty() {
+            tracing::warn!(
+                errors = found.errors.len(),
+                loaded = found.certs.len(),
+                "agent.tls: some of the system's root certificates could not be read"
+            );
+        }
+        // A certificate the store holds but rustls cannot use is skipped, as
+        // reqwest does.
+        let (_added, _ignored) = roots.add_parsable_certificates(found.certs);
+    }
+    #[cfg(not(any(feature = "webpki-roots", feature = "native-roots")))]
+    let _ = roots;
+}
+
 /// The client configuration: ring provider, safe default protocol versions (TLS 1.2
-/// and 1.3), webpki-roots when `web_roots`, plus `extra_roots`, ALPN `http/1.1`.
+/// and 1.3), the built-in roots when `web_roots`, plus `extra_roots`, ALPN `http/1.1`.
 pub(crate) fn client_config(
     extra_roots: &[CertificateDer<'static>],
     web_roots: bool,
@@ -106,7 +131,7 @@ pub(crate) fn client_config(
 ) -> Result<Arc<ClientConfig>, ClientError> {
     let mut roots = RootCertStore::empty();
     if web_roots {
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        add_built_in_roots(&mut roots);
     }
     for cert in extra_roots {
         roots
