@@ -56,9 +56,7 @@ fn agent() -> MemoryTransport {
                     WsMessage::Text(Bytes::from_static(b"a")),
                     WsMessage::Text(Bytes::from_static(b"b")),
                 ],
-                end: MemoryEnd::Fail(ClientError::Connect {
-                    message: "reset".into(),
-                }),
+                end: MemoryEnd::Fail(ClientError::connect("reset")),
             },
             "jobs/raysubmit_broken/logs/stream/" => MemoryReply::chunks(
                 200,
@@ -68,11 +66,7 @@ fn agent() -> MemoryTransport {
                     "data: {\"type\":\"complete\"}\n",
                 ],
             ),
-            "health/" => {
-                return Err(ClientError::Connect {
-                    message: "the broker is down".into(),
-                })
-            }
+            "health/" => return Err(ClientError::connect("the broker is down")),
             _ => MemoryReply::body(404, r#"{"detail":"Not found."}"#),
         })
     })
@@ -157,7 +151,7 @@ async fn the_clients_rules_hold_over_a_custom_transport() {
     let c = client(&memory);
     let e = c.health_check().await.unwrap_err();
     assert!(
-        matches!(&e, ClientError::Connect { message } if message == "the broker is down"),
+        matches!(&e, ClientError::Connect { message, .. } if message == "the broker is down"),
         "{e:?}"
     );
 

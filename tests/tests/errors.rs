@@ -43,6 +43,19 @@ fn both_fail<T: std::fmt::Debug>(
     [a, b]
 }
 
+/// The kinds of every `io::Error` in `e`'s source chain.
+fn io_errors(e: &ClientError) -> Vec<std::io::ErrorKind> {
+    let mut kinds = Vec::new();
+    let mut next = std::error::Error::source(e);
+    while let Some(s) = next {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            kinds.push(io.kind());
+        }
+        next = s.source();
+    }
+    kinds
+}
+
 /// Clients that do not retry, with a short read time-out.
 fn clients(server: &AgentTestServer) -> (AsyncAgentClient, AgentClient) {
     let a = AsyncAgentClient::builder(server.url(), server.token())
@@ -442,8 +455,15 @@ async fn status_503_when_the_agent_cannot_be_reached() {
         .retry_policy(common::quick_retries())
         .build()
         .unwrap();
-    let connect = |e: &ClientError| matches!(e, ClientError::Connect { .. });
-    both_fail(503, both!(a, b, health_check()), connect);
+    let connect = |e: &ClientError| matches!(e, ClientError::Connect { .. }) && e.is_connect();
+    let [ea, eb] = both_fail(503, both!(a, b, health_check()), connect);
+    // The source chain reaches the refused connect's `io::Error`, for `anyhow`
+    // reports and for callers that downcast.
+    for e in [&ea, &eb] {
+        let refused = io_errors(e).contains(&std::io::ErrorKind::ConnectionRefused);
+        assert!(refused, "{e:?}: {:?}", io_errors(e));
+        assert!(!e.is_timeout() && !e.is_status() && !e.is_limit());
+    }
     // a POST that never left is as safe to report as a GET
     both_fail(
         503,
@@ -508,5 +528,27 @@ fn the_error_table_codes() {
     ] {
         let e = ClientError::from_response(status, None, b"{}");
         assert_eq!(e.status_code(), code, "{e:?}");
+        // The variant too: a fallback variant (`UnexpectedStatus`, `Server`) passes
+        // any code straight through, so the code alone cannot catch a wrong mapping.
+        let variant_ok = match status {
+            400 => matches!(e, ClientError::BadRequest { .. }),
+            401 => matches!(e, ClientError::Unauthorized { .. }),
+            403 => matches!(e, ClientError::Forbidden { .. }),
+            404 => matches!(e, ClientError::NotFound { .. }),
+            408 => matches!(
+                e,
+                ClientError::Timeout {
+                    kind: TimeoutKind::Read,
+                    ..
+                }
+            ),
+            422 => matches!(e, ClientError::Validation { .. }),
+            429 => matches!(e, ClientError::RateLimited { .. }),
+            500 => matches!(e, ClientError::Server { status: 500, .. }),
+            503 => matches!(e, ClientError::Unavailable { .. }),
+            _ => false,
+        };
+        assert!(variant_ok, "{status} became {e:?}");
+        assert!(e.is_status(), "{e:?}");
     }
 }

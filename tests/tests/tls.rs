@@ -11,9 +11,28 @@ use agent_testkit::sample::SUCCEEDED_JOB;
 use agent_testkit::{AgentTestServer, RouteKind};
 use common::{drain, drain_blocking, log_lines, on_thread, self_signed, Proxy};
 
+/// A 503 connect error whose message says "certificate" and whose source chain
+/// holds the rustls error (an `io::Error` wrapping a `rustls::Error`).
 fn is_certificate_failure(e: &ClientError) -> bool {
-    matches!(e, ClientError::Connect { message } if message.to_lowercase().contains("certificate"))
+    matches!(e, ClientError::Connect { message, .. } if message.to_lowercase().contains("certificate"))
         && e.status_code() == 503
+        && e.is_connect()
+        && has_rustls_cause(e)
+}
+
+fn has_rustls_cause(e: &ClientError) -> bool {
+    let mut next = std::error::Error::source(e);
+    while let Some(s) = next {
+        let inner = s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|i| i.downcast_ref::<rustls::Error>());
+        if s.downcast_ref::<rustls::Error>().is_some() || inner.is_some() {
+            return true;
+        }
+        next = s.source();
+    }
+    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -97,6 +97,52 @@ pub fn steps(options: CiOptions) -> Vec<Step> {
             ],
         ));
     }
+    steps.extend([
+        // The feature combinations a user can pick (the default one was built
+        // above): plain HTTP only, without rustls, and the system's roots instead of
+        // the compiled-in ones. The blocking client depends on the async client and
+        // the transport, so checking it checks all three with those features.
+        Step::cargo(
+            "no-tls",
+            &[
+                "check",
+                "--locked",
+                "-p",
+                "agent-client-blocking",
+                "--no-default-features",
+            ],
+        ),
+        Step::cargo(
+            "native-roots",
+            &[
+                "check",
+                "--locked",
+                "-p",
+                "agent-client-blocking",
+                "--no-default-features",
+                "--features",
+                "native-roots",
+            ],
+        ),
+        // Every publishable crate packages, in dependency order, and its package
+        // builds on its own (the verification build). `--allow-dirty`: this checks
+        // that packaging works, it publishes nothing.
+        Step::cargo(
+            "package",
+            &[
+                "package",
+                "--workspace",
+                "--locked",
+                "--allow-dirty",
+                "--exclude",
+                "agent-bench",
+                "--exclude",
+                "agent-tests",
+                "--exclude",
+                "xtask",
+            ],
+        ),
+    ]);
     if !options.skip_deny {
         // cargo-deny reads `cargo metadata` offline, which needs the crates of
         // every target platform, not only those the build above downloaded.
@@ -188,11 +234,20 @@ mod tests {
     }
 
     #[test]
-    fn steps_run_fmt_clippy_test_then_deny() {
+    fn steps_run_fmt_clippy_test_features_then_deny() {
         let steps = steps(CiOptions::default());
         assert_eq!(
             names(&steps),
-            ["fmt", "clippy", "test", "deny-fetch", "deny"]
+            [
+                "fmt",
+                "clippy",
+                "test",
+                "no-tls",
+                "native-roots",
+                "package",
+                "deny-fetch",
+                "deny"
+            ]
         );
         assert_eq!(steps[0].command_line(), "cargo fmt --all -- --check");
         assert_eq!(
@@ -201,7 +256,20 @@ mod tests {
         );
         assert_eq!(steps[2].command_line(), "cargo test --workspace --locked");
         assert_eq!(
+            steps[3].command_line(),
+            "cargo check --locked -p agent-client-blocking --no-default-features"
+        );
+        assert_eq!(
             steps[4].command_line(),
+            "cargo check --locked -p agent-client-blocking --no-default-features --features native-roots"
+        );
+        assert_eq!(
+            steps[5].command_line(),
+            "cargo package --workspace --locked --allow-dirty --exclude agent-bench \
+             --exclude agent-tests --exclude xtask"
+        );
+        assert_eq!(
+            steps[7].command_line(),
             "cargo deny --offline --locked check licenses bans sources"
         );
     }
@@ -212,7 +280,10 @@ mod tests {
             skip_deny: true,
             ..CiOptions::default()
         });
-        assert_eq!(names(&steps), ["fmt", "clippy", "test"]);
+        assert_eq!(
+            names(&steps),
+            ["fmt", "clippy", "test", "no-tls", "native-roots", "package"]
+        );
     }
 
     #[test]
@@ -221,7 +292,10 @@ mod tests {
             skip_deny: true,
             e2e_ray: true,
         });
-        assert_eq!(names(&steps), ["fmt", "clippy", "test", "e2e-ray"]);
+        assert_eq!(
+            names(&steps),
+            ["fmt", "clippy", "test", "e2e-ray", "no-tls", "native-roots", "package"]
+        );
         assert_eq!(
             steps[3].command_line(),
             "cargo test -p agent-gateway --locked --test e2e_ray -- --ignored --test-threads=1"

@@ -2,7 +2,9 @@
 
 use crate::client::{AsyncAgentClient, Credentials};
 use agent_proto::{ClientError, Secret, StreamLimits, Timeouts};
-use agent_transport::{HttpTransport, RetryPolicy, RetryingTransport, Transport};
+#[cfg(feature = "tls")]
+use agent_transport::Identity;
+use agent_transport::{HttpTransport, Proxy, RetryPolicy, RetryingTransport, Transport};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +34,11 @@ pub struct ClientBuilder {
     limits: StreamLimits,
     retry: RetryPolicy,
     ping_interval: Duration,
+    #[cfg(feature = "tls")]
     root_certificates_pem: Vec<Vec<u8>>,
+    #[cfg(feature = "tls")]
+    identity: Option<Identity>,
+    proxy: Proxy,
     transport: Option<Arc<dyn Transport>>,
 }
 
@@ -47,7 +53,11 @@ impl ClientBuilder {
             limits: StreamLimits::default(),
             retry: RetryPolicy::default(),
             ping_interval: Duration::from_secs(10),
+            #[cfg(feature = "tls")]
             root_certificates_pem: Vec::new(),
+            #[cfg(feature = "tls")]
+            identity: None,
+            proxy: Proxy::from_env(),
             transport: None,
         }
     }
@@ -102,11 +112,33 @@ impl ClientBuilder {
         self
     }
 
+    #[cfg(feature = "tls")]
     /// Trusts one more root certificate (PEM) besides the web's roots, for an agent
     /// behind a private certificate authority.
     pub fn add_root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.root_certificates_pem.push(pem.into());
         self
+    }
+
+    #[cfg(feature = "tls")]
+    /// Presents this client certificate to an agent that asks for one (mutual
+    /// TLS): [`Identity::from_pem`] takes the PEM certificate chain and key.
+    pub fn identity(mut self, identity: Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Which proxies connections go through. The default, [`Proxy::from_env`],
+    /// follows `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (read when the
+    /// client is built); [`Proxy::all`] and friends override them.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    /// No proxy at all, whatever the environment says: `proxy(Proxy::none())`.
+    pub fn no_proxy(self) -> Self {
+        self.proxy(Proxy::none())
     }
 
     /// Uses a transport of your own (a Unix socket, a broker, an in-memory one)
@@ -128,9 +160,18 @@ impl ClientBuilder {
         let transport: Arc<dyn Transport> = match self.transport {
             Some(t) => t,
             None => {
-                let mut b = HttpTransport::builder(&self.base_url).timeouts(self.timeouts);
-                for pem in &self.root_certificates_pem {
-                    b = b.add_root_certificate_pem(pem)?;
+                #[allow(unused_mut)] // without TLS there is nothing more to set
+                let mut b = HttpTransport::builder(&self.base_url)
+                    .timeouts(self.timeouts)
+                    .proxy(self.proxy);
+                #[cfg(feature = "tls")]
+                {
+                    if let Some(identity) = self.identity {
+                        b = b.identity(identity);
+                    }
+                    for pem in &self.root_certificates_pem {
+                        b = b.add_root_certificate_pem(pem)?;
+                    }
                 }
                 Arc::new(b.build()?)
             }

@@ -15,20 +15,30 @@
 //! # let _ = (status, jobs);
 //! # Ok(()) }
 //! ```
+//!
+//! The [`guide`] covers features, TLS and roots, proxies, errors, limits,
+//! retries, time-outs, tracing, testing against `agent-testkit` and plugging in a
+//! transport of your own.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod builder;
 mod client;
+pub mod guide;
 mod path;
 mod tail;
 
+// The same set as agent-client-blocking re-exports (tests/tests/reexports.rs checks
+// it), so that code moves between the two clients by changing one `use`.
 pub use agent_proto::{
-    ClientError, CreatePluginRelease, GpuStatus, Health, Job, JobStatus, Node, Page, PluginRelease,
-    Protocol, RunDebugPluginRelease, RunPluginRelease, ServeApplication, StopJobResponse,
-    StreamLimits, TailOptions, Task, Timeouts,
+    ClientError, CreatePluginRelease, ErrorSource, GpuStatus, Health, Job, JobId, JobStatus,
+    LimitKind, Node, NodeId, Page, PluginLookup, PluginRelease, Protocol, RunDebugPluginRelease,
+    RunPluginRelease, Secret, ServeAppName, ServeApplication, StopJobResponse, StreamLimits,
+    TailOptions, Task, TaskId, TimeoutKind, Timeouts, ValidationDetail,
 };
 pub use agent_stream::StreamCounters;
-pub use agent_transport::{RetryPolicy, Transport};
+#[cfg(feature = "tls")]
+pub use agent_transport::Identity;
+pub use agent_transport::{Proxy, RetryPolicy, Transport};
 pub use builder::ClientBuilder;
 pub use client::AsyncAgentClient;
 pub use path::RawPath;

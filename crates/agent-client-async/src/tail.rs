@@ -184,23 +184,32 @@ impl LogTail {
             permits: Arc::clone(&permits),
             ended: false,
         };
-        let task = runtime.spawn(async move {
-            let mut driver = driver;
-            let closed = async {
-                // A client dropped without `close()` leaves its tails running.
-                if closed.wait_for(|c| *c).await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            };
-            let end = tokio::select! {
-                biased;
-                () = closed => Err(ClientError::Usage {
-                    message: "the client was closed before the job's log completed".into(),
-                }),
-                end = driver.run(conn, &mut sink) => end,
-            };
-            sink.end(end.map_err(|e| credentials.scrub(e)));
-        });
+        let span = tracing::debug_span!(
+            "agent.tail",
+            route = "jobs/{id}/logs/",
+            protocol = %driver.protocol,
+        );
+        let task = runtime.spawn(tracing::Instrument::instrument(
+            async move {
+                let mut driver = driver;
+                let closed = async {
+                    // A client dropped without `close()` leaves its tails running.
+                    if closed.wait_for(|c| *c).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                let end = tokio::select! {
+                    biased;
+                    () = closed => Err(ClientError::Usage {
+                        message: "the client was closed before the job's log completed".into(),
+                    }),
+                    end = driver.run(conn, &mut sink) => end,
+                };
+                trace_end(&end, &driver.shared);
+                sink.end(end.map_err(|e| credentials.scrub(e)));
+            },
+            span,
+        ));
         LogTail {
             rx,
             buf: VecDeque::new(),
@@ -420,6 +429,51 @@ impl Sink {
     }
 }
 
+/// The tail's end as `tracing` events: `agent.tail.end` (how it ended, lines
+/// delivered and skipped, the protocol), and before it `agent.tail.limit` or
+/// `agent.tail.idle_timeout` when that is why. Nothing from the server is recorded.
+fn trace_end(end: &Result<(), ClientError>, shared: &Shared) {
+    let c = shared.counters();
+    let skipped = c.skipped_oversized + c.skipped_empty + c.ignored;
+    let protocol = shared.protocol();
+    match end {
+        Ok(()) => tracing::info!(
+            outcome = "complete",
+            delivered = c.delivered,
+            skipped,
+            replayed = c.replayed,
+            %protocol,
+            "agent.tail.end"
+        ),
+        Err(e) => {
+            match e {
+                ClientError::LimitExceeded { kind, limit } => tracing::warn!(
+                    kind = %kind,
+                    limit,
+                    "agent.tail.limit: a stream limit ended the tail"
+                ),
+                ClientError::Timeout {
+                    kind: TimeoutKind::Idle,
+                    after,
+                } => tracing::warn!(
+                    after_ms = after.as_millis() as u64,
+                    "agent.tail.idle_timeout: nothing came for too long"
+                ),
+                _ => {}
+            }
+            tracing::info!(
+                outcome = "failed",
+                status = e.status_code(),
+                delivered = c.delivered,
+                skipped,
+                replayed = c.replayed,
+                %protocol,
+                "agent.tail.end"
+            );
+        }
+    }
+}
+
 /// The consumer is gone (the task is being aborted).
 fn gone() -> ClientError {
     ClientError::Usage {
@@ -476,6 +530,10 @@ impl Driver {
             Protocol::Auto => match self.open_ws().await {
                 Ok(ws) => Ok(Conn::Ws(ws)),
                 Err(e) if matches!(e.status_code(), 500 | 503) => {
+                    tracing::info!(
+                        status = e.status_code(),
+                        "agent.tail.fallback: the WebSocket tail did not open; using HTTP streaming"
+                    );
                     self.open_http().await.map(Conn::Http)
                 }
                 Err(e) => Err(e),
@@ -546,10 +604,16 @@ impl Driver {
         if self.protocol != Protocol::Auto {
             return Err(cause);
         }
-        let body = self.open_http().await.map_err(|e| ClientError::Connect {
-            message: format!(
+        tracing::info!(
+            status = cause.status_code(),
+            received = resume.base.received,
+            delivered = resume.base.delivered,
+            "agent.tail.resume: the WebSocket tail broke; resuming over HTTP streaming"
+        );
+        let body = self.open_http().await.map_err(|e| {
+            ClientError::connect(format!(
                 "the WebSocket tail broke ({cause}) and resuming it over HTTP failed: {e}"
-            ),
+            ))
         })?;
         self.run_http(body, Some(resume), sink).await
     }
@@ -717,9 +781,9 @@ fn broken(cause: ClientError, decoder: &TailDecoder, anchor: Option<Anchor>) -> 
 }
 
 fn closed_early(what: &str) -> ClientError {
-    ClientError::Connect {
-        message: format!("the agent closed the tail ({what}) before the job's log completed"),
-    }
+    ClientError::connect(format!(
+        "the agent closed the tail ({what}) before the job's log completed"
+    ))
 }
 
 /// The counters of a tail that fell back: the WebSocket's up to the break, then the
@@ -824,12 +888,10 @@ fn on_line(anchor: &Anchor, seen: &mut u64, verdict: &mut Option<bool>, line: &L
 }
 
 fn cannot_resume(detail: String) -> ClientError {
-    ClientError::Protocol {
-        message: format!(
-            "the WebSocket tail broke and cannot resume the tail over HTTP without \
+    ClientError::protocol(format!(
+        "the WebSocket tail broke and cannot resume the tail over HTTP without \
              repeating or losing lines: {detail}"
-        ),
-    }
+    ))
 }
 
 /// Polls `future` once: its output if it is ready now, `None` otherwise (the future

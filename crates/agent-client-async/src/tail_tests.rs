@@ -254,9 +254,7 @@ fn unavailable() -> ClientError {
 }
 
 fn reset() -> ClientError {
-    ClientError::Connect {
-        message: "connection reset by peer".into(),
-    }
+    ClientError::connect("connection reset by peer")
 }
 
 #[tokio::test(start_paused = true)]
@@ -456,9 +454,7 @@ async fn a_resume_over_a_shorter_http_log_fails_clearly() {
 async fn a_failed_resume_says_both_causes() {
     let t = ScriptTransport::new(
         vec![Opening::Open(0, vec![text("one"), Step::Fail(reset())])],
-        vec![Opening::Fail(ClientError::Connect {
-            message: "refused".into(),
-        })],
+        vec![Opening::Fail(ClientError::connect("refused"))],
     );
     let mut tail = t.tail(opts(Protocol::Auto)).await;
     let (lines, err) = drain(&mut tail).await;

@@ -2,7 +2,9 @@
 
 use crate::client::AgentClient;
 use crate::runtime::RuntimeThread;
-use agent_client_async::{AsyncAgentClient, RetryPolicy, Transport};
+#[cfg(feature = "tls")]
+use agent_client_async::Identity;
+use agent_client_async::{AsyncAgentClient, Proxy, RetryPolicy, Transport};
 use agent_proto::{ClientError, Secret, StreamLimits, Timeouts};
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,9 +89,27 @@ impl ClientBuilder {
         self.map(|b| b.ping_interval(interval))
     }
 
+    #[cfg(feature = "tls")]
     /// Trusts one more root certificate (PEM) besides the web's roots.
     pub fn add_root_certificate_pem(self, pem: impl Into<Vec<u8>>) -> Self {
         self.map(|b| b.add_root_certificate_pem(pem))
+    }
+
+    #[cfg(feature = "tls")]
+    /// Presents this client certificate to an agent that asks for one (mutual TLS).
+    pub fn identity(self, identity: Identity) -> Self {
+        self.map(|b| b.identity(identity))
+    }
+
+    /// Which proxies connections go through (default: the environment's
+    /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`).
+    pub fn proxy(self, proxy: Proxy) -> Self {
+        self.map(|b| b.proxy(proxy))
+    }
+
+    /// No proxy at all, whatever the environment says.
+    pub fn no_proxy(self) -> Self {
+        self.map(|b| b.no_proxy())
     }
 
     /// Uses a transport of your own instead of HTTP.

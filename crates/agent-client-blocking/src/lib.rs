@@ -26,6 +26,12 @@
 //! # let _ = jobs;
 //! # Ok::<(), ClientError>(())
 //! ```
+//!
+//! The guides (features, TLS and roots, proxies, errors, limits, retries,
+//! time-outs, tracing, testing against `agent-testkit`, custom transports) are in
+//! [`agent_client_async::guide`]; everything there holds for this client, with
+//! the same builder methods, minus the `.await`. It has the same Cargo features:
+//! `tls` and `webpki-roots` (default) and `native-roots`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod builder;
@@ -33,12 +39,15 @@ mod client;
 mod runtime;
 mod tail;
 
-pub use agent_client_async::{RawPath, RetryPolicy, StreamCounters, Transport};
+#[cfg(feature = "tls")]
+pub use agent_client_async::Identity;
+pub use agent_client_async::{Proxy, RawPath, RetryPolicy, StreamCounters, Transport};
+// The same set as agent-client-async re-exports (tests/tests/reexports.rs checks it).
 pub use agent_proto::{
-    ClientError, CreatePluginRelease, GpuStatus, Health, Job, JobId, JobStatus, LimitKind, Node,
-    NodeId, Page, PluginLookup, PluginRelease, Protocol, RunDebugPluginRelease, RunPluginRelease,
-    Secret, ServeAppName, ServeApplication, StopJobResponse, StreamLimits, TailOptions, Task,
-    TaskId, TimeoutKind, Timeouts,
+    ClientError, CreatePluginRelease, ErrorSource, GpuStatus, Health, Job, JobId, JobStatus,
+    LimitKind, Node, NodeId, Page, PluginLookup, PluginRelease, Protocol, RunDebugPluginRelease,
+    RunPluginRelease, Secret, ServeAppName, ServeApplication, StopJobResponse, StreamLimits,
+    TailOptions, Task, TaskId, TimeoutKind, Timeouts, ValidationDetail,
 };
 pub use builder::ClientBuilder;
 pub use client::AgentClient;

@@ -105,7 +105,7 @@ impl RayClient {
 
     fn unreachable(&self, err: ClientError) -> ClientError {
         match err {
-            ClientError::Connect { message } => ClientError::Unavailable {
+            ClientError::Connect { message, .. } => ClientError::Unavailable {
                 retry_after: None,
                 message: format!(
                     "the Ray dashboard at {} is unreachable: {message}",

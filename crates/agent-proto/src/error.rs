@@ -4,7 +4,9 @@
 //! code the way users of the Python SDK match on `ClientError.status_code`, or on the
 //! variant when it wants the details.
 
+use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The longest server-supplied message kept in an error, in bytes.
@@ -110,6 +112,73 @@ fn render_retry(retry_after: &Option<Duration>) -> String {
     }
 }
 
+/// The underlying cause of a [`ClientError`]: an `io::Error`, a rustls or hyper
+/// error, a proxy's refusal, ... behind an opaque, cheaply cloned box.
+///
+/// [`std::error::Error::source`] of a [`ClientError::Connect`] or
+/// [`ClientError::Protocol`] returns the wrapped error itself (this type derefs to
+/// it), so `anyhow`/`eyre` reports show the cause and a caller can `downcast_ref`
+/// the chain to the concrete type it knows, as with reqwest. Its `Display` and
+/// `Debug` are the wrapped error's.
+///
+/// ```
+/// use agent_proto::ClientError;
+/// use std::error::Error;
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+/// let e = ClientError::connect_with("could not connect to h:1", io);
+/// let cause = e.source().and_then(|c| c.downcast_ref::<std::io::Error>());
+/// assert_eq!(cause.map(|io| io.kind()), Some(std::io::ErrorKind::ConnectionRefused));
+/// ```
+#[derive(Clone)]
+pub struct ErrorSource(Arc<dyn StdError + Send + Sync + 'static>);
+
+impl ErrorSource {
+    /// Wraps an error.
+    pub fn new(err: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
+        ErrorSource(Arc::from(err.into()))
+    }
+
+    /// The wrapped error as a `T`, when it is one.
+    pub fn downcast_ref<T: StdError + 'static>(&self) -> Option<&T> {
+        self.0.downcast_ref::<T>()
+    }
+
+    /// The wrapped error.
+    pub fn get_ref(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+// `ClientError` was unwind-safe before it had a source, and callers rely on it
+// (`catch_unwind` around checks of an error). The cause is only ever read through
+// `&`, and a panic cannot leave an error half-updated, so the marker holds.
+impl std::panic::UnwindSafe for ErrorSource {}
+impl std::panic::RefUnwindSafe for ErrorSource {}
+
+impl fmt::Debug for ErrorSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for ErrorSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+// Deliberately not `impl Error`: `ClientError::source()` reaches the wrapped error
+// through this `Deref`, so that `downcast_ref::<io::Error>()` on it works directly,
+// as on reqwest's errors.
+impl std::ops::Deref for ErrorSource {
+    type Target = dyn StdError + Send + Sync + 'static;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
 /// Everything that can go wrong between a caller and the agent.
 ///
 /// Every variant has an HTTP-style status code ([`ClientError::status_code`]); the
@@ -118,6 +187,13 @@ fn render_retry(retry_after: &Option<Duration>) -> String {
 ///
 /// No variant ever holds a token: messages that come from a server pass through
 /// [`ClientError::scrub`] with the client's secrets before they reach the caller.
+///
+/// [`std::error::Error::source`] walks down to the cause: the underlying
+/// `io::Error`, rustls or hyper error of a [`ClientError::Connect`] or
+/// [`ClientError::Protocol`] (an [`ErrorSource`]), the cause of a
+/// [`ClientError::ResponseIncomplete`]. The predicates [`ClientError::is_connect`],
+/// [`ClientError::is_timeout`], [`ClientError::is_status`] and
+/// [`ClientError::is_limit`] answer the usual questions without a `match`.
 ///
 /// ```
 /// use agent_proto::ClientError;
@@ -235,6 +311,9 @@ pub enum ClientError {
     Connect {
         /// What failed.
         message: String,
+        /// The underlying error (`io::Error`, rustls, hyper, a proxy's answer), when
+        /// there is one; `Error::source` returns it.
+        source: Option<ErrorSource>,
     },
     /// The request may have reached the agent but its answer was lost, so a write
     /// may have happened. The status code is the cause's (408 for a read time-out,
@@ -245,7 +324,8 @@ pub enum ClientError {
         method: String,
         /// The request path, relative to the base URL.
         path: String,
-        /// What broke.
+        /// What broke; `Error::source` returns it.
+        #[source]
         cause: Box<ClientError>,
     },
     /// The agent answered with a status that has no meaning in the API.
@@ -267,6 +347,9 @@ pub enum ClientError {
     Protocol {
         /// What was wrong.
         message: String,
+        /// The underlying error (hyper, the WebSocket layer), when there is one;
+        /// `Error::source` returns it.
+        source: Option<ErrorSource>,
     },
     /// The client was used in a way it cannot serve: e.g. the blocking client called
     /// from inside an async runtime, or after `close()` (500).
@@ -292,10 +375,10 @@ macro_rules! with_message {
             | ClientError::StreamFailed { message: $m }
             | ClientError::Unavailable { message: $m, .. }
             | ClientError::GpuUnavailable { message: $m }
-            | ClientError::Connect { message: $m }
+            | ClientError::Connect { message: $m, .. }
             | ClientError::UnexpectedStatus { message: $m, .. }
             | ClientError::Decode { message: $m }
-            | ClientError::Protocol { message: $m }
+            | ClientError::Protocol { message: $m, .. }
             | ClientError::Usage { message: $m } => Some($then),
             ClientError::InvalidInput { .. }
             | ClientError::Timeout { .. }
@@ -352,6 +435,153 @@ impl ClientError {
         ClientError::InvalidInput {
             what,
             reason: reason.into(),
+        }
+    }
+
+    /// A [`ClientError::Connect`] without an underlying error (a custom transport's
+    /// "the broker is down").
+    pub fn connect(message: impl Into<String>) -> Self {
+        ClientError::Connect {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A [`ClientError::Connect`] caused by `source` (an `io::Error`, a rustls or
+    /// hyper error, ...), which [`std::error::Error::source`] then returns.
+    pub fn connect_with(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn StdError + Send + Sync + 'static>>,
+    ) -> Self {
+        ClientError::Connect {
+            message: message.into(),
+            source: Some(ErrorSource::new(source)),
+        }
+    }
+
+    /// A [`ClientError::Protocol`] without an underlying error.
+    pub fn protocol(message: impl Into<String>) -> Self {
+        ClientError::Protocol {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A [`ClientError::Protocol`] caused by `source`.
+    pub fn protocol_with(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn StdError + Send + Sync + 'static>>,
+    ) -> Self {
+        ClientError::Protocol {
+            message: message.into(),
+            source: Some(ErrorSource::new(source)),
+        }
+    }
+
+    /// True when the agent could not be reached: the connection (TCP, TLS, a proxy's
+    /// tunnel) did not open, or not in time. The request never left, so sending it
+    /// again cannot repeat a write. A connection that broke *after* the request was
+    /// sent is a [`ClientError::ResponseIncomplete`], not a connect error.
+    ///
+    /// ```
+    /// use agent_proto::ClientError;
+    ///
+    /// assert!(ClientError::connect("refused").is_connect());
+    /// assert!(!ClientError::incomplete("POST", "jobs/", ClientError::connect("reset")).is_connect());
+    /// ```
+    pub fn is_connect(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Connect { .. }
+                | ClientError::Timeout {
+                    kind: TimeoutKind::Connect,
+                    ..
+                }
+        )
+    }
+
+    /// True when a wait ran out: connect, read or idle stream ([`ClientError::Timeout`],
+    /// also as the cause of a [`ClientError::ResponseIncomplete`]), the agent's own
+    /// 408, or an underlying `io::Error` of kind `TimedOut`.
+    ///
+    /// ```
+    /// use agent_proto::{ClientError, TimeoutKind};
+    /// use std::time::Duration;
+    ///
+    /// let read = ClientError::Timeout { kind: TimeoutKind::Read, after: Duration::from_secs(10) };
+    /// assert!(ClientError::incomplete("GET", "jobs/", read).is_timeout());
+    /// assert!(!ClientError::from_response(404, None, b"").is_timeout());
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            ClientError::Timeout { .. } => true,
+            ClientError::ResponseIncomplete { cause, .. } => cause.is_timeout(),
+            other => {
+                let mut next = StdError::source(other);
+                while let Some(e) = next {
+                    let io = e.downcast_ref::<std::io::Error>();
+                    if io.is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut) {
+                        return true;
+                    }
+                    next = e.source();
+                }
+                false
+            }
+        }
+    }
+
+    /// True when the error is the agent's answer: an HTTP error status it sent
+    /// (400, 401, 403, 404, 408, 422, 429, 5xx, or any other it should not have
+    /// sent), as opposed to a failure on the way or a refusal by the client itself.
+    ///
+    /// ```
+    /// use agent_proto::ClientError;
+    ///
+    /// assert!(ClientError::from_response(401, None, b"bad token").is_status());
+    /// assert!(!ClientError::connect("refused").is_status());
+    /// assert!(!ClientError::invalid("job id", "empty").is_status());
+    /// ```
+    pub fn is_status(&self) -> bool {
+        // Exhaustive, so that a new variant must say whether it is an answer.
+        match self {
+            ClientError::BadRequest { .. }
+            | ClientError::Unauthorized { .. }
+            | ClientError::Forbidden { .. }
+            | ClientError::NotFound { .. }
+            | ClientError::Validation { .. }
+            | ClientError::RateLimited { .. }
+            | ClientError::Server { .. }
+            | ClientError::Unavailable { .. }
+            | ClientError::GpuUnavailable { .. }
+            | ClientError::UnexpectedStatus { .. } => true,
+            // The agent's own 408 carries no configured wait.
+            ClientError::Timeout { after, .. } => after.is_zero(),
+            ClientError::InvalidInput { .. }
+            | ClientError::LimitExceeded { .. }
+            | ClientError::StreamFailed { .. }
+            | ClientError::Connect { .. }
+            | ClientError::ResponseIncomplete { .. }
+            | ClientError::Decode { .. }
+            | ClientError::Protocol { .. }
+            | ClientError::Usage { .. } => false,
+        }
+    }
+
+    /// True when one of the caller's [`StreamLimits`](crate::StreamLimits) ended a
+    /// stream ([`ClientError::LimitExceeded`]); not the agent's rate limit (that is a
+    /// [`ClientError::RateLimited`] answer, see [`ClientError::is_status`]).
+    ///
+    /// ```
+    /// use agent_proto::{ClientError, LimitKind};
+    ///
+    /// assert!(ClientError::LimitExceeded { kind: LimitKind::Lines, limit: 10 }.is_limit());
+    /// assert!(!ClientError::from_response(429, None, b"slow down").is_limit());
+    /// ```
+    pub fn is_limit(&self) -> bool {
+        match self {
+            ClientError::LimitExceeded { .. } => true,
+            ClientError::ResponseIncomplete { cause, .. } => cause.is_limit(),
+            _ => false,
         }
     }
 
@@ -568,25 +798,126 @@ pub fn truncate(s: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The variant an answer of `code` must become; comparing the variant and the
+    /// code together, so that a code passed straight through by a fallback variant
+    /// (`UnexpectedStatus`, `Server`) cannot hide a wrong mapping.
+    fn is_variant_of(code: u16, e: &ClientError) -> bool {
+        match code {
+            400 => matches!(e, ClientError::BadRequest { .. }),
+            401 => matches!(e, ClientError::Unauthorized { .. }),
+            403 => matches!(e, ClientError::Forbidden { .. }),
+            404 => matches!(e, ClientError::NotFound { .. }),
+            408 => matches!(
+                e,
+                ClientError::Timeout {
+                    kind: TimeoutKind::Read,
+                    ..
+                }
+            ),
+            422 => matches!(e, ClientError::Validation { .. }),
+            429 => matches!(e, ClientError::RateLimited { .. }),
+            503 => matches!(e, ClientError::Unavailable { .. }),
+            500..=599 => matches!(e, ClientError::Server { status, .. } if *status == code),
+            _ => matches!(e, ClientError::UnexpectedStatus { status, .. } if *status == code),
+        }
+    }
+
     #[test]
     fn every_table_code_maps_to_its_variant() {
-        for (code, want) in [
-            (400, 400),
-            (401, 401),
-            (403, 403),
-            (404, 404),
-            (408, 408),
-            (422, 422),
-            (429, 429),
-            (500, 500),
-            (502, 502),
-            (503, 503),
-            (504, 504),
-            (418, 418),
+        for code in [
+            400, 401, 403, 404, 408, 422, 429, 500, 502, 503, 504, 418, 409, 302,
         ] {
             let e = ClientError::from_response(code, None, b"{}");
-            assert_eq!(e.status_code(), want, "{code}: {e:?}");
+            assert!(is_variant_of(code, &e), "{code} became {e:?}");
+            assert_eq!(e.status_code(), code, "{code}: {e:?}");
+            assert!(e.is_status(), "{code}: {e:?}");
+            assert!(!e.is_connect() && !e.is_limit(), "{code}: {e:?}");
         }
+    }
+
+    #[test]
+    fn the_table_check_refuses_a_wrong_mapping() {
+        // What the old code-only test let through: 401 as an unexpected status.
+        let wrong = ClientError::UnexpectedStatus {
+            status: 401,
+            message: String::new(),
+        };
+        assert_eq!(wrong.status_code(), 401);
+        assert!(!is_variant_of(401, &wrong));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_status_maps_to_its_variant_and_keeps_its_code(code in 100u16..1000) {
+            let e = ClientError::from_response(code, None, b"x");
+            if code != 408 {
+                proptest::prop_assert_eq!(e.status_code(), code);
+            }
+            proptest::prop_assert!(is_variant_of(code, &e), "{} became {:?}", code, e);
+            proptest::prop_assert!(e.is_status());
+        }
+    }
+
+    #[test]
+    fn the_source_chain_reaches_the_io_error() {
+        use std::error::Error as _;
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let e = ClientError::incomplete(
+            "GET",
+            "jobs/",
+            ClientError::connect_with("connection closed", io),
+        );
+        let mut chain = Vec::new();
+        let mut next = e.source();
+        while let Some(s) = next {
+            chain.push(s.to_string());
+            next = s.source();
+        }
+        assert_eq!(chain.len(), 2, "{chain:?}");
+        assert!(chain[0].contains("connection closed"), "{chain:?}");
+        assert_eq!(chain[1], "reset by peer");
+        let io = e
+            .source()
+            .and_then(|s| s.source())
+            .and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            io.map(|e| e.kind()),
+            Some(std::io::ErrorKind::ConnectionReset)
+        );
+        // Clones share the cause.
+        assert!(e.clone().source().and_then(|s| s.source()).is_some());
+        // Errors without a cause have no source.
+        assert!(ClientError::connect("down").source().is_none());
+        assert!(ClientError::from_response(404, None, b"")
+            .source()
+            .is_none());
+    }
+
+    #[test]
+    fn predicates_answer_for_each_kind() {
+        let t = |kind| ClientError::Timeout {
+            kind,
+            after: Duration::from_secs(1),
+        };
+        assert!(t(TimeoutKind::Connect).is_connect() && t(TimeoutKind::Connect).is_timeout());
+        assert!(!t(TimeoutKind::Read).is_connect() && t(TimeoutKind::Idle).is_timeout());
+        assert!(!t(TimeoutKind::Read).is_status());
+        let agent_408 = ClientError::from_response(408, None, b"");
+        assert!(agent_408.is_timeout() && agent_408.is_status());
+        let timed_out = std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
+        assert!(ClientError::connect_with("x", timed_out).is_timeout());
+        let limit = ClientError::LimitExceeded {
+            kind: LimitKind::Bytes,
+            limit: 1,
+        };
+        assert!(limit.is_limit() && !limit.is_status());
+        assert!(ClientError::incomplete("GET", "x", limit).is_limit());
+        let usage = ClientError::Usage {
+            message: "closed".into(),
+        };
+        assert!(
+            !usage.is_connect() && !usage.is_timeout() && !usage.is_status() && !usage.is_limit()
+        );
     }
 
     #[test]
@@ -664,10 +995,7 @@ mod tests {
 
     #[test]
     fn transient_errors_are_the_retryable_ones() {
-        assert!(ClientError::Connect {
-            message: "refused".into()
-        }
-        .is_transient());
+        assert!(ClientError::connect("refused").is_transient());
         assert!(ClientError::from_response(502, None, b"").is_transient());
         assert!(ClientError::from_response(503, None, b"").is_transient());
         assert!(ClientError::from_response(504, None, b"").is_transient());

@@ -2,11 +2,14 @@
 //! (hyper-util's legacy client), WebSockets through fastwebsockets.
 
 use crate::connector::{ConnectFailure, Connector};
+use crate::proxy::Proxy;
+#[cfg(feature = "tls")]
+use crate::tls;
 use crate::transport::{
     BodyStream, Request, Response, StreamingResponse, Transport, WsOptions, WsStream,
 };
 use crate::util::{error_chain, find_source};
-use crate::{tls, websocket};
+use crate::websocket;
 use agent_proto::{ClientError, TimeoutKind, Timeouts};
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderValue, CONTENT_LENGTH, USER_AGENT};
@@ -15,6 +18,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+#[cfg(feature = "tls")]
 use rustls::pki_types::CertificateDer;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -108,26 +112,34 @@ impl fmt::Debug for HttpTransport {
 pub struct HttpTransportBuilder {
     base_url: String,
     timeouts: Timeouts,
+    #[cfg(feature = "tls")]
     roots: Vec<CertificateDer<'static>>,
+    #[cfg(feature = "tls")]
     web_roots: bool,
     pool_idle_timeout: Duration,
     pool_max_idle_per_host: usize,
     user_agent: String,
     max_response_body: usize,
+    proxy: Proxy,
+    #[cfg(feature = "tls")]
+    identity: Option<tls::Identity>,
 }
 
 impl fmt::Debug for HttpTransportBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpTransportBuilder")
-            .field("base_url", &self.base_url)
+        let mut d = f.debug_struct("HttpTransportBuilder");
+        d.field("base_url", &self.base_url)
             .field("timeouts", &self.timeouts)
-            .field("extra_roots", &self.roots.len())
-            .field("web_roots", &self.web_roots)
             .field("pool_idle_timeout", &self.pool_idle_timeout)
             .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
             .field("user_agent", &self.user_agent)
             .field("max_response_body", &self.max_response_body)
-            .finish()
+            .field("proxy", &self.proxy);
+        #[cfg(feature = "tls")]
+        d.field("extra_roots", &self.roots.len())
+            .field("web_roots", &self.web_roots)
+            .field("identity", &self.identity);
+        d.finish()
     }
 }
 
@@ -138,6 +150,7 @@ impl HttpTransportBuilder {
         self
     }
 
+    #[cfg(feature = "tls")]
     /// Trusts one more root certificate, in DER (a 400 if it cannot be a root).
     pub fn add_root_certificate_der(
         mut self,
@@ -149,6 +162,7 @@ impl HttpTransportBuilder {
         Ok(self)
     }
 
+    #[cfg(feature = "tls")]
     /// Trusts every certificate of a PEM document as a root (a 400 if it holds none
     /// or a broken one).
     pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Result<Self, ClientError> {
@@ -156,6 +170,7 @@ impl HttpTransportBuilder {
         Ok(self)
     }
 
+    #[cfg(feature = "tls")]
     /// Whether the web's roots (webpki-roots, Mozilla's list) are trusted besides the
     /// added ones (default `true`). With `false`, only added roots are trusted.
     pub fn web_roots(mut self, enabled: bool) -> Self {
@@ -188,6 +203,22 @@ impl HttpTransportBuilder {
         self
     }
 
+    #[cfg(feature = "tls")]
+    /// The client certificate and key presented to an agent that asks for one
+    /// (mutual TLS); see [`Identity`](crate::Identity).
+    pub fn identity(mut self, identity: tls::Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Which proxies connections go through (default [`Proxy::from_env`]: the
+    /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` variables, read by
+    /// [`HttpTransportBuilder::build`]). [`Proxy::none`] ignores the environment.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
     /// Checks the settings and builds the transport (a 400 on a bad URL or
     /// setting). Opens no connection; needs no runtime until first used.
     pub fn build(self) -> Result<HttpTransport, ClientError> {
@@ -195,8 +226,22 @@ impl HttpTransportBuilder {
         let base_url = check_base_url(&self.base_url)?;
         let user_agent = HeaderValue::from_str(&self.user_agent)
             .map_err(|_| ClientError::invalid("user agent", "not a valid header value"))?;
-        let config = tls::client_config(&self.roots, self.web_roots)?;
-        let connector = Connector::new(config, self.timeouts.connect);
+        #[cfg(feature = "tls")]
+        let config = tls::client_config(&self.roots, self.web_roots, self.identity.as_ref())?;
+        #[cfg(not(feature = "tls"))]
+        if base_url.starts_with("https:") {
+            return Err(ClientError::invalid(
+                "base URL",
+                "https:// needs the `tls` feature of agent-transport (built without it, the \
+                 transport speaks plain http:// only)",
+            ));
+        }
+        let connector = Connector::new(
+            #[cfg(feature = "tls")]
+            config,
+            self.timeouts.connect,
+            self.proxy.rules(),
+        );
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(self.pool_idle_timeout)
             .pool_max_idle_per_host(self.pool_max_idle_per_host)
@@ -247,12 +292,17 @@ impl HttpTransport {
         HttpTransportBuilder {
             base_url: base_url.into(),
             timeouts: Timeouts::default(),
+            #[cfg(feature = "tls")]
             roots: Vec::new(),
+            #[cfg(feature = "tls")]
             web_roots: true,
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 32,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+            proxy: Proxy::from_env(),
+            #[cfg(feature = "tls")]
+            identity: None,
         }
     }
 
@@ -285,11 +335,21 @@ impl HttpTransport {
         wire: Arc<OnWire>,
     ) -> Result<http::Request<WatchedBody>, ClientError> {
         let uri = self.url(&request.path)?;
+        // A plain `http` request through a proxy goes to the proxy itself (in
+        // absolute form), so the proxy's credentials go with it; `https` sends them
+        // in the tunnel's `CONNECT` instead.
+        let proxy_auth = match uri.scheme_str() {
+            Some("http") => self.inner.connector.route(&uri).and_then(|r| r.auth),
+            _ => None,
+        };
         let mut builder = http::Request::builder().method(request.method).uri(uri);
         if let Some(headers) = builder.headers_mut() {
             *headers = request.headers;
             if !headers.contains_key(USER_AGENT) {
                 headers.insert(USER_AGENT, self.inner.user_agent.clone());
+            }
+            if let Some(auth) = proxy_auth {
+                headers.insert(http::header::PROXY_AUTHORIZATION, auth);
             }
         }
         builder
@@ -354,7 +414,7 @@ impl HttpTransport {
                 let (parts, body) = resp.into_parts();
                 Ok((parts, body, origin))
             }
-            Err(e) => Err(origin.classify(&e, wire.sent())),
+            Err(e) => Err(origin.classify(e, wire.sent())),
         }
     }
 }
@@ -423,26 +483,24 @@ impl Origin {
 
     /// An error of the pooled client: before the request went on the wire (a
     /// connect failure: it never left), or after (it may have been written).
-    fn classify(&self, err: &hyper_util::client::legacy::Error, sent: bool) -> ClientError {
-        if let Some(ConnectFailure(e)) = find_source::<ConnectFailure>(err) {
+    fn classify(&self, err: hyper_util::client::legacy::Error, sent: bool) -> ClientError {
+        if let Some(ConnectFailure(e)) = find_source::<ConnectFailure>(&err) {
             return e.clone();
         }
         if err.is_connect() || !sent {
-            return ClientError::Connect {
-                message: error_chain(err),
-            };
+            return ClientError::connect_with(error_chain(&err), err);
         }
         self.closed(err)
     }
 
-    /// The connection broke before the answer was complete.
-    fn closed(&self, err: &(dyn std::error::Error + 'static)) -> ClientError {
-        self.incomplete(ClientError::Connect {
-            message: format!(
-                "connection closed before the answer was complete ({})",
-                error_chain(err)
-            ),
-        })
+    /// The connection broke before the answer was complete; `err` becomes the
+    /// cause's `source()`.
+    fn closed<E: std::error::Error + Send + Sync + 'static>(&self, err: E) -> ClientError {
+        let message = format!(
+            "connection closed before the answer was complete ({})",
+            error_chain(&err)
+        );
+        self.incomplete(ClientError::connect_with(message, err))
     }
 }
 
@@ -472,7 +530,7 @@ async fn read_body(
                 }))
             }
             Ok(None) => return Ok(buf.freeze()),
-            Ok(Some(Err(e))) => return Err(origin.closed(&e)),
+            Ok(Some(Err(e))) => return Err(origin.closed(e)),
             Ok(Some(Ok(frame))) => frame,
         };
         if let Ok(data) = frame.into_data() {
@@ -520,7 +578,7 @@ impl BodyStream for HyperBodyStream {
                     return Ok(None);
                 }
                 Some(Err(e)) => {
-                    let err = self.origin.closed(&e);
+                    let err = self.origin.closed(e);
                     self.failed = Some(err.clone());
                     return Err(err);
                 }
@@ -622,9 +680,12 @@ mod tests {
                 "http://h:1/agent/plugin_releases/?page=2"
             );
         }
-        let t = HttpTransport::builder("https://h").build().unwrap();
-        assert_eq!(t.url("health/").unwrap().to_string(), "https://h/health/");
-        assert_eq!(t.url("a b").unwrap_err().status_code(), 400);
+        #[cfg(feature = "tls")]
+        {
+            let t = HttpTransport::builder("https://h").build().unwrap();
+            assert_eq!(t.url("health/").unwrap().to_string(), "https://h/health/");
+            assert_eq!(t.url("a b").unwrap_err().status_code(), 400);
+        }
     }
 
     #[test]
@@ -642,9 +703,21 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(e.status_code(), 400);
-        let e = HttpTransport::builder("http://h/")
-            .add_root_certificate_der(vec![1, 2, 3])
-            .unwrap_err();
+        #[cfg(feature = "tls")]
+        {
+            let e = HttpTransport::builder("http://h/")
+                .add_root_certificate_der(vec![1, 2, 3])
+                .unwrap_err();
+            assert_eq!(e.status_code(), 400);
+        }
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn https_needs_the_tls_feature() {
+        let e = HttpTransport::builder("https://h/").build().unwrap_err();
         assert_eq!(e.status_code(), 400);
+        assert!(e.to_string().contains("`tls` feature"), "{e}");
+        HttpTransport::builder("http://h/").build().unwrap();
     }
 }

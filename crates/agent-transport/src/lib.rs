@@ -38,9 +38,12 @@ mod connector;
 mod half_reads;
 mod http;
 pub mod memory;
+mod proxy;
 mod read_ahead;
 mod retry;
+#[cfg(feature = "tls")]
 mod tls;
+pub mod trace;
 mod transport;
 mod util;
 mod websocket;
@@ -48,7 +51,10 @@ mod websocket;
 pub use crate::http::{
     HttpTransport, HttpTransportBuilder, DEFAULT_MAX_RESPONSE_BODY, DEFAULT_USER_AGENT,
 };
+pub use proxy::Proxy;
 pub use retry::{parse_retry_after, RetryPolicy, RetryingTransport};
+#[cfg(feature = "tls")]
+pub use tls::Identity;
 pub use transport::{
     BodyStream, Request, Response, StreamingResponse, Transport, WsMessage, WsOptions, WsStream,
 };

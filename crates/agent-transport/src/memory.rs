@@ -314,16 +314,12 @@ mod tests {
         let t = MemoryTransport::new(|req| match req.path.as_str() {
             "ws/" => Ok(MemoryReply::messages(["a", "b"])),
             "refused/" => Ok(MemoryReply::body(503, "busy")),
-            "down/" => Err(ClientError::Connect {
-                message: "refused".into(),
-            }),
+            "down/" => Err(ClientError::connect("refused")),
             "broken/" => Ok(MemoryReply::Stream {
                 status: 200,
                 headers: HeaderMap::new(),
                 chunks: vec![Bytes::from_static(b"x")],
-                end: MemoryEnd::Fail(ClientError::Connect {
-                    message: "reset".into(),
-                }),
+                end: MemoryEnd::Fail(ClientError::connect("reset")),
             }),
             _ => Ok(MemoryReply::chunks(200, ["a", "b"])),
         });

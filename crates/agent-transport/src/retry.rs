@@ -12,12 +12,14 @@
 //! - waits grow exponentially with jitter up to `max_backoff`; a `Retry-After`
 //!   replaces the back-off, capped at `max_retry_after`.
 
+use crate::trace;
 use crate::transport::{Request, Response, StreamingResponse, Transport, WsOptions, WsStream};
 use crate::util::random_u64;
 use agent_proto::{ClientError, TimeoutKind};
 use http::header::RETRY_AFTER;
 use http::HeaderMap;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
+use tracing::Instrument;
 
 /// When and how often to send a failed request again.
 ///
@@ -210,32 +212,73 @@ enum Next<R> {
 }
 
 impl<T: Transport> RetryingTransport<T> {
+    /// Tries until `judge` is content or the retries are spent, inside one
+    /// `agent.request` span (see [`crate::trace`]) that ends with the status, the
+    /// latency and the number of attempts; each retry is an event with its reason
+    /// and wait.
     async fn run<R, F, Fut>(
         &self,
+        span: tracing::Span,
         mut attempt: F,
         judge: impl Fn(Result<R, ClientError>) -> Next<R>,
+        status_of: impl Fn(&R) -> Option<u16>,
     ) -> Result<R, ClientError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<R, ClientError>>,
     {
-        let mut retry = 0u32;
-        loop {
-            let result = attempt().await;
-            match judge(result) {
-                Next::Done(result) => return result,
-                Next::Retry(result, retry_after) => {
-                    if retry >= self.policy.max_retries {
-                        return result;
+        let started = Instant::now();
+        let this_span = span.clone();
+        let tries = async {
+            let mut retry = 0u32;
+            loop {
+                this_span.record("attempt", retry + 1);
+                let result = attempt().await;
+                match judge(result) {
+                    Next::Done(result) => return result,
+                    Next::Retry(result, retry_after) => {
+                        if retry >= self.policy.max_retries {
+                            if self.policy.max_retries > 0 {
+                                tracing::info!(
+                                    attempts = retry + 1,
+                                    "agent.retries_exhausted: giving up"
+                                );
+                            }
+                            return result;
+                        }
+                        let status = result.as_ref().ok().and_then(&status_of);
+                        let reason = trace::retry_reason(&result, status);
+                        // Drop an answer (and its connection) before waiting.
+                        drop(result);
+                        let wait =
+                            retry_after.unwrap_or_else(|| self.policy.jittered_backoff(retry));
+                        retry += 1;
+                        tracing::info!(
+                            retry,
+                            reason = %reason,
+                            wait_ms = wait.as_millis() as u64,
+                            retry_after = retry_after.is_some(),
+                            "agent.retry: sending the request again"
+                        );
+                        tokio::time::sleep(wait).await;
                     }
-                    // Drop an answer (and its connection) before waiting.
-                    drop(result);
-                    let wait = retry_after.unwrap_or_else(|| self.policy.jittered_backoff(retry));
-                    retry += 1;
-                    tokio::time::sleep(wait).await;
                 }
             }
+        };
+        let result = tries.instrument(span.clone()).await;
+        span.record("latency_ms", started.elapsed().as_millis() as u64);
+        match &result {
+            Ok(r) => {
+                if let Some(status) = status_of(r) {
+                    span.record("status", status);
+                }
+            }
+            Err(e) => {
+                span.record("status", e.status_code());
+                span.record("error", trace::error_kind(e));
+            }
         }
+        result
     }
 }
 
@@ -244,7 +287,9 @@ impl<T: Transport> Transport for RetryingTransport<T> {
     async fn request(&self, request: Request) -> Result<Response, ClientError> {
         let idempotent = request.is_idempotent();
         let policy = &self.policy;
+        let span = trace::request_span(&request.method, &request.path, "request");
         self.run(
+            span,
             || self.inner.request(request.clone()),
             |result| match result {
                 Err(e) if never_left(&e) => Next::Retry(Err(e), None),
@@ -256,6 +301,7 @@ impl<T: Transport> Transport for RetryingTransport<T> {
                 }
                 other => Next::Done(other),
             },
+            |resp| Some(resp.status),
         )
         .await
     }
@@ -263,7 +309,9 @@ impl<T: Transport> Transport for RetryingTransport<T> {
     async fn stream(&self, request: Request) -> Result<StreamingResponse, ClientError> {
         let idempotent = request.is_idempotent();
         let policy = &self.policy;
+        let span = trace::request_span(&request.method, &request.path, "stream");
         self.run(
+            span,
             || self.inner.stream(request.clone()),
             |result| match result {
                 Err(e) if never_left(&e) => Next::Retry(Err(e), None),
@@ -273,6 +321,7 @@ impl<T: Transport> Transport for RetryingTransport<T> {
                 }
                 other => Next::Done(other),
             },
+            |resp| Some(resp.status),
         )
         .await
     }
@@ -282,12 +331,16 @@ impl<T: Transport> Transport for RetryingTransport<T> {
         request: Request,
         options: WsOptions,
     ) -> Result<Box<dyn WsStream>, ClientError> {
+        let span = trace::request_span(&request.method, &request.path, "websocket");
         self.run(
+            span,
             || self.inner.websocket(request.clone(), options),
             |result| match result {
                 Err(e) if never_left(&e) => Next::Retry(Err(e), None),
                 other => Next::Done(other),
             },
+            // An open WebSocket is a 101.
+            |_| Some(101),
         )
         .await
     }

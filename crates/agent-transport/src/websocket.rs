@@ -124,13 +124,16 @@ async fn handshake(
 ) -> Result<Io, ClientError> {
     let path = request.path.clone();
     let stream = connector
-        .connect_unbounded(uri.clone())
+        .connect_unbounded(uri.clone(), true)
         .await
         .map_err(|ConnectFailure(e)| e)?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(stream)
         .await
-        .map_err(|e| ClientError::Connect {
-            message: format!("WebSocket handshake failed: {}", error_chain(&e)),
+        .map_err(|e| {
+            ClientError::connect_with(
+                format!("WebSocket handshake failed: {}", error_chain(&e)),
+                e,
+            )
         })?;
     // Drives the connection until the upgrade hands the socket over (or the
     // handshake is abandoned, which aborts it).
@@ -157,9 +160,8 @@ async fn handshake(
         headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
         headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
         headers.insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
-        let key_value = HeaderValue::from_str(&key).map_err(|_| ClientError::Protocol {
-            message: "bad WebSocket key".into(),
-        })?;
+        let key_value =
+            HeaderValue::from_str(&key).map_err(|_| ClientError::protocol("bad WebSocket key"))?;
         headers.insert(SEC_WEBSOCKET_KEY, key_value);
     }
     let req = builder
@@ -170,12 +172,13 @@ async fn handshake(
         ClientError::incomplete(
             "GET",
             path.clone(),
-            ClientError::Connect {
-                message: format!(
+            ClientError::connect_with(
+                format!(
                     "connection closed before the answer was complete ({})",
                     error_chain(&e)
                 ),
-            },
+                e,
+            ),
         )
     })?;
 
@@ -187,33 +190,32 @@ async fn handshake(
     }
     let headers = response.headers();
     if !header_is(headers, UPGRADE, "websocket") {
-        return Err(ClientError::Protocol {
-            message: "the server answered 101 without `Upgrade: websocket`".into(),
-        });
+        return Err(ClientError::protocol(
+            "the server answered 101 without `Upgrade: websocket`",
+        ));
     }
     if !header_is(headers, CONNECTION, "upgrade") {
-        return Err(ClientError::Protocol {
-            message: "the server answered 101 without `Connection: Upgrade`".into(),
-        });
+        return Err(ClientError::protocol(
+            "the server answered 101 without `Connection: Upgrade`",
+        ));
     }
     let expected = accept_key(&key);
     let accepted = headers
         .get(SEC_WEBSOCKET_ACCEPT)
         .is_some_and(|v| v.as_bytes() == expected.as_bytes());
     if !accepted {
-        return Err(ClientError::Protocol {
-            message:
-                "the server's Sec-WebSocket-Accept does not match the key sent (RFC 6455 4.2.2)"
-                    .into(),
-        });
+        return Err(ClientError::protocol(
+            "the server's Sec-WebSocket-Accept does not match the key sent (RFC 6455 4.2.2)",
+        ));
     }
     let upgraded = hyper::upgrade::on(response).await.map_err(|e| {
         ClientError::incomplete(
             "GET",
             path.clone(),
-            ClientError::Connect {
-                message: format!("the WebSocket upgrade failed ({})", error_chain(&e)),
-            },
+            ClientError::connect_with(
+                format!("the WebSocket upgrade failed ({})", error_chain(&e)),
+                e,
+            ),
         )
     })?;
     // fastwebsockets' own buffer stays small under `HalfReads` (see there); the
@@ -357,7 +359,7 @@ impl Assembly {
 }
 
 fn mid_stream(message: String) -> ClientError {
-    ClientError::Connect { message }
+    ClientError::connect(message)
 }
 
 fn map_read_error(err: WebSocketError, frame_cap: usize) -> ClientError {
@@ -365,28 +367,25 @@ fn map_read_error(err: WebSocketError, frame_cap: usize) -> ClientError {
         WebSocketError::UnexpectedEOF | WebSocketError::ConnectionClosed => {
             mid_stream("connection closed mid-stream (no close frame)".into())
         }
-        WebSocketError::IoError(e) => mid_stream(format!("connection lost mid-stream: {e}")),
-        WebSocketError::FrameTooLarge => ClientError::Protocol {
-            message: format!(
-                "the server sent a single WebSocket frame of {frame_cap} bytes or more"
-            ),
-        },
+        WebSocketError::IoError(e) => {
+            ClientError::connect_with(format!("connection lost mid-stream: {e}"), e)
+        }
+        WebSocketError::FrameTooLarge => ClientError::protocol(format!(
+            "the server sent a single WebSocket frame of {frame_cap} bytes or more"
+        )),
         // RFC 6455 section 8.1: an endpoint that receives a text frame that is not
         // UTF-8 must fail the connection (fastwebsockets enforces it). The HTTP stream
         // has no such rule and delivers such a line with U+FFFD.
-        WebSocketError::InvalidUTF8 => ClientError::Protocol {
-            message: "the server sent a text frame that is not valid UTF-8, which RFC 6455 \
+        WebSocketError::InvalidUTF8 => ClientError::protocol(
+            "the server sent a text frame that is not valid UTF-8, which RFC 6455 \
                       forbids; the HTTP stream (protocol http or auto) delivers such lines \
-                      with U+FFFD"
-                .into(),
-        },
-        WebSocketError::SendError(e) => mid_stream(format!(
-            "connection lost mid-stream: {}",
-            error_chain(e.as_ref())
-        )),
-        other => ClientError::Protocol {
-            message: format!("bad WebSocket frame: {other}"),
-        },
+                      with U+FFFD",
+        ),
+        WebSocketError::SendError(e) => ClientError::connect_with(
+            format!("connection lost mid-stream: {}", error_chain(e.as_ref())),
+            e,
+        ),
+        other => ClientError::protocol_with(format!("bad WebSocket frame: {other}"), other),
     }
 }
 
@@ -438,9 +437,9 @@ async fn read_loop(
         let item = match frame.opcode {
             OpCode::Text | OpCode::Binary => {
                 if assembly.is_some() {
-                    Some(Err(ClientError::Protocol {
-                        message: "a WebSocket message began before the previous one ended".into(),
-                    }))
+                    Some(Err(ClientError::protocol(
+                        "a WebSocket message began before the previous one ended",
+                    )))
                 } else {
                     let mut a = Assembly::new();
                     a.push(&frame.payload, max_message_size);
@@ -453,9 +452,9 @@ async fn read_loop(
                 }
             }
             OpCode::Continuation => match assembly.as_mut() {
-                None => Some(Err(ClientError::Protocol {
-                    message: "a WebSocket continuation frame without a message".into(),
-                })),
+                None => Some(Err(ClientError::protocol(
+                    "a WebSocket continuation frame without a message",
+                ))),
                 Some(a) => {
                     a.push(&frame.payload, max_message_size);
                     if frame.fin {

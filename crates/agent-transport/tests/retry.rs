@@ -22,9 +22,7 @@ fn scripted(
 }
 
 fn connect_error() -> ClientError {
-    ClientError::Connect {
-        message: "connection refused".into(),
-    }
+    ClientError::connect("connection refused")
 }
 
 fn read_failure(method: &str) -> ClientError {

@@ -167,7 +167,7 @@ fn kind_and_message(err: &ClientError) -> (String, String) {
         }
         ClientError::Unavailable { message, .. } => pair("unavailable", message),
         ClientError::GpuUnavailable { message } => pair("gpu unavailable", message),
-        ClientError::Connect { message } => match tls_refusal(message) {
+        ClientError::Connect { message, .. } => match tls_refusal(message) {
             Some(m) => ("TLS".into(), m),
             None => ("cannot reach the agent".into(), message.clone()),
         },
@@ -184,7 +184,7 @@ fn kind_and_message(err: &ClientError) -> (String, String) {
         }
         ClientError::UnexpectedStatus { message, .. } => pair("unexpected answer", message),
         ClientError::Decode { message } => ("bad answer".into(), message.clone()),
-        ClientError::Protocol { message } => ("protocol error".into(), message.clone()),
+        ClientError::Protocol { message, .. } => ("protocol error".into(), message.clone()),
         ClientError::Usage { message } => ("failed".into(), message.clone()),
         other => ("error".into(), other.to_string()),
     }
@@ -312,12 +312,7 @@ mod tests {
             (ClientError::from_response(429, None, b"x"), LIMITS),
             (ClientError::from_response(503, None, b"x"), UNREACHABLE),
             (ClientError::from_response(408, None, b"x"), UNREACHABLE),
-            (
-                ClientError::Connect {
-                    message: "refused".into(),
-                },
-                UNREACHABLE,
-            ),
+            (ClientError::connect("refused"), UNREACHABLE),
             (ClientError::from_response(500, None, b"x"), OTHER),
             (
                 ClientError::from_response(503, None, br#"{"error_type":"gpu_unavailable"}"#),
