@@ -294,7 +294,15 @@ mod tests {
         });
         assert_eq!(
             names(&steps),
-            ["fmt", "clippy", "test", "e2e-ray", "no-tls", "native-roots", "package"]
+            [
+                "fmt",
+                "clippy",
+                "test",
+                "e2e-ray",
+                "no-tls",
+                "native-roots",
+                "package"
+            ]
         );
         assert_eq!(
             steps[3].command_line(),

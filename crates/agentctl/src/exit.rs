@@ -349,12 +349,7 @@ mod tests {
             &[],
         );
         assert_eq!(line, "error: 404 not found: Job nope does not exist");
-        let line = error_line(
-            &ClientError::Connect {
-                message: "connection refused".into(),
-            },
-            &[],
-        );
+        let line = error_line(&ClientError::connect("connection refused"), &[]);
         assert_eq!(line, "error: cannot reach the agent: connection refused");
         let line = error_line(&ClientError::invalid("job id", "bad"), &[]);
         assert_eq!(line, "error: invalid job id: bad");
@@ -362,14 +357,7 @@ mod tests {
 
     #[test]
     fn certificate_refusals_name_the_host_and_the_reason() {
-        let line = |m: &str| {
-            error_line(
-                &ClientError::Connect {
-                    message: m.to_owned(),
-                },
-                &[],
-            )
-        };
+        let line = |m: &str| error_line(&ClientError::connect(m), &[]);
         assert_eq!(
             line("TLS handshake with a.example:443 failed: invalid peer certificate: UnknownIssuer"),
             "error: TLS: the certificate of a.example:443 was refused: unknown issuer (an agent behind a private CA? pass --cacert FILE or set AGENT_CACERT)"
