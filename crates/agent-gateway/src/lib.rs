@@ -44,7 +44,7 @@ pub use ray::RayClient;
 pub use tail::TailSettings;
 
 use agent_proto::{ClientError, Secret, Timeouts};
-use agent_server::{serve, ServeOptions, ServerHandle};
+use agent_server::{serve, Limits, ServeOptions, ServerHandle};
 use agent_transport::{HttpTransport, RetryPolicy, RetryingTransport, Transport};
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +70,9 @@ pub struct GatewayConfig {
     /// Let callers create and delete plugin releases through the API (in memory;
     /// off by default: an entrypoint is a shell command run on the cluster).
     pub api_releases: bool,
+    /// The serving layer's bounds (body sizes, time-outs, connection and WebSocket
+    /// frame caps); the defaults are safe.
+    pub limits: Limits,
 }
 
 impl GatewayConfig {
@@ -87,6 +90,7 @@ impl GatewayConfig {
             tail: TailSettings::default(),
             log_requests: true,
             api_releases: false,
+            limits: Limits::default(),
         }
     }
 
@@ -134,16 +138,15 @@ impl Gateway {
         config: GatewayConfig,
         listener: tokio::net::TcpListener,
     ) -> Result<Gateway, Box<dyn std::error::Error + Send + Sync>> {
-        if config.token.expose().is_empty() {
-            return Err("the agent token must not be empty".into());
-        }
+        agent_server::check_token(&config.token)?;
         let ray = ray_client(&config)?;
         let backend = RayBackend::new(ray, config.plugins)
             .with_tail_settings(config.tail)
             .with_api_releases(config.api_releases);
         let mut options = ServeOptions::new()
             .token(config.token)
-            .prefix(config.prefix);
+            .prefix(config.prefix)
+            .limits(config.limits);
         if config.log_requests {
             options = options.hook(Arc::new(log::RequestLog::stderr()));
         }

@@ -7,9 +7,11 @@
 
 use agent_gateway::{Gateway, GatewayConfig, PluginRegistry};
 use agent_proto::Secret;
+use agent_server::Limits;
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// An agent API server backed by a Ray cluster (through the Ray dashboard's REST API).
 #[derive(Parser)]
@@ -50,6 +52,51 @@ struct Args {
     /// Do not log one line per request.
     #[arg(long)]
     quiet: bool,
+
+    /// The most connections open at once; beyond it a new connection replaces the
+    /// oldest one that has not sent a valid token, or gets a 503.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_connections)]
+    max_connections: usize,
+
+    /// The largest request body of the small-JSON routes, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_body_bytes)]
+    max_body_bytes: usize,
+
+    /// The largest body of `plugin_releases/run_debug/`, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_large_body_bytes)]
+    max_debug_body_bytes: usize,
+
+    /// Seconds a client may take to send a request's head (and stay idle between
+    /// requests).
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().header_timeout.as_secs_f64())]
+    header_timeout: f64,
+
+    /// Seconds a client may take to send a request's body.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().body_timeout.as_secs_f64())]
+    body_timeout: f64,
+
+    /// The largest WebSocket frame a client may send, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_ws_frame_bytes)]
+    max_ws_frame_bytes: usize,
+}
+
+impl Args {
+    /// The serving layer's bounds the flags ask for.
+    fn limits(&self) -> Result<Limits, String> {
+        let secs = |flag: &str, v: f64| {
+            Duration::try_from_secs_f64(v)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| format!("--{flag} must be a positive number of seconds"))
+        };
+        Ok(Limits::new()
+            .max_connections(self.max_connections)
+            .max_body_bytes(self.max_body_bytes)
+            .max_large_body_bytes(self.max_debug_body_bytes)
+            .header_timeout(secs("header-timeout", self.header_timeout)?)
+            .body_timeout(secs("body-timeout", self.body_timeout)?)
+            .max_ws_frame_bytes(self.max_ws_frame_bytes))
+    }
 }
 
 impl std::fmt::Debug for Args {
@@ -59,7 +106,7 @@ impl std::fmt::Debug for Args {
             .field("listen", &self.listen)
             .field("token", &"[redacted]")
             .field("plugins", &self.plugins)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -90,11 +137,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         None => PluginRegistry::new(),
     };
     let releases = plugins.len();
+    let limits = args.limits()?;
     let mut config = GatewayConfig::new(args.ray_address, Secret::new(args.token))
         .plugins(plugins)
         .log_requests(!args.quiet)
         .api_releases(args.allow_api_releases);
     config.prefix = args.prefix;
+    config.limits = limits;
     let ray = agent_gateway::ray_client(&config)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

@@ -21,7 +21,9 @@
 
 mod backend;
 mod body;
+mod conn;
 mod hook;
+mod limits;
 mod route;
 mod server;
 mod task;
@@ -33,6 +35,7 @@ pub use backend::{
 };
 pub use body::event_json;
 pub use hook::{CannedResponse, Intercept, InterceptAction, RequestHead, RequestHook};
+pub use limits::Limits;
 pub use route::{parse_route, Route, RouteError, RouteKind};
-pub use server::{serve, ServeOptions, ServerHandle};
+pub use server::{check_token, serve, ServeOptions, ServerHandle};
 pub use task::{stopped, TaskSet};

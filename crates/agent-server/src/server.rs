@@ -21,7 +21,9 @@ use tokio::sync::watch;
 
 use crate::backend::{AgentBackend, BackendError, RequestContext, TailProtocol};
 use crate::body::{empty, error_response, json_response, sse_body, ResBody, Truncated};
+use crate::conn::{ConnGuard, ConnTable};
 use crate::hook::{Intercept, InterceptAction, RequestHead, RequestHook};
+use crate::limits::Limits;
 use crate::route::{parse_route, Route, RouteError};
 use crate::task::TaskSet;
 use crate::ws;
@@ -41,8 +43,8 @@ pub struct ServeOptions {
     pub token: Option<Secret>,
     /// The path the API is served under (`/` or e.g. `/agent/`).
     pub prefix: String,
-    /// Larger request bodies are refused with 413.
-    pub max_body_bytes: usize,
+    /// Body sizes, time-outs, the connection cap and the WebSocket frame cap.
+    pub limits: Limits,
     /// How long [`ServerHandle::shutdown`] lets open requests finish before it aborts them.
     pub grace: Duration,
     /// A hook that sees every request first (the testkit's journal and faults).
@@ -58,7 +60,7 @@ impl Default for ServeOptions {
         ServeOptions {
             token: None,
             prefix: "/".to_owned(),
-            max_body_bytes: 16 << 20,
+            limits: Limits::default(),
             grace: Duration::from_secs(2),
             hook: None,
             heartbeat: Duration::from_secs(5),
@@ -71,7 +73,7 @@ impl std::fmt::Debug for ServeOptions {
         f.debug_struct("ServeOptions")
             .field("token", &self.token)
             .field("prefix", &self.prefix)
-            .field("max_body_bytes", &self.max_body_bytes)
+            .field("limits", &self.limits)
             .field("grace", &self.grace)
             .field("hook", &self.hook.is_some())
             .field("heartbeat", &self.heartbeat)
@@ -80,12 +82,14 @@ impl std::fmt::Debug for ServeOptions {
 }
 
 impl ServeOptions {
-    /// No token, served at `/`, 16 MiB bodies, 2 s of grace, no hook, a 5 s heartbeat.
+    /// No token, served at `/`, the default [`Limits`], 2 s of grace, no hook, a 5 s
+    /// heartbeat.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Requires `Authorization: <token>` on every request.
+    /// Requires `Authorization: <token>` on every request. An empty or whitespace
+    /// token is refused by [`serve`].
     pub fn token(mut self, token: impl Into<Secret>) -> Self {
         self.token = Some(token.into());
         self
@@ -97,9 +101,16 @@ impl ServeOptions {
         self
     }
 
-    /// Sets the largest request body accepted.
+    /// Sets the largest request body of the small-JSON routes
+    /// ([`Limits::max_body_bytes`]).
     pub fn max_body_bytes(mut self, n: usize) -> Self {
-        self.max_body_bytes = n;
+        self.limits.max_body_bytes = n;
+        self
+    }
+
+    /// Sets every limit at once.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -198,7 +209,8 @@ struct Shared {
     backend: Arc<dyn AgentBackend>,
     token: Option<Secret>,
     prefix: String,
-    max_body_bytes: usize,
+    limits: Limits,
+    conns: Arc<ConnTable>,
     hook: Option<Arc<dyn RequestHook>>,
     heartbeat: Duration,
     seq: AtomicU64,
@@ -209,6 +221,10 @@ struct Shared {
 
 /// Serves the agent API from `backend` on `listener` until the returned handle is
 /// shut down or dropped.
+///
+/// Fails with [`std::io::ErrorKind::InvalidInput`] when the token is empty or only
+/// whitespace: such a token would let anyone in (or, worse, an empty
+/// `Authorization:` header).
 ///
 /// ```
 /// # async fn demo(backend: std::sync::Arc<dyn agent_server::AgentBackend>) -> std::io::Result<()> {
@@ -225,6 +241,9 @@ pub async fn serve(
     backend: Arc<dyn AgentBackend>,
     options: ServeOptions,
 ) -> std::io::Result<ServerHandle> {
+    if let Some(token) = &options.token {
+        check_token(token)?;
+    }
     let addr = listener.local_addr()?;
     let prefix = options.prefix_path();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -233,7 +252,8 @@ pub async fn serve(
         backend,
         token: options.token,
         prefix: prefix.clone(),
-        max_body_bytes: options.max_body_bytes,
+        limits: options.limits,
+        conns: ConnTable::new(options.limits.max_connections),
         hook: options.hook,
         heartbeat: options.heartbeat,
         seq: AtomicU64::new(0),
@@ -250,6 +270,28 @@ pub async fn serve(
         grace: options.grace,
     })
 }
+
+/// Refuses an empty or whitespace token, with a message that says so.
+///
+/// ```
+/// use agent_proto::Secret;
+/// assert!(agent_server::check_token(&Secret::new(" \t")).is_err());
+/// assert!(agent_server::check_token(&Secret::new("t0k")).is_ok());
+/// ```
+pub fn check_token(token: &Secret) -> std::io::Result<()> {
+    if token.expose().trim().is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the agent token must not be empty or whitespace",
+        ));
+    }
+    Ok(())
+}
+
+/// The answer to a connection over the cap, written at once without reading it.
+const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+retry-after: 1\r\nconnection: close\r\ncontent-length: 45\r\n\r\n\
+{\"detail\":\"Too many connections, try again\"}";
 
 async fn accept_loop(
     listener: TcpListener,
@@ -269,22 +311,35 @@ async fn accept_loop(
                 continue;
             }
         };
+        let Some((guard, _how)) = shared.conns.admit() else {
+            // Every open connection is authenticated: refuse this one now. A fresh
+            // socket's send buffer is empty, so the write does not wait; a peer that
+            // does not read it loses nothing but the 503.
+            let _ = stream.try_write(REFUSED);
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
+        let guard = Arc::new(guard);
         let conn_shared = Arc::clone(&shared);
         let mut conn_shutdown = shutdown.clone();
         shared.tasks.spawn(async move {
             let svc_shared = Arc::clone(&conn_shared);
+            let svc_guard = Arc::clone(&guard);
             let svc = service_fn(move |req| {
                 let s = Arc::clone(&svc_shared);
-                async move { Ok::<_, Infallible>(handle(s, req).await) }
+                let g = Arc::clone(&svc_guard);
+                async move { Ok::<_, Infallible>(handle(s, g, req).await) }
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
+                .header_read_timeout(conn_shared.limits.header_timeout)
                 .serve_connection(TokioIo::new(stream), svc)
                 .with_upgrades();
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}
+                () = guard.evicted() => {}
                 () = crate::task::stopped(&mut conn_shutdown) => {
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.await;
@@ -298,25 +353,62 @@ fn detail(status: StatusCode, message: &str) -> Response<ResBody> {
     json_response(status, &json!({ "detail": message }))
 }
 
-/// Reads the body up to `max` bytes: (what arrived, whether it is all of it).
-async fn read_body(body: &mut Incoming, max: usize) -> (Bytes, bool, bool) {
-    let mut buf = BytesMut::new();
-    loop {
-        match body.frame().await {
-            None => return (buf.freeze(), true, false),
-            Some(Err(_)) => return (buf.freeze(), false, false),
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    if buf.len() + data.len() > max {
-                        let room = max - buf.len();
-                        buf.extend_from_slice(&data[..room]);
-                        return (buf.freeze(), false, true);
+/// How reading a request body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyEnd {
+    /// All of it arrived.
+    Complete,
+    /// The client hung up (or sent a broken body) before its end.
+    Incomplete,
+    /// It is larger than the route's cap.
+    TooLarge,
+    /// It did not arrive in time.
+    TimedOut,
+}
+
+/// Reads the body into `buf`, up to `max` bytes and for at most `within`.
+async fn read_body(
+    body: &mut Incoming,
+    buf: &mut BytesMut,
+    max: usize,
+    within: Duration,
+) -> BodyEnd {
+    let read = async {
+        loop {
+            match body.frame().await {
+                None => return BodyEnd::Complete,
+                Some(Err(_)) => return BodyEnd::Incomplete,
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        if buf.len() + data.len() > max {
+                            let room = max - buf.len();
+                            buf.extend_from_slice(&data[..room]);
+                            return BodyEnd::TooLarge;
+                        }
+                        buf.extend_from_slice(&data);
                     }
-                    buf.extend_from_slice(&data);
                 }
             }
         }
+    };
+    tokio::time::timeout(within, read)
+        .await
+        .unwrap_or(BodyEnd::TimedOut)
+}
+
+/// The largest body `route` takes.
+fn body_cap(limits: &Limits, route: Option<&Route>) -> usize {
+    match route {
+        Some(Route::RunDebugPluginRelease) => limits.max_large_body_bytes,
+        _ => limits.max_body_bytes,
     }
+}
+
+/// Marks a response as the last on its connection (its request body was not read).
+fn closing(mut r: Response<ResBody>) -> Response<ResBody> {
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
 }
 
 fn token_value(headers: &HeaderMap, name: &str) -> Option<Secret> {
@@ -328,13 +420,31 @@ fn token_value(headers: &HeaderMap, name: &str) -> Option<Secret> {
     Some(Secret::new(v.trim()))
 }
 
-async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<ResBody> {
+async fn handle(
+    shared: Arc<Shared>,
+    conn: Arc<ConnGuard>,
+    mut req: Request<Incoming>,
+) -> Response<ResBody> {
     let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
     let upgrade = fastwebsockets::upgrade::is_upgrade_request(&req);
     let route = match req.uri().path().strip_prefix(shared.prefix.as_str()) {
         Some(rest) => parse_route(req.method(), rest, upgrade),
         None => Err(RouteError::NotFound),
     };
+
+    // The token is checked from the head alone, before any body byte is read (and so
+    // before hyper answers `Expect: 100-continue`, which it does on the first read).
+    let authorized = match &shared.token {
+        Some(token) => req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| token.matches(v)),
+        None => true,
+    };
+    if authorized {
+        conn.authenticated();
+    }
 
     let intercept = match &shared.hook {
         Some(hook) => hook.on_request(&RequestHead {
@@ -348,15 +458,46 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Res
         None => Intercept::default(),
     };
 
-    let (body, complete, too_large) = read_body(req.body_mut(), shared.max_body_bytes).await;
+    let mut body = BytesMut::new();
+    let end = if !authorized {
+        // never read: its bytes are the attacker's
+        BodyEnd::Incomplete
+    } else {
+        let cap = body_cap(&shared.limits, route.as_ref().ok());
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > cap as u64) {
+            BodyEnd::TooLarge
+        } else {
+            read_body(req.body_mut(), &mut body, cap, shared.limits.body_timeout).await
+        }
+    };
+    let body = body.freeze();
     if let Some(hook) = &shared.hook {
-        hook.on_body(seq, &body, complete);
+        hook.on_body(seq, &body, end == BodyEnd::Complete);
     }
-    if too_large {
-        return detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
-    }
-    if !complete {
-        return detail(StatusCode::BAD_REQUEST, "Incomplete request body");
+    if authorized {
+        match end {
+            BodyEnd::Complete => {}
+            BodyEnd::TooLarge => {
+                return closing(detail(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Request body too large",
+                ))
+            }
+            BodyEnd::TimedOut => {
+                return closing(detail(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "Request body not received in time",
+                ))
+            }
+            BodyEnd::Incomplete => {
+                return closing(detail(StatusCode::BAD_REQUEST, "Incomplete request body"))
+            }
+        }
     }
 
     if let Some(delay) = intercept.delay {
@@ -383,15 +524,11 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Res
         }
     };
 
-    if let Some(token) = &shared.token {
-        let ok = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| token.matches(v));
-        if !ok {
-            return detail(StatusCode::UNAUTHORIZED, "Invalid or missing agent token");
-        }
+    if !authorized {
+        return closing(detail(
+            StatusCode::UNAUTHORIZED,
+            "Invalid or missing agent token",
+        ));
     }
 
     let route = match route {
@@ -427,7 +564,7 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Res
 
     let response = match route {
         Route::TailWebSocket(job) => {
-            return match tail_websocket(&shared, &ctx, &job, &mut req).await {
+            return match tail_websocket(&shared, conn, &ctx, &job, &mut req).await {
                 Ok(r) => r,
                 Err(e) => error_response(e),
             }
@@ -445,6 +582,7 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Res
 
 async fn tail_websocket(
     shared: &Arc<Shared>,
+    conn: Arc<ConnGuard>,
     ctx: &RequestContext,
     job: &agent_proto::JobId,
     req: &mut Request<Incoming>,
@@ -456,8 +594,12 @@ async fn tail_websocket(
     let (response, upgrade) = fastwebsockets::upgrade::upgrade(req)
         .map_err(|e| BackendError::detail(400, format!("Bad WebSocket upgrade: {e}")))?;
     let shutdown = shared.shutdown.clone();
+    let max_frame = shared.limits.max_ws_frame_bytes;
     shared.tasks.spawn(async move {
-        if let Ok(socket) = upgrade.await {
+        // the upgraded socket is still one of the open connections
+        let _conn = conn;
+        if let Ok(mut socket) = upgrade.await {
+            socket.set_max_message_size(max_frame);
             ws::serve_tail(socket, events, shutdown).await;
         }
     });

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use fastwebsockets::{Frame, OpCode, Payload, WebSocket};
+use fastwebsockets::{Frame, OpCode, Payload, WebSocket, WebSocketError};
 use futures_util::{FutureExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
@@ -28,6 +28,8 @@ const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_GOING_AWAY: u16 = 1001;
 /// Close code: the server failed (after an `error` event).
 const CLOSE_INTERNAL_ERROR: u16 = 1011;
+/// Close code: the client sent a frame larger than the server takes.
+const CLOSE_TOO_BIG: u16 = 1009;
 
 #[derive(Debug, PartialEq, Eq)]
 enum WriterEnd {
@@ -62,6 +64,14 @@ pub(crate) async fn serve_tail(
             match rd.read_frame(&mut obligated).await {
                 Ok(frame) if frame.opcode == OpCode::Close => break,
                 Ok(_) => {}
+                Err(WebSocketError::FrameTooLarge) => {
+                    // refused from its header, before its payload is read: close
+                    // with 1009 and read no more
+                    let mut payload = CLOSE_TOO_BIG.to_be_bytes().to_vec();
+                    payload.extend_from_slice(b"frame too large");
+                    let _ = ctrl_tx.send((OpCode::Close, payload)).await;
+                    break;
+                }
                 Err(_) => break,
             }
         }

@@ -14,6 +14,9 @@ pub enum TestkitError {
     /// A job id (or another id) breaks the agent API's id rule.
     #[error(transparent)]
     InvalidId(#[from] agent_proto::ClientError),
+    /// The token is empty or only whitespace: it would let anyone in.
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
     /// A job with this id already exists.
     #[error("job {0} already exists")]
     DuplicateJob(String),

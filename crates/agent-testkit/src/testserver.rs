@@ -14,10 +14,10 @@ use tokio::net::TcpListener;
 use crate::error::TestkitError;
 use crate::fault::{Fault, FaultTarget, TailFault};
 use crate::job::{JobSpec, Outcome};
-use crate::journal::{JournalEntry, TestHook};
+use crate::journal::{JournalEntry, JournalLimits, TestHook};
 use crate::memory::backend::MemoryBackend;
 use crate::memory::cluster::{Cluster, RunRequest};
-use crate::serve::{serve, RouteKind, ServeOptions, ServerHandle};
+use crate::serve::{serve, Limits, RouteKind, ServeOptions, ServerHandle};
 use crate::util::lock;
 
 /// The token of a server whose builder sets none.
@@ -45,6 +45,8 @@ pub struct AgentTestServerBuilder {
     listen: SocketAddr,
     grace: Duration,
     heartbeat: Duration,
+    limits: Limits,
+    journal_limits: JournalLimits,
     jobs: Vec<JobSpec>,
     nodes: Vec<Value>,
     tasks: Vec<Value>,
@@ -65,6 +67,8 @@ impl Default for AgentTestServerBuilder {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             grace: Duration::from_millis(500),
             heartbeat: ServeOptions::default().heartbeat,
+            limits: Limits::default(),
+            journal_limits: JournalLimits::default(),
             jobs: Vec::new(),
             nodes: Vec::new(),
             tasks: Vec::new(),
@@ -91,9 +95,23 @@ impl std::fmt::Debug for AgentTestServerBuilder {
 
 impl AgentTestServerBuilder {
     /// The agent token requests must carry as `Authorization: <token>`
-    /// (default [`DEFAULT_TOKEN`]).
+    /// (default [`DEFAULT_TOKEN`]). An empty or whitespace token makes
+    /// [`AgentTestServerBuilder::build`] fail with [`TestkitError::InvalidToken`].
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = token.into();
+        self
+    }
+
+    /// The server's bounds: body sizes, time-outs, the connection cap, the WebSocket
+    /// frame cap (default [`Limits::default`], as a production server has them).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// How much of the request journal is kept (default [`JournalLimits::default`]).
+    pub fn journal_limits(mut self, limits: JournalLimits) -> Self {
+        self.journal_limits = limits;
         self
     }
 
@@ -193,6 +211,8 @@ impl AgentTestServerBuilder {
 
     /// Starts the server on the current tokio runtime.
     pub async fn build(self) -> Result<AgentTestServer, TestkitError> {
+        let token = Secret::new(self.token.clone());
+        agent_server::check_token(&token).map_err(|e| TestkitError::InvalidToken(e.to_string()))?;
         let listener =
             TcpListener::bind(self.listen)
                 .await
@@ -218,13 +238,14 @@ impl AgentTestServerBuilder {
         for job in self.jobs {
             cluster.add_job(job)?;
         }
-        let hook = Arc::new(TestHook::default());
+        let hook = Arc::new(TestHook::new(self.journal_limits));
         for (target, fault) in self.faults {
             hook.add_fault(target, fault);
         }
         let options = ServeOptions::new()
-            .token(Secret::new(self.token.clone()))
+            .token(token)
             .prefix(self.prefix)
+            .limits(self.limits)
             .grace(self.grace)
             .heartbeat(self.heartbeat)
             .hook(hook.clone());
