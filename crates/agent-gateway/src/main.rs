@@ -49,7 +49,8 @@ struct Args {
     #[arg(long)]
     allow_api_releases: bool,
 
-    /// Do not log one line per request.
+    /// Do not log one line per request (method, path, status, bytes, latency; for
+    /// tails the lines sent and how the tail ended; never a token).
     #[arg(long)]
     quiet: bool,
 
@@ -112,6 +113,13 @@ impl std::fmt::Debug for Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if !args.quiet {
+        // agent-server's request lines (target `agent_server::access`) on stderr
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -140,7 +148,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     let limits = args.limits()?;
     let mut config = GatewayConfig::new(args.ray_address, Secret::new(args.token))
         .plugins(plugins)
-        .log_requests(!args.quiet)
+        // the serving layer writes the request lines (through `tracing`, above)
+        .log_requests(false)
         .api_releases(args.allow_api_releases);
     config.prefix = args.prefix;
     config.limits = limits;

@@ -19,6 +19,7 @@
 //! it does not depend on the test kit. `agent_testkit::serve` re-exports it.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod access;
 mod backend;
 mod body;
 mod conn;

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::access::{AccessLog, Logged};
 use crate::backend::{AgentBackend, BackendError, RequestContext, TailProtocol};
 use crate::body::{empty, error_response, json_response, sse_body, ResBody, Truncated};
 use crate::conn::{ConnGuard, ConnTable};
@@ -329,7 +330,7 @@ async fn accept_loop(
             let svc = service_fn(move |req| {
                 let s = Arc::clone(&svc_shared);
                 let g = Arc::clone(&svc_guard);
-                async move { Ok::<_, Infallible>(handle(s, g, req).await) }
+                async move { Ok::<_, Infallible>(handle_logged(s, g, req).await) }
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -420,10 +421,29 @@ fn token_value(headers: &HeaderMap, name: &str) -> Option<Secret> {
     Some(Secret::new(v.trim()))
 }
 
+/// Answers `req` and writes its log line when the answer is done (see [`crate::access`]).
+async fn handle_logged(
+    shared: Arc<Shared>,
+    conn: Arc<ConnGuard>,
+    req: Request<Incoming>,
+) -> Response<ResBody> {
+    let mut log = Some(AccessLog::new(req.method(), req.uri().path()));
+    let response = handle(shared, conn, req, &mut log).await;
+    match log {
+        Some(mut log) => {
+            log.status(response.status().as_u16());
+            response.map(|b| Logged::new(b, log).boxed_unsync())
+        }
+        // a WebSocket tail: its task writes the line when the tail ends
+        None => response,
+    }
+}
+
 async fn handle(
     shared: Arc<Shared>,
     conn: Arc<ConnGuard>,
     mut req: Request<Incoming>,
+    log: &mut Option<AccessLog>,
 ) -> Response<ResBody> {
     let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
     let upgrade = fastwebsockets::upgrade::is_upgrade_request(&req);
@@ -564,12 +584,12 @@ async fn handle(
 
     let response = match route {
         Route::TailWebSocket(job) => {
-            return match tail_websocket(&shared, conn, &ctx, &job, &mut req).await {
+            return match tail_websocket(&shared, conn, &ctx, &job, &mut req, log).await {
                 Ok(r) => r,
                 Err(e) => error_response(e),
             }
         }
-        route => match dispatch(&shared, &ctx, route, &body).await {
+        route => match dispatch(&shared, &ctx, route, &body, log).await {
             Ok(r) => r,
             Err(e) => error_response(e),
         },
@@ -586,6 +606,7 @@ async fn tail_websocket(
     ctx: &RequestContext,
     job: &agent_proto::JobId,
     req: &mut Request<Incoming>,
+    log: &mut Option<AccessLog>,
 ) -> Result<Response<ResBody>, BackendError> {
     let events = shared
         .backend
@@ -595,13 +616,19 @@ async fn tail_websocket(
         .map_err(|e| BackendError::detail(400, format!("Bad WebSocket upgrade: {e}")))?;
     let shutdown = shared.shutdown.clone();
     let max_frame = shared.limits.max_ws_frame_bytes;
+    let mut log = log.take();
+    if let Some(log) = &mut log {
+        log.status(response.status().as_u16());
+    }
     shared.tasks.spawn(async move {
         // the upgraded socket is still one of the open connections
         let _conn = conn;
+        let record = log.as_mut().map(AccessLog::tail).unwrap_or_default();
         if let Ok(mut socket) = upgrade.await {
             socket.set_max_message_size(max_frame);
-            ws::serve_tail(socket, events, shutdown).await;
+            ws::serve_tail(socket, events, shutdown, &record).await;
         }
+        drop(log); // the line, now that the tail ended
     });
     Ok(response.map(|_| empty()))
 }
@@ -653,6 +680,7 @@ async fn dispatch(
     ctx: &RequestContext,
     route: Route,
     body: &Bytes,
+    log: &mut Option<AccessLog>,
 ) -> Result<Response<ResBody>, BackendError> {
     let b = &shared.backend;
     let ok = |v: Value| json_response(StatusCode::OK, &v);
@@ -669,7 +697,13 @@ async fn dispatch(
         Route::StopJob(id) => ok(b.stop_job(ctx, &id).await?),
         Route::TailHttp(id) => {
             let events = b.tail(ctx, &id, TailProtocol::Http).await?;
-            let mut r = Response::new(sse_body(events, shared.shutdown.clone(), shared.heartbeat));
+            let record = log.as_mut().map(AccessLog::tail).unwrap_or_default();
+            let mut r = Response::new(sse_body(
+                events,
+                shared.shutdown.clone(),
+                shared.heartbeat,
+                record,
+            ));
             let h = r.headers_mut();
             h.insert(
                 header::CONTENT_TYPE,

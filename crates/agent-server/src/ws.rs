@@ -12,6 +12,7 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::sync::{mpsc, watch};
 
+use crate::access::{TailEnd, TailRecord};
 use crate::backend::{TailEvent, TailStream};
 use crate::body::event_json;
 
@@ -44,6 +45,7 @@ pub(crate) async fn serve_tail(
     ws: WebSocket<TokioIo<Upgraded>>,
     mut events: TailStream,
     mut shutdown: watch::Receiver<bool>,
+    record: &TailRecord,
 ) {
     // Frames are written into a buffer and flushed once no more events are ready:
     // one system call for a burst of lines instead of one per line, and a line that
@@ -69,6 +71,7 @@ pub(crate) async fn serve_tail(
                     // with 1009 and read no more
                     let mut payload = CLOSE_TOO_BIG.to_be_bytes().to_vec();
                     payload.extend_from_slice(b"frame too large");
+                    record.ended(TailEnd::FrameTooLarge);
                     let _ = ctrl_tx.send((OpCode::Close, payload)).await;
                     break;
                 }
@@ -116,11 +119,15 @@ pub(crate) async fn serve_tail(
                     let end = (op == OpCode::Close).then_some(WriterEnd::Closed);
                     (Frame::new(true, op, None, Payload::Owned(payload)), end)
                 }
-                Next::Shutdown => (
-                    Frame::close(CLOSE_GOING_AWAY, b"server shutting down"),
-                    Some(WriterEnd::Closed),
-                ),
+                Next::Shutdown => {
+                    record.ended(TailEnd::Shutdown);
+                    (
+                        Frame::close(CLOSE_GOING_AWAY, b"server shutting down"),
+                        Some(WriterEnd::Closed),
+                    )
+                }
                 Next::Event(None) | Next::Event(Some(TailEvent::Abort)) => {
+                    record.ended(TailEnd::Aborted);
                     // what was sent before the drop reaches the client first
                     let _ = wr.flush().await;
                     return WriterEnd::Dropped;
@@ -152,6 +159,12 @@ pub(crate) async fn serve_tail(
                         return WriterEnd::Dropped;
                     }
                     unflushed = true;
+                    match ev {
+                        TailEvent::Log(_) => record.lines_sent(1),
+                        TailEvent::Complete => record.ended(TailEnd::Complete),
+                        TailEvent::Error(_) => record.ended(TailEnd::Error),
+                        _ => {}
+                    }
                     match ev {
                         TailEvent::Complete => {
                             (Frame::close(CLOSE_NORMAL, b""), Some(WriterEnd::Closed))
