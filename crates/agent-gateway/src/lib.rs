@@ -44,7 +44,7 @@ pub use ray::RayClient;
 pub use tail::TailSettings;
 
 use agent_proto::{ClientError, Secret, Timeouts};
-use agent_server::{serve, Limits, ServeOptions, ServerHandle};
+use agent_server::{serve, Limits, ServeOptions, ServerHandle, TlsFiles};
 use agent_transport::{HttpTransport, RetryPolicy, RetryingTransport, Transport};
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +73,9 @@ pub struct GatewayConfig {
     /// The serving layer's bounds (body sizes, time-outs, connection and WebSocket
     /// frame caps); the defaults are safe.
     pub limits: Limits,
+    /// Terminate TLS with these PEM files (optionally requiring client certificates;
+    /// reloaded when they change); `None` serves plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 impl GatewayConfig {
@@ -91,6 +94,7 @@ impl GatewayConfig {
             log_requests: true,
             api_releases: false,
             limits: Limits::default(),
+            tls: None,
         }
     }
 
@@ -147,6 +151,9 @@ impl Gateway {
             .token(config.token)
             .prefix(config.prefix)
             .limits(config.limits);
+        if let Some(tls) = config.tls {
+            options = options.tls(tls);
+        }
         if config.log_requests {
             options = options.hook(Arc::new(log::RequestLog::stderr()));
         }

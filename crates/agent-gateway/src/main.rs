@@ -7,7 +7,7 @@
 
 use agent_gateway::{Gateway, GatewayConfig, PluginRegistry};
 use agent_proto::Secret;
-use agent_server::Limits;
+use agent_server::{Limits, TlsFiles};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,6 +75,20 @@ struct Args {
     /// Seconds a client may take to send a request's body.
     #[arg(long, value_name = "SECS", default_value_t = Limits::default().body_timeout.as_secs_f64())]
     body_timeout: f64,
+
+    /// Serve HTTPS (and WSS) with this certificate chain (PEM; needs --tls-key). The
+    /// files are read again every 5 s: a renewed certificate is picked up by new
+    /// connections without a restart.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Require client certificates signed by this CA (PEM): mutual TLS.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    client_ca: Option<PathBuf>,
 
     /// The largest WebSocket frame a client may send, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_ws_frame_bytes)]
@@ -153,6 +167,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         .api_releases(args.allow_api_releases);
     config.prefix = args.prefix;
     config.limits = limits;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let mut tls = TlsFiles::new(cert, key);
+        if let Some(ca) = &args.client_ca {
+            tls = tls.client_ca(ca);
+        }
+        config.tls = Some(tls);
+    }
     let ray = agent_gateway::ray_client(&config)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

@@ -28,6 +28,7 @@ mod limits;
 mod route;
 mod server;
 mod task;
+mod tls;
 mod ws;
 
 pub use backend::{
@@ -40,3 +41,4 @@ pub use limits::Limits;
 pub use route::{parse_route, Route, RouteError, RouteKind};
 pub use server::{check_token, serve, ServeOptions, ServerHandle};
 pub use task::{stopped, TaskSet};
+pub use tls::TlsFiles;

@@ -27,6 +27,7 @@ use crate::hook::{Intercept, InterceptAction, RequestHead, RequestHook};
 use crate::limits::Limits;
 use crate::route::{parse_route, Route, RouteError};
 use crate::task::TaskSet;
+use crate::tls::{TlsFiles, TlsState};
 use crate::ws;
 
 /// How a server is run: its token, path prefix, limits and hook.
@@ -54,6 +55,9 @@ pub struct ServeOptions {
     /// line (which clients skip): the HTTP twin of WebSocket pings, so that a quiet
     /// job is not mistaken for a dead connection by the client's idle time-out.
     pub heartbeat: Duration,
+    /// Terminate TLS with these files (`https://`, `wss://`); `None` serves plain
+    /// HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 impl Default for ServeOptions {
@@ -65,6 +69,7 @@ impl Default for ServeOptions {
             grace: Duration::from_secs(2),
             hook: None,
             heartbeat: Duration::from_secs(5),
+            tls: None,
         }
     }
 }
@@ -78,6 +83,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("grace", &self.grace)
             .field("hook", &self.hook.is_some())
             .field("heartbeat", &self.heartbeat)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -127,6 +133,12 @@ impl ServeOptions {
         self
     }
 
+    /// Terminates TLS with these files (see [`TlsFiles`]).
+    pub fn tls(mut self, files: TlsFiles) -> Self {
+        self.tls = Some(files);
+        self
+    }
+
     /// Sets the request hook.
     pub fn hook(mut self, hook: Arc<dyn RequestHook>) -> Self {
         self.hook = Some(hook);
@@ -153,6 +165,7 @@ fn normalize_prefix(p: &str) -> String {
 pub struct ServerHandle {
     addr: SocketAddr,
     prefix: String,
+    tls: bool,
     shutdown: watch::Sender<bool>,
     tasks: Arc<TaskSet>,
     grace: Duration,
@@ -173,14 +186,18 @@ impl ServerHandle {
         self.addr
     }
 
-    /// The API's base URL: `http://127.0.0.1:PORT/` plus the prefix.
+    /// The API's base URL: `http://127.0.0.1:PORT/` (`https://` with TLS) plus the
+    /// prefix.
     pub fn url(&self) -> String {
-        format!("http://{}{}", self.addr, self.prefix)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.addr, self.prefix)
     }
 
-    /// The API's base URL for WebSockets: `ws://127.0.0.1:PORT/` plus the prefix.
+    /// The API's base URL for WebSockets: `ws://127.0.0.1:PORT/` (`wss://` with TLS)
+    /// plus the prefix.
     pub fn ws_url(&self) -> String {
-        format!("ws://{}{}", self.addr, self.prefix)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}{}", self.addr, self.prefix)
     }
 
     /// Stops accepting, lets open requests finish (tails end: WebSockets with close
@@ -218,6 +235,7 @@ struct Shared {
     local: SocketAddr,
     tasks: Arc<TaskSet>,
     shutdown: watch::Receiver<bool>,
+    tls: Option<Arc<TlsState>>,
 }
 
 /// Serves the agent API from `backend` on `listener` until the returned handle is
@@ -225,7 +243,8 @@ struct Shared {
 ///
 /// Fails with [`std::io::ErrorKind::InvalidInput`] when the token is empty or only
 /// whitespace: such a token would let anyone in (or, worse, an empty
-/// `Authorization:` header).
+/// `Authorization:` header); and when TLS files are set but cannot be read or do
+/// not make a valid configuration (the error names which).
 ///
 /// ```
 /// # async fn demo(backend: std::sync::Arc<dyn agent_server::AgentBackend>) -> std::io::Result<()> {
@@ -245,10 +264,14 @@ pub async fn serve(
     if let Some(token) = &options.token {
         check_token(token)?;
     }
-    let addr = listener.local_addr()?;
     let prefix = options.prefix_path();
+    let tls = options.tls.map(TlsState::load).transpose()?;
+    let addr = listener.local_addr()?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let tasks = Arc::new(TaskSet::new(tokio::runtime::Handle::current()));
+    if let Some(tls) = &tls {
+        tasks.spawn(Arc::clone(tls).watch(shutdown_rx.clone()));
+    }
     let shared = Arc::new(Shared {
         backend,
         token: options.token,
@@ -261,11 +284,13 @@ pub async fn serve(
         local: addr,
         tasks: Arc::clone(&tasks),
         shutdown: shutdown_rx.clone(),
+        tls: tls.clone(),
     });
     tasks.spawn(accept_loop(listener, shared, shutdown_rx));
     Ok(ServerHandle {
         addr,
         prefix,
+        tls: tls.is_some(),
         shutdown: shutdown_tx,
         tasks,
         grace: options.grace,
@@ -323,30 +348,57 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let guard = Arc::new(guard);
         let conn_shared = Arc::clone(&shared);
-        let mut conn_shutdown = shutdown.clone();
+        let conn_shutdown = shutdown.clone();
         shared.tasks.spawn(async move {
-            let svc_shared = Arc::clone(&conn_shared);
-            let svc_guard = Arc::clone(&guard);
-            let svc = service_fn(move |req| {
-                let s = Arc::clone(&svc_shared);
-                let g = Arc::clone(&svc_guard);
-                async move { Ok::<_, Infallible>(handle_logged(s, g, req).await) }
-            });
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(conn_shared.limits.header_timeout)
-                .serve_connection(TokioIo::new(stream), svc)
-                .with_upgrades();
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                () = guard.evicted() => {}
-                () = crate::task::stopped(&mut conn_shutdown) => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
+            match conn_shared.tls.as_ref().map(|t| t.acceptor()) {
+                None => serve_connection(stream, conn_shared, guard, conn_shutdown).await,
+                Some(acceptor) => {
+                    // a handshake is bounded like a request head
+                    let within = conn_shared.limits.header_timeout;
+                    let handshake = tokio::time::timeout(within, acceptor.accept(stream));
+                    let tls = tokio::select! {
+                        r = handshake => r,
+                        () = guard.evicted() => return,
+                    };
+                    if let Ok(Ok(tls)) = tls {
+                        serve_connection(tls, conn_shared, guard, conn_shutdown).await;
+                    }
                 }
             }
         });
+    }
+}
+
+/// Serves HTTP/1.1 (with upgrades) on one accepted connection, plain or TLS, until
+/// it closes, is evicted, or the server shuts down (then open requests finish).
+async fn serve_connection<I>(
+    io: I,
+    shared: Arc<Shared>,
+    guard: Arc<ConnGuard>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc_shared = Arc::clone(&shared);
+    let svc_guard = Arc::clone(&guard);
+    let svc = service_fn(move |req| {
+        let s = Arc::clone(&svc_shared);
+        let g = Arc::clone(&svc_guard);
+        async move { Ok::<_, Infallible>(handle_logged(s, g, req).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.limits.header_timeout)
+        .serve_connection(TokioIo::new(io), svc)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        () = guard.evicted() => {}
+        () = crate::task::stopped(&mut shutdown) => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
     }
 }
 
@@ -579,7 +631,15 @@ async fn handle(
         user_token: token_value(req.headers(), "synapse-user"),
         tenant: token_value(req.headers(), "synapse-tenant"),
         query: req.uri().query().map(str::to_owned),
-        base_url: format!("http://{host}{}", shared.prefix),
+        base_url: format!(
+            "{}://{host}{}",
+            if shared.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
+            shared.prefix
+        ),
     };
 
     let response = match route {

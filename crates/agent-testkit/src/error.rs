@@ -17,6 +17,10 @@ pub enum TestkitError {
     /// The token is empty or only whitespace: it would let anyone in.
     #[error("invalid token: {0}")]
     InvalidToken(String),
+    /// The server could not start serving on its socket (e.g. its TLS files cannot
+    /// be read or do not make a valid configuration).
+    #[error("could not start serving: {0}")]
+    Serve(std::io::Error),
     /// A job with this id already exists.
     #[error("job {0} already exists")]
     DuplicateJob(String),

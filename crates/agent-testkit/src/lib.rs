@@ -69,7 +69,7 @@ pub use job::{JobSpec, LineSource, Outcome};
 pub use journal::{JournalEntry, JournalLimits};
 pub use memory::cluster::{RunHook, RunRequest};
 pub use memory::log::generated_line;
-pub use serve::{Limits, RouteKind, TailProtocol};
+pub use serve::{Limits, RouteKind, TailProtocol, TlsFiles};
 pub use testserver::{
     AgentTestServer, AgentTestServerBuilder, BlockingTestServer, TestHandle, DEFAULT_TOKEN,
 };

@@ -17,7 +17,7 @@ use crate::job::{JobSpec, Outcome};
 use crate::journal::{JournalEntry, JournalLimits, TestHook};
 use crate::memory::backend::MemoryBackend;
 use crate::memory::cluster::{Cluster, RunRequest};
-use crate::serve::{serve, Limits, RouteKind, ServeOptions, ServerHandle};
+use crate::serve::{serve, Limits, RouteKind, ServeOptions, ServerHandle, TlsFiles};
 use crate::util::lock;
 
 /// The token of a server whose builder sets none.
@@ -47,6 +47,7 @@ pub struct AgentTestServerBuilder {
     heartbeat: Duration,
     limits: Limits,
     journal_limits: JournalLimits,
+    tls: Option<TlsFiles>,
     jobs: Vec<JobSpec>,
     nodes: Vec<Value>,
     tasks: Vec<Value>,
@@ -69,6 +70,7 @@ impl Default for AgentTestServerBuilder {
             heartbeat: ServeOptions::default().heartbeat,
             limits: Limits::default(),
             journal_limits: JournalLimits::default(),
+            tls: None,
             jobs: Vec::new(),
             nodes: Vec::new(),
             tasks: Vec::new(),
@@ -106,6 +108,13 @@ impl AgentTestServerBuilder {
     /// frame cap (default [`Limits::default`], as a production server has them).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Serves `https://` and `wss://` with these PEM files (optionally requiring
+    /// client certificates; reloaded when they change): see [`TlsFiles`].
+    pub fn tls(mut self, files: TlsFiles) -> Self {
+        self.tls = Some(files);
         self
     }
 
@@ -242,20 +251,22 @@ impl AgentTestServerBuilder {
         for (target, fault) in self.faults {
             hook.add_fault(target, fault);
         }
-        let options = ServeOptions::new()
+        let mut options = ServeOptions::new()
             .token(token)
             .prefix(self.prefix)
             .limits(self.limits)
             .grace(self.grace)
             .heartbeat(self.heartbeat)
             .hook(hook.clone());
+        if let Some(tls) = self.tls {
+            options = options.tls(tls);
+        }
         let backend = Arc::new(MemoryBackend {
             cluster: Arc::clone(&cluster),
         });
-        let addr = self.listen;
         let server = serve(listener, backend, options)
             .await
-            .map_err(|source| TestkitError::Bind { addr, source })?;
+            .map_err(TestkitError::Serve)?;
         Ok(AgentTestServer {
             server: Some(server),
             handle: TestHandle { cluster, hook },
@@ -392,12 +403,14 @@ impl AgentTestServer {
         }
     }
 
-    /// The base URL: `http://127.0.0.1:PORT/` plus the prefix (ends with `/`).
+    /// The base URL: `http://127.0.0.1:PORT/` (`https://` with TLS) plus the prefix
+    /// (ends with `/`).
     pub fn url(&self) -> String {
         self.server.as_ref().map(|s| s.url()).unwrap_or_default()
     }
 
-    /// The WebSocket base URL: `ws://127.0.0.1:PORT/` plus the prefix.
+    /// The WebSocket base URL: `ws://127.0.0.1:PORT/` (`wss://` with TLS) plus the
+    /// prefix.
     pub fn ws_url(&self) -> String {
         self.server.as_ref().map(|s| s.ws_url()).unwrap_or_default()
     }
