@@ -193,7 +193,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         "agent-gateway: serving the agent API at {} ({releases} plugin release(s))",
         gateway.url()
     );
-    tokio::signal::ctrl_c().await?;
+    agent_server::shutdown_signal().await?;
     eprintln!("agent-gateway: shutting down");
     gateway.shutdown().await;
     Ok(())

@@ -40,5 +40,5 @@ pub use hook::{CannedResponse, Intercept, InterceptAction, RequestHead, RequestH
 pub use limits::Limits;
 pub use route::{parse_route, Route, RouteError, RouteKind};
 pub use server::{check_token, serve, ServeOptions, ServerHandle};
-pub use task::{stopped, TaskSet};
+pub use task::{shutdown_signal, stopped, TaskSet};
 pub use tls::TlsFiles;
