@@ -18,6 +18,9 @@ use http::Method;
 use hyper::body::{Body, Frame, SizeHint};
 
 use crate::body::{BoxError, ResBody};
+use crate::metrics::{Cause, Metrics};
+use crate::route::RouteKind;
+use prometheus_client::metrics::counter::Counter;
 
 /// The longest path logged; a longer one is cut (an attacker chooses its length).
 const MAX_PATH: usize = 256;
@@ -74,12 +77,15 @@ impl TailEnd {
 pub(crate) struct TailRecord {
     lines: AtomicU64,
     end: AtomicU8,
+    /// The server's counter of lines sent in all tails.
+    lines_metric: Counter,
 }
 
 impl TailRecord {
     /// Counts `n` log lines sent.
     pub(crate) fn lines_sent(&self, n: u64) {
         self.lines.fetch_add(n, Ordering::Relaxed);
+        self.lines_metric.inc_by(n);
     }
 
     /// Records how the tail ended (the first end recorded stays).
@@ -112,15 +118,17 @@ impl TailRecord {
 pub(crate) struct AccessLog {
     method: Method,
     path: String,
+    route: String,
     start: Instant,
     status: u16,
     bytes: u64,
     tail: Option<Arc<TailRecord>>,
+    metrics: Arc<Metrics>,
 }
 
 impl AccessLog {
     /// Starts the line of a request now.
-    pub(crate) fn new(method: &Method, path: &str) -> Self {
+    pub(crate) fn new(method: &Method, path: &str, metrics: Arc<Metrics>) -> Self {
         let mut path = path.to_owned();
         if path.len() > MAX_PATH {
             let mut cut = MAX_PATH;
@@ -133,10 +141,12 @@ impl AccessLog {
         AccessLog {
             method: method.clone(),
             path,
+            route: "none".to_owned(),
             start: Instant::now(),
             status: 0,
             bytes: 0,
             tail: None,
+            metrics,
         }
     }
 
@@ -145,15 +155,37 @@ impl AccessLog {
         self.status = status;
     }
 
+    /// Sets the route (its kind) the request named, for the metrics.
+    pub(crate) fn route(&mut self, kind: RouteKind) {
+        self.route = format!("{kind:?}");
+    }
+
     /// Makes this request a tail: the record its tail fills in.
     pub(crate) fn tail(&mut self) -> Arc<TailRecord> {
-        Arc::clone(self.tail.get_or_insert_with(Default::default))
+        if self.tail.is_none() {
+            self.metrics.open_tails().inc();
+        }
+        let metrics = &self.metrics;
+        Arc::clone(self.tail.get_or_insert_with(|| {
+            Arc::new(TailRecord {
+                lines_metric: metrics.lines_sent().clone(),
+                ..TailRecord::default()
+            })
+        }))
     }
 }
 
 impl Drop for AccessLog {
     fn drop(&mut self) {
-        let latency_ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        let seconds = self.start.elapsed().as_secs_f64();
+        let latency_ms = seconds * 1000.0;
+        self.metrics.request(&self.route, self.status, seconds);
+        if let Some(tail) = &self.tail {
+            self.metrics.open_tails().dec();
+            if tail.end() == TailEnd::FrameTooLarge {
+                self.metrics.refused(Cause::ws_frame_too_large);
+            }
+        }
         match &self.tail {
             None => tracing::info!(
                 target: "agent_server::access",

@@ -64,7 +64,6 @@ impl ConnTable {
     }
 
     /// How many connections are open.
-    #[cfg(test)]
     pub(crate) fn open(&self) -> usize {
         lock(&self.inner).open.len()
     }

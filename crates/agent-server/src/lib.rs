@@ -25,6 +25,7 @@ mod body;
 mod conn;
 mod hook;
 mod limits;
+mod metrics;
 mod route;
 mod server;
 mod task;

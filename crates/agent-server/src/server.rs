@@ -22,9 +22,10 @@ use tokio::sync::watch;
 use crate::access::{AccessLog, Logged};
 use crate::backend::{AgentBackend, BackendError, RequestContext, TailProtocol};
 use crate::body::{empty, error_response, json_response, sse_body, ResBody, Truncated};
-use crate::conn::{ConnGuard, ConnTable};
+use crate::conn::{Admitted, ConnGuard, ConnTable};
 use crate::hook::{Intercept, InterceptAction, RequestHead, RequestHook};
 use crate::limits::Limits;
+use crate::metrics::{Cause, Metrics};
 use crate::route::{parse_route, Route, RouteError};
 use crate::task::TaskSet;
 use crate::tls::{TlsFiles, TlsState};
@@ -58,6 +59,9 @@ pub struct ServeOptions {
     /// Terminate TLS with these files (`https://`, `wss://`); `None` serves plain
     /// HTTP.
     pub tls: Option<TlsFiles>,
+    /// Serve the metrics at `/metrics` (outside the prefix, without a token: they
+    /// hold counts, no secret). Default on.
+    pub metrics: bool,
 }
 
 impl Default for ServeOptions {
@@ -70,6 +74,7 @@ impl Default for ServeOptions {
             hook: None,
             heartbeat: Duration::from_secs(5),
             tls: None,
+            metrics: true,
         }
     }
 }
@@ -84,6 +89,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("hook", &self.hook.is_some())
             .field("heartbeat", &self.heartbeat)
             .field("tls", &self.tls)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -136,6 +142,12 @@ impl ServeOptions {
     /// Terminates TLS with these files (see [`TlsFiles`]).
     pub fn tls(mut self, files: TlsFiles) -> Self {
         self.tls = Some(files);
+        self
+    }
+
+    /// Whether `/metrics` is served (see [`ServeOptions::metrics`]).
+    pub fn serve_metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
         self
     }
 
@@ -236,6 +248,8 @@ struct Shared {
     tasks: Arc<TaskSet>,
     shutdown: watch::Receiver<bool>,
     tls: Option<Arc<TlsState>>,
+    metrics: Arc<Metrics>,
+    serve_metrics: bool,
 }
 
 /// Serves the agent API from `backend` on `listener` until the returned handle is
@@ -285,6 +299,8 @@ pub async fn serve(
         tasks: Arc::clone(&tasks),
         shutdown: shutdown_rx.clone(),
         tls: tls.clone(),
+        metrics: Arc::new(Metrics::new()),
+        serve_metrics: options.metrics,
     });
     tasks.spawn(accept_loop(listener, shared, shutdown_rx));
     Ok(ServerHandle {
@@ -337,7 +353,12 @@ async fn accept_loop(
                 continue;
             }
         };
-        let Some((guard, _how)) = shared.conns.admit() else {
+        let admitted = shared.conns.admit();
+        if let Some((_, Admitted::Evicted)) = &admitted {
+            shared.metrics.refused(Cause::evicted);
+        }
+        let Some((guard, _how)) = admitted else {
+            shared.metrics.refused(Cause::connection_limit);
             // Every open connection is authenticated: refuse this one now. A fresh
             // socket's send buffer is empty, so the write does not wait; a peer that
             // does not read it loses nothing but the 503.
@@ -360,8 +381,11 @@ async fn accept_loop(
                         r = handshake => r,
                         () = guard.evicted() => return,
                     };
-                    if let Ok(Ok(tls)) = tls {
-                        serve_connection(tls, conn_shared, guard, conn_shutdown).await;
+                    match tls {
+                        Ok(Ok(tls)) => {
+                            serve_connection(tls, conn_shared, guard, conn_shutdown).await
+                        }
+                        _ => conn_shared.metrics.refused(Cause::tls_handshake),
                     }
                 }
             }
@@ -479,7 +503,19 @@ async fn handle_logged(
     conn: Arc<ConnGuard>,
     req: Request<Incoming>,
 ) -> Response<ResBody> {
-    let mut log = Some(AccessLog::new(req.method(), req.uri().path()));
+    if shared.serve_metrics && req.uri().path() == "/metrics" && req.method() == Method::GET {
+        let text = shared.metrics.render(shared.conns.open());
+        return crate::body::response(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Bytes::from(text),
+        );
+    }
+    let mut log = Some(AccessLog::new(
+        req.method(),
+        req.uri().path(),
+        Arc::clone(&shared.metrics),
+    ));
     let response = handle(shared, conn, req, &mut log).await;
     match log {
         Some(mut log) => {
@@ -516,6 +552,11 @@ async fn handle(
     };
     if authorized {
         conn.authenticated();
+    } else {
+        shared.metrics.refused(Cause::unauthorized);
+    }
+    if let (Some(log), Ok(route)) = (log.as_mut(), &route) {
+        log.route(route.kind());
     }
 
     let intercept = match &shared.hook {
@@ -552,22 +593,26 @@ async fn handle(
         hook.on_body(seq, &body, end == BodyEnd::Complete);
     }
     if authorized {
+        let refused = |cause| shared.metrics.refused(cause);
         match end {
             BodyEnd::Complete => {}
             BodyEnd::TooLarge => {
+                refused(Cause::body_too_large);
                 return closing(detail(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "Request body too large",
-                ))
+                ));
             }
             BodyEnd::TimedOut => {
+                refused(Cause::body_timeout);
                 return closing(detail(
                     StatusCode::REQUEST_TIMEOUT,
                     "Request body not received in time",
-                ))
+                ));
             }
             BodyEnd::Incomplete => {
-                return closing(detail(StatusCode::BAD_REQUEST, "Incomplete request body"))
+                refused(Cause::body_incomplete);
+                return closing(detail(StatusCode::BAD_REQUEST, "Incomplete request body"));
             }
         }
     }

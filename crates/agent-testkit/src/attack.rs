@@ -193,7 +193,23 @@ pub async fn websocket(
     s.write_all(req.as_bytes())
         .await
         .map_err(|e| e.to_string())?;
-    let head = read_head(&mut s, limit).await.map_err(|e| e.to_string())?;
+    // byte by byte: the frames that may follow the head must stay in the socket
+    let mut head = Vec::new();
+    let read = async {
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+            if s.read(&mut b).await? == 0 {
+                break;
+            }
+            head.push(b[0]);
+        }
+        Ok::<_, io::Error>(())
+    };
+    match tokio::time::timeout(limit, read).await {
+        Ok(r) => r.map_err(|e| e.to_string())?,
+        Err(_) => return Err("no answer in time".to_owned()),
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
     if head.starts_with("HTTP/1.1 101") {
         Ok(s)
     } else {
