@@ -110,6 +110,13 @@ pub const FAMILIES: &[Family] = &[
         driver: Some(clients::run),
     },
     Family {
+        name: "attack",
+        about:
+            "the test server and the gateway under attack (xtask/attack): health/ latency and RSS",
+        steps: attack,
+        driver: None,
+    },
+    Family {
         name: "startup",
         about: "the whole `agentctl health` process, spawn to exit",
         steps: build_contenders,
@@ -223,6 +230,14 @@ fn build_contenders(_options: &BenchOptions) -> Vec<Step> {
     vec![Step::cargo(
         "build-contenders",
         &["build", "--release", "-p", "agent-bench", "-p", "agentctl"],
+    )]
+}
+
+/// The attack load (`xtask/attack`, crate agent-attack): prints its tables.
+fn attack(_options: &BenchOptions) -> Vec<Step> {
+    vec![Step::cargo(
+        "attack",
+        &["run", "--release", "-p", "agent-attack"],
     )]
 }
 

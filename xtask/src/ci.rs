@@ -140,6 +140,8 @@ pub fn steps(options: CiOptions) -> Vec<Step> {
                 "agent-tests",
                 "--exclude",
                 "xtask",
+                "--exclude",
+                "agent-attack",
             ],
         ),
     ]);

@@ -49,7 +49,7 @@ pub use ray::RayClient;
 pub use tail::TailSettings;
 
 use agent_proto::{ClientError, Secret, Timeouts};
-use agent_server::{serve, ServeOptions, ServerHandle};
+use agent_server::{serve, Limits, ServeOptions, ServerHandle, TlsFiles};
 use agent_transport::{HttpTransport, RetryPolicy, RetryingTransport, Transport};
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,6 +83,12 @@ pub struct GatewayConfig {
     /// The largest whole answer read from Ray (streamed logs are not bounded by
     /// it: they are read piece by piece).
     pub ray_max_body: usize,
+    /// The serving layer's bounds (body sizes, time-outs, connection and WebSocket
+    /// frame caps); the defaults are safe.
+    pub limits: Limits,
+    /// Terminate TLS with these PEM files (optionally requiring client certificates;
+    /// reloaded when they change); `None` serves plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 impl GatewayConfig {
@@ -103,6 +109,8 @@ impl GatewayConfig {
             ray_token: None,
             ray_ca_pem: None,
             ray_max_body: backend::DEFAULT_MAX_LOG_BYTES,
+            limits: Limits::default(),
+            tls: None,
         }
     }
 
@@ -170,9 +178,7 @@ impl Gateway {
         config: GatewayConfig,
         listener: tokio::net::TcpListener,
     ) -> Result<Gateway, Box<dyn std::error::Error + Send + Sync>> {
-        if config.token.expose().is_empty() {
-            return Err("the agent token must not be empty".into());
-        }
+        agent_server::check_token(&config.token)?;
         let ray = ray_client(&config)?;
         let backend = RayBackend::new(ray, config.plugins)
             .with_max_log_bytes(config.ray_max_body)
@@ -180,7 +186,11 @@ impl Gateway {
             .with_api_releases(config.api_releases);
         let mut options = ServeOptions::new()
             .token(config.token)
-            .prefix(config.prefix);
+            .prefix(config.prefix)
+            .limits(config.limits);
+        if let Some(tls) = config.tls {
+            options = options.tls(tls);
+        }
         if config.log_requests {
             options = options.hook(Arc::new(log::RequestLog::stderr()));
         }

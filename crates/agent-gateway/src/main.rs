@@ -7,9 +7,11 @@
 
 use agent_gateway::{Gateway, GatewayConfig, PluginRegistry};
 use agent_proto::Secret;
+use agent_server::{Limits, TlsFiles};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// An agent API server backed by a Ray cluster (through the Ray dashboard's REST API).
 #[derive(Parser)]
@@ -61,9 +63,69 @@ struct Args {
     #[arg(long)]
     allow_api_releases: bool,
 
-    /// Do not log one line per request.
+    /// Do not log one line per request (method, path, status, bytes, latency; for
+    /// tails the lines sent and how the tail ended; never a token).
     #[arg(long)]
     quiet: bool,
+
+    /// The most connections open at once; beyond it a new connection replaces the
+    /// oldest one that has not sent a valid token, or gets a 503.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_connections)]
+    max_connections: usize,
+
+    /// The largest request body of the small-JSON routes, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_body_bytes)]
+    max_body_bytes: usize,
+
+    /// The largest body of `plugin_releases/run_debug/`, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_large_body_bytes)]
+    max_debug_body_bytes: usize,
+
+    /// Seconds a client may take to send a request's head (and stay idle between
+    /// requests).
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().header_timeout.as_secs_f64())]
+    header_timeout: f64,
+
+    /// Seconds a client may take to send a request's body.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().body_timeout.as_secs_f64())]
+    body_timeout: f64,
+
+    /// Serve HTTPS (and WSS) with this certificate chain (PEM; needs --tls-key). The
+    /// files are read again every 5 s: a renewed certificate is picked up by new
+    /// connections without a restart.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Require client certificates signed by this CA (PEM): mutual TLS.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    client_ca: Option<PathBuf>,
+
+    /// The largest WebSocket frame a client may send, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_ws_frame_bytes)]
+    max_ws_frame_bytes: usize,
+}
+
+impl Args {
+    /// The serving layer's bounds the flags ask for.
+    fn limits(&self) -> Result<Limits, String> {
+        let secs = |flag: &str, v: f64| {
+            Duration::try_from_secs_f64(v)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| format!("--{flag} must be a positive number of seconds"))
+        };
+        Ok(Limits::new()
+            .max_connections(self.max_connections)
+            .max_body_bytes(self.max_body_bytes)
+            .max_large_body_bytes(self.max_debug_body_bytes)
+            .header_timeout(secs("header-timeout", self.header_timeout)?)
+            .body_timeout(secs("body-timeout", self.body_timeout)?)
+            .max_ws_frame_bytes(self.max_ws_frame_bytes))
+    }
 }
 
 impl std::fmt::Debug for Args {
@@ -75,12 +137,19 @@ impl std::fmt::Debug for Args {
             .field("ray_token", &self.ray_token.as_ref().map(|_| "[redacted]"))
             .field("ray_ca", &self.ray_ca)
             .field("plugins", &self.plugins)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if !args.quiet {
+        // agent-server's request lines (target `agent_server::access`) on stderr
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -106,9 +175,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         None => PluginRegistry::new(),
     };
     let releases = plugins.len();
+    let limits = args.limits()?;
     let mut config = GatewayConfig::new(args.ray_address, Secret::new(args.token))
         .plugins(plugins)
-        .log_requests(!args.quiet)
+        // the serving layer writes the request lines (through `tracing`, above)
+        .log_requests(false)
         .api_releases(args.allow_api_releases);
     config.prefix = args.prefix;
     if let Some(token) = args.ray_token.filter(|t| !t.is_empty()) {
@@ -118,6 +189,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         let pem = std::fs::read(path)
             .map_err(|e| format!("cannot read the Ray CA file {}: {e}", path.display()))?;
         config = config.ray_ca_pem(pem);
+    }
+    config.limits = limits;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let mut tls = TlsFiles::new(cert, key);
+        if let Some(ca) = &args.client_ca {
+            tls = tls.client_ca(ca);
+        }
+        config.tls = Some(tls);
     }
     let ray = agent_gateway::ray_client(&config)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -138,7 +217,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         "agent-gateway: serving the agent API at {} ({releases} plugin release(s))",
         gateway.url()
     );
-    tokio::signal::ctrl_c().await?;
+    agent_server::shutdown_signal().await?;
     eprintln!("agent-gateway: shutting down");
     gateway.shutdown().await;
     Ok(())

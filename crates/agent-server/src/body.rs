@@ -2,6 +2,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -13,6 +14,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::access::{TailEnd, TailRecord};
 use crate::backend::{BackendError, ErrorBody, TailEvent, TailStream};
 
 /// The error type of response bodies.
@@ -116,6 +118,7 @@ struct SseState {
     shutdown: watch::Receiver<bool>,
     heartbeat: std::time::Duration,
     done: bool,
+    record: Arc<TailRecord>,
 }
 
 /// The body of GET `jobs/{id}/logs/stream/`: each event as a `data: {json}\n\n` line.
@@ -130,6 +133,7 @@ pub(crate) fn sse_body(
     events: TailStream,
     shutdown: watch::Receiver<bool>,
     heartbeat: std::time::Duration,
+    record: Arc<TailRecord>,
 ) -> ResBody {
     let state = SseState {
         events,
@@ -137,6 +141,7 @@ pub(crate) fn sse_body(
         shutdown,
         heartbeat,
         done: false,
+        record,
     };
     let stream = futures_util::stream::unfold(state, |mut st| async move {
         if st.done {
@@ -156,6 +161,7 @@ pub(crate) fn sse_body(
         };
         let Some(next) = next else {
             st.done = true;
+            st.record.ended(TailEnd::Shutdown);
             return Some((Err(aborted("the server is shutting down")), st));
         };
         let item = match next {
@@ -167,7 +173,10 @@ pub(crate) fn sse_body(
                 let mut line = Some(line);
                 while let Some(l) = line.take() {
                     match event_json(&TailEvent::Log(l)) {
-                        Some(json) => push_sse_line(&mut chunk, &json),
+                        Some(json) => {
+                            push_sse_line(&mut chunk, &json);
+                            st.record.lines_sent(1);
+                        }
                         None => return Some((Err(aborted("an event could not be encoded")), st)),
                     }
                     if chunk.len() >= SSE_CHUNK {
@@ -184,6 +193,11 @@ pub(crate) fn sse_body(
             }
             Some(ev @ (TailEvent::Complete | TailEvent::Error(_))) => {
                 st.done = true;
+                st.record.ended(if ev == TailEvent::Complete {
+                    TailEnd::Complete
+                } else {
+                    TailEnd::Error
+                });
                 match event_json(&ev) {
                     Some(json) => Ok(Frame::data(sse_line(json))),
                     None => Err(aborted("an event could not be encoded")),
@@ -193,6 +207,7 @@ pub(crate) fn sse_body(
             Some(TailEvent::Fragment { payload, .. }) => Ok(Frame::data(payload)),
             Some(TailEvent::Abort) | None => {
                 st.done = true;
+                st.record.ended(TailEnd::Aborted);
                 // hyper flushes what it buffered while the body is pending; fail after
                 tokio::task::yield_now().await;
                 Err(aborted("the tail was aborted"))

@@ -15,16 +15,30 @@
 //! [`RequestHook`] sees every request first (the testkit journals and injects faults
 //! with one).
 //!
+//! It is built to face a hostile network ([`Limits`], safe by default): the token is
+//! checked from the head before any body byte is read (so `100 Continue` only follows
+//! a valid token); bodies are capped per route; a slow head or body times out; open
+//! connections are capped, unauthenticated ones giving way first; client WebSocket
+//! frames are capped small. It terminates TLS ([`TlsFiles`]: rustls with ring, mTLS,
+//! reload on file change), writes one `tracing` line per request (target
+//! `agent_server::access`), serves `/metrics` (Prometheus text), and shuts down
+//! gracefully ([`ServerHandle::shutdown`], [`shutdown_signal`]).
+//!
 //! This crate is what a production binary (`agent-gateway`) links for its HTTP side;
 //! it does not depend on the test kit. `agent_testkit::serve` re-exports it.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod access;
 mod backend;
 mod body;
+mod conn;
 mod hook;
+mod limits;
+mod metrics;
 mod route;
 mod server;
 mod task;
+mod tls;
 mod ws;
 
 pub use backend::{
@@ -33,6 +47,8 @@ pub use backend::{
 };
 pub use body::event_json;
 pub use hook::{CannedResponse, Intercept, InterceptAction, RequestHead, RequestHook};
+pub use limits::Limits;
 pub use route::{parse_route, Route, RouteError, RouteKind};
-pub use server::{serve, ServeOptions, ServerHandle};
-pub use task::{stopped, TaskSet};
+pub use server::{check_token, serve, ServeOptions, ServerHandle};
+pub use task::{shutdown_signal, stopped, TaskSet};
+pub use tls::TlsFiles;

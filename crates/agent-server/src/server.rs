@@ -19,11 +19,16 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::access::{AccessLog, Logged};
 use crate::backend::{AgentBackend, BackendError, RequestContext, TailProtocol};
 use crate::body::{empty, error_response, json_response, sse_body, ResBody, Truncated};
+use crate::conn::{Admitted, ConnGuard, ConnTable};
 use crate::hook::{Intercept, InterceptAction, RequestHead, RequestHook};
+use crate::limits::Limits;
+use crate::metrics::{Cause, Metrics};
 use crate::route::{parse_route, Route, RouteError};
 use crate::task::TaskSet;
+use crate::tls::{TlsFiles, TlsState};
 use crate::ws;
 
 /// How a server is run: its token, path prefix, limits and hook.
@@ -41,8 +46,8 @@ pub struct ServeOptions {
     pub token: Option<Secret>,
     /// The path the API is served under (`/` or e.g. `/agent/`).
     pub prefix: String,
-    /// Larger request bodies are refused with 413.
-    pub max_body_bytes: usize,
+    /// Body sizes, time-outs, the connection cap and the WebSocket frame cap.
+    pub limits: Limits,
     /// How long [`ServerHandle::shutdown`] lets open requests finish before it aborts them.
     pub grace: Duration,
     /// A hook that sees every request first (the testkit's journal and faults).
@@ -51,6 +56,12 @@ pub struct ServeOptions {
     /// line (which clients skip): the HTTP twin of WebSocket pings, so that a quiet
     /// job is not mistaken for a dead connection by the client's idle time-out.
     pub heartbeat: Duration,
+    /// Terminate TLS with these files (`https://`, `wss://`); `None` serves plain
+    /// HTTP.
+    pub tls: Option<TlsFiles>,
+    /// Serve the metrics at `/metrics` (outside the prefix, without a token: they
+    /// hold counts, no secret). Default on.
+    pub metrics: bool,
 }
 
 impl Default for ServeOptions {
@@ -58,10 +69,12 @@ impl Default for ServeOptions {
         ServeOptions {
             token: None,
             prefix: "/".to_owned(),
-            max_body_bytes: 16 << 20,
+            limits: Limits::default(),
             grace: Duration::from_secs(2),
             hook: None,
             heartbeat: Duration::from_secs(5),
+            tls: None,
+            metrics: true,
         }
     }
 }
@@ -71,21 +84,25 @@ impl std::fmt::Debug for ServeOptions {
         f.debug_struct("ServeOptions")
             .field("token", &self.token)
             .field("prefix", &self.prefix)
-            .field("max_body_bytes", &self.max_body_bytes)
+            .field("limits", &self.limits)
             .field("grace", &self.grace)
             .field("hook", &self.hook.is_some())
             .field("heartbeat", &self.heartbeat)
+            .field("tls", &self.tls)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
 
 impl ServeOptions {
-    /// No token, served at `/`, 16 MiB bodies, 2 s of grace, no hook, a 5 s heartbeat.
+    /// No token, served at `/`, the default [`Limits`], 2 s of grace, no hook, a 5 s
+    /// heartbeat.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Requires `Authorization: <token>` on every request.
+    /// Requires `Authorization: <token>` on every request. An empty or whitespace
+    /// token is refused by [`serve`].
     pub fn token(mut self, token: impl Into<Secret>) -> Self {
         self.token = Some(token.into());
         self
@@ -97,9 +114,16 @@ impl ServeOptions {
         self
     }
 
-    /// Sets the largest request body accepted.
+    /// Sets the largest request body of the small-JSON routes
+    /// ([`Limits::max_body_bytes`]).
     pub fn max_body_bytes(mut self, n: usize) -> Self {
-        self.max_body_bytes = n;
+        self.limits.max_body_bytes = n;
+        self
+    }
+
+    /// Sets every limit at once.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -112,6 +136,18 @@ impl ServeOptions {
     /// Sets the heartbeat of quiet HTTP log streams (see [`ServeOptions::heartbeat`]).
     pub fn heartbeat(mut self, heartbeat: Duration) -> Self {
         self.heartbeat = heartbeat;
+        self
+    }
+
+    /// Terminates TLS with these files (see [`TlsFiles`]).
+    pub fn tls(mut self, files: TlsFiles) -> Self {
+        self.tls = Some(files);
+        self
+    }
+
+    /// Whether `/metrics` is served (see [`ServeOptions::metrics`]).
+    pub fn serve_metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
         self
     }
 
@@ -141,6 +177,7 @@ fn normalize_prefix(p: &str) -> String {
 pub struct ServerHandle {
     addr: SocketAddr,
     prefix: String,
+    tls: bool,
     shutdown: watch::Sender<bool>,
     tasks: Arc<TaskSet>,
     grace: Duration,
@@ -161,14 +198,18 @@ impl ServerHandle {
         self.addr
     }
 
-    /// The API's base URL: `http://127.0.0.1:PORT/` plus the prefix.
+    /// The API's base URL: `http://127.0.0.1:PORT/` (`https://` with TLS) plus the
+    /// prefix.
     pub fn url(&self) -> String {
-        format!("http://{}{}", self.addr, self.prefix)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.addr, self.prefix)
     }
 
-    /// The API's base URL for WebSockets: `ws://127.0.0.1:PORT/` plus the prefix.
+    /// The API's base URL for WebSockets: `ws://127.0.0.1:PORT/` (`wss://` with TLS)
+    /// plus the prefix.
     pub fn ws_url(&self) -> String {
-        format!("ws://{}{}", self.addr, self.prefix)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}{}", self.addr, self.prefix)
     }
 
     /// Stops accepting, lets open requests finish (tails end: WebSockets with close
@@ -198,17 +239,26 @@ struct Shared {
     backend: Arc<dyn AgentBackend>,
     token: Option<Secret>,
     prefix: String,
-    max_body_bytes: usize,
+    limits: Limits,
+    conns: Arc<ConnTable>,
     hook: Option<Arc<dyn RequestHook>>,
     heartbeat: Duration,
     seq: AtomicU64,
     local: SocketAddr,
     tasks: Arc<TaskSet>,
     shutdown: watch::Receiver<bool>,
+    tls: Option<Arc<TlsState>>,
+    metrics: Arc<Metrics>,
+    serve_metrics: bool,
 }
 
 /// Serves the agent API from `backend` on `listener` until the returned handle is
 /// shut down or dropped.
+///
+/// Fails with [`std::io::ErrorKind::InvalidInput`] when the token is empty or only
+/// whitespace: such a token would let anyone in (or, worse, an empty
+/// `Authorization:` header); and when TLS files are set but cannot be read or do
+/// not make a valid configuration (the error names which).
 ///
 /// ```
 /// # async fn demo(backend: std::sync::Arc<dyn agent_server::AgentBackend>) -> std::io::Result<()> {
@@ -225,31 +275,65 @@ pub async fn serve(
     backend: Arc<dyn AgentBackend>,
     options: ServeOptions,
 ) -> std::io::Result<ServerHandle> {
-    let addr = listener.local_addr()?;
+    if let Some(token) = &options.token {
+        check_token(token)?;
+    }
     let prefix = options.prefix_path();
+    let tls = options.tls.map(TlsState::load).transpose()?;
+    let addr = listener.local_addr()?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let tasks = Arc::new(TaskSet::new(tokio::runtime::Handle::current()));
+    if let Some(tls) = &tls {
+        tasks.spawn(Arc::clone(tls).watch(shutdown_rx.clone()));
+    }
     let shared = Arc::new(Shared {
         backend,
         token: options.token,
         prefix: prefix.clone(),
-        max_body_bytes: options.max_body_bytes,
+        limits: options.limits,
+        conns: ConnTable::new(options.limits.max_connections),
         hook: options.hook,
         heartbeat: options.heartbeat,
         seq: AtomicU64::new(0),
         local: addr,
         tasks: Arc::clone(&tasks),
         shutdown: shutdown_rx.clone(),
+        tls: tls.clone(),
+        metrics: Arc::new(Metrics::new()),
+        serve_metrics: options.metrics,
     });
     tasks.spawn(accept_loop(listener, shared, shutdown_rx));
     Ok(ServerHandle {
         addr,
         prefix,
+        tls: tls.is_some(),
         shutdown: shutdown_tx,
         tasks,
         grace: options.grace,
     })
 }
+
+/// Refuses an empty or whitespace token, with a message that says so.
+///
+/// ```
+/// use agent_proto::Secret;
+/// assert!(agent_server::check_token(&Secret::new(" \t")).is_err());
+/// assert!(agent_server::check_token(&Secret::new("t0k")).is_ok());
+/// ```
+pub fn check_token(token: &Secret) -> std::io::Result<()> {
+    if token.expose().trim().is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the agent token must not be empty or whitespace",
+        ));
+    }
+    Ok(())
+}
+
+/// The answer to a connection over the cap, written at once without reading it.
+const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+retry-after: 1\r\nconnection: close\r\ncontent-length: 45\r\n\r\n\
+{\"detail\":\"Too many connections, try again\"}";
 
 async fn accept_loop(
     listener: TcpListener,
@@ -269,28 +353,76 @@ async fn accept_loop(
                 continue;
             }
         };
+        let admitted = shared.conns.admit();
+        if let Some((_, Admitted::Evicted)) = &admitted {
+            shared.metrics.refused(Cause::evicted);
+        }
+        let Some((guard, _how)) = admitted else {
+            shared.metrics.refused(Cause::connection_limit);
+            // Every open connection is authenticated: refuse this one now. A fresh
+            // socket's send buffer is empty, so the write does not wait; a peer that
+            // does not read it loses nothing but the 503.
+            let _ = stream.try_write(REFUSED);
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
+        let guard = Arc::new(guard);
         let conn_shared = Arc::clone(&shared);
-        let mut conn_shutdown = shutdown.clone();
+        let conn_shutdown = shutdown.clone();
         shared.tasks.spawn(async move {
-            let svc_shared = Arc::clone(&conn_shared);
-            let svc = service_fn(move |req| {
-                let s = Arc::clone(&svc_shared);
-                async move { Ok::<_, Infallible>(handle(s, req).await) }
-            });
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .serve_connection(TokioIo::new(stream), svc)
-                .with_upgrades();
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                () = crate::task::stopped(&mut conn_shutdown) => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
+            match conn_shared.tls.as_ref().map(|t| t.acceptor()) {
+                None => serve_connection(stream, conn_shared, guard, conn_shutdown).await,
+                Some(acceptor) => {
+                    // a handshake is bounded like a request head
+                    let within = conn_shared.limits.header_timeout;
+                    let handshake = tokio::time::timeout(within, acceptor.accept(stream));
+                    let tls = tokio::select! {
+                        r = handshake => r,
+                        () = guard.evicted() => return,
+                    };
+                    match tls {
+                        Ok(Ok(tls)) => {
+                            serve_connection(tls, conn_shared, guard, conn_shutdown).await
+                        }
+                        _ => conn_shared.metrics.refused(Cause::tls_handshake),
+                    }
                 }
             }
         });
+    }
+}
+
+/// Serves HTTP/1.1 (with upgrades) on one accepted connection, plain or TLS, until
+/// it closes, is evicted, or the server shuts down (then open requests finish).
+async fn serve_connection<I>(
+    io: I,
+    shared: Arc<Shared>,
+    guard: Arc<ConnGuard>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc_shared = Arc::clone(&shared);
+    let svc_guard = Arc::clone(&guard);
+    let svc = service_fn(move |req| {
+        let s = Arc::clone(&svc_shared);
+        let g = Arc::clone(&svc_guard);
+        async move { Ok::<_, Infallible>(handle_logged(s, g, req).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.limits.header_timeout)
+        .serve_connection(TokioIo::new(io), svc)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        () = guard.evicted() => {}
+        () = crate::task::stopped(&mut shutdown) => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
     }
 }
 
@@ -298,25 +430,62 @@ fn detail(status: StatusCode, message: &str) -> Response<ResBody> {
     json_response(status, &json!({ "detail": message }))
 }
 
-/// Reads the body up to `max` bytes: (what arrived, whether it is all of it).
-async fn read_body(body: &mut Incoming, max: usize) -> (Bytes, bool, bool) {
-    let mut buf = BytesMut::new();
-    loop {
-        match body.frame().await {
-            None => return (buf.freeze(), true, false),
-            Some(Err(_)) => return (buf.freeze(), false, false),
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    if buf.len() + data.len() > max {
-                        let room = max - buf.len();
-                        buf.extend_from_slice(&data[..room]);
-                        return (buf.freeze(), false, true);
+/// How reading a request body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyEnd {
+    /// All of it arrived.
+    Complete,
+    /// The client hung up (or sent a broken body) before its end.
+    Incomplete,
+    /// It is larger than the route's cap.
+    TooLarge,
+    /// It did not arrive in time.
+    TimedOut,
+}
+
+/// Reads the body into `buf`, up to `max` bytes and for at most `within`.
+async fn read_body(
+    body: &mut Incoming,
+    buf: &mut BytesMut,
+    max: usize,
+    within: Duration,
+) -> BodyEnd {
+    let read = async {
+        loop {
+            match body.frame().await {
+                None => return BodyEnd::Complete,
+                Some(Err(_)) => return BodyEnd::Incomplete,
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        if buf.len() + data.len() > max {
+                            let room = max - buf.len();
+                            buf.extend_from_slice(&data[..room]);
+                            return BodyEnd::TooLarge;
+                        }
+                        buf.extend_from_slice(&data);
                     }
-                    buf.extend_from_slice(&data);
                 }
             }
         }
+    };
+    tokio::time::timeout(within, read)
+        .await
+        .unwrap_or(BodyEnd::TimedOut)
+}
+
+/// The largest body `route` takes.
+fn body_cap(limits: &Limits, route: Option<&Route>) -> usize {
+    match route {
+        Some(Route::RunDebugPluginRelease) => limits.max_large_body_bytes,
+        _ => limits.max_body_bytes,
     }
+}
+
+/// Marks a response as the last on its connection (its request body was not read).
+fn closing(mut r: Response<ResBody>) -> Response<ResBody> {
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
 }
 
 fn token_value(headers: &HeaderMap, name: &str) -> Option<Secret> {
@@ -328,13 +497,67 @@ fn token_value(headers: &HeaderMap, name: &str) -> Option<Secret> {
     Some(Secret::new(v.trim()))
 }
 
-async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<ResBody> {
+/// Answers `req` and writes its log line when the answer is done (see [`crate::access`]).
+async fn handle_logged(
+    shared: Arc<Shared>,
+    conn: Arc<ConnGuard>,
+    req: Request<Incoming>,
+) -> Response<ResBody> {
+    if shared.serve_metrics && req.uri().path() == "/metrics" && req.method() == Method::GET {
+        let text = shared.metrics.render(shared.conns.open());
+        return crate::body::response(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Bytes::from(text),
+        );
+    }
+    let mut log = Some(AccessLog::new(
+        req.method(),
+        req.uri().path(),
+        Arc::clone(&shared.metrics),
+    ));
+    let response = handle(shared, conn, req, &mut log).await;
+    match log {
+        Some(mut log) => {
+            log.status(response.status().as_u16());
+            response.map(|b| Logged::new(b, log).boxed_unsync())
+        }
+        // a WebSocket tail: its task writes the line when the tail ends
+        None => response,
+    }
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    conn: Arc<ConnGuard>,
+    mut req: Request<Incoming>,
+    log: &mut Option<AccessLog>,
+) -> Response<ResBody> {
     let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
     let upgrade = fastwebsockets::upgrade::is_upgrade_request(&req);
     let route = match req.uri().path().strip_prefix(shared.prefix.as_str()) {
         Some(rest) => parse_route(req.method(), rest, upgrade),
         None => Err(RouteError::NotFound),
     };
+
+    // The token is checked from the head alone, before any body byte is read (and so
+    // before hyper answers `Expect: 100-continue`, which it does on the first read).
+    let authorized = match &shared.token {
+        Some(token) => req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| token.matches(v)),
+        None => true,
+    };
+    if authorized {
+        conn.authenticated();
+    } else {
+        shared.metrics.refused(Cause::unauthorized);
+    }
+    if let (Some(log), Ok(route)) = (log.as_mut(), &route) {
+        log.route(route.kind());
+    }
 
     let intercept = match &shared.hook {
         Some(hook) => hook.on_request(&RequestHead {
@@ -348,15 +571,50 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Res
         None => Intercept::default(),
     };
 
-    let (body, complete, too_large) = read_body(req.body_mut(), shared.max_body_bytes).await;
+    let mut body = BytesMut::new();
+    let end = if !authorized {
+        // never read: its bytes are the attacker's
+        BodyEnd::Incomplete
+    } else {
+        let cap = body_cap(&shared.limits, route.as_ref().ok());
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > cap as u64) {
+            BodyEnd::TooLarge
+        } else {
+            read_body(req.body_mut(), &mut body, cap, shared.limits.body_timeout).await
+        }
+    };
+    let body = body.freeze();
     if let Some(hook) = &shared.hook {
-        hook.on_body(seq, &body, complete);
+        hook.on_body(seq, &body, end == BodyEnd::Complete);
     }
-    if too_large {
-        return detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
-    }
-    if !complete {
-        return detail(StatusCode::BAD_REQUEST, "Incomplete request body");
+    if authorized {
+        let refused = |cause| shared.metrics.refused(cause);
+        match end {
+            BodyEnd::Complete => {}
+            BodyEnd::TooLarge => {
+                refused(Cause::body_too_large);
+                return closing(detail(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Request body too large",
+                ));
+            }
+            BodyEnd::TimedOut => {
+                refused(Cause::body_timeout);
+                return closing(detail(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "Request body not received in time",
+                ));
+            }
+            BodyEnd::Incomplete => {
+                refused(Cause::body_incomplete);
+                return closing(detail(StatusCode::BAD_REQUEST, "Incomplete request body"));
+            }
+        }
     }
 
     if let Some(delay) = intercept.delay {
@@ -383,15 +641,11 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Res
         }
     };
 
-    if let Some(token) = &shared.token {
-        let ok = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| token.matches(v));
-        if !ok {
-            return detail(StatusCode::UNAUTHORIZED, "Invalid or missing agent token");
-        }
+    if !authorized {
+        return closing(detail(
+            StatusCode::UNAUTHORIZED,
+            "Invalid or missing agent token",
+        ));
     }
 
     let route = match route {
@@ -422,17 +676,25 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Res
         user_token: token_value(req.headers(), "synapse-user"),
         tenant: token_value(req.headers(), "synapse-tenant"),
         query: req.uri().query().map(str::to_owned),
-        base_url: format!("http://{host}{}", shared.prefix),
+        base_url: format!(
+            "{}://{host}{}",
+            if shared.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
+            shared.prefix
+        ),
     };
 
     let response = match route {
         Route::TailWebSocket(job) => {
-            return match tail_websocket(&shared, &ctx, &job, &mut req).await {
+            return match tail_websocket(&shared, conn, &ctx, &job, &mut req, log).await {
                 Ok(r) => r,
                 Err(e) => error_response(e),
             }
         }
-        route => match dispatch(&shared, &ctx, route, &body).await {
+        route => match dispatch(&shared, &ctx, route, &body, log).await {
             Ok(r) => r,
             Err(e) => error_response(e),
         },
@@ -445,9 +707,11 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Res
 
 async fn tail_websocket(
     shared: &Arc<Shared>,
+    conn: Arc<ConnGuard>,
     ctx: &RequestContext,
     job: &agent_proto::JobId,
     req: &mut Request<Incoming>,
+    log: &mut Option<AccessLog>,
 ) -> Result<Response<ResBody>, BackendError> {
     let events = shared
         .backend
@@ -456,10 +720,20 @@ async fn tail_websocket(
     let (response, upgrade) = fastwebsockets::upgrade::upgrade(req)
         .map_err(|e| BackendError::detail(400, format!("Bad WebSocket upgrade: {e}")))?;
     let shutdown = shared.shutdown.clone();
+    let max_frame = shared.limits.max_ws_frame_bytes;
+    let mut log = log.take();
+    if let Some(log) = &mut log {
+        log.status(response.status().as_u16());
+    }
     shared.tasks.spawn(async move {
-        if let Ok(socket) = upgrade.await {
-            ws::serve_tail(socket, events, shutdown).await;
+        // the upgraded socket is still one of the open connections
+        let _conn = conn;
+        let record = log.as_mut().map(AccessLog::tail).unwrap_or_default();
+        if let Ok(mut socket) = upgrade.await {
+            socket.set_max_message_size(max_frame);
+            ws::serve_tail(socket, events, shutdown, &record).await;
         }
+        drop(log); // the line, now that the tail ended
     });
     Ok(response.map(|_| empty()))
 }
@@ -511,6 +785,7 @@ async fn dispatch(
     ctx: &RequestContext,
     route: Route,
     body: &Bytes,
+    log: &mut Option<AccessLog>,
 ) -> Result<Response<ResBody>, BackendError> {
     let b = &shared.backend;
     let ok = |v: Value| json_response(StatusCode::OK, &v);
@@ -527,7 +802,13 @@ async fn dispatch(
         Route::StopJob(id) => ok(b.stop_job(ctx, &id).await?),
         Route::TailHttp(id) => {
             let events = b.tail(ctx, &id, TailProtocol::Http).await?;
-            let mut r = Response::new(sse_body(events, shared.shutdown.clone(), shared.heartbeat));
+            let record = log.as_mut().map(AccessLog::tail).unwrap_or_default();
+            let mut r = Response::new(sse_body(
+                events,
+                shared.shutdown.clone(),
+                shared.heartbeat,
+                record,
+            ));
             let h = r.headers_mut();
             h.insert(
                 header::CONTENT_TYPE,

@@ -80,3 +80,28 @@ impl Drop for TaskSet {
 pub async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
+
+/// Resolves when the process is asked to stop: SIGTERM or SIGINT (Ctrl-C) on Unix,
+/// Ctrl-C elsewhere. A server binary awaits it, then calls
+/// [`crate::ServerHandle::shutdown`]: stop accepting, let requests finish, end tails
+/// with a WebSocket close 1001 or the end of the HTTP stream, never with a `complete`
+/// the log did not earn (clients under `auto` resume or fail loudly).
+///
+/// An error means the signal handlers could not be installed.
+pub async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}

@@ -6,12 +6,13 @@
 
 use std::time::Duration;
 
-use fastwebsockets::{Frame, OpCode, Payload, WebSocket};
+use fastwebsockets::{Frame, OpCode, Payload, WebSocket, WebSocketError};
 use futures_util::{FutureExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::sync::{mpsc, watch};
 
+use crate::access::{TailEnd, TailRecord};
 use crate::backend::{TailEvent, TailStream};
 use crate::body::event_json;
 
@@ -28,6 +29,8 @@ const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_GOING_AWAY: u16 = 1001;
 /// Close code: the server failed (after an `error` event).
 const CLOSE_INTERNAL_ERROR: u16 = 1011;
+/// Close code: the client sent a frame larger than the server takes.
+const CLOSE_TOO_BIG: u16 = 1009;
 
 #[derive(Debug, PartialEq, Eq)]
 enum WriterEnd {
@@ -42,6 +45,7 @@ pub(crate) async fn serve_tail(
     ws: WebSocket<TokioIo<Upgraded>>,
     mut events: TailStream,
     mut shutdown: watch::Receiver<bool>,
+    record: &TailRecord,
 ) {
     // Frames are written into a buffer and flushed once no more events are ready:
     // one system call for a burst of lines instead of one per line, and a line that
@@ -62,6 +66,15 @@ pub(crate) async fn serve_tail(
             match rd.read_frame(&mut obligated).await {
                 Ok(frame) if frame.opcode == OpCode::Close => break,
                 Ok(_) => {}
+                Err(WebSocketError::FrameTooLarge) => {
+                    // refused from its header, before its payload is read: close
+                    // with 1009 and read no more
+                    let mut payload = CLOSE_TOO_BIG.to_be_bytes().to_vec();
+                    payload.extend_from_slice(b"frame too large");
+                    record.ended(TailEnd::FrameTooLarge);
+                    let _ = ctrl_tx.send((OpCode::Close, payload)).await;
+                    break;
+                }
                 Err(_) => break,
             }
         }
@@ -106,11 +119,15 @@ pub(crate) async fn serve_tail(
                     let end = (op == OpCode::Close).then_some(WriterEnd::Closed);
                     (Frame::new(true, op, None, Payload::Owned(payload)), end)
                 }
-                Next::Shutdown => (
-                    Frame::close(CLOSE_GOING_AWAY, b"server shutting down"),
-                    Some(WriterEnd::Closed),
-                ),
+                Next::Shutdown => {
+                    record.ended(TailEnd::Shutdown);
+                    (
+                        Frame::close(CLOSE_GOING_AWAY, b"server shutting down"),
+                        Some(WriterEnd::Closed),
+                    )
+                }
                 Next::Event(None) | Next::Event(Some(TailEvent::Abort)) => {
+                    record.ended(TailEnd::Aborted);
                     // what was sent before the drop reaches the client first
                     let _ = wr.flush().await;
                     return WriterEnd::Dropped;
@@ -142,6 +159,12 @@ pub(crate) async fn serve_tail(
                         return WriterEnd::Dropped;
                     }
                     unflushed = true;
+                    match ev {
+                        TailEvent::Log(_) => record.lines_sent(1),
+                        TailEvent::Complete => record.ended(TailEnd::Complete),
+                        TailEvent::Error(_) => record.ended(TailEnd::Error),
+                        _ => {}
+                    }
                     match ev {
                         TailEvent::Complete => {
                             (Frame::close(CLOSE_NORMAL, b""), Some(WriterEnd::Closed))

@@ -14,6 +14,13 @@ pub enum TestkitError {
     /// A job id (or another id) breaks the agent API's id rule.
     #[error(transparent)]
     InvalidId(#[from] agent_proto::ClientError),
+    /// The token is empty or only whitespace: it would let anyone in.
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    /// The server could not start serving on its socket (e.g. its TLS files cannot
+    /// be read or do not make a valid configuration).
+    #[error("could not start serving: {0}")]
+    Serve(std::io::Error),
     /// A job with this id already exists.
     #[error("job {0} already exists")]
     DuplicateJob(String),

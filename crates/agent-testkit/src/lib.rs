@@ -49,6 +49,7 @@
 //! `plugin_releases/run_debug/`. The trailing slash is optional.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod attack;
 mod error;
 mod fault;
 mod job;
@@ -65,10 +66,10 @@ pub use agent_server as serve;
 pub use error::TestkitError;
 pub use fault::{Fault, FaultTarget, TailFault, TailFaultKind};
 pub use job::{JobSpec, LineSource, Outcome};
-pub use journal::JournalEntry;
+pub use journal::{JournalEntry, JournalLimits};
 pub use memory::cluster::{RunHook, RunRequest};
 pub use memory::log::generated_line;
-pub use serve::{RouteKind, TailProtocol};
+pub use serve::{Limits, RouteKind, TailProtocol, TlsFiles};
 pub use testserver::{
     AgentTestServer, AgentTestServerBuilder, BlockingTestServer, TestHandle, DEFAULT_TOKEN,
 };

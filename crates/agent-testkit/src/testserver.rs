@@ -14,10 +14,10 @@ use tokio::net::TcpListener;
 use crate::error::TestkitError;
 use crate::fault::{Fault, FaultTarget, TailFault};
 use crate::job::{JobSpec, Outcome};
-use crate::journal::{JournalEntry, TestHook};
+use crate::journal::{JournalEntry, JournalLimits, TestHook};
 use crate::memory::backend::MemoryBackend;
 use crate::memory::cluster::{Cluster, RunRequest};
-use crate::serve::{serve, RouteKind, ServeOptions, ServerHandle};
+use crate::serve::{serve, Limits, RouteKind, ServeOptions, ServerHandle, TlsFiles};
 use crate::util::lock;
 
 /// The token of a server whose builder sets none.
@@ -45,6 +45,9 @@ pub struct AgentTestServerBuilder {
     listen: SocketAddr,
     grace: Duration,
     heartbeat: Duration,
+    limits: Limits,
+    journal_limits: JournalLimits,
+    tls: Option<TlsFiles>,
     jobs: Vec<JobSpec>,
     nodes: Vec<Value>,
     tasks: Vec<Value>,
@@ -65,6 +68,9 @@ impl Default for AgentTestServerBuilder {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             grace: Duration::from_millis(500),
             heartbeat: ServeOptions::default().heartbeat,
+            limits: Limits::default(),
+            journal_limits: JournalLimits::default(),
+            tls: None,
             jobs: Vec::new(),
             nodes: Vec::new(),
             tasks: Vec::new(),
@@ -91,9 +97,30 @@ impl std::fmt::Debug for AgentTestServerBuilder {
 
 impl AgentTestServerBuilder {
     /// The agent token requests must carry as `Authorization: <token>`
-    /// (default [`DEFAULT_TOKEN`]).
+    /// (default [`DEFAULT_TOKEN`]). An empty or whitespace token makes
+    /// [`AgentTestServerBuilder::build`] fail with [`TestkitError::InvalidToken`].
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = token.into();
+        self
+    }
+
+    /// The server's bounds: body sizes, time-outs, the connection cap, the WebSocket
+    /// frame cap (default [`Limits::default`], as a production server has them).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Serves `https://` and `wss://` with these PEM files (optionally requiring
+    /// client certificates; reloaded when they change): see [`TlsFiles`].
+    pub fn tls(mut self, files: TlsFiles) -> Self {
+        self.tls = Some(files);
+        self
+    }
+
+    /// How much of the request journal is kept (default [`JournalLimits::default`]).
+    pub fn journal_limits(mut self, limits: JournalLimits) -> Self {
+        self.journal_limits = limits;
         self
     }
 
@@ -193,6 +220,8 @@ impl AgentTestServerBuilder {
 
     /// Starts the server on the current tokio runtime.
     pub async fn build(self) -> Result<AgentTestServer, TestkitError> {
+        let token = Secret::new(self.token.clone());
+        agent_server::check_token(&token).map_err(|e| TestkitError::InvalidToken(e.to_string()))?;
         let listener =
             TcpListener::bind(self.listen)
                 .await
@@ -218,23 +247,26 @@ impl AgentTestServerBuilder {
         for job in self.jobs {
             cluster.add_job(job)?;
         }
-        let hook = Arc::new(TestHook::default());
+        let hook = Arc::new(TestHook::new(self.journal_limits));
         for (target, fault) in self.faults {
             hook.add_fault(target, fault);
         }
-        let options = ServeOptions::new()
-            .token(Secret::new(self.token.clone()))
+        let mut options = ServeOptions::new()
+            .token(token)
             .prefix(self.prefix)
+            .limits(self.limits)
             .grace(self.grace)
             .heartbeat(self.heartbeat)
             .hook(hook.clone());
+        if let Some(tls) = self.tls {
+            options = options.tls(tls);
+        }
         let backend = Arc::new(MemoryBackend {
             cluster: Arc::clone(&cluster),
         });
-        let addr = self.listen;
         let server = serve(listener, backend, options)
             .await
-            .map_err(|source| TestkitError::Bind { addr, source })?;
+            .map_err(TestkitError::Serve)?;
         Ok(AgentTestServer {
             server: Some(server),
             handle: TestHandle { cluster, hook },
@@ -371,12 +403,14 @@ impl AgentTestServer {
         }
     }
 
-    /// The base URL: `http://127.0.0.1:PORT/` plus the prefix (ends with `/`).
+    /// The base URL: `http://127.0.0.1:PORT/` (`https://` with TLS) plus the prefix
+    /// (ends with `/`).
     pub fn url(&self) -> String {
         self.server.as_ref().map(|s| s.url()).unwrap_or_default()
     }
 
-    /// The WebSocket base URL: `ws://127.0.0.1:PORT/` plus the prefix.
+    /// The WebSocket base URL: `ws://127.0.0.1:PORT/` (`wss://` with TLS) plus the
+    /// prefix.
     pub fn ws_url(&self) -> String {
         self.server.as_ref().map(|s| s.ws_url()).unwrap_or_default()
     }

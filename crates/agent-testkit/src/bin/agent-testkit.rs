@@ -116,8 +116,12 @@ fn main() -> ExitCode {
             server.token(),
             server.url()
         );
-        println!("stop with Ctrl-C");
-        std::future::pending::<()>().await;
+        println!("stop with Ctrl-C (or SIGTERM)");
+        if let Err(e) = agent_testkit::serve::shutdown_signal().await {
+            eprintln!("agent-testkit: cannot wait for signals: {e}");
+            return ExitCode::FAILURE;
+        }
+        server.shutdown().await;
         ExitCode::SUCCESS
     })
 }

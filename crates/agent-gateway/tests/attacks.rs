@@ -1,0 +1,144 @@
+//! The attacks of issue 12 against the gateway, in front of a stand-in Ray on
+//! loopback (the same attacks as agent-testkit's tests/attacks.rs, from
+//! `agent_testkit::attack`): a body is never read before the token passed,
+//! `100 Continue` only follows a valid token, stalled peers are dropped, attackers
+//! holding connections do not keep a client out, oversized WebSocket frames close
+//! the tail, and an empty token is refused.
+
+mod stand_in;
+
+use agent_gateway::{Gateway, GatewayConfig};
+use agent_server::Limits;
+use agent_testkit::attack;
+use stand_in::{ray, JOB};
+use std::time::Duration;
+
+/// A bound against hanging, not a timing check.
+const LIMIT: Duration = Duration::from_secs(15);
+
+async fn gateway(limits: Limits) -> Gateway {
+    let mut config = GatewayConfig::new(ray().await, "t").log_requests(false);
+    config.limits = limits;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    Gateway::start(config, listener).await.unwrap()
+}
+
+fn short() -> Limits {
+    Limits::new()
+        .header_timeout(Duration::from_secs(1))
+        .body_timeout(Duration::from_secs(1))
+        .max_connections(16)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_without_a_token_is_never_read() {
+    let gw = gateway(Limits::default()).await;
+    let addr = gw.local_addr();
+    for _ in 0..40 {
+        let head =
+            attack::unauthenticated_body(addr, "/plugin_releases/", 16 << 20, 64 << 10, LIMIT)
+                .await
+                .unwrap();
+        assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continue_only_after_the_token() {
+    let gw = gateway(Limits::default()).await;
+    let addr = gw.local_addr();
+    let path = "/plugin_releases/run_debug/";
+    let none = attack::expect_continue(addr, path, None, 1 << 30, LIMIT)
+        .await
+        .unwrap();
+    assert!(none.starts_with("HTTP/1.1 401"), "{none}");
+    let huge = attack::expect_continue(addr, path, Some("t"), 1 << 30, LIMIT)
+        .await
+        .unwrap();
+    assert!(huge.starts_with("HTTP/1.1 413"), "{huge}");
+    let small = attack::expect_continue(addr, path, Some("t"), 40, LIMIT)
+        .await
+        .unwrap();
+    assert!(small.starts_with("HTTP/1.1 100"), "{small}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_peers_are_dropped() {
+    let gw = gateway(short()).await;
+    let addr = gw.local_addr();
+    let mut socks =
+        attack::partial_bodies(addr, "/plugin_releases/run_debug/", Some("t"), 2, 1000, 10).await;
+    for sock in &mut socks {
+        let head = attack::read_head(sock, LIMIT).await.unwrap();
+        assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+        assert!(attack::closed_within(sock, LIMIT).await);
+    }
+    let mut idle = attack::idle_connections(addr, 2).await;
+    for sock in &mut idle {
+        assert!(attack::closed_within(sock, LIMIT).await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attackers_holding_connections_do_not_keep_a_client_out() {
+    let gw = gateway(
+        short()
+            .header_timeout(Duration::from_secs(30))
+            .body_timeout(Duration::from_secs(30)),
+    )
+    .await;
+    let addr = gw.local_addr();
+    let _idle = attack::idle_connections(addr, 40).await;
+    let _partial =
+        attack::partial_bodies(addr, "/plugin_releases/", None, 40, 16 << 20, 1024).await;
+    for _ in 0..5 {
+        assert_eq!(
+            attack::get_status(addr, "/health/", "t", LIMIT).await,
+            Some(200)
+        );
+    }
+    let mut tails = Vec::new();
+    for _ in 0..16 {
+        tails.push(
+            attack::websocket(addr, &format!("/jobs/{JOB}/logs/"), "t", LIMIT)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        attack::get_status(addr, "/health/", "t", LIMIT).await,
+        Some(503)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_websocket_frame_closes_the_tail() {
+    let gw = gateway(Limits::default()).await;
+    let addr = gw.local_addr();
+    let path = format!("/jobs/{JOB}/logs/");
+    let mut ws = attack::websocket(addr, &path, "t", LIMIT).await.unwrap();
+    attack::send_frame_head(&mut ws, 63 << 20, 4096)
+        .await
+        .unwrap();
+    assert_eq!(attack::close_code(&mut ws, LIMIT).await, Some(1009));
+    let refused = attack::websocket(addr, &path, "nope", LIMIT)
+        .await
+        .unwrap_err();
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_and_whitespace_tokens_are_refused() {
+    for token in ["", "  \t"] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let e = Gateway::start(GatewayConfig::new("http://127.0.0.1:1", token), listener)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("empty or whitespace"), "{e}");
+    }
+    let gw = gateway(Limits::default()).await;
+    assert_eq!(
+        attack::get_status(gw.local_addr(), "/health/", "", LIMIT).await,
+        Some(401)
+    );
+}

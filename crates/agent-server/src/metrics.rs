@@ -1,0 +1,159 @@
+//! The server's metrics, served at `/metrics` in the Prometheus text format
+//! (`prometheus-client` writes the exposition): requests by route and status, their
+//! latency, open connections, open tails, log lines sent, and refusals by cause.
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// Why a connection or request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
+#[allow(non_camel_case_types)] // the label values, as Prometheus users spell them
+pub(crate) enum Cause {
+    /// Every place was held by an authenticated connection: 503 at accept.
+    connection_limit,
+    /// An unauthenticated connection gave its place to a newcomer.
+    evicted,
+    /// No or a wrong token: 401.
+    unauthorized,
+    /// A body over the route's cap: 413.
+    body_too_large,
+    /// A body not sent in time: 408.
+    body_timeout,
+    /// A body the client broke off.
+    body_incomplete,
+    /// A WebSocket frame over the cap: close 1009.
+    ws_frame_too_large,
+    /// A TLS handshake that failed or took too long.
+    tls_handshake,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabel {
+    route: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct CauseLabel {
+    cause: Cause,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms .. ~16 s
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// The metrics of one server.
+pub(crate) struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabel, Histogram, fn() -> Histogram>,
+    open_connections: Gauge,
+    open_tails: Gauge,
+    lines_sent: Counter,
+    refusals: Family<CauseLabel, Counter>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let mut registry = Registry::with_prefix("agent_server");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        let open_connections = Gauge::default();
+        let open_tails = Gauge::default();
+        let lines_sent = Counter::default();
+        let refusals = Family::<CauseLabel, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests answered, by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time from a request's head to the end of its answer (tails: to their end)",
+            latency.clone(),
+        );
+        registry.register(
+            "open_connections",
+            "Connections open now (WebSocket tails included)",
+            open_connections.clone(),
+        );
+        registry.register("open_tails", "Log tails open now", open_tails.clone());
+        registry.register(
+            "tail_lines_sent",
+            "Log lines sent in tails",
+            lines_sent.clone(),
+        );
+        registry.register(
+            "refusals",
+            "Connections and requests refused, by cause",
+            refusals.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            open_connections,
+            open_tails,
+            lines_sent,
+            refusals,
+        }
+    }
+
+    /// Counts an answered request.
+    pub(crate) fn request(&self, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabel {
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// Counts a refusal.
+    pub(crate) fn refused(&self, cause: Cause) {
+        self.refusals.get_or_create(&CauseLabel { cause }).inc();
+    }
+
+    /// The gauge of open tails.
+    pub(crate) fn open_tails(&self) -> &Gauge {
+        &self.open_tails
+    }
+
+    /// The counter of tail lines sent.
+    pub(crate) fn lines_sent(&self) -> &Counter {
+        &self.lines_sent
+    }
+
+    /// The exposition, with the open connections as they are now.
+    pub(crate) fn render(&self, open_connections: usize) -> String {
+        self.open_connections
+            .set(i64::try_from(open_connections).unwrap_or(i64::MAX));
+        let mut out = String::new();
+        // writing to a String does not fail
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,263 @@
+//! Attacks on an agent server, on raw sockets: what a hostile peer does to a server's
+//! memory, file descriptors and time. The tests of `agent-testkit` and
+//! `agent-gateway` and `cargo xtask bench attack` run them against loopback servers.
+//!
+//! Each function is bounded: it waits at most the time it is given, and it holds at
+//! most the connections it is asked for.
+//!
+//! ```
+//! use agent_testkit::{attack, AgentTestServer};
+//! use std::time::Duration;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! tokio::runtime::Runtime::new()?.block_on(async {
+//!     let server = AgentTestServer::builder().token("t").build().await?;
+//!     // 16 MiB promised, 1 KiB sent, no token: the server answers 401 without
+//!     // waiting for the rest
+//!     let head = attack::unauthenticated_body(server.local_addr(), "/plugin_releases/", 16 << 20, 1024, Duration::from_secs(5)).await?;
+//!     assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+//!     Ok(())
+//! })
+//! # }
+//! ```
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Reads from `s` until the end of a response head (`\r\n\r\n`), the peer closes, or
+/// `limit` passes: the head as text (empty when nothing came).
+pub async fn read_head(s: &mut TcpStream, limit: Duration) -> io::Result<String> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read = async {
+        loop {
+            let n = s.read(&mut buf).await?;
+            if n == 0 {
+                return Ok::<_, io::Error>(());
+            }
+            out.extend_from_slice(&buf[..n]);
+            if out.windows(4).any(|w| w == b"\r\n\r\n") || out.len() > 64 * 1024 {
+                return Ok(());
+            }
+        }
+    };
+    match tokio::time::timeout(limit, read).await {
+        Ok(r) => r?,
+        Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time")),
+    }
+    let end = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(out.len(), |p| p + 4);
+    Ok(String::from_utf8_lossy(&out[..end]).into_owned())
+}
+
+/// Waits until the peer closes `s` (reading and dropping what it sends), up to
+/// `limit`: true when it closed.
+pub async fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    let wait = async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(limit, wait).await.is_ok()
+}
+
+/// A POST to `path` promising `declared` bytes of body without a token, of which it
+/// sends `sent` (zeros); then it waits for the answer's head, up to `limit`. A server
+/// that authenticates from the head answers 401 at once.
+pub async fn unauthenticated_body(
+    addr: SocketAddr,
+    path: &str,
+    declared: u64,
+    sent: usize,
+    limit: Duration,
+) -> io::Result<String> {
+    let mut s = TcpStream::connect(addr).await?;
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {declared}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await?;
+    // the server may close while we write: its answer still counts
+    let chunk = vec![0u8; 16 * 1024];
+    let mut left = sent;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        if s.write_all(&chunk[..n]).await.is_err() {
+            break;
+        }
+        left -= n;
+    }
+    read_head(&mut s, limit).await
+}
+
+/// A request with `Expect: 100-continue` and a `declared` body (not sent), with
+/// `token` or none: the head of the server's first answer (a `100 Continue` is the
+/// server asking for the body).
+pub async fn expect_continue(
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+    declared: u64,
+    limit: Duration,
+) -> io::Result<String> {
+    let mut s = TcpStream::connect(addr).await?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: {t}\r\n"));
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\n\
+         Content-Length: {declared}\r\nExpect: 100-continue\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await?;
+    read_head(&mut s, limit).await
+}
+
+/// Opens `n` connections that send nothing (they fail quietly when the server refuses
+/// them): the sockets, to hold or drop.
+pub async fn idle_connections(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        if let Ok(s) = TcpStream::connect(addr).await {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Opens `n` connections that each send a POST head to `path` promising `declared`
+/// bytes (with `token`, or none) and `sent` bytes of it, then stall: the sockets.
+pub async fn partial_bodies(
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+    n: usize,
+    declared: u64,
+    sent: usize,
+) -> Vec<TcpStream> {
+    let auth = token.map_or(String::new(), |t| format!("Authorization: {t}\r\n"));
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\n\
+         Content-Length: {declared}\r\n\r\n"
+    )
+    .into_bytes();
+    request.resize(request.len() + sent, b' ');
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        if let Ok(mut s) = TcpStream::connect(addr).await {
+            if s.write_all(&request).await.is_ok() {
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+/// GET `path` with `token` on a fresh connection: the status code of the answer
+/// (`None`: no answer within `limit`, or a refused connection).
+pub async fn get_status(addr: SocketAddr, path: &str, token: &str, limit: Duration) -> Option<u16> {
+    let mut s = tokio::time::timeout(limit, TcpStream::connect(addr))
+        .await
+        .ok()?
+        .ok()?;
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.ok()?;
+    let head = read_head(&mut s, limit).await.ok()?;
+    head.get(9..12)?.parse().ok()
+}
+
+/// A WebSocket tail of `path` opened by hand (a fixed key; the server's accept is not
+/// checked), with `token`: the socket once the server answered 101, else the head of
+/// its answer as the error.
+pub async fn websocket(
+    addr: SocketAddr,
+    path: &str,
+    token: &str,
+    limit: Duration,
+) -> Result<TcpStream, String> {
+    let mut s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {token}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    );
+    s.write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    // byte by byte: the frames that may follow the head must stay in the socket
+    let mut head = Vec::new();
+    let read = async {
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+            if s.read(&mut b).await? == 0 {
+                break;
+            }
+            head.push(b[0]);
+        }
+        Ok::<_, io::Error>(())
+    };
+    match tokio::time::timeout(limit, read).await {
+        Ok(r) => r.map_err(|e| e.to_string())?,
+        Err(_) => return Err("no answer in time".to_owned()),
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    if head.starts_with("HTTP/1.1 101") {
+        Ok(s)
+    } else {
+        Err(head)
+    }
+}
+
+/// Sends the head of a masked binary frame promising `len` bytes, and `sent` bytes of
+/// its payload, on an open WebSocket `s`.
+pub async fn send_frame_head(s: &mut TcpStream, len: u64, sent: usize) -> io::Result<()> {
+    let mut frame = vec![0x82, 0x80 | 127];
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(&[1, 2, 3, 4]);
+    frame.resize(frame.len() + sent, 0);
+    s.write_all(&frame).await
+}
+
+/// Reads the server's frames on `s` (skipping text frames) until its close frame, up
+/// to `limit`: the close code (`None`: the connection ended without one, or time ran
+/// out).
+pub async fn close_code(s: &mut TcpStream, limit: Duration) -> Option<u16> {
+    let read = async {
+        loop {
+            let mut head = [0u8; 2];
+            s.read_exact(&mut head).await.ok()?;
+            let len = match head[1] & 0x7f {
+                126 => {
+                    let mut b = [0u8; 2];
+                    s.read_exact(&mut b).await.ok()?;
+                    u64::from(u16::from_be_bytes(b))
+                }
+                127 => {
+                    let mut b = [0u8; 8];
+                    s.read_exact(&mut b).await.ok()?;
+                    u64::from_be_bytes(b)
+                }
+                n => u64::from(n),
+            };
+            // a server's frames are small here; refuse to buffer a large one
+            if len > 1 << 20 {
+                return None;
+            }
+            let mut payload = vec![0u8; usize::try_from(len).ok()?];
+            s.read_exact(&mut payload).await.ok()?;
+            if head[0] & 0x0f == 0x8 {
+                return Some(u16::from_be_bytes([*payload.first()?, *payload.get(1)?]));
+            }
+        }
+    };
+    tokio::time::timeout(limit, read).await.ok().flatten()
+}
