@@ -21,11 +21,10 @@
 //! raw frame) is a log line, not an empty event; a `type` the client does not know is
 //! [`Event::Ignored`] (counted by the tail decoder), not delivered as a log line.
 //!
-//! A WebSocket message is one event even when it holds several lines: Ray's own
-//! dashboard sends batches of lines per frame (and a batch can end mid-line); the
-//! agent protocol sends one event per frame, so re-splitting Ray's batches into
-//! events is the gateway's job, and a client delivers such a frame as one log message,
-//! as is.
+//! A WebSocket message is one event even when it holds several lines (Ray's own
+//! dashboard sends batches of lines per frame): the event is one [`Event::Log`] with
+//! the whole text, and the tail decoder splits it into lines, as the HTTP stream
+//! would have them (see [`TailDecoder`](crate::TailDecoder)).
 //!
 //! The JSON path is fast for the common case: JSON is only tried when the payload
 //! starts with `{` (after optional whitespace); an object whose only members are
