@@ -516,6 +516,27 @@ impl ClientError {
         with_message!(self, message => message.as_str())
     }
 
+    /// Puts `context` (what the caller was doing, a cause of its own) before the
+    /// message, keeping the variant, its status code and [`ClientError::retry_after`];
+    /// a variant without a message (see [`ClientError::message`]) is returned as is.
+    ///
+    /// ```
+    /// use agent_proto::ClientError;
+    /// use std::time::Duration;
+    ///
+    /// let e = ClientError::from_response(429, Some(Duration::from_secs(7)), b"slow down")
+    ///     .with_context("the WebSocket broke; resuming over HTTP: ");
+    /// assert_eq!(e.status_code(), 429);
+    /// assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+    /// assert_eq!(e.message(), Some("the WebSocket broke; resuming over HTTP: slow down"));
+    /// ```
+    pub fn with_context(mut self, context: &str) -> Self {
+        if let Some(message) = self.message_mut() {
+            message.insert_str(0, context);
+        }
+        self
+    }
+
     fn message_mut(&mut self) -> Option<&mut String> {
         with_message!(self, message => message)
     }

@@ -183,6 +183,8 @@ struct TailState {
     digest: Option<LineDigest>,
     /// Whether an SSE `data:` event was seen (HTTP).
     saw_event: bool,
+    /// Whether `failed` is a replay that differs.
+    replay_failed: bool,
     complete: bool,
     failed: Option<ClientError>,
 }
@@ -414,6 +416,12 @@ impl TailDecoder {
         self.state.tracker.limits()
     }
 
+    /// Whether the decoder failed because a replay ([`TailDecoder::resume_after`])
+    /// did not start with the lines already delivered.
+    pub fn replay_failed(&self) -> bool {
+        self.state.replay_failed
+    }
+
     /// Whether a `complete` event was seen; anything after it is ignored.
     pub fn is_complete(&self) -> bool {
         self.state.complete
@@ -433,6 +441,7 @@ impl TailState {
             replay: None,
             digest: None,
             saw_event: false,
+            replay_failed: false,
             complete: false,
             failed: None,
         }
@@ -549,6 +558,7 @@ impl TailState {
             replay.seen.push(line);
             if replay.seen.lines() == replay.want.lines() {
                 if !replay.seen.matches(&replay.want) {
+                    self.replay_failed = true;
                     self.failed = Some(replay_differs(format!(
                         "its first {} lines are not the lines already delivered",
                         replay.want.lines()
@@ -572,6 +582,7 @@ impl TailState {
     /// The stream `how` (completed, ended): fails if a replay is still short.
     fn check_replay_ended(&mut self, how: &str) -> bool {
         if let Some(replay) = self.replay.take() {
+            self.replay_failed = true;
             self.failed = Some(replay_differs(format!(
                 "it {how} after {} of the {} lines already delivered",
                 replay.seen.lines(),
@@ -913,6 +924,7 @@ mod tests {
             assert!(err.to_string().contains("already delivered"), "{err}");
             assert!(got.is_empty(), "{got:?}");
             assert!(!http.is_complete());
+            assert!(http.replay_failed());
         }
         // Exactly the same lines: nothing delivered twice, then the rest.
         let mut http = TailDecoder::http(small());
