@@ -938,8 +938,14 @@ async fn auto_fails_loudly_when_the_replay_differs() {
         let e = o.err.as_ref().expect("a differing replay passed silently");
         assert_eq!(e.status_code(), 500, "{e:?}");
         let text = e.to_string();
-        assert!(text.contains("WebSocket tail broke"), "the WebSocket's cause: {text}");
-        assert!(text.contains("repeat or lose lines"), "the mismatch: {text}");
+        assert!(
+            text.contains("WebSocket tail broke"),
+            "the WebSocket's cause: {text}"
+        );
+        assert!(
+            text.contains("repeat or lose lines"),
+            "the mismatch: {text}"
+        );
         assert_eq!(o.lines, ["tick", "tick"]);
     }
     // A replay shorter than what was delivered: the same.
@@ -1019,7 +1025,10 @@ async fn a_plain_lines_body_that_ends_cleanly_is_the_whole_log() {
         assert_complete(&o, &want);
     }
     let server = server_with(1, vec![]).await;
-    server.set_fault(RouteKind::TailHttp, Fault::text(200, format!("{body}data: x\n")));
+    server.set_fault(
+        RouteKind::TailHttp,
+        Fault::text(200, format!("{body}data: x\n")),
+    );
     for o in tail_both(&server, JOB, opts(Protocol::Http)).await {
         assert_eq!(o.err.as_ref().map(ClientError::status_code), Some(503));
     }

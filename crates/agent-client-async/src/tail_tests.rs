@@ -435,7 +435,10 @@ async fn a_resume_whose_replay_differs_fails_clearly() {
     assert!(matches!(err, ClientError::Protocol { .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("would repeat or lose lines"), "{text}");
-    assert!(text.contains("connection reset"), "the WebSocket's cause: {text}");
+    assert!(
+        text.contains("connection reset"),
+        "the WebSocket's cause: {text}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -563,7 +566,10 @@ async fn a_close_before_complete_is_an_error() {
 async fn a_plain_lines_body_that_ends_cleanly_ends_the_tail() {
     let t = ScriptTransport::new(
         vec![],
-        vec![Opening::Open(200, vec![Step::Chunk("a\r\nb\r\n"), Step::Chunk("c")])],
+        vec![Opening::Open(
+            200,
+            vec![Step::Chunk("a\r\nb\r\n"), Step::Chunk("c")],
+        )],
     );
     let mut tail = t.tail(opts(Protocol::Http)).await;
     let (lines, err) = drain(&mut tail).await;
@@ -572,7 +578,10 @@ async fn a_plain_lines_body_that_ends_cleanly_ends_the_tail() {
 
     let t = ScriptTransport::new(
         vec![],
-        vec![Opening::Open(200, vec![Step::Chunk("a\n"), Step::Fail(reset())])],
+        vec![Opening::Open(
+            200,
+            vec![Step::Chunk("a\n"), Step::Fail(reset())],
+        )],
     );
     let mut tail = t.tail(opts(Protocol::Http)).await;
     let (lines, err) = drain(&mut tail).await;

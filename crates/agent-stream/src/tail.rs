@@ -23,20 +23,29 @@ use crate::line::{Line, LineDecoder};
 const SSE_PREFIX: &str = "data: ";
 
 /// The largest WebSocket message, or HTTP line, a decoder with this
-/// `max_message_size` reads before it skips it unseen: the limit itself measures the
-/// *text* a line delivers, so the wire form may be longer by its framing (an SSE
-/// `data: ` prefix, a JSON envelope, JSON escapes). Twice the limit, plus 64 bytes
-/// (plus the 6 of a `data: ` prefix on an HTTP line):
-/// a line at the limit fits unless more than half of it needs escaping. Memory stays
-/// bounded by this.
+/// `max_message_size` reads before it skips it unseen (counted as one oversized
+/// message).
+///
+/// The limit itself measures the *text* of each line delivered, so the wire form may
+/// be longer: an SSE `data: ` prefix, a JSON envelope and escapes, and above all a
+/// batch of lines in one message (as Ray's own tail sends them), which is split and
+/// measured line by line. So this is twice the limit plus 64 bytes, and at least
+/// 1 MiB. Memory stays bounded by it (plus a `data: ` prefix on an HTTP line).
 ///
 /// ```
-/// assert_eq!(agent_stream::tail::framed_limit(100), 264);
+/// assert_eq!(agent_stream::tail::framed_limit(100), 1 << 20);
+/// assert_eq!(agent_stream::tail::framed_limit(1 << 20), (2 << 20) + 64);
 /// assert_eq!(agent_stream::tail::framed_limit(usize::MAX), usize::MAX);
 /// ```
 pub fn framed_limit(max_message_size: usize) -> usize {
-    max_message_size.saturating_mul(2).saturating_add(64)
+    max_message_size
+        .saturating_mul(2)
+        .saturating_add(64)
+        .max(MIN_FRAMED_LIMIT)
 }
+
+/// The least [`framed_limit`]: room for a batch of lines in one message.
+const MIN_FRAMED_LIMIT: usize = 1 << 20;
 
 /// What a [`TailDecoder`] hands on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -685,8 +694,8 @@ mod tests {
         assert_eq!(http.counters().skipped_oversized, 3);
         assert_eq!(ws.counters().skipped_bytes, 65 * 3);
         assert_eq!(ws.counters().delivered, http.counters().delivered);
-        // Past the framed limit, a message is not even read.
-        let huge = "h".repeat(framed_limit(64) + 1);
+        // Past the framed limit, a message is not even read (a batch is, below it).
+        let huge = format!("{}\n{}", "h".repeat(framed_limit(64)), "h");
         ws.push_message(huge.as_bytes(), &mut ws_out).unwrap();
         assert_eq!(ws.counters().skipped_bytes, 65 * 3 + huge.len() as u64);
     }
@@ -894,7 +903,11 @@ mod tests {
         // 3 events replayed, not counted against the limit of 3 lines; then the
         // oversized line, `tock` and `done`.
         assert_eq!((c.received, c.replayed, c.skipped_oversized), (6, 3, 1));
-        assert_eq!(http.digest().unwrap().lines(), 4, "every line the caller has");
+        assert_eq!(
+            http.digest().unwrap().lines(),
+            4,
+            "every line the caller has"
+        );
         assert!(http.push_bytes(b"more\n", &mut out).is_err());
     }
 
@@ -930,7 +943,8 @@ mod tests {
         let mut http = TailDecoder::http(small());
         http.resume_after(digest);
         let mut got = Vec::new();
-        http.push_bytes(b"a\n\ntick\ntick\nnew\n", &mut got).unwrap();
+        http.push_bytes(b"a\n\ntick\ntick\nnew\n", &mut got)
+            .unwrap();
         http.finish(&mut got).unwrap();
         assert_eq!(lines(&got), ["new"]);
         // Nothing delivered before: nothing to check, nothing skipped.
@@ -955,11 +969,13 @@ mod tests {
     #[test]
     fn only_a_plain_lines_body_may_end_cleanly() {
         let mut plain = TailDecoder::http(small());
-        plain.push_bytes(b"one\n\n{\"type\":\"complete\"}\n", &mut Vec::new())
+        plain
+            .push_bytes(b"one\n\n{\"type\":\"complete\"}\n", &mut Vec::new())
             .unwrap();
         assert!(plain.may_end_cleanly());
         let mut sse = TailDecoder::http(small());
-        sse.push_bytes(b"one\ndata:\ntwo\n", &mut Vec::new()).unwrap();
+        sse.push_bytes(b"one\ndata:\ntwo\n", &mut Vec::new())
+            .unwrap();
         assert!(!sse.may_end_cleanly());
         assert!(!TailDecoder::websocket(small()).may_end_cleanly());
         let mut failed = TailDecoder::http(StreamLimits {

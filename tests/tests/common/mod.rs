@@ -206,7 +206,12 @@ impl Proxy {
         let accepted = Arc::new(AtomicUsize::new(0));
         let down_bytes = Arc::new(AtomicU64::new(0));
         let frozen = Arc::new(AtomicBool::new(false));
-        let (o, a, d, f) = (open.clone(), accepted.clone(), down_bytes.clone(), frozen.clone());
+        let (o, a, d, f) = (
+            open.clone(),
+            accepted.clone(),
+            down_bytes.clone(),
+            frozen.clone(),
+        );
         let task = tokio::spawn(async move {
             // Dropped with the task: aborts every connection.
             let mut conns = tokio::task::JoinSet::new();

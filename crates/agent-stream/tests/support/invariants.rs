@@ -258,8 +258,8 @@ pub fn check_one_protocol(
                 body.extend_from_slice(bytes);
             }
             Err(len) => {
-                // An oversized message, as a line over HTTP that is not even read.
-                let len = (*len as usize).max(agent_stream::framed_limit(limits.max_message_size) + 1);
+                // An oversized message, as an oversized line over HTTP.
+                let len = (*len as usize).max(limits.max_message_size + 1);
                 body.extend_from_slice(b"data: ");
                 body.resize(body.len() + len, b'x');
             }
