@@ -1093,3 +1093,97 @@ async fn a_quiet_job_on_a_live_server_is_never_a_408() {
         assert_complete(&o, &lines("tail", 6));
     }
 }
+
+/// Item 8: one `Retry-After` parser everywhere: seconds of any size saturate (and are
+/// capped at 60 s), an HTTP date counts on plain requests too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_read_one_way_everywhere() {
+    let server = server_with(3, vec![]).await;
+    let a = AsyncAgentClient::builder(server.url(), server.token())
+        .retry_policy(agent_client_async::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let b = AgentClient::builder(server.url(), server.token())
+        .retry_policy(agent_client_async::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let date = |secs: u64| {
+        let at = std::time::SystemTime::now() + Duration::from_secs(secs);
+        httpdate::fmt_http_date(at)
+    };
+    for (value, low, high) in [
+        ("99999999999999999999999".to_owned(), 60, 60),
+        ("120".to_owned(), 60, 60),
+        (date(30), 25, 31),
+        (date(3600), 60, 60),
+    ] {
+        for route in [RouteKind::TailHttp, RouteKind::GetJob] {
+            server.set_fault(
+                route,
+                Fault::text(503, "busy")
+                    .header("Retry-After", &value)
+                    .times(2),
+            );
+        }
+        let tail = within(a.tail_job_logs(JOB, opts(Protocol::Http))).await;
+        let get = within(a.get_job(JOB)).await;
+        let b2 = b.clone();
+        let (btail, bget) = on_thread(move || {
+            (
+                b2.tail_job_logs(JOB, opts(Protocol::Http)).map(|_| ()),
+                b2.get_job(JOB).map(|_| ()),
+            )
+        })
+        .await;
+        for e in [
+            tail.map(|_| ()).unwrap_err(),
+            get.map(|_| ()).unwrap_err(),
+            btail.unwrap_err(),
+            bget.unwrap_err(),
+        ] {
+            assert_eq!(e.status_code(), 503, "{e:?}");
+            let secs = e.retry_after().expect("a Retry-After was read").as_secs();
+            assert!((low..=high).contains(&secs), "{value}: {secs} s ({e})");
+            assert!(e.to_string().contains("retry after"), "{e}");
+        }
+    }
+}
+
+/// Item 9: an error body padded so that the token straddles the 2,048-byte cut
+/// never shows any start of the token, through both clients; and a short token
+/// leaves messages readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_straddling_the_cut_of_an_error_never_shows() {
+    let server = server_with(3, vec![]).await;
+    let token = server.token().to_owned();
+    assert!(token.len() >= 8, "the test needs a real token");
+    let pad = agent_proto::error::MAX_ERROR_MESSAGE - token.len() / 2;
+    let body = format!("{}{token} and the rest of the page", "p".repeat(pad));
+    server.set_fault(RouteKind::TailHttp, Fault::text(500, body.clone()));
+    server.set_fault(RouteKind::GetJob, Fault::text(500, body));
+    let a = async_client(&server);
+    let b = blocking_client(&server);
+    let tail = within(a.tail_job_logs(JOB, opts(Protocol::Http))).await;
+    let get = within(a.get_job(JOB)).await;
+    let (btail, bget) = on_thread(move || {
+        (
+            b.tail_job_logs(JOB, opts(Protocol::Http)).map(|_| ()),
+            b.get_job(JOB).map(|_| ()),
+        )
+    })
+    .await;
+    for e in [
+        tail.map(|_| ()).unwrap_err(),
+        get.map(|_| ()).unwrap_err(),
+        btail.unwrap_err(),
+        bget.unwrap_err(),
+    ] {
+        let text = format!("{e} {e:?}");
+        assert_eq!(e.status_code(), 500);
+        assert!(
+            !text.contains(&token[..4]),
+            "a start of the token shows: {text}"
+        );
+        assert!(text.contains("[redacted]"), "{text}");
+    }
+}

@@ -48,7 +48,9 @@ mod websocket;
 pub use crate::http::{
     HttpTransport, HttpTransportBuilder, DEFAULT_MAX_RESPONSE_BODY, DEFAULT_USER_AGENT,
 };
-pub use retry::{parse_retry_after, RetryPolicy, RetryingTransport};
+pub use retry::{
+    capped_retry_after, parse_retry_after, RetryPolicy, RetryingTransport, MAX_RETRY_AFTER,
+};
 pub use transport::{
     BodyStream, Request, Response, StreamingResponse, Transport, WsMessage, WsOptions, WsStream,
 };
