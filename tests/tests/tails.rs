@@ -623,7 +623,8 @@ async fn invalid_utf8_over_a_websocket_alone_is_a_clear_protocol_error() {
 /// WebSocket the message never completes and the idle time-out ends the tail; over
 /// HTTP the line is skipped as it streams (megabytes go by, nothing is delivered, no
 /// error and no end: a skipped line never ends a tail, issue 11 item 3) until the
-/// caller drops the tail, which closes the connection.
+/// caller drops the tail, which closes the connection. The memory this costs is
+/// measured in `tail_memory.rs` (a binary of its own, for its counting allocator).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_line_is_bounded() {
     let server = server_with(10, vec![TailFault::endless_line(3)]).await;
