@@ -1,9 +1,12 @@
-//! Project tasks: `cargo xtask ci`, `cargo xtask bench`, `cargo xtask help`.
+//! Project tasks: `cargo xtask ci`, `cargo xtask bench`, `cargo xtask fuzz-tails`,
+//! `cargo xtask mutants`, `cargo xtask help`.
 //!
 //! Standard library only, so it builds in seconds on a fresh machine.
 
 mod bench;
 mod ci;
+mod fuzz_tails;
+mod mutants;
 mod step;
 
 use std::fmt;
@@ -11,6 +14,8 @@ use std::process::ExitCode;
 
 use bench::BenchOptions;
 use ci::CiOptions;
+use fuzz_tails::FuzzOptions;
+use mutants::MutantsOptions;
 
 /// What went wrong with a task.
 #[derive(Debug)]
@@ -35,6 +40,8 @@ enum Task {
     Help,
     Ci(CiOptions),
     Bench(BenchOptions),
+    FuzzTails(FuzzOptions),
+    Mutants(MutantsOptions),
 }
 
 fn parse(args: &[String]) -> Result<Task, XtaskError> {
@@ -45,6 +52,8 @@ fn parse(args: &[String]) -> Result<Task, XtaskError> {
         "help" | "--help" | "-h" => Ok(Task::Help),
         "ci" => CiOptions::parse(rest).map(Task::Ci),
         "bench" => BenchOptions::parse(rest).map(Task::Bench),
+        "fuzz-tails" => FuzzOptions::parse(rest).map(Task::FuzzTails),
+        "mutants" => MutantsOptions::parse(rest).map(Task::Mutants),
         other => Err(XtaskError::Usage(format!("unknown command `{other}`"))),
     }
 }
@@ -89,6 +98,15 @@ Commands:
     }
     text.push_str(
         "
+  fuzz-tails [CASES]
+      The tail property test (tests/tests/tail_properties.rs) with CASES
+      generated cases (default 5000) instead of the few hundred of `cargo test`.
+
+  mutants [CRATE]
+      cargo-mutants on the sans-IO crates and the clients' tail and retry
+      modules (or CRATE's target only); minutes each, so not part of ci. Needs
+      `cargo install --locked cargo-mutants`. Figures go in TESTING.md.
+
   help
       This text.
 ",
@@ -107,6 +125,8 @@ fn main() -> ExitCode {
             }
             Task::Ci(options) => ci::run(&root, options),
             Task::Bench(options) => bench::run(&root, &options),
+            Task::FuzzTails(options) => fuzz_tails::run(&root, options),
+            Task::Mutants(options) => mutants::run(&root, &options),
         }
     });
     match result {
@@ -158,7 +178,16 @@ mod tests {
     #[test]
     fn help_lists_every_command_and_family() {
         let text = help();
-        for word in ["ci", "bench", "help", "--skip-deny", "--quick", "--peers"] {
+        for word in [
+            "ci",
+            "bench",
+            "fuzz-tails",
+            "mutants",
+            "help",
+            "--skip-deny",
+            "--quick",
+            "--peers",
+        ] {
             assert!(text.contains(word), "help lacks {word}");
         }
         for name in bench::family_names() {
