@@ -524,6 +524,25 @@ mod tests {
         }
     }
 
+    /// The fast path's boundaries: a space is text, a control character is not JSON
+    /// (however many there are), and only an object is tried as JSON at all.
+    #[test]
+    fn the_fast_path_boundaries() {
+        let borrowed = |s: &'static str| Some((None, Some(Cow::Borrowed(s))));
+        assert_eq!(simple_event(r#"{"message":"a b"}"#), borrowed("a b"));
+        assert_eq!(simple_event("{\"message\":\"\u{1f}\"}"), None);
+        assert_eq!(simple_event("{\"message\":\"a\u{1}b\u{1}\"}"), None);
+        assert_eq!(
+            decode_event("{\"message\":\"a\u{1}b\u{1}\"}"),
+            log("{\"message\":\"a\u{1}b\u{1}\"}")
+        );
+        // serde_json would read a struct from an array: never tried.
+        for payload in [r#"["complete"]"#, r#"["error","boom"]"#, r#"["log","x"]"#] {
+            assert!(!looks_like_object(payload));
+            assert_eq!(decode_event(payload), log(payload));
+        }
+    }
+
     #[test]
     fn http_lines() {
         assert_eq!(decode_http_line(""), None);

@@ -525,19 +525,24 @@ impl TailState {
 
     fn on_event(&mut self, event: Event<'_>, out: &mut Vec<TailItem>) {
         match event {
-            Event::Log(text) if text.is_empty() => self.tracker.skip_empty(),
             Event::Log(text) => {
                 // One event may hold several lines: each is delivered (or replayed,
-                // or skipped) on its own, as the HTTP stream would have them.
+                // or skipped) on its own, as the HTTP stream would have them. An
+                // event of blank lines only is an empty one.
+                let mut lines = 0;
                 for line in text.split('\n') {
                     let line = line.strip_suffix('\r').unwrap_or(line);
                     if line.is_empty() {
                         continue;
                     }
+                    lines += 1;
                     self.on_log_line(line, out);
                     if self.failed.is_some() {
                         return;
                     }
+                }
+                if lines == 0 {
+                    self.tracker.skip_empty();
                 }
             }
             Event::Empty => self.tracker.skip_empty(),
@@ -961,8 +966,10 @@ mod tests {
         t.push_message(br#"{"type":"log","message":""}"#, &mut out)
             .unwrap();
         t.push_message(b"\n\r\n", &mut out).unwrap();
+        t.push_message(b"", &mut out).unwrap();
         assert!(out.is_empty());
-        assert_eq!(t.counters().skipped_empty, 1);
+        assert_eq!(t.counters().skipped_empty, 3);
+        assert_eq!(t.limits().max_message_size, small().max_message_size);
         assert_eq!(t.counters().delivered, 0);
     }
 
