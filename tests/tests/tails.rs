@@ -883,7 +883,9 @@ fn sse(payload: &str) -> String {
 async fn auto_resumes_by_delivered_lines_in_every_case_of_issue_11() {
     let tick = json_log("tick");
     let empty = json_log("");
-    let cases: Vec<(&str, Vec<String>, Vec<String>, Vec<&str>)> = vec![
+    // (case, WebSocket frames before the drop, HTTP chunks, the log's lines)
+    type Case<'a> = (&'a str, Vec<String>, Vec<String>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             "JSON events, a blank line as an empty message, a drop after three",
             vec![tick.clone(), empty.clone(), tick.clone()],

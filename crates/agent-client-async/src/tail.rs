@@ -453,7 +453,11 @@ enum WsEnd {
     /// Complete: the end was sent.
     Done,
     /// The connection broke before `complete`.
-    Broken { cause: ClientError, resume: Resume },
+    Broken {
+        cause: ClientError,
+        /// Boxed: the digest makes it large.
+        resume: Box<Resume>,
+    },
 }
 
 /// Runs one tail: opens the connection, decodes, delivers, falls back.
@@ -547,7 +551,7 @@ impl Driver {
             .open_http()
             .await
             .map_err(|e| e.with_context(&resume.context))?;
-        self.run_http(body, Some(resume), sink).await
+        self.run_http(body, Some(*resume), sink).await
     }
 
     async fn run_ws(
@@ -668,11 +672,11 @@ fn broken(cause: ClientError, decoder: &TailDecoder) -> WsEnd {
     let context = format!("the WebSocket tail broke ({cause}) and resuming it over HTTP failed: ");
     WsEnd::Broken {
         cause,
-        resume: Resume {
+        resume: Box::new(Resume {
             base: decoder.counters(),
             delivered: decoder.digest().cloned().unwrap_or_default(),
             context,
-        },
+        }),
     }
 }
 
