@@ -1,4 +1,4 @@
-//! The tail state machine against a scripted transport: fallback, resume, anchors,
+//! The tail state machine against a scripted transport: fallback, resume by lines,
 //! idle time-outs, early closes, error events, back-pressure, cancellation.
 
 use super::*;
