@@ -209,7 +209,13 @@ async fn no_error_of_the_async_client_shows_a_token() {
         TailFault::silent_for(2, Duration::from_secs(10)).times(1),
     );
     errors
-        .tail("408 idle", &c, JOB, TailOptions::new().timeout(IDLE))
+        // over HTTP: a WebSocket server that answers pings is alive (issue 11)
+        .tail(
+            "408 idle",
+            &c,
+            JOB,
+            TailOptions::new().protocol(Protocol::Http).timeout(IDLE),
+        )
         .await;
     server.clear_tail_faults(JOB);
     let tight = StreamLimits {

@@ -1,11 +1,13 @@
 //! Project tasks: `cargo xtask ci`, `cargo xtask bench`, `cargo xtask man`,
-//! `cargo xtask help`.
+//! `cargo xtask fuzz-tails`, `cargo xtask mutants`, `cargo xtask help`.
 //!
 //! Standard library only, so it builds in seconds on a fresh machine.
 
 mod bench;
 mod ci;
+mod fuzz_tails;
 mod man;
+mod mutants;
 mod step;
 
 use std::fmt;
@@ -13,6 +15,8 @@ use std::process::ExitCode;
 
 use bench::BenchOptions;
 use ci::CiOptions;
+use fuzz_tails::FuzzOptions;
+use mutants::MutantsOptions;
 
 /// What went wrong with a task.
 #[derive(Debug)]
@@ -38,6 +42,8 @@ enum Task {
     Ci(CiOptions),
     Bench(BenchOptions),
     Man,
+    FuzzTails(FuzzOptions),
+    Mutants(MutantsOptions),
 }
 
 fn parse(args: &[String]) -> Result<Task, XtaskError> {
@@ -50,6 +56,8 @@ fn parse(args: &[String]) -> Result<Task, XtaskError> {
         "bench" => BenchOptions::parse(rest).map(Task::Bench),
         "man" if rest.is_empty() => Ok(Task::Man),
         "man" => Err(XtaskError::Usage("`man` takes no options".to_owned())),
+        "fuzz-tails" => FuzzOptions::parse(rest).map(Task::FuzzTails),
+        "mutants" => MutantsOptions::parse(rest).map(Task::Mutants),
         other => Err(XtaskError::Usage(format!("unknown command `{other}`"))),
     }
 }
@@ -101,6 +109,15 @@ Commands:
       Writes agentctl's man page to target/man/agentctl.1 (install it with
       `sudo install -m 644 target/man/agentctl.1 /usr/local/share/man/man1/`).
 
+  fuzz-tails [CASES]
+      The tail property test (tests/tests/tail_properties.rs) with CASES
+      generated cases (default 5000) instead of the few hundred of `cargo test`.
+
+  mutants [CRATE]
+      cargo-mutants on the sans-IO crates and the clients' tail and retry
+      modules (or CRATE's target only); minutes each, so not part of ci. Needs
+      `cargo install --locked cargo-mutants`. Figures go in TESTING.md.
+
   help
       This text.
 ",
@@ -120,6 +137,8 @@ fn main() -> ExitCode {
             Task::Ci(options) => ci::run(&root, options),
             Task::Bench(options) => bench::run(&root, &options),
             Task::Man => man::run(&root).map(|path| println!("wrote {}", path.display())),
+            Task::FuzzTails(options) => fuzz_tails::run(&root, options),
+            Task::Mutants(options) => mutants::run(&root, &options),
         }
     });
     match result {
@@ -183,7 +202,16 @@ mod tests {
     #[test]
     fn help_lists_every_command_and_family() {
         let text = help();
-        for word in ["ci", "bench", "help", "--skip-deny", "--quick", "--peers"] {
+        for word in [
+            "ci",
+            "bench",
+            "fuzz-tails",
+            "mutants",
+            "help",
+            "--skip-deny",
+            "--quick",
+            "--peers",
+        ] {
             assert!(text.contains(word), "help lacks {word}");
         }
         for name in bench::family_names() {

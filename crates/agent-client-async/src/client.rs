@@ -9,7 +9,7 @@ use agent_proto::{
 };
 use agent_transport::{Request, Response, Transport};
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -62,12 +62,10 @@ impl Credentials {
         Ok(Credentials { headers, secrets })
     }
 
-    /// Removes every secret from an error's messages.
-    pub(crate) fn scrub(&self, mut err: ClientError) -> ClientError {
-        for s in &self.secrets {
-            err = err.scrub(s.expose());
-        }
-        err
+    /// Removes every secret from an error's messages, in one pass.
+    pub(crate) fn scrub(&self, err: ClientError) -> ClientError {
+        let secrets: Vec<&str> = self.secrets.iter().map(|s| s.expose()).collect();
+        err.scrub_all(&secrets)
     }
 
     pub(crate) fn headers(&self) -> &HeaderMap {
@@ -464,16 +462,10 @@ fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, ClientError> {
     })
 }
 
-/// The agent's `Retry-After` in seconds, if it sent one we understand.
+/// The agent's `Retry-After` (seconds or an HTTP date), capped at 60 s: the one
+/// parser of the transport, so every path reads the header the same way.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
+    agent_transport::capped_retry_after(headers)
 }
 
 /// The error an error answer stands for.

@@ -17,18 +17,20 @@
 //!   finished one);
 //! - the connection closing before `complete`: a 503 [`ClientError::Connect`], or
 //!   under [`Protocol::Auto`] a WebSocket that breaks mid-stream is resumed over
-//!   HTTP, skipping the events already received and checking that the last line
-//!   delivered sits at the same position (a line is never delivered twice, and never
-//!   lost silently);
+//!   HTTP, which replays the log from its start: the lines already delivered are
+//!   skipped, and checked against a running digest of every one of them (a line is
+//!   never delivered twice, and never lost silently; a replay that differs is a 500
+//!   naming both causes, a failed HTTP answer keeps its own status);
+//! - an HTTP body that ends cleanly without `complete`: the end of the log if the
+//!   stream never carried an SSE `data:` event (a plain-lines server has no
+//!   `complete` to send), else a 503;
 //! - the client closed: a 500 [`ClientError::Usage`].
 
 use crate::client::{retry_after, AsyncAgentClient, Credentials};
 use agent_proto::{
     ClientError, JobId, LimitKind, Protocol, StreamLimits, TailOptions, TimeoutKind,
 };
-use agent_stream::{
-    decode_http_line, Event, Line, LineDecoder, StreamCounters, TailDecoder, TailItem,
-};
+use agent_stream::{framed_limit, LineDigest, StreamCounters, TailDecoder, TailItem};
 use agent_transport::{BodyStream, Request, Transport, WsMessage, WsOptions, WsStream};
 use futures_core::stream::{FusedStream, Stream};
 use http::Method;
@@ -63,8 +65,11 @@ impl AsyncAgentClient {
     /// from this call; errors after that come out of the stream, which then ends.
     ///
     /// `options.timeout` is an idle time-out: a tail that receives nothing for that
-    /// long (a WebSocket is pinged meanwhile, and its pongs count) fails with a 408
-    /// rather than ending as if the log were complete.
+    /// long fails with a 408 rather than ending as if the log were complete. A
+    /// WebSocket is pinged at least every third of it (and at most every
+    /// `ping_interval`), and its pongs count, so a live server never trips it on a
+    /// quiet job. Opening is bounded by the transport's own time-outs and retry
+    /// policy instead: waiting on a `Retry-After` is not idleness.
     ///
     /// Must be called inside a tokio runtime (the tail runs as a task of it).
     ///
@@ -487,18 +492,14 @@ enum Conn {
     Http(Box<dyn BodyStream>),
 }
 
-/// The last line a WebSocket delivered and its position in the event sequence.
-#[derive(Debug, Clone)]
-struct Anchor {
-    text: String,
-    position: u64,
-}
-
 /// Where a WebSocket stopped, for resuming over HTTP.
 struct Resume {
     /// The WebSocket decoder's counters when it broke.
     base: StreamCounters,
-    anchor: Option<Anchor>,
+    /// Every line it delivered.
+    delivered: LineDigest,
+    /// Why it broke, for the message of a failed resume.
+    context: String,
 }
 
 /// How a WebSocket tail ended without a final result.
@@ -506,7 +507,11 @@ enum WsEnd {
     /// Complete: the end was sent.
     Done,
     /// The connection broke before `complete`.
-    Broken { cause: ClientError, resume: Resume },
+    Broken {
+        cause: ClientError,
+        /// Boxed: the digest makes it large.
+        resume: Box<Resume>,
+    },
 }
 
 /// Runs one tail: opens the connection, decodes, delivers, falls back.
@@ -543,22 +548,23 @@ impl Driver {
 
     async fn open_ws(&mut self) -> Result<Box<dyn WsStream>, ClientError> {
         let options = WsOptions {
-            max_message_size: self.limits.max_message_size,
-            ping_interval: self.ping_interval,
+            // The limit measures the text of a line: its framing is read too.
+            max_message_size: framed_limit(self.limits.max_message_size),
+            ping_interval: ping_interval(self.ping_interval, self.idle),
         };
-        let opening = self.transport.websocket(self.ws_request.clone(), options);
-        let ws = timeout(self.idle, opening)
-            .await
-            .map_err(|_| self.open_timeout())??;
+        // Not under the idle time-out: the transport bounds each try, and a wait on
+        // a `Retry-After` between tries is not idleness.
+        let ws = self
+            .transport
+            .websocket(self.ws_request.clone(), options)
+            .await?;
         self.shared.set_protocol(Protocol::WebSocket);
         Ok(ws)
     }
 
     async fn open_http(&mut self) -> Result<Box<dyn BodyStream>, ClientError> {
-        let opening = self.transport.stream(self.http_request.clone());
-        let mut resp = timeout(self.idle, opening)
-            .await
-            .map_err(|_| self.open_timeout())??;
+        // As for the WebSocket: each try is bounded by the transport's time-outs.
+        let mut resp = self.transport.stream(self.http_request.clone()).await?;
         if !(200..300).contains(&resp.status) {
             let mut body = Vec::new();
             // The body only makes the message better: a failure to read it is ignored.
@@ -576,13 +582,6 @@ impl Driver {
         }
         self.shared.set_protocol(Protocol::Http);
         Ok(resp.body)
-    }
-
-    fn open_timeout(&self) -> ClientError {
-        ClientError::Timeout {
-            kind: TimeoutKind::Read,
-            after: self.idle,
-        }
     }
 
     fn idle_timeout(&self) -> ClientError {
@@ -610,12 +609,13 @@ impl Driver {
             delivered = resume.base.delivered,
             "agent.tail.resume: the WebSocket tail broke; resuming over HTTP streaming"
         );
-        let body = self.open_http().await.map_err(|e| {
-            ClientError::connect(format!(
-                "the WebSocket tail broke ({cause}) and resuming it over HTTP failed: {e}"
-            ))
-        })?;
-        self.run_http(body, Some(resume), sink).await
+        // A failed resume keeps its own status (404, 429 and its `Retry-After`, ...),
+        // with the WebSocket's cause in the message.
+        let body = self
+            .open_http()
+            .await
+            .map_err(|e| e.with_context(&resume.context))?;
+        self.run_http(body, Some(*resume), sink).await
     }
 
     async fn run_ws(
@@ -624,26 +624,23 @@ impl Driver {
         sink: &mut Sink,
     ) -> Result<WsEnd, ClientError> {
         let mut decoder = TailDecoder::websocket(self.limits);
+        if self.protocol == Protocol::Auto {
+            // What a resume over HTTP checks the replay against.
+            decoder = decoder.with_digest();
+        }
         let mut out = Vec::new();
-        let mut anchor: Option<Anchor> = None;
-        let keep_anchor = self.protocol == Protocol::Auto;
         loop {
             let first = match timeout(self.idle, ws.next_message()).await {
                 Err(_) => return Err(self.idle_timeout()),
                 Ok(next) => next,
             };
-            // Decode every message that is ready now, one at a time (the resume anchor
-            // is per message), and hand their lines over as one batch: one wake-up of
-            // the consumer per burst instead of one per line. `next_message` is
-            // cancel-safe, so polling it once loses nothing.
+            // Decode every message that is ready now and hand their lines over as one
+            // batch: one wake-up of the consumer per burst instead of one per line.
+            // `next_message` is cancel-safe, so polling it once loses nothing.
             let mut next = Some(first);
             let mut pushed = Ok(());
             let mut broke = None;
-            // The last line of the batch and the message count it came with: the
-            // anchor is copied once per batch, not once per message.
-            let mut latest: Option<(usize, u64)> = None;
             while let Some(message) = next.take() {
-                let before = out.len();
                 match message {
                     Ok(Some(WsMessage::Text(bytes))) => {
                         pushed = decoder.push_message(&bytes, &mut out)
@@ -653,32 +650,16 @@ impl Driver {
                     Ok(None) => broke = Some(closed_early("WebSocket")),
                     Err(cause) => broke = Some(cause),
                 }
-                if keep_anchor {
-                    let last = out[before..]
-                        .iter()
-                        .rposition(|item| matches!(item, TailItem::Line(_)));
-                    if let Some(i) = last {
-                        latest = Some((before + i, decoder.counters().received));
-                    }
-                }
                 let stop = broke.is_some() || pushed.is_err() || decoder.is_complete();
                 if stop || out.len() >= self.limits.queue_size {
                     break;
                 }
                 next = ready_now(ws.next_message());
             }
-            if let Some((i, position)) = latest {
-                if let TailItem::Line(text) = &out[i] {
-                    anchor = Some(Anchor {
-                        text: text.clone(),
-                        position,
-                    });
-                }
-            }
             self.shared.set_counters(decoder.counters());
             let complete = sink.deliver(&mut out).await?;
             if let Some(cause) = broke {
-                return Ok(broken(cause, &decoder, anchor));
+                return Ok(broken(cause, &decoder));
             }
             pushed?;
             if complete {
@@ -700,12 +681,8 @@ impl Driver {
         let mut limits = self.limits;
         limits.max_bytes = limits.max_bytes.saturating_sub(base.delivered_bytes);
         let mut decoder = TailDecoder::http(limits);
-        let mut check = None;
-        if let Some(resume) = resume {
-            decoder.skip_events(resume.base.received);
-            check = resume
-                .anchor
-                .map(|a| AnchorCheck::new(a, self.limits.max_message_size));
+        if let Some(resume) = &resume {
+            decoder.resume_after(&resume.delivered);
         }
         let mut out = Vec::new();
         loop {
@@ -714,37 +691,22 @@ impl Driver {
                 Ok(chunk) => chunk?,
             };
             let (pushed, ended) = match chunk {
-                Some(bytes) => {
-                    if let Some(c) = &mut check {
-                        if c.push(&bytes)? {
-                            check = None;
-                        }
-                    }
-                    (decoder.push_bytes(&bytes, &mut out), false)
-                }
-                None => {
-                    if let Some(c) = check.take() {
-                        c.finish()?;
-                    }
-                    (decoder.finish(&mut out), true)
-                }
+                Some(bytes) => (decoder.push_bytes(&bytes, &mut out), false),
+                None => (decoder.finish(&mut out), true),
             };
             self.shared.set_counters(merge(base, decoder.counters()));
             let complete = sink.deliver(&mut out).await?;
-            pushed.map_err(|e| self.whole_limit(e))?;
-            // A line still streaming past `max_bytes` can never be delivered: end a
-            // tail whose server sends a line that never ends, instead of reading it
-            // forever (memory stays bounded either way: the line is skipped as it comes).
-            if decoder
-                .skipping_len()
-                .is_some_and(|n| n > self.limits.max_bytes)
-            {
-                return Err(ClientError::LimitExceeded {
-                    kind: LimitKind::Bytes,
-                    limit: self.limits.max_bytes,
-                });
-            }
-            if complete {
+            pushed.map_err(|e| match &resume {
+                // The replay is not the log the WebSocket delivered: name both causes.
+                Some(r) if decoder.replay_failed() => e.with_context(&r.context),
+                _ => self.whole_limit(e),
+            })?;
+            // A skipped oversized line never ends a tail: it is skipped as it streams,
+            // in bounded memory, and `max_bytes` counts delivered text only.
+            // A clean end of the body (the transport reports a cut body as an error)
+            // ends a plain-lines tail normally; once an SSE event was seen,
+            // `complete` is required.
+            if complete || (ended && decoder.may_end_cleanly()) {
                 sink.end(Ok(()));
                 return Ok(());
             }
@@ -770,14 +732,22 @@ impl Driver {
     }
 }
 
-fn broken(cause: ClientError, decoder: &TailDecoder, anchor: Option<Anchor>) -> WsEnd {
+fn broken(cause: ClientError, decoder: &TailDecoder) -> WsEnd {
+    let context = format!("the WebSocket tail broke ({cause}) and resuming it over HTTP failed: ");
     WsEnd::Broken {
         cause,
-        resume: Resume {
+        resume: Box::new(Resume {
             base: decoder.counters(),
-            anchor,
-        },
+            delivered: decoder.digest().cloned().unwrap_or_default(),
+            context,
+        }),
     }
+}
+
+/// How often a WebSocket tail pings: the client's interval, but at least three
+/// times per idle time-out, so that a live server answering pings never looks idle.
+fn ping_interval(configured: Duration, idle: Duration) -> Duration {
+    configured.min(idle / 3).max(Duration::from_millis(1))
 }
 
 fn closed_early(what: &str) -> ClientError {
@@ -800,98 +770,6 @@ fn merge(ws: StreamCounters, http: StreamCounters) -> StreamCounters {
         invalid_utf8: ws.invalid_utf8 + http.invalid_utf8,
         replayed: ws.replayed + http.replayed,
     }
-}
-
-/// Checks, while an HTTP stream replays the log after a WebSocket broke, that the
-/// event at the position of the last line the WebSocket delivered carries that same
-/// line: otherwise the two streams disagree and skipping by position would repeat
-/// or lose lines.
-///
-/// It splits and decodes the replayed prefix on its own, exactly as the tail decoder
-/// counts events (non-blank lines, oversized ones included).
-struct AnchorCheck {
-    anchor: Anchor,
-    lines: LineDecoder,
-    seen: u64,
-    verdict: Option<bool>,
-}
-
-impl AnchorCheck {
-    fn new(anchor: Anchor, max_message_size: usize) -> Self {
-        AnchorCheck {
-            anchor,
-            lines: LineDecoder::new(max_message_size),
-            seen: 0,
-            verdict: None,
-        }
-    }
-
-    /// Reads one chunk: `Ok(true)` once the anchor was found where expected.
-    fn push(&mut self, chunk: &[u8]) -> Result<bool, ClientError> {
-        let AnchorCheck {
-            anchor,
-            lines,
-            seen,
-            verdict,
-        } = self;
-        lines.push(chunk, &mut |line| on_line(anchor, seen, verdict, &line));
-        self.verdict()
-    }
-
-    /// The end of the body.
-    fn finish(mut self) -> Result<(), ClientError> {
-        let AnchorCheck {
-            anchor,
-            lines,
-            seen,
-            verdict,
-        } = &mut self;
-        lines.finish(&mut |line| on_line(anchor, seen, verdict, &line));
-        match self.verdict()? {
-            true => Ok(()),
-            false => Err(cannot_resume(format!(
-                "the HTTP stream ended after {} events, before position {} where the \
-                 WebSocket's last line was",
-                self.seen, self.anchor.position
-            ))),
-        }
-    }
-
-    fn verdict(&self) -> Result<bool, ClientError> {
-        match self.verdict {
-            None => Ok(false),
-            Some(true) => Ok(true),
-            Some(false) => Err(cannot_resume(format!(
-                "the HTTP stream's event {} is not the WebSocket's last line",
-                self.anchor.position
-            ))),
-        }
-    }
-}
-
-fn on_line(anchor: &Anchor, seen: &mut u64, verdict: &mut Option<bool>, line: &Line<'_>) {
-    if verdict.is_some() {
-        return;
-    }
-    let event = match line.text() {
-        None => None, // oversized: an event, never a delivered line
-        Some(text) => match decode_http_line(text) {
-            None => return, // blank: not an event
-            Some(event) => Some(event),
-        },
-    };
-    *seen += 1;
-    if *seen == anchor.position {
-        let same = matches!(event, Some(Event::Log(text)) if text == anchor.text.as_str());
-        *verdict = Some(same);
-    }
-}
-
-fn cannot_resume(detail: String) -> ClientError {
-    ClientError::protocol(format!(
-        "the WebSocket tail broke and cannot resume the tail over HTTP without \
-             repeating or losing lines: {detail}"
-    ))
 }
 
 /// Polls `future` once: its output if it is ready now, `None` otherwise (the future

@@ -1,4 +1,4 @@
-//! The tail state machine against a scripted transport: fallback, resume, anchors,
+//! The tail state machine against a scripted transport: fallback, resume by lines,
 //! idle time-outs, early closes, error events, back-pressure, cancellation.
 
 use super::*;
@@ -360,15 +360,17 @@ async fn a_websocket_that_breaks_mid_stream_resumes_over_http_without_duplicates
     let c = tail.counters();
     assert_eq!(c.delivered, 5);
     assert_eq!(c.delivered_bytes, 3 + 3 + 5 + 4 + 4);
-    assert_eq!(c.replayed, 5, "{c:?}");
+    // The replay is by lines: one two (oversized) three; the `progress` event after
+    // `three` is received again (events that deliver nothing are counted per stream).
+    assert_eq!(c.replayed, 4, "{c:?}");
     assert_eq!(c.skipped_oversized, 1, "{c:?}");
-    assert_eq!(c.ignored, 1, "{c:?}");
-    // one two oversized three progress | four five complete
-    assert_eq!(c.received, 8, "{c:?}");
+    assert_eq!(c.ignored, 2, "{c:?}");
+    // one two oversized three progress | progress four five complete
+    assert_eq!(c.received, 9, "{c:?}");
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_resume_before_any_line_skips_by_position_alone() {
+async fn a_resume_before_any_line_replays_nothing() {
     let t = ScriptTransport::new(
         vec![Opening::Open(
             0,
@@ -386,9 +388,10 @@ async fn a_resume_before_any_line_skips_by_position_alone() {
     assert!(err.is_none(), "{err:?}");
     assert_eq!(lines, ["first"]);
     let c = tail.counters();
+    // No line was delivered: nothing to skip, every event counted on each stream.
     assert_eq!(
         (c.replayed, c.skipped_empty, c.ignored, c.delivered),
-        (2, 1, 1, 1),
+        (0, 2, 2, 1),
         "{c:?}"
     );
 }
@@ -409,7 +412,7 @@ async fn a_websocket_closed_before_complete_resumes_under_auto() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_resume_whose_anchor_does_not_match_fails_clearly() {
+async fn a_resume_whose_replay_differs_fails_clearly() {
     let t = ScriptTransport::new(
         vec![Opening::Open(
             0,
@@ -428,10 +431,11 @@ async fn a_resume_whose_anchor_does_not_match_fails_clearly() {
     assert_eq!(lines, ["one", "two"]);
     let err = err.expect("a mismatch is an error");
     assert!(matches!(err, ClientError::Protocol { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("would repeat or lose lines"), "{text}");
     assert!(
-        err.to_string()
-            .contains("cannot resume the tail over HTTP without repeating or losing lines"),
-        "{err}"
+        text.contains("connection reset"),
+        "the WebSocket's cause: {text}"
     );
 }
 
@@ -540,11 +544,44 @@ async fn a_close_before_complete_is_an_error() {
         "{err}"
     );
 
-    // HTTP: the body ends without `complete`; its last line (no newline) comes first.
-    let t = ScriptTransport::new(vec![], vec![Opening::Open(200, vec![Step::Chunk("a\nb")])]);
+    // HTTP: an SSE body ends without `complete`; its last line (no newline) comes
+    // first.
+    let t = ScriptTransport::new(
+        vec![],
+        vec![Opening::Open(200, vec![Step::Chunk("data: a\nb")])],
+    );
     let mut tail = t.tail(opts(Protocol::Http)).await;
     let (lines, err) = drain(&mut tail).await;
     assert_eq!(lines, ["a", "b"]);
+    assert_eq!(err.unwrap().status_code(), 503);
+}
+
+/// Issue 11, item 4 (scripted transport): a plain-lines body that ends cleanly is
+/// the end of the log; a cut one is not.
+#[tokio::test(start_paused = true)]
+async fn a_plain_lines_body_that_ends_cleanly_ends_the_tail() {
+    let t = ScriptTransport::new(
+        vec![],
+        vec![Opening::Open(
+            200,
+            vec![Step::Chunk("a\r\nb\r\n"), Step::Chunk("c")],
+        )],
+    );
+    let mut tail = t.tail(opts(Protocol::Http)).await;
+    let (lines, err) = drain(&mut tail).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(lines, ["a", "b", "c"]);
+
+    let t = ScriptTransport::new(
+        vec![],
+        vec![Opening::Open(
+            200,
+            vec![Step::Chunk("a\n"), Step::Fail(reset())],
+        )],
+    );
+    let mut tail = t.tail(opts(Protocol::Http)).await;
+    let (lines, err) = drain(&mut tail).await;
+    assert_eq!(lines, ["a"]);
     assert_eq!(err.unwrap().status_code(), 503);
 }
 

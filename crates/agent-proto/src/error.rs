@@ -107,7 +107,9 @@ fn render_details(details: &[ValidationDetail], message: &str) -> String {
 
 fn render_retry(retry_after: &Option<Duration>) -> String {
     match retry_after {
-        Some(d) => format!(" (retry after {}s)", d.as_secs()),
+        // Whole seconds as such; a date's odd fraction to the tenth.
+        Some(d) if d.subsec_millis() == 0 => format!(" (retry after {}s)", d.as_secs()),
+        Some(d) => format!(" (retry after {:.1}s)", d.as_secs_f64()),
         None => String::new(),
     }
 }
@@ -679,10 +681,11 @@ impl ClientError {
         }
     }
 
-    /// Replaces every occurrence of `secret` in the error's messages by `[redacted]`.
+    /// Replaces `secret` in the error's messages by `[redacted]` (see [`scrub_text`]).
     ///
     /// A hostile server can echo a token back in its error body; the clients call
-    /// this with each of their secrets before an error reaches the caller.
+    /// [`ClientError::scrub_all`] with all of their secrets before an error reaches
+    /// the caller.
     ///
     /// ```
     /// use agent_proto::ClientError;
@@ -690,13 +693,18 @@ impl ClientError {
     /// let e = ClientError::from_response(401, None, b"bad token hunter2").scrub("hunter2");
     /// assert!(!e.to_string().contains("hunter2"));
     /// ```
-    pub fn scrub(mut self, secret: &str) -> Self {
-        if secret.is_empty() {
-            return self;
-        }
+    pub fn scrub(self, secret: &str) -> Self {
+        self.scrub_all(&[secret])
+    }
+
+    /// Replaces every one of `secrets` in the error's messages by `[redacted]`, in
+    /// one pass over each message ([`scrub_text`]): scrubbing again changes nothing,
+    /// and the marker itself is never scrubbed.
+    pub fn scrub_all(mut self, secrets: &[&str]) -> Self {
         let fix = |s: &mut String| {
-            if s.contains(secret) {
-                *s = s.replace(secret, "[redacted]");
+            let clean = scrub_text(s, secrets);
+            if clean != *s {
+                *s = clean;
             }
         };
         if let Some(message) = self.message_mut() {
@@ -724,7 +732,7 @@ impl ClientError {
                         message: String::new(),
                     },
                 );
-                **cause = inner.scrub(secret);
+                **cause = inner.scrub_all(secrets);
             }
             _ => {}
         }
@@ -744,6 +752,27 @@ impl ClientError {
     /// ```
     pub fn message(&self) -> Option<&str> {
         with_message!(self, message => message.as_str())
+    }
+
+    /// Puts `context` (what the caller was doing, a cause of its own) before the
+    /// message, keeping the variant, its status code and [`ClientError::retry_after`];
+    /// a variant without a message (see [`ClientError::message`]) is returned as is.
+    ///
+    /// ```
+    /// use agent_proto::ClientError;
+    /// use std::time::Duration;
+    ///
+    /// let e = ClientError::from_response(429, Some(Duration::from_secs(7)), b"slow down")
+    ///     .with_context("the WebSocket broke; resuming over HTTP: ");
+    /// assert_eq!(e.status_code(), 429);
+    /// assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+    /// assert_eq!(e.message(), Some("the WebSocket broke; resuming over HTTP: slow down"));
+    /// ```
+    pub fn with_context(mut self, context: &str) -> Self {
+        if let Some(message) = self.message_mut() {
+            message.insert_str(0, context);
+        }
+        self
     }
 
     fn message_mut(&mut self) -> Option<&mut String> {
@@ -791,7 +820,109 @@ pub fn truncate(s: &str) -> String {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}... ({} bytes in all)", &s[..end], s.len())
+    format!("{}{CUT_MARK}{} bytes in all)", &s[..end], s.len())
+}
+
+/// What [`truncate`] puts after the text it kept.
+const CUT_MARK: &str = "... (";
+
+/// What [`scrub_text`] puts in place of a secret.
+pub const REDACTED: &str = "[redacted]";
+
+/// Secrets shorter than this are replaced only where they stand alone (no letter or
+/// digit touching them), so that a short token does not garble every message.
+const SHORT_SECRET: usize = 8;
+
+/// The shortest start of a secret that is redacted where [`truncate`] cut a message.
+const CUT_PREFIX: usize = 4;
+
+/// Replaces each of `secrets` in `text` by `[redacted]`, in one pass, left to right:
+///
+/// - the marker is never scrubbed (text already scrubbed comes out unchanged), and a
+///   replacement never creates a new match;
+/// - a secret of fewer than 8 bytes is replaced only where it stands alone (not
+///   inside a word), so messages stay readable whatever the token; a longer one
+///   wherever it occurs;
+/// - where [`truncate`] cut the text (`... (N bytes in all)`), a start of a secret
+///   (4 bytes or more) right before the cut is replaced too: a secret that straddled
+///   the cut never shows its first half.
+///
+/// ```
+/// use agent_proto::error::scrub_text;
+///
+/// assert_eq!(scrub_text("token s3cr3t-t0ken!", &["s3cr3t-t0ken"]), "token [redacted]!");
+/// // Once is enough, and the marker is safe from a secret found inside it.
+/// assert_eq!(scrub_text("[redacted] e", &["e", "red"]), "[redacted] [redacted]");
+/// // A short secret inside words is left alone.
+/// assert_eq!(scrub_text("error: 503 unreachable", &["e"]), "error: 503 unreachable");
+/// ```
+pub fn scrub_text(text: &str, secrets: &[&str]) -> String {
+    let mut secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+    if !secrets
+        .iter()
+        .any(|s| text.contains(s) || s.len() >= CUT_PREFIX)
+    {
+        return text.to_owned();
+    }
+    // Longest first: a secret that contains another is replaced whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let (head, cut) = split_cut(text);
+    let bytes = head.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    'scan: while i < head.len() {
+        let rest = &head[i..];
+        if rest.starts_with(REDACTED) {
+            out.push_str(REDACTED);
+            i += REDACTED.len();
+            continue;
+        }
+        for s in &secrets {
+            if rest.starts_with(s) && (s.len() >= SHORT_SECRET || stands_alone(bytes, i, s.len())) {
+                out.push_str(REDACTED);
+                i += s.len();
+                continue 'scan;
+            }
+        }
+        let Some(c) = rest.chars().next() else { break };
+        out.push(c);
+        i += c.len_utf8();
+    }
+    if let Some(cut) = cut {
+        // A secret that the cut split: its start is at the end of what was kept.
+        let straddling = secrets.iter().find_map(|s| {
+            (CUT_PREFIX..s.len())
+                .rev()
+                .filter(|n| s.is_char_boundary(*n))
+                .find(|n| out.ends_with(&s[..*n]) && !out.ends_with(REDACTED))
+        });
+        if let Some(n) = straddling {
+            out.truncate(out.len() - n);
+            out.push_str(REDACTED);
+        }
+        out.push_str(cut);
+    }
+    out
+}
+
+/// `text` split where [`truncate`] cut it: the text kept, and the marker after it.
+fn split_cut(text: &str) -> (&str, Option<&str>) {
+    if let Some(at) = text.rfind(CUT_MARK) {
+        let tail = &text[at + CUT_MARK.len()..];
+        if let Some(digits) = tail.strip_suffix(" bytes in all)") {
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                return (&text[..at], Some(&text[at..]));
+            }
+        }
+    }
+    (text, None)
+}
+
+/// Whether `len` bytes at `at` in `text` have no letter or digit on either side.
+fn stands_alone(text: &[u8], at: usize, len: usize) -> bool {
+    let before = at.checked_sub(1).and_then(|i| text.get(i));
+    let after = text.get(at + len);
+    !before.is_some_and(u8::is_ascii_alphanumeric) && !after.is_some_and(u8::is_ascii_alphanumeric)
 }
 
 #[cfg(test)]
@@ -980,6 +1111,41 @@ mod tests {
         let all = format!("{e} {e:?}");
         assert!(!all.contains("s3cr3t"), "{all}");
         assert_eq!(e.status_code(), 422);
+    }
+
+    /// Issue 11, item 9: scrub once, then cut; never garble the marker.
+    #[test]
+    fn a_token_straddling_the_cut_never_shows_and_the_marker_is_safe() {
+        let token = "tok-0123456789abcdef";
+        for pad in MAX_ERROR_MESSAGE - token.len()..=MAX_ERROR_MESSAGE {
+            let body = format!("{}{token} and more", "p".repeat(pad));
+            let e = ClientError::from_response(500, None, body.as_bytes()).scrub(token);
+            let text = e.to_string();
+            for n in CUT_PREFIX..=token.len() {
+                assert!(!text.contains(&token[..n]), "pad {pad}: {text}");
+            }
+            assert!(text.ends_with(" bytes in all)"), "{text}");
+        }
+        // Scrubbing twice, with secrets found inside the marker, changes nothing.
+        let e = ClientError::connect("e unreachable via red e");
+        let once = e.scrub_all(&["e", "red", "act"]);
+        assert_eq!(
+            once.message(),
+            Some("[redacted] unreachable via [redacted] [redacted]")
+        );
+        let twice = once.clone().scrub_all(&["e", "red", "act", "[redacted]"]);
+        assert_eq!(twice.message(), once.message());
+        // A short token inside words leaves the message readable.
+        let e = ClientError::from_response(503, None, b"error: 503 unreachable").scrub("e");
+        assert_eq!(e.message(), Some("error: 503 unreachable"));
+    }
+
+    #[test]
+    fn retry_after_renders_fractions() {
+        let e = ClientError::from_response(429, Some(Duration::from_millis(1500)), b"x");
+        assert!(e.to_string().contains("(retry after 1.5s)"), "{e}");
+        let e = ClientError::from_response(503, Some(Duration::from_secs(60)), b"x");
+        assert!(e.to_string().contains("(retry after 60s)"), "{e}");
     }
 
     #[test]

@@ -122,20 +122,32 @@ fn tail_websocket(c: &mut Criterion) {
                 .collect(),
         ),
     ];
+    // Each case bare, and with the digest of every delivered line that `auto` keeps
+    // in case it must resume over HTTP.
     for (name, messages) in cases {
         let total: usize = messages.iter().map(String::len).sum();
         group.throughput(Throughput::Bytes(total as u64));
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                let mut tail = TailDecoder::websocket(StreamLimits::unlimited());
-                let mut out: Vec<TailItem> = Vec::with_capacity(1);
-                for message in &messages {
-                    tail.push_message(message.as_bytes(), &mut out).ok();
-                    black_box(&mut out).clear();
-                }
-                black_box(tail.counters().delivered)
-            })
-        });
+        for digest in [false, true] {
+            let id = if digest {
+                format!("{name}+digest")
+            } else {
+                name.to_owned()
+            };
+            group.bench_function(id, |b| {
+                b.iter(|| {
+                    let mut tail = TailDecoder::websocket(StreamLimits::unlimited());
+                    if digest {
+                        tail = tail.with_digest();
+                    }
+                    let mut out: Vec<TailItem> = Vec::with_capacity(1);
+                    for message in &messages {
+                        tail.push_message(message.as_bytes(), &mut out).ok();
+                        black_box(&mut out).clear();
+                    }
+                    black_box(tail.counters().delivered)
+                })
+            });
+        }
     }
     group.finish();
 }

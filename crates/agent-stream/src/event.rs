@@ -21,11 +21,10 @@
 //! raw frame) is a log line, not an empty event; a `type` the client does not know is
 //! [`Event::Ignored`] (counted by the tail decoder), not delivered as a log line.
 //!
-//! A WebSocket message is one event even when it holds several lines: Ray's own
-//! dashboard sends batches of lines per frame (and a batch can end mid-line); the
-//! agent protocol sends one event per frame, so re-splitting Ray's batches into
-//! events is the gateway's job, and a client delivers such a frame as one log message,
-//! as is.
+//! A WebSocket message is one event even when it holds several lines (Ray's own
+//! dashboard sends batches of lines per frame): the event is one [`Event::Log`] with
+//! the whole text, and the tail decoder splits it into lines, as the HTTP stream
+//! would have them (see [`TailDecoder`](crate::TailDecoder)).
 //!
 //! The JSON path is fast for the common case: JSON is only tried when the payload
 //! starts with `{` (after optional whitespace); an object whose only members are
@@ -522,6 +521,25 @@ mod tests {
         #[test]
         fn the_fast_path_agrees_with_serde(payload in object_like()) {
             proptest::prop_assert_eq!(decode_event(&payload), decode_with_serde(&payload), "{:?}", payload);
+        }
+    }
+
+    /// The fast path's boundaries: a space is text, a control character is not JSON
+    /// (however many there are), and only an object is tried as JSON at all.
+    #[test]
+    fn the_fast_path_boundaries() {
+        let borrowed = |s: &'static str| Some((None, Some(Cow::Borrowed(s))));
+        assert_eq!(simple_event(r#"{"message":"a b"}"#), borrowed("a b"));
+        assert_eq!(simple_event("{\"message\":\"\u{1f}\"}"), None);
+        assert_eq!(simple_event("{\"message\":\"a\u{1}b\u{1}\"}"), None);
+        assert_eq!(
+            decode_event("{\"message\":\"a\u{1}b\u{1}\"}"),
+            log("{\"message\":\"a\u{1}b\u{1}\"}")
+        );
+        // serde_json would read a struct from an array: never tried.
+        for payload in [r#"["complete"]"#, r#"["error","boom"]"#, r#"["log","x"]"#] {
+            assert!(!looks_like_object(payload));
+            assert_eq!(decode_event(payload), log(payload));
         }
     }
 

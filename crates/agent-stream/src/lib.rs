@@ -43,4 +43,4 @@ pub mod tail;
 pub use event::{decode_event, decode_http_line, sse_payload, Event};
 pub use limits::{LimitTracker, StreamCounters};
 pub use line::{Line, LineDecoder};
-pub use tail::{TailDecoder, TailItem};
+pub use tail::{framed_limit, LineDigest, TailDecoder, TailItem};

@@ -33,7 +33,7 @@ pub struct StreamCounters {
     /// Messages or lines that were not valid UTF-8 (delivered with U+FFFD).
     pub invalid_utf8: u64,
     /// Events skipped because the caller already had them (see
-    /// `TailDecoder::skip_events`); counted in `received`, not against the limits.
+    /// `TailDecoder::resume_after`); counted in `received`, not against the limits.
     pub replayed: u64,
 }
 

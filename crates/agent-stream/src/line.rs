@@ -357,6 +357,15 @@ mod tests {
     }
 
     #[test]
+    fn the_accessors_say_what_the_decoder_holds() {
+        let mut d = LineDecoder::new(100);
+        assert_eq!(d.max_line_len(), 100);
+        d.push(&[b'x'; 60], &mut |_| {});
+        assert!(d.buffered_capacity() >= 60, "{}", d.buffered_capacity());
+        assert!(d.has_partial_line());
+    }
+
+    #[test]
     fn blank_lines_are_lines() {
         assert_eq!(run(100, &[b"\n\r\n\n"]).0, ["", "", ""]);
     }

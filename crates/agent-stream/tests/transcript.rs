@@ -2,10 +2,9 @@
 //! WebSocket text frame of Ray's dashboard tail, then its close code) through the
 //! decoders.
 //!
-//! Ray's frames are batches of lines, and a batch may end mid-line. In the agent
-//! protocol one WebSocket message is one event, so such a frame, not being JSON, is
-//! one log message delivered as is, newlines and all: re-splitting Ray's batches into
-//! one event per line is the gateway's job, not the client's.
+//! Ray's frames are batches of lines. In the agent protocol one WebSocket message is
+//! one event, and a log event holding several lines is split into them (spec: "Stream
+//! limits", decided 2026-12), so a Ray frame gives the lines the HTTP stream gives.
 
 use std::path::PathBuf;
 
@@ -53,7 +52,7 @@ fn texts(items: &[TailItem]) -> Vec<&str> {
 }
 
 #[test]
-fn a_raw_ray_frame_is_one_log_message_delivered_as_is() {
+fn a_raw_ray_frame_is_split_into_its_lines() {
     let (frames, close) = transcript();
     assert_eq!(close, 1000);
     assert_eq!(frames.len(), 5);
@@ -63,28 +62,24 @@ fn a_raw_ray_frame_is_one_log_message_delivered_as_is() {
         tail.push_message(frame.as_bytes(), &mut out).unwrap();
     }
     tail.finish(&mut out).unwrap();
-    // One message per frame, untouched: newlines inside, the trailing one too.
-    assert_eq!(
-        texts(&out),
-        frames.iter().map(String::as_str).collect::<Vec<_>>()
-    );
-    assert!(texts(&out)[0].contains("\nline 0\nline 1\n"));
-    // Nothing lost: together they are the whole log.
-    assert_eq!(texts(&out).concat(), whole_log());
+    // Nothing lost, nothing joined: the whole log, line by line.
+    let log = whole_log();
+    assert_eq!(texts(&out), log.lines().collect::<Vec<_>>());
     let c = tail.counters();
-    assert_eq!((c.received, c.delivered), (5, 5));
-    assert_eq!(c.delivered_bytes, whole_log().len() as u64);
+    assert_eq!((c.received, c.delivered), (5, 36));
     // Ray closes with 1000 and sends no `complete` event: the decoder does not invent
     // one (the client decides what a close without `complete` means).
     assert!(!tail.is_complete());
 }
 
 #[test]
-fn a_raw_frame_over_the_size_limit_is_skipped_and_counted() {
+fn a_ray_line_over_the_size_limit_is_skipped_and_counted() {
     let (frames, _) = transcript();
-    // The first frame is the longest (about 300 bytes).
+    let log = whole_log();
+    let longest = log.lines().map(str::len).max().unwrap();
+    // The longest line is skipped; its frame's other lines are not.
     let limits = StreamLimits {
-        max_message_size: 200,
+        max_message_size: longest - 1,
         ..StreamLimits::default()
     };
     let mut tail = TailDecoder::websocket(limits);
@@ -92,13 +87,11 @@ fn a_raw_frame_over_the_size_limit_is_skipped_and_counted() {
     for frame in &frames {
         tail.push_message(frame.as_bytes(), &mut out).unwrap();
     }
-    assert_eq!(
-        texts(&out),
-        frames[1..].iter().map(String::as_str).collect::<Vec<_>>()
-    );
+    let want: Vec<&str> = log.lines().filter(|l| l.len() < longest).collect();
+    assert_eq!(texts(&out), want);
     let c = tail.counters();
-    assert_eq!((c.received, c.delivered, c.skipped_oversized), (5, 4, 1));
-    assert_eq!(c.skipped_bytes, frames[0].len() as u64);
+    assert_eq!(c.delivered, want.len() as u64);
+    assert_eq!(c.skipped_oversized, 36 - want.len() as u64);
 }
 
 /// What an agent gateway makes of Ray's frames: one `log` event per line (a line cut
@@ -171,12 +164,12 @@ fn fallback_mid_stream_delivers_every_line_once() {
     let events = gateway_events(&frames);
     let mut delivered = Vec::new();
 
-    let mut ws = TailDecoder::websocket(StreamLimits::default());
+    let mut ws = TailDecoder::websocket(StreamLimits::default()).with_digest();
     for event in &events[..10] {
         ws.push_message(event.as_bytes(), &mut delivered).unwrap();
     }
     let mut http = TailDecoder::http(StreamLimits::default());
-    http.skip_events(ws.counters().received);
+    http.resume_after(ws.digest().unwrap());
     let body: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
     http.push_bytes(body.as_bytes(), &mut delivered).unwrap();
     http.finish(&mut delivered).unwrap();

@@ -7,7 +7,8 @@
 //!   or cut the body after N bytes; optionally only for the first N requests;
 //! - [`TailFault`]: inside a log tail of a job: an `error` event after N lines, a
 //!   dropped connection after N events, frames that are not JSON, an oversized message
-//!   (also in fragments), an endless line, invalid UTF-8, a long silence.
+//!   (also in fragments), an endless line, invalid UTF-8, a long silence, or a whole
+//!   scripted tail (exact WebSocket frames or HTTP chunks, for property tests).
 
 use std::time::Duration;
 
@@ -276,6 +277,17 @@ pub enum TailFaultKind {
         /// How long to stay silent.
         duration: Duration,
     },
+    /// The whole tail, scripted: the job's log is not read. Each piece is sent as is,
+    /// in order: on a WebSocket one text frame per piece (not checked for UTF-8), over
+    /// HTTP one body chunk per piece (no framing added). Then, with `complete`, a
+    /// `{"type":"complete"}` event and a clean end (close 1000, or the last chunk);
+    /// without, the connection is dropped (no close frame, no last chunk).
+    Script {
+        /// The frames (WebSocket) or chunks (HTTP), in order.
+        pieces: Vec<Bytes>,
+        /// Whether the tail ends with `complete` (else it is dropped).
+        complete: bool,
+    },
 }
 
 /// A fault in the log tails of a job (or of every job): see [`TailFaultKind`].
@@ -364,6 +376,30 @@ impl TailFault {
         Self::new(TailFaultKind::SilentFor {
             after_lines,
             duration,
+        })
+    }
+
+    /// See [`TailFaultKind::Script`]: a tail of exactly these frames or chunks. Meant
+    /// for one protocol ([`TailFault::websocket_only`], [`TailFault::http_only`]):
+    /// frames and chunks do not mean the same.
+    ///
+    /// ```
+    /// use agent_testkit::TailFault;
+    ///
+    /// // A WebSocket that sends a batch frame, then breaks; an HTTP stream that
+    /// // replays the log one line per chunk and completes.
+    /// let ws = TailFault::script(["tick\ntick\n"], false).websocket_only().times(1);
+    /// let http = TailFault::script(["tick\n", "tick\n", "done\n"], true).http_only();
+    /// # let _ = (ws, http);
+    /// ```
+    pub fn script<I, P>(pieces: I, complete: bool) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<Bytes>,
+    {
+        Self::new(TailFaultKind::Script {
+            pieces: pieces.into_iter().map(Into::into).collect(),
+            complete,
         })
     }
 

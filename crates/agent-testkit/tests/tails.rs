@@ -171,8 +171,13 @@ async fn stopping_ends_the_tail_with_complete() {
     .await
     .unwrap();
     let mut ws = FragmentCollector::new(ws);
-    let first: Value = serde_json::from_str(&ws_next_text(&mut ws).await).unwrap();
-    assert_eq!(first["message"], "line 0");
+    // Read four lines first (the job prints two a second), so that the order check
+    // below always has lines before and after the stop to look at.
+    let mut msgs = Vec::new();
+    while msgs.len() < 4 {
+        let event: Value = serde_json::from_str(&ws_next_text(&mut ws).await).unwrap();
+        msgs.push(event["message"].as_str().unwrap().to_owned());
+    }
     let http = Http::new(s.url(), Some(s.token()));
     assert_eq!(
         http.post(&format!("jobs/{RUNNING_JOB}/stop/"), &json!({}))
@@ -183,10 +188,11 @@ async fn stopping_ends_the_tail_with_complete() {
     let t = ws_read_rest(&mut ws).await;
     assert_eq!(t.close, Some(1000));
     assert_eq!(t.events().last().unwrap()["type"], "complete");
-    // lines keep their order, none twice
-    let msgs = log_messages(&t.events());
+    // lines keep their order, none twice, none lost, across the stop
+    msgs.extend(log_messages(&t.events()));
+    assert!(msgs.len() >= 4, "{msgs:?}");
     for (i, m) in msgs.iter().enumerate() {
-        assert_eq!(m, &format!("line {}", i + 1));
+        assert_eq!(m, &format!("line {i}"));
     }
 }
 
@@ -305,4 +311,42 @@ async fn a_quiet_http_tail_gets_heartbeats_between_events() {
     // every event line is followed by one blank line; the rest are heartbeats
     let blank = lines.iter().filter(|l| l.is_empty()).count();
     assert!(blank > events.len() + 1, "no heartbeat in {lines:?}");
+}
+
+#[tokio::test]
+async fn a_scripted_tail_sends_exactly_its_pieces() {
+    let s = AgentTestServer::builder()
+        .job(
+            JobSpec::new("s")
+                .lines(["not sent"])
+                .tail_fault(
+                    TailFault::script(["tick\ntick\n", "", "{\"message\":\"m\"}"], false)
+                        .websocket_only(),
+                )
+                .tail_fault(TailFault::script(["tick\nti", "ck\n\ndata: x\n"], true).http_only()),
+        )
+        .build()
+        .await
+        .unwrap();
+    // WebSocket: the frames as they are, then a dropped connection (no close frame).
+    let ws = ws_connect(s.local_addr(), "/jobs/s/logs/", Some(s.token()))
+        .await
+        .unwrap();
+    let t = ws_read_all(ws).await;
+    assert_eq!(t.texts, ["tick\ntick\n", "", "{\"message\":\"m\"}"]);
+    assert_eq!(t.close, None, "{t:?}");
+    // HTTP: the chunks as they are, then `complete` and a clean end.
+    let http = Http::new(s.url(), Some(s.token()));
+    let (lines, complete) = stream_lines(http.stream("jobs/s/logs/stream/").await).await;
+    assert!(complete);
+    assert_eq!(
+        lines[..5],
+        [
+            "tick",
+            "tick",
+            "",
+            "data: x",
+            r#"data: {"type":"complete"}"#
+        ]
+    );
 }

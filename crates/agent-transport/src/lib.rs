@@ -52,7 +52,9 @@ pub use crate::http::{
     HttpTransport, HttpTransportBuilder, DEFAULT_MAX_RESPONSE_BODY, DEFAULT_USER_AGENT,
 };
 pub use proxy::Proxy;
-pub use retry::{parse_retry_after, RetryPolicy, RetryingTransport};
+pub use retry::{
+    capped_retry_after, parse_retry_after, RetryPolicy, RetryingTransport, MAX_RETRY_AFTER,
+};
 #[cfg(feature = "tls")]
 pub use tls::Identity;
 pub use transport::{

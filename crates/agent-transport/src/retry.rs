@@ -56,7 +56,7 @@ impl Default for RetryPolicy {
             max_retries: 3,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(2),
-            max_retry_after: Duration::from_secs(60),
+            max_retry_after: MAX_RETRY_AFTER,
             retry_statuses: vec![502, 503, 504],
         }
     }
@@ -127,8 +127,14 @@ impl RetryPolicy {
     }
 }
 
-/// A `Retry-After` header: delay-seconds or an HTTP date (RFC 9110 section 10.2.3);
-/// a date in the past is zero. Not capped.
+/// The longest `Retry-After` the client waits on or reports (also
+/// [`RetryPolicy::default`]'s `max_retry_after`).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// A `Retry-After` header: delay-seconds of any size (saturating: a number too large
+/// for a `u64` is a very long wait, not an absent header) or an HTTP date (RFC 9110
+/// section 10.2.3); a date in the past is zero. Not capped. The one parser of the
+/// header, for every path of the client.
 ///
 /// ```
 /// use agent_transport::parse_retry_after;
@@ -139,12 +145,19 @@ impl RetryPolicy {
 /// assert_eq!(parse_retry_after(&headers), None);
 /// headers.insert("retry-after", HeaderValue::from_static("7"));
 /// assert_eq!(parse_retry_after(&headers), Some(Duration::from_secs(7)));
+/// headers.insert("retry-after", HeaderValue::from_static("99999999999999999999999"));
+/// assert_eq!(parse_retry_after(&headers), Some(Duration::from_secs(u64::MAX)));
 /// headers.insert("retry-after", HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
 /// assert_eq!(parse_retry_after(&headers), Some(Duration::ZERO));
+/// headers.insert("retry-after", HeaderValue::from_static("soon"));
+/// assert_eq!(parse_retry_after(&headers), None);
 /// ```
 pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        let secs = value.bytes().fold(0u64, |n, digit| {
+            n.saturating_mul(10).saturating_add(u64::from(digit - b'0'))
+        });
         return Some(Duration::from_secs(secs));
     }
     let date = httpdate::parse_http_date(value).ok()?;
@@ -152,6 +165,22 @@ pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
         date.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
+}
+
+/// [`parse_retry_after`] capped at [`MAX_RETRY_AFTER`]: what an error carries as
+/// its `retry_after()`, so that a caller that waits on it never waits longer.
+///
+/// ```
+/// use agent_transport::capped_retry_after;
+/// use http::{HeaderMap, HeaderValue};
+/// use std::time::Duration;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("retry-after", HeaderValue::from_static("99999999999999999999999"));
+/// assert_eq!(capped_retry_after(&headers), Some(Duration::from_secs(60)));
+/// ```
+pub fn capped_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    parse_retry_after(headers).map(|d| d.min(MAX_RETRY_AFTER))
 }
 
 /// True for an error that proves the request never left.

@@ -12,7 +12,7 @@
 //! connection.
 
 use crate::connector::{ConnectFailure, Connector};
-use crate::retry::parse_retry_after;
+use crate::retry::capped_retry_after;
 use crate::transport::{Request, WsMessage, WsOptions, WsStream};
 use crate::util::{error_chain, random_u64, AbortOnDrop};
 use agent_proto::{ClientError, TimeoutKind};
@@ -184,7 +184,7 @@ async fn handshake(
 
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
         let status = response.status().as_u16();
-        let retry_after = parse_retry_after(response.headers());
+        let retry_after = capped_retry_after(response.headers());
         let body = read_bounded(response.into_body(), MAX_REFUSAL_BODY).await;
         return Err(ClientError::from_response(status, retry_after, &body));
     }

@@ -274,16 +274,12 @@ pub fn plain_line(prefix: &str, message: &str, secrets: &[&Secret]) -> String {
     one_line(&scrub(&format!("{prefix}{message}"), secrets))
 }
 
-/// Replaces every secret in `text` by `[redacted]`.
+/// Replaces every secret in `text` by `[redacted]`, in one pass that leaves the
+/// marker (and text the client already scrubbed) alone: see
+/// [`agent_proto::error::scrub_text`].
 pub fn scrub(text: &str, secrets: &[&Secret]) -> String {
-    let mut out = text.to_owned();
-    for s in secrets {
-        let v = s.expose();
-        if !v.is_empty() && out.contains(v) {
-            out = out.replace(v, "[redacted]");
-        }
-    }
-    out
+    let secrets: Vec<&str> = secrets.iter().map(|s| s.expose()).collect();
+    agent_proto::error::scrub_text(text, &secrets)
 }
 
 /// Line breaks and other control characters become spaces; the text is trimmed.

@@ -590,8 +590,20 @@ fn every_error_class_has_its_exit_code_and_one_line() {
     let out = agentctl(&server, &["nodes", "list"]);
     assert_eq!(out.code, 5, "{out:?}");
 
-    // 6: an idle time-out (a pending job says nothing) ...
-    let out = agentctl(&server, &["jobs", "tail", PENDING_JOB, "--timeout", "1"]);
+    // 6: an idle time-out (a pending job says nothing, over HTTP with no heartbeat
+    // within the time-out; a WebSocket server that answers pings is alive, issue 11) ...
+    let out = agentctl(
+        &server,
+        &[
+            "jobs",
+            "tail",
+            PENDING_JOB,
+            "--protocol",
+            "http",
+            "--timeout",
+            "1",
+        ],
+    );
     assert_eq!(out.code, 6, "{out:?}");
     assert_eq!(
         out.stderr.lines().count(),

@@ -10,7 +10,7 @@ use futures_core::Stream;
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -185,6 +185,7 @@ pub struct Proxy {
     open: Arc<AtomicUsize>,
     accepted: Arc<AtomicUsize>,
     down_bytes: Arc<AtomicU64>,
+    frozen: Arc<AtomicBool>,
     task: JoinHandle<()>,
 }
 
@@ -204,7 +205,13 @@ impl Proxy {
         let open = Arc::new(AtomicUsize::new(0));
         let accepted = Arc::new(AtomicUsize::new(0));
         let down_bytes = Arc::new(AtomicU64::new(0));
-        let (o, a, d) = (open.clone(), accepted.clone(), down_bytes.clone());
+        let frozen = Arc::new(AtomicBool::new(false));
+        let (o, a, d, f) = (
+            open.clone(),
+            accepted.clone(),
+            down_bytes.clone(),
+            frozen.clone(),
+        );
         let task = tokio::spawn(async move {
             // Dropped with the task: aborts every connection.
             let mut conns = tokio::task::JoinSet::new();
@@ -214,9 +221,9 @@ impl Proxy {
                 };
                 a.fetch_add(1, Ordering::SeqCst);
                 o.fetch_add(1, Ordering::SeqCst);
-                let (o, d, acceptor) = (o.clone(), d.clone(), acceptor.clone());
+                let (o, d, f, acceptor) = (o.clone(), d.clone(), f.clone(), acceptor.clone());
                 conns.spawn(async move {
-                    let _ = serve(tcp, upstream, acceptor, d).await;
+                    let _ = serve(tcp, upstream, acceptor, d, f).await;
                     o.fetch_sub(1, Ordering::SeqCst);
                 });
                 while conns.try_join_next().is_some() {}
@@ -227,8 +234,15 @@ impl Proxy {
             open,
             accepted,
             down_bytes,
+            frozen,
             task,
         }
+    }
+
+    /// From now on, nothing the server sends reaches the client (pongs included),
+    /// and the connections stay open: a server that answers nothing.
+    pub fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
     }
 
     /// Connections open through the proxy right now.
@@ -268,6 +282,7 @@ async fn serve(
     upstream: SocketAddr,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     down_bytes: Arc<AtomicU64>,
+    frozen: Arc<AtomicBool>,
 ) -> std::io::Result<()> {
     let client: Box<dyn Io> = match acceptor {
         Some(acceptor) => Box::new(acceptor.accept(tcp).await?),
@@ -292,6 +307,9 @@ async fn serve(
             let n = sr.read(&mut buf).await?;
             if n == 0 {
                 return Ok::<(), std::io::Error>(());
+            }
+            while frozen.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
             cw.write_all(&buf[..n]).await?;
             cw.flush().await?;

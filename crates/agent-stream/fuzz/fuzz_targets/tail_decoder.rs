@@ -1,4 +1,4 @@
-//! Fuzzes the tail decoding: the input's first 8 bytes choose the limits, a skip
+//! Fuzzes the tail decoding: the input's first 8 bytes choose the limits, a resume
 //! count and the chunk sizes; the rest is an HTTP body, and its lines are also sent
 //! as WebSocket messages. Checks (in `tests/support/invariants.rs`, shared with
 //! `cargo test`): no panic, the decoding does not depend on the chunking, lines match

@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 
 use agent_proto::{ClientError, LimitKind, StreamLimits};
-use agent_stream::{Line, LineDecoder, StreamCounters, TailDecoder, TailItem};
+use agent_stream::{Line, LineDecoder, LineDigest, StreamCounters, TailDecoder, TailItem};
 
 /// Everything a tail decoding produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,11 +55,25 @@ pub fn split<'a>(data: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
     chunks
 }
 
-/// Decodes an HTTP body given in `chunks`, after `skip_events(skip)`. Keeps pushing
-/// after an error, checking that the decoder stays failed with the same error.
+/// The digest of the first `skip` lines of `outcome` (all of them when it has fewer).
+fn first_lines(outcome: &Outcome, skip: u64) -> LineDigest {
+    let mut digest = LineDigest::new();
+    for item in outcome.items.iter().take(skip as usize) {
+        if let TailItem::Line(line) = item {
+            digest.push(line);
+        }
+    }
+    digest
+}
+
+/// Decodes an HTTP body given in `chunks`, resumed after the first `skip` lines it
+/// delivers from its start (`resume_after`). Keeps pushing after an error, checking
+/// that the decoder stays failed with the same error.
 pub fn decode_http(limits: StreamLimits, skip: u64, chunks: &[&[u8]]) -> Outcome {
     let mut tail = TailDecoder::http(limits);
-    tail.skip_events(skip);
+    if skip > 0 {
+        tail.resume_after(&first_lines(&decode_http(limits, 0, chunks), skip));
+    }
     let mut items = Vec::new();
     let mut error: Option<String> = None;
     for chunk in chunks {
@@ -70,14 +84,17 @@ pub fn decode_http(limits: StreamLimits, skip: u64, chunks: &[&[u8]]) -> Outcome
 }
 
 /// Decodes WebSocket `messages` (an `Err(len)` is a message of `len` bytes the
-/// transport discarded as oversized), after `skip_events(skip)`.
+/// transport discarded as oversized), resumed after the first `skip` lines they
+/// deliver.
 pub fn decode_websocket(
     limits: StreamLimits,
     skip: u64,
     messages: &[Result<&[u8], u64>],
 ) -> Outcome {
     let mut tail = TailDecoder::websocket(limits);
-    tail.skip_events(skip);
+    if skip > 0 {
+        tail.resume_after(&first_lines(&decode_websocket(limits, 0, messages), skip));
+    }
     let mut items = Vec::new();
     let mut error: Option<String> = None;
     for message in messages {
@@ -274,7 +291,7 @@ pub fn check_one_protocol(
 pub struct FuzzCase<'a> {
     /// Small limits, so that they are hit.
     pub limits: StreamLimits,
-    /// How many events to skip as replayed.
+    /// How many lines to resume after.
     pub skip: u64,
     /// Where to cut the body.
     pub cuts: Vec<usize>,

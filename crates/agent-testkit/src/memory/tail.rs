@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use tokio::sync::watch;
 
 use crate::fault::TailFaultKind;
@@ -41,6 +42,25 @@ pub(crate) fn tail(
     faults: Vec<TailFaultKind>,
     batch: usize,
 ) -> TailStream {
+    // A scripted tail replaces the job's log altogether.
+    let script = faults.iter().find_map(|k| match k {
+        TailFaultKind::Script { pieces, complete } => Some((pieces.clone(), *complete)),
+        _ => None,
+    });
+    if let Some((pieces, complete)) = script {
+        let end = if complete {
+            TailEvent::Complete
+        } else {
+            TailEvent::Abort
+        };
+        let events = pieces.into_iter().map(TailEvent::Raw).chain([end]);
+        // A yield between pieces lets each go out on its own write, so that the
+        // client reads them with the script's chunking more often than not.
+        return Box::pin(futures_util::stream::iter(events).then(|ev| async {
+            tokio::task::yield_now().await;
+            ev
+        }));
+    }
     let state = Tail {
         changes: job.subscribe(),
         job,
@@ -191,8 +211,10 @@ impl Tail {
                 }));
             }
             TailFaultKind::SilentFor { duration, .. } => tokio::time::sleep(duration).await,
-            TailFaultKind::DropAfter { .. } | TailFaultKind::NotJson | TailFaultKind::BareLines => {
-            }
+            TailFaultKind::DropAfter { .. }
+            | TailFaultKind::NotJson
+            | TailFaultKind::BareLines
+            | TailFaultKind::Script { .. } => {}
         }
         true
     }

@@ -1,0 +1,384 @@
+//! The tail's promise, proved on generated inputs (issue 11): whatever the log, its
+//! encoding on each protocol, the chunking of the HTTP body and the point where the
+//! WebSocket breaks, a tail delivers the job's whole log exactly once and in order, or
+//! fails loudly with what it delivered a prefix of the log. Never anything else.
+//!
+//! Each case serves a scripted tail from the test server ([`TailFault::script`]) and
+//! reads it with both clients, over WebSocket, HTTP or `auto`.
+//!
+//! `TAIL_PROPERTY_CASES` sets the number of cases (`cargo xtask fuzz-tails` runs
+//! many more than `cargo test`).
+
+mod common;
+
+use agent_client_async::{
+    AsyncAgentClient, ClientError, LogTail, Protocol, StreamLimits, TailOptions,
+};
+use agent_client_blocking::AgentClient;
+use agent_testkit::{AgentTestServer, Fault, FaultTarget, JobSpec, RouteKind, TailFault};
+use common::{drain, drain_blocking, within};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Cases run by `cargo test` unless `TAIL_PROPERTY_CASES` says otherwise.
+const DEFAULT_CASES: u32 = 160;
+
+/// The size limit of every case: small, so that lines at and around it are cheap.
+const MAX: usize = 48;
+
+/// One line of a generated log, as bytes (no `\n`, no `\r`).
+fn log_line() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        // repeats: the same few texts again and again
+        6 => prop::sample::select(&["tick", "tick", "a", "b", "done", "step 50%"][..])
+            .prop_map(|s| s.as_bytes().to_vec()),
+        3 => "[a-z0-9 .:%]{1,20}".prop_map(String::into_bytes),
+        3 => Just(Vec::new()),
+        // at and around max_message_size
+        2 => (MAX - 2..=MAX + 2).prop_map(|n| vec![b'm'; n]),
+        // invalid UTF-8 (a U+FFFD is 3 bytes: `bad \xff` delivers 7)
+        1 => Just(b"bad \xff byte".to_vec()),
+        1 => Just(b"\xfe\xff".to_vec()),
+    ]
+    .prop_filter("a line must not start like an event", |l| {
+        !l.starts_with(b"data:") && !l.starts_with(b"{") && l.iter().any(|b| *b != b' ')
+            || l.is_empty()
+    })
+}
+
+/// How the WebSocket sends the log.
+#[derive(Debug, Clone, Copy)]
+enum WsEncoding {
+    /// One JSON event per line (an empty message for a blank line).
+    Json,
+    /// One raw text frame per line (an empty frame for a blank line).
+    Raw,
+    /// Raw frames of several lines, `a\nb\n`, as Ray's own tail.
+    RawBatch,
+    /// JSON events whose message holds several lines.
+    JsonBatch,
+}
+
+/// How the HTTP stream sends the log.
+#[derive(Debug, Clone, Copy)]
+enum HttpEncoding {
+    /// `data: {json}` lines, blank lines between events, then `complete`.
+    SseJson,
+    /// `data: line` lines, then `complete`.
+    SseRaw,
+    /// Plain lines (`\n` or `\r\n`), then a `complete` event.
+    PlainComplete,
+    /// Plain lines, then a clean end of the body (no `complete`).
+    PlainCleanEnd,
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    log: Vec<Vec<u8>>,
+    ws: WsEncoding,
+    http: HttpEncoding,
+    /// Batch sizes (cycled) for the batch encodings.
+    batches: Vec<usize>,
+    /// Where the HTTP body is cut into chunks.
+    cuts: Vec<usize>,
+    crlf: bool,
+    /// The WebSocket breaks after this many frames (`None`: it completes).
+    ws_break: Option<usize>,
+    protocol: Protocol,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        prop::collection::vec(log_line(), 0..24),
+        prop_oneof![
+            Just(WsEncoding::Json),
+            Just(WsEncoding::Raw),
+            Just(WsEncoding::RawBatch),
+            Just(WsEncoding::JsonBatch)
+        ],
+        prop_oneof![
+            Just(HttpEncoding::SseJson),
+            Just(HttpEncoding::SseRaw),
+            Just(HttpEncoding::PlainComplete),
+            Just(HttpEncoding::PlainCleanEnd)
+        ],
+        prop::collection::vec(1usize..5, 1..4),
+        prop::collection::vec(any::<usize>(), 0..8),
+        any::<bool>(),
+        prop_oneof![1 => Just(None), 4 => (0usize..30).prop_map(Some)],
+        prop_oneof![
+            1 => Just(Protocol::WebSocket),
+            1 => Just(Protocol::Http),
+            2 => Just(Protocol::Auto)
+        ],
+    )
+        .prop_map(
+            |(log, ws, http, batches, cuts, crlf, ws_break, protocol)| Case {
+                log,
+                ws,
+                http,
+                batches,
+                cuts,
+                crlf,
+                ws_break,
+                protocol,
+            },
+        )
+}
+
+/// A JSON log event whose message is `text` (raw bytes: invalid UTF-8 stays invalid,
+/// as a broken server would send it). The generated lines need no escaping but `\n`.
+fn json_event(text: &[u8]) -> Vec<u8> {
+    let mut out = br#"{"type":"log","message":""#.to_vec();
+    for b in text {
+        match b {
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            _ => out.push(*b),
+        }
+    }
+    out.extend_from_slice(b"\"}");
+    out
+}
+
+impl Case {
+    /// The lines a tail must deliver: each line as lossy UTF-8, blank ones and those
+    /// over the limit skipped.
+    fn expected(&self) -> Vec<String> {
+        self.log
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .filter(|l| !l.is_empty() && l.len() <= MAX)
+            .collect()
+    }
+
+    /// The WebSocket frames.
+    fn ws_frames(&self) -> Vec<Vec<u8>> {
+        match self.ws {
+            WsEncoding::Json => self.log.iter().map(|l| json_event(l)).collect(),
+            WsEncoding::Raw => self.log.clone(),
+            WsEncoding::RawBatch | WsEncoding::JsonBatch => {
+                let mut frames = Vec::new();
+                let mut rest = &self.log[..];
+                let mut i = 0;
+                while !rest.is_empty() {
+                    let n = self.batches[i % self.batches.len()].min(rest.len());
+                    i += 1;
+                    let mut text = Vec::new();
+                    for line in &rest[..n] {
+                        text.extend_from_slice(line);
+                        text.push(b'\n');
+                    }
+                    rest = &rest[n..];
+                    frames.push(match self.ws {
+                        WsEncoding::JsonBatch => json_event(&text),
+                        _ => text,
+                    });
+                }
+                frames
+            }
+        }
+    }
+
+    /// The HTTP body, without its end.
+    fn http_body(&self) -> Vec<u8> {
+        let end: &[u8] = if self.crlf { b"\r\n" } else { b"\n" };
+        let mut body = Vec::new();
+        for line in &self.log {
+            match self.http {
+                HttpEncoding::SseJson => {
+                    body.extend_from_slice(b"data: ");
+                    body.extend_from_slice(&json_event(line));
+                    body.extend_from_slice(end);
+                    body.extend_from_slice(end);
+                }
+                HttpEncoding::SseRaw if line.is_empty() => {}
+                HttpEncoding::SseRaw => {
+                    body.extend_from_slice(b"data: ");
+                    body.extend_from_slice(line);
+                    body.extend_from_slice(end);
+                }
+                HttpEncoding::PlainComplete | HttpEncoding::PlainCleanEnd => {
+                    body.extend_from_slice(line);
+                    body.extend_from_slice(end);
+                }
+            }
+        }
+        body
+    }
+
+    /// The HTTP body cut into chunks.
+    fn http_chunks(&self) -> Vec<Vec<u8>> {
+        let body = self.http_body();
+        let mut at: Vec<usize> = self.cuts.iter().map(|c| c % (body.len() + 1)).collect();
+        at.sort_unstable();
+        at.dedup();
+        let mut chunks = Vec::new();
+        let mut start = 0;
+        for cut in at {
+            if cut > start {
+                chunks.push(body[start..cut].to_vec());
+                start = cut;
+            }
+        }
+        chunks.push(body[start..].to_vec());
+        chunks
+    }
+
+    /// Arms the faults that serve this case's tails for `job` on `server`.
+    fn serve(&self, server: &AgentTestServer, job: &str) {
+        let frames = self.ws_frames();
+        let ws = match self.ws_break {
+            Some(k) => TailFault::script(frames[..k.min(frames.len())].to_vec(), false),
+            None => TailFault::script(frames, true),
+        };
+        let http = match self.http {
+            HttpEncoding::PlainCleanEnd => {
+                // A canned answer: the whole body and a clean end, no `complete`.
+                server.set_fault(
+                    FaultTarget::route(RouteKind::TailHttp).id(job),
+                    Fault::bytes(200, self.http_body()),
+                );
+                None
+            }
+            _ => Some(TailFault::script(self.http_chunks(), true).http_only()),
+        };
+        let mut spec = JobSpec::new(job)
+            .lines(["(scripted)"])
+            .tail_fault(ws.websocket_only());
+        if let Some(http) = http {
+            spec = spec.tail_fault(http);
+        }
+        server.add_job(spec).expect("a new job");
+    }
+
+    fn options(&self) -> TailOptions {
+        TailOptions::new()
+            .protocol(self.protocol)
+            .timeout(Duration::from_secs(10))
+            .limits(StreamLimits {
+                max_message_size: MAX,
+                ..StreamLimits::default()
+            })
+    }
+
+    /// The promise, for one tail's outcome.
+    fn check(
+        &self,
+        client: &str,
+        lines: &[String],
+        err: Option<&ClientError>,
+    ) -> Result<(), TestCaseError> {
+        let want = self.expected();
+        match err {
+            None => prop_assert_eq!(lines, &want[..], "{}: delivered != log", client),
+            Some(e) => {
+                prop_assert!(
+                    want.starts_with(lines),
+                    "{}: failed ({}) after lines that are not a prefix of the log: {:?}",
+                    client,
+                    e,
+                    lines
+                );
+                prop_assert!(e.status_code() >= 400, "{}: {:?}", client, e);
+                // HTTP, and `auto` (whose HTTP stream always completes), have nothing
+                // to fail on: a conforming server, an exact resume.
+                prop_assert_eq!(
+                    self.protocol,
+                    Protocol::WebSocket,
+                    "{}: a conforming tail failed: {}",
+                    client,
+                    e
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn tail_async(
+    client: &AsyncAgentClient,
+    job: &str,
+    options: TailOptions,
+) -> (Vec<String>, Option<ClientError>, Protocol) {
+    let mut tail: LogTail = match within(client.tail_job_logs(job, options)).await {
+        Ok(tail) => tail,
+        Err(e) => return (Vec::new(), Some(e), Protocol::Auto),
+    };
+    let (lines, err) = drain(&mut tail).await;
+    (lines, err, tail.protocol_used())
+}
+
+#[test]
+fn a_tail_delivers_the_log_or_fails_loudly_with_a_prefix_of_it() {
+    let cases = std::env::var("TAIL_PROPERTY_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_CASES);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(AgentTestServer::builder().build()).unwrap();
+    let async_client = {
+        let _guard = rt.enter();
+        AsyncAgentClient::new(server.url(), server.token()).unwrap()
+    };
+    let blocking_client = AgentClient::new(server.url(), server.token()).unwrap();
+    let next_job = AtomicUsize::new(0);
+    // What the cases exercised, so that a generator gone wrong cannot pass quietly.
+    let delivered = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    let resumed = AtomicUsize::new(0);
+
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&case(), |case| {
+        // Two jobs, one per client: each client's tails get the whole script.
+        let n = next_job.fetch_add(1, Ordering::SeqCst);
+        let (job_a, job_b) = (format!("raysubmit_p{n}a"), format!("raysubmit_p{n}b"));
+        case.serve(&server, &job_a);
+        case.serve(&server, &job_b);
+        let (lines, err, protocol) = rt.block_on(tail_async(&async_client, &job_a, case.options()));
+        case.check("async", &lines, err.as_ref())?;
+        let mut outcomes = vec![(lines.len(), err.is_some(), protocol)];
+        let (lines, err, protocol) = match blocking_client.tail_job_logs(&job_b, case.options()) {
+            Ok(mut tail) => {
+                let (lines, err) = drain_blocking(&mut tail);
+                (lines, err, tail.protocol_used())
+            }
+            Err(e) => (Vec::new(), Some(e), Protocol::Auto),
+        };
+        case.check("blocking", &lines, err.as_ref())?;
+        outcomes.push((lines.len(), err.is_some(), protocol));
+        for (n, err, protocol) in outcomes {
+            delivered.fetch_add(n, Ordering::SeqCst);
+            failed.fetch_add(usize::from(err), Ordering::SeqCst);
+            let fell_back = case.protocol == Protocol::Auto && protocol == Protocol::Http;
+            resumed.fetch_add(usize::from(fell_back), Ordering::SeqCst);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let (delivered, failed, resumed) = (
+        delivered.into_inner(),
+        failed.into_inner(),
+        resumed.into_inner(),
+    );
+    eprintln!("{cases} cases: {delivered} lines delivered, {failed} tails failed loudly, {resumed} resumed over HTTP");
+    // Every kind of outcome happened (the generator is not degenerate).
+    assert!(delivered > cases as usize, "{delivered} lines delivered");
+    assert!(
+        failed > 0 && resumed > 0,
+        "{failed} failed, {resumed} resumed"
+    );
+}
