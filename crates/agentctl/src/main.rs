@@ -371,37 +371,40 @@ fn client_identity(conn: &Connection) -> Result<Option<Identity>, Failure> {
         code: exit::USAGE,
         message,
     };
-    let (cert, key) = match (&conn.client_cert, &conn.client_key) {
-        (None, None) => return Ok(None),
-        (Some(cert), Some(key)) => (cert, key),
-        (Some(_), None) => {
-            return Err(usage(
+    let (cert, key) =
+        match (&conn.client_cert, &conn.client_key) {
+            (None, None) => return Ok(None),
+            (Some(cert), Some(key)) => (cert, key),
+            (Some(_), None) => return Err(usage(
                 "--client-cert needs --client-key FILE (or AGENT_CLIENT_KEY) with its private key"
                     .into(),
-            ))
-        }
-        (None, Some(_)) => {
-            return Err(usage(
+            )),
+            (None, Some(_)) => return Err(usage(
                 "--client-key needs --client-cert FILE (or AGENT_CLIENT_CERT) with its certificate"
                     .into(),
-            ))
-        }
-    };
+            )),
+        };
     let read = |file: &std::path::Path, what: &str| {
-        std::fs::read(file)
-            .map_err(|e| usage(format!("cannot read the {what} file {}: {e}", file.display())))
+        std::fs::read(file).map_err(|e| {
+            usage(format!(
+                "cannot read the {what} file {}: {e}",
+                file.display()
+            ))
+        })
     };
     let cert_pem = read(cert, "client certificate")?;
     let key_pem = read(key, "client key")?;
     // The library's message names which half is wrong and never quotes the key.
-    Identity::from_pem(&cert_pem, &key_pem).map(Some).map_err(|e| {
-        usage(format!(
-            "--client-cert {} / --client-key {}: {}",
-            cert.display(),
-            key.display(),
-            exit::describe(&e)
-        ))
-    })
+    Identity::from_pem(&cert_pem, &key_pem)
+        .map(Some)
+        .map_err(|e| {
+            usage(format!(
+                "--client-cert {} / --client-key {}: {}",
+                cert.display(),
+                key.display(),
+                exit::describe(&e)
+            ))
+        })
 }
 
 /// A client of the agent the command line names, or of the embedded test agent.

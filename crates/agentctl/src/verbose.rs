@@ -34,7 +34,11 @@ fn filter(count: u8) -> Option<Targets> {
         2 => Level::DEBUG,
         _ => Level::TRACE,
     };
-    let others = if count >= 3 { Level::TRACE } else { Level::WARN };
+    let others = if count >= 3 {
+        Level::TRACE
+    } else {
+        Level::WARN
+    };
     Some(
         OURS.iter()
             .fold(Targets::new().with_default(others), |t, target| {
