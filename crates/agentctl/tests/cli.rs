@@ -49,7 +49,16 @@ fn command() -> Command {
         "AGENT_USER_TOKEN",
         "AGENT_TENANT",
         "AGENT_CACERT",
+        "AGENT_CLIENT_CERT",
+        "AGENT_CLIENT_KEY",
         "AGENTCTL_CONTEXT",
+        // the test agents are on loopback: never through the caller's proxy
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
     ] {
         cmd.env_remove(v);
     }
