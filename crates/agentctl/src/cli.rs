@@ -150,6 +150,25 @@ pub struct Connection {
         value_name = "FILE"
     )]
     pub cacert: Option<PathBuf>,
+    /// A PEM client certificate (chain) to present to an agent that asks for one
+    /// (mutual TLS); needs --client-key.
+    #[arg(
+        long,
+        env = "AGENT_CLIENT_CERT",
+        global = true,
+        help_heading = "Global options: connection",
+        value_name = "FILE"
+    )]
+    pub client_cert: Option<PathBuf>,
+    /// The PEM private key of --client-cert; never printed.
+    #[arg(
+        long,
+        env = "AGENT_CLIENT_KEY",
+        global = true,
+        help_heading = "Global options: connection",
+        value_name = "FILE"
+    )]
+    pub client_key: Option<PathBuf>,
 }
 
 /// The subcommands.

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! agentctl [--url URL] [--token TOKEN] [--context NAME] [--cacert FILE] [--embedded]
+//!          [--client-cert FILE --client-key FILE]
 //!          [-o table|wide|json|jsonl|yaml] [--utc] [-v...] <command>
 //!   health
 //!   jobs list | get ID | logs ID | stop ID [--wait] | wait ID [--timeout S]
@@ -65,7 +66,7 @@ mod views;
 mod wait;
 mod yaml;
 
-use agent_client_async::AsyncAgentClient;
+use agent_client_async::{AsyncAgentClient, Identity};
 use agent_proto::{Secret, Timeouts};
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches};
@@ -363,6 +364,49 @@ fn target(conn: &Connection, context: Option<&str>) -> Result<Target, Failure> {
     }
 }
 
+/// The mutual-TLS identity of `--client-cert` and `--client-key` (both or neither:
+/// anything else, or a file that cannot be read or holds no PEM, is a usage error).
+fn client_identity(conn: &Connection) -> Result<Option<Identity>, Failure> {
+    let usage = |message: String| Failure::Local {
+        code: exit::USAGE,
+        message,
+    };
+    let (cert, key) =
+        match (&conn.client_cert, &conn.client_key) {
+            (None, None) => return Ok(None),
+            (Some(cert), Some(key)) => (cert, key),
+            (Some(_), None) => return Err(usage(
+                "--client-cert needs --client-key FILE (or AGENT_CLIENT_KEY) with its private key"
+                    .into(),
+            )),
+            (None, Some(_)) => return Err(usage(
+                "--client-key needs --client-cert FILE (or AGENT_CLIENT_CERT) with its certificate"
+                    .into(),
+            )),
+        };
+    let read = |file: &std::path::Path, what: &str| {
+        std::fs::read(file).map_err(|e| {
+            usage(format!(
+                "cannot read the {what} file {}: {e}",
+                file.display()
+            ))
+        })
+    };
+    let cert_pem = read(cert, "client certificate")?;
+    let key_pem = read(key, "client key")?;
+    // The library's message names which half is wrong and never quotes the key.
+    Identity::from_pem(&cert_pem, &key_pem)
+        .map(Some)
+        .map_err(|e| {
+            usage(format!(
+                "--client-cert {} / --client-key {}: {}",
+                cert.display(),
+                key.display(),
+                exit::describe(&e)
+            ))
+        })
+}
+
 /// A client of the agent the command line names, or of the embedded test agent.
 async fn connect(
     conn: &Connection,
@@ -387,7 +431,16 @@ async fn connect(
     };
     tracing::info!(agent = %verbose::host_of(&url), embedded = embedded.is_some(), "agent");
     let mut builder = AsyncAgentClient::builder(url, token).timeouts(timeouts);
-    if embedded.is_none() {
+    // Checked even for the embedded agent: half an identity is a mistake to report.
+    let identity = client_identity(conn)?;
+    if embedded.is_some() {
+        // The embedded agent is on this machine's loopback: a proxy from the
+        // environment (HTTPS_PROXY, ALL_PROXY) could not reach it.
+        builder = builder.no_proxy();
+    } else {
+        if let Some(identity) = identity {
+            builder = builder.identity(identity);
+        }
         if let Some(file) = &conn.cacert {
             let pem = std::fs::read(file).map_err(|e| Failure::Local {
                 code: exit::USAGE,

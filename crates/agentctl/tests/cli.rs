@@ -49,7 +49,16 @@ fn command() -> Command {
         "AGENT_USER_TOKEN",
         "AGENT_TENANT",
         "AGENT_CACERT",
+        "AGENT_CLIENT_CERT",
+        "AGENT_CLIENT_KEY",
         "AGENTCTL_CONTEXT",
+        // the test agents are on loopback: never through the caller's proxy
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
     ] {
         cmd.env_remove(v);
     }
@@ -1579,4 +1588,48 @@ fn verbose_shows_requests_and_fallbacks_never_tokens() {
         !out.stdout.contains("tail opened"),
         "events go to stderr: {out:?}"
     );
+}
+
+#[test]
+fn verbose_shows_the_librarys_retries_and_tail_end_never_tokens() {
+    let server = AgentTestServer::sample()
+        .token(SECRET)
+        .start_blocking()
+        .expect("test agent starts");
+    // A busy agent once: the library waits as told and asks again.
+    server.set_fault(
+        RouteKind::ListJobs,
+        Fault::status(503).header("Retry-After", "1").times(1),
+    );
+    let out = agentctl(&server, &["-v", "jobs", "list"]);
+    ok(&out);
+    let retry = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("agent.retry"))
+        .unwrap_or_else(|| panic!("no retry line: {out:?}"));
+    assert!(
+        retry.contains("reason=status 503") && retry.contains("wait_ms=1000"),
+        "the reason and the wait: {out:?}"
+    );
+    assert!(!out.stderr.contains(SECRET), "{out:?}");
+    // -v is INFO: the library's DEBUG request spans show from -vv only.
+    assert!(!out.stderr.contains("agent.request"), "{out:?}");
+
+    let out = agentctl(&server, &["-vv", "jobs", "tail", SUCCEEDED_JOB]);
+    ok(&out);
+    assert!(
+        out.stderr.contains("agent.tail.end") && out.stderr.contains("outcome=\"complete\""),
+        "the library's tail events: {out:?}"
+    );
+    assert!(!out.stderr.contains(SECRET), "{out:?}");
+
+    // Without -v, nothing of it.
+    server.set_fault(
+        RouteKind::ListJobs,
+        Fault::status(503).header("Retry-After", "1").times(1),
+    );
+    let out = agentctl(&server, &["jobs", "list"]);
+    ok(&out);
+    assert!(out.stderr.is_empty(), "{out:?}");
 }

@@ -2,6 +2,8 @@
 //! agent, with certificates made in the test (rcgen): refused without the root, with
 //! the host and the reason named; accepted with it, from the flag, the environment or
 //! a context; a certificate for another name or an expired one is refused and says so.
+//! `--client-cert`/`--client-key` against a forwarder that requires a client
+//! certificate signed by its CA (mutual TLS).
 
 use agent_testkit::sample::SUCCEEDED_JOB;
 use agent_testkit::{AgentTestServer, BlockingTestServer};
@@ -29,7 +31,15 @@ fn agentctl(envs: &[(&str, &str)], args: &[&str]) -> Out {
         "AGENT_URL",
         "AGENT_TOKEN",
         "AGENT_CACERT",
+        "AGENT_CLIENT_CERT",
+        "AGENT_CLIENT_KEY",
         "AGENTCTL_CONTEXT",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
     ] {
         cmd.env_remove(v);
     }
@@ -213,5 +223,186 @@ fn a_wrong_name_or_an_expired_certificate_says_so() {
         assert_eq!(out.code, 6, "{out:?}");
         assert!(out.stderr.contains("localhost"), "{out:?}");
         assert!(out.stderr.contains(reason), "{reason}: {out:?}");
+    }
+}
+
+/// A CA, a server certificate for localhost signed by it, and a forwarder config that
+/// requires a client certificate of that CA: (CA PEM, issuer, server config).
+fn mutual_tls() -> (
+    String,
+    rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+    rustls::ServerConfig,
+) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose};
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let issuer =
+        rcgen::CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("CA");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(issuer.der().clone()).expect("root");
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .expect("verifier");
+    let (_, der, key) = leaf(
+        &issuer,
+        "localhost",
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+        key.serialize_der(),
+    ));
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![der], key)
+        .expect("server config");
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    (issuer.pem(), issuer, config)
+}
+
+/// A certificate for `name` signed by `issuer`: (PEM, DER, key pair).
+fn leaf(
+    issuer: &rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+    name: &str,
+    usage: rcgen::ExtendedKeyUsagePurpose,
+) -> (
+    String,
+    rustls::pki_types::CertificateDer<'static>,
+    rcgen::KeyPair,
+) {
+    let mut params = rcgen::CertificateParams::new(vec![name.to_owned()]).expect("params");
+    params.extended_key_usages = vec![usage];
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.signed_by(&key, issuer).expect("signed");
+    (cert.pem(), cert.der().clone(), key)
+}
+
+#[test]
+fn a_client_certificate_gets_through_mutual_tls_and_half_of_one_is_a_usage_error() {
+    let server = sample();
+    let (ca_pem, issuer, config) = mutual_tls();
+    let addr = tls_forwarder(server.local_addr(), config);
+    let url = format!("https://localhost:{}/", addr.port());
+    let ca = pem_file(&format!("mtls-ca-{}.pem", addr.port()), &ca_pem);
+    let ca = ca.to_str().expect("utf-8");
+    let (cert_pem, _, key) = leaf(
+        &issuer,
+        "agent-client",
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    );
+    let key_pem = key.serialize_pem();
+    let cert = pem_file(&format!("mtls-client-{}.pem", addr.port()), &cert_pem);
+    let cert = cert.to_str().expect("utf-8");
+    let key_file = pem_file(&format!("mtls-client-{}.key", addr.port()), &key_pem);
+    let key_file = key_file.to_str().expect("utf-8");
+    let conn = [
+        ("AGENT_URL", url.as_str()),
+        ("AGENT_TOKEN", server.token()),
+        ("AGENT_CACERT", ca),
+    ];
+    let key_body: String = key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+
+    // Without a certificate the forwarder lets nothing through.
+    let out = agentctl(&conn, &["health"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    assert_ne!(out.code, 2, "not a usage error: {out:?}");
+    assert!(
+        out.stderr.contains("CertificateRequired"),
+        "the server's refusal shows: {out:?}"
+    );
+
+    // With one, from the flags or the environment, requests and tails get through.
+    let out = agentctl(
+        &conn,
+        &[
+            "--client-cert",
+            cert,
+            "--client-key",
+            key_file,
+            "-o",
+            "json",
+            "health",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    for protocol in ["websocket", "http"] {
+        let out = agentctl(
+            &conn,
+            &[
+                "--client-cert",
+                cert,
+                "--client-key",
+                key_file,
+                "jobs",
+                "tail",
+                SUCCEEDED_JOB,
+                "--protocol",
+                protocol,
+            ],
+        );
+        assert_eq!(out.code, 0, "{protocol}: {out:?}");
+        assert!(out.stdout.ends_with("last line\n"), "{out:?}");
+    }
+    let mut env = conn.to_vec();
+    env.extend([("AGENT_CLIENT_CERT", cert), ("AGENT_CLIENT_KEY", key_file)]);
+    let out = agentctl(&env, &["health"]);
+    assert_eq!(out.code, 0, "{out:?}");
+
+    // Half an identity, an unreadable file or one that is not PEM: usage errors
+    // that name the problem and never show the key.
+    let not_pem = pem_file(
+        &format!("mtls-not-pem-{}.txt", addr.port()),
+        "not a PEM file",
+    );
+    let not_pem = not_pem.to_str().expect("utf-8");
+    for (args, says) in [
+        (vec!["--client-cert", cert], "--client-key"),
+        (vec!["--client-key", key_file], "--client-cert"),
+        (
+            vec![
+                "--client-cert",
+                "/no/such/client.pem",
+                "--client-key",
+                key_file,
+            ],
+            "/no/such/client.pem",
+        ),
+        (
+            vec!["--client-cert", cert, "--client-key", "/no/such/client.key"],
+            "/no/such/client.key",
+        ),
+        (
+            vec!["--client-cert", not_pem, "--client-key", key_file],
+            "client certificate",
+        ),
+        (
+            vec!["--client-cert", cert, "--client-key", not_pem],
+            "client key",
+        ),
+        // the key where the certificate goes: no CERTIFICATE block
+        (
+            vec!["--client-cert", key_file, "--client-key", key_file],
+            "client certificate",
+        ),
+    ] {
+        let mut all = args.clone();
+        all.push("health");
+        let out = agentctl(&conn, &all);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(out.stderr.contains(says), "{args:?} says {says}: {out:?}");
+        assert!(!out.stderr.contains(&key_body[..40]), "{out:?}");
+        assert!(!out.stdout.contains(&key_body[..40]), "{out:?}");
     }
 }
