@@ -16,7 +16,8 @@
 //! | `StreamFailed` | `StreamError` | 500 |
 //! | `Protocol` | `WebSocketError` | 500 |
 //! | `Connect` | `ClientConnectionError` | 503 |
-//! | `ResponseIncomplete` | `ClientResponseIncompleteError` | its cause's |
+//! | `ResponseIncomplete` (not GET) | `ClientResponseIncompleteError` | its cause's |
+//! | `ResponseIncomplete` of a GET | as its cause | its cause's |
 //! | `UnexpectedStatus` | `HTTPError` | the agent's |
 //! | `Decode`, `Usage`, and any later variant | `ClientError` | `status_code()` |
 //!
@@ -37,6 +38,13 @@ pub fn to_pyerr(py: Python<'_>, err: ClientError) -> PyErr {
 }
 
 fn build(py: Python<'_>, err: &ClientError) -> PyResult<PyErr> {
+    // "A write may have happened" only means something for a request that writes:
+    // a GET whose answer broke off is its cause (a time-out, a dropped connection).
+    if let ClientError::ResponseIncomplete { method, cause, .. } = err {
+        if method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD") {
+            return build(py, cause);
+        }
+    }
     let module = py.import("agent_client.exceptions")?;
     let status = err.status_code();
     let text = err.to_string();

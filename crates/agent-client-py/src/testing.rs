@@ -158,6 +158,19 @@ impl TestServer {
             .map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
+    /// Adds a node, a task or a Serve application (`kind`: `node`, `task`, `serve`)
+    /// from its JSON (as Ray's State or Serve API describes it).
+    fn add_object(&self, kind: &str, json: &str) -> PyResult<()> {
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        match kind {
+            "node" => self.with(|s| s.add_node(value)),
+            "task" => self.with(|s| s.add_task(value)),
+            "serve" => self.with(|s| s.add_serve_application(value)),
+            other => Err(PyValueError::new_err(format!("unknown kind {other:?}"))),
+        }
+    }
+
     /// Appends lines to a job's log; False when there is no such job.
     fn append_lines(&self, job_id: &str, lines: Vec<String>) -> PyResult<bool> {
         self.with(|s| s.append_lines(job_id, lines))

@@ -79,6 +79,18 @@ class TestServer:
             job_id, lines=lines, generate=generate, line_bytes=line_bytes, endless=endless, rate=rate, running=running
         )
 
+    def add_node(self, node: Dict[str, Any]) -> None:
+        """Adds a node (Ray's State API shape; ``node_id`` names it)."""
+        self._server.add_object('node', json.dumps(node))
+
+    def add_task(self, task: Dict[str, Any]) -> None:
+        """Adds a task (Ray's State API shape; ``task_id`` names it)."""
+        self._server.add_object('task', json.dumps(task))
+
+    def add_serve_application(self, app: Dict[str, Any]) -> None:
+        """Adds a Serve application (Ray's Serve API shape; ``name`` names it)."""
+        self._server.add_object('serve', json.dumps(app))
+
     def append_lines(self, job_id: str, lines: List[str]) -> bool:
         """Appends lines to a job's log."""
         return self._server.append_lines(job_id, lines)
