@@ -16,6 +16,8 @@ pub const INSTALL_CARGO_DENY: &str = "cargo install --locked cargo-deny";
 pub struct CiOptions {
     /// Leave out the cargo-deny step (`--skip-deny`).
     pub skip_deny: bool,
+    /// Leave out the Python step (`--skip-python`).
+    pub skip_python: bool,
 }
 
 impl CiOptions {
@@ -25,9 +27,10 @@ impl CiOptions {
         for arg in args {
             match arg.as_str() {
                 "--skip-deny" => options.skip_deny = true,
+                "--skip-python" => options.skip_python = true,
                 other => {
                     return Err(XtaskError::Usage(format!(
-                        "`ci` does not take `{other}` (it takes only --skip-deny)"
+                        "`ci` does not take `{other}` (it takes only --skip-deny and --skip-python)"
                     )))
                 }
             }
@@ -86,8 +89,12 @@ pub fn run(root: &Path, options: CiOptions) -> Result<(), XtaskError> {
         )));
     }
 
+    if !options.skip_python {
+        // Before anything runs, as for cargo-deny: a missing tool is said at once.
+        crate::python::check_tools(root)?;
+    }
     let steps = steps(options);
-    let total = steps.len();
+    let total = steps.len() + usize::from(!options.skip_python);
     let mut timings: Vec<(&'static str, Duration)> = Vec::with_capacity(total);
     for (index, step) in steps.iter().enumerate() {
         match step.run(root, (index + 1, total)) {
@@ -100,11 +107,20 @@ pub fn run(root: &Path, options: CiOptions) -> Result<(), XtaskError> {
             }
         }
     }
+    // The Python package last: its wheel builds on everything checked above.
+    if !options.skip_python {
+        let elapsed = crate::python::run(root, (total, total))
+            .map_err(|e| XtaskError::Failed(format!("ci stopped at step {total}/{total}: {e}")))?;
+        timings.push(("python", elapsed));
+    }
 
     println!();
     println!("==> xtask ci: every step succeeded");
     for (name, elapsed) in &timings {
         println!("    {name:<12} {}", seconds(*elapsed));
+    }
+    if options.skip_python {
+        println!("    python       skipped (--skip-python)");
     }
     if options.skip_deny {
         println!("    deny         skipped (--skip-deny)");
@@ -159,7 +175,10 @@ mod tests {
 
     #[test]
     fn skip_deny_leaves_out_the_deny_steps() {
-        let steps = steps(CiOptions { skip_deny: true });
+        let steps = steps(CiOptions {
+            skip_deny: true,
+            ..CiOptions::default()
+        });
         assert_eq!(names(&steps), ["fmt", "clippy", "test"]);
     }
 
@@ -167,7 +186,17 @@ mod tests {
     fn parse_accepts_skip_deny_and_rejects_anything_else() {
         assert_eq!(
             CiOptions::parse(&args(&["--skip-deny"])).ok(),
-            Some(CiOptions { skip_deny: true })
+            Some(CiOptions {
+                skip_deny: true,
+                ..CiOptions::default()
+            })
+        );
+        assert_eq!(
+            CiOptions::parse(&args(&["--skip-python", "--skip-deny"])).ok(),
+            Some(CiOptions {
+                skip_deny: true,
+                skip_python: true
+            })
         );
         assert_eq!(CiOptions::parse(&[]).ok(), Some(CiOptions::default()));
         assert!(CiOptions::parse(&args(&["--quick"])).is_err());

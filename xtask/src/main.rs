@@ -4,6 +4,7 @@
 
 mod bench;
 mod ci;
+mod python;
 mod step;
 
 use std::fmt;
@@ -55,12 +56,13 @@ fn help() -> String {
 Usage: cargo xtask <command> [options]
 
 Commands:
-  ci [--skip-deny]
+  ci [--skip-deny] [--skip-python]
       The checks CI runs (`bash .ci/run` runs exactly this), in order,
       stopping at the first failure:
 ",
     );
-    for (index, step) in ci::steps(CiOptions::default()).iter().enumerate() {
+    let steps = ci::steps(CiOptions::default());
+    for (index, step) in steps.iter().enumerate() {
         text.push_str(&format!(
             "        {}. {:<11} {}\n",
             index + 1,
@@ -68,12 +70,22 @@ Commands:
             step.command_line()
         ));
     }
+    for (i, line) in python::command_lines().iter().enumerate() {
+        let (number, name) = if i == 0 {
+            (format!("{}.", steps.len() + 1), "python")
+        } else {
+            (String::new(), "")
+        };
+        text.push_str(&format!("        {number:<2} {name:<11} {line}\n"));
+    }
     text.push_str(
         "      The test step runs unit, integration and doc tests. Advisories are not
       checked: they need a network fetch.
       --skip-deny   leave out the deny steps (for a machine without cargo-deny;
                     install it with `cargo install --locked cargo-deny`)
-
+      --skip-python leave out the python step (the agent_client wheel, built
+                    with maturin into the virtualenv target/py-venv, and its
+                    pytest suite; `bash .ci/run` sets up the virtualenv)
   bench [--quick] [--peers] [FAMILY...]
       Runs the benchmark families (all, or those named); figures go in
       BENCHMARKS.md, reports in target/bench/. --quick makes short runs, for a
@@ -143,7 +155,10 @@ mod tests {
     fn commands_parse_their_options() {
         assert_eq!(
             parse(&args(&["ci", "--skip-deny"])).ok(),
-            Some(Task::Ci(CiOptions { skip_deny: true }))
+            Some(Task::Ci(CiOptions {
+                skip_deny: true,
+                ..CiOptions::default()
+            }))
         );
         assert!(matches!(
             parse(&args(&["bench", "--quick"])),
@@ -158,7 +173,16 @@ mod tests {
     #[test]
     fn help_lists_every_command_and_family() {
         let text = help();
-        for word in ["ci", "bench", "help", "--skip-deny", "--quick", "--peers"] {
+        for word in [
+            "ci",
+            "bench",
+            "help",
+            "--skip-deny",
+            "--skip-python",
+            "pytest",
+            "--quick",
+            "--peers",
+        ] {
             assert!(text.contains(word), "help lacks {word}");
         }
         for name in bench::family_names() {
