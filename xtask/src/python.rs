@@ -2,7 +2,7 @@
 //! (crates/agent-client-py) with maturin, installs it into the virtualenv
 //! `target/py-venv`, and runs its pytest suite against it.
 //!
-//! The virtualenv and its tools (maturin and pytest, from PyPI) are set up by
+//! The virtualenv and its tools (maturin, pytest and mypy, from PyPI) are set up by
 //! `.ci/run`, as cargo-deny is; without them this step stops and says how to
 //! get them. A pytest run that collects no test fails the step: a suite that
 //! vanished must not pass.
@@ -29,7 +29,7 @@ pub const WHEEL_DIR: &str = "target/py-wheels/ci";
 
 /// How to set up the virtualenv and its tools, as told to whoever lacks them.
 pub const SET_UP: &str = "python3 -m venv target/py-venv && \
-     target/py-venv/bin/python -m pip install 'maturin>=1.9,<2' 'pytest>=8'";
+     target/py-venv/bin/python -m pip install 'maturin>=1.9,<2' 'pytest>=8' 'mypy>=1.10'";
 
 /// pytest's exit code when it collected no test.
 const PYTEST_NO_TESTS: i32 = 5;
@@ -82,10 +82,14 @@ pub fn check_tools(root: &Path) -> Result<(PathBuf, PathBuf), XtaskError> {
     if !succeeds(&python, &["-m", "pytest", "--version"]) {
         missing.push("pytest");
     }
+    // The suite runs `mypy --strict` on the seed's examples against the stubs.
+    if !succeeds(&python, &["-m", "mypy", "--version"]) {
+        missing.push("mypy");
+    }
     if !missing.is_empty() {
         return Err(failed(format!(
             "{} missing in {VENV}. `bash .ci/run` installs them; by hand:  {SET_UP}",
-            missing.join(" and ")
+            missing.join(", ")
         )));
     }
     Ok((python, maturin))

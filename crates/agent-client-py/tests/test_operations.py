@@ -44,7 +44,7 @@ def test_serve(client: AgentClient) -> None:
 def test_plugin_releases(server: TestServer, client: AgentClient) -> None:
     page = client.list_plugin_releases()
     assert isinstance(page, dict) and [r['code'] for r in page['results']] == ['demo']
-    results, count = client.list_plugin_releases(list_all=True)  # type: ignore[misc]
+    results, count = client.list_plugin_releases(list_all=True)
     assert count == 1 and [r['code'] for r in results] == ['demo']
     created = client.create_plugin_release('hello', '2.0.0')
     assert created['version'] == '2.0.0'

@@ -1,6 +1,7 @@
 # The seed document's async examples, as a user would write them; only the import
 # line differs from synapse-sdk's. The snippets are wrapped in coroutines so that
-# they can run (the document shows them at top level).
+# they can run (the document shows them at top level), and the two undefined names
+# of "Usage without Context Manager" are given the document's values.
 import asyncio
 
 from agent_client import AsyncAgentClient
@@ -8,7 +9,7 @@ from agent_client import AsyncAgentClient
 base_url, agent_token = "https://agent.example.com", "your-agent-token"
 
 
-async def with_context_manager():
+async def with_context_manager() -> None:
     async with AsyncAgentClient(
     base_url="https://agent.example.com",
     agent_token="your-agent-token"
@@ -29,7 +30,7 @@ async def with_context_manager():
     print(f"status {status['status']}, {len(jobs)} jobs")
 
 
-async def without_context_manager():
+async def without_context_manager() -> None:
     client = AsyncAgentClient(base_url, agent_token)
     try:
         jobs = await client.list_jobs()
