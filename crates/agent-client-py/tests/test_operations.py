@@ -79,3 +79,28 @@ def test_passthroughs_use_the_sdk_paths(server: TestServer, client: AgentClient)
             call()
     with pytest.raises(ValidationError):
         client.get_docker_container('../../jobs')
+
+
+def test_stream_limits_have_the_sdk_defaults(client: AgentClient) -> None:
+    from agent_client import StreamLimits
+
+    limits = client.stream_limits
+    assert limits == StreamLimits()
+    assert (limits.max_messages, limits.max_lines, limits.max_bytes, limits.max_message_size, limits.queue_size) == (
+        10_000,
+        50_000,
+        50 * 1024 * 1024,
+        10_240,
+        1_000,
+    )
+    client.stream_limits = StreamLimits(max_lines=7)
+    assert client.stream_limits.max_lines == 7
+
+
+def test_bad_settings_are_refused_at_construction(server: TestServer) -> None:
+    with pytest.raises(ValidationError):
+        AgentClient(server.url, server.token, timeout={'connect': -1, 'read': 10})
+    with pytest.raises(ValidationError):
+        AgentClient('ftp://example.com/', server.token)
+    with pytest.raises(ValidationError):
+        list(AgentClient(server.url, server.token).tail_job_logs('raysubmit_capture1', protocol='auto', timeout=-5))
