@@ -95,6 +95,24 @@ pub fn check_tools(root: &Path) -> Result<(PathBuf, PathBuf), XtaskError> {
     Ok((python, maturin))
 }
 
+/// Removes `dir` if it is there, so that a build leaves exactly one wheel in it.
+pub fn empty_dir(dir: &Path) -> Result<(), XtaskError> {
+    if dir.exists() {
+        fs::remove_dir_all(dir)
+            .map_err(|e| failed(format!("could not empty {}: {e}", dir.display())))?;
+    }
+    Ok(())
+}
+
+/// The wheel maturin built in `dir`.
+pub fn wheel_in(dir: &Path) -> Result<PathBuf, XtaskError> {
+    fs::read_dir(dir)
+        .map_err(|e| failed(format!("could not read {}: {e}", dir.display())))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .ok_or_else(|| failed(format!("maturin built no wheel in {}", dir.display())))
+}
+
 fn run_command(label: &str, command: &mut Command) -> Result<i32, XtaskError> {
     println!("==> xtask python: {label}");
     let status = command
@@ -113,10 +131,7 @@ pub fn run(root: &Path, position: (usize, usize)) -> Result<Duration, XtaskError
     let (python, maturin) = check_tools(root)?;
 
     let wheels = root.join(WHEEL_DIR);
-    if wheels.exists() {
-        fs::remove_dir_all(&wheels)
-            .map_err(|e| failed(format!("could not empty {}: {e}", wheels.display())))?;
-    }
+    empty_dir(&wheels)?;
     let build = run_command(
         "maturin build",
         Command::new(&maturin)
@@ -135,11 +150,7 @@ pub fn run(root: &Path, position: (usize, usize)) -> Result<Duration, XtaskError
             "step `python` failed: maturin could not build the wheel (exit {build})"
         )));
     }
-    let wheel = fs::read_dir(&wheels)
-        .map_err(|e| failed(format!("could not read {}: {e}", wheels.display())))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "whl"))
-        .ok_or_else(|| failed(format!("maturin built no wheel in {WHEEL_DIR}")))?;
+    let wheel = wheel_in(&wheels)?;
     let install = run_command(
         "pip install the wheel",
         Command::new(&python)
