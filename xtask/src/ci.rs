@@ -19,6 +19,8 @@ pub struct CiOptions {
     /// Run agent-gateway's end-to-end tests against a Ray head (set when
     /// `AGENT_E2E_RAY` names one; see [`e2e_ray`]).
     pub e2e_ray: bool,
+    /// Leave out the Python step (`--skip-python`).
+    pub skip_python: bool,
 }
 
 /// The environment variable naming the Ray dashboard of the end-to-end tests.
@@ -49,9 +51,10 @@ impl CiOptions {
         for arg in args {
             match arg.as_str() {
                 "--skip-deny" => options.skip_deny = true,
+                "--skip-python" => options.skip_python = true,
                 other => {
                     return Err(XtaskError::Usage(format!(
-                        "`ci` does not take `{other}` (it takes only --skip-deny)"
+                        "`ci` does not take `{other}` (it takes only --skip-deny and --skip-python)"
                     )))
                 }
             }
@@ -180,8 +183,12 @@ pub fn run(root: &Path, mut options: CiOptions) -> Result<(), XtaskError> {
         )));
     }
 
+    if !options.skip_python {
+        // Before anything runs, as for cargo-deny: a missing tool is said at once.
+        crate::python::check_tools(root)?;
+    }
     let steps = steps(options);
-    let total = steps.len();
+    let total = steps.len() + usize::from(!options.skip_python);
     let mut timings: Vec<(&'static str, Duration)> = Vec::with_capacity(total);
     for (index, step) in steps.iter().enumerate() {
         match step.run(root, (index + 1, total)) {
@@ -194,6 +201,12 @@ pub fn run(root: &Path, mut options: CiOptions) -> Result<(), XtaskError> {
             }
         }
     }
+    // The Python package last: its wheel builds on everything checked above.
+    if !options.skip_python {
+        let elapsed = crate::python::run(root, (total, total))
+            .map_err(|e| XtaskError::Failed(format!("ci stopped at step {total}/{total}: {e}")))?;
+        timings.push(("python", elapsed));
+    }
 
     println!();
     println!("==> xtask ci: every step succeeded");
@@ -202,6 +215,9 @@ pub fn run(root: &Path, mut options: CiOptions) -> Result<(), XtaskError> {
     }
     if !options.e2e_ray {
         println!("    e2e-ray      skipped ({AGENT_E2E_RAY} is not set; `.ci/ray.sh start` starts a head)");
+    }
+    if options.skip_python {
+        println!("    python       skipped (--skip-python)");
     }
     if options.skip_deny {
         println!("    deny         skipped (--skip-deny)");
@@ -293,6 +309,7 @@ mod tests {
         let steps = steps(CiOptions {
             skip_deny: true,
             e2e_ray: true,
+            skip_python: false,
         });
         assert_eq!(
             names(&steps),
@@ -333,6 +350,14 @@ mod tests {
             CiOptions::parse(&args(&["--skip-deny"])).ok(),
             Some(CiOptions {
                 skip_deny: true,
+                ..CiOptions::default()
+            })
+        );
+        assert_eq!(
+            CiOptions::parse(&args(&["--skip-python", "--skip-deny"])).ok(),
+            Some(CiOptions {
+                skip_deny: true,
+                skip_python: true,
                 ..CiOptions::default()
             })
         );

@@ -8,6 +8,7 @@ mod ci;
 mod fuzz_tails;
 mod man;
 mod mutants;
+mod python;
 mod step;
 
 use std::fmt;
@@ -68,18 +69,27 @@ fn help() -> String {
 Usage: cargo xtask <command> [options]
 
 Commands:
-  ci [--skip-deny]
+  ci [--skip-deny] [--skip-python]
       The checks CI runs (`bash .ci/run` runs exactly this), in order,
       stopping at the first failure:
 ",
     );
-    for (index, step) in ci::steps(CiOptions::default()).iter().enumerate() {
+    let steps = ci::steps(CiOptions::default());
+    for (index, step) in steps.iter().enumerate() {
         text.push_str(&format!(
             "        {}. {:<11} {}\n",
             index + 1,
             step.name,
             step.command_line()
         ));
+    }
+    for (i, line) in python::command_lines().iter().enumerate() {
+        let (number, name) = if i == 0 {
+            (format!("{}.", steps.len() + 1), "python")
+        } else {
+            (String::new(), "")
+        };
+        text.push_str(&format!("        {number:<2} {name:<11} {line}\n"));
     }
     text.push_str(
         "      The test step runs unit, integration and doc tests. With AGENT_E2E_RAY
@@ -89,7 +99,9 @@ Commands:
       checked: they need a network fetch.
       --skip-deny   leave out the deny steps (for a machine without cargo-deny;
                     install it with `cargo install --locked cargo-deny`)
-
+      --skip-python leave out the python step (the agent_client wheel, built
+                    with maturin into the virtualenv target/py-venv, and its
+                    pytest suite; `bash .ci/run` sets up the virtualenv)
   bench [--quick] [--peers] [FAMILY...]
       Runs the benchmark families (all, or those named); figures go in
       BENCHMARKS.md, reports in target/bench/. --quick makes short runs, for a
@@ -209,6 +221,8 @@ mod tests {
             "mutants",
             "help",
             "--skip-deny",
+            "--skip-python",
+            "pytest",
             "--quick",
             "--peers",
         ] {

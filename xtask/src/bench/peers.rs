@@ -6,6 +6,13 @@
 //!
 //! The Python SDK runs from a virtualenv under `target/peers-venv`, created on
 //! first use (see [`ensure_venv`]); its scripts are `crates/agent-bench/python/`.
+//!
+//! This repository's own Python package, `agent_client` (crates/agent-client-py,
+//! the SDK's API on our Rust core), runs as two more contenders (`pyo3-sync`,
+//! `pyo3-async`): its release wheel is built with maturin (from `target/py-venv`,
+//! as `cargo xtask ci` uses it) and installed into the same virtualenv on every
+//! run; its scripts are `crates/agent-client-py/bench/`, the SDK's scripts with
+//! the import changed (issue 16).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -173,10 +180,58 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf, XtaskError> {
     Ok(python)
 }
 
+/// Builds the `agent_client` release wheel with maturin and installs it into the
+/// peers' virtualenv, so that the run measures the code of this checkout.
+fn install_package(root: &Path, python: &Path) -> Result<(), XtaskError> {
+    let (_, maturin) = crate::python::check_tools(root)?;
+    let wheels = root.join("target").join("py-wheels").join("bench");
+    crate::python::empty_dir(&wheels)?;
+    let out = wheels.display().to_string();
+    let manifest = root
+        .join(crate::python::CRATE_MANIFEST)
+        .display()
+        .to_string();
+    println!("==> peers: building the agent_client release wheel (maturin build --release)");
+    quiet(
+        &maturin,
+        &[
+            "build",
+            "--release",
+            "--locked",
+            "--quiet",
+            "-m",
+            &manifest,
+            "--out",
+            &out,
+        ],
+    )
+    .map_err(|e| {
+        failed(format!(
+            "maturin could not build the agent_client wheel: {e}"
+        ))
+    })?;
+    let wheel = crate::python::wheel_in(&wheels)?.display().to_string();
+    quiet(
+        python,
+        &[
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--force-reinstall",
+            "--no-deps",
+            &wheel,
+        ],
+    )
+    .map_err(|e| failed(format!("pip could not install {wheel}: {e}")))?;
+    Ok(())
+}
+
 /// The installed versions of the packages that matter, for the report.
 fn python_versions(python: &Path) -> String {
     let code = "import sys, importlib.metadata as m\n\
-                names = ['synapse-sdk', 'requests', 'urllib3', 'httpx', 'websocket-client', 'websockets']\n\
+                names = ['synapse-sdk', 'agent-client', 'requests', 'urllib3', 'httpx', 'websocket-client', 'websockets']\n\
                 print('Python ' + sys.version.split()[0] + ', ' + ', '.join(n + ' ' + m.version(n) for n in names))";
     quiet(python, &["-c", code]).unwrap_or_else(|e| format!("(versions unknown: {e})"))
 }
@@ -201,9 +256,11 @@ fn python_script(
 pub fn run(root: &Path, options: &BenchOptions) -> Result<(), XtaskError> {
     let sizes = Sizes::of(options);
     let python = ensure_venv(root)?;
+    install_package(root, &python)?;
     let versions = python_versions(&python);
     println!("==> peers: {versions}");
     let scripts = root.join("crates").join("agent-bench").join("python");
+    let ours_py = root.join("crates").join("agent-client-py").join("bench");
     let release = release_dir(root);
     let bin = release.join("agent-bench");
     let agentctl = release.join("agentctl");
@@ -242,6 +299,22 @@ pub fn run(root: &Path, options: &BenchOptions) -> Result<(), XtaskError> {
             ),
             agent_bench(&bin, &server, "ours-async", "gets", "async", &["--n", &n]),
             agent_bench(&bin, &server, "floor", "gets", "floor", &["--n", &n]),
+            python_script(
+                &python,
+                &ours_py,
+                &server,
+                "pyo3-sync",
+                "gets.py",
+                &["--client", "sync", "--n", &n],
+            ),
+            python_script(
+                &python,
+                &ours_py,
+                &server,
+                "pyo3-async",
+                "gets.py",
+                &["--client", "async", "--n", &n],
+            ),
         ],
         sizes.runs,
         &mut log,
@@ -292,6 +365,15 @@ pub fn run(root: &Path, options: &BenchOptions) -> Result<(), XtaskError> {
                     ),
                     agent_bench(&bin, &server, "ours-async", "tail", "async", &args),
                     agent_bench(&bin, &server, "floor", "tail", "floor", &args),
+                    python_script(&python, &ours_py, &server, "pyo3-sync", "tail.py", &py_sync),
+                    python_script(
+                        &python,
+                        &ours_py,
+                        &server,
+                        "pyo3-async",
+                        "tail.py",
+                        &py_async,
+                    ),
                 ],
                 sizes.runs,
                 &mut log,
@@ -326,6 +408,60 @@ pub fn run(root: &Path, options: &BenchOptions) -> Result<(), XtaskError> {
     write_report(&dir.join("peers.md"), &report)?;
     write_report(&dir.join("peers-runs.jsonl"), &log.text())?;
     Ok(())
+}
+
+/// The targets of the Python package `agent_client` (issue 16): against the SDK
+/// it replaces, and against our Rust blocking client on the same tails.
+fn render_package(out: &mut String, gets: &[Summary], tails: &[(&str, Vec<Summary>)]) {
+    let _ = writeln!(
+        out,
+        "\n**Python package `agent_client`** (`pyo3-sync`, `pyo3-async`: the SDK's API on our core)\n"
+    );
+    let _ = writeln!(
+        out,
+        "| workload | pair | rate ratio | target | peak RSS ratio | target | verdict |"
+    );
+    let _ = writeln!(out, "| --- | --- | ---: | --- | ---: | --- | --- |");
+    for (ours, peer) in [("pyo3-sync", "python-sync"), ("pyo3-async", "python-async")] {
+        let (o, p) = (get(gets, ours), get(gets, peer));
+        let (speed, memory) = (o.rate / p.rate, o.peak_mib / p.peak_mib);
+        let _ = writeln!(
+            out,
+            "| GETs | {ours} / {peer} | {} | at least 2x | {} | at most 1x | {} |",
+            ratio(speed),
+            ratio(memory),
+            verdict(speed >= 2.0 && memory <= 1.0)
+        );
+    }
+    for (protocol, summaries) in tails {
+        for (ours, peer) in [("pyo3-sync", "python-sync"), ("pyo3-async", "python-async")] {
+            let (o, p) = (get(summaries, ours), get(summaries, peer));
+            let (speed, memory) = (o.rate / p.rate, o.peak_mib / p.peak_mib);
+            // The SDK's HTTP tail is close to what this server sends: no speed target.
+            let (target, met) = if *protocol == "websocket" {
+                ("at least 10x", speed >= 10.0)
+            } else {
+                ("-", true)
+            };
+            let _ = writeln!(
+                out,
+                "| tail {protocol} | {ours} / {peer} | {} | {target} | {} | at most 1x | {} |",
+                ratio(speed),
+                ratio(memory),
+                verdict(met && memory <= 1.0)
+            );
+        }
+        let blocking = get(summaries, "ours-blocking");
+        for ours in ["pyo3-sync", "pyo3-async"] {
+            let speed = get(summaries, ours).rate / blocking.rate;
+            let _ = writeln!(
+                out,
+                "| tail {protocol} | {ours} / ours-blocking | {} | at least 0.5x | - | - | {} |",
+                ratio(speed),
+                verdict(speed >= 0.5)
+            );
+        }
+    }
 }
 
 /// The summary of `name`; every contender named here ran (the run fails
@@ -464,6 +600,8 @@ fn render(
             );
         }
     }
+
+    render_package(&mut out, gets, tails);
 
     let _ = writeln!(
         out,

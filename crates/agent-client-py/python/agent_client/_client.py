@@ -1,0 +1,574 @@
+"""AgentClient and AsyncAgentClient: synapse-sdk's API over the Rust core.
+
+Every method has synapse-sdk 2026.2.17's name, arguments, defaults and return
+shape. The plain JSON operations are written once, in ``_Operations``: each builds
+its request and hands it to ``_run``, which the sync client answers with the value
+and the async client with an awaitable. Path segments go through the core's
+validation first (``get_job('../x')`` is a 400, never a path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import astuple, dataclass
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from agent_client import _native
+
+__all__ = ['AgentClient', 'AsyncAgentClient', 'StreamLimits']
+
+_DEFAULT_TIMEOUT = {'connect': 3, 'read': 10}
+
+
+@dataclass
+class StreamLimits:
+    """Limits of a log tail (synapse-sdk's ``synapse_sdk.utils.network.StreamLimits``).
+
+    Attributes:
+        max_messages: most WebSocket messages one tail may receive.
+        max_lines: most HTTP stream lines one tail may receive.
+        max_bytes: most bytes of log text one tail may deliver.
+        max_message_size: largest single message or line; larger ones are skipped.
+        queue_size: most lines waiting between the network and the consumer.
+    """
+
+    max_messages: int = 10_000
+    max_lines: int = 50_000
+    max_bytes: int = 50 * 1024 * 1024
+    max_message_size: int = 10_240
+    queue_size: int = 1_000
+
+
+def _timeouts(timeout: Any) -> Tuple[Optional[float], Optional[float]]:
+    """(connect, read) seconds from a ``{'connect': s, 'read': s}`` dict or a number."""
+    if timeout is None:
+        timeout = _DEFAULT_TIMEOUT
+    if isinstance(timeout, dict):
+        connect = timeout.get('connect', _DEFAULT_TIMEOUT['connect'])
+        read = timeout.get('read', _DEFAULT_TIMEOUT['read'])
+        return float(connect), float(read)
+    seconds = float(timeout)
+    return seconds, seconds
+
+
+def _query(params: Optional[Dict[str, Any]]) -> Optional[List[Tuple[str, str]]]:
+    if not params:
+        return None
+    out = []
+    for key, value in params.items():
+        if isinstance(value, bool):
+            value = str(value).lower()
+        out.append((str(key), str(value)))
+    return out
+
+
+def _body(data: Any) -> Optional[str]:
+    return None if data is None else json.dumps(data)
+
+
+class _Operations:
+    """The operations that are one JSON request each (shared by both clients)."""
+
+    _core: _native.Core
+
+    def _run(self, method: str, path: str, params: Optional[Dict[str, Any]] = None, data: Any = None) -> Any:
+        raise NotImplementedError  # each client answers it
+
+    def _seg(self, kind: str, value: Any) -> str:
+        return self._core.segment(kind, str(value))
+
+    # -- health, jobs -------------------------------------------------------------
+
+    def health_check(self) -> Any:
+        """Check agent health."""
+        return self._run('GET', 'health/')
+
+    def list_jobs(self) -> Any:
+        """List all Ray jobs."""
+        return self._run('GET', 'jobs/')
+
+    def get_job(self, job_id: str) -> Any:
+        """Get a Ray job by ID."""
+        return self._run('GET', f'jobs/{self._seg("job", job_id)}/')
+
+    def stop_job(self, job_id: str) -> Any:
+        """Stop a running job."""
+        return self._run('POST', f'jobs/{self._seg("job", job_id)}/stop/')
+
+    # -- cluster ------------------------------------------------------------------
+
+    def get_gpu_status(self) -> Any:
+        """Get aggregated GPU status from all Ray nodes."""
+        return self._run('GET', 'gpu_status/')
+
+    def list_nodes(self) -> Any:
+        """List all Ray nodes."""
+        return self._run('GET', 'nodes/')
+
+    def get_node(self, node_id: str) -> Any:
+        """Get a Ray node by ID."""
+        return self._run('GET', f'nodes/{self._seg("node", node_id)}/')
+
+    def list_tasks(self) -> Any:
+        """List all Ray tasks."""
+        return self._run('GET', 'tasks/')
+
+    def get_task(self, task_id: str) -> Any:
+        """Get a Ray task by ID."""
+        return self._run('GET', f'tasks/{self._seg("task", task_id)}/')
+
+    def list_serve_applications(self) -> Any:
+        """List all Ray Serve applications."""
+        return self._run('GET', 'serve_applications/')
+
+    def get_serve_application(self, name: str) -> Any:
+        """Get a Ray Serve application by name."""
+        return self._run('GET', f'serve_applications/{self._seg("serve", name)}/')
+
+    def delete_serve_application(self, name: str) -> Any:
+        """Delete a Ray Serve application."""
+        return self._run('DELETE', f'serve_applications/{self._seg("serve", name)}/')
+
+    # -- plugin releases ----------------------------------------------------------
+
+    def get_plugin_release(self, lookup: str) -> Any:
+        """Get a plugin release by ID or code@version."""
+        return self._run('GET', f'plugin_releases/{self._seg("plugin", lookup)}')
+
+    def create_plugin_release(self, plugin: str, version: str) -> Any:
+        """Fetch and cache a plugin release."""
+        return self._run('POST', 'plugin_releases/', data={'plugin': plugin, 'version': version})
+
+    def delete_plugin_release(self, lookup: str) -> Any:
+        """Delete a plugin release."""
+        return self._run('DELETE', f'plugin_releases/{self._seg("plugin", lookup)}')
+
+    def run_plugin_release(
+        self,
+        lookup: str,
+        action: Optional[str] = None,
+        params: Optional[Dict[str, Any]] = None,
+        *,
+        data: Optional[Dict[str, Any]] = None,
+        requirements: Optional[List[str]] = None,
+        job_id: Optional[str] = None,
+        language: Optional[str] = None,
+        timeout: Optional[Tuple[int, int]] = None,
+    ) -> Any:
+        """Run a plugin release action (``data`` is sent as it is when given).
+
+        ``timeout`` is accepted for synapse-sdk compatibility; the client's read
+        time-out applies.
+        """
+        path = f'plugin_releases/{self._seg("plugin", lookup)}/run/'
+        if data is not None:
+            return self._run('POST', path, data=data)
+        body: Dict[str, Any] = {'action': action}
+        for key, value in (('params', params), ('requirements', requirements), ('job_id', job_id), ('language', language)):
+            if value is not None:
+                body[key] = value
+        return self._run('POST', path, data=body)
+
+    def run_debug_plugin_release(
+        self,
+        action: str,
+        params: Optional[Dict[str, Any]] = None,
+        *,
+        plugin_path: Optional[str] = None,
+        config: Optional[Dict[str, Any]] = None,
+        modules: Optional[Dict[str, str]] = None,
+        requirements: Optional[List[str]] = None,
+        job_id: Optional[str] = None,
+        language: Optional[str] = None,
+        timeout: Optional[Tuple[int, int]] = None,
+    ) -> Any:
+        """Run a plugin in debug mode (from source path)."""
+        body: Dict[str, Any] = {'action': action}
+        for key, value in (
+            ('params', params),
+            ('plugin_path', plugin_path),
+            ('config', config),
+            ('modules', modules),
+            ('requirements', requirements),
+            ('job_id', job_id),
+            ('language', language),
+        ):
+            if value is not None:
+                body[key] = value
+        return self._run('POST', 'plugin_releases/run_debug/', data=body)
+
+    # -- passthroughs: resources/, system/, containers/, builds/ ---------------------
+
+    def check_feasibility(
+        self,
+        kind: str,
+        num_cpus: float,
+        num_gpus: float = 0.0,
+        memory_bytes: Optional[int] = None,
+        replicas: int = 1,
+        metadata: Optional[Dict[str, Any]] = None,
+    ) -> Any:
+        """Run a dry-run gatekeeping evaluation against the agent's cluster."""
+        return self._run(
+            'POST',
+            'resources/feasibility/',
+            data={
+                'kind': kind,
+                'num_cpus': num_cpus,
+                'num_gpus': num_gpus,
+                'memory_bytes': memory_bytes,
+                'replicas': replicas,
+                'metadata': metadata or {},
+            },
+        )
+
+    def get_gatekeeping_policy(self) -> Any:
+        """Read the agent's current gatekeeping policy."""
+        return self._run('GET', 'resources/policy/')
+
+    def update_gatekeeping_policy(self, patch: Dict[str, Any]) -> Any:
+        """Patch the agent's in-memory gatekeeping policy."""
+        return self._run('PATCH', 'resources/policy/', data=patch)
+
+    def get_compose_config(self) -> Any:
+        """The compose configuration of the agent's containers."""
+        return self._run('GET', 'system/compose-config/')
+
+    def get_system_status(self) -> Any:
+        """The agent's system status."""
+        return self._run('GET', 'system/status/')
+
+    def get_build_status(self, build_id: str) -> Any:
+        """The status of a container build."""
+        return self._run('GET', f'builds/{self._seg("segment", build_id)}/')
+
+    def list_docker_containers(self) -> Any:
+        """List the Docker containers the agent runs."""
+        return self._run('GET', 'containers/docker/')
+
+    def get_docker_container(self, container_id: str) -> Any:
+        """One Docker container."""
+        return self._run('GET', f'containers/docker/{self._seg("segment", container_id)}')
+
+    def create_docker_container(
+        self,
+        plugin_release: str,
+        *,
+        params: Optional[Dict[str, Any]] = None,
+        envs: Optional[Dict[str, str]] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        labels: Optional[List[str]] = None,
+    ) -> Any:
+        """Build and run a Docker container for a plugin."""
+        body: Dict[str, Any] = {'plugin_release': plugin_release}
+        for key, value in (('params', params), ('envs', envs), ('metadata', metadata), ('labels', labels)):
+            if value is not None:
+                body[key] = value
+        return self._run('POST', 'containers/docker/', data=body)
+
+    def delete_docker_container(self, container_id: str) -> Any:
+        """Delete a Docker container."""
+        return self._run('DELETE', f'containers/docker/{self._seg("segment", container_id)}')
+
+    def stop_docker_container(self, container_id: str) -> Any:
+        """Stop a Docker container."""
+        return self._run('POST', f'containers/docker/{self._seg("segment", container_id)}/stop/')
+
+    def start_docker_container(self, container_id: str) -> Any:
+        """Start a Docker container."""
+        return self._run('POST', f'containers/docker/{self._seg("segment", container_id)}/start/')
+
+    def get_container(self, container_id: int) -> Any:
+        """A tracked container by database ID."""
+        return self._run('GET', f'containers/{self._seg("segment", container_id)}')
+
+    def update_container(self, container_id: int, *, status: Optional[str] = None) -> Any:
+        """Update a tracked container's status."""
+        body = {} if status is None else {'status': status}
+        return self._run('PATCH', f'containers/{self._seg("segment", container_id)}', data=body)
+
+    def delete_container(self, container_id: int) -> Any:
+        """Delete a tracked container (stops the Docker container too)."""
+        return self._run('DELETE', f'containers/{self._seg("segment", container_id)}')
+
+
+class _Base(_Operations):
+    _stream_limits: Optional[StreamLimits] = None
+
+    def __init__(
+        self,
+        base_url: str,
+        agent_token: str,
+        *,
+        user_token: Optional[str] = None,
+        tenant: Optional[str] = None,
+        timeout: Any = None,
+    ):
+        connect, read = _timeouts(timeout)
+        self._core = _native.Core(base_url, agent_token, user_token, tenant, connect, read)
+        self.base_url = self._core.base_url
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(base_url={self.base_url!r})'
+
+    @property
+    def stream_limits(self) -> StreamLimits:
+        """The limits of this client's log tails (synapse-sdk's defaults until set)."""
+        if self._stream_limits is None:
+            self._stream_limits = StreamLimits()
+        return self._stream_limits
+
+    @stream_limits.setter
+    def stream_limits(self, value: StreamLimits) -> None:
+        self._stream_limits = value
+
+    def _limits(self) -> Tuple[int, int, int, int, int]:
+        return astuple(self.stream_limits)  # type: ignore[return-value]
+
+
+class AgentClient(_Base):
+    """Sync client of the agent API (synapse-sdk's ``AgentClient``).
+
+    Calls wait with the GIL released and can be interrupted with Ctrl-C; one client
+    may be shared by several threads.
+    """
+
+    name = 'Agent'
+
+    def __init__(
+        self,
+        base_url: str,
+        agent_token: str,
+        *,
+        user_token: Optional[str] = None,
+        tenant: Optional[str] = None,
+        timeout: Optional[Dict[str, float]] = None,
+    ):
+        super().__init__(base_url, agent_token, user_token=user_token, tenant=tenant, timeout=timeout)
+
+    def _run(self, method: str, path: str, params: Optional[Dict[str, Any]] = None, data: Any = None) -> Any:
+        return self._core.json(method, path, _query(params), _body(data))
+
+    def close(self) -> None:
+        """Closes the client: open tails end, later calls fail."""
+        self._core.close()
+
+    def __enter__(self) -> 'AgentClient':
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def get_job_logs(self, job_id: str) -> str:
+        """Get all logs for a job (non-streaming)."""
+        return self._core.job_logs(str(job_id))
+
+    def list_job_logs(self, job_id: str) -> str:
+        """Alias of :meth:`get_job_logs`."""
+        return self.get_job_logs(job_id)
+
+    def list_plugin_releases(
+        self, params: Optional[Dict[str, Any]] = None, *, list_all: bool = False
+    ) -> Union[Dict[str, Any], Tuple[Iterator[Dict[str, Any]], int]]:
+        """A page of plugin releases; with ``list_all``, ``(every result, count)``."""
+        return self._list('plugin_releases/', params, list_all)
+
+    def list_containers(
+        self, params: Optional[Dict[str, Any]] = None, *, list_all: bool = False
+    ) -> Union[Dict[str, Any], Tuple[Iterator[Dict[str, Any]], int]]:
+        """Tracked containers; with ``list_all``, ``(every result, count)``."""
+        return self._list('containers/', params, list_all)
+
+    def _list(self, path: str, params: Optional[Dict[str, Any]], list_all: bool) -> Any:
+        if not list_all:
+            return self._run('GET', path, params)
+        query = dict(params or {})
+        query.setdefault('page_size', 100)
+        first = self._run('GET', path, {**query, 'page': 1})
+
+        def pages() -> Iterator[Dict[str, Any]]:
+            page, answer = 1, first
+            while True:
+                yield from answer.get('results', [])
+                if not answer.get('next'):
+                    return
+                page += 1
+                answer = self._run('GET', path, {**query, 'page': page})
+
+        return pages(), int(first.get('count', 0))
+
+    def websocket_tail_job_logs(self, job_id: str, timeout: float = 30.0) -> Iterator[str]:
+        """Follow a job's log over WebSocket only."""
+        return self.tail_job_logs(job_id, timeout, protocol='websocket')
+
+    def stream_tail_job_logs(self, job_id: str, timeout: float = 30.0) -> Iterator[str]:
+        """Follow a job's log over HTTP chunked streaming only."""
+        return self.tail_job_logs(job_id, timeout, protocol='http')
+
+    def tail_job_logs(self, job_id: str, timeout: float = 30.0, protocol: str = 'auto') -> Iterator[str]:
+        """Follow a job's log until it is complete: an iterator of lines.
+
+        ``protocol``: ``'auto'`` (WebSocket, falling back to HTTP and resuming
+        without repeating a line), ``'websocket'`` or ``'http'``. ``timeout`` is an
+        idle time-out in seconds: a tail that receives nothing that long raises
+        ``ClientTimeoutError`` (408) rather than ending as if the log were complete.
+        Leaving the loop (``break``) closes the connection.
+        """
+        return _tail_lines(self._core, str(job_id), float(timeout), protocol, self._limits())
+
+
+def _tail_lines(core: _native.Core, job_id: str, timeout: float, protocol: str, limits: Any) -> Iterator[str]:
+    # A generator, as synapse-sdk's: nothing happens until the first next(). When
+    # the loop is left, the generator is closed and the tail with it.
+    tail = core.tail(job_id, timeout, protocol, limits)
+    try:
+        next_batch = tail.next_batch
+        while True:
+            batch = next_batch()
+            if batch is None:
+                return
+            yield from batch
+    finally:
+        tail.close()
+
+
+class AsyncLogTail:
+    """An async iterator of a job's log lines (``async for``).
+
+    Leaving the loop (the iterator is dropped) or cancelling the task closes the
+    connection; :meth:`aclose` closes it explicitly.
+    """
+
+    __slots__ = ('_client', '_args', '_tail', '_batch', '_next', '_done')
+
+    def __init__(self, client: 'AsyncAgentClient', args: Tuple[Any, ...]):
+        self._client = client
+        self._args = args
+        self._tail: Optional[_native.Tail] = None
+        self._batch: Sequence[str] = ()
+        self._next = 0
+        self._done = False
+
+    def __aiter__(self) -> 'AsyncLogTail':
+        return self
+
+    async def __anext__(self) -> str:
+        i = self._next
+        if i < len(self._batch):
+            self._next = i + 1
+            return self._batch[i]
+        if self._done:
+            raise StopAsyncIteration
+        try:
+            if self._tail is None:
+                self._client._check_loop()
+                self._tail = await self._client._core.tail_async(*self._args)
+            batch = await self._tail.next_batch_async()
+        except BaseException:
+            # An error, or the task was cancelled (CancelledError): either way the
+            # tail is over, and its connection closes now.
+            self._close_now()
+            raise
+        if batch is None:
+            self._close_now()
+            raise StopAsyncIteration
+        self._batch = batch
+        self._next = 1
+        return batch[0]
+
+    def _close_now(self) -> None:
+        self._done = True
+        self._batch = ()
+        tail, self._tail = self._tail, None
+        if tail is not None:
+            tail.close()
+
+    async def aclose(self) -> None:
+        """Closes the tail (its connection closes)."""
+        self._close_now()
+
+
+class AsyncAgentClient(_Base):
+    """Async client of the agent API (synapse-sdk's ``AsyncAgentClient``).
+
+    An async context manager; ``await client.close()`` closes it. Bound to the
+    event loop it is first used in: using it from another loop raises
+    ``ClientError`` (500) saying so.
+    """
+
+    name = 'Agent'
+
+    def __init__(
+        self,
+        base_url: str,
+        agent_token: str,
+        *,
+        user_token: Optional[str] = None,
+        tenant: Optional[str] = None,
+        timeout: Union[Dict[str, float], float, None] = None,
+    ):
+        super().__init__(base_url, agent_token, user_token=user_token, tenant=tenant, timeout=timeout)
+        try:
+            self._loop: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+
+    def _check_loop(self) -> None:
+        running = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = running
+        elif self._loop is not running:
+            from agent_client.exceptions import ClientError
+
+            raise ClientError(
+                500,
+                'this AsyncAgentClient belongs to another event loop (the one it was first '
+                'used in); make one client per event loop',
+            )
+
+    def _run(self, method: str, path: str, params: Optional[Dict[str, Any]] = None, data: Any = None) -> Any:
+        self._check_loop()
+        return self._core.json_async(method, path, _query(params), _body(data))
+
+    async def close(self) -> None:
+        """Closes the client: open tails end, later calls fail."""
+        self._core.close()
+
+    async def __aenter__(self) -> 'AsyncAgentClient':
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    async def get_job_logs(self, job_id: str) -> str:
+        """Get all logs for a job (non-streaming)."""
+        self._check_loop()
+        return await self._core.job_logs_async(str(job_id))
+
+    async def list_job_logs(self, job_id: str) -> str:
+        """Alias of :meth:`get_job_logs`."""
+        return await self.get_job_logs(job_id)
+
+    async def list_plugin_releases(self, params: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """A page of plugin releases."""
+        return await self._run('GET', 'plugin_releases/', params)  # type: ignore[no-any-return]
+
+    async def list_containers(self, params: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """A page of tracked containers."""
+        return await self._run('GET', 'containers/', params)  # type: ignore[no-any-return]
+
+    def websocket_tail_job_logs(self, job_id: str, timeout: float = 30.0) -> AsyncLogTail:
+        """Follow a job's log over WebSocket only."""
+        return self.tail_job_logs(job_id, timeout, protocol='websocket')
+
+    def stream_tail_job_logs(self, job_id: str, timeout: float = 30.0) -> AsyncLogTail:
+        """Follow a job's log over HTTP chunked streaming only."""
+        return self.tail_job_logs(job_id, timeout, protocol='http')
+
+    def tail_job_logs(self, job_id: str, timeout: float = 30.0, protocol: str = 'auto') -> AsyncLogTail:
+        """Follow a job's log until it is complete: an async iterator of lines.
+
+        The same protocols and idle time-out as :meth:`AgentClient.tail_job_logs`.
+        """
+        return AsyncLogTail(self, (str(job_id), float(timeout), protocol, self._limits()))

@@ -1,0 +1,304 @@
+//! [`Core`]: the Rust client behind one Python `AgentClient` or `AsyncAgentClient`.
+//!
+//! Every operation comes in two forms: a blocking one (`json`, `job_logs`, `tail`,
+//! ...) that waits with the GIL released ([`crate::runtime::wait`]), and an
+//! awaitable one (`json_async`, ...) for asyncio ([`crate::runtime::awaitable`]).
+//! Path segments a caller gives go through `agent_proto`'s id types (or
+//! [`RawPath`]) in [`Core::segment`] before any request: `get_job("../x")` is a 400,
+//! never a path.
+
+use std::time::Duration;
+
+use agent_client_async::{AsyncAgentClient, ClientError, Protocol, RawPath, StreamLimits};
+use agent_proto::{JobId, NodeId, PluginLookup, Secret, ServeAppName, TaskId, Timeouts};
+use http::Method;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use serde_json::Value;
+
+use crate::convert::to_py;
+use crate::errors::to_pyerr;
+use crate::runtime::{awaitable, wait, Convert};
+use crate::tail::{open_tail, Tail};
+
+/// One agent client: base URL, credentials, time-outs, connection pool.
+///
+/// Its `repr` shows the base URL only; the tokens live in `agent_proto::Secret`s,
+/// which never print.
+#[pyclass(frozen, module = "agent_client._native")]
+pub struct Core {
+    client: AsyncAgentClient,
+    /// Kept to scrub errors made here (a token passed as an id by mistake).
+    secrets: Vec<Secret>,
+}
+
+impl Core {
+    /// Replaces every token this client holds in `err`'s text.
+    fn scrub(&self, err: ClientError) -> ClientError {
+        self.secrets.iter().fold(err, |e, s| e.scrub(s.expose()))
+    }
+
+    fn pyerr(&self, py: Python<'_>, err: ClientError) -> PyErr {
+        to_pyerr(py, self.scrub(err))
+    }
+
+    /// The request a `json` call stands for, checked: method, path, body.
+    fn prepare(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<(Method, String, Option<Value>), ClientError> {
+        let method = match method.to_ascii_uppercase().as_str() {
+            "GET" => Method::GET,
+            "POST" => Method::POST,
+            "PUT" => Method::PUT,
+            "PATCH" => Method::PATCH,
+            "DELETE" => Method::DELETE,
+            _ => {
+                return Err(ClientError::invalid(
+                    "method",
+                    "must be GET, POST, PUT, PATCH or DELETE",
+                ))
+            }
+        };
+        let path = RawPath::new(path)?.as_str().to_owned();
+        let body =
+            match body {
+                None => None,
+                Some(text) => Some(serde_json::from_str(text).map_err(|e| {
+                    ClientError::invalid("request body", format!("is not JSON: {e}"))
+                })?),
+            };
+        Ok((method, path, body))
+    }
+}
+
+fn protocol(name: &str) -> Result<Protocol, ClientError> {
+    name.parse::<Protocol>()
+}
+
+/// `StreamLimits` from the Python dataclass's fields, in order.
+pub type LimitsTuple = (u64, u64, u64, usize, usize);
+
+fn limits(
+    (max_messages, max_lines, max_bytes, max_message_size, queue_size): LimitsTuple,
+) -> StreamLimits {
+    StreamLimits {
+        max_messages,
+        max_lines,
+        max_bytes,
+        max_message_size,
+        queue_size,
+    }
+}
+
+fn seconds(what: &'static str, s: f64) -> Result<Duration, ClientError> {
+    Duration::try_from_secs_f64(s)
+        .map_err(|_| ClientError::invalid(what, "must be a positive number of seconds"))
+}
+
+#[pymethods]
+impl Core {
+    /// A client of the agent at `base_url`. `connect_timeout` / `read_timeout` are in
+    /// seconds (`None`: the defaults, 3 and 10, as synapse-sdk's).
+    #[new]
+    #[pyo3(signature = (base_url, agent_token, user_token=None, tenant=None, connect_timeout=None, read_timeout=None))]
+    fn new(
+        py: Python<'_>,
+        base_url: String,
+        agent_token: String,
+        user_token: Option<String>,
+        tenant: Option<String>,
+        connect_timeout: Option<f64>,
+        read_timeout: Option<f64>,
+    ) -> PyResult<Self> {
+        let mut secrets = vec![Secret::new(agent_token.clone())];
+        secrets.extend(user_token.iter().map(|t| Secret::new(t.clone())));
+        secrets.extend(tenant.iter().map(|t| Secret::new(t.clone())));
+        let scrub = |e: ClientError| secrets.iter().fold(e, |e, s| e.scrub(s.expose()));
+        let mut timeouts = Timeouts::default();
+        if let Some(s) = connect_timeout {
+            timeouts.connect = seconds("connect timeout", s).map_err(|e| to_pyerr(py, e))?;
+        }
+        if let Some(s) = read_timeout {
+            timeouts.read = seconds("read timeout", s).map_err(|e| to_pyerr(py, e))?;
+        }
+        let mut builder = AsyncAgentClient::builder(base_url, agent_token).timeouts(timeouts);
+        if let Some(t) = user_token {
+            builder = builder.user_token(t);
+        }
+        if let Some(t) = tenant {
+            builder = builder.tenant(t);
+        }
+        // The transport may look for the runtime while it is built.
+        let _guard = crate::runtime::runtime()?.enter();
+        let client = builder.build().map_err(|e| to_pyerr(py, scrub(e)))?;
+        Ok(Core { client, secrets })
+    }
+
+    /// The base URL requests are relative to.
+    #[getter]
+    fn base_url(&self) -> String {
+        self.client.base_url().to_owned()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Core(base_url={:?})", self.client.base_url())
+    }
+
+    /// Checks a path segment the caller gave: `kind` is `job`, `node`, `task`,
+    /// `serve`, `plugin` (id or `code@version`) or `segment` (any other id); a
+    /// `ValidationError` (400) otherwise. Returns the segment.
+    fn segment(&self, py: Python<'_>, kind: &str, value: &str) -> PyResult<String> {
+        let checked = match kind {
+            "job" => JobId::new(value).map(JobId::into_string),
+            "node" => NodeId::new(value).map(NodeId::into_string),
+            "task" => TaskId::new(value).map(TaskId::into_string),
+            "serve" => ServeAppName::new(value).map(ServeAppName::into_string),
+            "plugin" => PluginLookup::new(value).map(PluginLookup::into_string),
+            "segment" => {
+                if value.contains('/') {
+                    Err(ClientError::invalid("id", "must not contain '/'"))
+                } else {
+                    RawPath::new(value).map(|p| p.as_str().to_owned())
+                }
+            }
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown segment kind {other:?}"
+                )))
+            }
+        };
+        checked.map_err(|e| self.pyerr(py, e))
+    }
+
+    /// `method` on `path` (relative, checked) with an optional query and JSON body
+    /// (text); the answer decoded as JSON (`None` when empty, `str` when not JSON).
+    #[pyo3(signature = (method, path, query=None, body=None))]
+    fn json(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        path: &str,
+        query: Option<Vec<(String, String)>>,
+        body: Option<&str>,
+    ) -> PyResult<Py<PyAny>> {
+        let (method, path, body) = self
+            .prepare(method, path, body)
+            .map_err(|e| self.pyerr(py, e))?;
+        let query = query.unwrap_or_default();
+        let out = wait(py, self.client.raw_request(method, &path, &query, body))?;
+        let value = out.map_err(|e| self.pyerr(py, e))?;
+        to_py(py, &value)
+    }
+
+    /// [`Core::json`], as an awaitable.
+    #[pyo3(signature = (method, path, query=None, body=None))]
+    fn json_async<'py>(
+        &self,
+        py: Python<'py>,
+        method: &str,
+        path: &str,
+        query: Option<Vec<(String, String)>>,
+        body: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (method, path, body) = self
+            .prepare(method, path, body)
+            .map_err(|e| self.pyerr(py, e))?;
+        let query = query.unwrap_or_default();
+        let client = self.client.clone();
+        awaitable(py, async move {
+            let out = client.raw_request(method, &path, &query, body).await;
+            Box::new(move |py: Python<'_>| match out {
+                Ok(v) => to_py(py, &v),
+                Err(e) => Err(to_pyerr(py, e)),
+            }) as Convert
+        })
+    }
+
+    /// A job's whole log as text (`GET jobs/{id}/logs/`).
+    fn job_logs(&self, py: Python<'_>, job_id: &str) -> PyResult<String> {
+        wait(py, self.client.get_job_logs(job_id))?.map_err(|e| self.pyerr(py, e))
+    }
+
+    /// [`Core::job_logs`], as an awaitable.
+    fn job_logs_async<'py>(&self, py: Python<'py>, job_id: String) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.client.clone();
+        awaitable(py, async move {
+            let out = client.get_job_logs(&job_id).await;
+            Box::new(move |py: Python<'_>| match out {
+                Ok(s) => Ok(s.into_pyobject(py)?.into_any().unbind()),
+                Err(e) => Err(to_pyerr(py, e)),
+            }) as Convert
+        })
+    }
+
+    /// Opens a tail of `job_id`'s log: `timeout` is the idle time-out in seconds,
+    /// `protocol` `auto`, `websocket` or `http`, `limits` the `StreamLimits` fields.
+    fn tail(
+        &self,
+        py: Python<'_>,
+        job_id: &str,
+        timeout: f64,
+        protocol: &str,
+        limits: LimitsTuple,
+    ) -> PyResult<Tail> {
+        let options = self
+            .tail_options(timeout, protocol, limits)
+            .map_err(|e| self.pyerr(py, e))?;
+        let client = self.client.clone();
+        let tail = wait(py, open_tail(client, job_id.to_owned(), options))?;
+        tail.map_err(|e| self.pyerr(py, e))
+    }
+
+    /// [`Core::tail`], as an awaitable.
+    fn tail_async<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        timeout: f64,
+        protocol: &str,
+        limits: LimitsTuple,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = self
+            .tail_options(timeout, protocol, limits)
+            .map_err(|e| self.pyerr(py, e))?;
+        let client = self.client.clone();
+        awaitable(py, async move {
+            let out = open_tail(client, job_id, options).await;
+            Box::new(move |py: Python<'_>| match out {
+                Ok(t) => Ok(Py::new(py, t)?.into_any()),
+                Err(e) => Err(to_pyerr(py, e)),
+            }) as Convert
+        })
+    }
+
+    /// Closes the client: open tails end, later calls fail (a `ClientError`, 500).
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        wait(py, self.client.close())
+    }
+
+    /// True once `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.client.is_closed()
+    }
+}
+
+impl Core {
+    fn tail_options(
+        &self,
+        timeout: f64,
+        protocol_name: &str,
+        fields: LimitsTuple,
+    ) -> Result<agent_client_async::TailOptions, ClientError> {
+        let timeout = seconds("stream timeout", timeout)?;
+        let options = agent_client_async::TailOptions::new()
+            .protocol(protocol(protocol_name)?)
+            .timeout(timeout)
+            .limits(limits(fields));
+        options.validate()?;
+        Ok(options)
+    }
+}

@@ -1,0 +1,42 @@
+//! `agent_client._native`: the Rust core of the Python package `agent_client`.
+//!
+//! The Python package (`python/agent_client/`) carries synapse-sdk's API by the same
+//! names, arguments and defaults (`AgentClient`, `AsyncAgentClient`, `StreamLimits`,
+//! `agent_client.exceptions`); this module is what it calls:
+//!
+//! - [`client::Core`]: one [`agent_client_async::AsyncAgentClient`] with blocking
+//!   methods (the GIL is released while they wait, and Ctrl-C interrupts them) and
+//!   awaitable ones (asyncio futures completed from the module's tokio runtime);
+//! - [`tail::Tail`]: a log tail handing lines to Python in batches;
+//! - [`testing::TestServer`]: the testkit's sample cluster, served in-process;
+//! - [`errors`]: every `ClientError` becomes the exception class of
+//!   `agent_client.exceptions` that synapse-sdk raises for it, with `status_code`.
+//!
+//! One multi-thread tokio runtime, owned by the module ([`runtime::runtime`]), runs
+//! every connection of every client.
+//!
+//! The workspace's `unsafe_code = "forbid"` holds here too: the `unsafe` FFI glue
+//! that `#[pymodule]`, `#[pyclass]` and `#[pymethods]` expand to carries the macros'
+//! spans, which the lint does not look into, and this crate writes no `unsafe` of
+//! its own, so no allowance is needed.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod client;
+pub mod convert;
+pub mod errors;
+pub mod runtime;
+pub mod tail;
+pub mod testing;
+
+use pyo3::prelude::*;
+
+/// The extension module `agent_client._native`.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<client::Core>()?;
+    m.add_class::<tail::Tail>()?;
+    m.add_class::<testing::TestServer>()?;
+    m.add_class::<runtime::CancelTask>()?;
+    m.add_function(wrap_pyfunction!(runtime::complete_future, m)?)?;
+    Ok(())
+}
