@@ -121,7 +121,9 @@ async fn a_quiet_running_job_is_an_idle_timeout_not_the_end() {
         .build()
         .await
         .unwrap();
-    for protocol in [Protocol::WebSocket, Protocol::Http] {
+    // HTTP only: a WebSocket server that answers pings is alive, whatever the
+    // idle time-out (issue 11; the WebSocket 408 is in tests/tests/tails.rs).
+    for protocol in [Protocol::Http] {
         let options = TailOptions::new()
             .protocol(protocol)
             .timeout(Duration::from_millis(300));
