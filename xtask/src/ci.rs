@@ -145,6 +145,8 @@ pub fn steps(options: CiOptions) -> Vec<Step> {
                 "xtask",
                 "--exclude",
                 "agent-attack",
+                "--exclude",
+                "agent-client-py",
             ],
         ),
     ]);
@@ -284,7 +286,7 @@ mod tests {
         assert_eq!(
             steps[5].command_line(),
             "cargo package --workspace --locked --allow-dirty --exclude agent-bench \
-             --exclude agent-tests --exclude xtask"
+             --exclude agent-tests --exclude xtask --exclude agent-attack --exclude agent-client-py"
         );
         assert_eq!(
             steps[7].command_line(),
