@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import List, Optional, Tuple, Type
 
 import pytest
@@ -138,14 +139,25 @@ def test_an_error_event_is_a_stream_error_500(server: TestServer, client: AgentC
     assert got == job[:5]
 
 
-@pytest.mark.parametrize('protocol', ALL)
 def test_a_silence_longer_than_the_timeout_is_408_not_an_end(
-    server: TestServer, client: AgentClient, job: List[str], protocol: str
+    server: TestServer, client: AgentClient, job: List[str]
 ) -> None:
+    # Over HTTP only blank-line heartbeats are a sign of life, and the test server
+    # sends one after 5 s of quiet: a 0.5 s idle time-out trips first.
     server.set_tail_fault(JOB, 'silent_for', lines=3, seconds=20)
-    got, err = tail(client, protocol, timeout=0.5)
+    got, err = tail(client, 'http', timeout=0.5)
     failed(err, ClientTimeoutError, 408)
     assert got == job[:3]
+
+
+@pytest.mark.parametrize('protocol', ['websocket', 'auto'])
+def test_a_quiet_job_on_a_live_websocket_is_never_a_408(
+    server: TestServer, client: AgentClient, job: List[str], protocol: str
+) -> None:
+    # The client pings at least three times per idle time-out and the server answers:
+    # a quiet job is alive, and its tail goes on to the end (spec, "Ends of a tail").
+    server.set_tail_fault(JOB, 'silent_for', lines=3, seconds=2)
+    assert tail(client, protocol, timeout=0.5) == (job, None)
 
 
 def test_a_silence_shorter_than_the_timeout_goes_on(server: TestServer, client: AgentClient, job: List[str]) -> None:
@@ -209,13 +221,31 @@ def test_invalid_utf8_over_a_websocket_alone_is_a_websocket_error(server: TestSe
     assert got == lines('tail', 8)[:3]
 
 
-def test_an_endless_line_past_max_bytes_is_429(server: TestServer, client: AgentClient) -> None:
+def test_an_endless_line_over_http_is_skipped_never_delivered(server: TestServer, client: AgentClient) -> None:
+    # A skipped line never ends a tail and never counts toward max_bytes (spec,
+    # "Stream limits"): the endless line streams by, nothing is delivered, no error
+    # and no end is claimed, until the caller closes the client.
     server.add_job(JOB, lines=lines('tail', 10))
     server.set_tail_fault(JOB, 'endless_line', lines=3)
     client.stream_limits = StreamLimits(max_message_size=1024, max_bytes=256 * 1024)
-    got, err = tail(client, 'http')
-    failed(err, StreamLimitExceededError, 429)
-    assert got == lines('tail', 3)
+    it = client.tail_job_logs(JOB, protocol='http')
+    assert [next(it) for _ in range(3)] == lines('tail', 3)
+    outcome: List[object] = []
+
+    def rest() -> None:
+        try:
+            outcome.append(next(it))
+        except BaseException as e:  # noqa: BLE001 - the outcome is what is checked
+            outcome.append(e)
+
+    reader = threading.Thread(target=rest)
+    reader.start()
+    reader.join(1.0)
+    assert reader.is_alive() and outcome == [], outcome
+    client.close()
+    reader.join(10.0)
+    assert not reader.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], ClientError), outcome
 
 
 def test_an_endless_websocket_message_ends_with_the_idle_timeout(server: TestServer, client: AgentClient) -> None:
