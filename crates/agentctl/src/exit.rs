@@ -97,20 +97,9 @@ pub fn code_of(err: &ClientError) -> u8 {
 /// (local failures, such as a refused connection or a client-side limit, have none).
 pub fn agent_status(err: &ClientError) -> Option<u16> {
     match err {
-        ClientError::BadRequest { .. }
-        | ClientError::Unauthorized { .. }
-        | ClientError::Forbidden { .. }
-        | ClientError::NotFound { .. }
-        | ClientError::Validation { .. }
-        | ClientError::RateLimited { .. }
-        | ClientError::Server { .. }
-        | ClientError::Unavailable { .. }
-        | ClientError::GpuUnavailable { .. }
-        | ClientError::UnexpectedStatus { .. } => Some(err.status_code()),
-        // An agent's 408 carries no duration; agentctl's own time-outs do.
-        ClientError::Timeout { after, .. } if after.is_zero() => Some(408),
+        // A write whose answer broke off: its cause says whether the agent answered.
         ClientError::ResponseIncomplete { cause, .. } => agent_status(cause),
-        _ => None,
+        _ => err.is_status().then(|| err.status_code()),
     }
 }
 
