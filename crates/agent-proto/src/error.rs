@@ -105,6 +105,21 @@ fn render_details(details: &[ValidationDetail], message: &str) -> String {
     out
 }
 
+/// The ` (retry after 7s)` hint of an error that carries a `Retry-After` wait, or
+/// nothing: one rendering for the library's messages and for tools built on it.
+///
+/// ```
+/// use std::time::Duration;
+/// use agent_proto::error::retry_after_hint;
+///
+/// assert_eq!(retry_after_hint(Some(Duration::from_secs(7))), " (retry after 7s)");
+/// assert_eq!(retry_after_hint(Some(Duration::from_millis(1500))), " (retry after 1.5s)");
+/// assert_eq!(retry_after_hint(None), "");
+/// ```
+pub fn retry_after_hint(retry_after: Option<Duration>) -> String {
+    render_retry(&retry_after)
+}
+
 fn render_retry(retry_after: &Option<Duration>) -> String {
     match retry_after {
         // Whole seconds as such; a date's odd fraction to the tenth.

@@ -13,6 +13,7 @@
 //! | 8 | the job was STOPPED |
 //! | 130 | interrupted (Ctrl-C) |
 
+use agent_proto::error::retry_after_hint;
 use agent_proto::{ClientError, Secret};
 use std::io;
 
@@ -135,14 +136,14 @@ fn kind_and_message(err: &ClientError) -> (String, String) {
         ClientError::RateLimited {
             retry_after,
             message,
-        } => {
-            let message = agent_message(message);
-            let m = match retry_after {
-                Some(d) => format!("{message} (retry after {}s)", d.as_secs()),
-                None => message,
-            };
-            ("rate limited".into(), m)
-        }
+        } => (
+            "rate limited".into(),
+            format!(
+                "{}{}",
+                agent_message(message),
+                retry_after_hint(*retry_after)
+            ),
+        ),
         ClientError::LimitExceeded { kind, limit } => (
             "stream limit exceeded".into(),
             format!(
@@ -154,7 +155,17 @@ fn kind_and_message(err: &ClientError) -> (String, String) {
         ClientError::StreamFailed { message } => {
             pair("the log stream failed on the agent", message)
         }
-        ClientError::Unavailable { message, .. } => pair("unavailable", message),
+        ClientError::Unavailable {
+            message,
+            retry_after,
+        } => (
+            "unavailable".into(),
+            format!(
+                "{}{}",
+                agent_message(message),
+                retry_after_hint(*retry_after)
+            ),
+        ),
         ClientError::GpuUnavailable { message } => pair("gpu unavailable", message),
         ClientError::Connect { message, .. } => match tls_refusal(message) {
             Some(m) => ("TLS".into(), m),

@@ -12,116 +12,14 @@ use agent_testkit::{
     AgentTestServer, BlockingTestServer, Fault, FaultTarget, JobSpec, RouteKind, TailFault,
 };
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// No test waits longer than this for agentctl.
-const DEADLINE: Duration = Duration::from_secs(60);
-
-/// A token nobody else uses, to check that it is never printed.
-const SECRET: &str = "s3cret-Token-never-printed";
-
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Output {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-/// A command for the binary with no AGENT_* variable from the caller's environment.
-fn command() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentctl"));
-    for v in [
-        "AGENT_URL",
-        "AGENT_TOKEN",
-        "AGENT_USER_TOKEN",
-        "AGENT_TENANT",
-        "AGENT_CACERT",
-        "AGENT_CLIENT_CERT",
-        "AGENT_CLIENT_KEY",
-        "AGENTCTL_CONTEXT",
-        // the test agents are on loopback: never through the caller's proxy
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(v);
-    }
-    // Never the config file of whoever runs the tests.
-    cmd.env(
-        "AGENTCTL_CONFIG",
-        std::env::temp_dir().join("agentctl-tests-no-such-dir/config.toml"),
-    );
-    cmd.env("NO_COLOR", "1")
-        .env("TZ", "UTC")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-fn read_all(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut s = String::new();
-        let _ = r.read_to_string(&mut s);
-        s
-    })
-}
-
-/// Waits for `child` (killing it past the deadline) and collects its output.
-fn finish(mut child: Child, stdout: thread::JoinHandle<String>) -> Output {
-    let stderr = read_all(child.stderr.take().expect("stderr"));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            panic!("agentctl ran past {DEADLINE:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    Output {
-        code: status.code().unwrap_or(-1),
-        stdout: stdout.join().expect("stdout"),
-        stderr: stderr.join().expect("stderr"),
-    }
-}
-
-fn run_cmd(mut cmd: Command) -> Output {
-    let mut child = cmd.spawn().expect("agentctl starts");
-    let stdout = read_all(child.stdout.take().expect("stdout"));
-    finish(child, stdout)
-}
-
-/// Runs agentctl against `server` (URL and token from the environment).
-fn agentctl(server: &BlockingTestServer, args: &[&str]) -> Output {
-    let mut cmd = command();
-    cmd.env("AGENT_URL", server.url())
-        .env("AGENT_TOKEN", server.token())
-        .args(args);
-    run_cmd(cmd)
-}
-
-fn ok(out: &Output) {
-    assert_eq!(out.code, 0, "{out:?}");
-}
+mod support;
+use support::*;
 
 fn sample() -> BlockingTestServer {
     AgentTestServer::sample()

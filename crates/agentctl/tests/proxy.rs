@@ -8,7 +8,6 @@
 use agent_testkit::sample::SUCCEEDED_JOB;
 use agent_testkit::{AgentTestServer, BlockingTestServer};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,18 +17,6 @@ use tokio::net::{TcpListener, TcpStream};
 const GOOD_AUTH: &str = "Basic YWdlbnQtdXNlcjpwYTU1d29yZA==";
 const PASSWORD: &str = "pa55word";
 const WRONG_PASSWORD: &str = "wr0ng-pa55";
-
-/// Every proxy variable, so the caller's environment never leaks into a test.
-const PROXY_VARS: [&str; 8] = [
-    "HTTP_PROXY",
-    "http_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-];
 
 /// What the proxy was asked on one connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -141,46 +128,18 @@ async fn serve(
     Ok(())
 }
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n{}\n{}", self.code, self.stdout, self.stderr)
-    }
-}
+mod support;
+use support::{command, run_cmd, Output};
 
 /// agentctl against `server`, with `envs` set and no other proxy variable.
-fn agentctl(server: &BlockingTestServer, envs: &[(&str, &str)], args: &[&str]) -> Out {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentctl"));
-    for v in PROXY_VARS.iter().chain(&[
-        "AGENT_CACERT",
-        "AGENT_CLIENT_CERT",
-        "AGENT_CLIENT_KEY",
-        "AGENTCTL_CONTEXT",
-    ]) {
-        cmd.env_remove(v);
-    }
-    cmd.env(
-        "AGENTCTL_CONFIG",
-        std::env::temp_dir().join("agentctl-proxy-no-such-dir/config.toml"),
-    )
-    .env("NO_COLOR", "1")
-    .env("AGENT_URL", server.url())
-    .env("AGENT_TOKEN", server.token())
-    .envs(envs.iter().copied())
-    .args(["--connect-timeout", "5"])
-    .args(args)
-    .stdin(Stdio::null());
-    let out = cmd.output().expect("agentctl runs");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+fn agentctl(server: &BlockingTestServer, envs: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = command();
+    cmd.env("AGENT_URL", server.url())
+        .env("AGENT_TOKEN", server.token())
+        .envs(envs.iter().copied())
+        .args(["--connect-timeout", "5"])
+        .args(args);
+    run_cmd(cmd)
 }
 
 fn sample() -> BlockingTestServer {

@@ -8,56 +8,19 @@
 use agent_testkit::sample::SUCCEEDED_JOB;
 use agent_testkit::{AgentTestServer, BlockingTestServer};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+mod support;
+use support::{command, run_cmd, Output};
 
-impl std::fmt::Debug for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n{}\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-fn agentctl(envs: &[(&str, &str)], args: &[&str]) -> Out {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentctl"));
-    for v in [
-        "AGENT_URL",
-        "AGENT_TOKEN",
-        "AGENT_CACERT",
-        "AGENT_CLIENT_CERT",
-        "AGENT_CLIENT_KEY",
-        "AGENTCTL_CONTEXT",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(v);
-    }
-    cmd.env(
-        "AGENTCTL_CONFIG",
-        std::env::temp_dir().join("agentctl-tls-no-such-dir/config.toml"),
-    )
-    .env("NO_COLOR", "1")
-    .envs(envs.iter().copied())
-    .args(["--connect-timeout", "5"])
-    .args(args)
-    .stdin(Stdio::null());
-    let out = cmd.output().expect("agentctl runs");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+fn agentctl(envs: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = command();
+    cmd.envs(envs.iter().copied())
+        .args(["--connect-timeout", "5"])
+        .args(args);
+    run_cmd(cmd)
 }
 
 /// A certificate for `names`, valid now or expired; its PEM and the key pair.
