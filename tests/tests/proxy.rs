@@ -1,5 +1,5 @@
-//! Both clients through an HTTP proxy: a small recording proxy written here, on
-//! loopback, that answers `CONNECT` with a tunnel and forwards absolute-form
+//! Both clients through an HTTP proxy: the testkit's recording proxy on loopback
+//! (`agent_testkit::RecordingProxy`), which answers `CONNECT` with a tunnel and forwards absolute-form
 //! requests, and writes down every request line and `Proxy-Authorization` it was
 //! sent. Plain `http` requests go in absolute form with the credentials; `https`,
 //! `wss` and `ws` go through `CONNECT`; `NO_PROXY` and `Proxy::none` bypass it; the
@@ -10,126 +10,13 @@ mod common;
 use agent_client_async::{AsyncAgentClient, ClientError, Protocol, Proxy, TailOptions};
 use agent_client_blocking::AgentClient;
 use agent_testkit::sample::SUCCEEDED_JOB;
-use agent_testkit::AgentTestServer;
+use agent_testkit::{AgentTestServer, ProxiedRequest, RecordingProxy};
 use common::{drain, log_lines, on_thread, self_signed};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use std::sync::Mutex;
 
 /// `Basic base64("agent-user:pa55word")`.
 const GOOD_AUTH: &str = "Basic YWdlbnQtdXNlcjpwYTU1d29yZA==";
 const PASSWORD: &str = "pa55word";
-
-/// What the proxy was asked on one connection.
-#[derive(Debug, Clone, PartialEq)]
-struct Asked {
-    method: String,
-    target: String,
-    auth: Option<String>,
-}
-
-/// A recording HTTP proxy on loopback. With `require`, a request without that
-/// `Proxy-Authorization` gets a 407.
-struct RecordingProxy {
-    addr: SocketAddr,
-    asked: Arc<Mutex<Vec<Asked>>>,
-    task: JoinHandle<()>,
-}
-
-impl RecordingProxy {
-    async fn start(require: Option<&'static str>) -> RecordingProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let asked = Arc::new(Mutex::new(Vec::new()));
-        let log = asked.clone();
-        let task = tokio::spawn(async move {
-            // Dropped with the task: aborts every connection.
-            let mut conns = tokio::task::JoinSet::new();
-            while let Ok((tcp, _)) = listener.accept().await {
-                conns.spawn(serve(tcp, log.clone(), require));
-                while conns.try_join_next().is_some() {}
-            }
-        });
-        RecordingProxy { addr, asked, task }
-    }
-
-    fn url(&self, userinfo: &str) -> String {
-        format!("http://{userinfo}{}", self.addr)
-    }
-
-    fn asked(&self) -> Vec<Asked> {
-        self.asked.lock().unwrap().clone()
-    }
-}
-
-impl Drop for RecordingProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn serve(
-    mut client: TcpStream,
-    log: Arc<Mutex<Vec<Asked>>>,
-    require: Option<&'static str>,
-) -> std::io::Result<()> {
-    // The request head, bounded.
-    let mut head = Vec::new();
-    let mut buf = [0u8; 4096];
-    let end = loop {
-        let n = client.read(&mut buf).await?;
-        if n == 0 || head.len() > 64 * 1024 {
-            return Ok(());
-        }
-        head.extend_from_slice(&buf[..n]);
-        if let Some(i) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let text = String::from_utf8_lossy(&head[..end]).into_owned();
-    let mut lines = text.split("\r\n");
-    let mut first = lines.next().unwrap_or_default().split(' ');
-    let method = first.next().unwrap_or_default().to_owned();
-    let target = first.next().unwrap_or_default().to_owned();
-    let auth = lines
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.eq_ignore_ascii_case("proxy-authorization"))
-        .map(|(_, v)| v.trim().to_owned());
-    log.lock().unwrap().push(Asked {
-        method: method.clone(),
-        target: target.clone(),
-        auth: auth.clone(),
-    });
-    if require.is_some() && auth.as_deref() != require {
-        client
-            .write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\n\r\n")
-            .await?;
-        return Ok(());
-    }
-    let mut upstream = if method == "CONNECT" {
-        let upstream = TcpStream::connect(&target).await?;
-        client
-            .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-            .await?;
-        upstream
-    } else {
-        // Absolute form: `GET http://host:port/path HTTP/1.1`, forwarded as is.
-        let authority = target
-            .strip_prefix("http://")
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_default();
-        let mut upstream = TcpStream::connect(authority).await?;
-        upstream.write_all(&head).await?;
-        upstream
-    };
-    if method == "CONNECT" && head.len() > end {
-        upstream.write_all(&head[end..]).await?;
-    }
-    tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
-    Ok(())
-}
 
 fn target_of(server: &AgentTestServer) -> String {
     server.local_addr().to_string()
@@ -138,7 +25,7 @@ fn target_of(server: &AgentTestServer) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_requests_go_in_absolute_form_with_the_credentials() {
     let server = AgentTestServer::sample().build().await.unwrap();
-    let proxy = RecordingProxy::start(Some(GOOD_AUTH)).await;
+    let proxy = RecordingProxy::start(Some(GOOD_AUTH)).await.unwrap();
     let via = Proxy::all(&proxy.url("agent-user:pa55word@")).unwrap();
     let a = AsyncAgentClient::builder(server.url(), server.token())
         .proxy(via.clone())
@@ -153,7 +40,7 @@ async fn http_requests_go_in_absolute_form_with_the_credentials() {
         .unwrap();
     on_thread(move || b.list_jobs()).await.unwrap();
 
-    let asked = proxy.asked();
+    let asked = proxy.requests();
     assert!(!asked.is_empty());
     let origin = format!("http://{}/", target_of(&server));
     for a in &asked {
@@ -168,7 +55,7 @@ async fn http_requests_go_in_absolute_form_with_the_credentials() {
 async fn ws_tails_go_through_connect() {
     let server = AgentTestServer::sample().build().await.unwrap();
     let want = log_lines(&server.handle(), SUCCEEDED_JOB);
-    let proxy = RecordingProxy::start(Some(GOOD_AUTH)).await;
+    let proxy = RecordingProxy::start(Some(GOOD_AUTH)).await.unwrap();
     let a = AsyncAgentClient::builder(server.url(), server.token())
         .proxy(Proxy::all(&proxy.url("agent-user:pa55word@")).unwrap())
         .build()
@@ -183,10 +70,10 @@ async fn ws_tails_go_through_connect() {
     let (lines, err) = drain(&mut tail).await;
     assert!(err.is_none(), "{err:?}");
     assert_eq!(lines, want);
-    let asked = proxy.asked();
+    let asked = proxy.requests();
     assert_eq!(
         asked,
-        vec![Asked {
+        vec![ProxiedRequest {
             method: "CONNECT".into(),
             target: target_of(&server),
             auth: Some(GOOD_AUTH.into()),
@@ -200,7 +87,7 @@ async fn https_and_wss_go_through_connect_with_tls_inside() {
     let want = log_lines(&server.handle(), SUCCEEDED_JOB);
     let cert = self_signed(&["localhost", "127.0.0.1"]);
     let tls = common::Proxy::start_tls(server.local_addr(), Some(cert.acceptor.clone())).await;
-    let proxy = RecordingProxy::start(None).await;
+    let proxy = RecordingProxy::start(None).await.unwrap();
     let a = AsyncAgentClient::builder(tls.https_url(), server.token())
         .add_root_certificate_pem(cert.pem.clone())
         .proxy(Proxy::https(&proxy.url("")).unwrap())
@@ -218,7 +105,7 @@ async fn https_and_wss_go_through_connect_with_tls_inside() {
     }
     // (the HTTP tail may reuse the tunnel the health check opened; the WebSocket
     // tail always opens its own)
-    let asked = proxy.asked();
+    let asked = proxy.requests();
     assert!(asked.len() >= 2, "{asked:?}");
     for a in &asked {
         assert_eq!(a.method, "CONNECT", "{asked:?}");
@@ -232,7 +119,7 @@ async fn refused_credentials_are_a_connect_error_that_never_shows_them() {
     let server = AgentTestServer::sample().build().await.unwrap();
     let cert = self_signed(&["localhost", "127.0.0.1"]);
     let tls = common::Proxy::start_tls(server.local_addr(), Some(cert.acceptor.clone())).await;
-    let proxy = RecordingProxy::start(Some(GOOD_AUTH)).await;
+    let proxy = RecordingProxy::start(Some(GOOD_AUTH)).await.unwrap();
     let wrong = Proxy::all(&proxy.url("agent-user:wr0ng-pa55@")).unwrap();
     let a = AsyncAgentClient::builder(tls.https_url(), server.token())
         .add_root_certificate_pem(cert.pem.clone())
@@ -271,7 +158,7 @@ async fn refused_credentials_are_a_connect_error_that_never_shows_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_proxy_and_proxy_none_go_straight_to_the_agent() {
     let server = AgentTestServer::sample().build().await.unwrap();
-    let proxy = RecordingProxy::start(None).await;
+    let proxy = RecordingProxy::start(None).await.unwrap();
     let bypass = Proxy::all(&proxy.url(""))
         .unwrap()
         .no_proxy("example.com, 127.0.0.0/8");
@@ -285,7 +172,7 @@ async fn no_proxy_and_proxy_none_go_straight_to_the_agent() {
         .build()
         .unwrap();
     on_thread(move || b.health_check()).await.unwrap();
-    assert!(proxy.asked().is_empty(), "{:?}", proxy.asked());
+    assert!(proxy.requests().is_empty(), "{:?}", proxy.requests());
 }
 
 /// The environment is process-wide: tests that change it take this lock, and every
@@ -326,15 +213,15 @@ fn with_env<T>(vars: &[(&str, &str)], f: impl FnOnce() -> T) -> T {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_environment_names_the_proxy_in_either_case() {
     let server = AgentTestServer::sample().build().await.unwrap();
-    let proxy = RecordingProxy::start(None).await;
+    let proxy = RecordingProxy::start(None).await.unwrap();
     let url = proxy.url("");
     for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
-        let before = proxy.asked().len();
+        let before = proxy.requests().len();
         let a = with_env(&[(var, &url)], || {
             AsyncAgentClient::new(server.url(), server.token()).unwrap()
         });
         a.health_check().await.unwrap();
-        assert_eq!(proxy.asked().len(), before + 1, "{var}");
+        assert_eq!(proxy.requests().len(), before + 1, "{var}");
     }
     // NO_PROXY (either case) wins over HTTP_PROXY; builder settings win over both.
     for no in ["NO_PROXY", "no_proxy"] {
@@ -355,5 +242,5 @@ async fn the_environment_names_the_proxy_in_either_case() {
         AsyncAgentClient::new(server.url(), server.token()).unwrap()
     });
     a.health_check().await.unwrap();
-    assert_eq!(proxy.asked().len(), 4, "{:?}", proxy.asked());
+    assert_eq!(proxy.requests().len(), 4, "{:?}", proxy.requests());
 }

@@ -55,6 +55,7 @@ mod fault;
 mod job;
 mod journal;
 mod memory;
+mod proxy;
 pub mod sample;
 mod testserver;
 mod util;
@@ -69,6 +70,7 @@ pub use job::{JobSpec, LineSource, Outcome};
 pub use journal::{JournalEntry, JournalLimits};
 pub use memory::cluster::{RunHook, RunRequest};
 pub use memory::log::generated_line;
+pub use proxy::{ProxiedRequest, RecordingProxy};
 pub use serve::{Limits, RouteKind, TailProtocol, TlsFiles};
 pub use testserver::{
     AgentTestServer, AgentTestServerBuilder, BlockingTestServer, TestHandle, DEFAULT_TOKEN,
