@@ -23,6 +23,10 @@ pub struct RequestHead<'a> {
     pub route: Option<&'a Route>,
     /// True for a WebSocket upgrade request.
     pub upgrade: bool,
+    /// True when the request carried the server's token (or the server asks for
+    /// none). A refused request is answered 401 whatever the hook decides, and its
+    /// body is never read.
+    pub authenticated: bool,
 }
 
 /// A fixed answer a hook can give instead of the normal one.

@@ -567,6 +567,7 @@ async fn handle(
             headers: req.headers(),
             route: route.as_ref().ok(),
             upgrade,
+            authenticated: authorized,
         }),
         None => Intercept::default(),
     };

@@ -2,8 +2,10 @@
 //! the hook that fills it and applies the HTTP faults.
 //!
 //! The journal is a bounded window: the latest requests up to a count and a size, each
-//! body kept up to a small size. A request refused for its token is journaled with its
-//! head only: its body is never read.
+//! body kept up to a small size. It holds authenticated requests only, so that
+//! whoever lacks the token cannot push the requests of a test out of the window;
+//! [`AgentTestServerBuilder::journal_refused`](crate::AgentTestServerBuilder::journal_refused)
+//! adds the refused ones, with their head only (their body is never read).
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -34,7 +36,7 @@ pub struct JournalEntry {
     /// The headers as sent.
     pub headers: HeaderMap,
     /// The body as far as it arrived (filled in once the body was read or the client
-    /// hung up; empty until then, and for a request refused for its token), at most
+    /// hung up; empty until then, and for a refused request, if journaled), at most
     /// [`JournalLimits::max_body_bytes`] of it.
     pub body: Bytes,
     /// True once the whole body arrived and is all kept; false while it is being read,
@@ -126,14 +128,17 @@ impl JournalEntry {
 /// Journal and faults of one test server: the [`RequestHook`] it serves with.
 pub(crate) struct TestHook {
     limits: JournalLimits,
+    /// Journal the requests refused for their token too (head only).
+    refused: bool,
     journal: Mutex<Window>,
     faults: Mutex<Vec<(FaultTarget, Armed<Fault>)>>,
 }
 
 impl TestHook {
-    pub(crate) fn new(limits: JournalLimits) -> Self {
+    pub(crate) fn new(limits: JournalLimits, refused: bool) -> Self {
         TestHook {
             limits,
+            refused,
             journal: Mutex::new(Window::default()),
             faults: Mutex::new(Vec::new()),
         }
@@ -184,7 +189,9 @@ impl RequestHook for TestHook {
             body: Bytes::new(),
             body_complete: false,
         };
-        lock(&self.journal).push(entry, &self.limits);
+        if head.authenticated || self.refused {
+            lock(&self.journal).push(entry, &self.limits);
+        }
         let mut faults = lock(&self.faults);
         for (target, armed) in faults.iter_mut() {
             if target.matches(head) && armed.fire() {
@@ -239,7 +246,7 @@ mod tests {
             reqs in proptest::collection::vec((0usize..200, 0usize..1000), 0..80),
         ) {
             let limits = JournalLimits { max_entries, max_bytes, max_body_bytes: max_body };
-            let hook = TestHook::new(limits);
+            let hook = TestHook::new(limits, false);
             for (seq, (path_len, body_len)) in reqs.iter().enumerate() {
                 lock(&hook.journal).push(entry(seq as u64, *path_len), &limits);
                 hook.on_body(seq as u64, &Bytes::from(vec![b'x'; *body_len]), true);

@@ -47,6 +47,7 @@ pub struct AgentTestServerBuilder {
     heartbeat: Duration,
     limits: Limits,
     journal_limits: JournalLimits,
+    journal_refused: bool,
     tls: Option<TlsFiles>,
     jobs: Vec<JobSpec>,
     nodes: Vec<Value>,
@@ -70,6 +71,7 @@ impl Default for AgentTestServerBuilder {
             heartbeat: ServeOptions::default().heartbeat,
             limits: Limits::default(),
             journal_limits: JournalLimits::default(),
+            journal_refused: false,
             tls: None,
             jobs: Vec::new(),
             nodes: Vec::new(),
@@ -121,6 +123,25 @@ impl AgentTestServerBuilder {
     /// How much of the request journal is kept (default [`JournalLimits::default`]).
     pub fn journal_limits(mut self, limits: JournalLimits) -> Self {
         self.journal_limits = limits;
+        self
+    }
+
+    /// Also journals the requests refused for their token (default: no), with their
+    /// head only: for a test of what a client sends when its token is wrong. Off by
+    /// default, so that requests without the token cannot crowd the journal.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), agent_testkit::TestkitError> {
+    /// use agent_testkit::AgentTestServer;
+    ///
+    /// let server = AgentTestServer::sample().journal_refused(true).build().await?;
+    /// # drop(server);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn journal_refused(mut self, yes: bool) -> Self {
+        self.journal_refused = yes;
         self
     }
 
@@ -247,7 +268,7 @@ impl AgentTestServerBuilder {
         for job in self.jobs {
             cluster.add_job(job)?;
         }
-        let hook = Arc::new(TestHook::new(self.journal_limits));
+        let hook = Arc::new(TestHook::new(self.journal_limits, self.journal_refused));
         for (target, fault) in self.faults {
             hook.add_fault(target, fault);
         }
