@@ -103,6 +103,11 @@ pub fn run(root: &Path, options: &MutantsOptions) -> Result<(), XtaskError> {
             "cargo-mutants is not installed: `cargo install --locked cargo-mutants`".into(),
         ));
     }
+    // cargo-mutants creates its output directory but not the parents.
+    let parent = root.join("target").join("mutants");
+    std::fs::create_dir_all(&parent).map_err(|e| {
+        XtaskError::Failed(format!("mutants: cannot create {}: {e}", parent.display()))
+    })?;
     let mut failed = Vec::new();
     for target in options.targets() {
         let args = cargo_args(&target);
