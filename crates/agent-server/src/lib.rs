@@ -34,6 +34,7 @@ mod body;
 mod conn;
 mod hook;
 mod limits;
+mod logbody;
 mod metrics;
 mod route;
 mod server;
@@ -42,8 +43,8 @@ mod tls;
 mod ws;
 
 pub use backend::{
-    AgentBackend, BackendError, BackendResult, ErrorBody, RequestContext, TailEvent, TailProtocol,
-    TailStream,
+    AgentBackend, BackendError, BackendResult, ErrorBody, LogBody, LogStream, RequestContext,
+    TailEvent, TailProtocol, TailStream,
 };
 pub use body::event_json;
 pub use hook::{CannedResponse, Intercept, InterceptAction, RequestHead, RequestHook};

@@ -28,6 +28,25 @@ pub struct Log {
     pub after: Bytes,
 }
 
+/// How the log-file API sends a job's log: `before` cut into `cuts`, a `gate` to
+/// wait for after the first piece, a failure after `fail_after` bytes.
+#[derive(Clone, Default)]
+pub struct FileAnswer {
+    /// The sizes `before` is cut into by the log-file API (repeated; empty: whole).
+    pub cuts: Vec<usize>,
+    /// After the first piece, the log-file API waits (up to 30 s, then fails) until
+    /// this is notified.
+    pub gate: Option<Arc<tokio::sync::Notify>>,
+    /// The log-file API's answer breaks off after this many bytes.
+    pub fail_after: Option<usize>,
+}
+
+/// The error of a body the stand-in breaks off.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How long a gated answer waits for its gate.
+pub const GATE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Log {
     pub fn plain(bytes: impl Into<Bytes>) -> Self {
         Log {
@@ -51,6 +70,63 @@ impl Log {
         ))
     }
 
+    /// What the log-file API answers: the log as `how` says (`filler` and `after`
+    /// are sent whole after `before`).
+    fn file_body(&self, how: &FileAnswer) -> BoxBody<Bytes, BoxError> {
+        if how.cuts.is_empty() && how.gate.is_none() && how.fail_after.is_none() {
+            return self.body().map_err(|never| match never {}).boxed();
+        }
+        let mut pieces = Vec::new();
+        let mut rest = self.before.clone();
+        let mut sizes = how.cuts.iter().copied().filter(|n| *n > 0).cycle();
+        while !rest.is_empty() {
+            let n = sizes.next().unwrap_or(rest.len()).min(rest.len());
+            pieces.push(rest.split_to(n));
+        }
+        let tail = GenBody {
+            parts: vec![Bytes::new(), Bytes::new(), self.after.clone()],
+            next: 0,
+            filler_left: self.filler,
+        };
+        let (gate, fail_after) = (how.gate.clone(), how.fail_after);
+        let state = (pieces.into_iter(), 0usize, gate, tail);
+        let stream = futures_util::stream::unfold(state, move |st| async move {
+            let (mut pieces, sent, mut gate, mut tail) = st;
+            if sent == usize::MAX {
+                return None;
+            }
+            if fail_after.is_some_and(|n| sent >= n) {
+                tokio::task::yield_now().await;
+                let e: BoxError = "the stand-in broke the log off".into();
+                return Some((Err(e), (pieces, usize::MAX, None, tail)));
+            }
+            if sent > 0 {
+                // the first piece went out: wait for the gate, once
+                if let Some(g) = gate.take() {
+                    if tokio::time::timeout(GATE_WAIT, g.notified()).await.is_err() {
+                        let e: BoxError = "the gate was never opened".into();
+                        return Some((Err(e), (pieces, usize::MAX, None, tail)));
+                    }
+                }
+            }
+            // one piece per write, as often as not
+            tokio::task::yield_now().await;
+            let mut piece = match pieces.next() {
+                Some(p) => p,
+                None => match std::future::poll_fn(|cx| Pin::new(&mut tail).poll_frame(cx)).await {
+                    Some(Ok(frame)) => frame.into_data().unwrap_or_default(),
+                    _ => return None,
+                },
+            };
+            if let Some(n) = fail_after {
+                piece.truncate(n - sent);
+            }
+            let sent = sent + piece.len();
+            Some((Ok(BodyFrame::data(piece)), (pieces, sent, gate, tail)))
+        });
+        http_body_util::StreamBody::new(stream).boxed()
+    }
+
     fn body(&self) -> GenBody {
         GenBody {
             parts: vec![self.before.clone(), Bytes::new(), self.after.clone()],
@@ -69,6 +145,8 @@ pub struct Job {
     pub socket_sends: bool,
     /// The job's status once its socket was opened (it is RUNNING before).
     pub finished: bool,
+    /// How the log-file API sends the log.
+    pub file: FileAnswer,
 }
 
 impl Job {
@@ -77,6 +155,7 @@ impl Job {
             socket_sends: log.is_utf8(),
             log,
             finished: true,
+            file: FileAnswer::default(),
         }
     }
 }
@@ -109,12 +188,16 @@ impl State {
     }
 }
 
-type Answer = Response<BoxBody<Bytes, Infallible>>;
+type Answer = Response<BoxBody<Bytes, BoxError>>;
 
 fn text(status: u16, body: impl Into<String>) -> Answer {
     Response::builder()
         .status(status)
-        .body(Full::new(Bytes::from(body.into())).boxed())
+        .body(
+            Full::new(Bytes::from(body.into()))
+                .map_err(|never| match never {})
+                .boxed(),
+        )
         .unwrap()
 }
 
@@ -234,7 +317,7 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
                     ))
                     .await;
             });
-            return Ok(response.map(|_| Full::new(Bytes::new()).boxed()));
+            return Ok(response.map(|_| text(200, "").into_body()));
         }
         ["api", "v0", "logs", "file"] => {
             if state.no_log_file_api {
@@ -250,7 +333,7 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
                 Some(j) if node == DRIVER_NODE => Response::builder()
                     .status(200)
                     .header("content-type", "text/plain")
-                    .body(j.log.body().boxed())
+                    .body(j.log.file_body(&j.file))
                     .unwrap(),
                 _ => text(
                     500,
