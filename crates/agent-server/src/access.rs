@@ -198,7 +198,7 @@ impl Drop for AccessLog {
                 status = self.status,
                 bytes = self.bytes,
                 latency_ms = format_args!("{latency_ms:.1}"),
-                end = self.body_end,
+                end = %self.body_end,
                 "request"
             ),
             Some(tail) => tracing::info!(
