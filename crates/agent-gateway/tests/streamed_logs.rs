@@ -1,7 +1,8 @@
 //! `jobs/{id}/logs/` streamed from Ray's log-file API, against the stand-in Ray
 //! (tests/support/standin.rs): any bytes cut anywhere arrive as their lossy
 //! decoding, the answer goes out while Ray still sends, and Ray breaking off
-//! mid-answer is an error for the client, never a shorter log.
+//! mid-answer is an error for the client, never a shorter log. And a tail is
+//! never held back by a slow status answer from Ray.
 
 mod support;
 
@@ -244,6 +245,71 @@ async fn ray_failing_mid_answer_is_an_error_never_a_shorter_log() {
         job(Log::plain("fine\n"), FileAnswer::default()),
     );
     assert_eq!(c.get_job_logs("raysubmit_fine").await.unwrap(), "fine\n");
+    gw.shutdown().await;
+    server.abort();
+}
+
+/// The next line of `tail`, waiting up to `GATE_WAIT`.
+async fn next_line(
+    tail: &mut agent_client_async::LogTail,
+) -> Result<Option<Result<String, ClientError>>, tokio::time::error::Elapsed> {
+    use futures_core::Stream;
+    let line = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *tail).poll_next(cx));
+    tokio::time::timeout(GATE_WAIT, line).await
+}
+
+/// While the tail's socket streams, the job's status is read beside it: a slow
+/// status answer from Ray never holds the lines back. The stand-in holds the
+/// status request and sends the rest of the log only once that request is held;
+/// the client must get that rest before the request is let go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_status_answer_never_holds_back_the_tail() {
+    use agent_client_async::{Protocol, StreamLimits, TailOptions};
+
+    let (ray, address, server) = standin::start(State::default()).await;
+    let hold = standin::StatusHold::default();
+    let before: String = (0..50).map(|i| format!("before {i}\n")).collect();
+    let after: String = (0..50).map(|i| format!("after {i}\n")).collect();
+    let mut log = Log::plain(before.clone());
+    log.after = Bytes::from(after.clone());
+    let mut j = Job::new(log);
+    j.status_hold = Some(hold.clone());
+    ray.add("raysubmit_held", j);
+    let gw = standin_gateway(GatewayConfig::new(address, "tok")).await;
+    let c = AsyncAgentClient::builder(gw.url(), "tok")
+        .stream_limits(StreamLimits::unlimited())
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let mut tail = c
+        .tail_job_logs(
+            "raysubmit_held",
+            TailOptions::new().protocol(Protocol::WebSocket),
+        )
+        .await
+        .unwrap();
+    let mut lines = Vec::new();
+    loop {
+        let line = next_line(&mut tail)
+            .await
+            .expect("the rest of the log did not come while Ray's status answer was held")
+            .expect("the tail ended early")
+            .unwrap();
+        let rest_came = line == "after 0";
+        lines.push(line);
+        if rest_came {
+            break;
+        }
+    }
+    hold.release.notify_one();
+    while let Some(line) = next_line(&mut tail).await.expect("the tail stalled") {
+        lines.push(line.unwrap());
+    }
+    let expected: Vec<String> = format!("{before}{after}")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines, expected);
     gw.shutdown().await;
     server.abort();
 }

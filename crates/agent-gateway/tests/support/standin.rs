@@ -136,6 +136,17 @@ impl Log {
     }
 }
 
+/// A status request held while the tail socket streams: the socket sends `before`,
+/// arms the hold, waits until a `/api/jobs/{id}` request is held (`engaged`), then
+/// sends `after`; that request answers once `release` is notified (or after twice
+/// `GATE_WAIT`).
+#[derive(Clone, Default)]
+pub struct StatusHold {
+    pub armed: Arc<std::sync::atomic::AtomicBool>,
+    pub engaged: Arc<tokio::sync::Notify>,
+    pub release: Arc<tokio::sync::Notify>,
+}
+
 /// One stand-in job.
 #[derive(Clone)]
 pub struct Job {
@@ -147,6 +158,8 @@ pub struct Job {
     pub finished: bool,
     /// How the log-file API sends the log.
     pub file: FileAnswer,
+    /// A status request to hold while the socket streams.
+    pub status_hold: Option<StatusHold>,
 }
 
 impl Job {
@@ -156,6 +169,7 @@ impl Job {
             log,
             finished: true,
             file: FileAnswer::default(),
+            status_hold: None,
         }
     }
 }
@@ -265,7 +279,14 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
         ["api", "version"] => text(200, r#"{"ray_version": "2.60.0"}"#),
         ["api", "gcs_healthz"] => text(200, "success"),
         ["api", "jobs", id] => match job(id) {
-            Some(j) => text(
+            Some(j) => {
+                if let Some(hold) = &j.status_hold {
+                    if hold.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                        hold.engaged.notify_one();
+                        let _ = tokio::time::timeout(2 * GATE_WAIT, hold.release.notified()).await;
+                    }
+                }
+                text(
                 200,
                 serde_json::json!({
                     "submission_id": id, "job_id": "02000000", "entrypoint": "python x.py",
@@ -275,7 +296,8 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
                                     "env_vars": {"API_KEY": "k3y", "AGENT_ACTION": "go"}},
                 })
                 .to_string(),
-            ),
+                )
+            }
             None => text(404, format!("Job {id} does not exist")),
         },
         ["api", "jobs", id, "logs"] => match job(id) {
@@ -296,7 +318,18 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
             let (response, upgrade) = fastwebsockets::upgrade::upgrade(&mut req).unwrap();
             tokio::spawn(async move {
                 let mut ws = upgrade.await.unwrap();
-                if j.socket_sends {
+                if let (true, Some(hold)) = (j.socket_sends, &j.status_hold) {
+                    let first = Frame::text(Payload::Owned(j.log.before.to_vec()));
+                    if ws.write_frame(first).await.is_err() {
+                        return;
+                    }
+                    hold.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+                    let _ = tokio::time::timeout(GATE_WAIT, hold.engaged.notified()).await;
+                    let rest = Frame::text(Payload::Owned(j.log.after.to_vec()));
+                    if ws.write_frame(rest).await.is_err() {
+                        return;
+                    }
+                } else if j.socket_sends {
                     let mut body = j.log.body();
                     while let Some(Ok(frame)) =
                         std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
