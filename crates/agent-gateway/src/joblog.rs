@@ -86,7 +86,7 @@ pub async fn stream_all(
                     status: 500,
                     message: format!(
                         "the log of job {id} is larger than the {max_fallback_bytes} bytes one \
-                         Jobs API answer may hold; tail it instead (jobs/{id}/logs/tail/ \
+                         Jobs API answer may hold; tail it instead (jobs/{id}/logs/stream/ \
                          streams any size)"
                     ),
                 });
