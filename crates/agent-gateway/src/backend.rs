@@ -8,7 +8,8 @@ use crate::redact;
 use crate::tail::{spawn_tail, TailEvent as RayTailEvent, TailHandle, TailSettings};
 use agent_proto::{ClientError, JobId, NodeId, PluginLookup, ServeAppName, TaskId};
 use agent_server::{
-    AgentBackend, BackendError, BackendResult, RequestContext, TailEvent, TailProtocol, TailStream,
+    AgentBackend, BackendError, BackendResult, LogBody, RequestContext, TailEvent, TailProtocol,
+    TailStream,
 };
 use async_trait::async_trait;
 use futures_core::Stream;
@@ -29,7 +30,9 @@ pub struct RayBackend {
     max_log_bytes: usize,
 }
 
-/// The default largest `jobs/{id}/logs/` answer: 64 MiB (a longer log is tailed).
+/// The default largest log read whole from the Jobs API (`jobs/{id}/logs/` where
+/// the log-file API is unavailable): 64 MiB (a longer log is tailed). A log read
+/// through the log-file API is streamed, of any size.
 pub const DEFAULT_MAX_LOG_BYTES: usize = 64 * 1024 * 1024;
 
 impl RayBackend {
@@ -44,8 +47,9 @@ impl RayBackend {
         }
     }
 
-    /// Sets the largest log `jobs/{id}/logs/` answers whole (the answer is one
-    /// string; a tail streams a log of any size).
+    /// Sets the largest log `jobs/{id}/logs/` reads whole from the Jobs API, where
+    /// the log-file API is unavailable (a log file is streamed, of any size; a tail
+    /// streams any log).
     pub fn with_max_log_bytes(mut self, max: usize) -> Self {
         self.max_log_bytes = max;
         self
@@ -200,8 +204,8 @@ impl AgentBackend for RayBackend {
         Ok(job)
     }
 
-    async fn job_logs(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<String> {
-        crate::joblog::read_all(&self.ray, job, self.max_log_bytes, self.tail.read_timeout)
+    async fn job_logs(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<LogBody> {
+        crate::joblog::stream_all(&self.ray, job, self.max_log_bytes, self.tail.read_timeout)
             .await
             .map_err(to_backend)
     }

@@ -8,8 +8,12 @@
 //! fallback only where the log-file API cannot serve the log, and the gateway's
 //! log says so.
 
+use crate::backend::to_backend;
 use crate::ray::{DriverLog, RayClient};
+use crate::tail::SLICE;
 use agent_proto::{ClientError, Job, JobId};
+use agent_server::LogBody;
+use bytes::Bytes;
 use std::io::Write;
 use std::time::Duration;
 
@@ -59,36 +63,54 @@ pub async fn open(ray: &RayClient, id: &JobId, job: &Job) -> Result<LogSource, C
     }
 }
 
-/// The job's whole log as text (invalid UTF-8 becoming U+FFFD), for
-/// `jobs/{id}/logs/`: at most `max_bytes` are read; a longer log is an error
-/// pointing to the tail, which streams any size.
-pub async fn read_all(
+/// The job's whole log for `jobs/{id}/logs/`, streamed: the log file's bytes as
+/// Ray sends them, handed on [`SLICE`] bytes at a time (the serving layer decodes
+/// them, invalid UTF-8 becoming U+FFFD, and writes them as one JSON string), so a
+/// log of any size costs one slice per answer. Where only the Jobs API can serve
+/// the log, its whole answer is used, up to `max_fallback_bytes`.
+///
+/// An unknown job, an unreachable Ray or a refused log file fail here, before any
+/// byte is sent; Ray breaking the file off (or going quiet for `chunk_timeout`)
+/// breaks the answer off.
+pub async fn stream_all(
     ray: &RayClient,
     id: &JobId,
-    max_bytes: usize,
+    max_fallback_bytes: usize,
     chunk_timeout: Duration,
-) -> Result<String, ClientError> {
+) -> Result<LogBody, ClientError> {
     let job = ray.get_job(id).await?;
     match open(ray, id, &job).await? {
-        LogSource::JobsApi(log) => Ok(log),
-        LogSource::File(mut body) => {
-            let mut bytes = Vec::new();
-            while let Some(chunk) = next_chunk(&mut *body, chunk_timeout).await? {
-                if bytes.len() + chunk.len() > max_bytes {
-                    return Err(ClientError::Server {
-                        status: 500,
-                        message: format!(
-                            "the log of job {id} is larger than the {max_bytes} bytes one answer \
-                             may hold; tail it instead (jobs/{id}/logs/tail/ streams any size)"
-                        ),
-                    });
-                }
-                bytes.extend_from_slice(&chunk);
+        LogSource::JobsApi(log) => {
+            if log.len() > max_fallback_bytes {
+                return Err(ClientError::Server {
+                    status: 500,
+                    message: format!(
+                        "the log of job {id} is larger than the {max_fallback_bytes} bytes one \
+                         Jobs API answer may hold; tail it instead (jobs/{id}/logs/stream/ \
+                         streams any size)"
+                    ),
+                });
             }
-            Ok(match String::from_utf8(bytes) {
-                Ok(text) => text,
-                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-            })
+            Ok(LogBody::from(log))
+        }
+        LogSource::File(body) => {
+            let state = (body, Bytes::new(), false);
+            let pieces =
+                futures_util::stream::unfold(state, move |(mut body, mut rest, done)| async move {
+                    if done {
+                        return None;
+                    }
+                    if rest.is_empty() {
+                        match next_chunk(&mut *body, chunk_timeout).await {
+                            Ok(Some(chunk)) => rest = chunk,
+                            Ok(None) => return None,
+                            Err(e) => return Some((Err(to_backend(e)), (body, rest, true))),
+                        }
+                    }
+                    let slice = rest.split_to(rest.len().min(SLICE));
+                    Some((Ok(slice), (body, rest, false)))
+                });
+            Ok(LogBody::wrap_stream(pieces))
         }
     }
 }

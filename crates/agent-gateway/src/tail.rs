@@ -26,8 +26,9 @@
 use crate::joblog::{self, LogSource};
 use crate::lines::{decode, Line, LineSplitter};
 use crate::ray::RayClient;
-use agent_proto::JobId;
+use agent_proto::{Job, JobId};
 use agent_transport::WsMessage;
+use futures_util::future::OptionFuture;
 use std::io::Write;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -265,8 +266,9 @@ impl Drop for TailHandle {
 
 /// How a socket ended.
 enum SocketEnd {
-    /// The job is terminal (seen while streaming or right after the socket closed).
-    Terminal,
+    /// The job is terminal (seen while streaming or right after the socket closed):
+    /// its info as Ray answered it then (the final log is read without asking again).
+    Terminal(Box<Job>),
     /// Ray closed the socket (or it broke) while the job still runs.
     Early,
     /// The consumer went away.
@@ -301,7 +303,7 @@ pub async fn run_tail(
             Err(err) => {
                 failed_connects += 1;
                 match ray.get_job(job).await {
-                    Ok(j) if j.status.is_terminal() => SocketEnd::Terminal,
+                    Ok(j) if j.status.is_terminal() => SocketEnd::Terminal(Box::new(j)),
                     Ok(_) if failed_connects < settings.max_failed_connects => SocketEnd::Early,
                     Ok(_) => {
                         sink.send(TailEvent::Error(format!(
@@ -323,8 +325,8 @@ pub async fn run_tail(
                 tokio::time::sleep(settings.reconnect_delay).await;
                 continue;
             }
-            SocketEnd::Terminal => {
-                let outcome = final_log(ray, job, &mut tracker, &mut sink, &settings).await;
+            SocketEnd::Terminal(info) => {
+                let outcome = final_log(ray, job, &info, &mut tracker, &mut sink, &settings).await;
                 if sink.skipped > 0 {
                     let _ = writeln!(
                         std::io::stderr().lock(),
@@ -363,16 +365,16 @@ const FINAL_LOG_TRIES: u32 = 3;
 async fn final_log(
     ray: &RayClient,
     id: &JobId,
+    job: &Job,
     tracker: &mut TailTracker,
     sink: &mut Sink,
     settings: &TailSettings,
 ) -> Result<(), agent_proto::ClientError> {
-    let job = ray.get_job(id).await?;
     let mut tries = 0;
     loop {
         tries += 1;
         tracker.final_start();
-        match joblog::open(ray, id, &job).await? {
+        match joblog::open(ray, id, job).await? {
             LogSource::JobsApi(log) => {
                 for slice in log.as_bytes().chunks(SLICE) {
                     tracker.frame(slice, &mut |l| sink.collect(l));
@@ -411,6 +413,9 @@ async fn final_log(
 
 /// Reads one socket until it ends, reading the job's status every
 /// `status_interval` so that a finished job completes without waiting for Ray.
+///
+/// The status is read while the socket is: a slow answer from Ray's Jobs API never
+/// holds back the lines (one status request at a time).
 async fn stream_socket(
     ray: &RayClient,
     job: &JobId,
@@ -422,20 +427,27 @@ async fn stream_socket(
     let mut ticks = tokio::time::interval(settings.status_interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
+    let mut status = None;
     loop {
         // `next_message` is cancel-safe (the Transport contract), so racing it
-        // against the status timer loses nothing.
+        // against the status timer and the status request loses nothing; the
+        // request in flight is polled through a reference, so it is not restarted.
         let message = tokio::select! {
-            m = socket.next_message() => Some(m),
-            _ = ticks.tick() => None,
+            m = socket.next_message() => m,
+            _ = ticks.tick(), if status.is_none() => {
+                status = Some(Box::pin(terminal_job(ray, job)));
+                continue;
+            }
+            Some(terminal) = OptionFuture::from(status.as_mut()) => {
+                status = None;
+                if let Some(info) = terminal {
+                    return SocketEnd::Terminal(info);
+                }
+                continue;
+            }
         };
         match message {
-            None => {
-                if is_terminal(ray, job).await {
-                    return SocketEnd::Terminal;
-                }
-            }
-            Some(Ok(Some(WsMessage::Text(bytes)))) => {
+            Ok(Some(WsMessage::Text(bytes))) => {
                 for slice in bytes.chunks(SLICE) {
                     tracker.frame(slice, &mut |l| sink.collect(l));
                     if !sink.flush().await {
@@ -443,24 +455,27 @@ async fn stream_socket(
                     }
                 }
             }
-            Some(Ok(Some(WsMessage::KeepAlive))) => {}
-            Some(Ok(Some(WsMessage::Oversized { .. }))) => {
+            Ok(Some(WsMessage::KeepAlive)) => {}
+            Ok(Some(WsMessage::Oversized { .. })) => {
                 // Counting is lost on this socket: finish from the final log.
                 return wait_terminal(ray, job, settings, sink).await;
             }
-            Some(Ok(None)) | Some(Err(_)) => {
-                return if is_terminal(ray, job).await {
-                    SocketEnd::Terminal
-                } else {
-                    SocketEnd::Early
+            Ok(None) | Err(_) => {
+                return match terminal_job(ray, job).await {
+                    Some(info) => SocketEnd::Terminal(info),
+                    None => SocketEnd::Early,
                 };
             }
         }
     }
 }
 
-async fn is_terminal(ray: &RayClient, job: &JobId) -> bool {
-    matches!(ray.get_job(job).await, Ok(j) if j.status.is_terminal())
+/// The job's info if Ray says it is terminal.
+async fn terminal_job(ray: &RayClient, job: &JobId) -> Option<Box<Job>> {
+    match ray.get_job(job).await {
+        Ok(j) if j.status.is_terminal() => Some(Box::new(j)),
+        _ => None,
+    }
 }
 
 async fn wait_terminal(
@@ -470,8 +485,8 @@ async fn wait_terminal(
     sink: &mut Sink,
 ) -> SocketEnd {
     loop {
-        if is_terminal(ray, job).await {
-            return SocketEnd::Terminal;
+        if let Some(info) = terminal_job(ray, job).await {
+            return SocketEnd::Terminal(info);
         }
         if sink.tx.is_closed() {
             return SocketEnd::Gone;

@@ -1,7 +1,8 @@
 //! One log line per request, as a `tracing` event (target `agent_server::access`, level
 //! INFO): method, path (without the query; ids kept, and tokens never: they travel in
 //! headers, which are not logged), status, bytes of the response body sent, latency,
-//! and for log tails the lines sent and how the tail ended.
+//! how the body ended (`complete`, `aborted` by the server after its head was sent,
+//! or `client-gone`), and for log tails the lines sent and how the tail ended.
 //!
 //! The line is written when the response is done: for a plain answer once its body was
 //! sent (or the connection died), for a tail when the tail ends. Without a `tracing`
@@ -122,6 +123,8 @@ pub(crate) struct AccessLog {
     start: Instant,
     status: u16,
     bytes: u64,
+    /// How the body of a plain answer ended (tails record their own end).
+    body_end: &'static str,
     tail: Option<Arc<TailRecord>>,
     metrics: Arc<Metrics>,
 }
@@ -145,6 +148,7 @@ impl AccessLog {
             start: Instant::now(),
             status: 0,
             bytes: 0,
+            body_end: "complete",
             tail: None,
             metrics,
         }
@@ -194,6 +198,7 @@ impl Drop for AccessLog {
                 status = self.status,
                 bytes = self.bytes,
                 latency_ms = format_args!("{latency_ms:.1}"),
+                end = %self.body_end,
                 "request"
             ),
             Some(tail) => tracing::info!(
@@ -216,12 +221,34 @@ impl Drop for AccessLog {
 pub(crate) struct Logged {
     inner: ResBody,
     log: AccessLog,
+    /// The body failed: hyper dropped the connection before its end.
+    aborted: bool,
+    /// The body gave its last frame.
+    ended: bool,
 }
 
 impl Logged {
     /// Wraps `inner`.
     pub(crate) fn new(inner: ResBody, log: AccessLog) -> Self {
-        Logged { inner, log }
+        Logged {
+            inner,
+            log,
+            aborted: false,
+            ended: false,
+        }
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        self.log.body_end = if self.aborted {
+            self.log.metrics.aborted_body();
+            "aborted"
+        } else if self.ended || self.inner.is_end_stream() {
+            "complete"
+        } else {
+            "client-gone"
+        };
     }
 }
 
@@ -234,10 +261,15 @@ impl Body for Logged {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled {
-            if let Some(data) = frame.data_ref() {
-                self.log.bytes += data.len() as u64;
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.log.bytes += data.len() as u64;
+                }
             }
+            Poll::Ready(Some(Err(_))) => self.aborted = true,
+            Poll::Ready(None) => self.ended = true,
+            Poll::Pending => {}
         }
         polled
     }

@@ -162,6 +162,87 @@ pub enum TailEvent {
 /// because a quiet end must never look like a finished log.
 pub type TailStream = Pin<Box<dyn Stream<Item = TailEvent> + Send>>;
 
+/// The pieces of a job's whole log, in order, as a backend streams them.
+///
+/// A piece is raw bytes of the log, cut anywhere (even inside a multi-byte
+/// character); an `Err` breaks the answer off.
+pub type LogStream = Pin<Box<dyn Stream<Item = Result<Bytes, BackendError>> + Send>>;
+
+/// A job's whole log, the answer of GET `jobs/{id}/logs/` (see
+/// [`AgentBackend::job_logs`]): text known at once, or a [`LogStream`] read while
+/// the answer is sent, so that a log of any size costs the server one piece at a
+/// time.
+///
+/// The serving layer decodes the bytes as the clients do (invalid UTF-8 becoming
+/// U+FFFD, across the pieces' boundaries) and writes them as one JSON string in a
+/// chunked body. The status is decided before the first byte: an `Err` as the
+/// first piece is answered as that error; a later one drops the connection before
+/// the body's end, so the client sees an incomplete answer, never a shorter log.
+///
+/// ```
+/// use agent_server::{BackendError, LogBody};
+/// use bytes::Bytes;
+///
+/// let whole: LogBody = "line 1\nline 2\n".into();
+/// let pieces = futures_util::stream::iter([
+///     Ok(Bytes::from_static(b"line 1\nli")),
+///     Ok(Bytes::from_static(b"ne 2\n")),
+///     Err(BackendError::detail(502, "Ray broke off the log")),
+/// ]);
+/// let streamed = LogBody::wrap_stream(pieces);
+/// # let _ = (whole, streamed);
+/// ```
+pub struct LogBody {
+    pieces: LogStream,
+}
+
+impl LogBody {
+    /// A log streamed piece by piece (see [`LogStream`]).
+    pub fn wrap_stream<S>(pieces: S) -> Self
+    where
+        S: Stream<Item = Result<Bytes, BackendError>> + Send + 'static,
+    {
+        LogBody {
+            pieces: Box::pin(pieces),
+        }
+    }
+
+    /// The pieces, for the serving layer.
+    pub(crate) fn into_stream(self) -> LogStream {
+        self.pieces
+    }
+}
+
+impl fmt::Debug for LogBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogBody").finish_non_exhaustive()
+    }
+}
+
+impl From<Bytes> for LogBody {
+    fn from(bytes: Bytes) -> Self {
+        LogBody::wrap_stream(futures_util::stream::iter([Ok(bytes)]))
+    }
+}
+
+impl From<Vec<u8>> for LogBody {
+    fn from(bytes: Vec<u8>) -> Self {
+        Bytes::from(bytes).into()
+    }
+}
+
+impl From<String> for LogBody {
+    fn from(text: String) -> Self {
+        Bytes::from(text).into()
+    }
+}
+
+impl From<&'static str> for LogBody {
+    fn from(text: &'static str) -> Self {
+        Bytes::from_static(text.as_bytes()).into()
+    }
+}
+
 /// What the serving layer knows about the caller, handed to every operation.
 #[derive(Clone, Default)]
 pub struct RequestContext {
@@ -205,8 +286,10 @@ pub trait AgentBackend: Send + Sync + 'static {
     /// GET `jobs/{id}/`: one Ray job info.
     async fn get_job(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<Value>;
 
-    /// GET `jobs/{id}/logs/` (no upgrade): the log so far, answered as a JSON string.
-    async fn job_logs(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<String>;
+    /// GET `jobs/{id}/logs/` (no upgrade): the log so far, answered as one JSON
+    /// string, streamed (see [`LogBody`]). An error here is answered before any
+    /// byte (an unknown job is a plain 404).
+    async fn job_logs(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<LogBody>;
 
     /// POST `jobs/{id}/stop/`: `{"stopped": bool}`.
     async fn stop_job(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<Value>;

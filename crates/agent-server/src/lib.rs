@@ -11,6 +11,12 @@
 //!   `{"type":"error","message":...}` and close 1011); pings are answered;
 //! - GET `jobs/{id}/logs/stream/`: a chunked body of `data: {event}\n\n` lines.
 //!
+//! GET `jobs/{id}/logs/` without an upgrade answers the whole log as one JSON string,
+//! written piece by piece as the backend streams it ([`LogBody`]), so a log of any
+//! size costs the server a 16 KiB window at a time; a source that fails after the
+//! first byte breaks the body off, so a client never takes a shorter log for the
+//! whole.
+//!
 //! The testkit's in-memory server and `agent-gateway` both run on [`serve`]; a
 //! [`RequestHook`] sees every request first (the testkit journals and injects faults
 //! with one).
@@ -34,6 +40,7 @@ mod body;
 mod conn;
 mod hook;
 mod limits;
+mod logbody;
 mod metrics;
 mod route;
 mod server;
@@ -42,8 +49,8 @@ mod tls;
 mod ws;
 
 pub use backend::{
-    AgentBackend, BackendError, BackendResult, ErrorBody, RequestContext, TailEvent, TailProtocol,
-    TailStream,
+    AgentBackend, BackendError, BackendResult, ErrorBody, LogBody, LogStream, RequestContext,
+    TailEvent, TailProtocol, TailStream,
 };
 pub use body::event_json;
 pub use hook::{CannedResponse, Intercept, InterceptAction, RequestHead, RequestHook};

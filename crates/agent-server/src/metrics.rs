@@ -1,6 +1,7 @@
 //! The server's metrics, served at `/metrics` in the Prometheus text format
 //! (`prometheus-client` writes the exposition): requests by route and status, their
-//! latency, open connections, open tails, log lines sent, and refusals by cause.
+//! latency, open connections, open tails, log lines sent, refusals by cause, and
+//! answers broken off after their head.
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
@@ -61,6 +62,7 @@ pub(crate) struct Metrics {
     open_tails: Gauge,
     lines_sent: Counter,
     refusals: Family<CauseLabel, Counter>,
+    aborted_bodies: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -80,6 +82,7 @@ impl Metrics {
         let open_tails = Gauge::default();
         let lines_sent = Counter::default();
         let refusals = Family::<CauseLabel, Counter>::default();
+        let aborted_bodies = Counter::default();
         registry.register(
             "requests",
             "Requests answered, by route and status",
@@ -106,6 +109,12 @@ impl Metrics {
             "Connections and requests refused, by cause",
             refusals.clone(),
         );
+        registry.register(
+            "aborted_bodies",
+            "Answers broken off after their head was sent (e.g. a streamed log whose \
+             source failed): the client sees an incomplete body",
+            aborted_bodies.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -114,7 +123,13 @@ impl Metrics {
             open_tails,
             lines_sent,
             refusals,
+            aborted_bodies,
         }
+    }
+
+    /// Counts an answer broken off after its head.
+    pub(crate) fn aborted_body(&self) {
+        self.aborted_bodies.inc();
     }
 
     /// Counts an answered request.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use agent_proto::Secret;
 use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -25,6 +26,7 @@ use crate::body::{empty, error_response, json_response, sse_body, ResBody, Trunc
 use crate::conn::{Admitted, ConnGuard, ConnTable};
 use crate::hook::{Intercept, InterceptAction, RequestHead, RequestHook};
 use crate::limits::Limits;
+use crate::logbody::log_body;
 use crate::metrics::{Cause, Metrics};
 use crate::route::{parse_route, Route, RouteError};
 use crate::task::TaskSet;
@@ -799,7 +801,21 @@ async fn dispatch(
         Route::Health => ok(b.health(ctx).await?),
         Route::ListJobs => ok(b.list_jobs(ctx).await?),
         Route::GetJob(id) => ok(b.get_job(ctx, &id).await?),
-        Route::JobLogs(id) => ok(Value::String(b.job_logs(ctx, &id).await?)),
+        Route::JobLogs(id) => {
+            let mut pieces = b.job_logs(ctx, &id).await?.into_stream();
+            // The status is decided by the first piece: a log that fails before any
+            // byte is answered as its error, not as a broken 200.
+            let first = match pieces.next().await {
+                Some(Err(e)) => return Err(e),
+                first => first,
+            };
+            let mut r = Response::new(log_body(first, pieces));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
+        }
         Route::StopJob(id) => ok(b.stop_job(ctx, &id).await?),
         Route::TailHttp(id) => {
             let events = b.tail(ctx, &id, TailProtocol::Http).await?;

@@ -9,8 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent_testkit::sample::{RUNNING_JOB, SUCCEEDED_JOB};
-use agent_testkit::{attack, AgentTestServer};
+use agent_testkit::{attack, AgentTestServer, Fault, RouteKind};
+use bytes::Bytes;
 use common::{eventually, ws_connect, ws_read_all, Http};
+use http::Method;
+use http_body_util::{BodyExt, Full};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -65,12 +68,27 @@ async fn one_line_per_request_with_status_bytes_latency_and_tail_ends() {
     assert!(line.contains("status=200"), "{line}");
     assert!(line.contains(&format!("bytes={}", a.body.len())), "{line}");
     assert!(line.contains("latency_ms="), "{line}");
+    assert!(line.contains("end=complete"), "{line}");
     assert!(!line.contains("job_id=x"), "no query: {line}");
     eventually(|| log.line_with("path=/nodes/").is_some()).await;
     assert!(log
         .line_with("path=/nodes/")
         .unwrap()
         .contains("status=401"));
+
+    // a body broken off after its head: the line says so, not that it was sent
+    s.set_fault(RouteKind::JobLogs, Fault::close_after_bytes(1).times(1));
+    let req = http
+        .request(Method::GET, &format!("jobs/{RUNNING_JOB}/logs/"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let res = http.send(req).await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.into_body().collect().await.is_err());
+    let path = format!("path=/jobs/{RUNNING_JOB}/logs/ ");
+    eventually(|| log.line_with(&path).is_some()).await;
+    let line = log.line_with(&path).unwrap();
+    assert!(line.contains("end=aborted"), "{line}");
 
     // an HTTP tail of a finished job: all its lines, then `complete`
     let res = http

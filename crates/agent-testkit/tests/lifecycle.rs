@@ -11,8 +11,8 @@ use std::time::Duration;
 use agent_proto::{JobId, JobStatus, NodeId, PluginLookup, ServeAppName, TaskId};
 use agent_testkit::sample::RUNNING_JOB;
 use agent_testkit::serve::{
-    serve, AgentBackend, BackendError, BackendResult, RequestContext, ServeOptions, TailEvent,
-    TailProtocol, TailStream,
+    serve, AgentBackend, BackendError, BackendResult, LogBody, RequestContext, ServeOptions,
+    TailEvent, TailProtocol, TailStream,
 };
 use agent_testkit::{AgentTestServer, JobSpec, TestkitError};
 use async_trait::async_trait;
@@ -244,7 +244,7 @@ impl AgentBackend for Canned {
     async fn get_job(&self, _: &RequestContext, job: &JobId) -> BackendResult<Value> {
         Ok(json!({"submission_id": job.as_str()}))
     }
-    async fn job_logs(&self, _: &RequestContext, _: &JobId) -> BackendResult<String> {
+    async fn job_logs(&self, _: &RequestContext, _: &JobId) -> BackendResult<LogBody> {
         Ok("a\nb\n".into())
     }
     async fn stop_job(&self, _: &RequestContext, _: &JobId) -> BackendResult<Value> {

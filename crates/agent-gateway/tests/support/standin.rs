@@ -28,6 +28,25 @@ pub struct Log {
     pub after: Bytes,
 }
 
+/// How the log-file API sends a job's log: `before` cut into `cuts`, a `gate` to
+/// wait for after the first piece, a failure after `fail_after` bytes.
+#[derive(Clone, Default)]
+pub struct FileAnswer {
+    /// The sizes `before` is cut into by the log-file API (repeated; empty: whole).
+    pub cuts: Vec<usize>,
+    /// After the first piece, the log-file API waits (up to 30 s, then fails) until
+    /// this is notified.
+    pub gate: Option<Arc<tokio::sync::Notify>>,
+    /// The log-file API's answer breaks off after this many bytes.
+    pub fail_after: Option<usize>,
+}
+
+/// The error of a body the stand-in breaks off.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How long a gated answer waits for its gate.
+pub const GATE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Log {
     pub fn plain(bytes: impl Into<Bytes>) -> Self {
         Log {
@@ -51,6 +70,63 @@ impl Log {
         ))
     }
 
+    /// What the log-file API answers: the log as `how` says (`filler` and `after`
+    /// are sent whole after `before`).
+    fn file_body(&self, how: &FileAnswer) -> BoxBody<Bytes, BoxError> {
+        if how.cuts.is_empty() && how.gate.is_none() && how.fail_after.is_none() {
+            return self.body().map_err(|never| match never {}).boxed();
+        }
+        let mut pieces = Vec::new();
+        let mut rest = self.before.clone();
+        let mut sizes = how.cuts.iter().copied().filter(|n| *n > 0).cycle();
+        while !rest.is_empty() {
+            let n = sizes.next().unwrap_or(rest.len()).min(rest.len());
+            pieces.push(rest.split_to(n));
+        }
+        let tail = GenBody {
+            parts: vec![Bytes::new(), Bytes::new(), self.after.clone()],
+            next: 0,
+            filler_left: self.filler,
+        };
+        let (gate, fail_after) = (how.gate.clone(), how.fail_after);
+        let state = (pieces.into_iter(), 0usize, gate, tail);
+        let stream = futures_util::stream::unfold(state, move |st| async move {
+            let (mut pieces, sent, mut gate, mut tail) = st;
+            if sent == usize::MAX {
+                return None;
+            }
+            if fail_after.is_some_and(|n| sent >= n) {
+                tokio::task::yield_now().await;
+                let e: BoxError = "the stand-in broke the log off".into();
+                return Some((Err(e), (pieces, usize::MAX, None, tail)));
+            }
+            if sent > 0 {
+                // the first piece went out: wait for the gate, once
+                if let Some(g) = gate.take() {
+                    if tokio::time::timeout(GATE_WAIT, g.notified()).await.is_err() {
+                        let e: BoxError = "the gate was never opened".into();
+                        return Some((Err(e), (pieces, usize::MAX, None, tail)));
+                    }
+                }
+            }
+            // one piece per write, as often as not
+            tokio::task::yield_now().await;
+            let mut piece = match pieces.next() {
+                Some(p) => p,
+                None => match std::future::poll_fn(|cx| Pin::new(&mut tail).poll_frame(cx)).await {
+                    Some(Ok(frame)) => frame.into_data().unwrap_or_default(),
+                    _ => return None,
+                },
+            };
+            if let Some(n) = fail_after {
+                piece.truncate(n - sent);
+            }
+            let sent = sent + piece.len();
+            Some((Ok(BodyFrame::data(piece)), (pieces, sent, gate, tail)))
+        });
+        http_body_util::StreamBody::new(stream).boxed()
+    }
+
     fn body(&self) -> GenBody {
         GenBody {
             parts: vec![self.before.clone(), Bytes::new(), self.after.clone()],
@@ -58,6 +134,17 @@ impl Log {
             filler_left: self.filler,
         }
     }
+}
+
+/// A status request held while the tail socket streams: the socket sends `before`,
+/// arms the hold, waits until a `/api/jobs/{id}` request is held (`engaged`), then
+/// sends `after`; that request answers once `release` is notified (or after twice
+/// `GATE_WAIT`).
+#[derive(Clone, Default)]
+pub struct StatusHold {
+    pub armed: Arc<std::sync::atomic::AtomicBool>,
+    pub engaged: Arc<tokio::sync::Notify>,
+    pub release: Arc<tokio::sync::Notify>,
 }
 
 /// One stand-in job.
@@ -69,6 +156,10 @@ pub struct Job {
     pub socket_sends: bool,
     /// The job's status once its socket was opened (it is RUNNING before).
     pub finished: bool,
+    /// How the log-file API sends the log.
+    pub file: FileAnswer,
+    /// A status request to hold while the socket streams.
+    pub status_hold: Option<StatusHold>,
 }
 
 impl Job {
@@ -77,6 +168,8 @@ impl Job {
             socket_sends: log.is_utf8(),
             log,
             finished: true,
+            file: FileAnswer::default(),
+            status_hold: None,
         }
     }
 }
@@ -109,12 +202,16 @@ impl State {
     }
 }
 
-type Answer = Response<BoxBody<Bytes, Infallible>>;
+type Answer = Response<BoxBody<Bytes, BoxError>>;
 
 fn text(status: u16, body: impl Into<String>) -> Answer {
     Response::builder()
         .status(status)
-        .body(Full::new(Bytes::from(body.into())).boxed())
+        .body(
+            Full::new(Bytes::from(body.into()))
+                .map_err(|never| match never {})
+                .boxed(),
+        )
         .unwrap()
 }
 
@@ -182,7 +279,14 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
         ["api", "version"] => text(200, r#"{"ray_version": "2.60.0"}"#),
         ["api", "gcs_healthz"] => text(200, "success"),
         ["api", "jobs", id] => match job(id) {
-            Some(j) => text(
+            Some(j) => {
+                if let Some(hold) = &j.status_hold {
+                    if hold.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                        hold.engaged.notify_one();
+                        let _ = tokio::time::timeout(2 * GATE_WAIT, hold.release.notified()).await;
+                    }
+                }
+                text(
                 200,
                 serde_json::json!({
                     "submission_id": id, "job_id": "02000000", "entrypoint": "python x.py",
@@ -192,7 +296,8 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
                                     "env_vars": {"API_KEY": "k3y", "AGENT_ACTION": "go"}},
                 })
                 .to_string(),
-            ),
+                )
+            }
             None => text(404, format!("Job {id} does not exist")),
         },
         ["api", "jobs", id, "logs"] => match job(id) {
@@ -213,7 +318,18 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
             let (response, upgrade) = fastwebsockets::upgrade::upgrade(&mut req).unwrap();
             tokio::spawn(async move {
                 let mut ws = upgrade.await.unwrap();
-                if j.socket_sends {
+                if let (true, Some(hold)) = (j.socket_sends, &j.status_hold) {
+                    let first = Frame::text(Payload::Owned(j.log.before.to_vec()));
+                    if ws.write_frame(first).await.is_err() {
+                        return;
+                    }
+                    hold.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+                    let _ = tokio::time::timeout(GATE_WAIT, hold.engaged.notified()).await;
+                    let rest = Frame::text(Payload::Owned(j.log.after.to_vec()));
+                    if ws.write_frame(rest).await.is_err() {
+                        return;
+                    }
+                } else if j.socket_sends {
                     let mut body = j.log.body();
                     while let Some(Ok(frame)) =
                         std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
@@ -234,7 +350,7 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
                     ))
                     .await;
             });
-            return Ok(response.map(|_| Full::new(Bytes::new()).boxed()));
+            return Ok(response.map(|_| text(200, "").into_body()));
         }
         ["api", "v0", "logs", "file"] => {
             if state.no_log_file_api {
@@ -250,7 +366,7 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
                 Some(j) if node == DRIVER_NODE => Response::builder()
                     .status(200)
                     .header("content-type", "text/plain")
-                    .body(j.log.body().boxed())
+                    .body(j.log.file_body(&j.file))
                     .unwrap(),
                 _ => text(
                     500,

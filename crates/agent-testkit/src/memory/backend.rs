@@ -4,13 +4,17 @@ use std::sync::Arc;
 
 use agent_proto::{JobId, NodeId, PluginLookup, ServeAppName, TaskId};
 use async_trait::async_trait;
+use bytes::Bytes;
 use serde_json::{json, Value};
 
 use crate::memory::cluster::{Cluster, RunRequest};
 use crate::serve::{
-    AgentBackend, BackendError, BackendResult, RequestContext, TailProtocol, TailStream,
+    AgentBackend, BackendError, BackendResult, LogBody, RequestContext, TailProtocol, TailStream,
 };
 use crate::util::lock;
+
+/// How many lines of a log one piece of a `jobs/{id}/logs/` answer holds.
+const LOG_BATCH: u64 = 256;
 
 /// The default page size of `plugin_releases/`.
 const PAGE_SIZE: usize = 20;
@@ -117,9 +121,21 @@ impl AgentBackend for MemoryBackend {
         Ok(j.info())
     }
 
-    async fn job_logs(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<String> {
+    async fn job_logs(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<LogBody> {
         let j = self.cluster.job(job.as_str()).ok_or_else(|| no_job(job))?;
-        Ok(j.log_text())
+        // The log so far, read by index a batch at a time as the answer is sent: a
+        // large log is never copied whole.
+        let end = j.log_len();
+        let pieces = futures_util::stream::unfold(0u64, move |from| {
+            let j = Arc::clone(&j);
+            async move {
+                (from < end).then(|| {
+                    let n = LOG_BATCH.min(end - from);
+                    (Ok(Bytes::from(j.log_text_of(from, n))), from + n)
+                })
+            }
+        });
+        Ok(LogBody::wrap_stream(pieces))
     }
 
     async fn stop_job(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {

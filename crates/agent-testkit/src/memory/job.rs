@@ -305,6 +305,17 @@ impl JobEntry {
         lock(&self.state).log.text()
     }
 
+    /// Lines `from..from + max` of the log (fewer at its end), each followed by `\n`.
+    pub(crate) fn log_text_of(&self, from: u64, max: u64) -> String {
+        let lines = lock(&self.state).log.lines(from, max);
+        let mut out = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for l in lines {
+            out.push_str(&l);
+            out.push('\n');
+        }
+        out
+    }
+
     /// How many lines the log has.
     pub(crate) fn log_len(&self) -> u64 {
         lock(&self.state).log.len()

@@ -1,0 +1,58 @@
+//! `jobs/{id}/logs/` of a large log, streamed by the test server a batch of lines
+//! at a time, read whole by both clients: every byte arrives, quotes, backslashes,
+//! control and multi-byte characters included.
+
+use agent_client_async::AsyncAgentClient;
+use agent_client_blocking::AgentClient;
+use agent_testkit::{AgentTestServer, JobSpec};
+
+const BIG: &str = "raysubmit_biglog";
+const ODD: &str = "raysubmit_oddlog";
+
+#[test]
+fn a_large_log_reads_whole_through_both_clients() {
+    let odd_lines = [
+        "quote \" backslash \\ slash /",
+        "tab\tbell\u{7}esc\u{1b}nul\u{0}",
+        "é € 𝄞 \u{FFFD}",
+        "",
+        "last",
+    ];
+    let server = AgentTestServer::builder()
+        // 100,000 lines of 100 bytes: ~10 MB, hundreds of pieces
+        .job(JobSpec::new(BIG).generate(100_000, 100))
+        .job(JobSpec::new(ODD).lines(odd_lines))
+        .start_blocking()
+        .unwrap();
+    let blocking = AgentClient::builder(server.url(), server.token())
+        .build()
+        .unwrap();
+    // the jobs write their logs at start: wait until both are finished
+    for job in [BIG, ODD] {
+        let mut tries = 0;
+        while !blocking.get_job(job).unwrap().status.is_terminal() {
+            tries += 1;
+            assert!(tries < 500, "{job} never finished");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    let big = server.handle().job_log(BIG).unwrap();
+    assert!(big.len() > 10_000_000, "{}", big.len());
+    let odd = server.handle().job_log(ODD).unwrap();
+    assert_eq!(odd, odd_lines.map(|l| format!("{l}\n")).concat());
+
+    assert!(blocking.get_job_logs(BIG).unwrap() == big);
+    assert_eq!(blocking.get_job_logs(ODD).unwrap(), odd);
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = AsyncAgentClient::builder(server.url(), server.token())
+            .build()
+            .unwrap();
+        assert!(client.get_job_logs(BIG).await.unwrap() == big);
+        assert_eq!(client.get_job_logs(ODD).await.unwrap(), odd);
+    });
+}
