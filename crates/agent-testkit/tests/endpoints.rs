@@ -33,7 +33,12 @@ async fn health_answers_ok() {
 
 #[tokio::test]
 async fn the_token_is_required_and_never_echoed() {
-    let (s, _) = sample().await;
+    let s = AgentTestServer::sample()
+        .token("tok")
+        .journal_refused(true)
+        .build()
+        .await
+        .unwrap();
     let none = Http::new(s.url(), None).get("jobs/").await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
     let wrong = Http::new(s.url(), Some("tok-wrong-value"))
@@ -52,13 +57,17 @@ async fn the_token_is_required_and_never_echoed() {
         .err()
         .unwrap();
     assert_eq!(refused.0, StatusCode::UNAUTHORIZED);
-    // the journal has them all, tokens marked sensitive
+    // asked for, the journal has them all, tokens marked sensitive
     let j = s.journal();
     assert_eq!(j.len(), 4);
     let e = &j[1];
     assert_eq!(e.header("authorization"), Some("tok-wrong-value"));
     assert!(e.headers["authorization"].is_sensitive());
     assert!(!format!("{e:?}").contains("tok-wrong-value"));
+    // by default, none of them
+    let (s, _) = sample().await;
+    let _ = Http::new(s.url(), Some("tok-wrong-value")).get("jobs/").await;
+    assert!(s.journal().is_empty(), "{:?}", s.journal());
 }
 
 #[tokio::test]
