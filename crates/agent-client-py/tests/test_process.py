@@ -160,3 +160,34 @@ def test_an_async_client_made_before_fork_raises_in_the_child(server: TestServer
     answer = in_child(child)
     assert answer.startswith('ClientError 500') and 'after the fork' in answer, answer
     assert answer.endswith('| fresh: ok'), answer
+
+
+@fork_only
+def test_a_child_that_exits_normally_does_not_hang_on_the_parents_objects() -> None:
+    # The child runs the interpreter's finalizers on the parent's client, tail and
+    # TestServer (which it leaks rather than drops), and exits; the parent's go on.
+    script = textwrap.dedent(
+        """
+        import os, sys
+        from agent_client import AgentClient
+        from agent_client.exceptions import ClientError
+        from agent_client.testing import TestServer
+
+        server = TestServer()
+        client = AgentClient(server.url, server.token)
+        tail = client.tail_job_logs('raysubmit_capture1', protocol='websocket')
+        next(tail)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                client.health_check()
+            except ClientError as e:
+                print('child', e.status_code, flush=True)
+            sys.exit(0)
+        _, status = os.waitpid(pid, 0)
+        print('parent', status, client.health_check()['status'], len(list(tail)) > 0, flush=True)
+        """
+    )
+    proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split('\n')[:2] == ['child 500', 'parent 0 ok True'], proc.stdout + proc.stderr
