@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use crate::convert::to_py;
 use crate::errors::to_pyerr;
+use crate::fork::ForkOwned;
 use crate::runtime::{awaitable, wait, Convert};
 use crate::tail::{open_tail, Tail};
 
@@ -27,12 +28,19 @@ use crate::tail::{open_tail, Tail};
 /// which never print.
 #[pyclass(frozen, module = "agent_client._native")]
 pub struct Core {
-    client: AsyncAgentClient,
+    /// Refuses to work in a forked child (see [`crate::fork`]).
+    client: ForkOwned<AsyncAgentClient>,
+    base_url: String,
     /// Kept to scrub errors made here (a token passed as an id by mistake).
     secrets: Vec<Secret>,
 }
 
 impl Core {
+    /// The client, in the process that made it.
+    fn client(&self, py: Python<'_>) -> PyResult<&AsyncAgentClient> {
+        self.client.get().map_err(|e| to_pyerr(py, e))
+    }
+
     /// Replaces every token this client holds in `err`'s text.
     fn scrub(&self, err: ClientError) -> ClientError {
         self.secrets.iter().fold(err, |e, s| e.scrub(s.expose()))
@@ -134,17 +142,21 @@ impl Core {
         // The transport may look for the runtime while it is built.
         let _guard = crate::runtime::runtime()?.enter();
         let client = builder.build().map_err(|e| to_pyerr(py, scrub(e)))?;
-        Ok(Core { client, secrets })
+        Ok(Core {
+            base_url: client.base_url().to_owned(),
+            client: ForkOwned::new(client),
+            secrets,
+        })
     }
 
     /// The base URL requests are relative to.
     #[getter]
     fn base_url(&self) -> String {
-        self.client.base_url().to_owned()
+        self.base_url.clone()
     }
 
     fn __repr__(&self) -> String {
-        format!("Core(base_url={:?})", self.client.base_url())
+        format!("Core(base_url={:?})", self.base_url)
     }
 
     /// Checks a path segment the caller gave: `kind` is `job`, `node`, `task`,
@@ -188,7 +200,10 @@ impl Core {
             .prepare(method, path, body)
             .map_err(|e| self.pyerr(py, e))?;
         let query = query.unwrap_or_default();
-        let out = wait(py, self.client.raw_request(method, &path, &query, body))?;
+        let out = wait(
+            py,
+            self.client(py)?.raw_request(method, &path, &query, body),
+        )?;
         let value = out.map_err(|e| self.pyerr(py, e))?;
         to_py(py, &value)
     }
@@ -207,7 +222,7 @@ impl Core {
             .prepare(method, path, body)
             .map_err(|e| self.pyerr(py, e))?;
         let query = query.unwrap_or_default();
-        let client = self.client.clone();
+        let client = self.client(py)?.clone();
         awaitable(py, async move {
             let out = client.raw_request(method, &path, &query, body).await;
             Box::new(move |py: Python<'_>| match out {
@@ -219,12 +234,12 @@ impl Core {
 
     /// A job's whole log as text (`GET jobs/{id}/logs/`).
     fn job_logs(&self, py: Python<'_>, job_id: &str) -> PyResult<String> {
-        wait(py, self.client.get_job_logs(job_id))?.map_err(|e| self.pyerr(py, e))
+        wait(py, self.client(py)?.get_job_logs(job_id))?.map_err(|e| self.pyerr(py, e))
     }
 
     /// [`Core::job_logs`], as an awaitable.
     fn job_logs_async<'py>(&self, py: Python<'py>, job_id: String) -> PyResult<Bound<'py, PyAny>> {
-        let client = self.client.clone();
+        let client = self.client(py)?.clone();
         awaitable(py, async move {
             let out = client.get_job_logs(&job_id).await;
             Box::new(move |py: Python<'_>| match out {
@@ -247,7 +262,7 @@ impl Core {
         let options = self
             .tail_options(timeout, protocol, limits)
             .map_err(|e| self.pyerr(py, e))?;
-        let client = self.client.clone();
+        let client = self.client(py)?.clone();
         let tail = wait(py, open_tail(client, job_id.to_owned(), options))?;
         tail.map_err(|e| self.pyerr(py, e))
     }
@@ -264,7 +279,7 @@ impl Core {
         let options = self
             .tail_options(timeout, protocol, limits)
             .map_err(|e| self.pyerr(py, e))?;
-        let client = self.client.clone();
+        let client = self.client(py)?.clone();
         awaitable(py, async move {
             let out = open_tail(client, job_id, options).await;
             Box::new(move |py: Python<'_>| match out {
@@ -275,14 +290,18 @@ impl Core {
     }
 
     /// Closes the client: open tails end, later calls fail (a `ClientError`, 500).
+    /// In a forked child it does nothing: the connections are the parent's.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        wait(py, self.client.close())
+        match self.client.get_local() {
+            Some(client) => wait(py, client.close()),
+            None => Ok(()),
+        }
     }
 
-    /// True once `close()` was called.
+    /// True once `close()` was called (and in a forked child, where it is unusable).
     #[getter]
     fn closed(&self) -> bool {
-        self.client.is_closed()
+        self.client.get_local().is_none_or(|c| c.is_closed())
     }
 }
 

@@ -12,8 +12,9 @@
 //! - [`errors`]: every `ClientError` becomes the exception class of
 //!   `agent_client.exceptions` that synapse-sdk raises for it, with `status_code`.
 //!
-//! One multi-thread tokio runtime, owned by the module ([`runtime::runtime`]), runs
-//! every connection of every client.
+//! One multi-thread tokio runtime per process, owned by the module
+//! ([`runtime::runtime`]), runs every connection of every client; a client made
+//! before `os.fork()` raises a clear `ClientError` in the child ([`fork`]).
 //!
 //! The workspace's `unsafe_code = "forbid"` holds here too: the `unsafe` FFI glue
 //! that `#[pymodule]`, `#[pyclass]` and `#[pymethods]` expand to carries the macros'
@@ -24,6 +25,7 @@
 pub mod client;
 pub mod convert;
 pub mod errors;
+pub mod fork;
 pub mod runtime;
 pub mod tail;
 pub mod testing;
@@ -38,5 +40,19 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<testing::TestServer>()?;
     m.add_class::<runtime::CancelTask>()?;
     m.add_function(wrap_pyfunction!(runtime::complete_future, m)?)?;
+    // Runtime threads must be out of Python before the interpreter finalizes, and a
+    // forked child starts with none inside (see `runtime`).
+    let at_exit = wrap_pyfunction!(runtime::at_exit, m)?;
+    m.py()
+        .import("atexit")?
+        .call_method1("register", (at_exit,))?;
+    let after_fork = wrap_pyfunction!(runtime::after_fork_in_child, m)?;
+    let kwargs = pyo3::types::PyDict::new(m.py());
+    kwargs.set_item("after_in_child", after_fork)?;
+    let os = m.py().import("os")?;
+    // POSIX only (there is no fork elsewhere).
+    if os.hasattr("register_at_fork")? {
+        os.call_method("register_at_fork", (), Some(&kwargs))?;
+    }
     Ok(())
 }

@@ -9,10 +9,24 @@
 //! - [`awaitable`] (the async client): the future runs as a task of the runtime and
 //!   completes an asyncio future through `loop.call_soon_threadsafe`; cancelling the
 //!   asyncio future aborts the task ([`CancelTask`]), which drops it.
+//!
+//! Two process-level hazards are handled here:
+//!
+//! - **Interpreter exit.** A runtime thread that is inside Python (completing an
+//!   asyncio future) when the interpreter finalizes is ended by CPython with
+//!   `pthread_exit`, which cannot unwind through Rust frames: the process aborts
+//!   (seen as `SIGABRT` after an async tail's last line, on a loaded machine). So
+//!   runtime threads enter Python only through [`PythonEntry`], and [`at_exit`]
+//!   (registered with `atexit`, which runs before finalization) closes that door and
+//!   waits for the threads already inside.
+//! - **fork.** A child has none of the parent's runtime threads: [`runtime`] starts
+//!   a fresh runtime in each process, and objects of the parent refuse to work in
+//!   the child ([`crate::fork`]).
 
 use std::future::Future;
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -22,20 +36,88 @@ use tokio::task::AbortHandle;
 /// How long a blocking wait runs without the GIL before it checks for signals.
 pub const SIGNAL_SLICE: Duration = Duration::from_millis(50);
 
-static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+/// How long interpreter exit waits for runtime threads to leave Python.
+pub const EXIT_GRACE: Duration = Duration::from_secs(2);
 
-/// The runtime every client of this process shares, started on first use.
+/// The runtime of this process and its pid. Leaked on purpose: a runtime lives as
+/// long as its process, and a parent's runtime must never be dropped in a forked
+/// child (its drop would wait for worker threads that do not exist there).
+///
+/// Every caller holds the GIL, and so does `os.fork()`: the lock is never held by
+/// another thread at the moment of a fork.
+static RUNTIME: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
+
+/// The runtime every client of this process shares, started on first use (and
+/// again, fresh, in a child after `fork()`).
 pub fn runtime() -> PyResult<&'static Runtime> {
-    let rt = RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .thread_name("agent-client")
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())
+    let pid = std::process::id();
+    let mut slot = RUNTIME.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((owner, rt)) = *slot {
+        if owner == pid {
+            return Ok(rt);
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("agent-client")
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            PyRuntimeError::new_err(format!("agent_client: could not start its runtime: {e}"))
+        })?;
+    let rt: &'static Runtime = Box::leak(Box::new(rt));
+    *slot = Some((pid, rt));
+    Ok(rt)
+}
+
+/// Set once the interpreter exits: runtime threads no longer enter Python.
+static EXITING: AtomicBool = AtomicBool::new(false);
+/// Runtime threads inside Python now.
+static INSIDE: AtomicUsize = AtomicUsize::new(0);
+
+/// A runtime thread's permission to enter Python, held while it is inside.
+pub struct PythonEntry(());
+
+impl PythonEntry {
+    /// `None` once the interpreter is exiting (the caller must not touch Python).
+    ///
+    /// Counting first and checking second (both `SeqCst`), against [`at_exit`]
+    /// setting the flag first and reading the count second: either the thread sees
+    /// the flag and backs out, or `at_exit` sees the thread and waits for it.
+    pub fn enter() -> Option<PythonEntry> {
+        INSIDE.fetch_add(1, Ordering::SeqCst);
+        if EXITING.load(Ordering::SeqCst) {
+            INSIDE.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(PythonEntry(()))
+    }
+}
+
+impl Drop for PythonEntry {
+    fn drop(&mut self) {
+        INSIDE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Registered with `atexit`: runtime threads stop entering Python, and those inside
+/// get up to [`EXIT_GRACE`] to leave (with the GIL released, which they may need).
+#[pyfunction]
+pub fn at_exit(py: Python<'_>) {
+    EXITING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = Instant::now() + EXIT_GRACE;
+        while INSIDE.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     });
-    rt.as_ref().map_err(|e| {
-        PyRuntimeError::new_err(format!("agent_client: could not start its runtime: {e}"))
-    })
+}
+
+/// Registered with `os.register_at_fork(after_in_child=...)`: a thread that was
+/// inside Python at the fork does not exist in the child, so nothing is inside.
+#[pyfunction]
+pub fn after_fork_in_child() {
+    INSIDE.store(0, Ordering::SeqCst);
+    EXITING.store(false, Ordering::SeqCst);
 }
 
 /// Runs `fut` to completion on the calling thread with the GIL released, checking for
@@ -80,6 +162,11 @@ where
     let target = py_fut.clone().unbind();
     let task = rt.spawn(async move {
         let convert = fut.await;
+        // The interpreter is exiting: nobody will read the answer (the Python
+        // objects held here are released by pyo3 without the GIL).
+        let Some(_inside) = PythonEntry::enter() else {
+            return;
+        };
         Python::attach(|py| {
             let (exc, value) = match convert(py) {
                 Ok(v) => (py.None(), v),

@@ -22,6 +22,7 @@ use pyo3::types::PyDict;
 use tokio::sync::Mutex;
 
 use crate::errors::to_pyerr;
+use crate::fork::ForkOwned;
 use crate::runtime::{awaitable, wait, Convert};
 
 /// The most lines one batch hands over.
@@ -36,11 +37,11 @@ pub async fn open_tail(
 ) -> Result<Tail, ClientError> {
     let tail = client.tail_job_logs(job_id, options).await?;
     Ok(Tail {
-        state: Arc::new(Mutex::new(State {
+        state: ForkOwned::new(Arc::new(Mutex::new(State {
             tail: Some(tail),
             pending: Vec::new(),
             error: None,
-        })),
+        }))),
     })
 }
 
@@ -124,21 +125,31 @@ fn batch_to_py(py: Python<'_>, batch: Batch) -> PyResult<Py<PyAny>> {
 /// empty), `None` at the end of the log, or raises the error that ended it.
 #[pyclass(frozen, module = "agent_client._native")]
 pub struct Tail {
-    state: Arc<Mutex<State>>,
+    /// Refuses to work in a forked child (see [`crate::fork`]).
+    state: ForkOwned<Arc<Mutex<State>>>,
+}
+
+impl Tail {
+    fn state(&self, py: Python<'_>) -> PyResult<Arc<Mutex<State>>> {
+        self.state
+            .get()
+            .map(Arc::clone)
+            .map_err(|e| to_pyerr(py, e))
+    }
 }
 
 #[pymethods]
 impl Tail {
     /// The next lines; waits (GIL released, Ctrl-C honoured) while none is there.
     fn next_batch(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let state = Arc::clone(&self.state);
+        let state = self.state(py)?;
         let batch = wait(py, async move { state.lock().await.next_batch().await })?;
         batch_to_py(py, batch)
     }
 
     /// [`Tail::next_batch`], as an awaitable; cancelling it loses no line.
     fn next_batch_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let state = Arc::clone(&self.state);
+        let state = self.state(py)?;
         awaitable(py, async move {
             let batch = state.lock().await.next_batch().await;
             Box::new(move |py: Python<'_>| batch_to_py(py, batch)) as Convert
@@ -146,8 +157,11 @@ impl Tail {
     }
 
     /// Closes the tail now (its connection closes); later batches are `None`.
+    /// In a forked child it does nothing: the connection is the parent's.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let state = Arc::clone(&self.state);
+        let Some(state) = self.state.get_local().map(Arc::clone) else {
+            return Ok(());
+        };
         wait(py, async move {
             let mut st = state.lock().await;
             st.tail = None;
@@ -159,7 +173,7 @@ impl Tail {
     /// What the tail received so far: `delivered`, `skipped_oversized`, `replayed`,
     /// and `protocol` (`websocket` or `http`; `None` once closed).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let state = Arc::clone(&self.state);
+        let state = self.state(py)?;
         let (counters, protocol) = wait(py, async move {
             let st = state.lock().await;
             match &st.tail {

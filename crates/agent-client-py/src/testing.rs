@@ -14,6 +14,8 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use std::sync::Mutex;
 
+use crate::fork::ForkOwned;
+
 const ROUTES: &[(&str, RouteKind)] = &[
     ("health", RouteKind::Health),
     ("list_jobs", RouteKind::ListJobs),
@@ -58,7 +60,8 @@ fn secs(s: f64) -> PyResult<Duration> {
 /// `hello`, the plugin release `demo@1.0.0`. `stop()` (or dropping it) stops it.
 #[pyclass(frozen, module = "agent_client._native")]
 pub struct TestServer {
-    server: Mutex<Option<BlockingTestServer>>,
+    /// Leaked, never stopped, in a forked child: its thread is the parent's.
+    server: ForkOwned<Mutex<Option<BlockingTestServer>>>,
     url: String,
     token: String,
 }
@@ -67,6 +70,8 @@ impl TestServer {
     fn with<T>(&self, f: impl FnOnce(&BlockingTestServer) -> T) -> PyResult<T> {
         let guard = self
             .server
+            .get()
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?
             .lock()
             .map_err(|_| PyRuntimeError::new_err("the test server's lock is poisoned"))?;
         match guard.as_ref() {
@@ -87,7 +92,7 @@ impl TestServer {
         Ok(TestServer {
             url: server.url(),
             token: server.token().to_owned(),
-            server: Mutex::new(Some(server)),
+            server: ForkOwned::new(Mutex::new(Some(server))),
         })
     }
 
@@ -109,8 +114,10 @@ impl TestServer {
 
     /// Stops the server (its connections close); idempotent.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
-        let taken = self
-            .server
+        let Some(server) = self.server.get_local() else {
+            return Ok(()); // a forked child: the server is the parent's
+        };
+        let taken = server
             .lock()
             .map_err(|_| PyRuntimeError::new_err("the test server's lock is poisoned"))?
             .take();

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import astuple, dataclass
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+import time
+from typing import Any, AsyncIterator, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from agent_client import _native
+from agent_client.models import AgentRuntimePolicy, ClusterResourceSnapshot
 
 __all__ = ['AgentClient', 'AsyncAgentClient', 'StreamLimits']
 
@@ -65,6 +67,88 @@ def _query(params: Optional[Dict[str, Any]]) -> Optional[List[Tuple[str, str]]]:
 
 def _body(data: Any) -> Optional[str]:
     return None if data is None else json.dumps(data)
+
+
+def _system_update_body(api_tag: Optional[str], worker_tag: Optional[str]) -> Optional[Dict[str, str]]:
+    data = {}
+    if api_tag is not None:
+        data['api_tag'] = api_tag
+    if worker_tag is not None:
+        data['worker_tag'] = worker_tag
+    return data or None
+
+
+def _container_body(
+    plugin_release: Any,
+    model: Optional[int],
+    params: Optional[Dict[str, Any]],
+    envs: Optional[Dict[str, str]],
+    metadata: Optional[Dict[str, Any]],
+    labels: Optional[Iterable[str]],
+    plugin_file: Any,
+    kind: Optional[str],
+    backend_container_id: Optional[int],
+) -> Dict[str, Any]:
+    """The body of ``POST containers/``, as synapse-sdk builds it."""
+    if not plugin_release and not plugin_file:
+        raise ValueError('Either "plugin_release" or "plugin_file" must be provided to create a container.')
+    if plugin_file:
+        # synapse-sdk uploads the archive as multipart/form-data; the core sends JSON only.
+        raise NotImplementedError(
+            'create_container(plugin_file=...) uploads a file (multipart), which agent_client does not '
+            'support; upload the release first and pass plugin_release="code@version"'
+        )
+    data: Dict[str, Any] = dict(_serialize_plugin_release(plugin_release))
+    if model is not None:
+        data['model'] = model
+    optional = {
+        'params': params,
+        'envs': envs or None,
+        'metadata': metadata or None,
+        'labels': list(labels) if labels else None,
+        'kind': kind or None,
+        'backend_container_id': backend_container_id,
+    }
+    data.update({key: value for key, value in optional.items() if value is not None})
+    return data
+
+
+def _serialize_plugin_release(plugin_release: Any) -> Dict[str, Any]:
+    """synapse-sdk's ``ContainerClientMixin._serialize_plugin_release``."""
+    if hasattr(plugin_release, 'code') and hasattr(plugin_release, 'version'):
+        payload: Dict[str, Any] = {
+            'plugin_release': plugin_release.code,
+            'plugin': getattr(plugin_release, 'plugin', None),
+            'version': plugin_release.version,
+        }
+        config = getattr(plugin_release, 'config', None)
+        if isinstance(config, dict) and config.get('actions'):
+            action_name = next(iter(config['actions']))
+            payload['action'] = action_name
+            entrypoint = config['actions'][action_name].get('entrypoint')
+            if entrypoint:
+                # 'plugin.gradio_interface.app' -> 'plugin/gradio_interface.py'
+                payload['entrypoint'] = entrypoint.rsplit('.', 1)[0].replace('.', '/') + '.py'
+        return payload
+    if isinstance(plugin_release, str):
+        payload = {'plugin_release': plugin_release}
+        if '@' in plugin_release:
+            plugin, version = plugin_release.rsplit('@', 1)
+            payload.setdefault('plugin', plugin)
+            payload.setdefault('version', version)
+        return payload
+    raise TypeError('plugin_release must be a PluginRelease instance or a formatted string "code@version"')
+
+
+def _build_outcome(build_id: str, status: Any) -> Optional[Dict[str, Any]]:
+    """The result of a finished build, ``None`` while it runs; raises ``RuntimeError``
+    for a failed or cancelled one (as synapse-sdk's ``wait_for_build``)."""
+    build_status = status.get('status', '') if isinstance(status, dict) else ''
+    if build_status == 'completed':
+        return status.get('result', {})  # type: ignore[no-any-return]
+    if build_status in ('failed', 'cancelled'):
+        raise RuntimeError(f'Build {build_id} failed: {status.get("error", "Unknown error")}')
+    return None
 
 
 class _Operations:
@@ -398,6 +482,133 @@ class AgentClient(_Base):
 
         return pages(), int(first.get('count', 0))
 
+    # -- methods with logic of their own (waits, polling, typed answers) --------------
+
+    def get_cluster_resources(self, use_cache: bool = True) -> ClusterResourceSnapshot:
+        """The agent's cluster resource snapshot (``GET resources/cluster/``).
+
+        synapse-sdk returns its pydantic ``ClusterResourceSnapshot``; this returns the
+        dataclass of the same name, fields and defaults (``agent_client.models``):
+        attribute access as there, ``model_dump()`` for the dict.
+        """
+        data = self._run('GET', 'resources/cluster/', {'use_cache': use_cache})
+        return ClusterResourceSnapshot.model_validate(data)
+
+    def get_runtime_policy(self) -> AgentRuntimePolicy:
+        """The agent's effective runtime policy, typed (``GET resources/policy/``).
+
+        Returns the dataclass ``agent_client.models.AgentRuntimePolicy`` (synapse-sdk:
+        the pydantic model of that name; same fields, defaults, ``model_dump()``).
+        """
+        return AgentRuntimePolicy.model_validate(self._run('GET', 'resources/policy/'))
+
+    def update_runtime_policy(self, patch: Dict[str, Any]) -> AgentRuntimePolicy:
+        """Patches the runtime policy (``PATCH resources/policy/``); the typed effective
+        policy, as :meth:`get_runtime_policy`."""
+        return AgentRuntimePolicy.model_validate(self._run('PATCH', 'resources/policy/', data=patch))
+
+    def wait_for_system_ready(self, *, timeout: float = 120, poll_interval: float = 2) -> bool:
+        """Polls ``health_check`` every ``poll_interval`` seconds until it succeeds
+        (``True``) or ``timeout`` seconds passed (``False``), as synapse-sdk does."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            try:
+                self.health_check()
+                return True
+            except Exception:  # noqa: BLE001 - any failure means "not ready yet", as in the SDK
+                pass
+            time.sleep(poll_interval)
+        return False
+
+    def update_system(
+        self,
+        *,
+        api_tag: Optional[str] = None,
+        worker_tag: Optional[str] = None,
+        wait: bool = False,
+        timeout: float = 120,
+        poll_interval: float = 2,
+    ) -> Dict[str, Any]:
+        """Pulls new images and restarts the system (``POST system/update/``).
+
+        With ``wait``, waits for the system to come back (:meth:`wait_for_system_ready`
+        after one ``poll_interval``); a request that fails while the agent restarts
+        counts as started, as in synapse-sdk.
+        """
+        return self._system_operation(
+            'system/update/', _system_update_body(api_tag, worker_tag), 'updated', wait, timeout, poll_interval
+        )
+
+    def restart_system(self, *, wait: bool = False, timeout: float = 120, poll_interval: float = 2) -> Dict[str, Any]:
+        """Restarts the system containers (``POST system/restart/``); ``wait`` as in
+        :meth:`update_system`."""
+        return self._system_operation('system/restart/', None, 'restarted', wait, timeout, poll_interval)
+
+    def _system_operation(
+        self, path: str, body: Any, done: str, wait: bool, timeout: float, poll_interval: float
+    ) -> Dict[str, Any]:
+        try:
+            result = self._run('POST', path, data=body)
+        except Exception:
+            if wait:
+                time.sleep(poll_interval)  # let the restart begin
+                if self.wait_for_system_ready(timeout=timeout, poll_interval=poll_interval):
+                    return {'status': 'success', 'message': f'System {done} and ready'}
+            raise
+        if wait and isinstance(result, dict) and result.get('status') == 'success':
+            time.sleep(poll_interval)
+            if self.wait_for_system_ready(timeout=timeout, poll_interval=poll_interval):
+                result['message'] = f'System {done} and ready'
+        return result  # type: ignore[no-any-return]
+
+    def wait_for_build(self, build_id: str, *, timeout: float = 300, poll_interval: float = 2) -> Dict[str, Any]:
+        """Polls ``get_build_status`` until the build completes (its ``result``).
+
+        Raises ``TimeoutError`` after ``timeout`` seconds and ``RuntimeError`` for a
+        failed or cancelled build, as synapse-sdk does.
+        """
+        started = time.monotonic()
+        while True:
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f'Build {build_id} did not complete within {timeout}s')
+            outcome = _build_outcome(build_id, self.get_build_status(build_id))
+            if outcome is not None:
+                return outcome
+            time.sleep(poll_interval)
+
+    def create_container(
+        self,
+        plugin_release: Any = None,
+        *,
+        model: Optional[int] = None,
+        params: Optional[Dict[str, Any]] = None,
+        envs: Optional[Dict[str, str]] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        labels: Optional[Iterable[str]] = None,
+        plugin_file: Any = None,
+        kind: Optional[str] = None,
+        backend_container_id: Optional[int] = None,
+        wait: bool = True,
+        timeout: float = 300,
+    ) -> Any:
+        """Creates a plugin container (``POST containers/``).
+
+        With ``wait`` (the default), waits for its build (:meth:`wait_for_build`) and
+        returns the container; otherwise the build answer (``build_id``, ...).
+        ``plugin_file`` (a multipart upload in synapse-sdk) raises
+        ``NotImplementedError``.
+        """
+        data = _container_body(
+            plugin_release, model, params, envs, metadata, labels, plugin_file, kind, backend_container_id
+        )
+        response = self._run('POST', 'containers/', data=data)
+        if not wait:
+            return response
+        build_id = response.get('build_id') if isinstance(response, dict) else None
+        if not build_id:
+            return response
+        return self.wait_for_build(build_id, timeout=timeout)
+
     def websocket_tail_job_logs(self, job_id: str, timeout: float = 30.0) -> Iterator[str]:
         """Follow a job's log over WebSocket only."""
         return self.tail_job_logs(job_id, timeout, protocol='websocket')
@@ -550,13 +761,146 @@ class AsyncAgentClient(_Base):
         """Alias of :meth:`get_job_logs`."""
         return await self.get_job_logs(job_id)
 
-    async def list_plugin_releases(self, params: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-        """A page of plugin releases."""
-        return await self._run('GET', 'plugin_releases/', params)  # type: ignore[no-any-return]
+    async def list_plugin_releases(
+        self, params: Optional[Dict[str, Any]] = None, *, list_all: bool = False
+    ) -> Union[Dict[str, Any], Tuple[AsyncIterator[Dict[str, Any]], int]]:
+        """A page of plugin releases; with ``list_all``, ``(async iterator of every
+        result, count)``."""
+        return await self._list('plugin_releases/', params, list_all)  # type: ignore[no-any-return]
 
-    async def list_containers(self, params: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-        """A page of tracked containers."""
-        return await self._run('GET', 'containers/', params)  # type: ignore[no-any-return]
+    async def list_containers(
+        self, params: Optional[Dict[str, Any]] = None, *, list_all: bool = False
+    ) -> Union[Dict[str, Any], Tuple[AsyncIterator[Dict[str, Any]], int]]:
+        """Tracked containers; with ``list_all``, ``(async iterator of every result,
+        count)``."""
+        return await self._list('containers/', params, list_all)  # type: ignore[no-any-return]
+
+    async def _list(self, path: str, params: Optional[Dict[str, Any]], list_all: bool) -> Any:
+        """A page, or with ``list_all`` ``(async iterator of every result, count)``: the
+        first page is read now (for the count), the next ones as the iterator
+        reaches them (synapse-sdk's ``_list`` / ``_list_all``)."""
+        if not list_all:
+            return await self._run('GET', path, params)
+        query = dict(params or {})
+        query.setdefault('page_size', 100)
+        first = await self._run('GET', path, {**query, 'page': 1})
+
+        async def pages() -> AsyncIterator[Dict[str, Any]]:
+            page, answer = 1, first
+            while True:
+                for item in answer.get('results', []):
+                    yield item
+                if not answer.get('next'):
+                    return
+                page += 1
+                answer = await self._run('GET', path, {**query, 'page': page})
+
+        return pages(), int(first.get('count', 0))
+
+    # -- methods with logic of their own (waits, polling, typed answers) --------------
+
+    async def get_cluster_resources(self, use_cache: bool = True) -> ClusterResourceSnapshot:
+        """:meth:`AgentClient.get_cluster_resources`, awaited."""
+        data = await self._run('GET', 'resources/cluster/', {'use_cache': use_cache})
+        return ClusterResourceSnapshot.model_validate(data)
+
+    async def get_runtime_policy(self) -> AgentRuntimePolicy:
+        """:meth:`AgentClient.get_runtime_policy`, awaited."""
+        return AgentRuntimePolicy.model_validate(await self._run('GET', 'resources/policy/'))
+
+    async def update_runtime_policy(self, patch: Dict[str, Any]) -> AgentRuntimePolicy:
+        """:meth:`AgentClient.update_runtime_policy`, awaited."""
+        return AgentRuntimePolicy.model_validate(await self._run('PATCH', 'resources/policy/', data=patch))
+
+    async def wait_for_system_ready(self, *, timeout: float = 120, poll_interval: float = 2) -> bool:
+        """:meth:`AgentClient.wait_for_system_ready`, awaited (sleeps with ``asyncio.sleep``).
+
+        synapse-sdk's async client has no system methods; these follow its sync ones.
+        """
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            try:
+                await self.health_check()
+                return True
+            except Exception:  # noqa: BLE001 - any failure means "not ready yet", as in the SDK
+                pass
+            await asyncio.sleep(poll_interval)
+        return False
+
+    async def update_system(
+        self,
+        *,
+        api_tag: Optional[str] = None,
+        worker_tag: Optional[str] = None,
+        wait: bool = False,
+        timeout: float = 120,
+        poll_interval: float = 2,
+    ) -> Dict[str, Any]:
+        """:meth:`AgentClient.update_system`, awaited."""
+        return await self._system_operation(
+            'system/update/', _system_update_body(api_tag, worker_tag), 'updated', wait, timeout, poll_interval
+        )
+
+    async def restart_system(
+        self, *, wait: bool = False, timeout: float = 120, poll_interval: float = 2
+    ) -> Dict[str, Any]:
+        """:meth:`AgentClient.restart_system`, awaited."""
+        return await self._system_operation('system/restart/', None, 'restarted', wait, timeout, poll_interval)
+
+    async def _system_operation(
+        self, path: str, body: Any, done: str, wait: bool, timeout: float, poll_interval: float
+    ) -> Dict[str, Any]:
+        try:
+            result = await self._run('POST', path, data=body)
+        except Exception:
+            if wait:
+                await asyncio.sleep(poll_interval)
+                if await self.wait_for_system_ready(timeout=timeout, poll_interval=poll_interval):
+                    return {'status': 'success', 'message': f'System {done} and ready'}
+            raise
+        if wait and isinstance(result, dict) and result.get('status') == 'success':
+            await asyncio.sleep(poll_interval)
+            if await self.wait_for_system_ready(timeout=timeout, poll_interval=poll_interval):
+                result['message'] = f'System {done} and ready'
+        return result  # type: ignore[no-any-return]
+
+    async def wait_for_build(self, build_id: str, *, timeout: float = 300, poll_interval: float = 2) -> Dict[str, Any]:
+        """:meth:`AgentClient.wait_for_build`, awaited."""
+        started = time.monotonic()
+        while True:
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f'Build {build_id} did not complete within {timeout}s')
+            outcome = _build_outcome(build_id, await self.get_build_status(build_id))
+            if outcome is not None:
+                return outcome
+            await asyncio.sleep(poll_interval)
+
+    async def create_container(
+        self,
+        plugin_release: Any = None,
+        *,
+        model: Optional[int] = None,
+        params: Optional[Dict[str, Any]] = None,
+        envs: Optional[Dict[str, str]] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        labels: Optional[Iterable[str]] = None,
+        plugin_file: Any = None,
+        kind: Optional[str] = None,
+        backend_container_id: Optional[int] = None,
+        wait: bool = True,
+        timeout: float = 300,
+    ) -> Any:
+        """:meth:`AgentClient.create_container`, awaited."""
+        data = _container_body(
+            plugin_release, model, params, envs, metadata, labels, plugin_file, kind, backend_container_id
+        )
+        response = await self._run('POST', 'containers/', data=data)
+        if not wait:
+            return response
+        build_id = response.get('build_id') if isinstance(response, dict) else None
+        if not build_id:
+            return response
+        return await self.wait_for_build(build_id, timeout=timeout)
 
     def websocket_tail_job_logs(self, job_id: str, timeout: float = 30.0) -> AsyncLogTail:
         """Follow a job's log over WebSocket only."""
