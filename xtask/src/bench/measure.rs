@@ -526,6 +526,15 @@ impl BenchServer {
     }
 }
 
+impl BenchServer {
+    /// The server process's CPU time so far (user + system of all its threads),
+    /// seconds; `None` where `/proc` cannot say.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        ProcStat::read(Path::new(&format!("/proc/{}/stat", self.child.id())))
+            .map(|stat| stat.cpu_seconds())
+    }
+}
+
 impl Drop for BenchServer {
     fn drop(&mut self) {
         drop(self.stdin.take());
