@@ -733,3 +733,51 @@ fn render(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_cpu(name: &str, cpu_per_op: f64) -> Summary {
+        Summary {
+            cpu_per_op,
+            ..get(&[], name)
+        }
+    }
+
+    #[test]
+    fn the_cpu_table_compares_ours_with_reqwest_tungstenite_and_the_sdk() {
+        let gets = [
+            with_cpu("ours-async", 1.0e-4),
+            with_cpu("ours-blocking", 2.0e-4),
+            with_cpu("reqwest", 1.5e-4),
+        ];
+        let tail = |ours: f64| {
+            vec![
+                with_cpu("ours-async", ours),
+                with_cpu("ours-blocking", ours),
+                with_cpu("tungstenite", 1.0e-6),
+                with_cpu("python-sync", 40.0e-6),
+                with_cpu("python-async", 20.0e-6),
+            ]
+        };
+        let tails = [("websocket", tail(0.5e-6)), ("http", tail(1.0e-6))];
+        let mut out = String::new();
+        render_cpu(&mut out, &gets, &tails);
+        assert!(out.contains("| GETs (CPU s / 10k) | ours-async / reqwest | 1.000 | 1.500 | 0.67x | at most 1x | met |"));
+        assert!(out.contains(
+            "| ours-blocking / reqwest | 2.000 | 1.500 | 1.33x | at most 1x | **missed** |"
+        ));
+        assert!(out.contains("| tail websocket (CPU s / 1M lines) | ours-async / tungstenite | 0.500 | 1.000 | 0.50x | at most 1x | met |"));
+        // no tungstenite row for HTTP (reqwest is the HTTP tail's hand-written peer)
+        assert!(!out.contains("tail http (CPU s / 1M lines) | ours-async / tungstenite"));
+        assert!(out.contains("| tail websocket (CPU s / 1M lines) | ours-blocking / python-sync | 0.500 | 40.0 | 0.01x (1/80) | at most 1/30 | met |"));
+        assert!(out.contains("| tail http (CPU s / 1M lines) | ours-async / python-async | 1.000 | 20.0 | 0.05x (1/20) | at most 1/30 | **missed** |"));
+    }
+
+    #[test]
+    fn each_tail_protocol_has_its_hand_written_contender() {
+        assert_eq!(by_hand("websocket"), "tungstenite");
+        assert_eq!(by_hand("http"), "reqwest");
+    }
+}
