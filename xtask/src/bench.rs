@@ -10,12 +10,15 @@
 //! - `clients`: `AgentClient` and `AsyncAgentClient` against the test server
 //!   (`BENCHMARKS.md`, "Clients"), see [`clients`];
 //! - `startup`: the whole `agentctl health` process, see [`startup`];
-//! - `--peers`: the same workloads through the Python SDK, beside ours and the
-//!   wire floor ("Peers (Python SDK)"), see [`peers`].
+//! - `--peers`: the same workloads through the Python SDK, beside ours, the
+//!   hand-written reqwest and tokio-tungstenite clients and the wire floor
+//!   ("Peers (Python SDK)"), see [`peers`];
+//! - `server-move` (only when named): the test server before and after the move
+//!   to `agent-server` (`--baseline REV`), see [`server_move`].
 //!
 //! Contenders are separate processes (`agent-bench`, the Python scripts under
 //! `crates/agent-bench/python/`), timed and watched from here; see [`measure`]
-//! for how peak memory is read. Reports land in `target/bench/`.
+//! for how peak memory and CPU time are read. Reports land in `target/bench/`.
 //!
 //! # Extension points
 //!
@@ -32,6 +35,7 @@
 mod clients;
 mod measure;
 mod peers;
+mod server_move;
 mod startup;
 
 use std::path::Path;
@@ -48,19 +52,32 @@ pub struct BenchOptions {
     pub only: Vec<String>,
     /// Run the comparison with the Python SDK peers (`--peers`).
     pub peers: bool,
+    /// The revision `server-move` compares HEAD with (`--baseline REV`; its
+    /// default is [`server_move::DEFAULT_BASELINE`]).
+    pub baseline: Option<String>,
 }
 
 impl BenchOptions {
     /// Parses the arguments following `bench`.
     pub fn parse(args: &[String]) -> Result<Self, XtaskError> {
         let mut options = BenchOptions::default();
-        for arg in args {
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => options.quick = true,
                 "--peers" => options.peers = true,
+                "--baseline" => {
+                    let rev = args.next().filter(|rev| !rev.starts_with('-'));
+                    options.baseline = Some(rev.cloned().ok_or_else(|| {
+                        XtaskError::Usage("`--baseline` takes a revision (say fa1c889^)".into())
+                    })?);
+                }
+                flag if flag.starts_with("--baseline=") => {
+                    options.baseline = Some(flag["--baseline=".len()..].to_owned());
+                }
                 flag if flag.starts_with('-') => {
                     return Err(XtaskError::Usage(format!(
-                    "`bench` does not take `{flag}` (it takes --quick, --peers and family names)"
+                    "`bench` does not take `{flag}` (it takes --quick, --peers, --baseline REV and family names)"
                 )))
                 }
                 name => {
@@ -73,6 +90,12 @@ impl BenchOptions {
                     options.only.push(name.to_owned());
                 }
             }
+        }
+        if options.baseline.is_some() && !options.only.iter().any(|n| n == "server-move") {
+            return Err(XtaskError::Usage(
+                "`--baseline` is for the server-move family: `bench server-move --baseline REV`"
+                    .into(),
+            ));
         }
         Ok(options)
     }
@@ -89,6 +112,9 @@ pub struct Family {
     pub steps: fn(&BenchOptions) -> Vec<Step>,
     /// What runs after the steps, in this process (`None`: the steps are all).
     pub driver: Option<Driver>,
+    /// Whether `cargo xtask bench` with no family named runs it (`false`: only
+    /// when named).
+    pub by_default: bool,
 }
 
 /// A family's in-process part: starts the test server and the contenders from
@@ -102,12 +128,14 @@ pub const FAMILIES: &[Family] = &[
         about: "agent-stream: line and event decoding throughput (criterion)",
         steps: stream_decode,
         driver: None,
+        by_default: true,
     },
     Family {
         name: "clients",
         about: "AgentClient, AsyncAgentClient and the wire floor against the test server",
         steps: build_contenders,
         driver: Some(clients::run),
+        by_default: true,
     },
     Family {
         name: "attack",
@@ -115,12 +143,21 @@ pub const FAMILIES: &[Family] = &[
             "the test server and the gateway under attack (xtask/attack): health/ latency and RSS",
         steps: attack,
         driver: None,
+        by_default: true,
     },
     Family {
         name: "startup",
         about: "the whole `agentctl health` process, spawn to exit",
         steps: build_contenders,
         driver: Some(startup::run),
+        by_default: true,
+    },
+    Family {
+        name: "server-move",
+        about: "the test server before (--baseline REV, default fa1c889^) and after the move to agent-server",
+        steps: build_contenders,
+        driver: Some(server_move::run),
+        by_default: false,
     },
 ];
 
@@ -131,6 +168,7 @@ pub const PEERS: Family = Family {
     about: "ours beside the Python SDK (synapse-sdk) and the wire floor, one server, one run",
     steps: build_contenders,
     driver: Some(peers::run),
+    by_default: false,
 };
 
 /// The family called `name`.
@@ -205,14 +243,14 @@ pub fn run(root: &Path, options: &BenchOptions) -> Result<(), XtaskError> {
     Ok(())
 }
 
-/// The families to run: those named (all when none is named and `--peers` is
-/// not given), then the peers comparison with `--peers`.
+/// The families to run: those named (when none is named and `--peers` is not
+/// given, those run by default), then the peers comparison with `--peers`.
 fn chosen(options: &BenchOptions) -> Vec<&'static Family> {
     let mut chosen: Vec<&'static Family> = FAMILIES
         .iter()
         .filter(|f| {
             if options.only.is_empty() {
-                !options.peers
+                !options.peers && f.by_default
             } else {
                 options.only.iter().any(|n| n == f.name)
             }
@@ -294,7 +332,26 @@ mod tests {
         let names: Vec<&str> = chosen(&both).iter().map(|f| f.name).collect();
         assert_eq!(names, ["clients", "peers"]);
         let all = BenchOptions::default();
-        assert_eq!(chosen(&all).len(), FAMILIES.len());
+        let defaults: Vec<&str> = chosen(&all).iter().map(|f| f.name).collect();
+        assert_eq!(defaults, ["stream-decode", "clients", "attack", "startup"]);
+    }
+
+    #[test]
+    fn server_move_runs_only_when_named_and_takes_a_baseline() {
+        let named = BenchOptions::parse(&args(&["server-move", "--baseline", "abc123"])).unwrap();
+        assert_eq!(named.baseline.as_deref(), Some("abc123"));
+        let names: Vec<&str> = chosen(&named).iter().map(|f| f.name).collect();
+        assert_eq!(names, ["server-move"]);
+        let equals = BenchOptions::parse(&args(&["--baseline=v1", "server-move"])).unwrap();
+        assert_eq!(equals.baseline.as_deref(), Some("v1"));
+        let default = BenchOptions::parse(&args(&["server-move", "--quick"])).unwrap();
+        assert_eq!(default.baseline, None);
+        assert!(BenchOptions::parse(&args(&["server-move", "--baseline"])).is_err());
+        assert!(BenchOptions::parse(&args(&["server-move", "--baseline", "--quick"])).is_err());
+        assert!(BenchOptions::parse(&args(&["clients", "--baseline", "x"])).is_err());
+        assert!(!chosen(&BenchOptions::default())
+            .iter()
+            .any(|f| f.name == "server-move"));
     }
 
     #[test]
@@ -319,6 +376,7 @@ mod tests {
                 quick: true,
                 only: vec!["stream-decode".to_owned()],
                 peers: false,
+                baseline: None,
             })
         );
         assert!(BenchOptions::parse(&args(&["no-such-family"])).is_err());

@@ -102,13 +102,15 @@ Commands:
       --skip-python leave out the python step (the agent_client wheel, built
                     with maturin into the virtualenv target/py-venv, and its
                     pytest suite; `bash .ci/run` sets up the virtualenv)
-  bench [--quick] [--peers] [FAMILY...]
-      Runs the benchmark families (all, or those named); figures go in
-      BENCHMARKS.md, reports in target/bench/. --quick makes short runs, for a
-      smoke check only. --peers runs our clients beside the Python SDK
+  bench [--quick] [--peers] [--baseline REV] [FAMILY...]
+      Runs the benchmark families (all run by default, or those named); figures
+      go in BENCHMARKS.md, reports in target/bench/. --quick makes short runs,
+      for a smoke check only. --peers runs our clients beside the Python SDK
       (synapse-sdk, installed under target/peers-venv on first use; needs
-      python3 >= 3.11 with venv and pip) and the wire floor; alone it runs
-      only that comparison.
+      python3 >= 3.11 with venv and pip), hand-written reqwest and
+      tokio-tungstenite clients and the wire floor; alone it runs only that
+      comparison. server-move runs only when named; --baseline REV (default
+      fa1c889^) is the revision it builds in target/bench-baseline.
       Families:
 ",
     );

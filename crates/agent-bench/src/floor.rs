@@ -1,7 +1,8 @@
 //! The floor: what the same server gives a client that does nothing but the wire.
 //!
-//! Requests: a bare hyper HTTP/1.1 connection per worker, `GET jobs/` with the
-//! token, the body read to its end and not parsed. Tails: the HTTP stream read and
+//! Requests: a bare hyper HTTP/1.1 connection per worker, `GET jobs/` (or
+//! another path: `health/` for the server-move family) with the token, the body
+//! read to its end and not parsed. Tails: the HTTP stream read and
 //! split at `\n` (non-empty lines counted, nothing decoded), or the WebSocket's
 //! frames read and counted (nothing decoded). No limits, no queue, no task between
 //! the socket and the count.
@@ -41,29 +42,30 @@ fn get(target: &Target, token: &str, api_path: &str) -> Result<Request<Empty<Byt
         .body(Empty::new())?)
 }
 
-/// One `GET jobs/` on `sender`: the body's length.
-async fn list_jobs(
+/// One `GET path` (`jobs/`, `health/`) on `sender`: the body's length.
+async fn fetch(
     sender: &mut SendRequest<Empty<Bytes>>,
     target: &Target,
     token: &str,
+    path: &str,
 ) -> Result<u64, BoxError> {
     sender.ready().await?;
-    let response = sender.send_request(get(target, token, "jobs/")?).await?;
+    let response = sender.send_request(get(target, token, path)?).await?;
     if !response.status().is_success() {
-        return Err(format!("GET jobs/ answered {}", response.status()).into());
+        return Err(format!("GET {path} answered {}", response.status()).into());
     }
     let body = response.into_body().collect().await?.to_bytes();
     Ok(body.len() as u64)
 }
 
-/// `n` sequential `GET jobs/` on one connection (one untimed call first opens it).
-pub async fn gets(target: &Target, token: &str, n: u64) -> Result<Outcome, BoxError> {
+/// `n` sequential `GET path` on one connection (one untimed call first opens it).
+pub async fn gets(target: &Target, token: &str, path: &str, n: u64) -> Result<Outcome, BoxError> {
     let mut sender = connect(target).await?;
-    list_jobs(&mut sender, target, token).await?;
+    fetch(&mut sender, target, token, path).await?;
     let started = Instant::now();
     let mut bytes = 0;
     for _ in 0..n {
-        bytes += list_jobs(&mut sender, target, token).await?;
+        bytes += fetch(&mut sender, target, token, path).await?;
     }
     Ok(Outcome {
         workload: "gets".into(),
@@ -74,18 +76,19 @@ pub async fn gets(target: &Target, token: &str, n: u64) -> Result<Outcome, BoxEr
     })
 }
 
-/// `n` `GET jobs/` made by `concurrency` workers at once, each on its own
+/// `n` `GET path` made by `concurrency` workers at once, each on its own
 /// connection (opened before the clock starts).
 pub async fn concurrent(
     target: &Target,
     token: &str,
+    path: &str,
     n: u64,
     concurrency: u64,
 ) -> Result<Outcome, BoxError> {
     let mut senders = Vec::new();
     for _ in 0..concurrency {
         let mut sender = connect(target).await?;
-        list_jobs(&mut sender, target, token).await?;
+        fetch(&mut sender, target, token, path).await?;
         senders.push(sender);
     }
     let next = Arc::new(AtomicU64::new(0));
@@ -95,10 +98,11 @@ pub async fn concurrent(
         let next = Arc::clone(&next);
         let target = target.clone();
         let token = token.to_owned();
+        let path = path.to_owned();
         workers.push(tokio::spawn(async move {
             let mut bytes = 0;
             while next.fetch_add(1, Ordering::Relaxed) < n {
-                bytes += list_jobs(&mut sender, &target, &token).await?;
+                bytes += fetch(&mut sender, &target, &token, &path).await?;
             }
             Ok::<u64, BoxError>(bytes)
         }));

@@ -2,14 +2,20 @@
 //!
 //! ```text
 //! agent-bench server     [--listen ADDR] [--token T] [--lines N[,N...]] [--bytes B] [--threads K]
-//! agent-bench gets       --client async|blocking|floor --n N --url U --token T
-//! agent-bench concurrent --client async|floor --n N --concurrency C --url U --token T
-//! agent-bench tail       --client async|blocking|floor --protocol websocket|http --job ID --url U --token T
+//! agent-bench gets       --client async|blocking|floor|reqwest --n N [--path P] --url U --token T
+//! agent-bench concurrent --client async|floor --n N --concurrency C [--path P] --url U --token T
+//! agent-bench tail       --client async|blocking|floor|reqwest|tungstenite --protocol websocket|http --job ID --url U --token T
 //! ```
 //!
-//! Our async contenders run on tokio's default multi-thread runtime (what
-//! `#[tokio::main]` gives); `--runtime current` runs them on one thread instead.
-//! The floor always runs on one thread.
+//! Contenders: ours (`async`, `blocking`), the floor (a bare hyper client that
+//! does nothing but the wire), and what a Rust user would write by hand instead
+//! (issue 15): `reqwest` (GETs, HTTP tail) and `tungstenite` (WebSocket tail).
+//! The floor's GETs take `--path` (default `jobs/`; the server-move family asks
+//! for `health/`); the others always call `list_jobs`.
+//!
+//! Our async contenders and the hand-written ones run on tokio's default
+//! multi-thread runtime (what `#[tokio::main]` gives); `--runtime current` runs
+//! them on one thread instead. The floor always runs on one thread.
 //!
 //! Each workload prints one JSON line on stdout: `{"workload", "client", "count",
 //! "bytes", "seconds", "rate", "vmhwm_kb"}` (the Python peer scripts under
@@ -17,6 +23,8 @@
 //! against one `server`, watches their peak memory from outside, and reports
 //! medians.
 
+mod by_reqwest;
+mod by_tungstenite;
 mod floor;
 mod ours;
 mod report;
@@ -35,10 +43,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 const USAGE: &str = "\
 usage:
   agent-bench server     [--listen ADDR] [--token T] [--lines N[,N...]] [--bytes B] [--threads K]
-  agent-bench gets       --client async|blocking|floor --n N --url U --token T
-  agent-bench concurrent --client async|floor --n N --concurrency C --url U --token T
-  agent-bench tail       --client async|blocking|floor --protocol websocket|http --job ID --url U --token T
-  (async contenders: --runtime multi|current, default multi)";
+  agent-bench gets       --client async|blocking|floor|reqwest --n N [--path P] --url U --token T
+  agent-bench concurrent --client async|floor --n N --concurrency C [--path P] --url U --token T
+  agent-bench tail       --client async|blocking|floor|reqwest|tungstenite --protocol websocket|http --job ID --url U --token T
+  (async, reqwest, tungstenite: --runtime multi|current, default multi; --path: floor only, default jobs/)";
 
 /// `--key value` pairs after the subcommand.
 struct Args {
@@ -91,8 +99,9 @@ fn protocol(args: &Args) -> Result<Protocol, String> {
     }
 }
 
-/// The runtime of our async contenders: tokio's default (`#[tokio::main]`, a
-/// worker per core), or one thread with `--runtime current` (a diagnostic).
+/// The runtime of our async contenders and of the hand-written ones: tokio's
+/// default (`#[tokio::main]`, a worker per core), or one thread with
+/// `--runtime current` (a diagnostic).
 fn runtime(args: &Args) -> Result<tokio::runtime::Runtime, BoxError> {
     let mut builder = match args.get_or("runtime", "multi") {
         "multi" => tokio::runtime::Builder::new_multi_thread(),
@@ -115,13 +124,18 @@ fn workload(command: &str, args: &Args) -> Result<Outcome, BoxError> {
     let token = args.get("token")?;
     let client = args.get("client")?;
     let target = Target::parse(url)?;
+    let path = args.get_or("path", "jobs/");
+    if path != "jobs/" && client != "floor" {
+        return Err(format!("--path is the floor's; `{client}` always calls list_jobs").into());
+    }
     match command {
         "gets" => {
             let n = args.number("n", 5_000)?;
             match client {
                 "async" => Ok(runtime(args)?.block_on(ours::gets_async(url, token, n))?),
                 "blocking" => Ok(ours::gets_blocking(url, token, n)?),
-                "floor" => floor_runtime()?.block_on(floor::gets(&target, token, n)),
+                "floor" => floor_runtime()?.block_on(floor::gets(&target, token, path, n)),
+                "reqwest" => runtime(args)?.block_on(by_reqwest::gets(url, token, n)),
                 other => Err(format!("gets: no client `{other}`").into()),
             }
         }
@@ -135,9 +149,13 @@ fn workload(command: &str, args: &Args) -> Result<Outcome, BoxError> {
                     n,
                     concurrency,
                 ))?),
-                "floor" => {
-                    floor_runtime()?.block_on(floor::concurrent(&target, token, n, concurrency))
-                }
+                "floor" => floor_runtime()?.block_on(floor::concurrent(
+                    &target,
+                    token,
+                    path,
+                    n,
+                    concurrency,
+                )),
                 other => Err(format!("concurrent: no client `{other}`").into()),
             }
         }
@@ -152,6 +170,16 @@ fn workload(command: &str, args: &Args) -> Result<Outcome, BoxError> {
                 }
                 ("floor", _) => {
                     floor_runtime()?.block_on(floor::tail_websocket(&target, token, job))
+                }
+                ("reqwest", Protocol::Http) => {
+                    runtime(args)?.block_on(by_reqwest::tail_http(url, token, job))
+                }
+                ("tungstenite", Protocol::WebSocket) => {
+                    runtime(args)?.block_on(by_tungstenite::tail_websocket(&target, token, job))
+                }
+                ("reqwest", _) => Err("tail: reqwest is the HTTP tail's contender".into()),
+                ("tungstenite", _) => {
+                    Err("tail: tungstenite is the WebSocket tail's contender".into())
                 }
                 (other, _) => Err(format!("tail: no client `{other}`").into()),
             }

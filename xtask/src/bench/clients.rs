@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::measure::{
-    alternate, machine, ratio, release_dir, report_dir, thousands, today, verdict, write_report,
-    BenchServer, Contender, RunLog, Summary,
+    alternate, cpu_figure, machine, ratio, release_dir, report_dir, thousands, today, verdict,
+    write_report, BenchServer, Contender, RunLog, Summary,
 };
 use super::BenchOptions;
 use crate::XtaskError;
@@ -180,25 +180,33 @@ fn render(
     let _ = writeln!(
         out,
         "Measured {} with `cargo xtask bench clients` on {}. Medians of {} alternating runs per contender \
-         (min-max of the rate in brackets); peak memory is the process's VmHWM.\n",
+         (min-max of the rate in brackets); peak memory is the process's VmHWM; CPU is the \
+         process's user + system time, whole process (start-up included), per 10,000 requests \
+         or 1,000,000 lines.\n",
         today(),
         machine(),
         sizes.runs
     );
     let _ = writeln!(
         out,
-        "| workload | contender | median rate | range | peak RSS |"
+        "| workload | contender | median rate | range | peak RSS | CPU s |"
     );
-    let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: |");
+    let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | ---: |");
     let mut row = |workload: &str, unit: &str, s: &Summary| {
+        let (per, label) = if unit == "req" {
+            (1e4, "10k req")
+        } else {
+            (1e6, "1M lines")
+        };
         let _ = writeln!(
             out,
-            "| {workload} | {} | {} {unit}/s | {}-{} | {:.1} MiB |",
+            "| {workload} | {} | {} {unit}/s | {}-{} | {:.1} MiB | {} / {label} |",
             s.name,
             thousands(s.rate),
             thousands(s.rate_range.0),
             thousands(s.rate_range.1),
-            s.peak_mib
+            s.peak_mib,
+            cpu_figure(s.cpu_per_op * per)
         );
     };
     for s in gets {

@@ -10,6 +10,18 @@
 //! its peak up to then; the contender also prints its own `VmHWM` at the very
 //! end of its workload (`vmhwm_kb`), and the figure kept is the larger of the
 //! two. Both come from the same kernel counter (what `ru_maxrss` reports).
+//!
+//! # CPU time
+//!
+//! The CPU time of a contender is the whole process's, from outside, for every
+//! contender alike (Rust or Python): user + system time of all its threads, and
+//! of any child it reaped, from spawn to exit, start-up included. This process
+//! polls `/proc/<pid>/stat` until the contender is a zombie (it has exited but
+//! is not reaped yet, so the kernel still holds its totals), reads `utime`,
+//! `stime`, `cutime` and `cstime` there, and only then reaps it. The counts are
+//! in clock ticks (`getconf CLK_TCK`, 100 on Linux): a resolution of 10 ms per
+//! run, which is why the figures are per 10,000 requests or 1,000,000 lines of
+//! full-size runs, not of `--quick` ones.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -36,6 +48,9 @@ pub struct Sample {
     pub rate: f64,
     /// Peak resident memory of the process in KiB.
     pub peak_kb: u64,
+    /// CPU time of the whole process (user + system), seconds; `None` for a
+    /// whole-process contender (start-up), which is reaped as soon as it exits.
+    pub cpu: Option<f64>,
     /// The whole process, from spawn to exit.
     pub wall: Duration,
     /// The result line as printed.
@@ -102,7 +117,9 @@ impl Contender {
         let stdout = read_all(child.stdout.take());
         let stderr = read_all(child.stderr.take());
         let status_path = PathBuf::from(format!("/proc/{}/status", child.id()));
+        let stat_path = PathBuf::from(format!("/proc/{}/stat", child.id()));
         let mut polled = 0;
+        let mut cpu = None;
         // a whole-process contender is timed to its exit, not to the next poll
         let status = if self.reports {
             None
@@ -117,10 +134,26 @@ impl Contender {
             status
         } else {
             loop {
+                // exited but not reaped: its CPU totals are still there to read
+                let stat = ProcStat::read(&stat_path);
+                if let Some(stat) = stat.filter(|s| s.exited()) {
+                    cpu = Some(stat.cpu_seconds());
+                    break child.wait().map_err(|e| {
+                        XtaskError::Failed(format!("waiting for a contender: {e}"))
+                    })?;
+                }
                 if let Some(kb) = vmhwm_kb(&status_path) {
                     polled = polled.max(kb);
                 }
-                match child.try_wait() {
+                // with /proc, only the zombie state above reaps it (a reap here
+                // could take it between the two reads and lose its CPU time)
+                let reaped = if stat.is_some() {
+                    Ok(None)
+                } else {
+                    child.try_wait()
+                };
+                match reaped {
+                    // no /proc/<pid>/stat here: no CPU figure
                     Ok(Some(status)) => break status,
                     Ok(None) if started.elapsed() > RUN_LIMIT => {
                         let _ = child.kill();
@@ -152,6 +185,7 @@ impl Contender {
         // grow: its peak is not reported (0)
         let mut sample = Sample {
             peak_kb: if self.reports { polled } else { 0 },
+            cpu,
             wall,
             ..Sample::default()
         };
@@ -201,6 +235,61 @@ fn tail_of(text: &str, max: usize) -> &str {
         .find(|&i| text.is_char_boundary(i))
         .unwrap_or(text.len());
     &text[start..]
+}
+
+/// What this module reads of a `/proc/<pid>/stat` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    /// The state letter (`R`, `S`, `Z` for a zombie, `X` for dead, ...).
+    pub state: char,
+    /// `utime + stime + cutime + cstime`, in clock ticks.
+    pub ticks: u64,
+}
+
+impl ProcStat {
+    /// Parses a stat line (the command name, in parentheses, may hold spaces
+    /// and parentheses itself: fields are counted after its last `)`).
+    pub fn parse(line: &str) -> Option<Self> {
+        let rest = &line[line.rfind(')')? + 1..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // fields 3.. of proc(5): state is field 3, utime..cstime fields 14..17
+        let state = fields.first()?.chars().next()?;
+        let mut ticks = 0u64;
+        for field in fields.get(11..15)? {
+            ticks += field.parse::<u64>().ok()?;
+        }
+        Some(ProcStat { state, ticks })
+    }
+
+    /// Reads `/proc/<pid>/stat`.
+    pub fn read(path: &Path) -> Option<Self> {
+        Self::parse(&std::fs::read_to_string(path).ok()?)
+    }
+
+    /// Whether the process has exited (a zombie, not reaped yet).
+    pub fn exited(&self) -> bool {
+        matches!(self.state, 'Z' | 'X')
+    }
+
+    /// The CPU time in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        self.ticks as f64 / clock_ticks() as f64
+    }
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` (`getconf CLK_TCK`; 100, the
+/// value of every Linux architecture's USER_HZ, when getconf cannot say).
+pub fn clock_ticks() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .filter(|&t: &u64| t > 0)
+            .unwrap_or(100)
+    })
 }
 
 /// `VmHWM` of a `/proc/<pid>/status` file, in KiB.
@@ -266,6 +355,9 @@ pub struct Summary {
     pub wall_ms: f64,
     /// Smallest and largest rate (the spread).
     pub rate_range: (f64, f64),
+    /// Median CPU seconds (user + system) of the whole process per counted
+    /// operation (request or line); NaN when not measured.
+    pub cpu_per_op: f64,
     /// The command line of one run.
     pub command: String,
 }
@@ -293,11 +385,12 @@ pub fn alternate(
             })?;
             if contender.reports {
                 println!(
-                    "    {workload:<16} {:<16} run {run}/{runs}: {:>12.0} /s  peak {:>7.1} MiB  wall {:>8.1} ms",
+                    "    {workload:<16} {:<16} run {run}/{runs}: {:>12.0} /s  peak {:>7.1} MiB  wall {:>8.1} ms  cpu {:>8.1} ms",
                     contender.name,
                     sample.rate,
                     sample.peak_kb as f64 / 1024.0,
-                    sample.wall.as_secs_f64() * 1e3
+                    sample.wall.as_secs_f64() * 1e3,
+                    sample.cpu.map_or(f64::NAN, |c| c * 1e3)
                 );
             } else {
                 println!(
@@ -342,6 +435,12 @@ pub fn alternate(
                     rates.iter().copied().fold(f64::INFINITY, f64::min),
                     rates.iter().copied().fold(f64::NEG_INFINITY, f64::max),
                 ),
+                cpu_per_op: median(
+                    &runs_of
+                        .iter()
+                        .filter_map(|s| s.cpu.map(|cpu| cpu / s.count))
+                        .collect::<Vec<_>>(),
+                ),
                 command: contender.command_line(),
             }
         })
@@ -357,9 +456,10 @@ pub struct RunLog {
 impl RunLog {
     fn record(&mut self, workload: &str, contender: &str, run: usize, sample: &Sample) {
         self.lines.push(format!(
-            "{{\"workload\":\"{workload}\",\"contender\":\"{contender}\",\"run\":{run},\"peak_kb\":{},\"wall_ms\":{:.3},\"result\":{}}}",
+            "{{\"workload\":\"{workload}\",\"contender\":\"{contender}\",\"run\":{run},\"peak_kb\":{},\"wall_ms\":{:.3},\"cpu_s\":{},\"result\":{}}}",
             sample.peak_kb,
             sample.wall.as_secs_f64() * 1e3,
+            sample.cpu.map_or("null".to_owned(), |c| format!("{c:.3}")),
             if sample.line.is_empty() { "null" } else { &sample.line }
         ));
     }
@@ -423,6 +523,15 @@ impl BenchServer {
                 )))
             }
         }
+    }
+}
+
+impl BenchServer {
+    /// The server process's CPU time so far (user + system of all its threads),
+    /// seconds; `None` where `/proc` cannot say.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        ProcStat::read(Path::new(&format!("/proc/{}/stat", self.child.id())))
+            .map(|stat| stat.cpu_seconds())
     }
 }
 
@@ -553,6 +662,17 @@ pub fn ratio(value: f64) -> String {
     }
 }
 
+/// CPU seconds for a table: `0.123` (three decimals under 10 s), `-` when unknown.
+pub fn cpu_figure(seconds: f64) -> String {
+    if !seconds.is_finite() {
+        "-".to_owned()
+    } else if seconds >= 10.0 {
+        format!("{seconds:.1}")
+    } else {
+        format!("{seconds:.3}")
+    }
+}
+
 /// `met` or `MISSED`.
 pub fn verdict(met: bool) -> &'static str {
     if met {
@@ -591,7 +711,38 @@ mod tests {
         assert_eq!(thousands(999.0), "999");
         assert_eq!(ratio(12.345), "12.3x");
         assert_eq!(ratio(0.8), "0.80x");
+        assert_eq!(cpu_figure(0.1234), "0.123");
+        assert_eq!(cpu_figure(12.34), "12.3");
+        assert_eq!(cpu_figure(f64::NAN), "-");
         assert!(today().len() == 10 && today().starts_with("20"));
+    }
+
+    #[test]
+    fn reads_state_and_cpu_ticks_of_a_stat_line() {
+        // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt
+        // majflt cmajflt utime stime cutime cstime ...
+        let line = "4242 (a (b) c) Z 1 4242 4242 0 -1 4194560 100 0 0 0 250 31 7 2 20 0 3 0";
+        let stat = ProcStat::parse(line).unwrap();
+        assert_eq!(stat.state, 'Z');
+        assert_eq!(stat.ticks, 250 + 31 + 7 + 2);
+        assert!(stat.exited());
+        let running = ProcStat::parse("1 (sh) S 0 1 1 0 -1 0 0 0 0 0 5 6 0 0").unwrap();
+        assert!(!running.exited());
+        assert_eq!(running.ticks, 11);
+        assert_eq!(ProcStat::parse("1 (sh) S 0 1"), None);
+        assert_eq!(ProcStat::parse("no parenthesis"), None);
+    }
+
+    #[test]
+    fn a_reporting_contender_gets_its_cpu_time_read_before_it_is_reaped() {
+        let line = r#"{"count": 1, "seconds": 1, "rate": 1, "vmhwm_kb": 0}"#;
+        let script = format!("echo '{line}'");
+        let sample = Contender::new("sh", "sh", &["-c", &script]).run().unwrap();
+        assert_eq!(sample.count, 1.0);
+        let cpu = sample.cpu.expect("the CPU time of an exited contender");
+        assert!(cpu >= 0.0 && cpu.is_finite());
+        let whole = Contender::whole_process("true", "true", &[]).run().unwrap();
+        assert_eq!(whole.cpu, None);
     }
 
     #[test]

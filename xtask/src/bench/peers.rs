@@ -7,6 +7,14 @@
 //! The Python SDK runs from a virtualenv under `target/peers-venv`, created on
 //! first use (see [`ensure_venv`]); its scripts are `crates/agent-bench/python/`.
 //!
+//! Beside them, what a Rust user would write by hand instead (issue 15), from the
+//! bench crate: `reqwest` (GETs and the HTTP tail) and `tungstenite`
+//! (tokio-tungstenite, the WebSocket tail). Every contender's CPU time, as a
+//! whole process, is reported per 10,000 GETs and per 1,000,000 tail lines
+//! (see [`measure`](super::measure) for how it is read), with the targets of
+//! issue 15: ours at most reqwest's per GET and tokio-tungstenite's per
+//! WebSocket line, and at most 1/30 of the Python SDK's per tail line.
+//!
 //! This repository's own Python package, `agent_client` (crates/agent-client-py,
 //! the SDK's API on our Rust core), runs as two more contenders (`pyo3-sync`,
 //! `pyo3-async`): its release wheel is built with maturin (from `target/py-venv`,
@@ -20,8 +28,8 @@ use std::process::{Command, Stdio};
 
 use super::clients::agent_bench;
 use super::measure::{
-    alternate, machine, ratio, release_dir, report_dir, thousands, today, verdict, write_report,
-    BenchServer, Contender, RunLog, Summary,
+    alternate, cpu_figure, machine, ratio, release_dir, report_dir, thousands, today, verdict,
+    write_report, BenchServer, Contender, RunLog, Summary,
 };
 use super::BenchOptions;
 use crate::XtaskError;
@@ -298,6 +306,7 @@ pub fn run(root: &Path, options: &BenchOptions) -> Result<(), XtaskError> {
                 &["--client", "async", "--n", &n],
             ),
             agent_bench(&bin, &server, "ours-async", "gets", "async", &["--n", &n]),
+            agent_bench(&bin, &server, "reqwest", "gets", "reqwest", &["--n", &n]),
             agent_bench(&bin, &server, "floor", "gets", "floor", &["--n", &n]),
             python_script(
                 &python,
@@ -341,6 +350,8 @@ pub fn run(root: &Path, options: &BenchOptions) -> Result<(), XtaskError> {
             "--job",
             job.as_str(),
         ];
+        // the hand-written Rust contender of this protocol
+        let by_hand = by_hand(protocol);
         tails.push((
             protocol,
             alternate(
@@ -364,6 +375,7 @@ pub fn run(root: &Path, options: &BenchOptions) -> Result<(), XtaskError> {
                         &py_async,
                     ),
                     agent_bench(&bin, &server, "ours-async", "tail", "async", &args),
+                    agent_bench(&bin, &server, by_hand, "tail", by_hand, &args),
                     agent_bench(&bin, &server, "floor", "tail", "floor", &args),
                     python_script(&python, &ours_py, &server, "pyo3-sync", "tail.py", &py_sync),
                     python_script(
@@ -408,6 +420,88 @@ pub fn run(root: &Path, options: &BenchOptions) -> Result<(), XtaskError> {
     write_report(&dir.join("peers.md"), &report)?;
     write_report(&dir.join("peers-runs.jsonl"), &log.text())?;
     Ok(())
+}
+
+/// The hand-written Rust contender of a tail protocol (issue 15): tokio-tungstenite
+/// over WebSocket, reqwest over HTTP (also the `agent-bench --client` name).
+fn by_hand(protocol: &str) -> &'static str {
+    if protocol == "websocket" {
+        "tungstenite"
+    } else {
+        "reqwest"
+    }
+}
+
+/// CPU seconds per 10,000 GETs of a summary.
+fn cpu_per_10k(s: &Summary) -> f64 {
+    s.cpu_per_op * 1e4
+}
+
+/// CPU seconds per 1,000,000 lines of a summary.
+fn cpu_per_1m(s: &Summary) -> f64 {
+    s.cpu_per_op * 1e6
+}
+
+/// The CPU targets of issue 15: ours against the hand-written Rust clients and
+/// against the Python SDK, per GET and per tail line, whole processes.
+fn render_cpu(out: &mut String, gets: &[Summary], tails: &[(&str, Vec<Summary>)]) {
+    let _ = writeln!(
+        out,
+        "\n**CPU per operation** (issue 15: the client process's user + system CPU, whole process \
+         from spawn to exit, start-up included, read from `/proc/<pid>/stat` before it is reaped; \
+         medians of the runs)\n"
+    );
+    let _ = writeln!(
+        out,
+        "| workload | pair | ours | peer | ours / peer | target | verdict |"
+    );
+    let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | --- | --- |");
+    let reqwest = get(gets, "reqwest");
+    for ours in ["ours-async", "ours-blocking"] {
+        let o = get(gets, ours);
+        let r = o.cpu_per_op / reqwest.cpu_per_op;
+        let _ = writeln!(
+            out,
+            "| GETs (CPU s / 10k) | {ours} / reqwest | {} | {} | {} | at most 1x | {} |",
+            cpu_figure(cpu_per_10k(&o)),
+            cpu_figure(cpu_per_10k(&reqwest)),
+            ratio(r),
+            verdict(r <= 1.0)
+        );
+    }
+    for (protocol, summaries) in tails {
+        if *protocol == "websocket" {
+            let peer = get(summaries, "tungstenite");
+            for ours in ["ours-async", "ours-blocking"] {
+                let o = get(summaries, ours);
+                let r = o.cpu_per_op / peer.cpu_per_op;
+                let _ = writeln!(
+                    out,
+                    "| tail {protocol} (CPU s / 1M lines) | {ours} / tungstenite | {} | {} | {} | at most 1x | {} |",
+                    cpu_figure(cpu_per_1m(&o)),
+                    cpu_figure(cpu_per_1m(&peer)),
+                    ratio(r),
+                    verdict(r <= 1.0)
+                );
+            }
+        }
+        for (ours, peer) in [
+            ("ours-blocking", "python-sync"),
+            ("ours-async", "python-async"),
+        ] {
+            let (o, p) = (get(summaries, ours), get(summaries, peer));
+            let r = o.cpu_per_op / p.cpu_per_op;
+            let _ = writeln!(
+                out,
+                "| tail {protocol} (CPU s / 1M lines) | {ours} / {peer} | {} | {} | {} (1/{:.0}) | at most 1/30 | {} |",
+                cpu_figure(cpu_per_1m(&o)),
+                cpu_figure(cpu_per_1m(&p)),
+                ratio(r),
+                1.0 / r,
+                verdict(r <= 1.0 / 30.0)
+            );
+        }
+    }
 }
 
 /// The targets of the Python package `agent_client` (issue 16): against the SDK
@@ -476,6 +570,7 @@ fn get(summaries: &[Summary], name: &str) -> Summary {
         peak_range: (f64::NAN, f64::NAN),
         wall_ms: f64::NAN,
         rate_range: (f64::NAN, f64::NAN),
+        cpu_per_op: f64::NAN,
         command: String::new(),
     })
 }
@@ -492,7 +587,8 @@ fn render(
         out,
         "Measured {} with `cargo xtask bench --peers` on {}; {versions}. \
          Contenders alternate run by run (A B C ...); medians of {} runs each \
-         (min-max of the rate in brackets); peak RSS is the client process's VmHWM.\n",
+         (min-max of the rate in brackets); peak RSS is the client process's VmHWM; CPU is the \
+         client process's user + system time, whole process (start-up included).\n",
         today(),
         machine(),
         sizes.runs
@@ -503,17 +599,21 @@ fn render(
         "**1. Sequential small GETs** (`list_jobs` of 3 jobs, {} calls on one keep-alive connection)\n",
         thousands(sizes.gets as f64)
     );
-    let _ = writeln!(out, "| contender | requests/s | range | peak RSS |");
-    let _ = writeln!(out, "| --- | ---: | ---: | ---: |");
+    let _ = writeln!(
+        out,
+        "| contender | requests/s | range | peak RSS | CPU s / 10k GETs |"
+    );
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: |");
     for s in gets {
         let _ = writeln!(
             out,
-            "| {} | {} | {}-{} | {:.1} MiB |",
+            "| {} | {} | {}-{} | {:.1} MiB | {} |",
             s.name,
             thousands(s.rate),
             thousands(s.rate_range.0),
             thousands(s.rate_range.1),
-            s.peak_mib
+            s.peak_mib,
+            cpu_figure(cpu_per_10k(s))
         );
     }
     let py_sync = get(gets, "python-sync").rate;
@@ -551,20 +651,21 @@ fn render(
     );
     let _ = writeln!(
         out,
-        "| protocol | contender | lines/s | range | lines seen | peak RSS |"
+        "| protocol | contender | lines/s | range | lines seen | peak RSS | CPU s / 1M lines |"
     );
-    let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | ---: |");
+    let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | ---: | ---: |");
     for (protocol, summaries) in tails {
         for s in summaries {
             let _ = writeln!(
                 out,
-                "| {protocol} | {} | {} | {}-{} | {} | {:.1} MiB |",
+                "| {protocol} | {} | {} | {}-{} | {} | {:.1} MiB | {} |",
                 s.name,
                 thousands(s.rate),
                 thousands(s.rate_range.0),
                 thousands(s.rate_range.1),
                 thousands(s.count),
-                s.peak_mib
+                s.peak_mib,
+                cpu_figure(cpu_per_1m(s))
             );
         }
     }
@@ -601,6 +702,7 @@ fn render(
         }
     }
 
+    render_cpu(&mut out, gets, tails);
     render_package(&mut out, gets, tails);
 
     let _ = writeln!(
@@ -630,4 +732,52 @@ fn render(
         let _ = writeln!(out, "    {}", s.command.replace('\n', "; "));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_cpu(name: &str, cpu_per_op: f64) -> Summary {
+        Summary {
+            cpu_per_op,
+            ..get(&[], name)
+        }
+    }
+
+    #[test]
+    fn the_cpu_table_compares_ours_with_reqwest_tungstenite_and_the_sdk() {
+        let gets = [
+            with_cpu("ours-async", 1.0e-4),
+            with_cpu("ours-blocking", 2.0e-4),
+            with_cpu("reqwest", 1.5e-4),
+        ];
+        let tail = |ours: f64| {
+            vec![
+                with_cpu("ours-async", ours),
+                with_cpu("ours-blocking", ours),
+                with_cpu("tungstenite", 1.0e-6),
+                with_cpu("python-sync", 40.0e-6),
+                with_cpu("python-async", 20.0e-6),
+            ]
+        };
+        let tails = [("websocket", tail(0.5e-6)), ("http", tail(1.0e-6))];
+        let mut out = String::new();
+        render_cpu(&mut out, &gets, &tails);
+        assert!(out.contains("| GETs (CPU s / 10k) | ours-async / reqwest | 1.000 | 1.500 | 0.67x | at most 1x | met |"));
+        assert!(out.contains(
+            "| ours-blocking / reqwest | 2.000 | 1.500 | 1.33x | at most 1x | **missed** |"
+        ));
+        assert!(out.contains("| tail websocket (CPU s / 1M lines) | ours-async / tungstenite | 0.500 | 1.000 | 0.50x | at most 1x | met |"));
+        // no tungstenite row for HTTP (reqwest is the HTTP tail's hand-written peer)
+        assert!(!out.contains("tail http (CPU s / 1M lines) | ours-async / tungstenite"));
+        assert!(out.contains("| tail websocket (CPU s / 1M lines) | ours-blocking / python-sync | 0.500 | 40.0 | 0.01x (1/80) | at most 1/30 | met |"));
+        assert!(out.contains("| tail http (CPU s / 1M lines) | ours-async / python-async | 1.000 | 20.0 | 0.05x (1/20) | at most 1/30 | **missed** |"));
+    }
+
+    #[test]
+    fn each_tail_protocol_has_its_hand_written_contender() {
+        assert_eq!(by_hand("websocket"), "tungstenite");
+        assert_eq!(by_hand("http"), "reqwest");
+    }
 }
