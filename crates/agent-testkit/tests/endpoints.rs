@@ -66,7 +66,9 @@ async fn the_token_is_required_and_never_echoed() {
     assert!(!format!("{e:?}").contains("tok-wrong-value"));
     // by default, none of them
     let (s, _) = sample().await;
-    let _ = Http::new(s.url(), Some("tok-wrong-value")).get("jobs/").await;
+    let _ = Http::new(s.url(), Some("tok-wrong-value"))
+        .get("jobs/")
+        .await;
     assert!(s.journal().is_empty(), "{:?}", s.journal());
 }
 
