@@ -193,6 +193,9 @@ pub fn run(root: &Path, mut options: CiOptions) -> Result<(), XtaskError> {
     let total = steps.len() + usize::from(!options.skip_python);
     let mut timings: Vec<(&'static str, Duration)> = Vec::with_capacity(total);
     for (index, step) in steps.iter().enumerate() {
+        if step.name == "package" {
+            forget_unpacked_packages()?;
+        }
         match step.run(root, (index + 1, total)) {
             Ok(elapsed) => timings.push((step.name, elapsed)),
             Err(failure) => {
@@ -229,6 +232,52 @@ pub fn run(root: &Path, mut options: CiOptions) -> Result<(), XtaskError> {
     Ok(())
 }
 
+/// `cargo package --workspace` unpacks each crate it packaged from a temporary
+/// local registry into `$CARGO_HOME/registry/src/-<hash>/<name>-<version>/`, for
+/// the verification builds of the crates that depend on it, and, as for any
+/// registry crate, never unpacks it again while that directory exists. A second
+/// `ci` on one machine would then verify against the workspace's crates as they
+/// were the first time (same version, older code). Removing our crates' unpacked
+/// copies (local registries only: their directory names start with `-`) makes
+/// every run verify what it just packaged.
+fn forget_unpacked_packages() -> Result<(), XtaskError> {
+    let cargo_home = match std::env::var_os("CARGO_HOME") {
+        Some(home) => std::path::PathBuf::from(home),
+        None => match std::env::var_os("HOME") {
+            Some(home) => std::path::PathBuf::from(home).join(".cargo"),
+            None => return Ok(()),
+        },
+    };
+    let Ok(registries) = std::fs::read_dir(cargo_home.join("registry").join("src")) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        let Ok(crates) = std::fs::read_dir(registry.path()) else {
+            continue;
+        };
+        for unpacked in crates.flatten() {
+            if is_ours(&unpacked.file_name().to_string_lossy()) {
+                std::fs::remove_dir_all(unpacked.path()).map_err(|e| {
+                    XtaskError::Failed(format!(
+                        "package: cannot remove the stale unpacked crate {}: {e}",
+                        unpacked.path().display()
+                    ))
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether an unpacked crate's directory (`<name>-<version>`) is one of this
+/// workspace's crates.
+fn is_ours(dir: &str) -> bool {
+    dir.starts_with("agent-") || dir.starts_with("agentctl-")
+}
+
 /// Whether `cargo deny` is a command cargo can run.
 fn cargo_deny_installed() -> bool {
     Command::new(cargo_program())
@@ -244,6 +293,14 @@ fn cargo_deny_installed() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_our_unpacked_crates_are_forgotten() {
+        assert!(is_ours("agent-server-0.1.0"));
+        assert!(is_ours("agentctl-0.1.0"));
+        assert!(!is_ours("serde-1.0.228"));
+        assert!(!is_ours("agentx-1.0.0"));
+    }
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|a| (*a).to_owned()).collect()
