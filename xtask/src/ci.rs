@@ -194,7 +194,7 @@ pub fn run(root: &Path, mut options: CiOptions) -> Result<(), XtaskError> {
     let mut timings: Vec<(&'static str, Duration)> = Vec::with_capacity(total);
     for (index, step) in steps.iter().enumerate() {
         if step.name == "package" {
-            forget_unpacked_packages()?;
+            forget_unpacked_packages(root)?;
         }
         match step.run(root, (index + 1, total)) {
             Ok(elapsed) => timings.push((step.name, elapsed)),
@@ -232,15 +232,22 @@ pub fn run(root: &Path, mut options: CiOptions) -> Result<(), XtaskError> {
     Ok(())
 }
 
-/// `cargo package --workspace` unpacks each crate it packaged from a temporary
-/// local registry into `$CARGO_HOME/registry/src/-<hash>/<name>-<version>/`, for
-/// the verification builds of the crates that depend on it, and, as for any
-/// registry crate, never unpacks it again while that directory exists. A second
-/// `ci` on one machine would then verify against the workspace's crates as they
-/// were the first time (same version, older code). Removing our crates' unpacked
-/// copies (local registries only: their directory names start with `-`) makes
-/// every run verify what it just packaged.
-fn forget_unpacked_packages() -> Result<(), XtaskError> {
+/// `cargo package --workspace` verifies each crate against the others as packaged:
+/// from a temporary local registry, unpacked into
+/// `$CARGO_HOME/registry/src/-<hash>/<name>-<version>/` and built into the target
+/// directory. Cargo takes a registry crate of a given version to be immutable: it
+/// never unpacks it again while that directory exists, and never rebuilds it while
+/// its fingerprint is there. A second `ci` on one machine would then verify against
+/// the workspace's crates as they were the first time (same version, older code).
+/// Removing our crates' unpacked copies (local registries only: their directory
+/// names start with `-`) and their fingerprints in `target/debug` makes every run
+/// verify what it just packaged, as on a fresh machine; only our own crates are
+/// rebuilt for it.
+fn forget_unpacked_packages(root: &Path) -> Result<(), XtaskError> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    remove_ours_in(&target.join("debug").join(".fingerprint"))?;
     let cargo_home = match std::env::var_os("CARGO_HOME") {
         Some(home) => std::path::PathBuf::from(home),
         None => match std::env::var_os("HOME") {
@@ -252,28 +259,34 @@ fn forget_unpacked_packages() -> Result<(), XtaskError> {
         return Ok(());
     };
     for registry in registries.flatten() {
-        if !registry.file_name().to_string_lossy().starts_with('-') {
-            continue;
-        }
-        let Ok(crates) = std::fs::read_dir(registry.path()) else {
-            continue;
-        };
-        for unpacked in crates.flatten() {
-            if is_ours(&unpacked.file_name().to_string_lossy()) {
-                std::fs::remove_dir_all(unpacked.path()).map_err(|e| {
-                    XtaskError::Failed(format!(
-                        "package: cannot remove the stale unpacked crate {}: {e}",
-                        unpacked.path().display()
-                    ))
-                })?;
-            }
+        if registry.file_name().to_string_lossy().starts_with('-') {
+            remove_ours_in(&registry.path())?;
         }
     }
     Ok(())
 }
 
-/// Whether an unpacked crate's directory (`<name>-<version>`) is one of this
-/// workspace's crates.
+/// Removes the entries of `dir` named after one of our crates (a missing `dir` is
+/// nothing to remove).
+fn remove_ours_in(dir: &Path) -> Result<(), XtaskError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        if is_ours(&entry.file_name().to_string_lossy()) {
+            std::fs::remove_dir_all(entry.path()).map_err(|e| {
+                XtaskError::Failed(format!(
+                    "package: cannot remove the stale {}: {e}",
+                    entry.path().display()
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether an unpacked crate's directory (`<name>-<version>`) or a fingerprint's
+/// (`<name>-<hash>`) is one of this workspace's crates.
 fn is_ours(dir: &str) -> bool {
     dir.starts_with("agent-") || dir.starts_with("agentctl-")
 }
