@@ -309,6 +309,17 @@ fn decode<'a>(bytes: &'a [u8], invalid_utf8: &mut u64) -> Line<'a> {
 mod tests {
     use super::*;
 
+    /// A `\r` at the end of what arrived may be the line's end: it is not counted
+    /// among the skipped bytes until the next byte says it is not.
+    #[test]
+    fn a_last_carriage_return_is_not_counted_as_skipped_yet() {
+        let mut d = LineDecoder::new(4);
+        d.push(b"0123456789\r", &mut |_| {});
+        assert_eq!(d.skipping_len(), Some(10));
+        d.push(b"x", &mut |_| {});
+        assert_eq!(d.skipping_len(), Some(12));
+    }
+
     /// Lines as strings, oversized ones as `<N>`, lossy ones marked with `~`.
     fn run(max: usize, chunks: &[&[u8]]) -> (Vec<String>, u64) {
         let mut d = LineDecoder::new(max);

@@ -529,19 +529,19 @@ impl TailState {
                 // One event may hold several lines: each is delivered (or replayed,
                 // or skipped) on its own, as the HTTP stream would have them. An
                 // event of blank lines only is an empty one.
-                let mut lines = 0;
+                let mut any_line = false;
                 for line in text.split('\n') {
                     let line = line.strip_suffix('\r').unwrap_or(line);
                     if line.is_empty() {
                         continue;
                     }
-                    lines += 1;
+                    any_line = true;
                     self.on_log_line(line, out);
                     if self.failed.is_some() {
                         return;
                     }
                 }
-                if lines == 0 {
+                if !any_line {
                     self.tracker.skip_empty();
                 }
             }
@@ -950,11 +950,35 @@ mod tests {
             .unwrap();
         http.finish(&mut got).unwrap();
         assert_eq!(lines(&got), ["new"]);
+        assert!(!http.replay_failed(), "an exact replay did not fail");
         // Nothing delivered before: nothing to check, nothing skipped.
         let mut fresh = TailDecoder::http(small());
         fresh.resume_after(&LineDigest::new());
         fresh.push_bytes(b"x\n", &mut got).unwrap();
         assert_eq!(fresh.counters().replayed, 0);
+    }
+
+    /// A message of exactly the framed limit is read (a batch of short lines);
+    /// one byte more is skipped unread, as the transport would.
+    #[test]
+    fn a_message_at_the_framed_limit_is_read_one_byte_over_is_skipped() {
+        let limits = StreamLimits::unlimited();
+        let limit = framed_limit(limits.max_message_size);
+        assert_eq!(limit % 2, 0, "the batch below fills it exactly");
+        let batch = "a\n".repeat(limit / 2);
+        assert_eq!(batch.len(), limit);
+        let mut at = TailDecoder::websocket(limits);
+        let mut out = Vec::new();
+        at.push_message(batch.as_bytes(), &mut out).unwrap();
+        assert_eq!(lines(&out).len(), limit / 2);
+        assert_eq!(at.counters().skipped_oversized, 0);
+
+        let over = format!("{batch}a");
+        let mut past = TailDecoder::websocket(limits);
+        let mut out = Vec::new();
+        past.push_message(over.as_bytes(), &mut out).unwrap();
+        assert!(lines(&out).is_empty(), "nothing of it is read");
+        assert_eq!(past.counters().skipped_oversized, 1);
     }
 
     #[test]
