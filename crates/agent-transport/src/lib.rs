@@ -39,7 +39,6 @@ mod half_reads;
 mod http;
 pub mod memory;
 mod proxy;
-mod read_ahead;
 mod retry;
 #[cfg(feature = "tls")]
 mod tls;

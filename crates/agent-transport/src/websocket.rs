@@ -2,13 +2,26 @@
 //! written on hyper (with the `Sec-WebSocket-Accept` check fastwebsockets' own
 //! client skips), then fastwebsockets for the frames.
 //!
-//! After the handshake the socket belongs to two spawned tasks: a *reader* that loops
-//! on `read_frame` (which is not cancel-safe, so it is never raced against anything),
-//! reassembles fragmented messages with a bounded buffer and forwards them into a
-//! bounded channel; and a *pinger* that sends a ping whenever nothing was received
-//! for a `ping_interval`. Writes (pongs and close replies of the reader, pings, the
-//! caller's close) go through the write half behind a mutex. The [`WsStream`] reads
-//! the channel (cancel-safe) and aborts both tasks when it drops, which closes the
+//! The frames are read in the caller's task, inside [`WsStream::next_message`],
+//! as tokio-tungstenite does: a reader task with a channel in front of it cost
+//! a cross-thread hand-off per message, which was half the client's CPU per
+//! tail line on tokio's multi-thread runtime (BENCHMARKS.md, issue 15).
+//!
+//! The reading is a *pump*: one future, owned by the stream, that loops on
+//! `read_frame` and leaves what it reads in an inbox; `next_message` takes from
+//! the inbox and polls the pump when it is empty. The read in progress lives in
+//! the pump, not in the call: `read_frame` is not cancel-safe, so it is never
+//! dropped half-way, and a call dropped by a time-out leaves it for the next call
+//! to finish. The pump reads at most a turn (64 messages, 256 KiB) ahead of the
+//! consumer; the kernel's socket buffer holds the rest while the consumer is
+//! busy. Pongs owed to the server's pings are sent as the pump reads them, so a
+//! consumer that stops reading also stops answering pings (as tokio-tungstenite's
+//! does).
+//!
+//! A *pinger* task sends a ping whenever nothing was received for a
+//! `ping_interval`. Writes (pongs and close replies, pings, the caller's close)
+//! go through the write half behind a mutex. Dropping the [`WsStream`] drops the
+//! pump with the socket's read half and aborts the pinger, which closes the
 //! connection.
 
 use crate::connector::{ConnectFailure, Connector};
@@ -30,15 +43,18 @@ use http_body_util::{BodyExt, Empty};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use sha1::{Digest, Sha1};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{BufReader, ReadHalf, WriteHalf};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::half_reads::HalfReads;
-use crate::read_ahead;
 
 /// The largest single WebSocket *frame* read (16 MiB, or `max_message_size` + 1 if
 /// that is larger).
@@ -53,11 +69,6 @@ pub const MAX_WS_FRAME_SIZE: usize = 16 * 1024 * 1024;
 
 /// The most of a refusal's body (a non-101 answer to the upgrade) that is read.
 const MAX_REFUSAL_BODY: usize = 64 * 1024;
-
-/// How far the reader task may run ahead of the consumer: about 2 MiB of messages,
-/// and at most 1,024 of them (see [`read_ahead`](crate::read_ahead)).
-const READ_AHEAD_BYTES: usize = 2 * 1024 * 1024;
-const READ_AHEAD_MESSAGES: usize = 1024;
 
 /// How much of the socket one read system call takes at most (see [`HalfReads`]).
 const SOCKET_READ_SIZE: usize = 64 * 1024;
@@ -242,10 +253,27 @@ async fn read_bounded(mut body: hyper::body::Incoming, max: usize) -> Vec<u8> {
     out
 }
 
-/// What the reader task sends: a message, the normal end (`Ok(None)`), or an error.
+/// What the socket yields: a message, the normal end (`Ok(None)`), or an error.
 type Item = Result<Option<WsMessage>, ClientError>;
 
-/// Starts the reader and pinger tasks over an upgraded connection.
+/// How much the pump reads per turn before it lets the consumer take it: 64
+/// messages or 256 KiB, whichever comes first. This bounds what waits between the
+/// socket and the consumer (a turn ends after the message that passes 256 KiB, so at
+/// most 256 KiB plus one message); the kernel's socket buffer holds the rest.
+const PUMP_TURN_MESSAGES: usize = 64;
+const PUMP_TURN_BYTES: usize = 256 * 1024;
+
+/// The messages the pump has read and the consumer not yet taken.
+type Inbox = Arc<std::sync::Mutex<VecDeque<Item>>>;
+
+/// Reads the socket: a loop over `read_frame` that is polled by the consumer's own
+/// calls (see the module docs) and leaves what it reads in the inbox.
+///
+/// One long-lived future rather than one per message: building a future per
+/// message (`stream::unfold`) copied its 700 bytes each time, 7% of a tail's CPU.
+type Pump = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Starts the pinger over an upgraded connection; the frames are read on demand.
 fn start(io: Io, options: WsOptions) -> HyperWsStream {
     let mut ws = WebSocket::after_handshake(io, Role::Client);
     ws.set_auto_pong(true);
@@ -254,50 +282,103 @@ fn start(io: Io, options: WsOptions) -> HyperWsStream {
     ws.set_max_message_size(MAX_WS_FRAME_SIZE.max(options.max_message_size.saturating_add(1)));
     let (reader, writer) = ws.split(tokio::io::split);
     let writer: Writer = Arc::new(Mutex::new(writer));
-    let epoch = Instant::now();
-    let last_received = Arc::new(AtomicU64::new(0));
-    let (tx, rx) = read_ahead::channel(READ_AHEAD_BYTES, READ_AHEAD_MESSAGES);
-    let reader_task = tokio::spawn(read_loop(
+    let received = Arc::new(AtomicU64::new(0));
+    let frames = FrameReader {
         reader,
-        writer.clone(),
-        tx,
-        options.max_message_size,
-        epoch,
-        last_received.clone(),
-    ));
-    let pinger_task = tokio::spawn(ping_loop(
-        writer.clone(),
-        options.ping_interval,
-        epoch,
-        last_received,
-    ));
+        writer: writer.clone(),
+        max_message_size: options.max_message_size,
+        assembly: None,
+        received: received.clone(),
+    };
+    let inbox = Inbox::default();
+    let pump = pump(frames, inbox.clone());
+    let pinger_task = tokio::spawn(ping_loop(writer.clone(), options.ping_interval, received));
     HyperWsStream {
-        rx,
+        pump: Some(Box::pin(pump)),
+        inbox,
+        taken: VecDeque::new(),
         writer,
-        _reader: AbortOnDrop(reader_task),
         _pinger: AbortOnDrop(pinger_task),
         end: None,
     }
 }
 
-fn millis_since(epoch: Instant) -> u64 {
-    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+/// The pump's loop: reads items until the last one (the end or an error), and
+/// after each turn's worth of them yields so the consumer takes them.
+///
+/// Items go to the inbox in batches, when the socket has nothing more for now, at
+/// the end of a turn and after the last one: a lock per item was 5% of a tail's CPU.
+async fn pump(mut frames: FrameReader, inbox: Inbox) {
+    let mut batch = VecDeque::new();
+    let (mut messages, mut bytes) = (0, 0);
+    loop {
+        let item = {
+            let mut read = std::pin::pin!(frames.next_item());
+            std::future::poll_fn(|cx| {
+                let polled = read.as_mut().poll(cx);
+                if polled.is_pending() && !batch.is_empty() {
+                    lock(&inbox).append(&mut batch);
+                }
+                polled
+            })
+            .await
+        };
+        let last = !matches!(item, Ok(Some(_)));
+        if let Ok(Some(WsMessage::Text(text))) = &item {
+            bytes += text.len();
+        }
+        batch.push_back(item);
+        if last {
+            lock(&inbox).append(&mut batch);
+            return;
+        }
+        messages += 1;
+        if messages >= PUMP_TURN_MESSAGES || bytes >= PUMP_TURN_BYTES {
+            (messages, bytes) = (0, 0);
+            lock(&inbox).append(&mut batch);
+            YieldOnce(false).await;
+        }
+    }
 }
 
-/// Sends a ping whenever nothing was received (and nothing pinged) for `interval`.
-async fn ping_loop(
-    writer: Writer,
-    interval: Duration,
-    epoch: Instant,
-    last_received: Arc<AtomicU64>,
-) {
-    let interval = interval.max(Duration::from_millis(1));
-    let mut last_ping = Duration::ZERO;
+/// Pending once, then ready: hands control back without registering a wake-up,
+/// which is right here because the consumer polls the pump again as soon as it has
+/// taken what is in the inbox.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            Poll::Pending
+        }
+    }
+}
+
+/// Sends a ping once nothing was received (and nothing pinged) for `interval`.
+///
+/// The reader counts frames rather than stamping a clock per frame (a
+/// `clock_gettime` per message was 3% of a tail's CPU), so the pinger looks at the
+/// count every half interval: a ping leaves between one and one and a half
+/// intervals after the last frame.
+async fn ping_loop(writer: Writer, interval: Duration, received: Arc<AtomicU64>) {
+    let interval = interval.max(Duration::from_millis(2));
+    let look = interval / 2;
+    let mut seen = received.load(Ordering::Relaxed);
+    let mut quiet_since = Instant::now();
     loop {
-        let received = Duration::from_millis(last_received.load(Ordering::Relaxed));
-        let due = epoch + received.max(last_ping) + interval;
-        if Instant::now() < due {
-            tokio::time::sleep_until(due).await;
+        tokio::time::sleep(look).await;
+        let now = received.load(Ordering::Relaxed);
+        if now != seen {
+            seen = now;
+            quiet_since = Instant::now();
+            continue;
+        }
+        if quiet_since.elapsed() < interval {
             continue;
         }
         let mut w = writer.lock().await;
@@ -315,7 +396,7 @@ async fn ping_loop(
             return;
         }
         drop(w);
-        last_ping = epoch.elapsed();
+        quiet_since = Instant::now();
     }
 }
 
@@ -402,99 +483,152 @@ fn close_code(payload: &[u8]) -> Option<(u16, String)> {
     Some((code, reason))
 }
 
-async fn read_loop(
-    mut reader: Reader,
+/// The read half and what reading it needs: the writer for the frames
+/// fastwebsockets owes the server, the message being reassembled, and the frame
+/// count the pinger watches.
+struct FrameReader {
+    reader: Reader,
     writer: Writer,
-    tx: read_ahead::Sender<Item>,
     max_message_size: usize,
-    epoch: Instant,
-    last_received: Arc<AtomicU64>,
-) {
-    let frame_cap = MAX_WS_FRAME_SIZE.max(max_message_size.saturating_add(1));
-    // The frames fastwebsockets owes the server (pongs, the close reply), unless the
-    // caller already closed our side.
-    let mut obligated = |frame: Frame<'static>| {
-        let writer = writer.clone();
-        async move {
-            let mut w = writer.lock().await;
-            if w.is_closed() {
-                return Ok::<(), WebSocketError>(());
-            }
-            w.write_frame(frame).await?;
-            w.flush().await
-        }
-    };
-    let mut assembly: Option<Assembly> = None;
-    loop {
-        let frame = match reader.read_frame(&mut obligated).await {
-            Ok(frame) => frame,
-            Err(e) => {
-                let _ = tx.send(Err(map_read_error(e, frame_cap)), 0).await;
-                return;
+    assembly: Option<Assembly>,
+    received: Arc<AtomicU64>,
+}
+
+impl FrameReader {
+    /// Reads frames until one completes an item.
+    async fn next_item(&mut self) -> Item {
+        let frame_cap = MAX_WS_FRAME_SIZE.max(self.max_message_size.saturating_add(1));
+        let writer = &self.writer;
+        // The frames fastwebsockets owes the server (pongs, the close reply), unless
+        // the caller already closed our side.
+        let mut obligated = |frame: Frame<'static>| {
+            let writer = writer.clone();
+            async move {
+                let mut w = writer.lock().await;
+                if w.is_closed() {
+                    return Ok::<(), WebSocketError>(());
+                }
+                w.write_frame(frame).await?;
+                w.flush().await
             }
         };
-        last_received.store(millis_since(epoch), Ordering::Relaxed);
-        let item = match frame.opcode {
-            OpCode::Text | OpCode::Binary => {
-                if assembly.is_some() {
-                    Some(Err(ClientError::protocol(
-                        "a WebSocket message began before the previous one ended",
-                    )))
-                } else {
+        loop {
+            let frame = match self.reader.read_frame(&mut obligated).await {
+                Ok(frame) => frame,
+                Err(e) => return Err(map_read_error(e, frame_cap)),
+            };
+            // Only this reader writes the count, so a load and a store suffice.
+            let count = self.received.load(Ordering::Relaxed);
+            self.received
+                .store(count.wrapping_add(1), Ordering::Relaxed);
+            match frame.opcode {
+                OpCode::Text | OpCode::Binary => {
+                    if self.assembly.is_some() {
+                        return Err(ClientError::protocol(
+                            "a WebSocket message began before the previous one ended",
+                        ));
+                    }
+                    if frame.fin {
+                        return Ok(Some(whole_message(frame.payload, self.max_message_size)));
+                    }
                     let mut a = Assembly::new();
-                    a.push(&frame.payload, max_message_size);
-                    if frame.fin {
-                        Some(Ok(Some(a.finish())))
-                    } else {
-                        assembly = Some(a);
-                        None
+                    a.push(&frame.payload, self.max_message_size);
+                    self.assembly = Some(a);
+                }
+                OpCode::Continuation => match self.assembly.as_mut() {
+                    None => {
+                        return Err(ClientError::protocol(
+                            "a WebSocket continuation frame without a message",
+                        ))
+                    }
+                    Some(a) => {
+                        a.push(&frame.payload, self.max_message_size);
+                        if frame.fin {
+                            if let Some(a) = self.assembly.take() {
+                                return Ok(Some(a.finish()));
+                            }
+                        }
+                    }
+                },
+                OpCode::Pong => return Ok(Some(WsMessage::KeepAlive)),
+                OpCode::Ping => {}
+                OpCode::Close => {
+                    return match close_code(&frame.payload) {
+                        None | Some((1000, _)) | Some((1001, _)) => Ok(None),
+                        Some((code, reason)) => Err(mid_stream(if reason.is_empty() {
+                            format!("connection closed mid-stream (code {code})")
+                        } else {
+                            format!("connection closed mid-stream (code {code}: {reason})")
+                        })),
                     }
                 }
             }
-            OpCode::Continuation => match assembly.as_mut() {
-                None => Some(Err(ClientError::protocol(
-                    "a WebSocket continuation frame without a message",
-                ))),
-                Some(a) => {
-                    a.push(&frame.payload, max_message_size);
-                    if frame.fin {
-                        assembly.take().map(|a| Ok(Some(a.finish())))
-                    } else {
-                        None
-                    }
-                }
-            },
-            OpCode::Pong => Some(Ok(Some(WsMessage::KeepAlive))),
-            OpCode::Ping => None,
-            OpCode::Close => match close_code(&frame.payload) {
-                None | Some((1000, _)) | Some((1001, _)) => Some(Ok(None)),
-                Some((code, reason)) => Some(Err(mid_stream(if reason.is_empty() {
-                    format!("connection closed mid-stream (code {code})")
-                } else {
-                    format!("connection closed mid-stream (code {code}: {reason})")
-                }))),
-            },
-        };
-        let Some(item) = item else { continue };
-        let last = !matches!(item, Ok(Some(_)));
-        let bytes = match &item {
-            Ok(Some(WsMessage::Text(text))) => text.len(),
-            _ => 0,
-        };
-        if tx.send(item, bytes).await.is_err() || last {
-            return;
         }
+    }
+}
+
+/// A message that came in one frame: its payload is handed on without a copy when
+/// fastwebsockets split it off its read buffer.
+fn whole_message(payload: Payload<'_>, max: usize) -> WsMessage {
+    if payload.len() > max {
+        return WsMessage::Oversized {
+            len: payload.len() as u64,
+        };
+    }
+    match payload {
+        Payload::Bytes(bytes) => WsMessage::Text(bytes.freeze()),
+        Payload::Owned(vec) => WsMessage::Text(Bytes::from(vec)),
+        other => WsMessage::Text(Bytes::copy_from_slice(&other)),
     }
 }
 
 /// The [`WsStream`] of [`HttpTransport`](crate::HttpTransport).
 struct HyperWsStream {
-    rx: read_ahead::Receiver<Item>,
+    /// `None` once it finished.
+    pump: Option<Pump>,
+    inbox: Inbox,
+    /// What was taken from the inbox in one go (one lock per batch, not per item).
+    taken: VecDeque<Item>,
     writer: Writer,
-    _reader: AbortOnDrop,
     _pinger: AbortOnDrop,
     /// Set once the stream ended: `Ok` normally, `Err` with the error to repeat.
     end: Option<Result<(), ClientError>>,
+}
+
+impl HyperWsStream {
+    /// The next item: from what was taken, else from the inbox, else after polling
+    /// the pump. Cancel-safe: the read in progress stays in the pump.
+    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Item> {
+        let mut polled = false;
+        loop {
+            if let Some(item) = self.taken.pop_front() {
+                return Poll::Ready(item);
+            }
+            std::mem::swap(&mut *lock(&self.inbox), &mut self.taken);
+            if !self.taken.is_empty() {
+                continue;
+            }
+            if polled {
+                return Poll::Pending;
+            }
+            let Some(pump) = self.pump.as_mut() else {
+                return Poll::Ready(Err(mid_stream(
+                    "connection closed mid-stream (the reader stopped)".into(),
+                )));
+            };
+            if pump.as_mut().poll(cx).is_ready() {
+                self.pump = None;
+            }
+            polled = true;
+        }
+    }
+}
+
+/// The inbox, even if a panic poisoned it: a queue of items stays consistent.
+fn lock(inbox: &Inbox) -> std::sync::MutexGuard<'_, VecDeque<Item>> {
+    inbox
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[async_trait::async_trait]
@@ -505,12 +639,7 @@ impl WsStream for HyperWsStream {
             Some(Err(e)) => return Err(e.clone()),
             None => {}
         }
-        // `recv` is cancel-safe: a message is either received or left in the channel.
-        let item = self.rx.recv().await.unwrap_or_else(|| {
-            Err(mid_stream(
-                "connection closed mid-stream (the reader stopped)".into(),
-            ))
-        });
+        let item = std::future::poll_fn(|cx| self.poll_item(cx)).await;
         match &item {
             Ok(Some(_)) => {}
             Ok(None) => self.end = Some(Ok(())),
@@ -531,7 +660,8 @@ impl WsStream for HyperWsStream {
             }
         }
         let _ = tokio::time::timeout(CLOSE_WAIT, async {
-            while let Some(item) = self.rx.recv().await {
+            loop {
+                let item = std::future::poll_fn(|cx| self.poll_item(cx)).await;
                 if !matches!(item, Ok(Some(_))) {
                     break;
                 }
@@ -539,7 +669,6 @@ impl WsStream for HyperWsStream {
         })
         .await;
         self.end = Some(Ok(()));
-        self._reader.0.abort();
         self._pinger.0.abort();
     }
 }
