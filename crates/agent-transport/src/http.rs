@@ -21,10 +21,9 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 #[cfg(feature = "tls")]
 use rustls::pki_types::CertificateDer;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::time::Instant;
 
 /// The default largest answer body [`Transport::request`] reads: 64 MiB.
 pub const DEFAULT_MAX_RESPONSE_BODY: usize = 64 * 1024 * 1024;
@@ -378,63 +377,66 @@ impl HttpTransport {
         let wire = Arc::new(OnWire::default());
         let req = self.build_request(request, wire.clone())?;
         let timeouts = self.inner.timeouts;
+        let started = Instant::now();
         let answer = self.inner.client.request(req);
         tokio::pin!(answer);
-        // Phase 1: connecting (the connector fails on its own after `connect`; the
-        // bound here only guards against a wait that never ends).
-        let guard = timeouts.connect.saturating_add(timeouts.read);
-        let early = tokio::select! {
-            result = &mut answer => Some(result),
-            () = wire.notify.notified() => None,
-            () = tokio::time::sleep(guard) => {
-                if !wire.sent() {
-                    return Err(ClientError::Timeout {
-                        kind: TimeoutKind::Connect,
-                        after: timeouts.connect,
-                    });
+        // One timer, re-armed only when it fires, rather than a wake-up when the
+        // request goes on the wire (a cross-thread hand-off per request on the
+        // multi-thread runtime, issue 15): it first fires at the earliest the read
+        // time-out could end (the request cannot go out before `started`), then at
+        // the actual end of the read time-out, or at the guard of the connect phase
+        // (the connector fails on its own after `connect`; the guard only bounds a
+        // wait that never ends, such as a pool that never hands out a connection).
+        let guard = started + timeouts.connect.saturating_add(timeouts.read);
+        let timer = tokio::time::sleep_until(started + timeouts.read);
+        tokio::pin!(timer);
+        let result = loop {
+            tokio::select! {
+                result = &mut answer => break result,
+                () = &mut timer => {
+                    let now = Instant::now();
+                    match wire.sent_at() {
+                        Some(sent) if now >= sent + timeouts.read => {
+                            return Err(origin.incomplete(ClientError::Timeout {
+                                kind: TimeoutKind::Read,
+                                after: timeouts.read,
+                            }));
+                        }
+                        Some(sent) => timer.as_mut().reset(sent + timeouts.read),
+                        None if now >= guard => {
+                            return Err(ClientError::Timeout {
+                                kind: TimeoutKind::Connect,
+                                after: timeouts.connect,
+                            });
+                        }
+                        None => timer.as_mut().reset(guard),
+                    }
                 }
-                None
             }
-        };
-        let result = match early {
-            Some(result) => result,
-            // Phase 2: the request is on the wire; its answer must come in time.
-            None => match tokio::time::timeout(timeouts.read, &mut answer).await {
-                Ok(result) => result,
-                Err(_) => {
-                    return Err(origin.incomplete(ClientError::Timeout {
-                        kind: TimeoutKind::Read,
-                        after: timeouts.read,
-                    }))
-                }
-            },
         };
         match result {
             Ok(resp) => {
                 let (parts, body) = resp.into_parts();
                 Ok((parts, body, origin))
             }
-            Err(e) => Err(origin.classify(e, wire.sent())),
+            Err(e) => Err(origin.classify(e, wire.sent_at().is_some())),
         }
     }
 }
 
-/// Set when hyper starts writing a request on a connection.
+/// When hyper started writing a request on a connection.
 #[derive(Default)]
 struct OnWire {
-    sent: AtomicBool,
-    notify: Notify,
+    sent_at: OnceLock<Instant>,
 }
 
 impl OnWire {
     fn mark(&self) {
-        if !self.sent.swap(true, Ordering::AcqRel) {
-            self.notify.notify_one();
-        }
+        self.sent_at.get_or_init(Instant::now);
     }
 
-    fn sent(&self) -> bool {
-        self.sent.load(Ordering::Acquire)
+    fn sent_at(&self) -> Option<Instant> {
+        self.sent_at.get().copied()
     }
 }
 

@@ -3,13 +3,16 @@
 
 mod common;
 
-use agent_proto::ClientError;
+use agent_proto::{ClientError, TimeoutKind, Timeouts};
 use agent_transport::{HttpTransport, Request, Transport, WsMessage, WsOptions};
 use bytes::Bytes;
-use common::{accept_websocket, handler, http_server, status, test_cert, test_cert_for};
+use common::{
+    accept_websocket, handler, http_server, raw_server, status, test_cert, test_cert_for,
+};
 use fastwebsockets::{Frame, OpCode, Payload};
 use http::{Method, StatusCode};
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn tls_server(acceptor: tokio_rustls::TlsAcceptor) -> common::Server {
     http_server(
@@ -110,4 +113,98 @@ async fn a_certificate_for_another_name_is_refused() {
         .unwrap_err();
     assert!(matches!(e, ClientError::Connect { .. }), "{e:?}");
     assert!(e.to_string().contains("certificate"), "{e}");
+}
+
+/// A server whose TLS handshake starts `handshake` late and whose answer comes
+/// `answer` after the request arrived.
+async fn slow_tls_server(
+    acceptor: tokio_rustls::TlsAcceptor,
+    handshake: Duration,
+    answer: Duration,
+) -> common::Server {
+    raw_server(move |tcp| {
+        let acceptor = acceptor.clone();
+        async move {
+            tokio::time::sleep(handshake).await;
+            let Ok(mut tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match tls.read(&mut byte).await {
+                    Ok(1) => head.push(byte[0]),
+                    _ => return,
+                }
+            }
+            tokio::time::sleep(answer).await;
+            let _ = tls
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                .await;
+            let _ = tls.flush().await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+    })
+    .await
+}
+
+/// The read time-out counts from the moment the request is on the wire, not from
+/// the call: a slow handshake does not eat into it, and it still ends a silent
+/// answer at its own length.
+#[tokio::test]
+async fn the_read_time_out_starts_when_the_request_is_sent() {
+    let cert = test_cert();
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(5),
+        read: Duration::from_millis(600),
+    };
+    let transport = |server: &common::Server| {
+        HttpTransport::builder(server.https_url("/"))
+            .add_root_certificate_pem(cert.pem.as_bytes())
+            .unwrap()
+            .timeouts(timeouts)
+            .build()
+            .unwrap()
+    };
+    // 500 ms of handshake + 400 ms of answer: over 600 ms from the call, under
+    // 600 ms from the sending.
+    let server = slow_tls_server(
+        cert.acceptor.clone(),
+        Duration::from_millis(500),
+        Duration::from_millis(400),
+    )
+    .await;
+    let resp = transport(&server)
+        .request(Request::new(Method::GET, "health/"))
+        .await
+        .unwrap();
+    assert_eq!(&resp.body[..], b"ok");
+
+    let server = slow_tls_server(
+        cert.acceptor.clone(),
+        Duration::from_millis(500),
+        Duration::from_secs(10),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let e = transport(&server)
+        .request(Request::new(Method::GET, "health/"))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    match &e {
+        ClientError::ResponseIncomplete { cause, .. } => assert!(
+            matches!(
+                **cause,
+                ClientError::Timeout {
+                    kind: TimeoutKind::Read,
+                    ..
+                }
+            ),
+            "{e:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(took >= Duration::from_millis(1_100), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
 }
