@@ -236,10 +236,12 @@ fn building_with_bad_settings_inside_a_runtime_is_an_error_not_a_panic() {
 fn clients_and_tails_are_send_and_sync() {
     fn send_sync<T: Send + Sync + Clone + 'static>() {}
     fn send<T: Send + 'static>() {}
+    fn sync<T: Sync>() {}
     send_sync::<AgentClient>();
     send_sync::<AsyncAgentClient>();
     send::<LogTailIter>();
     send::<LogTail>();
+    sync::<LogTail>();
     send_sync::<ClientError>();
 }
 

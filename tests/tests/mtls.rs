@@ -100,11 +100,14 @@ fn is_tls_refusal(e: &ClientError) -> bool {
 /// A refusal the client may see either way under TLS 1.3: the server checks the
 /// client's certificate after the client considers the handshake done, so its
 /// alert can arrive as a TLS error or, when the request was already on its way,
-/// as the connection closing before any answer. Both are a 503 and neither may
-/// ever look like an answer.
+/// as the connection closing before any answer, or (when the alert closes the
+/// connection before hyper handed it the request) as a connect error of a
+/// connection that was never ready. All are a 503 and none may ever look like an
+/// answer.
 fn is_refused_at_the_door(e: &ClientError) -> bool {
     is_tls_refusal(e)
         || (e.status_code() == 503 && e.to_string().contains("connection closed before"))
+        || (e.is_connect() && e.to_string().contains("connection was not ready"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@ mod common;
 
 use agent_client_async::{AsyncAgentClient, Protocol, StreamLimits, TailOptions};
 use agent_testkit::{AgentTestServer, JobSpec, TailFault};
-use common::{lines, next, take, wait_until, within, Proxy};
+use common::{lines, next, read_nothing_until, take, within, Proxy};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -80,7 +80,10 @@ async fn an_endless_line_costs_bounded_memory() {
         .unwrap();
     assert_eq!(take(&mut tail, 3).await, lines("tail", 3));
 
-    wait_until("8 MiB of the endless line", || proxy.down_bytes() > 8 * MIB).await;
+    read_nothing_until(&mut tail, "8 MiB of the endless line", || {
+        proxy.down_bytes() > 8 * MIB
+    })
+    .await;
     let warm = live();
     let mut peak = warm;
     within(async {

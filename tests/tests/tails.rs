@@ -14,8 +14,8 @@ use agent_client_blocking::AgentClient;
 use agent_proto::{LimitKind, TimeoutKind};
 use agent_testkit::{AgentTestServer, Fault, JobSpec, RouteKind, TailFault};
 use common::{
-    async_client, blocking_client, drain, drain_blocking, lines, log_lines, next, on_thread, take,
-    wait_until, within, Proxy, IDLE,
+    async_client, blocking_client, drain, drain_blocking, lines, log_lines, next, on_thread,
+    read_nothing_until, take, wait_until, within, Proxy, IDLE,
 };
 use std::collections::HashSet;
 use std::time::Duration;
@@ -646,12 +646,11 @@ async fn an_endless_line_is_bounded() {
         .await
         .unwrap();
     assert_eq!(take(&mut t, 3).await, lines("tail", 3));
-    wait_until("4 MiB of the endless line", || proxy.down_bytes() > 4 << 20).await;
     // nothing delivered, no error, no end claimed: the line is being skipped
-    let pending = tokio::time::timeout(Duration::from_millis(20), next(&mut t)).await;
-    if let Ok(other) = pending {
-        panic!("an endless line gave {other:?}");
-    }
+    read_nothing_until(&mut t, "4 MiB of the endless line", || {
+        proxy.down_bytes() > 4 << 20
+    })
+    .await;
     assert_eq!(t.counters().delivered, 3);
     drop(t);
     wait_until("the proxy to see the connection closed", || {
@@ -853,6 +852,54 @@ async fn closing_the_client_ends_its_open_tails() {
             other => panic!("{p}: {other:?}"),
         }
         assert_eq!(a.list_jobs().await.unwrap_err().status_code(), 500);
+    }
+}
+
+/// The blocking client's tails are read on the caller's thread: closing the client
+/// from another thread while a tail waits in `next()` ends that tail with a 500, and
+/// a tail read after the close gets one too; never a panic of a runtime that is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_blocking_client_ends_tails_read_on_other_threads() {
+    let server = AgentTestServer::builder()
+        .job(JobSpec::new(JOB).endless(3).rate(2.0))
+        .build()
+        .await
+        .unwrap();
+    for p in [Protocol::WebSocket, Protocol::Http] {
+        let b = blocking_client(&server);
+        let (waiting, closer) = (b.clone(), b.clone());
+        let ended = on_thread(move || {
+            let mut t = waiting.tail_job_logs(JOB, opts(p)).unwrap();
+            t.next().unwrap().unwrap();
+            let closing = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                closer.close();
+            });
+            // Waits for lines that come slowly until the close ends it.
+            let rest: Vec<_> = t.by_ref().collect();
+            closing.join().unwrap();
+            (rest, t.next())
+        });
+        let (rest, after) = ended.await;
+        let last = rest.last().expect("the tail ended with an error");
+        match last {
+            Err(e @ ClientError::Usage { .. }) => assert_eq!(e.status_code(), 500, "{p}"),
+            other => panic!("{p}: {other:?}"),
+        }
+        assert!(after.is_none(), "{p}: {after:?}");
+
+        let late = blocking_client(&server);
+        let mut t = on_thread({
+            let late = late.clone();
+            move || late.tail_job_logs(JOB, opts(p)).unwrap()
+        })
+        .await;
+        on_thread(move || late.close()).await;
+        let next = on_thread(move || t.next()).await;
+        match next {
+            Some(Err(e @ ClientError::Usage { .. })) => assert_eq!(e.status_code(), 500),
+            other => panic!("{p}: {other:?}"),
+        }
     }
 }
 

@@ -1,12 +1,16 @@
 //! Log tails: [`AsyncAgentClient::tail_job_logs`] and the [`LogTail`] stream it returns.
 //!
-//! A spawned task owns the connection (WebSocket or HTTP stream) and runs every byte
+//! A *driver* owns the connection (WebSocket or HTTP stream) and runs every byte
 //! through one [`TailDecoder`], so limits and decoding are the same for both
-//! protocols; it hands lines to the [`LogTail`] in batches. A semaphore of
-//! `queue_size` permits bounds the lines between the two: a consumer that stops
-//! reading stops the reader, and memory stays bounded however long the log. The
-//! [`LogTail`] holds the task's handle and aborts it when dropped, which closes the
-//! connection.
+//! protocols; it hands lines to the [`LogTail`] in batches. The driver is a future
+//! that the [`LogTail`] polls itself, in the consumer's task, whenever it has no
+//! line to hand out: as tokio-tungstenite and reqwest streams do, so no line
+//! crosses threads (a spawned driver task cost a hand-off per batch, a fifth of a
+//! tail's CPU on the multi-thread runtime, issue 15). It decodes at most
+//! `queue_size` lines ahead of the consumer, so memory stays bounded however long
+//! the log, and a consumer that stops reading stops the reading (the kernel's socket
+//! buffer holds what the server sends meanwhile, until it is full). Dropping the
+//! [`LogTail`] drops the driver, which closes the connection.
 //!
 //! What ends a tail, and how:
 //! - a `complete` event: the stream ends (`None`);
@@ -39,11 +43,10 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Semaphore};
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 use tokio::time::timeout;
 
 /// How long a finished WebSocket tail waits for the server's close frame.
@@ -71,7 +74,9 @@ impl AsyncAgentClient {
     /// quiet job. Opening is bounded by the transport's own time-outs and retry
     /// policy instead: waiting on a `Retry-After` is not idleness.
     ///
-    /// Must be called inside a tokio runtime (the tail runs as a task of it).
+    /// Must be called inside a tokio runtime. The [`LogTail`] reads the network
+    /// while it is polled, in that runtime's context (from any task or thread, as
+    /// long as the runtime runs).
     ///
     /// ```no_run
     /// use agent_client_async::{AsyncAgentClient, Protocol, TailOptions};
@@ -116,7 +121,7 @@ impl AsyncAgentClient {
             shared: Arc::new(Shared::default()),
         };
         let conn = driver.open().await.map_err(|e| credentials.scrub(e))?;
-        Ok(LogTail::spawn(
+        Ok(LogTail::new(
             &runtime,
             driver,
             conn,
@@ -158,43 +163,44 @@ impl AsyncAgentClient {
 /// # Ok(()) }
 /// ```
 pub struct LogTail {
-    rx: mpsc::UnboundedReceiver<Msg>,
-    /// Lines received from the task, not handed out yet.
+    /// Lines taken from the queue, not handed out yet.
     buf: VecDeque<String>,
-    /// Lines between the network and the consumer; the task takes, we give back.
-    permits: Arc<Semaphore>,
-    /// Lines handed out whose permits were not given back yet.
-    unreleased: usize,
-    /// Give permits back in steps of this many lines (or when `buf` runs dry).
-    release_step: usize,
+    /// What the driver hands over.
+    queue: Arc<Mutex<Queue>>,
     shared: Arc<Shared>,
-    task: JoinHandle<()>,
+    /// The driver (see the module docs); `None` once it finished. Only ever
+    /// reached through `&mut self` (`Mutex::get_mut`, no locking): the mutex is
+    /// there to keep `LogTail` `Sync`, as it was when the driver was a task.
+    driver: Option<Mutex<Driving>>,
+    /// The runtime the connection belongs to, entered while the driver is polled
+    /// (its timers need it, and the caller may poll from elsewhere).
+    runtime: tokio::runtime::Handle,
     finished: bool,
 }
 
+/// The driver's future.
+type Driving = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 impl LogTail {
-    fn spawn(
+    fn new(
         runtime: &tokio::runtime::Handle,
         driver: Driver,
         conn: Conn,
         mut closed: watch::Receiver<bool>,
         credentials: Credentials,
     ) -> LogTail {
-        let queue = driver.limits.queue_size.clamp(1, u32::MAX as usize);
-        let permits = Arc::new(Semaphore::new(queue));
-        let (tx, rx) = mpsc::unbounded_channel();
+        let queue = Arc::new(Mutex::new(Queue::default()));
         let shared = Arc::clone(&driver.shared);
         let mut sink = Sink {
-            tx,
-            permits: Arc::clone(&permits),
-            ended: false,
+            queue: Arc::clone(&queue),
+            room: driver.limits.queue_size.max(1),
         };
         let span = tracing::debug_span!(
             "agent.tail",
             route = "jobs/{id}/logs/",
             protocol = %driver.protocol,
         );
-        let task = runtime.spawn(tracing::Instrument::instrument(
+        let driver = Box::pin(tracing::Instrument::instrument(
             async move {
                 let mut driver = driver;
                 let closed = async {
@@ -216,13 +222,11 @@ impl LogTail {
             span,
         ));
         LogTail {
-            rx,
             buf: VecDeque::new(),
-            permits,
-            unreleased: 0,
-            release_step: (queue / 4).max(1),
+            queue,
             shared,
-            task,
+            driver: Some(Mutex::new(driver)),
+            runtime: runtime.clone(),
             finished: false,
         }
     }
@@ -245,19 +249,20 @@ impl LogTail {
         self.shared.protocol()
     }
 
-    /// Gives back the permits of lines handed out.
-    fn release(&mut self, force: bool) {
-        if self.unreleased > 0 && (force || self.unreleased >= self.release_step) {
-            self.permits.add_permits(self.unreleased);
-            self.unreleased = 0;
+    /// Moves what the driver queued into `buf`: the lines, and the end once they
+    /// are all out.
+    fn take_queued(&mut self) -> Option<Result<(), ClientError>> {
+        let mut queue = lock(&self.queue);
+        if self.buf.is_empty() {
+            std::mem::swap(&mut self.buf, &mut queue.lines);
+        } else {
+            self.buf.append(&mut queue.lines);
         }
-    }
-
-    fn hand_out(&mut self, line: String) -> Poll<Option<Result<String, ClientError>>> {
-        self.unreleased += 1;
-        let empty = self.buf.is_empty();
-        self.release(empty);
-        Poll::Ready(Some(Ok(line)))
+        if self.buf.is_empty() {
+            queue.end.take()
+        } else {
+            None
+        }
     }
 }
 
@@ -266,41 +271,41 @@ impl Stream for LogTail {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if let Some(line) = this.buf.pop_front() {
-            return this.hand_out(line);
-        }
-        if this.finished {
-            return Poll::Ready(None);
-        }
-        match this.rx.poll_recv(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(Msg::Line(line))) => this.hand_out(line),
-            Poll::Ready(Some(Msg::Lines(lines))) => {
-                this.buf = VecDeque::from(lines);
-                match this.buf.pop_front() {
-                    Some(line) => this.hand_out(line),
-                    None => {
-                        // Never sent, but harmless: ask to be polled again.
-                        cx.waker().wake_by_ref();
-                        Poll::Pending
-                    }
+        let mut polled = false;
+        loop {
+            if let Some(line) = this.buf.pop_front() {
+                return Poll::Ready(Some(Ok(line)));
+            }
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            match this.take_queued() {
+                Some(Ok(())) => {
+                    this.finished = true;
+                    return Poll::Ready(None);
                 }
+                Some(Err(e)) => {
+                    this.finished = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                None if !this.buf.is_empty() => continue,
+                None => {}
             }
-            Poll::Ready(Some(Msg::End(Ok(())))) => {
-                this.finished = true;
-                Poll::Ready(None)
+            if polled {
+                return Poll::Pending;
             }
-            Poll::Ready(Some(Msg::End(Err(e)))) => {
+            polled = true;
+            let Some(driver) = this.driver.as_mut() else {
+                // The driver always queues an end before it finishes.
                 this.finished = true;
-                Poll::Ready(Some(Err(e)))
-            }
-            Poll::Ready(None) => {
-                this.finished = true;
-                Poll::Ready(Some(Err(ClientError::Usage {
-                    message: "the log tail stopped before the job's log completed: its \
-                              runtime shut down or the client was closed"
-                        .into(),
-                })))
+                return Poll::Ready(Some(Err(ClientError::Usage {
+                    message: "the log tail stopped before the job's log completed".into(),
+                })));
+            };
+            let driver = driver.get_mut().unwrap_or_else(PoisonError::into_inner);
+            let _runtime = this.runtime.enter();
+            if driver.as_mut().poll(cx).is_ready() {
+                this.driver = None;
             }
         }
     }
@@ -321,12 +326,6 @@ impl FusedStream for LogTail {
     }
 }
 
-impl Drop for LogTail {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 impl fmt::Debug for LogTail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LogTail")
@@ -338,15 +337,20 @@ impl fmt::Debug for LogTail {
     }
 }
 
-/// What the task sends the [`LogTail`].
-enum Msg {
-    Line(String),
-    Lines(Vec<String>),
-    /// The last message: `Ok` for a complete log.
-    End(Result<(), ClientError>),
+/// What the driver hands the [`LogTail`].
+#[derive(Default)]
+struct Queue {
+    lines: VecDeque<String>,
+    /// How the tail ended (`Ok` for a complete log), set once, after its lines.
+    end: Option<Result<(), ClientError>>,
 }
 
-/// State shared between the task and the [`LogTail`].
+/// The queue, even if a panic poisoned it: its lines stay consistent.
+fn lock(queue: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// State shared between the driver and the [`LogTail`].
 #[derive(Default)]
 struct Shared {
     counters: Mutex<StreamCounters>,
@@ -382,54 +386,61 @@ impl Shared {
     }
 }
 
-/// The task's end of the queue.
+/// The driver's end of the queue.
 struct Sink {
-    tx: mpsc::UnboundedSender<Msg>,
-    permits: Arc<Semaphore>,
-    ended: bool,
+    queue: Arc<Mutex<Queue>>,
+    /// The most lines the queue holds (`queue_size`).
+    room: usize,
 }
 
 impl Sink {
-    /// Hands the lines of `out` on (waiting for room in the queue) and tells whether
-    /// `out` held the end of the log.
+    /// Hands the lines of `out` on and tells whether `out` held the end of the log.
+    ///
+    /// When the queue is full it waits for the [`LogTail`] to take them: it yields,
+    /// and the [`LogTail`] polls the driver again once it handed out all it has, so
+    /// no wake-up is needed.
     async fn deliver(&mut self, out: &mut Vec<TailItem>) -> Result<bool, ClientError> {
         let mut complete = false;
-        let mut lines = Vec::with_capacity(out.len());
-        for item in out.drain(..) {
-            match item {
-                TailItem::Line(line) => lines.push(line),
-                TailItem::Complete => complete = true,
-            }
-        }
-        while !lines.is_empty() {
-            let first = self.permits.acquire().await.map_err(|_| gone())?;
-            first.forget();
-            let mut take = 1;
-            let more = self.permits.available_permits().min(lines.len() - 1);
-            if more > 0 {
-                if let Ok(p) = self.permits.try_acquire_many(more as u32) {
-                    p.forget();
-                    take += more;
+        let mut items = out.drain(..);
+        loop {
+            {
+                let mut queue = lock(&self.queue);
+                while queue.lines.len() < self.room {
+                    match items.next() {
+                        Some(TailItem::Line(line)) => queue.lines.push_back(line),
+                        Some(TailItem::Complete) => complete = true,
+                        None => return Ok(complete),
+                    }
                 }
             }
-            let msg = if lines.len() == 1 {
-                Msg::Line(lines.pop().unwrap_or_default())
-            } else if take == lines.len() {
-                Msg::Lines(std::mem::take(&mut lines))
-            } else {
-                let rest = lines.split_off(take);
-                Msg::Lines(std::mem::replace(&mut lines, rest))
-            };
-            self.tx.send(msg).map_err(|_| gone())?;
+            YieldOnce::default().await;
         }
-        Ok(complete)
     }
 
-    /// Sends the end of the stream, once.
+    /// Queues the end of the stream, once.
     fn end(&mut self, end: Result<(), ClientError>) {
-        if !self.ended {
-            self.ended = true;
-            let _ = self.tx.send(Msg::End(end));
+        let mut queue = lock(&self.queue);
+        if queue.end.is_none() {
+            queue.end = Some(end);
+        }
+    }
+}
+
+/// Pending once, then ready, without a wake-up: right only for the driver, which
+/// yields with lines queued, so the [`LogTail`] returns one and polls the driver
+/// again when it needs more.
+#[derive(Default)]
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            Poll::Pending
         }
     }
 }
@@ -476,13 +487,6 @@ fn trace_end(end: &Result<(), ClientError>, shared: &Shared) {
                 "agent.tail.end"
             );
         }
-    }
-}
-
-/// The consumer is gone (the task is being aborted).
-fn gone() -> ClientError {
-    ClientError::Usage {
-        message: "the log tail was dropped".into(),
     }
 }
 
@@ -630,13 +634,16 @@ impl Driver {
         }
         let mut out = Vec::new();
         loop {
+            // One future for the whole wait (a `WsStream` may keep a delay in it),
+            // then single polls for what is ready after it.
             let first = match timeout(self.idle, ws.next_message()).await {
                 Err(_) => return Err(self.idle_timeout()),
                 Ok(next) => next,
             };
             // Decode every message that is ready now and hand their lines over as one
             // batch: one wake-up of the consumer per burst instead of one per line.
-            // `next_message` is cancel-safe, so polling it once loses nothing.
+            // A message is either returned or left in the stream (cancel-safety), so
+            // a poll with no waker loses nothing.
             let mut next = Some(first);
             let mut pushed = Ok(());
             let mut broke = None;
@@ -654,7 +661,10 @@ impl Driver {
                 if stop || out.len() >= self.limits.queue_size {
                     break;
                 }
-                next = ready_now(ws.next_message());
+                next = match ws.poll_next_message(&mut Context::from_waker(Waker::noop())) {
+                    Poll::Ready(message) => Some(message),
+                    Poll::Pending => None,
+                };
             }
             self.shared.set_counters(decoder.counters());
             let complete = sink.deliver(&mut out).await?;
@@ -769,19 +779,6 @@ fn merge(ws: StreamCounters, http: StreamCounters) -> StreamCounters {
         ignored: ws.ignored + http.ignored,
         invalid_utf8: ws.invalid_utf8 + http.invalid_utf8,
         replayed: ws.replayed + http.replayed,
-    }
-}
-
-/// Polls `future` once: its output if it is ready now, `None` otherwise (the future
-/// is dropped then, so only cancel-safe futures belong here).
-fn ready_now<F: Future>(future: F) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(std::task::Waker::noop()))
-    {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => None,
     }
 }
 

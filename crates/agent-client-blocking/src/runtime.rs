@@ -11,7 +11,7 @@ use agent_proto::ClientError;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{JoinHandle, Thread};
 use tokio::runtime::Handle;
@@ -45,6 +45,10 @@ pub(crate) struct RuntimeThread {
     stop: Mutex<Option<oneshot::Sender<()>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     stopped: AtomicBool,
+    /// Held (shared) while a log tail is polled on a caller's thread; the runtime
+    /// is dropped only under it (exclusive), since a tail's timers panic when
+    /// polled after their runtime is gone.
+    polling: Arc<RwLock<()>>,
 }
 
 impl RuntimeThread {
@@ -76,6 +80,8 @@ impl RuntimeThread {
         };
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let closing = client.clone();
+        let polling = Arc::new(RwLock::new(()));
+        let gate = Arc::clone(&polling);
         let thread = std::thread::Builder::new()
             .name("agent-client-blocking".into())
             .spawn(move || {
@@ -84,7 +90,9 @@ impl RuntimeThread {
                     let _ = stop_rx.await;
                     closing.close().await;
                 });
-                // Dropping the runtime here cancels whatever still runs on it.
+                // Dropping the runtime here cancels whatever still runs on it; a
+                // tail being polled elsewhere was told the client closed, and ends.
+                let _no_polls = gate.write().unwrap_or_else(PoisonError::into_inner);
                 drop(runtime);
             })
             .map_err(|e| ClientError::Usage {
@@ -95,6 +103,7 @@ impl RuntimeThread {
             stop: Mutex::new(Some(stop_tx)),
             thread: Mutex::new(Some(thread)),
             stopped: AtomicBool::new(false),
+            polling,
         };
         Ok((Arc::new(rt), client))
     }
@@ -121,6 +130,16 @@ impl RuntimeThread {
 
     pub(crate) fn is_stopped(&self) -> bool {
         self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Polls `fut` to completion on this thread (see [`block_on`]) while the runtime
+    /// is guaranteed to exist; `None` if it was stopped.
+    pub(crate) fn poll_here<F: Future>(&self, fut: F) -> Option<F::Output> {
+        let _polling = self.polling.read().unwrap_or_else(PoisonError::into_inner);
+        if self.is_stopped() {
+            return None;
+        }
+        Some(block_on(fut))
     }
 
     /// Stops the runtime (its tasks end, the async client is closed) and, unless

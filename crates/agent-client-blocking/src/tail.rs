@@ -1,6 +1,6 @@
 //! [`LogTailIter`]: a log tail as a blocking iterator.
 
-use crate::runtime::{block_on, refuse_inside_runtime, RuntimeThread};
+use crate::runtime::{closed, refuse_inside_runtime, RuntimeThread};
 use agent_client_async::{LogTail, StreamCounters};
 use agent_proto::{ClientError, Protocol};
 use futures_core::Stream;
@@ -15,8 +15,9 @@ use std::sync::Arc;
 /// Yields `Ok(line)` for each log line and ends (`None`) once the agent says the log
 /// is complete. A failure (idle time-out 408, limit 429, `error` event 500,
 /// connection lost 503, ...) is yielded once as `Err`, and the iterator ends after
-/// it. `next()` blocks the calling thread until a line comes; the network is read on
-/// the client's own thread, at most `queue_size` lines ahead of the caller.
+/// it. `next()` blocks the calling thread until a line comes; the lines are read
+/// and decoded on the calling thread, inside `next()`, at most `queue_size` lines
+/// ahead of the caller (the client's own thread watches the socket and the timers).
 ///
 /// Dropping the iterator closes the connection. Called inside an async runtime,
 /// `next()` yields a 500 [`ClientError::Usage`] and the tail ends (nothing blocks).
@@ -38,7 +39,7 @@ pub struct LogTailIter {
     counters: StreamCounters,
     protocol: Protocol,
     /// Keeps the client's thread running while the tail is read.
-    _runtime: Arc<RuntimeThread>,
+    runtime: Arc<RuntimeThread>,
 }
 
 impl LogTailIter {
@@ -47,7 +48,7 @@ impl LogTailIter {
             counters: tail.counters(),
             protocol: tail.protocol_used(),
             tail: Some(tail),
-            _runtime: runtime,
+            runtime,
         }
     }
 
@@ -81,7 +82,20 @@ impl Iterator for LogTailIter {
             self.tail = None;
             return Some(Err(e));
         }
-        block_on(poll_fn(|cx| Pin::new(&mut *tail).poll_next(cx)))
+        match self
+            .runtime
+            .poll_here(poll_fn(|cx| Pin::new(&mut *tail).poll_next(cx)))
+        {
+            Some(next) => next,
+            None => {
+                // The client was closed: its runtime may be gone, so the tail is not
+                // polled again.
+                self.counters = tail.counters();
+                self.protocol = tail.protocol_used();
+                self.tail = None;
+                Some(Err(closed()))
+            }
+        }
     }
 }
 

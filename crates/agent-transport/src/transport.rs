@@ -4,6 +4,7 @@ use agent_proto::ClientError;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 use std::fmt;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// One request to the agent.
@@ -146,6 +147,17 @@ pub trait WsStream: Send {
     ///
     /// Must be cancel-safe, like [`BodyStream::next_chunk`].
     async fn next_message(&mut self) -> Result<Option<WsMessage>, ClientError>;
+
+    /// [`next_message`](WsStream::next_message) as a poll, for callers that read
+    /// many messages in a row: the default builds the boxed future of
+    /// `next_message` on every call (which the cancel-safety of `next_message`
+    /// makes correct), an implementation can override it to skip that allocation.
+    fn poll_next_message(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<WsMessage>, ClientError>> {
+        self.next_message().as_mut().poll(cx)
+    }
 
     /// Sends a close frame and waits (briefly) for the server's; best effort.
     async fn close(&mut self);

@@ -634,18 +634,22 @@ fn lock(inbox: &Inbox) -> std::sync::MutexGuard<'_, VecDeque<Item>> {
 #[async_trait::async_trait]
 impl WsStream for HyperWsStream {
     async fn next_message(&mut self) -> Result<Option<WsMessage>, ClientError> {
+        std::future::poll_fn(|cx| self.poll_next_message(cx)).await
+    }
+
+    fn poll_next_message(&mut self, cx: &mut Context<'_>) -> Poll<Item> {
         match &self.end {
-            Some(Ok(())) => return Ok(None),
-            Some(Err(e)) => return Err(e.clone()),
+            Some(Ok(())) => return Poll::Ready(Ok(None)),
+            Some(Err(e)) => return Poll::Ready(Err(e.clone())),
             None => {}
         }
-        let item = std::future::poll_fn(|cx| self.poll_item(cx)).await;
+        let item = std::task::ready!(self.poll_item(cx));
         match &item {
             Ok(Some(_)) => {}
             Ok(None) => self.end = Some(Ok(())),
             Err(e) => self.end = Some(Err(e.clone())),
         }
-        item
+        Poll::Ready(item)
     }
 
     async fn close(&mut self) {

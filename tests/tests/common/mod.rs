@@ -139,6 +139,23 @@ pub fn log_lines(handle: &TestHandle, job: &str) -> Vec<String> {
         .collect()
 }
 
+/// Keeps reading `tail` (which reads the network only while it is polled) until
+/// `cond` holds, failing the test if a line, an error or the end comes meanwhile,
+/// or after [`HANG`].
+pub async fn read_nothing_until(tail: &mut LogTail, what: &str, mut cond: impl FnMut() -> bool) {
+    let waited = tokio::time::timeout(HANG, async {
+        while !cond() {
+            let item = tokio::time::timeout(Duration::from_millis(5), next(tail)).await;
+            assert!(
+                item.is_err(),
+                "while waiting for {what}, the tail gave {item:?}"
+            );
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "gave up waiting for {what} after {HANG:?}");
+}
+
 /// Polls `cond` every 5 ms until it holds, failing the test after [`HANG`].
 pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let waited = tokio::time::timeout(HANG, async {
