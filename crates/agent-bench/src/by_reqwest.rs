@@ -8,7 +8,7 @@
 //! splits it at `\n`, and decodes each `data:` event with serde into an owned
 //! [`TailEvent`], as a user writing this by hand would.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use agent_proto::Job;
 use futures_util::StreamExt;
@@ -57,15 +57,19 @@ pub fn join(url: &str, path: &str) -> String {
     format!("{}/{path}", url.trim_end_matches('/'))
 }
 
-fn client(token: &str) -> Result<reqwest::Client, BoxError> {
+/// The client; with `timeout`, reqwest's whole-request time-out too (not set by
+/// default, as a user would leave it; `--timeout-ms` measures what it costs).
+fn client(token: &str, timeout: Option<Duration>) -> Result<reqwest::Client, BoxError> {
     // reqwest's `rustls-no-provider`: the process picks the crypto provider
     // (an Err only says one is installed already)
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut headers = HeaderMap::new();
     headers.insert(AUTHORIZATION, HeaderValue::from_str(token)?);
-    Ok(reqwest::Client::builder()
-        .default_headers(headers)
-        .build()?)
+    let mut builder = reqwest::Client::builder().default_headers(headers);
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    Ok(builder.build()?)
 }
 
 async fn list_jobs(client: &reqwest::Client, url: &str) -> Result<Vec<Job>, BoxError> {
@@ -79,8 +83,13 @@ async fn list_jobs(client: &reqwest::Client, url: &str) -> Result<Vec<Job>, BoxE
 }
 
 /// `n` sequential `GET jobs/` on one `reqwest::Client` (one untimed call first).
-pub async fn gets(url: &str, token: &str, n: u64) -> Result<Outcome, BoxError> {
-    let client = client(token)?;
+pub async fn gets(
+    url: &str,
+    token: &str,
+    n: u64,
+    timeout: Option<Duration>,
+) -> Result<Outcome, BoxError> {
+    let client = client(token, timeout)?;
     let jobs_url = join(url, "jobs/");
     let jobs = list_jobs(&client, &jobs_url).await?.len() as u64;
     let started = Instant::now();
@@ -98,7 +107,7 @@ pub async fn gets(url: &str, token: &str, n: u64) -> Result<Outcome, BoxError> {
 
 /// The HTTP tail `jobs/{job}/logs/stream/` read to its `complete` event.
 pub async fn tail_http(url: &str, token: &str, job: &str) -> Result<Outcome, BoxError> {
-    let client = client(token)?;
+    let client = client(token, None)?;
     let started = Instant::now();
     let response = client
         .get(join(url, &format!("jobs/{job}/logs/stream/")))

@@ -11,7 +11,9 @@
 //! does nothing but the wire), and what a Rust user would write by hand instead
 //! (issue 15): `reqwest` (GETs, HTTP tail) and `tungstenite` (WebSocket tail).
 //! The floor's GETs take `--path` (default `jobs/`; the server-move family asks
-//! for `health/`); the others always call `list_jobs`.
+//! for `health/`); the others always call `list_jobs`. The reqwest GETs take
+//! `--timeout-ms` (reqwest's request time-out, unset by default): what a time-out
+//! costs per request, which ours always has.
 //!
 //! Our async contenders and the hand-written ones run on tokio's default
 //! multi-thread runtime (what `#[tokio::main]` gives); `--runtime current` runs
@@ -46,7 +48,8 @@ usage:
   agent-bench gets       --client async|blocking|floor|reqwest --n N [--path P] --url U --token T
   agent-bench concurrent --client async|floor --n N --concurrency C [--path P] --url U --token T
   agent-bench tail       --client async|blocking|floor|reqwest|tungstenite --protocol websocket|http --job ID --url U --token T
-  (async, reqwest, tungstenite: --runtime multi|current, default multi; --path: floor only, default jobs/)";
+  (async, reqwest, tungstenite: --runtime multi|current, default multi; --path: floor only, default jobs/;
+   reqwest gets: --timeout-ms MS sets reqwest's request time-out, unset by default)";
 
 /// `--key value` pairs after the subcommand.
 struct Args {
@@ -135,7 +138,13 @@ fn workload(command: &str, args: &Args) -> Result<Outcome, BoxError> {
                 "async" => Ok(runtime(args)?.block_on(ours::gets_async(url, token, n))?),
                 "blocking" => Ok(ours::gets_blocking(url, token, n)?),
                 "floor" => floor_runtime()?.block_on(floor::gets(&target, token, path, n)),
-                "reqwest" => runtime(args)?.block_on(by_reqwest::gets(url, token, n)),
+                "reqwest" => {
+                    let timeout = match args.number("timeout-ms", 0)? {
+                        0 => None,
+                        ms => Some(std::time::Duration::from_millis(ms)),
+                    };
+                    runtime(args)?.block_on(by_reqwest::gets(url, token, n, timeout))
+                }
                 other => Err(format!("gets: no client `{other}`").into()),
             }
         }

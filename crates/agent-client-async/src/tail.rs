@@ -397,8 +397,8 @@ impl Sink {
     /// Hands the lines of `out` on and tells whether `out` held the end of the log.
     ///
     /// When the queue is full it waits for the [`LogTail`] to take them: it yields,
-    /// and the [`LogTail`] polls the driver again once it handed out all it has, so
-    /// no wake-up is needed.
+    /// and the [`LogTail`] hands out what is queued before it polls the driver
+    /// again.
     async fn deliver(&mut self, out: &mut Vec<TailItem>) -> Result<bool, ClientError> {
         let mut complete = false;
         let mut items = out.drain(..);
@@ -413,7 +413,7 @@ impl Sink {
                     }
                 }
             }
-            YieldOnce::default().await;
+            tokio::task::yield_now().await;
         }
     }
 
@@ -422,25 +422,6 @@ impl Sink {
         let mut queue = lock(&self.queue);
         if queue.end.is_none() {
             queue.end = Some(end);
-        }
-    }
-}
-
-/// Pending once, then ready, without a wake-up: right only for the driver, which
-/// yields with lines queued, so the [`LogTail`] returns one and polls the driver
-/// again when it needs more.
-#[derive(Default)]
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            Poll::Pending
         }
     }
 }

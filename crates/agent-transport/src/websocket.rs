@@ -336,25 +336,9 @@ async fn pump(mut frames: FrameReader, inbox: Inbox) {
         if messages >= PUMP_TURN_MESSAGES || bytes >= PUMP_TURN_BYTES {
             (messages, bytes) = (0, 0);
             lock(&inbox).append(&mut batch);
-            YieldOnce(false).await;
-        }
-    }
-}
-
-/// Pending once, then ready: hands control back without registering a wake-up,
-/// which is right here because the consumer polls the pump again as soon as it has
-/// taken what is in the inbox.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            Poll::Pending
+            // Hands control back with the turn's items in the inbox (the wake-up it
+            // asks for only repolls the consumer, which takes them first).
+            tokio::task::yield_now().await;
         }
     }
 }
@@ -569,6 +553,11 @@ impl FrameReader {
 
 /// A message that came in one frame: its payload is handed on without a copy when
 /// fastwebsockets split it off its read buffer.
+///
+/// Measured against copying it out (which would let fastwebsockets reuse its read
+/// buffer in place instead of allocating a new one every few dozen messages, each
+/// of which makes glibc consolidate the freed lines): the copy's allocation per
+/// message costs more (issue 15, BENCHMARKS.md).
 fn whole_message(payload: Payload<'_>, max: usize) -> WsMessage {
     if payload.len() > max {
         return WsMessage::Oversized {

@@ -7,12 +7,12 @@ use agent_proto::{ClientError, TimeoutKind, Timeouts};
 use agent_transport::{HttpTransport, Request, Transport, WsMessage, WsOptions};
 use bytes::Bytes;
 use common::{
-    accept_websocket, handler, http_server, raw_server, status, test_cert, test_cert_for,
+    accept_websocket, handler, http_server, raw_server, read_head, status, test_cert, test_cert_for,
 };
 use fastwebsockets::{Frame, OpCode, Payload};
 use http::{Method, StatusCode};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 async fn tls_server(acceptor: tokio_rustls::TlsAcceptor) -> common::Server {
     http_server(
@@ -129,14 +129,7 @@ async fn slow_tls_server(
             let Ok(mut tls) = acceptor.accept(tcp).await else {
                 return;
             };
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") {
-                match tls.read(&mut byte).await {
-                    Ok(1) => head.push(byte[0]),
-                    _ => return,
-                }
-            }
+            read_head(&mut tls).await;
             tokio::time::sleep(answer).await;
             let _ = tls
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
