@@ -399,7 +399,7 @@ impl Sink {
     /// When the queue is full it waits for the [`LogTail`] to take them: it yields,
     /// and the [`LogTail`] hands out what is queued before it polls the driver
     /// again.
-    async fn deliver(&mut self, out: &mut Vec<TailItem>) -> Result<bool, ClientError> {
+    async fn deliver(&mut self, out: &mut Vec<TailItem>) -> bool {
         let mut complete = false;
         let mut items = out.drain(..);
         loop {
@@ -409,7 +409,7 @@ impl Sink {
                     match items.next() {
                         Some(TailItem::Line(line)) => queue.lines.push_back(line),
                         Some(TailItem::Complete) => complete = true,
-                        None => return Ok(complete),
+                        None => return complete,
                     }
                 }
             }
@@ -648,7 +648,7 @@ impl Driver {
                 };
             }
             self.shared.set_counters(decoder.counters());
-            let complete = sink.deliver(&mut out).await?;
+            let complete = sink.deliver(&mut out).await;
             if let Some(cause) = broke {
                 return Ok(broken(cause, &decoder));
             }
@@ -686,7 +686,7 @@ impl Driver {
                 None => (decoder.finish(&mut out), true),
             };
             self.shared.set_counters(merge(base, decoder.counters()));
-            let complete = sink.deliver(&mut out).await?;
+            let complete = sink.deliver(&mut out).await;
             pushed.map_err(|e| match &resume {
                 // The replay is not the log the WebSocket delivered: name both causes.
                 Some(r) if decoder.replay_failed() => e.with_context(&r.context),
