@@ -5,6 +5,11 @@
 //! answer on the calling thread; nothing ever blocks inside an async context (a call
 //! made from one is refused), and the thread stops when the last clone of the client
 //! drops or on `close()`, which join it.
+//!
+//! A log tail is the exception: it is polled on the calling thread
+//! ([`RuntimeThread::poll_here`]), so its lines do not cross threads, while the
+//! runtime's thread watches the socket and the timers. The runtime is dropped only
+//! when no tail is being polled.
 
 use agent_client_async::AsyncAgentClient;
 use agent_proto::ClientError;
