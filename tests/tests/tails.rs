@@ -833,6 +833,15 @@ async fn a_slow_consumer_holds_the_reader_back() {
     }
 }
 
+/// What a tail of a closed client ends with: a 500 `Usage` error.
+#[track_caller]
+fn assert_ended_by_close(p: Protocol, err: Option<&ClientError>) {
+    match err {
+        Some(e @ ClientError::Usage { .. }) => assert_eq!(e.status_code(), 500, "{p}"),
+        other => panic!("{p}: {other:?}"),
+    }
+}
+
 /// Closing the client ends its open tails with an error (500), not a silent end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_the_client_ends_its_open_tails() {
@@ -847,10 +856,7 @@ async fn closing_the_client_ends_its_open_tails() {
         take(&mut t, 2).await;
         a.close().await;
         let (_, err) = drain(&mut t).await;
-        match err {
-            Some(e @ ClientError::Usage { .. }) => assert_eq!(e.status_code(), 500),
-            other => panic!("{p}: {other:?}"),
-        }
+        assert_ended_by_close(p, err.as_ref());
         assert_eq!(a.list_jobs().await.unwrap_err().status_code(), 500);
     }
 }
@@ -882,10 +888,7 @@ async fn closing_the_blocking_client_ends_tails_read_on_other_threads() {
         });
         let (rest, after) = ended.await;
         let last = rest.last().expect("the tail ended with an error");
-        match last {
-            Err(e @ ClientError::Usage { .. }) => assert_eq!(e.status_code(), 500, "{p}"),
-            other => panic!("{p}: {other:?}"),
-        }
+        assert_ended_by_close(p, last.as_ref().err());
         assert!(after.is_none(), "{p}: {after:?}");
 
         let late = blocking_client(&server);
@@ -895,11 +898,10 @@ async fn closing_the_blocking_client_ends_tails_read_on_other_threads() {
         })
         .await;
         on_thread(move || late.close()).await;
-        let next = on_thread(move || t.next()).await;
-        match next {
-            Some(Err(e @ ClientError::Usage { .. })) => assert_eq!(e.status_code(), 500),
-            other => panic!("{p}: {other:?}"),
-        }
+        let next = on_thread(move || t.next())
+            .await
+            .expect("an error, not the end");
+        assert_ended_by_close(p, next.as_ref().err());
     }
 }
 

@@ -253,6 +253,12 @@ async fn read_bounded(mut body: hyper::body::Incoming, max: usize) -> Vec<u8> {
     out
 }
 
+/// The frame size fastwebsockets refuses (`>=`) for this `max_message_size`: see
+/// [`MAX_WS_FRAME_SIZE`].
+fn frame_cap(max_message_size: usize) -> usize {
+    MAX_WS_FRAME_SIZE.max(max_message_size.saturating_add(1))
+}
+
 /// What the socket yields: a message, the normal end (`Ok(None)`), or an error.
 type Item = Result<Option<WsMessage>, ClientError>;
 
@@ -279,7 +285,7 @@ fn start(io: Io, options: WsOptions) -> HyperWsStream {
     ws.set_auto_pong(true);
     ws.set_auto_close(true);
     // fastwebsockets refuses frames of `>= max` bytes.
-    ws.set_max_message_size(MAX_WS_FRAME_SIZE.max(options.max_message_size.saturating_add(1)));
+    ws.set_max_message_size(frame_cap(options.max_message_size));
     let (reader, writer) = ws.split(tokio::io::split);
     let writer: Writer = Arc::new(Mutex::new(writer));
     let received = Arc::new(AtomicU64::new(0));
@@ -481,7 +487,6 @@ struct FrameReader {
 impl FrameReader {
     /// Reads frames until one completes an item.
     async fn next_item(&mut self) -> Item {
-        let frame_cap = MAX_WS_FRAME_SIZE.max(self.max_message_size.saturating_add(1));
         let writer = &self.writer;
         // The frames fastwebsockets owes the server (pongs, the close reply), unless
         // the caller already closed our side.
@@ -499,7 +504,7 @@ impl FrameReader {
         loop {
             let frame = match self.reader.read_frame(&mut obligated).await {
                 Ok(frame) => frame,
-                Err(e) => return Err(map_read_error(e, frame_cap)),
+                Err(e) => return Err(map_read_error(e, frame_cap(self.max_message_size))),
             };
             // Only this reader writes the count, so a load and a store suffice.
             let count = self.received.load(Ordering::Relaxed);
