@@ -120,8 +120,9 @@ Commands:
     text.push_str(
         "
   man
-      Writes agentctl's man page to target/man/agentctl.1 (install it with
-      `sudo install -m 644 target/man/agentctl.1 /usr/local/share/man/man1/`).
+      Writes agentctl's man pages to target/man/ (agentctl.1 and one per
+      subcommand; install them with
+      `sudo install -m 644 target/man/*.1 /usr/local/share/man/man1/`).
 
   fuzz-tails [CASES]
       The tail property test (tests/tests/tail_properties.rs) with CASES

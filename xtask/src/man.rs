@@ -1,4 +1,5 @@
-//! `cargo xtask man`: writes agentctl's man page, `target/man/agentctl.1`.
+//! `cargo xtask man`: writes agentctl's man pages into `target/man/` (`agentctl.1` and
+//! one per subcommand).
 //!
 //! The page is rendered by agentctl itself (clap_mangen, behind its hidden
 //! `generate-man` command), so it always matches the command line the binary parses,
@@ -9,14 +10,19 @@ use crate::XtaskError;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Where the page goes, relative to the workspace root.
-pub const PAGE: &str = "target/man/agentctl.1";
+/// Where the pages go, relative to the workspace root: `agentctl.1` and one page
+/// per subcommand (`agentctl-jobs-tail.1`, ...).
+pub const DIR: &str = "target/man";
 
-/// Builds agentctl, has it render its page, writes it to [`PAGE`].
+/// Builds agentctl, has it write its pages into [`DIR`]; returns the directory.
 pub fn run(root: &Path) -> Result<PathBuf, XtaskError> {
+    let dir = root.join(DIR);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| XtaskError::Failed(format!("cannot create {}: {e}", dir.display())))?;
     let output = Command::new(cargo_program())
         .current_dir(root)
-        .args(["run", "-q", "-p", "agentctl", "--", "generate-man"])
+        .args(["run", "-q", "-p", "agentctl", "--", "generate-man", "--dir"])
+        .arg(&dir)
         .output()
         .map_err(|e| XtaskError::Failed(format!("could not run cargo: {e}")))?;
     if !output.status.success() {
@@ -26,17 +32,13 @@ pub fn run(root: &Path) -> Result<PathBuf, XtaskError> {
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
-    if !output.stdout.starts_with(b".ie") && !output.stdout.starts_with(b".TH") {
+    let top = dir.join("agentctl.1");
+    let page = std::fs::read(&top)
+        .map_err(|e| XtaskError::Failed(format!("no man page at {}: {e}", top.display())))?;
+    if !page.starts_with(b".ie") && !page.starts_with(b".TH") {
         return Err(XtaskError::Failed(
-            "agentctl generate-man printed no man page".to_owned(),
+            "agentctl generate-man wrote no man page".to_owned(),
         ));
     }
-    let path = root.join(PAGE);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| XtaskError::Failed(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    std::fs::write(&path, &output.stdout)
-        .map_err(|e| XtaskError::Failed(format!("cannot write {}: {e}", path.display())))?;
-    Ok(path)
+    Ok(dir)
 }

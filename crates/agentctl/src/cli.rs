@@ -38,6 +38,60 @@ Examples:
   agentctl -o json nodes list | jq '.[].node_id'
   agentctl dev-server --listen 127.0.0.1:8000";
 
+/// The pointer each subcommand's help ends with, in place of the global options.
+const GLOBALS_POINTER: &str =
+    "Global options (--url, --token, --context, -o, --utc, -v, ...) go before or \
+after any command: see `agentctl options`.";
+
+/// The command line agentctl parses: the derived [`Cli`], with the global options
+/// listed once, in `agentctl --help` and `agentctl options`. Each subcommand keeps
+/// them (hidden: they still parse after the subcommand's name) and its help points
+/// to `agentctl options` instead of repeating them, as `kubectl options` does.
+pub fn command() -> clap::Command {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let globals: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    hide_globals(cmd, &globals)
+}
+
+fn hide_globals(cmd: clap::Command, globals: &[clap::Arg]) -> clap::Command {
+    cmd.mut_subcommands(|sc| {
+        let after = match sc.get_after_help() {
+            Some(text) => format!("{text}\n\n{GLOBALS_POINTER}"),
+            None => GLOBALS_POINTER.to_owned(),
+        };
+        let sc = globals
+            .iter()
+            .fold(sc, |sc, a| sc.arg(a.clone().hide(true)))
+            .after_help(after);
+        hide_globals(sc, globals)
+    })
+}
+
+/// `agentctl options`: the global options alone, under their headings.
+pub fn options_help() -> String {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let globals: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .map(|a| a.global(false))
+        .collect();
+    clap::Command::new("agentctl")
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .help_template(
+            "The global options of every agentctl command (before or after it). \
+             Precedence: flags, then environment variables, then the context.\n\n{all-args}",
+        )
+        .args(globals)
+        .render_long_help()
+        .to_string()
+}
+
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -96,6 +150,7 @@ pub struct Connection {
     #[arg(
         long,
         env = "AGENT_URL",
+        hide_env_values = true,
         global = true,
         help_heading = "Global options: connection",
         value_name = "URL"
@@ -136,6 +191,7 @@ pub struct Connection {
     #[arg(
         long,
         env = "AGENTCTL_CONTEXT",
+        hide_env_values = true,
         global = true,
         help_heading = "Global options: connection",
         value_name = "NAME"
@@ -145,6 +201,7 @@ pub struct Connection {
     #[arg(
         long,
         env = "AGENT_CACERT",
+        hide_env_values = true,
         global = true,
         help_heading = "Global options: connection",
         value_name = "FILE"
@@ -155,6 +212,7 @@ pub struct Connection {
     #[arg(
         long,
         env = "AGENT_CLIENT_CERT",
+        hide_env_values = true,
         global = true,
         help_heading = "Global options: connection",
         value_name = "FILE"
@@ -164,6 +222,7 @@ pub struct Connection {
     #[arg(
         long,
         env = "AGENT_CLIENT_KEY",
+        hide_env_values = true,
         global = true,
         help_heading = "Global options: connection",
         value_name = "FILE"
@@ -177,7 +236,7 @@ pub enum Command {
     /// The agent's health.
     #[command(after_help = "Example:\n  agentctl health")]
     Health,
-    /// Ray jobs: list, get, logs, stop, tail.
+    /// Ray jobs: list, get, logs, stop, tail, wait.
     #[command(
         after_help = "Example:\n  agentctl jobs list\n  agentctl jobs tail raysubmit_capture1"
     )]
@@ -250,12 +309,21 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Prints the man page (roff); `cargo xtask man` writes it to a file.
+    /// Prints the global options, which every command takes (before or after it).
     #[command(
-        hide = true,
-        after_help = "Example:\n  agentctl generate-man > agentctl.1"
+        after_help = "Example:\n  agentctl options\n  agentctl jobs list -o json --url https://agent.example.com"
     )]
-    GenerateMan,
+    Options,
+    /// Writes the man pages: agentctl.1 and one per subcommand (agentctl-jobs-tail.1,
+    /// ...) into DIR; without --dir, prints agentctl.1 on stdout.
+    #[command(
+        after_help = "Example:\n  agentctl generate-man --dir ~/.local/share/man/man1 && man agentctl-jobs-tail\n  agentctl generate-man > agentctl.1"
+    )]
+    GenerateMan {
+        /// The directory to write the pages into (it must exist).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Any endpoint: METHOD PATH [--body JSON]; the answer as JSON.
     #[command(
         after_help = "Example:\n  agentctl raw GET jobs/\n  agentctl raw POST plugin_releases/ --body '{\"plugin\": \"demo\", \"version\": \"2.0.0\"}'"
@@ -271,10 +339,9 @@ pub enum JobsCmd {
         after_help = "Example:\n  agentctl jobs list\n  agentctl jobs list --status failed\n  agentctl -o json jobs list"
     )]
     List {
-        /// Only jobs with this status (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED;
-        /// any case), in every output format.
-        #[arg(long, value_name = "STATUS")]
-        status: Option<String>,
+        /// Only jobs with this status (any case), in every output format.
+        #[arg(long, value_name = "STATUS", value_enum, ignore_case = true)]
+        status: Option<JobStatusArg>,
     },
     /// One job.
     #[command(after_help = "Example:\n  agentctl jobs get raysubmit_capture1")]
@@ -331,6 +398,40 @@ pub enum JobsCmd {
         #[arg(long, value_name = "SECONDS")]
         timeout: Option<f64>,
     },
+}
+
+/// A job status `jobs list --status` filters on: Ray's five, so that a typo is
+/// refused (exit 2, listing them) rather than answered with an empty table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JobStatusArg {
+    /// Submitted, not started yet.
+    #[value(name = "PENDING")]
+    Pending,
+    /// Running.
+    #[value(name = "RUNNING")]
+    Running,
+    /// Finished successfully.
+    #[value(name = "SUCCEEDED")]
+    Succeeded,
+    /// Finished with an error.
+    #[value(name = "FAILED")]
+    Failed,
+    /// Stopped on request.
+    #[value(name = "STOPPED")]
+    Stopped,
+}
+
+impl JobStatusArg {
+    /// The status as Ray spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatusArg::Pending => "PENDING",
+            JobStatusArg::Running => "RUNNING",
+            JobStatusArg::Succeeded => "SUCCEEDED",
+            JobStatusArg::Failed => "FAILED",
+            JobStatusArg::Stopped => "STOPPED",
+        }
+    }
 }
 
 /// How to follow a log.
@@ -560,6 +661,7 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+        command().debug_assert();
     }
 
     #[test]

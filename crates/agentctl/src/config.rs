@@ -75,10 +75,24 @@ fn non_empty_var(name: &str) -> Option<std::ffi::OsString> {
     std::env::var_os(name).filter(|v| !v.is_empty())
 }
 
+/// Where the config file is, and whether it was named explicitly
+/// (`$AGENTCTL_CONFIG`): an explicit file must exist, except for `config
+/// set-context`, which creates it; the default one need not.
+#[derive(Debug, Clone)]
+pub struct Location {
+    /// The file.
+    pub path: PathBuf,
+    /// Named by `$AGENTCTL_CONFIG`.
+    pub explicit: bool,
+}
+
 /// Where the config file is (it need not exist).
-pub fn path() -> Result<PathBuf, Failure> {
+pub fn path() -> Result<Location, Failure> {
     if let Some(p) = non_empty_var("AGENTCTL_CONFIG") {
-        return Ok(PathBuf::from(p));
+        return Ok(Location {
+            path: PathBuf::from(p),
+            explicit: true,
+        });
     }
     let base = match non_empty_var("XDG_CONFIG_HOME").map(PathBuf::from) {
         Some(p) if p.is_absolute() => p,
@@ -91,14 +105,30 @@ pub fn path() -> Result<PathBuf, Failure> {
             }
         },
     };
-    Ok(base.join("agentctl").join("config.toml"))
+    Ok(Location {
+        path: base.join("agentctl").join("config.toml"),
+        explicit: false,
+    })
 }
 
-/// Reads the config file; a missing file is an empty configuration.
-pub fn load(path: &Path) -> Result<ConfigFile, Failure> {
+/// Reads the config file. A missing default file is an empty configuration; a
+/// missing file that `$AGENTCTL_CONFIG` names is a usage error unless `creating`
+/// (a typo in the variable must not fall back to the embedded sample agent).
+pub fn load(at: &Location, creating: bool) -> Result<ConfigFile, Failure> {
+    let path = &at.path;
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if at.explicit && !creating {
+                return Err(usage(format!(
+                    "AGENTCTL_CONFIG names {}, which does not exist: fix the path, unset \
+                     AGENTCTL_CONFIG for the default file, or create it with \
+                     `agentctl config set-context NAME --url URL --token-file FILE`",
+                    path.display()
+                )));
+            }
+            return Ok(ConfigFile::default());
+        }
         Err(e) => {
             return Err(usage(format!(
                 "cannot read the config file {}: {e}",
@@ -109,11 +139,25 @@ pub fn load(path: &Path) -> Result<ConfigFile, Failure> {
     parse(&text).map_err(|m| usage(format!("the config file {}: {m}", path.display())))
 }
 
-/// Parses a config file's text; an inline token is refused.
+/// A TOML error as `line L, column C: message` (1-based, as editors count), from
+/// the error's span in `text`.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end();
+    let Some(span) = e.span() else {
+        return message.to_owned();
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {column}: {message}")
+}
+
+/// Parses a config file's text; an inline token is refused. Errors carry the line
+/// and column.
 pub fn parse(text: &str) -> Result<ConfigFile, String> {
     let table: toml::Table = text
         .parse()
-        .map_err(|e: toml::de::Error| e.message().to_owned())?;
+        .map_err(|e: toml::de::Error| toml_error(text, &e))?;
     if let Some(toml::Value::Table(contexts)) = table.get("contexts") {
         for (name, ctx) in contexts {
             if let toml::Value::Table(ctx) = ctx {
@@ -129,7 +173,8 @@ pub fn parse(text: &str) -> Result<ConfigFile, String> {
             }
         }
     }
-    ConfigFile::deserialize(table).map_err(|e| e.message().to_owned())
+    // Typed from the text (not the table) so that a wrong field has its position.
+    toml::from_str(text).map_err(|e| toml_error(text, &e))
 }
 
 /// Writes the config file with mode 0600 (its directory 0700 when agentctl makes it).
@@ -192,18 +237,25 @@ fn token_from_file(ctx: &str, what: &str, file: &Path) -> Result<Secret, Failure
 
 /// The connection settings with the context's filled in where neither a flag nor an
 /// environment variable gave one. The context is `--context` (or `AGENTCTL_CONTEXT`),
-/// else the file's current context, else none. Returns the context's name too.
+/// else the file's current context, else none. Returns the context's name too (none
+/// when no context applies).
+///
+/// A context's token goes only to the context's own URL: when `--url` or
+/// `AGENT_URL` names another agent, nothing of the context is used (token, user
+/// token, tenant, CA), and without `--token` or `AGENT_TOKEN` the command is a
+/// usage error, as a token without a URL is.
 pub fn resolve(conn: &Connection) -> Result<(Connection, Option<String>), Failure> {
     let mut out = conn.clone();
     if conn.embedded {
         return Ok((out, None));
     }
-    let path = match (&conn.context, path()) {
+    let at = match (&conn.context, path()) {
         (_, Ok(p)) => p,
         (None, Err(_)) => return Ok((out, None)),
         (Some(_), Err(e)) => return Err(e),
     };
-    let cfg = load(&path)?;
+    let cfg = load(&at, false)?;
+    let path = &at.path;
     let name = match (&conn.context, &cfg.current_context) {
         (Some(n), _) => n.clone(),
         (None, Some(n)) => n.clone(),
@@ -215,6 +267,19 @@ pub fn resolve(conn: &Connection) -> Result<(Connection, Option<String>), Failur
             path.display()
         )));
     };
+    if let Some(url) = out.url.as_deref().filter(|u| !same_agent(u, &ctx.url)) {
+        if out.token.is_none() {
+            return Err(usage(format!(
+                "--url (or AGENT_URL) {} is not the URL of context {name} ({}), and a \
+                 context's token goes only to its own URL: pass --token or set AGENT_TOKEN \
+                 for this agent, or leave --url out to use context {name}",
+                crate::verbose::host_of(url),
+                crate::verbose::host_of(&ctx.url),
+            )));
+        }
+        tracing::info!(context = %name, "another URL than the context's: the context is not used");
+        return Ok((out, None));
+    }
     if out.url.is_none() {
         out.url = Some(ctx.url.clone());
     }
@@ -246,6 +311,26 @@ pub fn resolve(conn: &Connection) -> Result<(Connection, Option<String>), Failur
     Ok((out, Some(name)))
 }
 
+/// True when two base URLs name the same agent: equal but for surrounding
+/// whitespace, the scheme's and host's case, and a trailing `/`.
+fn same_agent(a: &str, b: &str) -> bool {
+    fn norm(u: &str) -> String {
+        let u = u.trim().trim_end_matches('/');
+        match u.split_once("://") {
+            Some((scheme, rest)) => {
+                let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                format!(
+                    "{}://{}{path}",
+                    scheme.to_ascii_lowercase(),
+                    host.to_ascii_lowercase()
+                )
+            }
+            None => u.to_owned(),
+        }
+    }
+    norm(a) == norm(b)
+}
+
 /// Connection values given on the command line itself (not from the environment),
 /// which `config set-context` stores.
 #[derive(Debug, Default)]
@@ -256,6 +341,9 @@ pub struct Given {
     pub tenant: Option<String>,
     /// `--cacert`.
     pub cacert: Option<PathBuf>,
+    /// The token flags given on the command line (`--token`, `--user-token`): never
+    /// stored, so `set-context` refuses them rather than drop them.
+    pub token_flags: Vec<&'static str>,
 }
 
 /// Runs a `config` subcommand.
@@ -266,13 +354,26 @@ pub fn run(
     style: &Style,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
-    let path = path()?;
-    let mut cfg = load(&path)?;
+    let at = path()?;
+    let mut cfg = load(&at, matches!(cmd, ConfigCmd::SetContext(_)))?;
+    let path = at.path;
     match cmd {
         ConfigCmd::SetContext(args) => {
             let name = args.name.trim();
             if name.is_empty() {
                 return Err(usage("set-context: the context needs a name"));
+            }
+            if let Some(flag) = given.token_flags.first() {
+                let instead = if *flag == "--user-token" {
+                    "--user-token-file FILE"
+                } else {
+                    "--token-file FILE or --token-env VAR"
+                };
+                return Err(usage(format!(
+                    "set-context: {flag} is not stored (tokens never go into the config \
+                     file); name where the token is instead: agentctl config set-context \
+                     {name} {instead}"
+                )));
             }
             let existing = cfg.contexts.get(name).cloned();
             let mut ctx = match (existing, &given.url) {

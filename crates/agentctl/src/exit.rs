@@ -112,7 +112,10 @@ fn kind_and_message(err: &ClientError) -> (String, String) {
         ClientError::BadRequest { message } => pair("bad request", message),
         ClientError::Unauthorized { message } => pair("unauthorized", message),
         ClientError::Forbidden { message } => pair("forbidden", message),
-        ClientError::NotFound { message } => pair("not found", message),
+        ClientError::NotFound { message } => {
+            let m = agent_message(message);
+            ("not found".into(), format!("{m}{}", wrong_prefix_hint(&m)))
+        }
         ClientError::Timeout { kind, after } => {
             let m = if after.is_zero() {
                 format!("{kind} timed out (the agent answered 408)")
@@ -169,6 +172,13 @@ fn kind_and_message(err: &ClientError) -> (String, String) {
         ClientError::GpuUnavailable { message } => pair("gpu unavailable", message),
         ClientError::Connect { message, .. } => match tls_refusal(message) {
             Some(m) => ("TLS".into(), m),
+            None if plain_http_answer(message) => (
+                "TLS".into(),
+                format!(
+                    "{message} (an https:// URL for an agent that speaks plain HTTP? \
+                     try http:// instead)"
+                ),
+            ),
             None => ("cannot reach the agent".into(), message.clone()),
         },
         ClientError::ResponseIncomplete {
@@ -188,6 +198,31 @@ fn kind_and_message(err: &ClientError) -> (String, String) {
         ClientError::Usage { message } => ("failed".into(), message.clone()),
         other => ("error".into(), other.to_string()),
     }
+}
+
+/// The hint for a 404 that names no resource (`Not Found`, an empty body or a
+/// proxy's HTML page): the route itself is missing, which on every call means the
+/// URL's path prefix is wrong. A 404 of the agent's own (`Job x does not exist`)
+/// gets none.
+fn wrong_prefix_hint(message: &str) -> &'static str {
+    let m = message.trim();
+    let generic = m.is_empty()
+        || m.eq_ignore_ascii_case("not found")
+        || m.eq_ignore_ascii_case("404 not found")
+        || m.starts_with('<');
+    if generic {
+        " (no such route: if every call answers 404, the path prefix in --url is \
+         probably wrong; --url is the agent API's base URL, the one whose `health/` answers)"
+    } else {
+        ""
+    }
+}
+
+/// True for a TLS handshake that read something that is not TLS (rustls's
+/// `received corrupt message of type InvalidContentType`): a plain-HTTP server.
+fn plain_http_answer(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    lower.contains("corrupt message") || lower.contains("invalidcontenttype")
 }
 
 /// A refused server certificate in words: the host and the reason (unknown issuer,

@@ -17,6 +17,8 @@
 //!   raw METHOD PATH [--body JSON] [--query K=V]
 //!   config set-context | use-context | get-contexts | current-context | delete-context
 //!   completions bash|zsh|fish|powershell|elvish
+//!   options                                  (the global options, listed once)
+//!   generate-man [--dir DIR]                 (man pages: one per subcommand)
 //! ```
 //!
 //! Connection: `--url` / `AGENT_URL`, `--token` / `AGENT_TOKEN`, `--user-token` /
@@ -28,7 +30,8 @@
 //! embedded test agent (agent-testkit, sample cluster) in-process, says so in one line
 //! on stderr, and runs the command against it, so `agentctl jobs tail
 //! raysubmit_capture1` works on a fresh machine. A token without a URL is a usage
-//! error: a forgotten URL must never act on sample data.
+//! error: a forgotten URL must never act on sample data. A context's token goes only
+//! to the context's URL: another `--url` needs its own `--token`.
 //!
 //! # Exit codes
 //!
@@ -69,7 +72,7 @@ mod yaml;
 use agent_client_async::{AsyncAgentClient, Identity};
 use agent_proto::{Secret, Timeouts};
 use clap::parser::ValueSource;
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 use cli::{Cli, Connection};
 use exit::Failure;
 use plan::Plan;
@@ -79,7 +82,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
-    let parsed = Cli::command()
+    let parsed = cli::command()
         .try_get_matches_from(&args)
         .and_then(|m| Ok((Cli::from_arg_matches(&m)?, m)));
     let (cli, matches) = match parsed {
@@ -98,7 +101,8 @@ fn main() -> ExitCode {
         cli::Command::Config { .. }
             | cli::Command::DevServer(_)
             | cli::Command::Completions { .. }
-            | cli::Command::GenerateMan
+            | cli::Command::GenerateMan { .. }
+            | cli::Command::Options
     );
     let resolved = if needs_connection {
         config::resolve(&cli.conn)
@@ -123,6 +127,11 @@ fn main() -> ExitCode {
         tenant: from_command_line(&matches, "tenant", cli.conn.tenant.clone())
             .map(|t| t.expose().to_owned()),
         cacert: from_command_line(&matches, "cacert", cli.conn.cacert.clone()),
+        token_flags: [("token", "--token"), ("user_token", "--user-token")]
+            .into_iter()
+            .filter(|(id, _)| matches.value_source(id) == Some(ValueSource::CommandLine))
+            .map(|(_, flag)| flag)
+            .collect(),
     };
     let secrets: Vec<&Secret> = [&conn.token, &conn.user_token, &conn.tenant]
         .into_iter()
@@ -261,15 +270,31 @@ fn execute(
         Plan::Completions(shell) => {
             // Into memory first: clap_complete panics on a write error (`| head`).
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "agentctl", &mut script);
+            clap_complete::generate(shell, &mut cli::command(), "agentctl", &mut script);
             let mut out = io::stdout().lock();
             out.write_all(&script)?;
             out.flush()?;
             Ok(())
         }
-        Plan::Man => {
+        Plan::Man(None) => {
             let mut out = io::stdout().lock();
-            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            clap_mangen::Man::new(cli::command()).render(&mut out)?;
+            out.flush()?;
+            Ok(())
+        }
+        Plan::Man(Some(dir)) => {
+            clap_mangen::generate_to(cli::command(), &dir).map_err(|e| Failure::Local {
+                code: exit::USAGE,
+                message: format!("cannot write the man pages into {}: {e}", dir.display()),
+            })?;
+            let mut out = io::stdout().lock();
+            writeln!(out, "wrote the man pages into {}", dir.display())?;
+            out.flush()?;
+            Ok(())
+        }
+        Plan::Options => {
+            let mut out = io::stdout().lock();
+            write!(out, "{}", cli::options_help())?;
             out.flush()?;
             Ok(())
         }
@@ -419,7 +444,9 @@ async fn connect(
             let server = embedded::Embedded::start(None).await?;
             let _ = writeln!(
                 io::stderr(),
-                "agentctl: {why}; using the embedded test agent at {} (sample cluster)",
+                "agentctl: {why}; using the embedded test agent at {} (sample cluster); \
+                 it starts afresh for every command, so changes are not kept (for a session \
+                 that keeps them: agentctl dev-server --listen 127.0.0.1:8000)",
                 server.url()
             );
             (

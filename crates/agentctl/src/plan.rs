@@ -27,8 +27,10 @@ pub enum Plan {
     Config,
     /// Print a completion script.
     Completions(clap_complete::Shell),
-    /// Print the man page.
-    Man,
+    /// Print the man page, or write one per subcommand into a directory.
+    Man(Option<std::path::PathBuf>),
+    /// Print the global options (`agentctl options`).
+    Options,
     /// Call the agent.
     Call(Op),
 }
@@ -194,7 +196,7 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
         Command::Health => Op::Health,
         Command::Gpu => Op::Gpu,
         Command::Jobs { cmd } => match cmd {
-            JobsCmd::List { status } => Op::ListJobs(status_filter(status.as_deref())?),
+            JobsCmd::List { status } => Op::ListJobs(status.map(|s| s.as_str().to_owned())),
             JobsCmd::Get { id } => Op::GetJob(JobId::new(id.as_str())?),
             JobsCmd::Logs { id, tail } => Op::JobLogs(JobId::new(id.as_str())?, *tail),
             JobsCmd::Stop { id, wait, timeout } => {
@@ -221,7 +223,8 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
         Command::DevServer(args) => return Ok(Plan::DevServer(args.listen)),
         Command::Config { .. } => return Ok(Plan::Config),
         Command::Completions { shell } => return Ok(Plan::Completions(*shell)),
-        Command::GenerateMan => return Ok(Plan::Man),
+        Command::GenerateMan { dir } => return Ok(Plan::Man(dir.clone())),
+        Command::Options => return Ok(Plan::Options),
         Command::Serve { cmd } => match cmd {
             ServeCmd::List => Op::ListServe,
             ServeCmd::Get { name } => Op::GetServe(ServeAppName::new(name.as_str())?),
@@ -351,18 +354,6 @@ fn follow_options(args: &FollowArgs) -> Result<TailOptions, ClientError> {
     }
     opts.validate()?;
     Ok(opts)
-}
-
-fn status_filter(s: Option<&str>) -> Result<Option<String>, ClientError> {
-    let Some(s) = s else { return Ok(None) };
-    let s = s.trim().to_ascii_uppercase();
-    if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphabetic() || c == '_') {
-        return Err(ClientError::invalid(
-            "status",
-            "expected a job status such as RUNNING, SUCCEEDED, FAILED, STOPPED or PENDING",
-        ));
-    }
-    Ok(Some(s))
 }
 
 fn wait_for(timeout: Option<f64>) -> Result<Wait, ClientError> {

@@ -160,6 +160,25 @@ impl Cell {
         }
     }
 
+    /// A cell for text that may span lines (an entrypoint): its first line and ` …`
+    /// when there are more, except with `-o wide`, which shows it whole, each line
+    /// break escaped as `\\n`.
+    pub fn lines(text: &str, wide: bool) -> Cell {
+        if wide {
+            let joined = text
+                .trim_end_matches('\n')
+                .replace('\r', "")
+                .replace('\n', "\\n");
+            return Cell::new(joined);
+        }
+        let first = text.lines().next().unwrap_or("");
+        if text.trim_end_matches('\n').contains('\n') {
+            Cell::new(format!("{first} …"))
+        } else {
+            Cell::new(first)
+        }
+    }
+
     /// Shows at most `max` characters (ending with `…`), except with `-o wide`.
     pub fn cut(mut self, max: usize) -> Cell {
         self.limit = Some(max);
@@ -193,43 +212,70 @@ fn cut_text(text: &str, max: usize) -> String {
     out
 }
 
-/// Column widths that fit `total` characters (two spaces between columns): the last
-/// column (the free text: an entrypoint, a message) gives up characters first, down
-/// to 12; then the widest column, none below its header or 6.
-fn fit(widths: &mut [usize], headers: &[usize], total: usize) {
+/// How a column gives up width to fit the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fit {
+    /// Never cut: ids a user copies into the next command.
+    Id,
+    /// Free text (an entrypoint, a message, a name): shrinks first, down to 12.
+    Text,
+    /// Anything else: shrinks last, down to its header or 6.
+    Other,
+}
+
+/// Column widths that fit `total` characters (two spaces between columns): the
+/// [`Fit::Text`] columns give up characters first, widest first, down to 12; then the
+/// [`Fit::Other`] ones, none below its header or 6. [`Fit::Id`] columns keep their
+/// width, so a table of long ids stays wider than the terminal rather than cut one.
+fn fit(widths: &mut [usize], headers: &[usize], kinds: &[Fit], total: usize) {
     let gaps = 2 * widths.len().saturating_sub(1);
-    if let Some(last) = widths.len().checked_sub(1) {
-        let sum: usize = widths.iter().sum::<usize>() + gaps;
-        let floor = headers[last].max(12).min(widths[last]);
-        widths[last] -= sum.saturating_sub(total).min(widths[last] - floor);
-    }
-    loop {
-        let sum: usize = widths.iter().sum::<usize>() + gaps;
-        if sum <= total {
-            return;
+    for (pass, floor_of) in [(Fit::Text, 12usize), (Fit::Other, 6usize)] {
+        if pass == Fit::Other {
+            // When the ids alone keep the table wider than the terminal, cutting
+            // the other values would lose them for nothing.
+            let least: usize = widths
+                .iter()
+                .zip(kinds)
+                .zip(headers)
+                .map(|((w, k), h)| match k {
+                    Fit::Other => (*w).min((*h).max(floor_of)),
+                    _ => *w,
+                })
+                .sum::<usize>()
+                + gaps;
+            if least > total {
+                return;
+            }
         }
-        let floor = |i: usize| headers[i].max(6);
-        let Some((i, _)) = widths
-            .iter()
-            .enumerate()
-            .filter(|(i, w)| **w > floor(*i))
-            .max_by_key(|(_, w)| **w)
-        else {
-            return; // nothing more to give: the table stays wider
-        };
-        let second = widths
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .map(|(_, w)| *w)
-            .max()
-            .unwrap_or(0);
-        let excess = sum - total;
-        // Down to the next widest column at most per step, so the cut spreads.
-        let give = excess
-            .min(widths[i] - floor(i))
-            .min(widths[i].saturating_sub(second).max(1));
-        widths[i] -= give;
+        loop {
+            let sum: usize = widths.iter().sum::<usize>() + gaps;
+            if sum <= total {
+                return;
+            }
+            let floor = |i: usize| headers[i].max(floor_of);
+            let Some((i, _)) = widths
+                .iter()
+                .enumerate()
+                .filter(|(i, w)| kinds.get(*i) == Some(&pass) && **w > floor(*i))
+                .max_by_key(|(_, w)| **w)
+            else {
+                break; // this kind has nothing more to give
+            };
+            let second = widths
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i && kinds.get(*j) == Some(&pass))
+                .map(|(_, w)| *w)
+                .max()
+                .unwrap_or(0);
+            let excess = sum - total;
+            // Down to the next widest column of its kind at most per step, so the
+            // cut spreads.
+            let give = excess
+                .min(widths[i] - floor(i))
+                .min(widths[i].saturating_sub(second).max(1));
+            widths[i] -= give;
+        }
     }
 }
 
@@ -243,16 +289,30 @@ fn clean(s: &str) -> String {
 #[derive(Debug, Default)]
 pub struct Table {
     headers: Vec<&'static str>,
+    kinds: Vec<Fit>,
     rows: Vec<Vec<Cell>>,
 }
 
 impl Table {
-    /// A table with these column headers.
+    /// A table with these column headers; the last column is free text (it shrinks
+    /// first), the others [`Fit::Other`] until [`Table::fit`] says otherwise.
     pub fn new(headers: &[&'static str]) -> Table {
+        let mut kinds = vec![Fit::Other; headers.len()];
+        if let Some(last) = kinds.last_mut() {
+            *last = Fit::Text;
+        }
         Table {
             headers: headers.to_vec(),
+            kinds,
             rows: Vec::new(),
         }
+    }
+
+    /// How each column fits the terminal (one per header).
+    pub fn fit(mut self, kinds: &[Fit]) -> Table {
+        self.kinds = kinds.to_vec();
+        self.kinds.resize(self.headers.len(), Fit::Other);
+        self
     }
 
     /// Adds a row (one cell per header).
@@ -265,10 +325,16 @@ impl Table {
         let n = self.headers.len();
         let header_widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
         let mut widths = header_widths.clone();
+        // An id column is never cut, whatever limit a cell carries.
         let mut rows: Vec<Vec<Cell>> = self
             .rows
             .iter()
-            .map(|r| r.iter().map(|c| c.shown(style.wide)).collect())
+            .map(|r| {
+                r.iter()
+                    .enumerate()
+                    .map(|(i, c)| c.shown(style.wide || self.kinds.get(i) == Some(&Fit::Id)))
+                    .collect()
+            })
             .collect();
         for row in &rows {
             for (i, cell) in row.iter().enumerate().take(n) {
@@ -276,7 +342,7 @@ impl Table {
             }
         }
         if let (Some(total), false) = (style.width, style.wide) {
-            fit(&mut widths, &header_widths, total);
+            fit(&mut widths, &header_widths, &self.kinds, total);
             for row in &mut rows {
                 for (i, cell) in row.iter_mut().enumerate().take(n) {
                     if cell.width() > widths[i] {
@@ -521,6 +587,57 @@ mod tests {
         t.row(vec![Cell::new("abcdefgh").cut(4)]);
         assert_eq!(text(|b| t.write(&Style::plain(), b)), "X\nabc…\n");
         assert_eq!(text(|b| t.write(&wide, b)), "X\nabcdefgh\n");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever the width and the cells, an id column is shown whole, however
+        /// long, even with a cut limit on its cells.
+        #[test]
+        fn ids_are_never_cut(
+            ids in proptest::collection::vec("[a-z0-9_]{1,60}", 1..5),
+            other in "[A-Z]{1,20}",
+            free in "[ -~]{0,120}",
+            width in 10usize..140,
+        ) {
+            let mut t = Table::new(&["ID", "STATUS", "TEXT"]).fit(&[Fit::Id, Fit::Other, Fit::Text]);
+            for id in &ids {
+                t.row(vec![Cell::new(id.as_str()).cut(4), Cell::new(other.as_str()), Cell::new(free.as_str())]);
+            }
+            let style = Style { width: Some(width), ..Style::plain() };
+            let out = text(|b| t.write(&style, b));
+            for (line, id) in out.lines().skip(1).zip(&ids) {
+                proptest::prop_assert!(line.starts_with(&format!("{id} ")) || line == id, "{id} cut in {line:?}");
+            }
+        }
+
+        /// Free text gives way first: an ordinary column loses width only once
+        /// every free-text column is down to its floor; ids never do.
+        #[test]
+        fn free_text_shrinks_first(
+            cols in proptest::collection::vec((1usize..80, 0u8..3), 1..7),
+            total in 10usize..200,
+        ) {
+            let kinds: Vec<Fit> = cols.iter().map(|(_, k)| match k {
+                0 => Fit::Id,
+                1 => Fit::Other,
+                _ => Fit::Text,
+            }).collect();
+            let before: Vec<usize> = cols.iter().map(|(w, _)| *w).collect();
+            let headers = vec![2usize; before.len()];
+            let mut widths = before.clone();
+            fit(&mut widths, &headers, &kinds, total);
+            let other_cut = kinds.iter().zip(before.iter().zip(&widths))
+                .any(|(k, (b, w))| *k == Fit::Other && w < b);
+            for (k, (b, w)) in kinds.iter().zip(before.iter().zip(&widths)) {
+                match k {
+                    Fit::Id => proptest::prop_assert_eq!(w, b),
+                    Fit::Text if other_cut => proptest::prop_assert!(*w <= 12.min(*b)),
+                    _ => {}
+                }
+                proptest::prop_assert!(w <= b);
+            }
+        }
     }
 
     #[test]

@@ -72,7 +72,12 @@ async fn fetch(client: &AsyncAgentClient, op: &Op) -> Result<Value, ClientError>
     let took = crate::time::duration(started.elapsed());
     match &answer {
         Ok(_) => tracing::info!(took = %took, "answered"),
-        Err(e) => tracing::info!(took = %took, error = %crate::exit::describe(e), "failed"),
+        Err(e) => match crate::exit::agent_status(e) {
+            Some(status) => tracing::info!(
+                took = %took, status, error = %crate::exit::describe(e), "failed"
+            ),
+            None => tracing::info!(took = %took, error = %crate::exit::describe(e), "failed"),
+        },
     }
     answer
 }
@@ -102,10 +107,14 @@ pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Resu
         Op::JobLogs(..) => p.show(&answer, views::logs),
         Op::StopJob(id, None) => p.show(&answer, |v, _, out| views::stopped(id.as_str(), v, out)),
         Op::StopJob(id, Some(wait)) => {
-            if p.mode.is_table() {
-                p.show(&answer, |v, _, out| views::stopped(id.as_str(), v, out))?
-            } else {
-                p.doc(&answer)?
+            // One document in json and yaml (the job's final state, as `jobs wait`
+            // prints it); jsonl, a stream of documents, has the stop answer first.
+            match p.mode {
+                Output::Table | Output::Wide => {
+                    p.show(&answer, |v, _, out| views::stopped(id.as_str(), v, out))?
+                }
+                Output::Jsonl => p.doc(&answer)?,
+                Output::Json | Output::Yaml => {}
             }
             wait_and_show(client, id, *wait, p).await
         }

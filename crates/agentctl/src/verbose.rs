@@ -11,6 +11,7 @@
 use std::io::IsTerminal;
 use tracing::Level;
 use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -52,7 +53,15 @@ pub fn init(count: u8) {
     let Some(filter) = filter(count) else {
         return;
     };
+    // From -vv, a span is shown when it closes (the library's `agent.request`, with
+    // its status, attempt and latency; `agent.tail`), as the README promises.
+    let spans = if count >= 2 {
+        FmtSpan::CLOSE
+    } else {
+        FmtSpan::NONE
+    };
     let _ = tracing_subscriber::fmt()
+        .with_span_events(spans)
         .with_max_level(Level::TRACE)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())

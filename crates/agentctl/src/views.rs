@@ -3,7 +3,7 @@
 //! Answers are read into the typed models of `agent_proto` (so a table shows what
 //! the typed client would give a program), then laid out for people.
 
-use crate::render::{amount, bytes, value_text, Cell, Details, Style, Table};
+use crate::render::{amount, bytes, value_text, Cell, Details, Fit, Style, Table};
 use crate::time::{between_ms, duration, local_ms, now_ms};
 use agent_proto::{ClientError, Job, Node, Page, PluginRelease, ServeApplication, Task};
 use serde::de::DeserializeOwned;
@@ -69,22 +69,23 @@ pub fn jobs(v: &Value, style: &Style, out: &mut dyn Write) -> ViewResult {
     let mut jobs: Vec<Job> = typed(v)?;
     jobs.sort_by_key(|j| j.start_time.unwrap_or(u64::MAX));
     let now = now_ms();
-    let mut t = Table::new(&["JOB ID", "STATUS", "START", "END", "DURATION", "ENTRYPOINT"]);
+    let mut t = Table::new(&["JOB ID", "STATUS", "START", "END", "DURATION", "ENTRYPOINT"]).fit(&[
+        Fit::Id,
+        Fit::Other,
+        Fit::Other,
+        Fit::Other,
+        Fit::Other,
+        Fit::Text,
+    ]);
     for job in &jobs {
         let (start, end, took) = job_times(job, now);
-        let entry = job.entrypoint.lines().next().unwrap_or("");
-        let entry = if job.entrypoint.contains('\n') {
-            format!("{entry} …")
-        } else {
-            entry.to_owned()
-        };
         t.row(vec![
             Cell::opt(job.id()),
             Cell::status(job.status.as_str()),
             start,
             end,
             took,
-            Cell::new(entry).cut(48),
+            Cell::lines(&job.entrypoint, style.wide).cut(48),
         ]);
     }
     Ok(t.write(style, out)?)
@@ -148,7 +149,8 @@ pub fn stopped(id: &str, v: &Value, out: &mut dyn Write) -> ViewResult {
 /// `nodes list`.
 pub fn nodes(v: &Value, style: &Style, out: &mut dyn Write) -> ViewResult {
     let nodes: Vec<Node> = typed(v)?;
-    let mut t = Table::new(&["NODE ID", "IP", "HEAD", "STATE", "CPU", "GPU", "MEMORY"]);
+    let mut t = Table::new(&["NODE ID", "IP", "HEAD", "STATE", "CPU", "GPU", "MEMORY"])
+        .fit(&[Fit::Id, Fit::Id]);
     for n in &nodes {
         let res = |k: &str| n.resources_total.get(k).copied();
         t.row(vec![
@@ -167,7 +169,14 @@ pub fn nodes(v: &Value, style: &Style, out: &mut dyn Write) -> ViewResult {
 /// `tasks list`.
 pub fn tasks(v: &Value, style: &Style, out: &mut dyn Write) -> ViewResult {
     let tasks: Vec<Task> = typed(v)?;
-    let mut t = Table::new(&["TASK ID", "NAME", "STATE", "TYPE", "JOB", "NODE"]);
+    let mut t = Table::new(&["TASK ID", "NAME", "STATE", "TYPE", "JOB", "NODE"]).fit(&[
+        Fit::Id,
+        Fit::Text,
+        Fit::Other,
+        Fit::Other,
+        Fit::Id,
+        Fit::Id,
+    ]);
     for task in &tasks {
         t.row(vec![
             Cell::new(task.task_id.as_str()),
@@ -175,7 +184,7 @@ pub fn tasks(v: &Value, style: &Style, out: &mut dyn Write) -> ViewResult {
             Cell::status(task.state.as_deref().unwrap_or("-")),
             Cell::opt(task.kind.as_deref()),
             Cell::opt(task.job_id.as_deref()),
-            Cell::opt(task.node_id.as_deref()).cut(13),
+            Cell::opt(task.node_id.as_deref()),
         ]);
     }
     Ok(t.write(style, out)?)
@@ -191,6 +200,14 @@ pub fn serve_apps(v: &Value, style: &Style, out: &mut dyn Write) -> ViewResult {
         "DEPLOYED",
         "DEPLOYMENTS",
         "MESSAGE",
+    ])
+    .fit(&[
+        Fit::Id,
+        Fit::Other,
+        Fit::Other,
+        Fit::Other,
+        Fit::Other,
+        Fit::Text,
     ]);
     for a in &apps {
         t.row(vec![
@@ -232,7 +249,12 @@ pub fn serve_app(v: &Value, style: &Style, out: &mut dyn Write) -> ViewResult {
 /// `plugins list`.
 pub fn plugin_releases(v: &Value, style: &Style, out: &mut dyn Write) -> ViewResult {
     let page: Page<PluginRelease> = typed(v)?;
-    let mut t = Table::new(&["ID", "LOOKUP", "PLUGIN", "VERSION"]);
+    let mut t = Table::new(&["ID", "LOOKUP", "PLUGIN", "VERSION"]).fit(&[
+        Fit::Id,
+        Fit::Id,
+        Fit::Other,
+        Fit::Other,
+    ]);
     for r in &page.results {
         t.row(vec![
             Cell::opt(r.id.as_ref().map(value_text)),

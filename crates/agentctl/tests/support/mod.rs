@@ -43,6 +43,8 @@ pub fn command() -> Command {
         "AGENT_CLIENT_CERT",
         "AGENT_CLIENT_KEY",
         "AGENTCTL_CONTEXT",
+        // a test that wants a config file names it
+        "AGENTCTL_CONFIG",
         // the test agents are on loopback: never through the caller's proxy
         "HTTPS_PROXY",
         "https_proxy",
@@ -55,10 +57,11 @@ pub fn command() -> Command {
     ] {
         cmd.env_remove(v);
     }
-    // Never the config file of whoever runs the tests.
+    // Never the config file of whoever runs the tests: the default location, in a
+    // directory that does not exist (an explicit AGENTCTL_CONFIG must exist).
     cmd.env(
-        "AGENTCTL_CONFIG",
-        std::env::temp_dir().join("agentctl-tests-no-such-dir/config.toml"),
+        "XDG_CONFIG_HOME",
+        std::env::temp_dir().join("agentctl-tests-no-such-dir"),
     );
     cmd.env("NO_COLOR", "1")
         .env("TZ", "UTC")
