@@ -161,9 +161,12 @@ pub fn ray_client(config: &GatewayConfig) -> Result<RayClient, ClientError> {
     if let Some(pem) = &config.ray_ca_pem {
         http = http.add_root_certificate_pem(pem)?;
     }
+    // No retries towards Ray: the agent's callers retry a 503 (one layer of retries,
+    // not two), and the Ray client's circuit breaker answers them at once while Ray
+    // is down. The wrapper stays for its `agent.request` span.
     let transport: Arc<dyn Transport> = Arc::new(RetryingTransport::new(
         Arc::new(http.build()?),
-        RetryPolicy::default(),
+        RetryPolicy::none(),
     ));
     let ray = RayClient::new(transport, address);
     match &config.ray_token {

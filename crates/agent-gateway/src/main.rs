@@ -17,12 +17,12 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(name = "agent-gateway", version, about)]
 struct Args {
-    /// The Ray dashboard's address.
-    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8265")]
+    /// The Ray dashboard's URL (`http://HOST:PORT` or `https://HOST:PORT`).
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8265", value_parser = ray_address)]
     ray_address: String,
 
     /// Where to serve the agent API (`HOST:PORT`; port 0 picks a free port).
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8000")]
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8000", value_parser = listen_address)]
     listen: String,
 
     /// The token of a Ray dashboard started with `RAY_AUTH_MODE=token`, sent to it
@@ -107,6 +107,50 @@ struct Args {
     /// The largest WebSocket frame a client may send, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_ws_frame_bytes)]
     max_ws_frame_bytes: usize,
+}
+
+/// `--ray-address`: an `http://` or `https://` URL with a host. A start-up error
+/// names the expected form and, for a bare `HOST:PORT`, the URL meant (clap puts
+/// the flag's name in front).
+fn ray_address(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    let expected = "expected the Ray dashboard's URL, http://HOST:PORT or https://HOST:PORT";
+    let Some((scheme, rest)) = v.split_once("://") else {
+        return Err(format!("{expected}; did you mean http://{v}?"));
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(format!("{expected}, not a {scheme}:// URL"));
+    }
+    let ok = v
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(|h| !h.is_empty()))
+        .unwrap_or(false);
+    if !ok || rest.trim_matches('/').is_empty() {
+        return Err(format!("{expected} (e.g. http://127.0.0.1:8265)"));
+    }
+    Ok(v.to_owned())
+}
+
+/// `--listen`: `HOST:PORT` (a name such as `localhost:8000` is resolved when
+/// binding). A bare port or a URL gets the `HOST:PORT` meant.
+fn listen_address(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    let expected = "expected HOST:PORT, e.g. 127.0.0.1:8000 (0.0.0.0:8000 for every interface)";
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{expected}; did you mean 127.0.0.1:{v}?"));
+    }
+    if let Some((_, rest)) = v.split_once("://") {
+        let hostport = rest.trim_end_matches('/');
+        return Err(format!("{expected}, not a URL; did you mean {hostport}?"));
+    }
+    if v.parse::<std::net::SocketAddr>().is_ok() {
+        return Ok(v.to_owned());
+    }
+    match v.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(v.to_owned()),
+        _ => Err(expected.to_owned()),
+    }
 }
 
 impl Args {
@@ -201,7 +245,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     let ray = agent_gateway::ray_client(&config)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        .map_err(|e| format!("--listen {}: cannot listen there: {e}", args.listen))?;
     let gateway = Gateway::start(config, listener).await?;
     match ray.version().await {
         Ok(v) => eprintln!(
@@ -210,7 +254,16 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
             ray.address()
         ),
         Err(e) => {
-            eprintln!("agent-gateway: warning: Ray is not answering yet ({e}); serving anyway")
+            // The gateway's own output: Ray's address and the transport's reason.
+            let why = ray
+                .last_failure()
+                .or_else(|| e.message().map(str::to_owned))
+                .unwrap_or_else(|| e.to_string());
+            eprintln!(
+                "agent-gateway: warning: Ray is not answering at {} yet ({why}); serving \
+                 anyway (calls that need Ray get 503 until it answers)",
+                ray.address()
+            )
         }
     }
     eprintln!(

@@ -12,18 +12,25 @@ use http::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// The Ray dashboard, at one address.
 ///
 /// Every failure is a [`ClientError`] with the agent protocol's code: Ray's 404 is
 /// a 404 with Ray's message (`Job nope does not exist`), an unreachable dashboard
 /// is a 503, and a Ray stack trace is cut down to its last line.
+///
+/// Requests to Ray are not retried here: the agent's callers retry a 503 (one layer
+/// of retries, not two). Once Ray is found unreachable, a short circuit breaker
+/// answers 503 at once for [`BREAKER_OPEN`] instead of trying again, so a caller's
+/// retries cost no connection attempt each. Callers never see the dashboard's
+/// address; the gateway's own log has it.
 #[derive(Clone)]
 pub struct RayClient {
     transport: Arc<dyn Transport>,
     address: Arc<str>,
+    breaker: Arc<Breaker>,
     /// `Authorization: Bearer <token>` for a dashboard with token auth (marked
     /// sensitive: no `Debug` print shows it).
     auth: Option<HeaderValue>,
@@ -49,6 +56,83 @@ impl fmt::Debug for DriverLog {
     }
 }
 
+/// How long the gateway answers 503 at once after finding Ray unreachable, before
+/// it tries Ray again (longer than a client's three quick retries, short enough
+/// that a Ray back up is seen within a second).
+pub const BREAKER_OPEN: Duration = Duration::from_secs(1);
+
+/// The circuit breaker: open (answer at once) until an instant, after Ray could
+/// not be reached; it keeps the last failure in words for the gateway's own
+/// messages.
+#[derive(Debug)]
+struct Breaker {
+    /// How long it stays open after a failure.
+    window: Duration,
+    state: Mutex<BreakerState>,
+}
+
+#[derive(Debug, Default)]
+struct BreakerState {
+    open_until: Option<Instant>,
+    last_failure: Option<String>,
+}
+
+impl Breaker {
+    fn state(&self) -> std::sync::MutexGuard<'_, BreakerState> {
+        // A panic while holding it cannot leave the state half-written.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// True while open.
+    fn is_open(&self) -> bool {
+        self.state()
+            .open_until
+            .is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Opens it for its window; true when it was not open already (the first
+    /// failure of a run of them: the one to log).
+    fn trip(&self, failure: String) -> bool {
+        let mut state = self.state();
+        let was_open = state.open_until.is_some_and(|until| Instant::now() < until);
+        state.open_until = Some(Instant::now() + self.window);
+        state.last_failure = Some(failure);
+        !was_open
+    }
+
+    /// Closes it (Ray answered); true when it had been tripped.
+    fn reset(&self) -> bool {
+        let mut state = self.state();
+        state.last_failure = None;
+        state.open_until.take().is_some()
+    }
+}
+
+/// The 503 a caller gets while Ray is unreachable: the kind of failure, never the
+/// dashboard's address (which must stay private; the gateway's log has it).
+fn unreachable_for_callers(reason: &str) -> ClientError {
+    ClientError::Unavailable {
+        retry_after: None,
+        message: format!(
+            "the Ray dashboard is unreachable ({reason}); the gateway's log has the details"
+        ),
+    }
+}
+
+/// A transport failure in words that name no host or address.
+fn failure_kind(err: &ClientError) -> &'static str {
+    let text = err.to_string().to_ascii_lowercase();
+    if text.contains("certificate") {
+        "its TLS certificate was refused"
+    } else if err.is_timeout() {
+        "it did not answer in time"
+    } else if text.contains("tls") {
+        "the TLS handshake failed"
+    } else {
+        "the connection failed"
+    }
+}
+
 /// The most bytes of an error answer read for its message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
@@ -71,8 +155,22 @@ impl RayClient {
         RayClient {
             transport,
             address: address.trim_end_matches('/').into(),
+            breaker: Arc::new(Breaker {
+                window: BREAKER_OPEN,
+                state: Mutex::default(),
+            }),
             auth: None,
         }
+    }
+
+    /// Answers 503 at once for `open` after Ray was found unreachable (default
+    /// [`BREAKER_OPEN`]; zero turns the breaker off).
+    pub fn with_breaker_window(mut self, open: Duration) -> Self {
+        self.breaker = Arc::new(Breaker {
+            window: open,
+            state: Mutex::default(),
+        });
+        self
     }
 
     /// Sends `Authorization: Bearer <token>` with every request (a dashboard
@@ -103,36 +201,86 @@ impl RayClient {
         &self.address
     }
 
-    fn unreachable(&self, err: ClientError) -> ClientError {
+    /// Why Ray could not be reached the last time, in the transport's words (with
+    /// its address: for the gateway's own log, never for callers); `None` once Ray
+    /// answered again.
+    pub fn last_failure(&self) -> Option<String> {
+        self.breaker.state().last_failure.clone()
+    }
+
+    /// Before a request to Ray: a 503 at once while the breaker is open.
+    fn short_circuit(&self) -> Result<(), ClientError> {
+        if self.breaker.is_open() {
+            return Err(unreachable_for_callers("it was unreachable moments ago"));
+        }
+        Ok(())
+    }
+
+    /// After a request that reached Ray: closes the breaker.
+    fn reached(&self) {
+        if self.breaker.reset() {
+            tracing::info!(target: "agent_gateway::ray", ray = %self.address, "Ray answers again");
+        }
+    }
+
+    /// A transport failure of `method path` as the caller sees it: an unreachable
+    /// Ray (a connect error or time-out, or an answer that never came) trips the
+    /// breaker and becomes a 503 without Ray's address; the address and the reason go
+    /// to the gateway's log, with the request they belong to.
+    fn unreachable(&self, method: &Method, path: &str, err: ClientError) -> ClientError {
+        let route = path.split('?').next().unwrap_or_default();
+        let down = |err: &ClientError| {
+            // The transport's words (a ClientError's Display would call Ray "the agent").
+            let failure = err.message().map_or_else(|| err.to_string(), str::to_owned);
+            if self.breaker.trip(failure.clone()) {
+                tracing::warn!(
+                    target: "agent_gateway::ray",
+                    ray = %self.address,
+                    request = %format_args!("{method} /{route}"),
+                    error = %failure,
+                    "Ray is unreachable; answering 503 at once for {}",
+                    format_args!("{:?}", self.breaker.window)
+                );
+            }
+            unreachable_for_callers(failure_kind(err))
+        };
         match err {
-            ClientError::Connect { message, .. } => ClientError::Unavailable {
-                retry_after: None,
-                message: format!(
-                    "the Ray dashboard at {} is unreachable: {message}",
-                    self.address
-                ),
-            },
+            ClientError::Connect { .. }
+            | ClientError::Timeout {
+                kind: agent_proto::TimeoutKind::Connect,
+                ..
+            } => down(&err),
             ClientError::ResponseIncomplete { cause, .. } => match *cause {
                 ClientError::Timeout { kind, after } => ClientError::Timeout { kind, after },
-                other => ClientError::Unavailable {
-                    retry_after: None,
-                    message: format!(
-                        "the Ray dashboard at {} did not answer: {}",
-                        self.address,
-                        crate::mapping::client_error_message(&other)
-                    ),
-                },
+                other => {
+                    tracing::warn!(
+                        target: "agent_gateway::ray",
+                        ray = %self.address,
+                        request = %format_args!("{method} /{route}"),
+                        error = %other.message().map_or_else(|| other.to_string(), str::to_owned),
+                        "Ray did not answer"
+                    );
+                    ClientError::Unavailable {
+                        retry_after: None,
+                        message:
+                            "the Ray dashboard did not answer; the gateway's log has the details"
+                                .into(),
+                    }
+                }
             },
             other => other,
         }
     }
 
     async fn send(&self, request: Request) -> Result<Response, ClientError> {
+        self.short_circuit()?;
+        let (method, path) = (request.method.clone(), request.path.clone());
         let response = self
             .transport
             .request(request)
             .await
-            .map_err(|e| self.unreachable(e))?;
+            .map_err(|e| self.unreachable(&method, &path, e))?;
+        self.reached();
         if (200..300).contains(&response.status) {
             Ok(response)
         } else {
@@ -235,11 +383,13 @@ impl RayClient {
             "api/v0/logs/file?node_id={node}&filename={}&lines=-1",
             query_escape(&format!("job-driver-{submission_id}.log"))
         );
+        self.short_circuit()?;
         let mut response = self
             .transport
-            .stream(self.request(Method::GET, path))
+            .stream(self.request(Method::GET, path.as_str()))
             .await
-            .map_err(|e| self.unreachable(e))?;
+            .map_err(|e| self.unreachable(&Method::GET, &path, e))?;
+        self.reached();
         if (200..300).contains(&response.status) {
             return Ok(DriverLog::Stream(response.body));
         }
@@ -286,16 +436,21 @@ impl RayClient {
         id: &JobId,
         max_frame: usize,
     ) -> Result<Box<dyn WsStream>, ClientError> {
-        let request = self.request(Method::GET, format!("api/jobs/{id}/logs/tail"));
+        self.short_circuit()?;
+        let path = format!("api/jobs/{id}/logs/tail");
+        let request = self.request(Method::GET, path.as_str());
         let options = WsOptions {
             max_message_size: max_frame,
             ping_interval: Duration::from_secs(20),
         };
-        self.transport
+        let socket = self
+            .transport
             .websocket(request, options)
             .await
-            .map_err(|e| self.unreachable(e))
-            .map_err(scrub_ray_error)
+            .map_err(|e| self.unreachable(&Method::GET, &path, e))
+            .map_err(scrub_ray_error)?;
+        self.reached();
+        Ok(socket)
     }
 
     /// GET `/api/v0/nodes`: the State API's nodes, unwrapped from its envelope.
@@ -377,4 +532,82 @@ fn decode<T: DeserializeOwned>(body: &[u8], path: &str) -> Result<T, ClientError
     serde_json::from_slice(body).map_err(|e| ClientError::Decode {
         message: format!("Ray's answer to /{path} is not what was expected: {e}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agent_transport::{HttpTransport, StreamingResponse};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// The real HTTP transport, counting what reaches it.
+    #[derive(Debug)]
+    struct Counting {
+        inner: HttpTransport,
+        calls: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl Transport for Counting {
+        async fn request(&self, request: Request) -> Result<Response, ClientError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.inner.request(request).await
+        }
+        async fn stream(&self, request: Request) -> Result<StreamingResponse, ClientError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.inner.stream(request).await
+        }
+        async fn websocket(
+            &self,
+            request: Request,
+            options: WsOptions,
+        ) -> Result<Box<dyn WsStream>, ClientError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.inner.websocket(request, options).await
+        }
+    }
+
+    /// A Ray that is down is tried once; the calls that follow within
+    /// [`BREAKER_OPEN`] (a client's retries) are answered 503 at once, and no
+    /// answer shows the dashboard's address.
+    #[tokio::test]
+    async fn a_ray_that_is_down_is_tried_once_and_its_address_stays_private() {
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = dead.local_addr().unwrap();
+        drop(dead);
+        let address = format!("http://{addr}");
+        let counting = Arc::new(Counting {
+            inner: HttpTransport::builder(format!("{address}/"))
+                .build()
+                .unwrap(),
+            calls: AtomicUsize::new(0),
+        });
+        // A window no test run outlasts: the count does not depend on timing.
+        let ray = RayClient::new(counting.clone(), address.clone())
+            .with_breaker_window(Duration::from_secs(3600));
+        let id = JobId::new("raysubmit_x").unwrap();
+        let mut errors = vec![
+            ray.list_jobs().await.unwrap_err(),
+            ray.list_jobs().await.unwrap_err(),
+            ray.get_job(&id).await.unwrap_err(),
+            ray.nodes().await.unwrap_err(),
+        ];
+        errors.push(ray.tail_socket(&id, 4096).await.err().unwrap());
+        errors.push(
+            ray.driver_log("raysubmit_x", Some("ab12"))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(counting.calls.load(Ordering::SeqCst), 1, "{errors:?}");
+        for e in &errors {
+            assert_eq!(e.status_code(), 503, "{e}");
+            let text = e.to_string();
+            assert!(text.contains("unreachable"), "{text}");
+            assert!(!text.contains(&addr.port().to_string()), "{text}");
+            assert!(!text.contains("127.0.0.1"), "{text}");
+        }
+        // The gateway's own messages have the reason, with the address.
+        let why = ray.last_failure().expect("a failure");
+        assert!(why.contains(&addr.to_string()), "{why}");
+    }
 }

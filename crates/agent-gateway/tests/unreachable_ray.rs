@@ -1,5 +1,6 @@
-//! A gateway whose Ray is down answers 503 with a message, never a stack trace; the
-//! token is still checked first. Needs no Ray.
+//! A gateway whose Ray is down answers 503 with a message, never a stack trace nor
+//! the dashboard's address; the token is still checked first. Start-up errors name
+//! the flag and the fix. Needs no Ray.
 
 use agent_client_async::{AsyncAgentClient, Protocol, RetryPolicy, TailOptions};
 use agent_gateway::{Gateway, GatewayConfig};
@@ -29,6 +30,17 @@ async fn ray_unreachable_is_503_and_tokens_are_checked() {
     let text = e.to_string();
     assert!(text.contains("unreachable"), "{text}");
     assert!(!text.contains("Traceback"), "{text}");
+    // The dashboard's address stays private: the gateway's log has it, callers not.
+    let hidden = ray.trim_start_matches("http://");
+    assert!(!text.contains(hidden), "{text}");
+    // A caller that retries (the client's default policy: 3 retries) gets the same
+    // 503: the gateway does not retry on top, and its breaker answers at once.
+    let retrying = AsyncAgentClient::new(gw.url(), "tok").unwrap();
+    for _ in 0..3 {
+        let e = retrying.list_jobs().await.unwrap_err();
+        assert_eq!(e.status_code(), 503, "{e}");
+        assert!(!e.to_string().contains(hidden), "{e}");
+    }
     assert_eq!(client.list_jobs().await.unwrap_err().status_code(), 503);
     assert_eq!(
         client
@@ -133,4 +145,87 @@ async fn releases_can_be_managed_through_the_api_when_allowed() {
         404
     );
     gw.shutdown().await;
+}
+
+fn gateway(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_agent-gateway"));
+    cmd.env_remove("AGENT_TOKEN")
+        .env_remove("RAY_AUTH_TOKEN")
+        .args(["--token", "tok"])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// Start-up errors name the flag, show the expected form and suggest the fix, with
+/// no HTTP status in them (exit 2, as any bad command line).
+#[test]
+fn start_up_errors_name_the_flag_and_the_fix() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["--ray-address", "127.0.0.1:8265"],
+            &[
+                "--ray-address",
+                "http://HOST:PORT",
+                "did you mean http://127.0.0.1:8265?",
+            ],
+        ),
+        (
+            &["--ray-address", "ftp://ray:8265"],
+            &["--ray-address", "http://HOST:PORT"],
+        ),
+        (
+            &["--listen", "8000"],
+            &["--listen", "HOST:PORT", "did you mean 127.0.0.1:8000?"],
+        ),
+        (
+            &["--listen", "http://0.0.0.0:8000/"],
+            &["--listen", "did you mean 0.0.0.0:8000?"],
+        ),
+    ];
+    for (args, wanted) in cases {
+        let out = gateway(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for w in *wanted {
+            assert!(err.contains(w), "{args:?}: {w:?} not in {err}");
+        }
+        assert!(!err.contains("(400)"), "{err}");
+    }
+}
+
+/// With Ray down at start-up, the warning calls Ray "Ray", names its address (the
+/// gateway's own output) and the gateway serves anyway.
+#[test]
+fn the_start_up_warning_calls_ray_ray() {
+    use std::io::BufRead;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ray = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let mut child = gateway(&["--ray-address", &ray, "--listen", "127.0.0.1:0", "--quiet"])
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = Vec::new();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        let serving = line.contains("serving the agent API");
+        lines.push(line);
+        if serving {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let warning = lines
+        .iter()
+        .find(|l| l.contains("warning"))
+        .unwrap_or_else(|| panic!("no warning: {lines:?}"));
+    assert!(
+        warning.contains(&format!("Ray is not answering at {ray}")),
+        "{warning}"
+    );
+    assert!(!warning.contains("the agent"), "{warning}");
 }

@@ -444,9 +444,8 @@ async fn connect(
             let server = embedded::Embedded::start(None).await?;
             let _ = writeln!(
                 io::stderr(),
-                "agentctl: {why}; using the embedded test agent at {} (sample cluster); \
-                 it starts afresh for every command, so changes are not kept (for a session \
-                 that keeps them: agentctl dev-server --listen 127.0.0.1:8000)",
+                "agentctl: {why}; using the embedded test agent at {} (sample cluster, \
+                 afresh for each command: changes are not kept; `agentctl dev-server` keeps them)",
                 server.url()
             );
             (

@@ -644,7 +644,7 @@ fn with_no_url_the_embedded_agent_answers() {
     assert_eq!(note.len(), 1, "{out:?}");
     assert!(
         note[0].starts_with("agentctl: no --url, --token or AGENT_URL given; using the embedded test agent at http://127.0.0.1:")
-            && note[0].contains("/ (sample cluster)"),
+            && note[0].contains("/ (sample cluster, afresh for each command"),
         "{out:?}"
     );
 
