@@ -7,7 +7,9 @@ from agent_client import exceptions as exceptions
 from agent_client.exceptions import ClientError as ClientError
 from agent_client.models import AgentRuntimePolicy, ClusterResourceSnapshot
 
-__all__ = ['AgentClient', 'AsyncAgentClient', 'AsyncLogTail', 'StreamLimits', 'ClientError', 'exceptions']
+__all__ = ['AgentClient', 'AsyncAgentClient', 'AsyncLogTail', 'StreamLimits', 'ClientError', 'exceptions', '__version__']
+
+__version__: str
 
 StreamProtocol = Literal['websocket', 'http', 'auto']
 ResourceKind = Literal['job', 'serve', 'container', 'task']

@@ -7,13 +7,26 @@ and the async client with an awaitable. Path segments go through the core's
 validation first (``get_job('../x')`` is a 400, never a path).
 """
 
-from __future__ import annotations
-
 import asyncio
+import functools
 import json
 from dataclasses import astuple, dataclass
 import time
-from typing import Any, AsyncIterator, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+    cast,
+)
 
 from agent_client import _native
 from agent_client.models import AgentRuntimePolicy, ClusterResourceSnapshot
@@ -42,13 +55,17 @@ class StreamLimits:
     queue_size: int = 1_000
 
 
-def _timeouts(timeout: Any) -> Tuple[Optional[float], Optional[float]]:
+def _timeouts(timeout: Any) -> Tuple[float, float]:
     """(connect, read) seconds from a ``{'connect': s, 'read': s}`` dict or a number."""
     if timeout is None:
         timeout = _DEFAULT_TIMEOUT
     if isinstance(timeout, dict):
         connect = timeout.get('connect', _DEFAULT_TIMEOUT['connect'])
         read = timeout.get('read', _DEFAULT_TIMEOUT['read'])
+        return float(connect), float(read)
+    if isinstance(timeout, (tuple, list)):
+        # requests' (connect, read), as synapse-sdk's run calls take it
+        connect, read = timeout
         return float(connect), float(read)
     seconds = float(timeout)
     return seconds, seconds
@@ -156,7 +173,14 @@ class _Operations:
 
     _core: _native.Core
 
-    def _run(self, method: str, path: str, params: Optional[Dict[str, Any]] = None, data: Any = None) -> Any:
+    def _run(
+        self,
+        method: str,
+        path: str,
+        params: Optional[Dict[str, Any]] = None,
+        data: Any = None,
+        timeout: Any = None,
+    ) -> Any:
         raise NotImplementedError  # each client answers it
 
     def _seg(self, kind: str, value: Any) -> str:
@@ -164,67 +188,67 @@ class _Operations:
 
     # -- health, jobs -------------------------------------------------------------
 
-    def health_check(self) -> Any:
+    def health_check(self) -> Dict[str, Any]:
         """Check agent health."""
         return self._run('GET', 'health/')
 
-    def list_jobs(self) -> Any:
+    def list_jobs(self) -> List[Dict[str, Any]]:
         """List all Ray jobs."""
         return self._run('GET', 'jobs/')
 
-    def get_job(self, job_id: str) -> Any:
+    def get_job(self, job_id: str) -> Dict[str, Any]:
         """Get a Ray job by ID."""
         return self._run('GET', f'jobs/{self._seg("job", job_id)}/')
 
-    def stop_job(self, job_id: str) -> Any:
+    def stop_job(self, job_id: str) -> Dict[str, Any]:
         """Stop a running job."""
         return self._run('POST', f'jobs/{self._seg("job", job_id)}/stop/')
 
     # -- cluster ------------------------------------------------------------------
 
-    def get_gpu_status(self) -> Any:
+    def get_gpu_status(self) -> Dict[str, Any]:
         """Get aggregated GPU status from all Ray nodes."""
         return self._run('GET', 'gpu_status/')
 
-    def list_nodes(self) -> Any:
+    def list_nodes(self) -> List[Dict[str, Any]]:
         """List all Ray nodes."""
         return self._run('GET', 'nodes/')
 
-    def get_node(self, node_id: str) -> Any:
+    def get_node(self, node_id: str) -> Dict[str, Any]:
         """Get a Ray node by ID."""
         return self._run('GET', f'nodes/{self._seg("node", node_id)}/')
 
-    def list_tasks(self) -> Any:
+    def list_tasks(self) -> List[Dict[str, Any]]:
         """List all Ray tasks."""
         return self._run('GET', 'tasks/')
 
-    def get_task(self, task_id: str) -> Any:
+    def get_task(self, task_id: str) -> Dict[str, Any]:
         """Get a Ray task by ID."""
         return self._run('GET', f'tasks/{self._seg("task", task_id)}/')
 
-    def list_serve_applications(self) -> Any:
+    def list_serve_applications(self) -> List[Dict[str, Any]]:
         """List all Ray Serve applications."""
         return self._run('GET', 'serve_applications/')
 
-    def get_serve_application(self, name: str) -> Any:
+    def get_serve_application(self, name: str) -> Dict[str, Any]:
         """Get a Ray Serve application by name."""
         return self._run('GET', f'serve_applications/{self._seg("serve", name)}/')
 
-    def delete_serve_application(self, name: str) -> Any:
+    def delete_serve_application(self, name: str) -> None:
         """Delete a Ray Serve application."""
         return self._run('DELETE', f'serve_applications/{self._seg("serve", name)}/')
 
     # -- plugin releases ----------------------------------------------------------
 
-    def get_plugin_release(self, lookup: str) -> Any:
+    def get_plugin_release(self, lookup: str) -> Dict[str, Any]:
         """Get a plugin release by ID or code@version."""
         return self._run('GET', f'plugin_releases/{self._seg("plugin", lookup)}')
 
-    def create_plugin_release(self, plugin: str, version: str) -> Any:
+    def create_plugin_release(self, plugin: str, version: str) -> Dict[str, Any]:
         """Fetch and cache a plugin release."""
         return self._run('POST', 'plugin_releases/', data={'plugin': plugin, 'version': version})
 
-    def delete_plugin_release(self, lookup: str) -> Any:
+    def delete_plugin_release(self, lookup: str) -> None:
         """Delete a plugin release."""
         return self._run('DELETE', f'plugin_releases/{self._seg("plugin", lookup)}')
 
@@ -242,17 +266,17 @@ class _Operations:
     ) -> Any:
         """Run a plugin release action (``data`` is sent as it is when given).
 
-        ``timeout`` is accepted for synapse-sdk compatibility; the client's read
-        time-out applies.
+        ``timeout``: ``(connect, read)`` seconds for this call (as synapse-sdk's
+        ``requests`` timeout), instead of the client's.
         """
         path = f'plugin_releases/{self._seg("plugin", lookup)}/run/'
         if data is not None:
-            return self._run('POST', path, data=data)
+            return self._run('POST', path, data=data, timeout=timeout)
         body: Dict[str, Any] = {'action': action}
         for key, value in (('params', params), ('requirements', requirements), ('job_id', job_id), ('language', language)):
             if value is not None:
                 body[key] = value
-        return self._run('POST', path, data=body)
+        return self._run('POST', path, data=body, timeout=timeout)
 
     def run_debug_plugin_release(
         self,
@@ -267,7 +291,8 @@ class _Operations:
         language: Optional[str] = None,
         timeout: Optional[Tuple[int, int]] = None,
     ) -> Any:
-        """Run a plugin in debug mode (from source path)."""
+        """Run a plugin in debug mode (from source path); ``timeout`` as in
+        :meth:`run_plugin_release`."""
         body: Dict[str, Any] = {'action': action}
         for key, value in (
             ('params', params),
@@ -280,7 +305,7 @@ class _Operations:
         ):
             if value is not None:
                 body[key] = value
-        return self._run('POST', 'plugin_releases/run_debug/', data=body)
+        return self._run('POST', 'plugin_releases/run_debug/', data=body, timeout=timeout)
 
     # -- passthroughs: resources/, system/, containers/, builds/ ---------------------
 
@@ -292,7 +317,7 @@ class _Operations:
         memory_bytes: Optional[int] = None,
         replicas: int = 1,
         metadata: Optional[Dict[str, Any]] = None,
-    ) -> Any:
+    ) -> Dict[str, Any]:
         """Run a dry-run gatekeeping evaluation against the agent's cluster."""
         return self._run(
             'POST',
@@ -307,31 +332,31 @@ class _Operations:
             },
         )
 
-    def get_gatekeeping_policy(self) -> Any:
+    def get_gatekeeping_policy(self) -> Dict[str, Any]:
         """Read the agent's current gatekeeping policy."""
         return self._run('GET', 'resources/policy/')
 
-    def update_gatekeeping_policy(self, patch: Dict[str, Any]) -> Any:
+    def update_gatekeeping_policy(self, patch: Dict[str, Any]) -> Dict[str, Any]:
         """Patch the agent's in-memory gatekeeping policy."""
         return self._run('PATCH', 'resources/policy/', data=patch)
 
-    def get_compose_config(self) -> Any:
+    def get_compose_config(self) -> Dict[str, Any]:
         """The compose configuration of the agent's containers."""
         return self._run('GET', 'system/compose-config/')
 
-    def get_system_status(self) -> Any:
+    def get_system_status(self) -> Dict[str, Any]:
         """The agent's system status."""
         return self._run('GET', 'system/status/')
 
-    def get_build_status(self, build_id: str) -> Any:
+    def get_build_status(self, build_id: str) -> Dict[str, Any]:
         """The status of a container build."""
         return self._run('GET', f'builds/{self._seg("segment", build_id)}/')
 
-    def list_docker_containers(self) -> Any:
+    def list_docker_containers(self) -> List[Dict[str, Any]]:
         """List the Docker containers the agent runs."""
         return self._run('GET', 'containers/docker/')
 
-    def get_docker_container(self, container_id: str) -> Any:
+    def get_docker_container(self, container_id: str) -> Dict[str, Any]:
         """One Docker container."""
         return self._run('GET', f'containers/docker/{self._seg("segment", container_id)}')
 
@@ -343,7 +368,7 @@ class _Operations:
         envs: Optional[Dict[str, str]] = None,
         metadata: Optional[Dict[str, Any]] = None,
         labels: Optional[List[str]] = None,
-    ) -> Any:
+    ) -> Dict[str, Any]:
         """Build and run a Docker container for a plugin."""
         body: Dict[str, Any] = {'plugin_release': plugin_release}
         for key, value in (('params', params), ('envs', envs), ('metadata', metadata), ('labels', labels)):
@@ -351,28 +376,28 @@ class _Operations:
                 body[key] = value
         return self._run('POST', 'containers/docker/', data=body)
 
-    def delete_docker_container(self, container_id: str) -> Any:
+    def delete_docker_container(self, container_id: str) -> None:
         """Delete a Docker container."""
         return self._run('DELETE', f'containers/docker/{self._seg("segment", container_id)}')
 
-    def stop_docker_container(self, container_id: str) -> Any:
+    def stop_docker_container(self, container_id: str) -> Dict[str, Any]:
         """Stop a Docker container."""
         return self._run('POST', f'containers/docker/{self._seg("segment", container_id)}/stop/')
 
-    def start_docker_container(self, container_id: str) -> Any:
+    def start_docker_container(self, container_id: str) -> Dict[str, Any]:
         """Start a Docker container."""
         return self._run('POST', f'containers/docker/{self._seg("segment", container_id)}/start/')
 
-    def get_container(self, container_id: int) -> Any:
+    def get_container(self, container_id: int) -> Dict[str, Any]:
         """A tracked container by database ID."""
         return self._run('GET', f'containers/{self._seg("segment", container_id)}')
 
-    def update_container(self, container_id: int, *, status: Optional[str] = None) -> Any:
+    def update_container(self, container_id: int, *, status: Optional[str] = None) -> Dict[str, Any]:
         """Update a tracked container's status."""
         body = {} if status is None else {'status': status}
         return self._run('PATCH', f'containers/{self._seg("segment", container_id)}', data=body)
 
-    def delete_container(self, container_id: int) -> Any:
+    def delete_container(self, container_id: int) -> None:
         """Delete a tracked container (stops the Docker container too)."""
         return self._run('DELETE', f'containers/{self._seg("segment", container_id)}')
 
@@ -392,6 +417,14 @@ class _Base(_Operations):
         connect, read = _timeouts(timeout)
         self._core = _native.Core(base_url, agent_token, user_token, tenant, connect, read)
         self.base_url = self._core.base_url
+
+        # A call with time-outs of its own (``run_plugin_release(timeout=...)``) goes
+        # through a core made for it; the tokens stay in this closure, never in an
+        # attribute that a repr or vars() would show.
+        def core_with(connect: float, read: float) -> _native.Core:
+            return _native.Core(base_url, agent_token, user_token, tenant, connect, read)
+
+        self._core_with: Callable[[float, float], _native.Core] = core_with
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(base_url={self.base_url!r})'
@@ -431,8 +464,21 @@ class AgentClient(_Base):
     ):
         super().__init__(base_url, agent_token, user_token=user_token, tenant=tenant, timeout=timeout)
 
-    def _run(self, method: str, path: str, params: Optional[Dict[str, Any]] = None, data: Any = None) -> Any:
-        return self._core.json(method, path, _query(params), _body(data))
+    def _run(
+        self,
+        method: str,
+        path: str,
+        params: Optional[Dict[str, Any]] = None,
+        data: Any = None,
+        timeout: Any = None,
+    ) -> Any:
+        if timeout is None:
+            return self._core.json(method, path, _query(params), _body(data))
+        core = self._core_with(*_timeouts(timeout))
+        try:
+            return core.json(method, path, _query(params), _body(data))
+        finally:
+            core.close()
 
     def close(self) -> None:
         """Closes the client: open tails end, later calls fail."""
@@ -738,9 +784,26 @@ class AsyncAgentClient(_Base):
                 'used in); make one client per event loop',
             )
 
-    def _run(self, method: str, path: str, params: Optional[Dict[str, Any]] = None, data: Any = None) -> Any:
+    def _run(
+        self,
+        method: str,
+        path: str,
+        params: Optional[Dict[str, Any]] = None,
+        data: Any = None,
+        timeout: Any = None,
+    ) -> Any:
         self._check_loop()
-        return self._core.json_async(method, path, _query(params), _body(data))
+        if timeout is None:
+            return self._core.json_async(method, path, _query(params), _body(data))
+        core = self._core_with(*_timeouts(timeout))
+
+        async def once() -> Any:
+            try:
+                return await core.json_async(method, path, _query(params), _body(data))
+            finally:
+                core.close()
+
+        return once()
 
     async def close(self) -> None:
         """Closes the client: open tails end, later calls fail."""
@@ -820,7 +883,8 @@ class AsyncAgentClient(_Base):
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             try:
-                await self.health_check()
+                # the async client's operations are coroutines (see _awaiting)
+                await cast(Awaitable[Dict[str, Any]], self.health_check())
                 return True
             except Exception:  # noqa: BLE001 - any failure means "not ready yet", as in the SDK
                 pass
@@ -870,7 +934,8 @@ class AsyncAgentClient(_Base):
         while True:
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f'Build {build_id} did not complete within {timeout}s')
-            outcome = _build_outcome(build_id, await self.get_build_status(build_id))
+            status = await cast(Awaitable[Dict[str, Any]], self.get_build_status(build_id))
+            outcome = _build_outcome(build_id, status)
             if outcome is not None:
                 return outcome
             await asyncio.sleep(poll_interval)
@@ -916,3 +981,21 @@ class AsyncAgentClient(_Base):
         The same protocols and idle time-out as :meth:`AgentClient.tail_job_logs`.
         """
         return AsyncLogTail(self, (str(job_id), float(timeout), protocol, self._limits()))
+
+
+def _awaiting(op: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """An operation of ``_Operations`` as a coroutine method of the async client:
+    its signature, result type and docstring, so ``help()`` shows
+    ``async get_job(self, job_id: str) -> Dict[str, Any]`` as the stubs say."""
+
+    @functools.wraps(op)
+    async def call(self: AsyncAgentClient, *args: Any, **kwargs: Any) -> Any:
+        return await op(self, *args, **kwargs)
+
+    return call
+
+
+for _name, _op in list(vars(_Operations).items()):
+    if not _name.startswith('_') and callable(_op) and _name not in vars(AsyncAgentClient):
+        setattr(AsyncAgentClient, _name, _awaiting(_op))
+del _name, _op
