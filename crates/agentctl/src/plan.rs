@@ -20,6 +20,8 @@ use std::time::Duration;
 
 /// What agentctl will do.
 #[derive(Debug)]
+// One per process, on the stack for the life of the command: its size costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Plan {
     /// Run the test agent standalone (`dev-server`).
     DevServer(SocketAddr),

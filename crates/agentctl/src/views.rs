@@ -64,19 +64,24 @@ fn job_times(job: &Job, now: u64) -> (Cell, Cell, Cell) {
     (start, end, took)
 }
 
+/// Six columns: an id (never cut), four values, free text (shrinks first): the
+/// jobs and Ray Serve tables.
+const ID_THEN_TEXT: [Fit; 6] = [
+    Fit::Id,
+    Fit::Other,
+    Fit::Other,
+    Fit::Other,
+    Fit::Other,
+    Fit::Text,
+];
+
 /// `jobs list`: id, status, start, end, duration, entrypoint; oldest first.
 pub fn jobs(v: &Value, style: &Style, out: &mut dyn Write) -> ViewResult {
     let mut jobs: Vec<Job> = typed(v)?;
     jobs.sort_by_key(|j| j.start_time.unwrap_or(u64::MAX));
     let now = now_ms();
-    let mut t = Table::new(&["JOB ID", "STATUS", "START", "END", "DURATION", "ENTRYPOINT"]).fit(&[
-        Fit::Id,
-        Fit::Other,
-        Fit::Other,
-        Fit::Other,
-        Fit::Other,
-        Fit::Text,
-    ]);
+    let mut t = Table::new(&["JOB ID", "STATUS", "START", "END", "DURATION", "ENTRYPOINT"])
+        .fit(&ID_THEN_TEXT);
     for job in &jobs {
         let (start, end, took) = job_times(job, now);
         t.row(vec![
@@ -201,14 +206,7 @@ pub fn serve_apps(v: &Value, style: &Style, out: &mut dyn Write) -> ViewResult {
         "DEPLOYMENTS",
         "MESSAGE",
     ])
-    .fit(&[
-        Fit::Id,
-        Fit::Other,
-        Fit::Other,
-        Fit::Other,
-        Fit::Other,
-        Fit::Text,
-    ]);
+    .fit(&ID_THEN_TEXT);
     for a in &apps {
         t.row(vec![
             Cell::new(a.name.as_str()),

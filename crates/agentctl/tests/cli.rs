@@ -27,6 +27,21 @@ fn sample() -> BlockingTestServer {
         .expect("test agent starts")
 }
 
+/// The first line of `text` that holds `needle` (the test fails without one).
+fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
+}
+
+/// The table row of `id` (the line that starts with it).
+fn row_of<'a>(table: &'a str, id: &str) -> &'a str {
+    table
+        .lines()
+        .find(|l| l.starts_with(id))
+        .unwrap_or_else(|| panic!("no row of {id} in:\n{table}"))
+}
+
 fn json_of(out: &Output) -> Value {
     serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("not one JSON document ({e}): {out:?}"))
@@ -118,11 +133,7 @@ fn jobs_list_table_shows_status_local_times_and_durations() {
     let server = sample();
     let out = agentctl(&server, &["jobs", "list"]);
     ok(&out);
-    let row = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(SUCCEEDED_JOB))
-        .expect("the succeeded job's row");
+    let row = row_of(&out.stdout, SUCCEEDED_JOB);
     // TZ=UTC: Ray's recorded 1795477631229 ms is 2026-11-23 23:47:11 UTC.
     assert!(row.contains("SUCCEEDED"), "{row}");
     assert!(row.contains("2026-11-23 23:47:11"), "{row}");
@@ -131,11 +142,7 @@ fn jobs_list_table_shows_status_local_times_and_durations() {
         !out.stdout.contains('\x1b'),
         "no colour when piped: {out:?}"
     );
-    let running = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(RUNNING_JOB))
-        .expect("row");
+    let running = row_of(&out.stdout, RUNNING_JOB);
     assert!(
         running.contains("RUNNING") && running.contains("so far"),
         "{running}"
@@ -1533,11 +1540,7 @@ fn verbose_shows_the_librarys_retries_and_tail_end_never_tokens() {
     );
     let out = agentctl(&server, &["-v", "jobs", "list"]);
     ok(&out);
-    let retry = out
-        .stderr
-        .lines()
-        .find(|l| l.contains("agent.retry"))
-        .unwrap_or_else(|| panic!("no retry line: {out:?}"));
+    let retry = line_with(&out.stderr, "agent.retry");
     assert!(
         retry.contains("reason=status 503") && retry.contains("wait_ms=1000"),
         "the reason and the wait: {out:?}"
@@ -1726,37 +1729,26 @@ fn jobs_list_refuses_an_unknown_status() {
 #[test]
 fn stop_and_wait_prints_one_json_document() {
     let server = sample();
-    let out = agentctl(
-        &server,
-        &[
+    let stop = |format: &str| {
+        let args = [
             "-o",
-            "json",
+            format,
             "jobs",
             "stop",
             RUNNING_JOB,
             "--wait",
             "--timeout",
             "30",
-        ],
-    );
-    assert_eq!(out.code, 8, "{out:?}");
+        ];
+        let out = agentctl(&server, &args);
+        assert_eq!(out.code, 8, "{out:?}");
+        out
+    };
+    let out = stop("json");
     let job = json_of(&out);
     assert_eq!(job["status"], "STOPPED", "{out:?}");
     assert_eq!(job["submission_id"], RUNNING_JOB, "{out:?}");
-    let out = agentctl(
-        &server,
-        &[
-            "-o",
-            "jsonl",
-            "jobs",
-            "stop",
-            RUNNING_JOB,
-            "--wait",
-            "--timeout",
-            "30",
-        ],
-    );
-    assert_eq!(out.code, 8, "{out:?}");
+    let out = stop("jsonl");
     for line in out.stdout.lines() {
         let _: Value = serde_json::from_str(line).expect("one JSON document per line");
     }
@@ -1785,19 +1777,11 @@ fn verbose_gives_status_codes_and_request_spans() {
         .expect("test agent starts");
     let out = agentctl(&server, &["-v", "jobs", "get", "raysubmit_nope"]);
     assert_eq!(out.code, 3, "{out:?}");
-    let failed = out
-        .stderr
-        .lines()
-        .find(|l| l.contains("failed"))
-        .unwrap_or_else(|| panic!("no failed line: {out:?}"));
+    let failed = line_with(&out.stderr, "failed");
     assert!(failed.contains("status=404"), "{out:?}");
     let out = agentctl(&server, &["-vv", "jobs", "list"]);
     ok(&out);
-    let span = out
-        .stderr
-        .lines()
-        .find(|l| l.contains("agent.request{"))
-        .unwrap_or_else(|| panic!("no agent.request span: {out:?}"));
+    let span = line_with(&out.stderr, "agent.request{");
     assert!(
         span.contains("status=200") && span.contains("route=jobs/"),
         "{span}"
@@ -1863,10 +1847,7 @@ fn ids_are_never_cut_and_wide_shows_multi_line_cells() {
         }
     }
     let wide = term(&["-o", "wide", "jobs", "list"]).expect("script");
-    let row = wide
-        .lines()
-        .find(|l| l.starts_with(SUCCEEDED_JOB))
-        .expect("row");
+    let row = row_of(&wide, SUCCEEDED_JOB);
     assert!(
         row.contains("import time\\nfor i in range(30):") && row.contains("print('last line')"),
         "{row}"

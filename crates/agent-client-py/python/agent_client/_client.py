@@ -35,6 +35,9 @@ __all__ = ['AgentClient', 'AsyncAgentClient', 'StreamLimits']
 
 _DEFAULT_TIMEOUT = {'connect': 3, 'read': 10}
 
+# (method, path, query, JSON body) of one request, as the core takes them
+_Request = Tuple[str, str, Optional[List[Tuple[str, str]]], Optional[str]]
+
 
 @dataclass
 class StreamLimits:
@@ -172,16 +175,9 @@ class _Operations:
     """The operations that are one JSON request each (shared by both clients)."""
 
     _core: _native.Core
-
-    def _run(
-        self,
-        method: str,
-        path: str,
-        params: Optional[Dict[str, Any]] = None,
-        data: Any = None,
-        timeout: Any = None,
-    ) -> Any:
-        raise NotImplementedError  # each client answers it
+    # (method, path, params=None, data=None, timeout=None): _Base answers it, with
+    # the value (sync) or an awaitable (async)
+    _run: Callable[..., Any]
 
     def _seg(self, kind: str, value: Any) -> str:
         return self._core.segment(kind, str(value))
@@ -429,6 +425,25 @@ class _Base(_Operations):
     def __repr__(self) -> str:
         return f'{type(self).__name__}(base_url={self.base_url!r})'
 
+    def _run(
+        self,
+        method: str,
+        path: str,
+        params: Optional[Dict[str, Any]] = None,
+        data: Any = None,
+        timeout: Any = None,
+    ) -> Any:
+        request: _Request = (method, path, _query(params), _body(data))
+        if timeout is None:
+            return self._send(self._core, False, request)
+        # a core of its own for a call with its own time-outs, closed after it
+        return self._send(self._core_with(*_timeouts(timeout)), True, request)
+
+    def _send(self, core: _native.Core, owned: bool, request: _Request) -> Any:
+        """Sends ``request`` through ``core`` (closing it after when ``owned``):
+        the sync client answers with the value, the async one with an awaitable."""
+        raise NotImplementedError
+
     @property
     def stream_limits(self) -> StreamLimits:
         """The limits of this client's log tails (synapse-sdk's defaults until set)."""
@@ -464,21 +479,12 @@ class AgentClient(_Base):
     ):
         super().__init__(base_url, agent_token, user_token=user_token, tenant=tenant, timeout=timeout)
 
-    def _run(
-        self,
-        method: str,
-        path: str,
-        params: Optional[Dict[str, Any]] = None,
-        data: Any = None,
-        timeout: Any = None,
-    ) -> Any:
-        if timeout is None:
-            return self._core.json(method, path, _query(params), _body(data))
-        core = self._core_with(*_timeouts(timeout))
+    def _send(self, core: _native.Core, owned: bool, request: _Request) -> Any:
         try:
-            return core.json(method, path, _query(params), _body(data))
+            return core.json(*request)
         finally:
-            core.close()
+            if owned:
+                core.close()
 
     def close(self) -> None:
         """Closes the client: open tails end, later calls fail."""
@@ -784,22 +790,14 @@ class AsyncAgentClient(_Base):
                 'used in); make one client per event loop',
             )
 
-    def _run(
-        self,
-        method: str,
-        path: str,
-        params: Optional[Dict[str, Any]] = None,
-        data: Any = None,
-        timeout: Any = None,
-    ) -> Any:
+    def _send(self, core: _native.Core, owned: bool, request: _Request) -> Any:
         self._check_loop()
-        if timeout is None:
-            return self._core.json_async(method, path, _query(params), _body(data))
-        core = self._core_with(*_timeouts(timeout))
+        if not owned:
+            return core.json_async(*request)
 
         async def once() -> Any:
             try:
-                return await core.json_async(method, path, _query(params), _body(data))
+                return await core.json_async(*request)
             finally:
                 core.close()
 
