@@ -497,6 +497,38 @@ fn absolute(p: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// A context's token goes to its own URL only: another host, port, scheme
+        /// or path prefix is another agent; case, a trailing `/` and surrounding
+        /// space are not.
+        #[test]
+        fn only_the_contexts_own_url_is_the_same_agent(
+            scheme in prop_oneof![Just("http"), Just("https")],
+            host in "[a-z][a-z0-9.-]{0,20}",
+            other_host in "[a-z][a-z0-9.-]{0,20}",
+            port in proptest::option::of(1u16..),
+            other_port in proptest::option::of(1u16..),
+            prefix in "(/[a-z]{1,6}){0,2}",
+            other_prefix in "(/[a-z]{1,6}){0,2}",
+        ) {
+            let url = |s: &str, h: &str, p: Option<u16>, pre: &str| match p {
+                Some(p) => format!("{s}://{h}:{p}{pre}/"),
+                None => format!("{s}://{h}{pre}/"),
+            };
+            let ctx = url(scheme, &host, port, &prefix);
+            let same = url(&scheme.to_ascii_uppercase(), &host.to_ascii_uppercase(), port, &prefix);
+            let padded = format!(" {} ", same.trim_end_matches('/'));
+            prop_assert!(same_agent(&padded, &ctx), "{} vs {}", padded, ctx);
+            let given = url(scheme, &other_host, other_port, &other_prefix);
+            let differs = other_host != host || other_port != port || other_prefix != prefix;
+            prop_assert_eq!(same_agent(&given, &ctx), !differs, "{} vs {}", given, ctx);
+            let other_scheme = if scheme == "http" { "https" } else { "http" };
+            prop_assert!(!same_agent(&url(other_scheme, &host, port, &prefix), &ctx));
+        }
+    }
 
     #[test]
     fn a_config_round_trips_and_inline_tokens_are_refused() {
