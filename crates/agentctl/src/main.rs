@@ -72,7 +72,7 @@ mod yaml;
 use agent_client_async::{AsyncAgentClient, Identity};
 use agent_proto::{Secret, Timeouts};
 use clap::parser::ValueSource;
-use clap::FromArgMatches;
+use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Connection};
 use exit::Failure;
 use plan::Plan;
@@ -270,7 +270,9 @@ fn execute(
         Plan::Completions(shell) => {
             // Into memory first: clap_complete panics on a write error (`| head`).
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut cli::command(), "agentctl", &mut script);
+            // The derived command, whose subcommands keep the global options
+            // visible: a shell completes `agentctl jobs list --ou<TAB>` too.
+            clap_complete::generate(shell, &mut Cli::command(), "agentctl", &mut script);
             let mut out = io::stdout().lock();
             out.write_all(&script)?;
             out.flush()?;

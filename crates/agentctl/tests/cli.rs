@@ -1481,6 +1481,18 @@ fn completions_for_each_shell_and_a_man_page() {
             .stderr(Stdio::piped());
         let out = run_cmd(cmd);
         assert_eq!(out.stdout.trim(), "jobs", "{out:?}");
+        // The global options complete after a subcommand too (its help hides them).
+        let script = format!(
+            "source <({bin} completions bash) && COMP_WORDS=(agentctl jobs list --outp) && COMP_CWORD=3 && _agentctl agentctl --outp list && echo \"${{COMPREPLY[@]}}\"",
+            bin = env!("CARGO_BIN_EXE_agentctl")
+        );
+        let mut cmd = Command::new("bash");
+        cmd.args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let out = run_cmd(cmd);
+        assert_eq!(out.stdout.trim(), "--output", "{out:?}");
     }
 
     let mut cmd = command();
