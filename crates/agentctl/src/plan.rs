@@ -54,7 +54,7 @@ pub enum Op {
     TailJob(JobId, TailOptions),
     /// The tails of several jobs (or of one with the flags of many), then their
     /// final statuses.
-    TailMany(ManyTail),
+    TailMany(Box<ManyTail>),
     /// Waits for the job's final status.
     WaitJob(JobId, Wait),
     /// Waits for the final status of several jobs.
@@ -85,8 +85,8 @@ pub enum Op {
     RunPlugin {
         /// The release.
         lookup: PluginLookup,
-        /// The body.
-        run: RunPluginRelease,
+        /// The body (boxed: it is the largest operation by far).
+        run: Box<RunPluginRelease>,
         /// Tail options when `--follow` was given.
         follow: Option<TailOptions>,
     },
@@ -282,7 +282,7 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
                 };
                 Op::RunPlugin {
                     lookup,
-                    run,
+                    run: Box::new(run),
                     follow,
                 }
             }
@@ -407,7 +407,7 @@ fn tail_plan(args: &TailArgs) -> Result<Op, ClientError> {
         (None, Some(k)) => Start::FromLine(k),
         (None, None) => Start::First,
     };
-    Ok(Op::TailMany(ManyTail {
+    Ok(Op::TailMany(Box::new(ManyTail {
         pick,
         opts,
         filter: LineFilter::new(&m.include, &m.exclude)?,
@@ -421,7 +421,7 @@ fn tail_plan(args: &TailArgs) -> Result<Op, ClientError> {
         },
         watch: m.watch,
         max: m.max_log_requests,
-    }))
+    })))
 }
 
 fn follow_options(args: &FollowArgs) -> Result<TailOptions, ClientError> {
