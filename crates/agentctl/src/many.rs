@@ -98,58 +98,45 @@ impl Shared<'_> {
         Tag { prefix, job_json }
     }
 
-    /// Formats one line into `buf` (or counts it as filtered).
+    /// Writes one line (or counts it as filtered). The caller holds the one writer
+    /// for a whole batch and never across an `.await`, so each line goes out whole.
     fn line(
         &self,
+        out: &mut dyn Write,
         tag: &Tag,
         line: &str,
-        buf: &mut Vec<u8>,
         counts: &mut Counts,
         filtered: &mut u64,
-    ) {
+    ) -> io::Result<()> {
         if !self.plan.filter.keeps(line) {
             *filtered += 1;
-            return;
+            return Ok(());
         }
         counts.delivered += 1;
-        // Writing into a Vec cannot fail.
         match self.mode {
             Output::Table | Output::Wide => {
-                buf.extend_from_slice(tag.prefix.as_bytes());
-                let _ = write_line(buf, self.mode, &self.style, line);
+                out.write_all(tag.prefix.as_bytes())?;
+                write_line(out, self.mode, &self.style, line)
             }
             Output::Json | Output::Jsonl | Output::Yaml => {
                 // `{"job":..,"line":..}`; under -o yaml a flow mapping, one item a line.
                 if self.mode == Output::Yaml {
-                    buf.extend_from_slice(b"- ");
+                    out.write_all(b"- ")?;
                 }
-                buf.extend_from_slice(b"{\"job\":");
-                buf.extend_from_slice(tag.job_json.as_bytes());
-                buf.extend_from_slice(b",\"line\":");
-                let _ = serde_json::to_writer(&mut *buf, line);
-                buf.extend_from_slice(b"}\n");
+                out.write_all(b"{\"job\":")?;
+                out.write_all(tag.job_json.as_bytes())?;
+                out.write_all(b",\"line\":")?;
+                serde_json::to_writer(&mut *out, line).map_err(io::Error::other)?;
+                out.write_all(b"}\n")
             }
         }
     }
 
-    /// Writes a batch of whole lines of job `slot` at once, and its counts so far.
-    fn write(
-        &self,
-        slot: usize,
-        buf: &mut Vec<u8>,
-        counts: Counts,
-        filtered: u64,
-    ) -> io::Result<()> {
-        if !buf.is_empty() {
-            let mut out = self.out.borrow_mut();
-            out.write_all(buf)?;
-            out.flush()?;
-            buf.clear();
-        }
+    /// Records the counts of job `slot` so far (for the summary, even after Ctrl-C).
+    fn count(&self, slot: usize, counts: Counts, filtered: u64) {
         let mut rows = self.rows.borrow_mut();
         rows[slot].counts = counts;
         rows[slot].filtered = filtered;
-        Ok(())
     }
 
     /// Records how job `slot` ended and, with `-o jsonl`, writes its end object.
@@ -254,7 +241,7 @@ pub async fn tail_many(
         tokio::select! {
             biased;
             _ = &mut ctrl_c => break Err(Failure::Interrupted),
-            done = running.next(), if !running.is_empty() => {
+            done = next_or_flush(&mut running, &shared.out), if !running.is_empty() => {
                 if let Some(Err(e)) = done {
                     break Err(Failure::Io(e));
                 }
@@ -370,67 +357,141 @@ async fn follow_job(shared: &Shared<'_>, slot: usize, ended_at_start: bool) -> i
         }
     };
     tracing::info!(job = %id, protocol = %tail.protocol_used(), "tail opened");
-    let tag = shared.tag(slot);
-    let mut window = Window::new(shared.plan.start);
-    let mut counts = Counts::default();
-    let mut filtered = 0u64;
-    let mut buf = Vec::new();
+    let mut job = JobOut {
+        tag: shared.tag(slot),
+        window: Window::new(shared.plan.start),
+        counts: Counts::default(),
+        filtered: 0,
+    };
     loop {
-        let first = if window.holding() && !ended_at_start {
+        let first = if job.window.holding() && !ended_at_start {
             match tokio::time::timeout(SETTLE, next(&mut tail)).await {
                 Ok(item) => item,
                 Err(_) => {
-                    for line in window.settle() {
-                        shared.line(&tag, &line, &mut buf, &mut counts, &mut filtered);
-                    }
-                    shared.write(slot, &mut buf, counts, filtered)?;
+                    job.settle(shared)?;
+                    shared.count(slot, job.counts, job.filtered);
                     continue;
                 }
             }
         } else {
             next(&mut tail).await
         };
+        let step = job.batch(shared, &mut tail, first)?;
+        job.counts.skipped = tail.counters().skipped_oversized;
+        shared.count(slot, job.counts, job.filtered);
+        match step {
+            Step::More => {}
+            Step::Failed(e) => {
+                let f = Failure::Client(e);
+                return shared.end(slot, Ended::from_failure(&f), Some(&f));
+            }
+            Step::Complete => {
+                drop(tail);
+                return match crate::wait::after_log(shared.client, &id).await {
+                    Ok(f) => shared.end(slot, Ended::Status(f.job.status), None),
+                    Err(f) => shared.end(slot, Ended::from_failure(&f), Some(&f)),
+                };
+            }
+        }
+    }
+}
+
+/// What a batch of a tail came to.
+enum Step {
+    /// More may come.
+    More,
+    /// The tail failed.
+    Failed(ClientError),
+    /// The log is complete.
+    Complete,
+}
+
+/// One job's output state: its tag, where it starts, what it printed.
+struct JobOut {
+    tag: Tag,
+    window: Window,
+    counts: Counts,
+    filtered: u64,
+}
+
+impl JobOut {
+    /// Writes `first` and whatever else the tail has ready (up to [`FLUSH_EVERY`]
+    /// lines), holding the one writer for the whole batch: synchronous, so no other
+    /// tail writes in between; the main loop flushes once every tail waits.
+    fn batch(
+        &mut self,
+        shared: &Shared<'_>,
+        tail: &mut LogTail,
+        first: Option<Result<String, ClientError>>,
+    ) -> io::Result<Step> {
+        let mut out = shared.out.borrow_mut();
         let mut item = first;
-        let mut batch = 0;
-        // Format what is ready now, then write it in one piece.
+        let mut written = 0;
         loop {
             match item {
                 Some(Ok(line)) => {
-                    if let Some(line) = window.offer(line) {
-                        shared.line(&tag, &line, &mut buf, &mut counts, &mut filtered);
+                    if let Some(line) = self.window.offer(line) {
+                        shared.line(
+                            *out,
+                            &self.tag,
+                            &line,
+                            &mut self.counts,
+                            &mut self.filtered,
+                        )?;
                     }
                 }
-                Some(Err(e)) => {
-                    counts.skipped = tail.counters().skipped_oversized;
-                    shared.write(slot, &mut buf, counts, filtered)?;
-                    let f = Failure::Client(e);
-                    return shared.end(slot, Ended::from_failure(&f), Some(&f));
-                }
+                Some(Err(e)) => return Ok(Step::Failed(e)),
                 None => {
-                    for line in window.settle() {
-                        shared.line(&tag, &line, &mut buf, &mut counts, &mut filtered);
+                    for line in self.window.settle() {
+                        shared.line(
+                            *out,
+                            &self.tag,
+                            &line,
+                            &mut self.counts,
+                            &mut self.filtered,
+                        )?;
                     }
-                    counts.skipped = tail.counters().skipped_oversized;
-                    shared.write(slot, &mut buf, counts, filtered)?;
-                    drop(tail);
-                    return match crate::wait::after_log(shared.client, &id).await {
-                        Ok(f) => shared.end(slot, Ended::Status(f.job.status), None),
-                        Err(f) => shared.end(slot, Ended::from_failure(&f), Some(&f)),
-                    };
+                    return Ok(Step::Complete);
                 }
             }
-            batch += 1;
-            if batch >= FLUSH_EVERY {
-                break;
+            written += 1;
+            if written >= FLUSH_EVERY {
+                return Ok(Step::More);
             }
-            match Pin::new(&mut tail).poll_next(&mut Context::from_waker(Waker::noop())) {
+            match Pin::new(&mut *tail).poll_next(&mut Context::from_waker(Waker::noop())) {
                 Poll::Ready(next) => item = next,
-                Poll::Pending => break,
+                Poll::Pending => return Ok(Step::More),
             }
         }
-        counts.skipped = tail.counters().skipped_oversized;
-        shared.write(slot, &mut buf, counts, filtered)?;
     }
+
+    /// `--tail N` of a running job whose log went quiet: the lines held back go out.
+    fn settle(&mut self, shared: &Shared<'_>) -> io::Result<()> {
+        let mut out = shared.out.borrow_mut();
+        for line in self.window.settle() {
+            shared.line(*out, &self.tag, &line, &mut self.counts, &mut self.filtered)?;
+        }
+        Ok(())
+    }
+}
+
+/// The next tail to end; whenever none has anything ready, the output is flushed
+/// (so a pipe sees lines at once, and a busy log is not a system call per batch).
+async fn next_or_flush<F>(
+    running: &mut FuturesUnordered<F>,
+    out: &RefCell<&mut dyn Write>,
+) -> Option<io::Result<()>>
+where
+    F: std::future::Future<Output = io::Result<()>>,
+{
+    poll_fn(|cx| match running.poll_next_unpin(cx) {
+        Poll::Pending => match out.borrow_mut().flush() {
+            Ok(()) => Poll::Pending,
+            Err(e) => Poll::Ready(Some(Err(e))),
+        },
+        ready => ready,
+    })
+    .await
 }
 
 async fn next(tail: &mut LogTail) -> Option<Result<String, ClientError>> {

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -439,7 +439,11 @@ fn tail_n_and_from_line_k_start_where_asked() {
 #[test]
 fn on_a_terminal_each_job_has_its_own_colour_and_no_color_turns_it_off() {
     let s = server(vec![job("raysubmit_a", 1), job("raysubmit_b", 1)]);
-    let Some(out) = on_a_terminal(&s, "", &["jobs", "tail", "raysubmit_a", "raysubmit_b"]) else {
+    let Some(out) = on_a_terminal_with(
+        &s,
+        &[("NO_COLOR", "")],
+        &["jobs", "tail", "raysubmit_a", "raysubmit_b"],
+    ) else {
         return;
     };
     assert!(
@@ -452,36 +456,14 @@ fn on_a_terminal_each_job_has_its_own_colour_and_no_color_turns_it_off() {
             .contains("\x1b[32m[raysubmit_b]\x1b[0m raysubmit_b line 0"),
         "{out:?}"
     );
-    let Some(out) = on_a_terminal(&s, "1", &["jobs", "tail", "raysubmit_a", "raysubmit_b"]) else {
+    let Some(out) = on_a_terminal_with(&s, &[], &["jobs", "tail", "raysubmit_a", "raysubmit_b"])
+    else {
         return;
     };
     assert!(!out.stdout.contains('\x1b'), "{out:?}");
     // In a pipe: none.
     let out = agentctl(&s, &["jobs", "tail", "raysubmit_a", "raysubmit_b"]);
     assert!(!out.stdout.contains('\x1b'), "{out:?}");
-}
-
-/// agentctl under `script` (a pseudo-terminal), with NO_COLOR set to `no_color`.
-fn on_a_terminal(s: &BlockingTestServer, no_color: &str, args: &[&str]) -> Option<Output> {
-    let probe = Command::new("script").arg("--version").output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("no `script` here: the terminal case is not run");
-        return None;
-    }
-    let line = std::iter::once(env!("CARGO_BIN_EXE_agentctl"))
-        .chain(args.iter().copied())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut cmd = Command::new("script");
-    cmd.env("AGENT_URL", s.url())
-        .env("AGENT_TOKEN", s.token())
-        .env("NO_COLOR", no_color)
-        .env("TERM", "xterm")
-        .args(["-qec", &line, "/dev/null"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    Some(run_cmd(cmd))
 }
 
 #[test]
