@@ -3,13 +3,13 @@
 //!
 //! All the tails run in one task: a [`FuturesUnordered`] polls the tail of each job
 //! only when its connection has something, so twenty logs cost one process and one
-//! thread. Each job's lines are formatted into a batch of whole lines (prefix,
-//! colour, filters applied) and the batch is written to stdout at once, through the
-//! one writer every tail shares and no tail holds across an `.await`: lines of
-//! different jobs never interleave mid-line, and within one job they keep the log's
-//! order. When a job's log is complete its status is read and, with `-o jsonl`, its
-//! `end` object written; at the end one summary line per job goes to stderr and the
-//! exit code follows [`crate::wait::combined`].
+//! thread. A job writes what its tail has ready (prefix, colour, filters applied) as
+//! one batch, holding the one writer every tail shares for the whole batch and
+//! never across an `.await`: lines of different jobs never interleave mid-line, and
+//! within one job they keep the log's order. The output is flushed whenever no tail
+//! has anything ready. When a job's log is complete its status is read and, with
+//! `-o jsonl`, its `end` object written; at the end one summary line per job goes
+//! to stderr and the exit code follows [`crate::wait::combined`].
 
 use crate::cli::Output;
 use crate::exit::Failure;
