@@ -469,47 +469,99 @@ fn on_a_terminal_each_job_has_its_own_colour_and_no_color_turns_it_off() {
 #[test]
 fn watch_follows_jobs_that_start_later_until_ctrl_c() {
     let s = server(vec![job("raysubmit_w1", 2).metadata(json!({"sweep": "w"}))]);
-    let mut cmd = command();
-    cmd.env("AGENT_URL", s.url())
-        .env("AGENT_TOKEN", s.token())
-        .args(["jobs", "tail", "-l", "sweep=w", "--watch"]);
-    let mut child = cmd.spawn().expect("agentctl starts");
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let wait_for = |want: &str| {
-        let start = Instant::now();
-        while start.elapsed() < DEADLINE {
-            if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
-                if line == want {
-                    return;
-                }
-            }
-        }
-        panic!("never saw {want:?}");
-    };
-    wait_for("[raysubmit_w1] raysubmit_w1 line 1");
+    let (child, rx) = spawn(&s, &["jobs", "tail", "-l", "sweep=w", "--watch"]);
+    wait_for(&rx, "[raysubmit_w1] raysubmit_w1 line 1");
     s.add_job(job("raysubmit_w2", 3).metadata(json!({"sweep": "w"})))
         .expect("job added");
     s.add_job(job("raysubmit_other", 3).metadata(json!({"sweep": "z"})))
         .expect("job added");
-    wait_for("[raysubmit_w2] raysubmit_w2 line 2");
+    wait_for(&rx, "[raysubmit_w2] raysubmit_w2 line 2");
     // Ctrl-C ends the watch: exit 130, with the summary of both jobs.
+    ctrl_c(&child);
+    let out = finish(child, std::thread::spawn(String::new));
+    assert_eq!(out.code, 130, "{out:?}");
+    assert!(out.stderr.contains("raysubmit_w1"), "{out:?}");
+    assert!(out.stderr.contains("raysubmit_w2"), "{out:?}");
+    assert!(!out.stderr.contains("raysubmit_other"), "{out:?}");
+}
+
+/// Runs `agentctl args` against `s` in the background: the child and a channel of its
+/// stdout lines.
+fn spawn(s: &BlockingTestServer, args: &[&str]) -> (std::process::Child, mpsc::Receiver<String>) {
+    let mut cmd = command();
+    cmd.env("AGENT_URL", s.url())
+        .env("AGENT_TOKEN", s.token())
+        .args(args);
+    let mut child = cmd.spawn().expect("agentctl starts");
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+/// Waits (up to the deadline) for the line `want` on `rx`; the lines before it.
+fn wait_for(rx: &mpsc::Receiver<String>, want: &str) -> Vec<String> {
+    let start = Instant::now();
+    let mut before = Vec::new();
+    while start.elapsed() < DEADLINE {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+            if line == want {
+                return before;
+            }
+            before.push(line);
+        }
+    }
+    panic!("never saw {want:?} (saw {before:?})");
+}
+
+fn ctrl_c(child: &std::process::Child) {
     let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(killed.success());
+}
+
+#[test]
+fn under_watch_a_job_past_max_log_requests_waits_for_a_free_slot() {
+    let s = server(vec![job("raysubmit_q1", 2)
+        .metadata(json!({"sweep": "q"}))
+        .keeps_running()]);
+    let (child, rx) = spawn(
+        &s,
+        &[
+            "jobs",
+            "tail",
+            "-l",
+            "sweep=q",
+            "--watch",
+            "--max-log-requests",
+            "1",
+        ],
+    );
+    wait_for(&rx, "[raysubmit_q1] raysubmit_q1 line 1");
+    s.add_job(job("raysubmit_q2", 2).metadata(json!({"sweep": "q"})))
+        .expect("job added");
+    // Not followed while the first one holds the only slot ...
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(rx.try_iter().all(|l| !l.contains("raysubmit_q2")));
+    // ... and followed once it ends.
+    assert!(s.finish_job("raysubmit_q1"));
+    wait_for(&rx, "[raysubmit_q2] raysubmit_q2 line 1");
+    ctrl_c(&child);
     let out = finish(child, std::thread::spawn(String::new));
-    let _ = reader.join();
     assert_eq!(out.code, 130, "{out:?}");
-    assert!(out.stderr.contains("raysubmit_w1"), "{out:?}");
-    assert!(out.stderr.contains("raysubmit_w2"), "{out:?}");
-    assert!(!out.stderr.contains("raysubmit_other"), "{out:?}");
+    assert!(out.stderr.contains("raysubmit_q2 waits"), "{out:?}");
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.contains("raysubmit_q1") && l.contains("SUCCEEDED")),
+        "{out:?}"
+    );
 }
 
 proptest! {
