@@ -442,15 +442,7 @@ impl JobOut {
                 }
                 Some(Err(e)) => return Ok(Step::Failed(e)),
                 None => {
-                    for line in self.window.settle() {
-                        shared.line(
-                            *out,
-                            &self.tag,
-                            &line,
-                            &mut self.counts,
-                            &mut self.filtered,
-                        )?;
-                    }
+                    self.release(shared, *out)?;
                     return Ok(Step::Complete);
                 }
             }
@@ -468,8 +460,13 @@ impl JobOut {
     /// `--tail N` of a running job whose log went quiet: the lines held back go out.
     fn settle(&mut self, shared: &Shared<'_>) -> io::Result<()> {
         let mut out = shared.out.borrow_mut();
+        self.release(shared, *out)
+    }
+
+    /// Writes the lines the window held back; from now on every line passes.
+    fn release(&mut self, shared: &Shared<'_>, out: &mut dyn Write) -> io::Result<()> {
         for line in self.window.settle() {
-            shared.line(*out, &self.tag, &line, &mut self.counts, &mut self.filtered)?;
+            shared.line(out, &self.tag, &line, &mut self.counts, &mut self.filtered)?;
         }
         Ok(())
     }
