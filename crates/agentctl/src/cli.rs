@@ -356,7 +356,8 @@ pub enum JobsCmd {
     Logs {
         /// The job's id.
         id: String,
-        /// Only the last N lines.
+        /// Only the last N lines (asked of the agent as `?tail=N`; an agent that
+        /// ignores it sends the whole log, which agentctl then trims).
         #[arg(long, value_name = "N")]
         tail: Option<usize>,
     },
@@ -382,25 +383,43 @@ pub enum JobsCmd {
     /// No limit on the number of lines, messages or bytes unless one is given (a log
     /// is followed to its end, as `kubectl logs -f` does); single lines over
     /// --max-message-size are skipped and counted, so memory stays bounded.
+    ///
+    /// Several jobs (several ids, or --selector / --status): one connection per job,
+    /// each line whole and prefixed with its job's id, one summary line per job on
+    /// stderr at the end. Exit 0 only when every job SUCCEEDED; else the first of
+    /// 1-6 when a tail itself failed, else 7 when a job FAILED, else 8 when one was
+    /// STOPPED.
     #[command(
-        after_help = "Example:\n  agentctl jobs tail raysubmit_capture1\n  agentctl jobs tail raysubmit_capture1 --protocol http --timeout 60 --max-lines 100000"
+        after_help = "Examples:\n  agentctl jobs tail raysubmit_capture1\n  agentctl jobs tail raysubmit_capture1 --protocol http --timeout 60 --max-lines 100000\n  agentctl jobs tail raysubmit_a raysubmit_b raysubmit_c\n  agentctl jobs tail -l sweep=lr,team=vision --max-log-requests 30\n  agentctl jobs tail --status running --watch\n  agentctl jobs tail raysubmit_a raysubmit_b --no-prefix\n  agentctl jobs tail raysubmit_a --prefix\n  agentctl jobs tail -l sweep=lr --include 'ERROR|Traceback' --exclude 'DEBUG'\n  agentctl jobs tail raysubmit_capture1 --tail 20\n  agentctl jobs tail raysubmit_capture1 --from-line 1000\n  agentctl -o jsonl jobs tail -l sweep=lr | jq -c 'select(.end)'"
     )]
     Tail(TailArgs),
     /// Waits until a job has a final status (no log), prints it, and exits 0
     /// SUCCEEDED, 7 FAILED, 8 STOPPED.
+    ///
+    /// Several jobs (several ids, or --selector / --status): one line per job as it
+    /// ends; exit 0 only when every job SUCCEEDED, else the first of 1-6 when a wait
+    /// itself failed, else 7 when a job FAILED, else 8 when one was STOPPED.
     #[command(
-        after_help = "Example:\n  agentctl jobs wait raysubmit_slow1\n  agentctl jobs wait raysubmit_slow1 --timeout 600 && echo done"
+        after_help = "Examples:\n  agentctl jobs wait raysubmit_slow1\n  agentctl jobs wait raysubmit_slow1 --timeout 600 && echo done\n  agentctl jobs wait raysubmit_a raysubmit_b raysubmit_c\n  agentctl jobs wait -l sweep=lr --timeout 3600\n  agentctl jobs wait --status running"
     )]
     Wait {
-        /// The job's id.
-        id: String,
+        /// The jobs' ids (or pick them with --selector / --status).
+        #[arg(
+            value_name = "ID",
+            required_unless_present_any = ["selector", "status"],
+            conflicts_with_all = ["selector", "status"]
+        )]
+        ids: Vec<String>,
         /// Give up after this many seconds (exit 6) [default: wait forever].
         #[arg(long, value_name = "SECONDS")]
         timeout: Option<f64>,
+        /// Which jobs, when no id is given.
+        #[command(flatten)]
+        select: Select,
     },
 }
 
-/// A job status `jobs list --status` filters on: Ray's five, so that a typo is
+/// A job status `--status` picks (`jobs list`, `jobs tail`, `jobs wait`): Ray's five, so that a typo is
 /// refused (exit 2, listing them) rather than answered with an empty table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum JobStatusArg {
@@ -434,11 +453,68 @@ impl JobStatusArg {
     }
 }
 
+/// Picks jobs by their status or metadata (`jobs tail`, `jobs wait`), instead of ids.
+#[derive(Args, Clone, Default, Debug)]
+pub struct Select {
+    /// The jobs with this status (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED; any
+    /// case), e.g. `--status running`.
+    #[arg(long, value_name = "STATUS", value_enum, ignore_case = true)]
+    pub status: Option<JobStatusArg>,
+    /// The jobs whose metadata has every KEY=VALUE, e.g. `-l sweep=lr,team=vision`
+    /// (repeatable: all must hold).
+    #[arg(short = 'l', long, value_name = "KEY=VALUE[,KEY=VALUE]")]
+    pub selector: Vec<String>,
+}
+
+/// What `jobs tail` adds for many jobs: which, how many at once, how lines look,
+/// which lines, from where.
+#[derive(Args, Clone, Debug)]
+pub struct ManyArgs {
+    /// Which jobs, when no id is given.
+    #[command(flatten)]
+    pub select: Select,
+    /// With --selector / --status: also follow matching jobs that start later, until
+    /// Ctrl-C, e.g. `-l sweep=lr --watch`.
+    #[arg(long)]
+    pub watch: bool,
+    /// The most logs followed at once; more matching jobs is a usage error (exit 2)
+    /// that says how many matched, e.g. `--max-log-requests 30`.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_log_requests: usize,
+    /// Prefix every line with its job's id, even for one job, e.g. `ID --prefix`
+    /// [default: with more than one job].
+    #[arg(long, overrides_with = "no_prefix")]
+    pub prefix: bool,
+    /// Never prefix lines with their job's id, e.g. `ID1 ID2 --no-prefix`.
+    #[arg(long, overrides_with = "prefix")]
+    pub no_prefix: bool,
+    /// Only lines matching this regular expression (repeatable: any may match),
+    /// e.g. `--include 'ERROR|Traceback'`; the others are counted in the summary.
+    #[arg(long, value_name = "REGEX")]
+    pub include: Vec<String>,
+    /// No line matching this regular expression (repeatable), e.g. `--exclude DEBUG`;
+    /// counted in the summary.
+    #[arg(long, value_name = "REGEX")]
+    pub exclude: Vec<String>,
+    /// Start with the last N lines written so far, then follow, e.g. `--tail 20`.
+    #[arg(long, value_name = "N", conflicts_with = "from_line")]
+    pub tail: Option<u64>,
+    /// Start at line K (1 is the first line), then follow, e.g. `--from-line 1000`.
+    #[arg(long, value_name = "K")]
+    pub from_line: Option<u64>,
+}
+
 /// How to follow a log.
 #[derive(Args, Clone)]
 pub struct TailArgs {
-    /// The job's id.
-    pub id: String,
+    /// The jobs' ids (several: each line prefixed with its job's id; or pick them
+    /// with --selector / --status).
+    #[arg(
+        value_name = "ID",
+        required_unless_present_any = ["selector", "status"],
+        conflicts_with_all = ["selector", "status"]
+    )]
+    pub ids: Vec<String>,
     /// auto (WebSocket, then HTTP streaming), websocket or http.
     #[arg(long, default_value = "auto", value_name = "PROTOCOL")]
     pub protocol: String,
@@ -459,6 +535,9 @@ pub struct TailArgs {
     /// counted [default: 10240].
     #[arg(long, value_name = "N")]
     pub max_message_size: Option<usize>,
+    /// Many jobs, filters and start positions.
+    #[command(flatten)]
+    pub many: ManyArgs,
 }
 
 /// `nodes ...`

@@ -20,11 +20,16 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// The most lines written between two flushes while lines keep coming.
-const FLUSH_EVERY: usize = 1024;
+pub(crate) const FLUSH_EVERY: usize = 1024;
 
 /// Writes one log line: as is (neutralized on a terminal), as a JSON string (json),
 /// a `{"line": ...}` object (jsonl) or a YAML list item (yaml).
-fn write_line(out: &mut dyn Write, mode: Output, style: &Style, line: &str) -> io::Result<()> {
+pub(crate) fn write_line(
+    out: &mut dyn Write,
+    mode: Output,
+    style: &Style,
+    line: &str,
+) -> io::Result<()> {
     match mode {
         Output::Table | Output::Wide => out.write_all(style.log_line(line).as_bytes())?,
         Output::Json => serde_json::to_writer(&mut *out, line).map_err(io::Error::other)?,
@@ -40,44 +45,88 @@ fn write_line(out: &mut dyn Write, mode: Output, style: &Style, line: &str) -> i
 
 /// What a tail printed: lines delivered, lines skipped as oversized.
 #[derive(Debug, Default, Clone, Copy)]
-struct Counts {
-    delivered: u64,
-    skipped: u64,
+pub(crate) struct Counts {
+    /// Lines written.
+    pub delivered: u64,
+    /// Lines over --max-message-size, skipped.
+    pub skipped: u64,
 }
 
-/// The last object of a `-o jsonl` tail, its fields in this order.
+/// The last object of a `-o jsonl` tail (of each job, when there are several), its
+/// fields in this order.
 #[derive(serde::Serialize)]
 struct End<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    job: Option<&'a str>,
     end: &'a str,
     status: Option<&'a str>,
     delivered: u64,
     skipped: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    filtered: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<Value>,
 }
 
+/// The `error` member of an end object: the agent's status code, the exit code and
+/// the message (`null` for Ctrl-C and a job's own outcome).
+pub(crate) fn error_json(f: &Failure) -> Value {
+    match f {
+        Failure::Client(e) => serde_json::json!({
+            "status_code": crate::exit::agent_status(e),
+            "code": crate::exit::code_of(e),
+            "message": crate::exit::describe(e),
+        }),
+        Failure::Local { code, message } => {
+            serde_json::json!({ "status_code": null, "code": code, "message": message })
+        }
+        Failure::Io(e) => {
+            serde_json::json!({ "status_code": null, "code": crate::exit::OTHER, "message": e.to_string() })
+        }
+        Failure::Interrupted | Failure::Job { .. } => Value::Null,
+    }
+}
+
+/// What a tail's end object says besides its counts.
+pub(crate) struct EndOf<'a> {
+    /// The job, when the output holds several.
+    pub job: Option<&'a str>,
+    /// `complete`, `interrupted` or `error`.
+    pub end: &'a str,
+    /// The job's final status, when it was read.
+    pub status: Option<&'a str>,
+    /// Lines left out by --include / --exclude, when filters were given.
+    pub filtered: Option<u64>,
+    /// What failed.
+    pub error: Option<Value>,
+}
+
 /// The last object of a `-o jsonl` tail.
-fn end_object(end: &str, counts: Counts, status: Option<&str>, error: Option<&Failure>) -> String {
-    let error = error.map(|f| match f {
-            Failure::Client(e) => serde_json::json!({
-                "status_code": crate::exit::agent_status(e),
-                "code": crate::exit::code_of(e),
-                "message": crate::exit::describe(e),
-            }),
-            Failure::Local { code, message } => {
-                serde_json::json!({ "status_code": null, "code": code, "message": message })
-            }
-            Failure::Io(e) => serde_json::json!({ "status_code": null, "code": crate::exit::OTHER, "message": e.to_string() }),
-            Failure::Interrupted | Failure::Job { .. } => Value::Null,
-    });
+pub(crate) fn end_object(of: EndOf<'_>, counts: Counts) -> String {
     let object = End {
-        end,
-        status,
+        job: of.job,
+        end: of.end,
+        status: of.status,
         delivered: counts.delivered,
         skipped: counts.skipped,
-        error,
+        filtered: of.filtered,
+        error: of.error,
     };
     serde_json::to_string(&object).unwrap_or_default()
+}
+
+/// The end object of a single-job tail.
+fn single_end(end: &str, counts: Counts, status: Option<&str>, error: Option<&Failure>) -> String {
+    end_object(
+        EndOf {
+            job: None,
+            end,
+            status,
+            filtered: None,
+            error: error.map(error_json),
+        },
+        counts,
+    )
 }
 
 /// Follows the log of `id` until it is complete, then reads the job's final status:
@@ -103,9 +152,9 @@ pub async fn follow(
     };
     if mode == Output::Jsonl {
         let object = match &end {
-            Ok(f) => end_object("complete", counts, Some(f.job.status.as_str()), None),
-            Err(Failure::Interrupted) => end_object("interrupted", counts, None, None),
-            Err(e) => end_object("error", counts, None, Some(e)),
+            Ok(f) => single_end("complete", counts, Some(f.job.status.as_str()), None),
+            Err(Failure::Interrupted) => single_end("interrupted", counts, None, None),
+            Err(e) => single_end("error", counts, None, Some(e)),
         };
         writeln!(out, "{object}")?;
         out.flush()?;

@@ -7,6 +7,10 @@
 use crate::cli::{
     Cli, Command, FollowArgs, JobsCmd, NodesCmd, PluginsCmd, ServeCmd, TailArgs, TasksCmd,
 };
+use crate::filter::LineFilter;
+use crate::many::ManyTail;
+use crate::select::Pick;
+use crate::start::Start;
 use crate::wait::Wait;
 use agent_client_async::RawPath;
 use agent_proto::{
@@ -52,8 +56,13 @@ pub enum Op {
     StopJob(JobId, Option<Wait>),
     /// A log tail, then the job's final status.
     TailJob(JobId, TailOptions),
+    /// The tails of several jobs (or of one with the flags of many), then their
+    /// final statuses.
+    TailMany(Box<ManyTail>),
     /// Waits for the job's final status.
     WaitJob(JobId, Wait),
+    /// Waits for the final status of several jobs.
+    WaitMany(Pick, Wait),
     /// `GET nodes/`
     ListNodes,
     /// `GET nodes/{id}/`
@@ -80,8 +89,8 @@ pub enum Op {
     RunPlugin {
         /// The release.
         lookup: PluginLookup,
-        /// The body.
-        run: RunPluginRelease,
+        /// The body (boxed: it is the largest operation by far).
+        run: Box<RunPluginRelease>,
         /// Tail options when `--follow` was given.
         follow: Option<TailOptions>,
     },
@@ -140,9 +149,19 @@ impl Op {
             Op::Health => Call::get("health/".into()),
             Op::ListJobs(_) => Call::get("jobs/".into()),
             Op::GetJob(id) => Call::get(format!("jobs/{id}/")),
-            Op::JobLogs(id, _) => Call::get(format!("jobs/{id}/logs/")),
+            // `?tail=N`: an agent that numbers its lines answers only the last N (spec:
+            // "Line numbers and cursors"); one that ignores it sends the whole log,
+            // which the answer's view trims.
+            Op::JobLogs(id, tail) => Call {
+                query: tail
+                    .map(|n| vec![("tail".to_owned(), n.to_string())])
+                    .unwrap_or_default(),
+                ..Call::get(format!("jobs/{id}/logs/"))
+            },
             Op::StopJob(id, _) => Call::with(Method::POST, format!("jobs/{id}/stop/"), None),
-            Op::TailJob(..) | Op::WaitJob(..) => return Ok(None),
+            Op::TailJob(..) | Op::TailMany(_) | Op::WaitJob(..) | Op::WaitMany(..) => {
+                return Ok(None)
+            }
             Op::ListNodes => Call::get("nodes/".into()),
             Op::GetNode(id) => Call::get(format!("nodes/{id}/")),
             Op::ListTasks => Call::get("tasks/".into()),
@@ -209,10 +228,17 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
                 };
                 Op::StopJob(JobId::new(id.as_str())?, wait)
             }
-            JobsCmd::Tail(args) => Op::TailJob(JobId::new(args.id.as_str())?, tail_options(args)?),
-            JobsCmd::Wait { id, timeout } => {
-                Op::WaitJob(JobId::new(id.as_str())?, wait_for(*timeout)?)
-            }
+            JobsCmd::Tail(args) => tail_plan(args)?,
+            JobsCmd::Wait {
+                ids,
+                timeout,
+                select,
+            } => match crate::select::pick(ids, select)? {
+                Pick::Ids(mut one) if one.len() == 1 => {
+                    Op::WaitJob(one.remove(0), wait_for(*timeout)?)
+                }
+                pick => Op::WaitMany(pick, wait_for(*timeout)?),
+            },
         },
         Command::Nodes { cmd } => match cmd {
             NodesCmd::List => Op::ListNodes,
@@ -261,7 +287,7 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
                 };
                 Op::RunPlugin {
                     lookup,
-                    run,
+                    run: Box::new(run),
                     follow,
                 }
             }
@@ -345,6 +371,62 @@ fn tail_options(args: &TailArgs) -> Result<TailOptions, ClientError> {
     }
     opts.validate()?;
     Ok(opts)
+}
+
+/// `jobs tail`: one id and none of the flags of many is the single-job tail as it
+/// always was; anything else follows many.
+fn tail_plan(args: &TailArgs) -> Result<Op, ClientError> {
+    let opts = tail_options(args)?;
+    let m = &args.many;
+    let pick = crate::select::pick(&args.ids, &m.select)?;
+    let many_flags = m.watch
+        || m.prefix
+        || m.no_prefix
+        || !m.include.is_empty()
+        || !m.exclude.is_empty()
+        || m.tail.is_some()
+        || m.from_line.is_some();
+    match pick {
+        Pick::Ids(mut one) if one.len() == 1 && !many_flags => {
+            return Ok(Op::TailJob(one.remove(0), opts))
+        }
+        Pick::Ids(ref ids) if ids.len() > m.max_log_requests => {
+            return Err(crate::select::too_many(ids.len(), m.max_log_requests))
+        }
+        Pick::Ids(_) if m.watch => {
+            return Err(ClientError::invalid(
+                "--watch",
+                "follows jobs picked by --selector / --status (ids name jobs that exist already)",
+            ))
+        }
+        _ => {}
+    }
+    if m.max_log_requests == 0 {
+        return Err(ClientError::invalid(
+            "--max-log-requests",
+            "must be at least 1",
+        ));
+    }
+    let start = match (m.tail, m.from_line) {
+        (Some(n), _) => Start::Last(n),
+        (None, Some(k)) => Start::FromLine(k),
+        (None, None) => Start::First,
+    };
+    Ok(Op::TailMany(Box::new(ManyTail {
+        pick,
+        opts,
+        filter: LineFilter::new(&m.include, &m.exclude)?,
+        start,
+        prefix: if m.prefix {
+            Some(true)
+        } else if m.no_prefix {
+            Some(false)
+        } else {
+            None
+        },
+        watch: m.watch,
+        max: m.max_log_requests,
+    })))
 }
 
 fn follow_options(args: &FollowArgs) -> Result<TailOptions, ClientError> {

@@ -70,10 +70,28 @@ impl Style {
 
     fn paint(&self, text: &str, color: Option<Color>) -> String {
         match (self.color, color) {
-            (true, Some(c)) => format!("\x1b[{}m{text}\x1b[0m", c.sgr()),
+            (true, Some(c)) => sgr(c.sgr(), text),
             _ => text.to_owned(),
         }
     }
+
+    /// `text` in the colour of source `i` (a job among several that one command
+    /// follows: stern's colour per source), when colours are on.
+    pub fn source(&self, text: &str, i: usize) -> String {
+        // Cyan, green, yellow, magenta, blue, then their bright forms: red is left
+        // to failures.
+        const PALETTE: [&str; 10] = ["36", "32", "33", "35", "34", "96", "92", "93", "95", "94"];
+        if self.color {
+            sgr(PALETTE[i % PALETTE.len()], text)
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+/// `text` between an SGR escape and the reset.
+fn sgr(code: &str, text: &str) -> String {
+    format!("\x1b[{code}m{text}\x1b[0m")
 }
 
 /// The few colours agentctl uses.

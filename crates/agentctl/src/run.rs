@@ -10,10 +10,12 @@ use crate::exit::Failure;
 use crate::follow::{follow, no_job_in};
 use crate::plan::Op;
 use crate::render::Style;
+use crate::select::Pick;
 use crate::views::{self, ViewError};
-use crate::wait::{outcome, until_final, Wait};
+use crate::wait::{combined, outcome, poll_until_final, until_final, verdict, Ended, Final, Wait};
 use agent_client_async::AsyncAgentClient;
 use agent_proto::{ClientError, JobId};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
 use std::io::Write;
 
@@ -86,7 +88,11 @@ async fn fetch(client: &AsyncAgentClient, op: &Op) -> Result<Value, ClientError>
 pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Result<(), Failure> {
     match op {
         Op::TailJob(id, opts) => return follow(client, &id, opts, p.mode, p.style, p.out).await,
+        Op::TailMany(plan) => {
+            return crate::many::tail_many(client, &plan, p.mode, p.style, p.out).await
+        }
         Op::WaitJob(id, wait) => return wait_and_show(client, &id, wait, p).await,
+        Op::WaitMany(pick, wait) => return wait_many(client, &pick, wait, p).await,
         _ => {}
     }
     let mut answer = fetch(client, &op).await?;
@@ -152,7 +158,7 @@ pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Resu
             }
             follow(client, &id, opts.clone(), p.mode, p.style, p.out).await
         }
-        Op::TailJob(..) | Op::WaitJob(..) => Ok(()),
+        Op::TailJob(..) | Op::TailMany(_) | Op::WaitJob(..) | Op::WaitMany(..) => Ok(()),
     }
 }
 
@@ -165,6 +171,12 @@ async fn wait_and_show(
     p: &mut Printer<'_>,
 ) -> Result<(), Failure> {
     let end = until_final(client, id, wait).await?;
+    show_final(id, &end, p)?;
+    outcome(id, &end.job)
+}
+
+/// A job's final status: `job ID STATUS` (table), or the job as the agent sent it.
+fn show_final(id: &JobId, end: &Final, p: &mut Printer<'_>) -> Result<(), Failure> {
     if p.mode.is_table() {
         let status = crate::render::Cell::status(end.job.status.as_str());
         writeln!(p.out, "job {id} {}", p.style.cell(&status))?;
@@ -172,5 +184,64 @@ async fn wait_and_show(
     } else {
         p.doc(&end.json)?
     }
-    outcome(id, &end.job)
+    Ok(())
+}
+
+/// `jobs wait` of several jobs: waits for all at once, prints each one's final status
+/// as it comes, and exits by [`crate::wait::combined`].
+async fn wait_many(
+    client: &AsyncAgentClient,
+    pick: &Pick,
+    wait: Wait,
+    p: &mut Printer<'_>,
+) -> Result<(), Failure> {
+    let ids: Vec<JobId> = match pick {
+        Pick::Ids(ids) => ids.clone(),
+        Pick::Matching(m) => crate::select::matching(client, m)
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect(),
+    };
+    if ids.is_empty() {
+        return Err(Failure::Local {
+            code: crate::exit::NOT_FOUND,
+            message: "no job matches --selector / --status".into(),
+        });
+    }
+    let mut waits: FuturesUnordered<_> = ids
+        .iter()
+        .map(|id| async move { (id, poll_until_final(client, id, wait, false).await) })
+        .collect();
+    let mut ends = Vec::with_capacity(ids.len());
+    while let Some((id, end)) = waits.next().await {
+        match end {
+            Ok(end) => {
+                show_final(id, &end, p)?;
+                ends.push(Ended::Status(end.job.status));
+            }
+            Err(Failure::Interrupted) => return Err(Failure::Interrupted),
+            Err(f) => {
+                let ended = Ended::from_failure(&f);
+                if let Ended::Failed { code, message } = &ended {
+                    eprintln!(
+                        "{}",
+                        crate::exit::plain_line(
+                            "agentctl: ",
+                            &format!("job {id}: error(exit {code}): {message}"),
+                            &[]
+                        )
+                    );
+                }
+                ends.push(ended);
+            }
+        }
+    }
+    match combined(&ends) {
+        crate::exit::OK => Ok(()),
+        code => Err(Failure::Job {
+            code,
+            note: verdict(&ends),
+        }),
+    }
 }

@@ -33,7 +33,8 @@ pub struct Final {
     pub job: Job,
 }
 
-async fn read(client: &AsyncAgentClient, id: &JobId) -> Result<Final, ClientError> {
+/// The job as it is now.
+pub(crate) async fn read(client: &AsyncAgentClient, id: &JobId) -> Result<Final, ClientError> {
     let json = client
         .raw_request(
             http::Method::GET,
@@ -55,6 +56,17 @@ pub async fn until_final(
     client: &AsyncAgentClient,
     id: &JobId,
     wait: Wait,
+) -> Result<Final, Failure> {
+    poll_until_final(client, id, wait, true).await
+}
+
+/// [`until_final`], with a spinner on a terminal's stderr only when `spin` (one of
+/// several waits has none: their spinners would overwrite each other).
+pub async fn poll_until_final(
+    client: &AsyncAgentClient,
+    id: &JobId,
+    wait: Wait,
+    spin: bool,
 ) -> Result<Final, Failure> {
     let start = Instant::now();
     let mut pause = FIRST_PAUSE;
@@ -86,8 +98,10 @@ pub async fn until_final(
             }
             sleep = sleep.min(limit - waited);
         }
-        spinner.set_label(format!("waiting for job {id} to end ({})", now.job.status));
-        spinner.tick();
+        if spin {
+            spinner.set_label(format!("waiting for job {id} to end ({})", now.job.status));
+            spinner.tick();
+        }
         tokio::select! {
             biased;
             _ = &mut ctrl_c => return Err(Failure::Interrupted),
@@ -126,6 +140,89 @@ pub async fn after_log(client: &AsyncAgentClient, id: &JobId) -> Result<Final, F
             last.map(|s| s.to_string()).unwrap_or_default()
         ),
     })
+}
+
+/// How one of several jobs ended, for the exit rule of a command that follows or
+/// waits for many ([`combined`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ended {
+    /// The job's final status was read.
+    Status(JobStatus),
+    /// The tail or the wait itself failed: its exit code (1-6) and why.
+    Failed {
+        /// The exit code of the failure.
+        code: u8,
+        /// What failed, in words.
+        message: String,
+    },
+}
+
+impl Ended {
+    /// The tail's or the wait's own failure, as an exit code and words.
+    pub fn from_failure(f: &Failure) -> Ended {
+        let (code, message) = match f {
+            Failure::Client(e) => (crate::exit::code_of(e), crate::exit::describe(e)),
+            Failure::Local { code, message }
+            | Failure::Job {
+                code,
+                note: message,
+            } => (*code, message.clone()),
+            Failure::Io(e) => (OTHER, e.to_string()),
+            Failure::Interrupted => (crate::exit::INTERRUPTED, "interrupted".to_owned()),
+        };
+        Ended::Failed { code, message }
+    }
+}
+
+/// The exit code of several jobs: 0 when every one SUCCEEDED; else the first code
+/// (by the exit table's order, 1 to 6) of a tail or wait that itself failed; else 7
+/// when a job FAILED; else 8 when one was STOPPED. A status that is not final (which
+/// a caller should never pass) counts as a failure of its own (1).
+pub fn combined<'a>(ends: impl IntoIterator<Item = &'a Ended>) -> u8 {
+    let mut failed_tail: Option<u8> = None;
+    let (mut failed, mut stopped) = (false, false);
+    for end in ends {
+        match end {
+            Ended::Status(JobStatus::Succeeded) => {}
+            Ended::Status(JobStatus::Failed) => failed = true,
+            Ended::Status(JobStatus::Stopped) => stopped = true,
+            Ended::Status(_) => failed_tail = Some(failed_tail.map_or(OTHER, |c| c.min(OTHER))),
+            Ended::Failed { code, .. } => {
+                failed_tail = Some(failed_tail.map_or(*code, |c| c.min(*code)))
+            }
+        }
+    }
+    match (failed_tail, failed, stopped) {
+        (Some(code), _, _) => code,
+        (None, true, _) => JOB_FAILED,
+        (None, false, true) => JOB_STOPPED,
+        (None, false, false) => crate::exit::OK,
+    }
+}
+
+/// The closing note of a command whose jobs did not all succeed:
+/// `3 of 20 jobs did not succeed: 1 with an error of agentctl's own, 1 FAILED, 1 STOPPED`.
+pub fn verdict(ends: &[Ended]) -> String {
+    let count = |f: &dyn Fn(&Ended) -> bool| ends.iter().filter(|e| f(e)).count();
+    let failed = count(&|e| *e == Ended::Status(JobStatus::Failed));
+    let stopped = count(&|e| *e == Ended::Status(JobStatus::Stopped));
+    let broken = count(&|e| matches!(e, Ended::Failed { .. }));
+    let mut parts = Vec::new();
+    if broken > 0 {
+        parts.push(format!("{broken} with an error of agentctl's own"));
+    }
+    if failed > 0 {
+        parts.push(format!("{failed} FAILED"));
+    }
+    if stopped > 0 {
+        parts.push(format!("{stopped} STOPPED"));
+    }
+    format!(
+        "{} of {} jobs did not succeed: {}",
+        broken + failed + stopped,
+        ends.len(),
+        parts.join(", ")
+    )
 }
 
 /// The first line of Ray's failure message, without the log excerpt it announces
@@ -174,6 +271,51 @@ pub fn outcome(id: &JobId, job: &Job) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_exit_rule_of_many_jobs() {
+        use proptest::prelude::*;
+        let fail = |code: u8| Ended::Failed {
+            code,
+            message: String::new(),
+        };
+        let st = Ended::Status;
+        assert_eq!(combined(&[]), 0);
+        assert_eq!(combined(&[st(JobStatus::Succeeded)]), 0);
+        assert_eq!(
+            combined(&[st(JobStatus::Stopped), st(JobStatus::Succeeded)]),
+            8
+        );
+        assert_eq!(
+            combined(&[st(JobStatus::Stopped), st(JobStatus::Failed)]),
+            7
+        );
+        assert_eq!(combined(&[st(JobStatus::Failed), fail(6), fail(3)]), 3);
+        assert_eq!(combined(&[fail(5), st(JobStatus::Running)]), 1);
+        // Generated: the code is a function of the set of ends, not of their order,
+        // and it is 0 exactly when every job SUCCEEDED.
+        let end = prop_oneof![
+            Just(st(JobStatus::Succeeded)),
+            Just(st(JobStatus::Failed)),
+            Just(st(JobStatus::Stopped)),
+            (1u8..=6).prop_map(fail),
+        ];
+        proptest!(ProptestConfig::with_cases(128), |(mut ends in proptest::collection::vec(end, 0..12))| {
+            let code = combined(&ends);
+            let all_ok = ends.iter().all(|e| *e == st(JobStatus::Succeeded));
+            prop_assert_eq!(code == 0, all_ok);
+            let tails: Vec<u8> = ends.iter().filter_map(|e| match e { Ended::Failed { code, .. } => Some(*code), _ => None }).collect();
+            if let Some(first) = tails.iter().min() {
+                prop_assert_eq!(code, *first);
+            } else if ends.contains(&st(JobStatus::Failed)) {
+                prop_assert_eq!(code, 7);
+            } else if ends.contains(&st(JobStatus::Stopped)) {
+                prop_assert_eq!(code, 8);
+            }
+            ends.reverse();
+            prop_assert_eq!(combined(&ends), code);
+        });
+    }
 
     #[test]
     fn rays_failure_message_is_cut_to_its_reason() {

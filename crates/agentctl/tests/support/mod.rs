@@ -118,3 +118,33 @@ pub fn agentctl(server: &BlockingTestServer, args: &[&str]) -> Output {
 pub fn ok(out: &Output) {
     assert_eq!(out.code, 0, "{out:?}");
 }
+
+/// agentctl under `script` (a pseudo-terminal) against `server`, with `NO_COLOR=1`
+/// and `TERM=xterm` unless `env` says otherwise; `None` where `script` is missing.
+pub fn on_a_terminal_with(
+    server: &BlockingTestServer,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Option<Output> {
+    let probe = Command::new("script").arg("--version").output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("no `script` here: the terminal case is not run");
+        return None;
+    }
+    let line = std::iter::once(env!("CARGO_BIN_EXE_agentctl"))
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = Command::new("script");
+    cmd.env("AGENT_URL", server.url())
+        .env("AGENT_TOKEN", server.token())
+        .env("NO_COLOR", "1")
+        .env("TZ", "UTC")
+        .env("TERM", "xterm")
+        .envs(env.iter().copied())
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    Some(run_cmd(cmd))
+}
