@@ -21,8 +21,8 @@ Exit codes:
   4    authentication: the agent refused the token or the user (401, 403)
   5    limits: a stream limit was exceeded, or the agent rate-limited us (429)
   6    unreachable or timed out: connect error, 503, connect/read/idle time-out (408)
-  7    the job FAILED (jobs tail, jobs wait, jobs stop --wait, plugins run --follow)
-  8    the job was STOPPED (the same commands)
+  7    a job FAILED (jobs tail, jobs wait, jobs stop --wait, plugins run --follow)
+  8    a job was STOPPED (the same commands)
   130  interrupted (Ctrl-C)
 
 Errors are one line on stderr: `error: <kind>: <message>`, with the agent's status
@@ -458,7 +458,13 @@ impl JobStatusArg {
 pub struct Select {
     /// The jobs with this status (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED; any
     /// case), e.g. `--status running`.
-    #[arg(long, value_name = "STATUS", value_enum, ignore_case = true)]
+    #[arg(
+        long,
+        value_name = "STATUS",
+        value_enum,
+        ignore_case = true,
+        hide_possible_values = true
+    )]
     pub status: Option<JobStatusArg>,
     /// The jobs whose metadata has every KEY=VALUE, e.g. `-l sweep=lr,team=vision`
     /// (repeatable: all must hold).
