@@ -3,7 +3,7 @@
 //! version and health endpoints, over any [`Transport`] (the default one is
 //! `agent-transport`'s HTTP/WebSocket transport, with TLS for an `https://` Ray).
 
-use crate::mapping::{ray_error, unwrap_state_envelope};
+use crate::mapping::{checked, ray_error, unwrap_state_envelope, RayValue};
 use agent_proto::{ClientError, Job, JobId, Secret, StopJobResponse};
 use agent_transport::{BodyStream, Request, Response, Transport, WsOptions, WsStream};
 use bytes::Bytes;
@@ -226,11 +226,9 @@ impl RayClient {
                 "the job has no driver node (its driver never started)".into(),
             ));
         };
-        if !node.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(DriverLog::Unavailable(format!(
-                "the job's driver_node_id {node:?} is not a Ray node id"
-            )));
-        }
+        // Both come from Ray's answer: checked before they go into the URL.
+        let node = checked(RayValue::NodeId, node)?;
+        let submission_id = checked(RayValue::SubmissionId, submission_id)?;
         let path = format!(
             "api/v0/logs/file?node_id={node}&filename={}&lines=-1",
             query_escape(&format!("job-driver-{submission_id}.log"))
@@ -310,8 +308,10 @@ impl RayClient {
     pub async fn tasks(&self, job_id: Option<&str>) -> Result<Vec<Value>, ClientError> {
         let mut path = format!("api/v0/tasks?limit={STATE_API_LIMIT}");
         if let Some(j) = job_id {
+            // A driver job id comes from Ray's answer: checked before it goes into
+            // the URL, where it would otherwise add filters of its own.
             path.push_str("&filter_keys=job_id&filter_predicates=%3D&filter_values=");
-            path.push_str(j);
+            path.push_str(checked(RayValue::DriverJobId, j)?);
         }
         let body = self.get_bytes(&path).await?;
         unwrap_state_envelope(&body)
