@@ -38,6 +38,9 @@ struct Routes {
     tail: TailSettings,
     api_releases: bool,
     max_log_bytes: usize,
+    /// The API's base URL as clients reach it, for absolute links (`None`: links
+    /// are relative to the API's base).
+    public_url: Option<String>,
 }
 
 /// The default largest log read whole from the Jobs API (`jobs/{id}/logs/` where
@@ -55,6 +58,7 @@ impl RayBackend {
                 tail: TailSettings::default(),
                 api_releases: false,
                 max_log_bytes: DEFAULT_MAX_LOG_BYTES,
+                public_url: None,
             },
         }
     }
@@ -72,6 +76,16 @@ impl RayBackend {
     /// by default only the operator's registry file defines them.
     pub fn with_api_releases(mut self, allowed: bool) -> Self {
         self.routes.api_releases = allowed;
+        self
+    }
+
+    /// Makes the `next` and `previous` links of paged answers absolute, under
+    /// `url` (the API's base URL as clients reach it, prefix included, checked by
+    /// [`public_url`]). Without it they are relative to the API's base
+    /// (`plugin_releases/?page=2&page_size=10`): never built from the caller's
+    /// `Host` header, which anyone can set.
+    pub fn with_public_url(mut self, url: Option<String>) -> Self {
+        self.routes.public_url = url;
         self
     }
 
@@ -132,6 +146,64 @@ pub fn to_backend(err: ClientError) -> BackendError {
         }
         other => BackendError::detail(status, client_error_message(&other)),
     }
+}
+
+/// Checks a public URL (`--public-url`): `http://` or `https://`, a host, no
+/// query, fragment or userinfo; returned with a trailing `/`, ready for links.
+///
+/// ```
+/// use agent_gateway::backend::public_url;
+///
+/// assert_eq!(public_url("https://agent.example/api").unwrap(), "https://agent.example/api/");
+/// assert_eq!(public_url("evil.example").unwrap_err().status_code(), 400);
+/// ```
+pub fn public_url(url: &str) -> Result<String, ClientError> {
+    let invalid = |reason: &str| ClientError::invalid("public URL", format!("{url:?}: {reason}"));
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| invalid("must start with http:// or https://"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() {
+        return Err(invalid("has no host"));
+    }
+    if host.contains('@') {
+        return Err(invalid("must not hold a user or password"));
+    }
+    if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("must not hold a query, a fragment or blanks"));
+    }
+    let mut url = url.to_owned();
+    if !url.ends_with('/') {
+        url.push('/');
+    }
+    Ok(url)
+}
+
+/// The link to one page of `plugin_releases/`, keeping the caller's filters:
+/// under `public_url` when one is configured, else relative to the API's base.
+///
+/// Relative to the API's base rather than to the request (`?page=2`): the SDK's
+/// `list_all` requests `next` as it is when it starts with its base URL and joins
+/// it to its base URL otherwise (`os.path.join(base_url, next)`), so a link
+/// relative to the base is the one both resolve alike; our clients count pages
+/// and read `next` only as "there is more".
+fn page_link(
+    public_url: Option<&str>,
+    filters: &[(&str, Option<&str>)],
+    page: usize,
+    size: usize,
+) -> String {
+    let mut query = String::new();
+    for (name, value) in filters {
+        if let Some(v) = value {
+            query.push_str(&format!("{name}={}&", crate::ray::query_escape(v)));
+        }
+    }
+    format!(
+        "{}plugin_releases/?{query}page={page}&page_size={size}",
+        public_url.unwrap_or("")
+    )
 }
 
 /// One query parameter, percent-decoded (`+` is a space).
@@ -327,10 +399,13 @@ impl Routes {
         let count = matching.len();
         let start = (page - 1).saturating_mul(page_size).min(count);
         let end = start.saturating_add(page_size).min(count);
+        let filters = [("plugin", code.as_deref()), ("version", version.as_deref())];
         let link = |p: usize| {
-            json!(format!(
-                "{}plugin_releases/?page={p}&page_size={page_size}",
-                ctx.base_url
+            json!(page_link(
+                self.public_url.as_deref(),
+                &filters,
+                p,
+                page_size
             ))
         };
         Ok(json!({
@@ -589,6 +664,29 @@ mod tests {
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%4"), "%4");
         assert_eq!(percent_decode("%41%zz"), "A%zz");
+    }
+
+    #[test]
+    fn page_links_keep_filters_and_never_name_a_host_of_the_caller() {
+        let filters = [("plugin", Some("a b&c")), ("version", None)];
+        assert_eq!(
+            page_link(None, &filters, 2, 10),
+            "plugin_releases/?plugin=a%20b%26c&page=2&page_size=10"
+        );
+        assert_eq!(
+            page_link(Some("https://agent.example/x/"), &[], 3, 5),
+            "https://agent.example/x/plugin_releases/?page=3&page_size=5"
+        );
+        for bad in [
+            "",
+            "ftp://h/",
+            "https://",
+            "https://u:p@h/",
+            "https://h/?a",
+            "https://h /",
+        ] {
+            assert_eq!(public_url(bad).unwrap_err().status_code(), 400, "{bad}");
+        }
     }
 
     #[test]

@@ -89,6 +89,10 @@ pub struct GatewayConfig {
     /// Terminate TLS with these PEM files (optionally requiring client certificates;
     /// reloaded when they change); `None` serves plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// The API's base URL as clients reach it (`--public-url`, prefix included), for
+    /// absolute `next`/`previous` links; `None`: links relative to the API's base
+    /// (never built from the caller's `Host` header).
+    pub public_url: Option<String>,
 }
 
 impl GatewayConfig {
@@ -111,6 +115,7 @@ impl GatewayConfig {
             ray_max_body: backend::DEFAULT_MAX_LOG_BYTES,
             limits: Limits::default(),
             tls: None,
+            public_url: None,
         }
     }
 
@@ -180,7 +185,12 @@ impl Gateway {
     ) -> Result<Gateway, Box<dyn std::error::Error + Send + Sync>> {
         agent_server::check_token(&config.token)?;
         let ray = ray_client(&config)?;
+        let public_url = match &config.public_url {
+            Some(url) => Some(backend::public_url(url)?),
+            None => None,
+        };
         let backend = RayBackend::new(ray, config.plugins)
+            .with_public_url(public_url)
             .with_max_log_bytes(config.ray_max_body)
             .with_tail_settings(config.tail)
             .with_api_releases(config.api_releases);

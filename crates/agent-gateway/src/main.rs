@@ -104,6 +104,13 @@ struct Args {
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     client_ca: Option<PathBuf>,
 
+    /// The API's base URL as clients reach it (prefix included), e.g.
+    /// `https://agent.example/api/`: `next`/`previous` links are made absolute
+    /// under it. Without it they are relative to the API's base; never built from
+    /// a request's `Host` header.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+
     /// The largest WebSocket frame a client may send, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_ws_frame_bytes)]
     max_ws_frame_bytes: usize,
@@ -191,6 +198,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         config = config.ray_ca_pem(pem);
     }
     config.limits = limits;
+    config.public_url = args.public_url;
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let mut tls = TlsFiles::new(cert, key);
         if let Some(ca) = &args.client_ca {

@@ -349,7 +349,7 @@ impl RayClient {
 }
 
 /// Percent-encodes a query value (everything but unreserved characters).
-fn query_escape(value: &str) -> String {
+pub(crate) fn query_escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
