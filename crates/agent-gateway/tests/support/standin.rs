@@ -185,11 +185,25 @@ pub struct State {
     pub token: Option<String>,
     /// Every `Authorization` header value received.
     pub authorizations: Mutex<Vec<String>>,
+    /// Answers set by a test, by path (without the slashes around it, any method,
+    /// any query): they take the place of every other answer for that path, so a
+    /// test can make Ray answer anything (tests/untrusted_ray.rs).
+    pub answers: Mutex<HashMap<String, (u16, String)>>,
+    /// The path and body of every request with a body to a path of `answers`.
+    pub bodies: Mutex<Vec<(String, String)>>,
 }
 
 impl State {
     pub fn add(&self, id: &str, job: Job) {
         self.jobs.lock().unwrap().insert(id.into(), job);
+    }
+
+    /// Answers `status` and `body` to every request for `path` (`api/jobs/x`).
+    pub fn answer(&self, path: &str, status: u16, body: impl Into<String>) {
+        self.answers
+            .lock()
+            .unwrap()
+            .insert(path.trim_matches('/').to_owned(), (status, body.into()));
     }
 
     pub fn requested(&self, prefix: &str) -> usize {
@@ -272,6 +286,20 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
         if auth.as_deref() != Some(&format!("Bearer {token}")) {
             return Ok(text(401, "Unauthorized: a valid token is required"));
         }
+    }
+    let set = state
+        .answers
+        .lock()
+        .unwrap()
+        .get(path.trim_matches('/'))
+        .cloned();
+    if let Some((status, body)) = set {
+        let sent = req.into_body().collect().await.map(|b| b.to_bytes());
+        if let Some(sent) = sent.ok().filter(|b| !b.is_empty()) {
+            let sent = String::from_utf8_lossy(&sent).into_owned();
+            state.bodies.lock().unwrap().push((path, sent));
+        }
+        return Ok(text(status, body));
     }
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let job = |id: &str| state.jobs.lock().unwrap().get(id).cloned();
