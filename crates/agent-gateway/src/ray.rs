@@ -216,6 +216,9 @@ impl RayClient {
     ///
     /// The Jobs API's `/api/jobs/{id}/logs` holds the whole log in one JSON string
     /// and answers 500 when the log is not UTF-8; this answer is neither.
+    ///
+    /// Both ids come from Ray's answer: one that breaks the id rules is a 502
+    /// ([`crate::mapping::checked`]), never part of the URL.
     pub async fn driver_log(
         &self,
         submission_id: &str,
