@@ -10,6 +10,7 @@ use crate::plugins::{self, PluginRegistry};
 use crate::ray::RayClient;
 use crate::redact;
 use crate::tail::{spawn_tail, TailEvent as RayTailEvent, TailHandle, TailSettings};
+use agent_proto::query::{page_link, param as query_param};
 use agent_proto::{ClientError, JobId, NodeId, PluginLookup, ServeAppName, TaskId};
 use agent_server::{
     AgentBackend, BackendError, BackendResult, ErrorBody, LogBody, RequestContext, TailEvent,
@@ -180,70 +181,6 @@ pub fn public_url(url: &str) -> Result<String, ClientError> {
     Ok(url)
 }
 
-/// The link to one page of `plugin_releases/`, keeping the caller's filters:
-/// under `public_url` when one is configured, else relative to the API's base.
-///
-/// Relative to the API's base rather than to the request (`?page=2`): the SDK's
-/// `list_all` requests `next` as it is when it starts with its base URL and joins
-/// it to its base URL otherwise (`os.path.join(base_url, next)`), so a link
-/// relative to the base is the one both resolve alike; our clients count pages
-/// and read `next` only as "there is more".
-fn page_link(
-    public_url: Option<&str>,
-    filters: &[(&str, Option<&str>)],
-    page: usize,
-    size: usize,
-) -> String {
-    let mut query = String::new();
-    for (name, value) in filters {
-        if let Some(v) = value {
-            query.push_str(&format!("{name}={}&", crate::ray::query_escape(v)));
-        }
-    }
-    format!(
-        "{}plugin_releases/?{query}page={page}&page_size={size}",
-        public_url.unwrap_or("")
-    )
-}
-
-/// One query parameter, percent-decoded (`+` is a space).
-fn query_param(query: Option<&str>, name: &str) -> Option<String> {
-    query?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k) == name).then(|| percent_decode(v))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'+' {
-            out.push(b' ');
-        } else if b == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            match hex {
-                Some(v) => {
-                    out.push(v);
-                    i += 3;
-                    continue;
-                }
-                None => out.push(b'%'),
-            }
-        } else {
-            out.push(b);
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Ray's tail, as the serving layer's stream of events.
 struct RayTailStream {
     handle: TailHandle,
@@ -399,15 +336,13 @@ impl Routes {
         let count = matching.len();
         let start = (page - 1).saturating_mul(page_size).min(count);
         let end = start.saturating_add(page_size).min(count);
-        let filters = [("plugin", code.as_deref()), ("version", version.as_deref())];
-        let link = |p: usize| {
-            json!(page_link(
-                self.public_url.as_deref(),
-                &filters,
-                p,
-                page_size
-            ))
-        };
+        let filters: Vec<(&str, &str)> =
+            [("plugin", code.as_deref()), ("version", version.as_deref())]
+                .into_iter()
+                .filter_map(|(name, value)| Some((name, value?)))
+                .collect();
+        let base = self.public_url.as_deref().unwrap_or("");
+        let link = |p: usize| json!(page_link(base, "plugin_releases/", &filters, p, page_size));
         Ok(json!({
             "count": count,
             "next": if end < count { link(page + 1) } else { Value::Null },
@@ -654,29 +589,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn query_params_decode() {
-        let q = Some("job_id=raysubmit_1&plugin=a%20b&x&page=2+3");
-        assert_eq!(query_param(q, "job_id").as_deref(), Some("raysubmit_1"));
-        assert_eq!(query_param(q, "plugin").as_deref(), Some("a b"));
-        assert_eq!(query_param(q, "x").as_deref(), Some(""));
-        assert_eq!(query_param(q, "page").as_deref(), Some("2 3"));
-        assert_eq!(query_param(q, "nope"), None);
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%4"), "%4");
-        assert_eq!(percent_decode("%41%zz"), "A%zz");
-    }
-
-    #[test]
-    fn page_links_keep_filters_and_never_name_a_host_of_the_caller() {
-        let filters = [("plugin", Some("a b&c")), ("version", None)];
-        assert_eq!(
-            page_link(None, &filters, 2, 10),
-            "plugin_releases/?plugin=a%20b%26c&page=2&page_size=10"
-        );
-        assert_eq!(
-            page_link(Some("https://agent.example/x/"), &[], 3, 5),
-            "https://agent.example/x/plugin_releases/?page=3&page_size=5"
-        );
+    fn public_urls_are_checked() {
         for bad in [
             "",
             "ftp://h/",

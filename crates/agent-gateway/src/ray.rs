@@ -351,18 +351,8 @@ impl RayClient {
     }
 }
 
-/// Percent-encodes a query value (everything but unreserved characters).
-pub(crate) fn query_escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+// A value in a URL to Ray is encoded as every query is (agent_proto's one rule).
+use agent_proto::query::encode_component as query_escape;
 
 /// A refused WebSocket upgrade carries Ray's body: cut its stack trace too.
 fn scrub_ray_error(err: ClientError) -> ClientError {
