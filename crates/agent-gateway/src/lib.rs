@@ -45,7 +45,7 @@ pub(crate) mod test_fixtures;
 
 pub use backend::RayBackend;
 pub use plugins::PluginRegistry;
-pub use ray::RayClient;
+pub use ray::{RayClient, RayTokenHeader};
 pub use tail::TailSettings;
 
 use agent_proto::{ClientError, Secret, Timeouts};
@@ -78,6 +78,10 @@ pub struct GatewayConfig {
     /// The token of a dashboard started with `RAY_AUTH_MODE=token`, sent as
     /// `Authorization: Bearer <token>` (never logged).
     pub ray_token: Option<Secret>,
+    /// Which headers carry `ray_token` (`Authorization` by default; KubeRay's
+    /// `X-Ray-Authorization` for a dashboard behind a proxy that consumes
+    /// `Authorization`, or both).
+    pub ray_token_header: RayTokenHeader,
     /// PEM certificates of a private CA to trust for an `https://` dashboard.
     pub ray_ca_pem: Option<Vec<u8>>,
     /// The largest whole answer read from Ray (streamed logs are not bounded by
@@ -111,6 +115,7 @@ impl GatewayConfig {
             log_requests: true,
             api_releases: false,
             ray_token: None,
+            ray_token_header: RayTokenHeader::default(),
             ray_ca_pem: None,
             ray_max_body: backend::DEFAULT_MAX_LOG_BYTES,
             limits: Limits::default(),
@@ -122,6 +127,12 @@ impl GatewayConfig {
     /// Sets the token Ray's dashboard wants (`RAY_AUTH_MODE=token`).
     pub fn ray_token(mut self, token: impl Into<Secret>) -> Self {
         self.ray_token = Some(token.into());
+        self
+    }
+
+    /// Sets which headers carry the Ray token ([`RayTokenHeader`]).
+    pub fn ray_token_header(mut self, header: RayTokenHeader) -> Self {
+        self.ray_token_header = header;
         self
     }
 
@@ -172,7 +183,9 @@ pub fn ray_client(config: &GatewayConfig) -> Result<RayClient, ClientError> {
     ));
     let ray = RayClient::new(transport, address);
     match &config.ray_token {
-        Some(token) => ray.with_token(token),
+        Some(token) => Ok(ray
+            .with_token(token)?
+            .with_token_header(config.ray_token_header)),
         None => Ok(ray),
     }
 }

@@ -5,7 +5,7 @@
 //!     --token "$AGENT_TOKEN" --plugins plugins.toml
 //! ```
 
-use agent_gateway::{Gateway, GatewayConfig, PluginRegistry};
+use agent_gateway::{Gateway, GatewayConfig, PluginRegistry, RayTokenHeader};
 use agent_proto::Secret;
 use agent_server::{Limits, TlsFiles};
 use clap::Parser;
@@ -26,7 +26,7 @@ struct Args {
     listen: String,
 
     /// The token of a Ray dashboard started with `RAY_AUTH_MODE=token`, sent to it
-    /// as `Authorization: Bearer <token>` (never logged).
+    /// as `Authorization: Bearer <token>` (never logged; see --ray-token-header).
     #[arg(
         long,
         env = "RAY_AUTH_TOKEN",
@@ -34,6 +34,13 @@ struct Args {
         value_name = "TOKEN"
     )]
     ray_token: Option<String>,
+
+    /// Which headers carry the Ray token, as `Bearer <token>`: `authorization`,
+    /// `x-ray-authorization` (as KubeRay's dashboard client sends it, for a
+    /// dashboard behind a proxy that consumes `Authorization`; Ray reads it when
+    /// `Authorization` is absent) or `both`.
+    #[arg(long, value_name = "HEADER", default_value_t = RayTokenHeader::default())]
+    ray_token_header: RayTokenHeader,
 
     /// PEM file of a private CA to trust for an `https://` Ray dashboard.
     #[arg(long, value_name = "FILE")]
@@ -142,6 +149,7 @@ impl std::fmt::Debug for Args {
             .field("listen", &self.listen)
             .field("token", &"[redacted]")
             .field("ray_token", &self.ray_token.as_ref().map(|_| "[redacted]"))
+            .field("ray_token_header", &self.ray_token_header)
             .field("ray_ca", &self.ray_ca)
             .field("plugins", &self.plugins)
             .finish_non_exhaustive()
@@ -192,6 +200,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     if let Some(token) = args.ray_token.filter(|t| !t.is_empty()) {
         config = config.ray_token(Secret::new(token));
     }
+    config = config.ray_token_header(args.ray_token_header);
     if let Some(path) = &args.ray_ca {
         let pem = std::fs::read(path)
             .map_err(|e| format!("cannot read the Ray CA file {}: {e}", path.display()))?;

@@ -7,7 +7,7 @@ use crate::mapping::{checked, ray_error, unwrap_state_envelope, RayValue};
 use agent_proto::{ClientError, Job, JobId, Secret, StopJobResponse};
 use agent_transport::{BodyStream, Request, Response, Transport, WsOptions, WsStream};
 use bytes::Bytes;
-use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use http::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -27,6 +27,8 @@ pub struct RayClient {
     /// `Authorization: Bearer <token>` for a dashboard with token auth (marked
     /// sensitive: no `Debug` print shows it).
     auth: Option<HeaderValue>,
+    /// Which headers carry `auth`.
+    token_header: RayTokenHeader,
 }
 
 /// Where a job's driver log can be read from.
@@ -63,6 +65,70 @@ impl fmt::Debug for RayClient {
 /// How many items a State API list asks for (Ray's own default is 100).
 pub const STATE_API_LIMIT: u32 = 10_000;
 
+/// The header Ray's dashboard reads the token from when a proxy in front of it
+/// consumes `Authorization` (Ray reads `Authorization` first, then this one).
+pub const X_RAY_AUTHORIZATION: &str = "x-ray-authorization";
+
+/// Which headers carry the Ray token (`--ray-token-header`), each as
+/// `Bearer <token>`: Ray's dashboard reads `Authorization` and, when there is none,
+/// `X-Ray-Authorization`, the one KubeRay's dashboard client sends so that a proxy
+/// in front of the dashboard may consume `Authorization` for itself.
+///
+/// ```
+/// use agent_gateway::ray::RayTokenHeader;
+///
+/// let h: RayTokenHeader = "x-ray-authorization".parse()?;
+/// assert_eq!(h, RayTokenHeader::XRayAuthorization);
+/// assert_eq!(RayTokenHeader::default().to_string(), "authorization");
+/// assert_eq!("both".parse::<RayTokenHeader>()?.names().len(), 2);
+/// # Ok::<(), String>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RayTokenHeader {
+    /// `Authorization` only (Ray's own clients; the default).
+    #[default]
+    Authorization,
+    /// `X-Ray-Authorization` only (KubeRay's dashboard client).
+    XRayAuthorization,
+    /// Both, for a dashboard reached directly or through such a proxy.
+    Both,
+}
+
+impl RayTokenHeader {
+    /// The header names it sends.
+    pub fn names(self) -> Vec<HeaderName> {
+        let x_ray = HeaderName::from_static(X_RAY_AUTHORIZATION);
+        match self {
+            RayTokenHeader::Authorization => vec![AUTHORIZATION],
+            RayTokenHeader::XRayAuthorization => vec![x_ray],
+            RayTokenHeader::Both => vec![AUTHORIZATION, x_ray],
+        }
+    }
+}
+
+impl std::str::FromStr for RayTokenHeader {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "authorization" => Ok(RayTokenHeader::Authorization),
+            "x-ray-authorization" => Ok(RayTokenHeader::XRayAuthorization),
+            "both" => Ok(RayTokenHeader::Both),
+            _ => Err("expected authorization, x-ray-authorization or both".into()),
+        }
+    }
+}
+
+impl fmt::Display for RayTokenHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RayTokenHeader::Authorization => "authorization",
+            RayTokenHeader::XRayAuthorization => "x-ray-authorization",
+            RayTokenHeader::Both => "both",
+        })
+    }
+}
+
 impl RayClient {
     /// A client of the dashboard at `address` (for messages), reached through
     /// `transport` (whose base URL is that address).
@@ -72,6 +138,7 @@ impl RayClient {
             transport,
             address: address.trim_end_matches('/').into(),
             auth: None,
+            token_header: RayTokenHeader::default(),
         }
     }
 
@@ -90,10 +157,20 @@ impl RayClient {
         Ok(self)
     }
 
+    /// Sends the token in `header` (default `Authorization`) instead; see
+    /// [`RayTokenHeader`].
+    pub fn with_token_header(mut self, header: RayTokenHeader) -> Self {
+        self.token_header = header;
+        self
+    }
+
     fn request(&self, method: Method, path: impl Into<String>) -> Request {
         let mut request = Request::new(method, path);
         if let Some(auth) = &self.auth {
-            request.headers.insert(AUTHORIZATION, auth.clone());
+            for name in self.token_header.names() {
+                // the clone keeps the value marked sensitive
+                request.headers.insert(name, auth.clone());
+            }
         }
         request
     }
