@@ -11,14 +11,14 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex, Once};
 
-use agent_client_async::{AsyncAgentClient, Protocol, RetryPolicy, StreamLimits, TailOptions};
+use agent_client_async::{AsyncAgentClient, Protocol};
 use agent_gateway::{GatewayConfig, RayClient, RayTokenHeader};
 use agent_proto::{JobId, Secret};
 use agent_transport::memory::{MemoryReply, MemoryTransport};
 use agent_transport::Request;
 use proptest::prelude::*;
 use support::standin::{self, Job, Log, State};
-use support::{collect, standin_gateway};
+use support::{collect, standin_client, standin_gateway, tail_options};
 
 /// Every log line written in this test binary (the gateway's, the serving
 /// layer's, the transport's: everything at TRACE, spans included).
@@ -53,17 +53,7 @@ fn logs() -> String {
 }
 
 fn client(url: String) -> AsyncAgentClient {
-    AsyncAgentClient::builder(url, "tok")
-        .stream_limits(StreamLimits::unlimited())
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap()
-}
-
-fn options(protocol: Protocol) -> TailOptions {
-    TailOptions::new()
-        .protocol(protocol)
-        .timeout(std::time::Duration::from_secs(30))
+    standin_client(url, "tok")
 }
 
 const HEADERS: [RayTokenHeader; 3] = [
@@ -104,7 +94,7 @@ async fn walk(token: &str, header: RayTokenHeader, proxy: bool) {
         shown.push(serde_json::to_string(&job.unwrap()).unwrap());
         assert_eq!(unknown.status_code(), 404, "{unknown}");
         for protocol in [Protocol::WebSocket, Protocol::Http] {
-            let lines = collect(&c, "raysubmit_auth", options(protocol))
+            let lines = collect(&c, "raysubmit_auth", tail_options(protocol))
                 .await
                 .unwrap();
             assert_eq!(lines, ["one", "two"], "{protocol}");
@@ -119,7 +109,7 @@ async fn walk(token: &str, header: RayTokenHeader, proxy: bool) {
         assert_eq!(e.status_code(), 502, "{e}");
         assert!(e.to_string().contains("refused the gateway (401)"), "{e}");
         shown.push(format!("{e} {e:?}"));
-        let tail = collect(&c, "raysubmit_auth", options(Protocol::WebSocket)).await;
+        let tail = collect(&c, "raysubmit_auth", tail_options(Protocol::WebSocket)).await;
         let e = tail.unwrap_err();
         shown.push(format!("{e} {e:?}"));
     }
@@ -156,7 +146,7 @@ async fn walk(token: &str, header: RayTokenHeader, proxy: bool) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(12))]
+    #![proptest_config(support::replayed(12))]
 
     /// Generated tokens (any characters a header value carries), each header
     /// choice, with and without a proxy that takes `Authorization`.
@@ -269,7 +259,7 @@ async fn the_binary_sends_x_ray_authorization_and_never_prints_the_token() {
     };
     let c = client(url);
     assert_eq!(c.get_job_logs("raysubmit_bin").await.unwrap(), "a\nb\n");
-    let lines = collect(&c, "raysubmit_bin", options(Protocol::Auto))
+    let lines = collect(&c, "raysubmit_bin", tail_options(Protocol::Auto))
         .await
         .unwrap();
     assert_eq!(lines, ["a", "b"]);

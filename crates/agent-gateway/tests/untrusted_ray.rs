@@ -9,14 +9,14 @@
 
 mod support;
 
-use agent_client_async::{AsyncAgentClient, Protocol, RetryPolicy, StreamLimits, TailOptions};
+use agent_client_async::{AsyncAgentClient, Protocol};
 use agent_gateway::{Gateway, GatewayConfig, PluginRegistry};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use support::standin::{self, Job, Log, State, DRIVER_NODE};
-use support::{collect, raw_request, standin_gateway};
+use support::{collect, raw_request, standin_client, standin_gateway, tail_options};
 
 const TOKEN: &str = "untrusted-ray-token";
 
@@ -340,7 +340,7 @@ async fn walk(w: &World, s: &[String; 6]) -> Vec<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(support::replayed(24))]
 
     /// Generated Ray answers, credential-bearing runtime_envs nested in every
     /// route's answer, as objects or serialised into strings (compact or pretty):
@@ -397,11 +397,7 @@ fn a_tasks_serialized_runtime_env_is_opened_and_hidden() {
 // -- item 4: ids from Ray's answers ------------------------------------------------
 
 fn client(url: String) -> AsyncAgentClient {
-    AsyncAgentClient::builder(url, TOKEN)
-        .stream_limits(StreamLimits::unlimited())
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap()
+    standin_client(url, TOKEN)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -473,10 +469,7 @@ async fn a_tail_ends_with_an_error_rather_than_read_a_crafted_log_file() {
     let gw = standin_gateway(GatewayConfig::new(address, TOKEN)).await;
     let client = client(gw.url());
     for protocol in [Protocol::WebSocket, Protocol::Http] {
-        let options = TailOptions::new()
-            .protocol(protocol)
-            .timeout(std::time::Duration::from_secs(30));
-        let err = collect(&client, "raysubmit_tail", options)
+        let err = collect(&client, "raysubmit_tail", tail_options(protocol))
             .await
             .expect_err("the tail cannot complete without its final log");
         assert!(
@@ -498,7 +491,7 @@ enum Crafted {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(support::replayed(24))]
 
     /// Generated ids that break the id rules (characters that change a query or a
     /// path, control characters, too long), in each field of Ray's job answer that

@@ -130,7 +130,14 @@ async fn following_next_as_the_sdk_does_lists_every_release() {
 const CODES: &[&str] = &["a b", "x&y=1", "é#/?%+"];
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    // a failing case is saved beside this file and its seed printed, so the next
+    // run replays it (the workspace's rule for integration tests)
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..ProptestConfig::with_cases(24)
+    })]
 
     /// Whatever the releases (codes with blanks, `&`, `=`, `%`, `+`, `#`, `/`,
     /// non-ASCII), the filter and the page size, following `next` from page 1 as
