@@ -5,32 +5,7 @@
 
 use agent_proto::ClientError;
 
-/// Percent-encodes a query key or value (RFC 3986 unreserved characters pass).
-pub(crate) fn encode_query_component(s: &str, out: &mut String) {
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[(b >> 4) as usize]));
-            out.push(char::from(HEX[(b & 0xf) as usize]));
-        }
-    }
-}
-
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
-
-/// Appends `?k=v&...` to `path` (nothing when `query` is empty).
-pub(crate) fn with_query<K: AsRef<str>, V: AsRef<str>>(path: &str, query: &[(K, V)]) -> String {
-    let mut out = path.to_owned();
-    for (i, (k, v)) in query.iter().enumerate() {
-        out.push(if i == 0 { '?' } else { '&' });
-        encode_query_component(k.as_ref(), &mut out);
-        out.push('=');
-        encode_query_component(v.as_ref(), &mut out);
-    }
-    out
-}
+pub(crate) use agent_proto::query::with_query;
 
 /// A caller-supplied path for a raw request, checked segment by segment.
 ///

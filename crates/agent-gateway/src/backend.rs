@@ -1,15 +1,20 @@
 //! [`RayBackend`]: the agent operations answered from a Ray cluster, as the
 //! serving layer (`agent-server`) asks for them ([`AgentBackend`]).
+//!
+//! The routes are answered by `Routes`; [`RayBackend`] is the boundary every answer
+//! crosses on its way out, where credentials are hidden ([`redact::answer`]) from
+//! every JSON answer, error message and tail error, whatever route made it.
 
 use crate::mapping::{self, client_error_message};
 use crate::plugins::{self, PluginRegistry};
 use crate::ray::RayClient;
 use crate::redact;
 use crate::tail::{spawn_tail, TailEvent as RayTailEvent, TailHandle, TailSettings};
+use agent_proto::query::{page_link, param as query_param};
 use agent_proto::{ClientError, JobId, NodeId, PluginLookup, ServeAppName, TaskId};
 use agent_server::{
-    AgentBackend, BackendError, BackendResult, LogBody, RequestContext, TailEvent, TailProtocol,
-    TailStream,
+    AgentBackend, BackendError, BackendResult, ErrorBody, LogBody, RequestContext, TailEvent,
+    TailProtocol, TailStream,
 };
 use async_trait::async_trait;
 use futures_core::Stream;
@@ -23,11 +28,20 @@ use std::task::{Context, Poll};
 /// plugin releases of a [`PluginRegistry`].
 #[derive(Debug)]
 pub struct RayBackend {
+    routes: Routes,
+}
+
+/// The routes' answers as made from Ray's (credentials still in them).
+#[derive(Debug)]
+struct Routes {
     ray: RayClient,
     plugins: RwLock<PluginRegistry>,
     tail: TailSettings,
     api_releases: bool,
     max_log_bytes: usize,
+    /// The API's base URL as clients reach it, for absolute links (`None`: links
+    /// are relative to the API's base).
+    public_url: Option<String>,
 }
 
 /// The default largest log read whole from the Jobs API (`jobs/{id}/logs/` where
@@ -39,11 +53,14 @@ impl RayBackend {
     /// A backend over `ray` running the releases of `plugins`.
     pub fn new(ray: RayClient, plugins: PluginRegistry) -> Self {
         RayBackend {
-            ray,
-            plugins: RwLock::new(plugins),
-            tail: TailSettings::default(),
-            api_releases: false,
-            max_log_bytes: DEFAULT_MAX_LOG_BYTES,
+            routes: Routes {
+                ray,
+                plugins: RwLock::new(plugins),
+                tail: TailSettings::default(),
+                api_releases: false,
+                max_log_bytes: DEFAULT_MAX_LOG_BYTES,
+                public_url: None,
+            },
         }
     }
 
@@ -51,7 +68,7 @@ impl RayBackend {
     /// the log-file API is unavailable (a log file is streamed, of any size; a tail
     /// streams any log).
     pub fn with_max_log_bytes(mut self, max: usize) -> Self {
-        self.max_log_bytes = max;
+        self.routes.max_log_bytes = max;
         self
     }
 
@@ -59,10 +76,33 @@ impl RayBackend {
     /// default: a release's entrypoint is a shell command run on the cluster, so
     /// by default only the operator's registry file defines them.
     pub fn with_api_releases(mut self, allowed: bool) -> Self {
-        self.api_releases = allowed;
+        self.routes.api_releases = allowed;
         self
     }
 
+    /// Makes the `next` and `previous` links of paged answers absolute, under
+    /// `url` (the API's base URL as clients reach it, prefix included, checked by
+    /// [`public_url`]). Without it they are relative to the API's base
+    /// (`plugin_releases/?page=2&page_size=10`): never built from the caller's
+    /// `Host` header, which anyone can set.
+    pub fn with_public_url(mut self, url: Option<String>) -> Self {
+        self.routes.public_url = url;
+        self
+    }
+
+    /// Sets how tails pace themselves.
+    pub fn with_tail_settings(mut self, settings: TailSettings) -> Self {
+        self.routes.tail = settings;
+        self
+    }
+
+    /// The Ray client underneath.
+    pub fn ray(&self) -> &RayClient {
+        &self.routes.ray
+    }
+}
+
+impl Routes {
     fn check_api_releases(&self) -> BackendResult<()> {
         if self.api_releases {
             Ok(())
@@ -73,17 +113,6 @@ impl RayBackend {
                  start it with --allow-api-releases to create or delete them through the API",
             ))
         }
-    }
-
-    /// Sets how tails pace themselves.
-    pub fn with_tail_settings(mut self, settings: TailSettings) -> Self {
-        self.tail = settings;
-        self
-    }
-
-    /// The Ray client underneath.
-    pub fn ray(&self) -> &RayClient {
-        &self.ray
     }
 
     fn registry(&self) -> std::sync::RwLockReadGuard<'_, PluginRegistry> {
@@ -120,42 +149,36 @@ pub fn to_backend(err: ClientError) -> BackendError {
     }
 }
 
-/// One query parameter, percent-decoded (`+` is a space).
-fn query_param(query: Option<&str>, name: &str) -> Option<String> {
-    query?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k) == name).then(|| percent_decode(v))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'+' {
-            out.push(b' ');
-        } else if b == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            match hex {
-                Some(v) => {
-                    out.push(v);
-                    i += 3;
-                    continue;
-                }
-                None => out.push(b'%'),
-            }
-        } else {
-            out.push(b);
-        }
-        i += 1;
+/// Checks a public URL (`--public-url`): `http://` or `https://`, a host, no
+/// query, fragment or userinfo; returned with a trailing `/`, ready for links.
+///
+/// ```
+/// use agent_gateway::backend::public_url;
+///
+/// assert_eq!(public_url("https://agent.example/api").unwrap(), "https://agent.example/api/");
+/// assert_eq!(public_url("evil.example").unwrap_err().status_code(), 400);
+/// ```
+pub fn public_url(url: &str) -> Result<String, ClientError> {
+    let invalid = |reason: &str| ClientError::invalid("public URL", format!("{url:?}: {reason}"));
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| invalid("must start with http:// or https://"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() {
+        return Err(invalid("has no host"));
     }
-    String::from_utf8_lossy(&out).into_owned()
+    if host.contains('@') {
+        return Err(invalid("must not hold a user or password"));
+    }
+    if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("must not hold a query, a fragment or blanks"));
+    }
+    let mut url = url.to_owned();
+    if !url.ends_with('/') {
+        url.push('/');
+    }
+    Ok(url)
 }
 
 /// Ray's tail, as the serving layer's stream of events.
@@ -172,7 +195,11 @@ impl Stream for RayTailStream {
             event.map(|e| match e {
                 RayTailEvent::Line(line) => TailEvent::Log(line),
                 RayTailEvent::Complete => TailEvent::Complete,
-                RayTailEvent::Error(message) => TailEvent::Error(message),
+                // A tail's error crosses the boundary here, not in `RayBackend`'s
+                // answer (the stream outlives it): hidden as every message is.
+                RayTailEvent::Error(message) => {
+                    TailEvent::Error(redact::text(&message).into_owned())
+                }
             })
         })
     }
@@ -182,8 +209,8 @@ fn is_hex(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-#[async_trait]
-impl AgentBackend for RayBackend {
+/// Routes' answers, with Ray's credentials still in them.
+impl Routes {
     async fn health(&self, _ctx: &RequestContext) -> BackendResult<Value> {
         let version = self.ray.version().await.map_err(to_backend)?;
         let gcs = self.ray.gcs_healthy().await.ok();
@@ -191,17 +218,11 @@ impl AgentBackend for RayBackend {
     }
 
     async fn list_jobs(&self, _ctx: &RequestContext) -> BackendResult<Value> {
-        let mut jobs = self.ray.list_jobs().await.map_err(to_backend)?;
-        if let Value::Array(list) = &mut jobs {
-            list.iter_mut().for_each(redact::job);
-        }
-        Ok(jobs)
+        self.ray.list_jobs().await.map_err(to_backend)
     }
 
     async fn get_job(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
-        let mut job = self.ray.get_job_value(job).await.map_err(to_backend)?;
-        redact::job(&mut job);
-        Ok(job)
+        self.ray.get_job_value(job).await.map_err(to_backend)
     }
 
     async fn job_logs(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<LogBody> {
@@ -315,12 +336,13 @@ impl AgentBackend for RayBackend {
         let count = matching.len();
         let start = (page - 1).saturating_mul(page_size).min(count);
         let end = start.saturating_add(page_size).min(count);
-        let link = |p: usize| {
-            json!(format!(
-                "{}plugin_releases/?page={p}&page_size={page_size}",
-                ctx.base_url
-            ))
-        };
+        let filters: Vec<(&str, &str)> =
+            [("plugin", code.as_deref()), ("version", version.as_deref())]
+                .into_iter()
+                .filter_map(|(name, value)| Some((name, value?)))
+                .collect();
+        let base = self.public_url.as_deref().unwrap_or("");
+        let link = |p: usize| json!(page_link(base, "plugin_releases/", &filters, p, page_size));
         Ok(json!({
             "count": count,
             "next": if end < count { link(page + 1) } else { Value::Null },
@@ -408,21 +430,176 @@ impl AgentBackend for RayBackend {
     }
 }
 
+/// An answer on its way out: credentials hidden wherever they sit.
+fn shown(answer: BackendResult<Value>) -> BackendResult<Value> {
+    match answer {
+        Ok(mut value) => {
+            redact::answer(&mut value);
+            Ok(value)
+        }
+        Err(e) => Err(shown_error(e)),
+    }
+}
+
+/// An error on its way out: its message may quote Ray's (a runtime_env that
+/// failed to set up names its URL), so it is cleaned as an answer is.
+fn shown_error(mut err: BackendError) -> BackendError {
+    match &mut err.body {
+        ErrorBody::Json(value) => redact::answer(value),
+        ErrorBody::Text(text) => {
+            if let std::borrow::Cow::Owned(clean) = redact::text(text) {
+                *text = clean;
+            }
+        }
+    }
+    err
+}
+
+/// The boundary: every route's answer passes through [`shown`] (or its error
+/// through [`shown_error`]) and nothing else is added here.
+#[async_trait]
+impl AgentBackend for RayBackend {
+    async fn health(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        shown(self.routes.health(ctx).await)
+    }
+
+    async fn list_jobs(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        shown(self.routes.list_jobs(ctx).await)
+    }
+
+    async fn get_job(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
+        shown(self.routes.get_job(ctx, job).await)
+    }
+
+    async fn job_logs(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<LogBody> {
+        // The log is the job's own output, shown as it printed it.
+        self.routes.job_logs(ctx, job).await.map_err(shown_error)
+    }
+
+    async fn stop_job(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
+        shown(self.routes.stop_job(ctx, job).await)
+    }
+
+    async fn tail(
+        &self,
+        ctx: &RequestContext,
+        job: &JobId,
+        protocol: TailProtocol,
+    ) -> BackendResult<TailStream> {
+        self.routes
+            .tail(ctx, job, protocol)
+            .await
+            .map_err(shown_error)
+    }
+
+    async fn list_nodes(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        shown(self.routes.list_nodes(ctx).await)
+    }
+
+    async fn get_node(&self, ctx: &RequestContext, node: &NodeId) -> BackendResult<Value> {
+        shown(self.routes.get_node(ctx, node).await)
+    }
+
+    async fn list_tasks(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        shown(self.routes.list_tasks(ctx).await)
+    }
+
+    async fn get_task(&self, ctx: &RequestContext, task: &TaskId) -> BackendResult<Value> {
+        shown(self.routes.get_task(ctx, task).await)
+    }
+
+    async fn list_serve_applications(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        shown(self.routes.list_serve_applications(ctx).await)
+    }
+
+    async fn get_serve_application(
+        &self,
+        ctx: &RequestContext,
+        name: &ServeAppName,
+    ) -> BackendResult<Value> {
+        shown(self.routes.get_serve_application(ctx, name).await)
+    }
+
+    async fn delete_serve_application(
+        &self,
+        ctx: &RequestContext,
+        name: &ServeAppName,
+    ) -> BackendResult<()> {
+        self.routes
+            .delete_serve_application(ctx, name)
+            .await
+            .map_err(shown_error)
+    }
+
+    async fn list_plugin_releases(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        shown(self.routes.list_plugin_releases(ctx).await)
+    }
+
+    async fn get_plugin_release(
+        &self,
+        ctx: &RequestContext,
+        lookup: &PluginLookup,
+    ) -> BackendResult<Value> {
+        shown(self.routes.get_plugin_release(ctx, lookup).await)
+    }
+
+    async fn create_plugin_release(
+        &self,
+        ctx: &RequestContext,
+        body: Value,
+    ) -> BackendResult<Value> {
+        shown(self.routes.create_plugin_release(ctx, body).await)
+    }
+
+    async fn delete_plugin_release(
+        &self,
+        ctx: &RequestContext,
+        lookup: &PluginLookup,
+    ) -> BackendResult<()> {
+        self.routes
+            .delete_plugin_release(ctx, lookup)
+            .await
+            .map_err(shown_error)
+    }
+
+    async fn run_plugin_release(
+        &self,
+        ctx: &RequestContext,
+        lookup: &PluginLookup,
+        body: Value,
+    ) -> BackendResult<Value> {
+        shown(self.routes.run_plugin_release(ctx, lookup, body).await)
+    }
+
+    async fn run_debug_plugin_release(
+        &self,
+        ctx: &RequestContext,
+        body: Value,
+    ) -> BackendResult<Value> {
+        shown(self.routes.run_debug_plugin_release(ctx, body).await)
+    }
+
+    async fn gpu_status(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        shown(self.routes.gpu_status(ctx).await)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn query_params_decode() {
-        let q = Some("job_id=raysubmit_1&plugin=a%20b&x&page=2+3");
-        assert_eq!(query_param(q, "job_id").as_deref(), Some("raysubmit_1"));
-        assert_eq!(query_param(q, "plugin").as_deref(), Some("a b"));
-        assert_eq!(query_param(q, "x").as_deref(), Some(""));
-        assert_eq!(query_param(q, "page").as_deref(), Some("2 3"));
-        assert_eq!(query_param(q, "nope"), None);
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%4"), "%4");
-        assert_eq!(percent_decode("%41%zz"), "A%zz");
+    fn public_urls_are_checked() {
+        for bad in [
+            "",
+            "ftp://h/",
+            "https://",
+            "https://u:p@h/",
+            "https://h/?a",
+            "https://h /",
+        ] {
+            assert_eq!(public_url(bad).unwrap_err().status_code(), 400, "{bad}");
+        }
     }
 
     #[test]

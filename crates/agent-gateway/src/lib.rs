@@ -45,7 +45,7 @@ pub(crate) mod test_fixtures;
 
 pub use backend::RayBackend;
 pub use plugins::PluginRegistry;
-pub use ray::RayClient;
+pub use ray::{RayClient, RayTokenHeader};
 pub use tail::TailSettings;
 
 use agent_proto::{ClientError, Secret, Timeouts};
@@ -78,6 +78,10 @@ pub struct GatewayConfig {
     /// The token of a dashboard started with `RAY_AUTH_MODE=token`, sent as
     /// `Authorization: Bearer <token>` (never logged).
     pub ray_token: Option<Secret>,
+    /// Which headers carry `ray_token` (`Authorization` by default; KubeRay's
+    /// `X-Ray-Authorization` for a dashboard behind a proxy that consumes
+    /// `Authorization`, or both).
+    pub ray_token_header: RayTokenHeader,
     /// PEM certificates of a private CA to trust for an `https://` dashboard.
     pub ray_ca_pem: Option<Vec<u8>>,
     /// The largest whole answer read from Ray (streamed logs are not bounded by
@@ -89,6 +93,10 @@ pub struct GatewayConfig {
     /// Terminate TLS with these PEM files (optionally requiring client certificates;
     /// reloaded when they change); `None` serves plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// The API's base URL as clients reach it (`--public-url`, prefix included), for
+    /// absolute `next`/`previous` links; `None`: links relative to the API's base
+    /// (never built from the caller's `Host` header).
+    pub public_url: Option<String>,
 }
 
 impl GatewayConfig {
@@ -107,16 +115,24 @@ impl GatewayConfig {
             log_requests: true,
             api_releases: false,
             ray_token: None,
+            ray_token_header: RayTokenHeader::default(),
             ray_ca_pem: None,
             ray_max_body: backend::DEFAULT_MAX_LOG_BYTES,
             limits: Limits::default(),
             tls: None,
+            public_url: None,
         }
     }
 
     /// Sets the token Ray's dashboard wants (`RAY_AUTH_MODE=token`).
     pub fn ray_token(mut self, token: impl Into<Secret>) -> Self {
         self.ray_token = Some(token.into());
+        self
+    }
+
+    /// Sets which headers carry the Ray token ([`RayTokenHeader`]).
+    pub fn ray_token_header(mut self, header: RayTokenHeader) -> Self {
+        self.ray_token_header = header;
         self
     }
 
@@ -170,7 +186,9 @@ pub fn ray_client(config: &GatewayConfig) -> Result<RayClient, ClientError> {
     ));
     let ray = RayClient::new(transport, address);
     match &config.ray_token {
-        Some(token) => ray.with_token(token),
+        Some(token) => Ok(ray
+            .with_token(token)?
+            .with_token_header(config.ray_token_header)),
         None => Ok(ray),
     }
 }
@@ -183,7 +201,12 @@ impl Gateway {
     ) -> Result<Gateway, Box<dyn std::error::Error + Send + Sync>> {
         agent_server::check_token(&config.token)?;
         let ray = ray_client(&config)?;
+        let public_url = match &config.public_url {
+            Some(url) => Some(backend::public_url(url)?),
+            None => None,
+        };
         let backend = RayBackend::new(ray, config.plugins)
+            .with_public_url(public_url)
             .with_max_log_bytes(config.ray_max_body)
             .with_tail_settings(config.tail)
             .with_api_releases(config.api_releases);

@@ -5,7 +5,7 @@
 //!     --token "$AGENT_TOKEN" --plugins plugins.toml
 //! ```
 
-use agent_gateway::{Gateway, GatewayConfig, PluginRegistry};
+use agent_gateway::{Gateway, GatewayConfig, PluginRegistry, RayTokenHeader};
 use agent_proto::Secret;
 use agent_server::{Limits, TlsFiles};
 use clap::Parser;
@@ -26,7 +26,7 @@ struct Args {
     listen: String,
 
     /// The token of a Ray dashboard started with `RAY_AUTH_MODE=token`, sent to it
-    /// as `Authorization: Bearer <token>` (never logged).
+    /// as `Authorization: Bearer <token>` (never logged; see --ray-token-header).
     #[arg(
         long,
         env = "RAY_AUTH_TOKEN",
@@ -34,6 +34,13 @@ struct Args {
         value_name = "TOKEN"
     )]
     ray_token: Option<String>,
+
+    /// Which headers carry the Ray token, as `Bearer <token>`: `authorization`,
+    /// `x-ray-authorization` (as KubeRay's dashboard client sends it, for a
+    /// dashboard behind a proxy that consumes `Authorization`; Ray reads it when
+    /// `Authorization` is absent) or `both`.
+    #[arg(long, value_name = "HEADER", default_value_t = RayTokenHeader::default())]
+    ray_token_header: RayTokenHeader,
 
     /// PEM file of a private CA to trust for an `https://` Ray dashboard.
     #[arg(long, value_name = "FILE")]
@@ -103,6 +110,13 @@ struct Args {
     /// Require client certificates signed by this CA (PEM): mutual TLS.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     client_ca: Option<PathBuf>,
+
+    /// The API's base URL as clients reach it (prefix included), e.g.
+    /// `https://agent.example/api/`: `next`/`previous` links are made absolute
+    /// under it. Without it they are relative to the API's base; never built from
+    /// a request's `Host` header.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
 
     /// The largest WebSocket frame a client may send, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_ws_frame_bytes)]
@@ -179,6 +193,7 @@ impl std::fmt::Debug for Args {
             .field("listen", &self.listen)
             .field("token", &"[redacted]")
             .field("ray_token", &self.ray_token.as_ref().map(|_| "[redacted]"))
+            .field("ray_token_header", &self.ray_token_header)
             .field("ray_ca", &self.ray_ca)
             .field("plugins", &self.plugins)
             .finish_non_exhaustive()
@@ -229,12 +244,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     if let Some(token) = args.ray_token.filter(|t| !t.is_empty()) {
         config = config.ray_token(Secret::new(token));
     }
+    config = config.ray_token_header(args.ray_token_header);
     if let Some(path) = &args.ray_ca {
         let pem = std::fs::read(path)
             .map_err(|e| format!("cannot read the Ray CA file {}: {e}", path.display()))?;
         config = config.ray_ca_pem(pem);
     }
     config.limits = limits;
+    config.public_url = args.public_url;
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let mut tls = TlsFiles::new(cert, key);
         if let Some(ca) = &args.client_ca {

@@ -1,7 +1,8 @@
 //! From Ray's answers to the agent protocol's: pure functions, tested against the
 //! answers recorded from Ray 2.60 (`fixtures/ray/` at the repository's root).
 
-use agent_proto::ClientError;
+use agent_proto::id::MAX_ID_LEN;
+use agent_proto::{ClientError, JobId};
 use serde_json::{json, Map, Value};
 
 /// The longest message taken from a Ray error body.
@@ -116,6 +117,74 @@ pub fn ray_error(status: u16, body: &[u8]) -> ClientError {
             message,
         },
     }
+}
+
+/// A value taken from one of Ray's answers that the gateway puts into a URL of its
+/// own (a driver job id into a State API filter, a submission id into a log file's
+/// name, a node id into the log-file API's query).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RayValue {
+    /// A job's driver job id (`job_id`): hex, e.g. `02000000`.
+    DriverJobId,
+    /// A job's submission id (`submission_id`): the agent API's job id rule
+    /// ([`JobId`]), as the caller's own ids.
+    SubmissionId,
+    /// A node id (`driver_node_id`): hex.
+    NodeId,
+}
+
+impl RayValue {
+    fn what(self) -> &'static str {
+        match self {
+            RayValue::DriverJobId => "driver job id",
+            RayValue::SubmissionId => "submission id",
+            RayValue::NodeId => "node id",
+        }
+    }
+}
+
+/// The one check of every value from Ray that goes into a URL: `value` when it
+/// follows the rule of its `kind`, else a 502 "Ray answered an invalid ..." (the
+/// status the gateway gives Ray answering what it cannot use, as for a refused
+/// dashboard), so that a crafted answer cannot add filters to a query or walk a
+/// file name.
+///
+/// ```
+/// use agent_gateway::mapping::{checked, RayValue};
+///
+/// assert_eq!(checked(RayValue::DriverJobId, "02000000").unwrap(), "02000000");
+/// let e = checked(RayValue::DriverJobId, "02&filter_keys=state").unwrap_err();
+/// assert_eq!(e.status_code(), 502);
+/// assert!(checked(RayValue::SubmissionId, "raysubmit_abc").is_ok());
+/// assert!(checked(RayValue::SubmissionId, "../../..\0").is_err());
+/// ```
+pub fn checked(kind: RayValue, value: &str) -> Result<&str, ClientError> {
+    let hex = |v: &str| {
+        !v.is_empty() && v.len() <= MAX_ID_LEN && v.bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    let ok = match kind {
+        RayValue::DriverJobId | RayValue::NodeId => hex(value),
+        RayValue::SubmissionId => JobId::new(value).is_ok(),
+    };
+    if ok {
+        return Ok(value);
+    }
+    let mut shown: String = value.chars().take(40).collect();
+    if value.chars().count() > 40 {
+        shown.push_str("...");
+    }
+    let rule = match kind {
+        RayValue::DriverJobId | RayValue::NodeId => "hex digits",
+        RayValue::SubmissionId => "A-Z, a-z, 0-9, '_' and '-'",
+    };
+    Err(ClientError::Server {
+        status: 502,
+        message: format!(
+            "Ray answered an invalid {what} {shown:?} (expected 1 to {MAX_ID_LEN} {rule}); \
+             the gateway does not put it into a request",
+            what = kind.what()
+        ),
+    })
 }
 
 /// The message inside an error, without the `not found (404): ` prefix its

@@ -24,8 +24,8 @@
 //! Every field a caller sends is bounded ([`MAX_PARAMS_BYTES`], the action's and
 //! language's lengths, [`crate::requirement`]); `requirements` are plain PEP 508
 //! specifiers only (no URL, option or path reaches pip). Answers showing a release
-//! hide its `env_vars` values and any credential in its URLs and pip options
-//! ([`crate::redact`]).
+//! hide its `env_vars` values and any credential in its URLs and pip options: the
+//! backend's boundary does that for every answer ([`crate::redact::answer`]).
 
 use crate::shell::WordContext;
 use agent_proto::{ClientError, JobId, PluginLookup};
@@ -229,16 +229,11 @@ impl PluginRelease {
         l == self.id || l == self.lookup()
     }
 
-    /// The release as the agent protocol shows it, credentials hidden
-    /// ([`crate::redact`]): the values of the runtime_env's `env_vars`, the
-    /// userinfo of every URL and the values of pip's index and proxy options.
+    /// The release as the agent protocol shows it, credentials included: an answer
+    /// hides them on its way out, as every answer does ([`crate::redact::answer`]).
     pub fn to_json(&self) -> Value {
-        let mut runtime_env = Value::Object(self.runtime_env.clone());
-        crate::redact::runtime_env(&mut runtime_env);
+        let runtime_env = Value::Object(self.runtime_env.clone());
         let mut out = self.extra.clone();
-        for v in out.values_mut() {
-            crate::redact::value(v);
-        }
         let id = match self.id.parse::<u64>() {
             Ok(n) => json!(n),
             Err(_) => json!(self.id),
@@ -248,10 +243,7 @@ impl PluginRelease {
         out.insert("code".into(), json!(self.code));
         out.insert("version".into(), json!(self.version));
         out.insert("lookup".into(), json!(self.lookup()));
-        out.insert(
-            "entrypoint".into(),
-            json!(crate::redact::text(self.entrypoint.as_str())),
-        );
+        out.insert("entrypoint".into(), json!(self.entrypoint.as_str()));
         out.insert("runtime_env".into(), runtime_env);
         Value::Object(out)
     }
@@ -718,7 +710,8 @@ entrypoint = "echo {{not a placeholder}} {action}"
         assert_eq!(r.get(&lookup("hello@2.0.0")).unwrap().id, "custom-7");
         assert_eq!(r.get(&lookup("custom-7")).unwrap().version, "2.0.0");
         assert_eq!(r.get(&lookup("hello@3")).unwrap_err().status_code(), 404);
-        let shown = r.get(&lookup("1")).unwrap().to_json();
+        let mut shown = r.get(&lookup("1")).unwrap().to_json();
+        crate::redact::answer(&mut shown);
         assert_eq!(shown["id"], 1);
         assert_eq!(shown["name"], "Hello");
         assert_eq!(shown["runtime_env"]["env_vars"]["TOKEN"], "[hidden]");
@@ -913,7 +906,9 @@ entrypoint = "python main.py {action} {params} --from https://deploy:pw1@git.exa
 runtime_env = { working_dir = "https://user:pass@store.example/app.zip", pip = ["--index-url https://u:tok@pypi.example/simple", "--extra-index-url=https://pypi2.example/t0ken/simple", "-i", "https://k:v@p3/simple", "numpy"], env_vars = { TOKEN = "s3cr3t" } }
 "#;
         let r = PluginRegistry::from_toml(file).unwrap();
-        let shown = r.releases()[0].to_json().to_string();
+        let mut shown = r.releases()[0].to_json();
+        crate::redact::answer(&mut shown);
+        let shown = shown.to_string();
         for secret in ["user:pass", "u:tok", "t0ken", "k:v", "s3cr3t", "deploy:pw1"] {
             assert!(!shown.contains(secret), "{secret} shown in {shown}");
         }

@@ -3,11 +3,11 @@
 //! version and health endpoints, over any [`Transport`] (the default one is
 //! `agent-transport`'s HTTP/WebSocket transport, with TLS for an `https://` Ray).
 
-use crate::mapping::{ray_error, unwrap_state_envelope};
+use crate::mapping::{checked, ray_error, unwrap_state_envelope, RayValue};
 use agent_proto::{ClientError, Job, JobId, Secret, StopJobResponse};
 use agent_transport::{BodyStream, Request, Response, Transport, WsOptions, WsStream};
 use bytes::Bytes;
-use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use http::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -34,6 +34,8 @@ pub struct RayClient {
     /// `Authorization: Bearer <token>` for a dashboard with token auth (marked
     /// sensitive: no `Debug` print shows it).
     auth: Option<HeaderValue>,
+    /// Which headers carry `auth`.
+    token_header: RayTokenHeader,
 }
 
 /// Where a job's driver log can be read from.
@@ -147,6 +149,70 @@ impl fmt::Debug for RayClient {
 /// How many items a State API list asks for (Ray's own default is 100).
 pub const STATE_API_LIMIT: u32 = 10_000;
 
+/// The header Ray's dashboard reads the token from when a proxy in front of it
+/// consumes `Authorization` (Ray reads `Authorization` first, then this one).
+pub const X_RAY_AUTHORIZATION: &str = "x-ray-authorization";
+
+/// Which headers carry the Ray token (`--ray-token-header`), each as
+/// `Bearer <token>`: Ray's dashboard reads `Authorization` and, when there is none,
+/// `X-Ray-Authorization`, the one KubeRay's dashboard client sends so that a proxy
+/// in front of the dashboard may consume `Authorization` for itself.
+///
+/// ```
+/// use agent_gateway::ray::RayTokenHeader;
+///
+/// let h: RayTokenHeader = "x-ray-authorization".parse()?;
+/// assert_eq!(h, RayTokenHeader::XRayAuthorization);
+/// assert_eq!(RayTokenHeader::default().to_string(), "authorization");
+/// assert_eq!("both".parse::<RayTokenHeader>()?.names().len(), 2);
+/// # Ok::<(), String>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RayTokenHeader {
+    /// `Authorization` only (Ray's own clients; the default).
+    #[default]
+    Authorization,
+    /// `X-Ray-Authorization` only (KubeRay's dashboard client).
+    XRayAuthorization,
+    /// Both, for a dashboard reached directly or through such a proxy.
+    Both,
+}
+
+impl RayTokenHeader {
+    /// The header names it sends.
+    pub fn names(self) -> Vec<HeaderName> {
+        let x_ray = HeaderName::from_static(X_RAY_AUTHORIZATION);
+        match self {
+            RayTokenHeader::Authorization => vec![AUTHORIZATION],
+            RayTokenHeader::XRayAuthorization => vec![x_ray],
+            RayTokenHeader::Both => vec![AUTHORIZATION, x_ray],
+        }
+    }
+}
+
+impl std::str::FromStr for RayTokenHeader {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "authorization" => Ok(RayTokenHeader::Authorization),
+            "x-ray-authorization" => Ok(RayTokenHeader::XRayAuthorization),
+            "both" => Ok(RayTokenHeader::Both),
+            _ => Err("expected authorization, x-ray-authorization or both".into()),
+        }
+    }
+}
+
+impl fmt::Display for RayTokenHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RayTokenHeader::Authorization => "authorization",
+            RayTokenHeader::XRayAuthorization => "x-ray-authorization",
+            RayTokenHeader::Both => "both",
+        })
+    }
+}
+
 impl RayClient {
     /// A client of the dashboard at `address` (for messages), reached through
     /// `transport` (whose base URL is that address).
@@ -160,6 +226,7 @@ impl RayClient {
                 state: Mutex::default(),
             }),
             auth: None,
+            token_header: RayTokenHeader::default(),
         }
     }
 
@@ -188,10 +255,20 @@ impl RayClient {
         Ok(self)
     }
 
+    /// Sends the token in `header` (default `Authorization`) instead; see
+    /// [`RayTokenHeader`].
+    pub fn with_token_header(mut self, header: RayTokenHeader) -> Self {
+        self.token_header = header;
+        self
+    }
+
     fn request(&self, method: Method, path: impl Into<String>) -> Request {
         let mut request = Request::new(method, path);
         if let Some(auth) = &self.auth {
-            request.headers.insert(AUTHORIZATION, auth.clone());
+            for name in self.token_header.names() {
+                // the clone keeps the value marked sensitive
+                request.headers.insert(name, auth.clone());
+            }
         }
         request
     }
@@ -364,6 +441,9 @@ impl RayClient {
     ///
     /// The Jobs API's `/api/jobs/{id}/logs` holds the whole log in one JSON string
     /// and answers 500 when the log is not UTF-8; this answer is neither.
+    ///
+    /// Both ids come from Ray's answer: one that breaks the id rules is a 502
+    /// ([`crate::mapping::checked`]), never part of the URL.
     pub async fn driver_log(
         &self,
         submission_id: &str,
@@ -374,11 +454,9 @@ impl RayClient {
                 "the job has no driver node (its driver never started)".into(),
             ));
         };
-        if !node.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(DriverLog::Unavailable(format!(
-                "the job's driver_node_id {node:?} is not a Ray node id"
-            )));
-        }
+        // Both come from Ray's answer: checked before they go into the URL.
+        let node = checked(RayValue::NodeId, node)?;
+        let submission_id = checked(RayValue::SubmissionId, submission_id)?;
         let path = format!(
             "api/v0/logs/file?node_id={node}&filename={}&lines=-1",
             query_escape(&format!("job-driver-{submission_id}.log"))
@@ -465,8 +543,10 @@ impl RayClient {
     pub async fn tasks(&self, job_id: Option<&str>) -> Result<Vec<Value>, ClientError> {
         let mut path = format!("api/v0/tasks?limit={STATE_API_LIMIT}");
         if let Some(j) = job_id {
+            // A driver job id comes from Ray's answer: checked before it goes into
+            // the URL, where it would otherwise add filters of its own.
             path.push_str("&filter_keys=job_id&filter_predicates=%3D&filter_values=");
-            path.push_str(j);
+            path.push_str(checked(RayValue::DriverJobId, j)?);
         }
         let body = self.get_bytes(&path).await?;
         unwrap_state_envelope(&body)
@@ -503,18 +583,8 @@ impl RayClient {
     }
 }
 
-/// Percent-encodes a query value (everything but unreserved characters).
-fn query_escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+// A value in a URL to Ray is encoded as every query is (agent_proto's one rule).
+use agent_proto::query::encode_component as query_escape;
 
 /// A refused WebSocket upgrade carries Ray's body: cut its stack trace too.
 fn scrub_ray_error(err: ClientError) -> ClientError {

@@ -3,16 +3,22 @@
 //! Operators put credentials where Ray needs them: a `working_dir` or `py_modules`
 //! URL with a user and password (`https://user:pass@host/app.zip`), a pip option
 //! naming a private index (`--index-url https://u:token@host/simple`), secrets in
-//! `env_vars`. Every answer that shows a release's or a job's `runtime_env` or
-//! entrypoint passes through here: the userinfo of every URL and the value of
-//! every credential-bearing pip option become [`REDACTED`], wherever they sit in
-//! the JSON.
+//! `env_vars`. Ray hands them back wherever it shows a runtime environment: a job's
+//! `runtime_env`, a Serve application's `deployed_app_config.runtime_env`, a task's
+//! `runtime_env_info.serialized_runtime_env` (a JSON string inside the JSON).
+//!
+//! The rule goes by what a value is, not by which route returned it: every JSON
+//! answer of the gateway, and every error message, passes through [`answer`] once,
+//! at the backend's boundary ([`crate::backend`]).
 
 use serde_json::Value;
 use std::borrow::Cow;
 
 /// What a hidden credential reads as.
 pub const REDACTED: &str = "[redacted]";
+
+/// What a hidden `env_vars` value reads as.
+pub const HIDDEN: &str = "[hidden]";
 
 /// pip options whose value may carry a credential (an index or proxy URL, whose
 /// path or query can hold a token even without userinfo).
@@ -25,26 +31,48 @@ const CREDENTIAL_OPTIONS: &[&str] = &[
     "-f",
 ];
 
-/// Hides credentials in every string of `value` (object keys are kept). In an
-/// array, an element that is a bare credential-bearing option hides the element
-/// after it (`["--index-url", "https://u:t@host/simple"]`).
+/// How many JSON strings inside JSON strings are opened; a string holding JSON
+/// nested deeper is hidden whole.
+const MAX_NESTED_JSON: usize = 4;
+
+/// Hides every credential in one answer, wherever it sits:
+///
+/// - the values of every `env_vars` object, except the `AGENT_*` ones the gateway
+///   sets from the caller's own run;
+/// - in every string, the userinfo of every URL and the value of every
+///   credential-bearing pip option ([`text`]);
+/// - in an array, the element after a bare credential-bearing option
+///   (`["--index-url", "https://u:t@host/simple"]`);
+/// - a string that holds a JSON object or array (Ray's `serialized_runtime_env`) is
+///   read, cleaned by these same rules, and written back; one that mentions
+///   `env_vars` but cannot be read is hidden whole.
+///
+/// Object keys are kept.
 ///
 /// ```
 /// use serde_json::json;
 ///
-/// let mut env = json!({"working_dir": "https://me:pw@host/app.zip",
-///                      "pip": ["--index-url", "https://u:t@host/simple", "numpy"]});
-/// agent_gateway::redact::value(&mut env);
-/// assert_eq!(env, json!({"working_dir": "https://[redacted]@host/app.zip",
-///                        "pip": ["--index-url", "[redacted]", "numpy"]}));
+/// let mut task = json!({"runtime_env_info": {"serialized_runtime_env":
+///     "{\"env_vars\": {\"TOKEN\": \"s3cr3t\"}, \"working_dir\": \"https://me:pw@host/app.zip\"}"}});
+/// agent_gateway::redact::answer(&mut task);
+/// let env: serde_json::Value = serde_json::from_str(
+///     task["runtime_env_info"]["serialized_runtime_env"].as_str().unwrap()).unwrap();
+/// assert_eq!(env, json!({"env_vars": {"TOKEN": "[hidden]"},
+///                        "working_dir": "https://[redacted]@host/app.zip"}));
+///
+/// let mut env = json!({"pip": ["--index-url", "https://u:t@host/simple", "numpy"],
+///                      "env_vars": {"AGENT_ACTION": "greet"}});
+/// agent_gateway::redact::answer(&mut env);
+/// assert_eq!(env, json!({"pip": ["--index-url", "[redacted]", "numpy"],
+///                        "env_vars": {"AGENT_ACTION": "greet"}}));
 /// ```
-pub fn value(value: &mut Value) {
+pub fn answer(value: &mut Value) {
+    clean(value, 0);
+}
+
+fn clean(value: &mut Value, depth: usize) {
     match value {
-        Value::String(s) => {
-            if let Cow::Owned(clean) = text(s) {
-                *s = clean;
-            }
-        }
+        Value::String(s) => clean_string(s, depth),
         Value::Array(items) => {
             let mut hide_next = false;
             for item in items {
@@ -56,34 +84,80 @@ pub fn value(value: &mut Value) {
                 hide_next = item
                     .as_str()
                     .is_some_and(|s| CREDENTIAL_OPTIONS.contains(&s.trim()));
-                self::value(item);
+                clean(item, depth);
             }
         }
-        Value::Object(map) => map.values_mut().for_each(self::value),
-        _ => {}
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                if key == "env_vars" {
+                    hide_env_vars(item, depth);
+                } else {
+                    clean(item, depth);
+                }
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
 
-/// A job or release answer's `runtime_env`: every value of `env_vars` hidden
-/// except the `AGENT_*` ones the gateway sets from the caller's own run (a
-/// release's variables may hold secrets), then [`value`] on the rest.
-///
-/// ```
-/// use serde_json::json;
-///
-/// let mut env = json!({"env_vars": {"TOKEN": "s3cr3t", "AGENT_ACTION": "greet"}});
-/// agent_gateway::redact::runtime_env(&mut env);
-/// assert_eq!(env["env_vars"], json!({"TOKEN": "[hidden]", "AGENT_ACTION": "greet"}));
-/// ```
-pub fn runtime_env(env: &mut Value) {
-    if let Some(Value::Object(vars)) = env.get_mut("env_vars") {
-        for (name, v) in vars.iter_mut() {
-            if !is_gateway_variable(name) {
-                *v = Value::String("[hidden]".into());
+/// The value of an `env_vars` key: an object's values hidden (but the gateway's
+/// own variables, cleaned), a string holding a JSON object opened, anything else
+/// hidden whole.
+fn hide_env_vars(vars: &mut Value, depth: usize) {
+    match vars {
+        Value::Object(vars) => {
+            for (name, v) in vars.iter_mut() {
+                if is_gateway_variable(name) {
+                    clean(v, depth);
+                } else {
+                    *v = Value::String(HIDDEN.into());
+                }
             }
         }
+        Value::String(s) => {
+            if depth < MAX_NESTED_JSON {
+                if let Ok(mut parsed @ Value::Object(_)) = serde_json::from_str::<Value>(s) {
+                    hide_env_vars(&mut parsed, depth + 1);
+                    *s = parsed.to_string();
+                    return;
+                }
+            }
+            *s = HIDDEN.into();
+        }
+        Value::Null => {}
+        other => *other = Value::String(HIDDEN.into()),
     }
-    value(env);
+}
+
+/// A string: a JSON object or array inside it is opened and cleaned; other text
+/// goes through [`text`].
+fn clean_string(s: &mut String, depth: usize) {
+    let trimmed = s.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        if let Ok(mut parsed) = serde_json::from_str::<Value>(s) {
+            if depth >= MAX_NESTED_JSON {
+                *s = REDACTED.into();
+                return;
+            }
+            let before = parsed.clone();
+            clean(&mut parsed, depth + 1);
+            if parsed != before {
+                // Written back only when something was hidden: an answer without
+                // a credential keeps Ray's own spelling.
+                *s = parsed.to_string();
+            }
+            return;
+        }
+    }
+    if s.contains("env_vars") {
+        // Cut or malformed JSON that names env_vars: its values cannot be told
+        // apart, so none of it is shown.
+        *s = REDACTED.into();
+        return;
+    }
+    if let Cow::Owned(clean) = text(s) {
+        *s = clean;
+    }
 }
 
 fn is_gateway_variable(name: &str) -> bool {
@@ -91,19 +165,6 @@ fn is_gateway_variable(name: &str) -> bool {
         name,
         "AGENT_ACTION" | "AGENT_PARAMS" | "AGENT_PLUGIN" | "AGENT_LANGUAGE"
     )
-}
-
-/// A Ray job as answered (`jobs/` and `jobs/{id}/`): its `runtime_env` through
-/// [`runtime_env`], its entrypoint through [`text`].
-pub fn job(job: &mut Value) {
-    if let Some(env) = job.get_mut("runtime_env") {
-        runtime_env(env);
-    }
-    if let Some(Value::String(e)) = job.get_mut("entrypoint") {
-        if let Cow::Owned(clean) = text(e) {
-            *e = clean;
-        }
-    }
 }
 
 /// Hides the userinfo of every URL in `s` and the value of every
@@ -270,12 +331,44 @@ mod tests {
             "pip": {"packages": ["-i", "https://u:t@h/simple", "numpy", "--extra-index-url=https://h2/t"]},
             "env_vars": {"TOKEN": "s3cr3t", "AGENT_PARAMS": "{}"},
         });
-        runtime_env(&mut env);
+        answer(&mut env);
         let shown = env.to_string();
         for secret in ["me:pw", "AK:SK", "u:t", "h2/t", "s3cr3t"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
         assert_eq!(env["pip"]["packages"][2], "numpy");
         assert_eq!(env["env_vars"]["AGENT_PARAMS"], "{}");
+    }
+
+    #[test]
+    fn json_inside_strings_is_opened_and_written_back_only_when_changed() {
+        let raw = r#"{"pip": ["numpy"], "working_dir": "file:///srv/app"}"#;
+        let mut v = json!({ "serialized_runtime_env": raw });
+        answer(&mut v);
+        assert_eq!(v["serialized_runtime_env"], raw);
+
+        // env_vars serialised on its own
+        let mut v = json!({"env_vars": "{\"K\": \"v4lue\"}", "y": {"env_vars": "K=v4lue"}});
+        answer(&mut v);
+        assert_eq!(v["env_vars"], r#"{"K":"[hidden]"}"#);
+        assert_eq!(v["y"]["env_vars"], HIDDEN);
+
+        // JSON inside JSON inside ...: opened up to MAX_NESTED_JSON, then hidden
+        let mut nested = json!({"working_dir": "https://me:pw@h/a.zip"});
+        for _ in 0..=MAX_NESTED_JSON {
+            nested = json!({ "s": nested.to_string() });
+        }
+        answer(&mut nested);
+        assert!(!nested.to_string().contains("me:pw"), "{nested}");
+
+        // cut JSON naming env_vars is hidden whole
+        let mut v = json!({ "serialized_runtime_env": "{\"env_vars\": {\"K\": \"v4l" });
+        answer(&mut v);
+        assert_eq!(v["serialized_runtime_env"], REDACTED);
+
+        // env_vars of any other shape
+        let mut v = json!({"env_vars": ["K=v4lue"], "x": {"env_vars": null}});
+        answer(&mut v);
+        assert_eq!(v, json!({"env_vars": HIDDEN, "x": {"env_vars": null}}));
     }
 }

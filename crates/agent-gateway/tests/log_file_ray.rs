@@ -4,23 +4,13 @@
 
 mod support;
 
-use agent_client_async::{AsyncAgentClient, Protocol, RetryPolicy, StreamLimits, TailOptions};
+use agent_client_async::{AsyncAgentClient, Protocol};
 use agent_gateway::GatewayConfig;
 use support::standin::{self, Job, Log, State, DRIVER_NODE};
-use support::{collect, standin_gateway};
+use support::{collect, standin_client, standin_gateway, tail_options};
 
 fn client(url: String) -> AsyncAgentClient {
-    AsyncAgentClient::builder(url, "tok")
-        .stream_limits(StreamLimits::unlimited())
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap()
-}
-
-fn options(protocol: Protocol) -> TailOptions {
-    TailOptions::new()
-        .protocol(protocol)
-        .timeout(std::time::Duration::from_secs(30))
+    standin_client(url, "tok")
 }
 
 const PROTOCOLS: [Protocol; 3] = [Protocol::WebSocket, Protocol::Http, Protocol::Auto];
@@ -41,7 +31,7 @@ async fn a_log_that_is_not_utf8_is_tailed_and_read_with_replacement_characters()
         "last",
     ];
     for protocol in PROTOCOLS {
-        let lines = collect(&client, "raysubmit_bad", options(protocol))
+        let lines = collect(&client, "raysubmit_bad", tail_options(protocol))
             .await
             .unwrap_or_else(|e| panic!("{protocol}: {e}"));
         assert_eq!(lines, expected, "{protocol}");
@@ -72,7 +62,7 @@ async fn socket_then_file_sends_every_line_once() {
         .map(str::to_owned)
         .collect();
     for protocol in PROTOCOLS {
-        let lines = collect(&client, "raysubmit_ok", options(protocol))
+        let lines = collect(&client, "raysubmit_ok", tail_options(protocol))
             .await
             .unwrap();
         assert_eq!(lines, expected, "{protocol}");
@@ -95,7 +85,7 @@ async fn without_the_log_file_api_the_jobs_api_is_the_fallback() {
     let gw = standin_gateway(GatewayConfig::new(address, "tok")).await;
     let client = client(gw.url());
     for protocol in PROTOCOLS {
-        let lines = collect(&client, "raysubmit_old", options(protocol))
+        let lines = collect(&client, "raysubmit_old", tail_options(protocol))
             .await
             .unwrap();
         assert_eq!(lines, ["a", "b", "last"], "{protocol}");
@@ -139,7 +129,7 @@ async fn a_ray_token_is_sent_as_bearer_and_never_shown() {
         "{shown}"
     );
     for protocol in PROTOCOLS {
-        let lines = collect(&c, "raysubmit_auth", options(protocol))
+        let lines = collect(&c, "raysubmit_auth", tail_options(protocol))
             .await
             .unwrap();
         assert_eq!(lines, ["one", "two"], "{protocol}");
@@ -222,7 +212,7 @@ async fn a_dashboard_behind_tls_with_a_private_ca_is_trusted_with_ray_ca() {
     };
     let c = client(url);
     for protocol in PROTOCOLS {
-        let lines = collect(&c, "raysubmit_tls", options(protocol))
+        let lines = collect(&c, "raysubmit_tls", tail_options(protocol))
             .await
             .unwrap();
         assert_eq!(lines, ["over", "tls"], "{protocol}");

@@ -4,6 +4,7 @@
 //! - validated path segments ([`JobId`], [`NodeId`], [`TaskId`], [`ServeAppName`],
 //!   [`PluginLookup`]): a caller's id can never change the URL;
 //! - [`Secret`]: a token that never prints;
+//! - [`query`]: query strings encoded and decoded, and the links of paged answers;
 //! - settings: [`StreamLimits`], [`Protocol`], [`Timeouts`], [`TailOptions`];
 //! - typed models of the agent's answers ([`Job`], [`Node`], [`Task`], ...), which
 //!   keep unknown fields in `extra`.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod error;
 pub mod id;
 pub mod models;
+pub mod query;
 pub mod secret;
 
 pub use config::{

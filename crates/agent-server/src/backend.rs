@@ -250,11 +250,11 @@ pub struct RequestContext {
     pub user_token: Option<Secret>,
     /// The `SYNAPSE-Tenant: Token <x>` value, without `Token `.
     pub tenant: Option<Secret>,
-    /// The raw query string, if any (`page=2&page_size=10`).
+    /// The raw query string, if any (`page=2&page_size=10`; decode it with
+    /// `agent_proto::query`). Nothing here says where the caller reached the
+    /// server: links (`next`) are relative to the API's base
+    /// (`agent_proto::query::page_link`), never built from a `Host` header.
     pub query: Option<String>,
-    /// Where the API is served as seen by the caller, from its `Host` header and the
-    /// path prefix: `http://127.0.0.1:4321/agent/` (for links such as `next`).
-    pub base_url: String,
 }
 
 impl fmt::Debug for RequestContext {
@@ -263,7 +263,6 @@ impl fmt::Debug for RequestContext {
             .field("user_token", &self.user_token)
             .field("tenant", &self.tenant)
             .field("query", &self.query)
-            .field("base_url", &self.base_url)
             .finish()
     }
 }

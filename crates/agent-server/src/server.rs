@@ -246,7 +246,6 @@ struct Shared {
     hook: Option<Arc<dyn RequestHook>>,
     heartbeat: Duration,
     seq: AtomicU64,
-    local: SocketAddr,
     tasks: Arc<TaskSet>,
     shutdown: watch::Receiver<bool>,
     tls: Option<Arc<TlsState>>,
@@ -297,7 +296,6 @@ pub async fn serve(
         hook: options.hook,
         heartbeat: options.heartbeat,
         seq: AtomicU64::new(0),
-        local: addr,
         tasks: Arc::clone(&tasks),
         shutdown: shutdown_rx.clone(),
         tls: tls.clone(),
@@ -669,25 +667,10 @@ async fn handle(
         Err(RouteError::BadSegment(reason)) => return detail(StatusCode::BAD_REQUEST, &reason),
     };
 
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .unwrap_or_else(|| shared.local.to_string());
     let ctx = RequestContext {
         user_token: token_value(req.headers(), "synapse-user"),
         tenant: token_value(req.headers(), "synapse-tenant"),
         query: req.uri().query().map(str::to_owned),
-        base_url: format!(
-            "{}://{host}{}",
-            if shared.tls.is_some() {
-                "https"
-            } else {
-                "http"
-            },
-            shared.prefix
-        ),
     };
 
     let response = match route {

@@ -2,7 +2,9 @@
 //! named by `AGENT_E2E_RAY`, with the test plugin registered.
 #![allow(dead_code)]
 
-use agent_client_async::{AsyncAgentClient, JobStatus, StreamLimits, TailOptions};
+use agent_client_async::{
+    AsyncAgentClient, JobStatus, Protocol, RetryPolicy, StreamLimits, TailOptions,
+};
 use agent_gateway::plugins::shell_quote;
 use agent_gateway::{Gateway, GatewayConfig, PluginRegistry};
 use agent_proto::ClientError;
@@ -334,4 +336,66 @@ pub async fn standin_gateway(config: GatewayConfig) -> Gateway {
     config.tail.reconnect_delay = Duration::from_millis(10);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     Gateway::start(config, listener).await.unwrap()
+}
+
+/// `cases` generated cases; a failing case is saved beside the test's file and
+/// its seed printed, so the next run replays it (the workspace's rule for
+/// integration tests).
+pub fn replayed(cases: u32) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..proptest::test_runner::Config::with_cases(cases)
+    }
+}
+
+/// A client of a gateway in front of a stand-in, at `url` with `token`: no
+/// retries (a test sees the first answer) and no stream limits.
+pub fn standin_client(url: String, token: &str) -> AsyncAgentClient {
+    AsyncAgentClient::builder(url, token)
+        .stream_limits(StreamLimits::unlimited())
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap()
+}
+
+/// A tail over `protocol` that gives up after 30 s.
+pub fn tail_options(protocol: Protocol) -> TailOptions {
+    TailOptions::new()
+        .protocol(protocol)
+        .timeout(Duration::from_secs(30))
+}
+
+/// One request to `addr` over a connection of its own, with exactly the headers
+/// given (a `Host` of the test's choosing included): the answer's status and body
+/// as text (a chunked body is put back together).
+pub async fn raw_request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    use http_body_util::BodyExt;
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    let driver = tokio::spawn(conn);
+    let mut request = hyper::Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_owned(),
+        )))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    driver.abort();
+    (status, String::from_utf8_lossy(&body).into_owned())
 }

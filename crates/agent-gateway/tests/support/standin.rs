@@ -181,15 +181,36 @@ pub struct State {
     pub requests: Mutex<Vec<String>>,
     /// Whether `/api/v0/logs/file` exists (false: 404, as on a Ray without it).
     pub no_log_file_api: bool,
-    /// The token every request must carry as `Authorization: Bearer <token>`.
+    /// The token every request must carry as `Bearer <token>`, read as Ray's
+    /// dashboard reads it: from `Authorization`, or from `X-Ray-Authorization` when
+    /// there is no `Authorization`.
     pub token: Option<String>,
     /// Every `Authorization` header value received.
     pub authorizations: Mutex<Vec<String>>,
+    /// Every `X-Ray-Authorization` header value received.
+    pub ray_authorizations: Mutex<Vec<String>>,
+    /// A proxy in front of the dashboard consumes `Authorization` (its own
+    /// credentials): the stand-in never sees that header.
+    pub proxy_takes_authorization: bool,
+    /// Answers set by a test, by path (without the slashes around it, any method,
+    /// any query): they take the place of every other answer for that path, so a
+    /// test can make Ray answer anything (tests/untrusted_ray.rs).
+    pub answers: Mutex<HashMap<String, (u16, String)>>,
+    /// The path and body of every request with a body to a path of `answers`.
+    pub bodies: Mutex<Vec<(String, String)>>,
 }
 
 impl State {
     pub fn add(&self, id: &str, job: Job) {
         self.jobs.lock().unwrap().insert(id.into(), job);
+    }
+
+    /// Answers `status` and `body` to every request for `path` (`api/jobs/x`).
+    pub fn answer(&self, path: &str, status: u16, body: impl Into<String>) {
+        self.answers
+            .lock()
+            .unwrap()
+            .insert(path.trim_matches('/').to_owned(), (status, body.into()));
     }
 
     pub fn requested(&self, prefix: &str) -> usize {
@@ -260,18 +281,40 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
     let path = req.uri().path().to_owned();
     let q = req.uri().query().unwrap_or("").to_owned();
     state.requests.lock().unwrap().push(format!("{path}?{q}"));
-    let auth = req
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let auth = header("authorization").filter(|_| !state.proxy_takes_authorization);
+    let ray_auth = header("x-ray-authorization");
     if let Some(a) = &auth {
         state.authorizations.lock().unwrap().push(a.clone());
     }
+    if let Some(a) = &ray_auth {
+        state.ray_authorizations.lock().unwrap().push(a.clone());
+    }
     if let Some(token) = &state.token {
-        if auth.as_deref() != Some(&format!("Bearer {token}")) {
+        // Ray: `Authorization` first, `X-Ray-Authorization` when it is absent
+        let presented = auth.filter(|a| !a.is_empty()).or(ray_auth);
+        if presented.as_deref() != Some(&format!("Bearer {token}")) {
             return Ok(text(401, "Unauthorized: a valid token is required"));
         }
+    }
+    let set = state
+        .answers
+        .lock()
+        .unwrap()
+        .get(path.trim_matches('/'))
+        .cloned();
+    if let Some((status, body)) = set {
+        let sent = req.into_body().collect().await.map(|b| b.to_bytes());
+        if let Some(sent) = sent.ok().filter(|b| !b.is_empty()) {
+            let sent = String::from_utf8_lossy(&sent).into_owned();
+            state.bodies.lock().unwrap().push((path, sent));
+        }
+        return Ok(text(status, body));
     }
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let job = |id: &str| state.jobs.lock().unwrap().get(id).cloned();

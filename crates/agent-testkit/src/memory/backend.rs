@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use agent_proto::query::{page_link, pairs};
 use agent_proto::{JobId, NodeId, PluginLookup, ServeAppName, TaskId};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -53,55 +54,6 @@ fn release_matches(release: &Value, lookup: &str) -> bool {
 
 fn release_not_found() -> BackendError {
     BackendError::detail(404, "Not found.")
-}
-
-/// Decodes `%XX` and `+` of a query component.
-fn decode_component(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode_component(k), decode_component(v))
-        })
-        .collect()
-}
-
-fn page_link(
-    ctx: &RequestContext,
-    filters: &[(String, String)],
-    page: usize,
-    size: usize,
-) -> String {
-    let mut q: Vec<String> = filters.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    q.push(format!("page={page}"));
-    q.push(format!("page_size={size}"));
-    format!("{}plugin_releases/?{}", ctx.base_url, q.join("&"))
 }
 
 #[async_trait]
@@ -202,11 +154,10 @@ impl AgentBackend for MemoryBackend {
     }
 
     async fn list_plugin_releases(&self, ctx: &RequestContext) -> BackendResult<Value> {
-        let pairs = query_pairs(ctx.query.as_deref());
         let mut page = 1usize;
         let mut size = PAGE_SIZE;
         let mut filters = Vec::new();
-        for (k, v) in pairs {
+        for (k, v) in pairs(ctx.query.as_deref()) {
             match k.as_str() {
                 "page" => {
                     page = v
@@ -236,8 +187,10 @@ impl AgentBackend for MemoryBackend {
             return Err(BackendError::detail(404, "Invalid page."));
         }
         let results: Vec<Value> = all.into_iter().skip((page - 1) * size).take(size).collect();
-        let next = (page < pages).then(|| page_link(ctx, &filters, page + 1, size));
-        let previous = (page > 1).then(|| page_link(ctx, &filters, page - 1, size));
+        // Relative to the API's base, as the gateway's: never from the caller's `Host`.
+        let link = |p: usize| page_link("", "plugin_releases/", &filters, p, size);
+        let next = (page < pages).then(|| link(page + 1));
+        let previous = (page > 1).then(|| link(page - 1));
         Ok(json!({ "count": count, "next": next, "previous": previous, "results": results }))
     }
 
@@ -403,20 +356,6 @@ impl MemoryBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn query_components_decode() {
-        assert_eq!(
-            query_pairs(Some("plugin=my%20plugin&page=2&x")),
-            vec![
-                ("plugin".to_owned(), "my plugin".to_owned()),
-                ("page".to_owned(), "2".to_owned()),
-                ("x".to_owned(), String::new()),
-            ]
-        );
-        assert_eq!(decode_component("a+b%2"), "a b%2");
-        assert_eq!(decode_component("%zz"), "%zz");
-    }
 
     #[test]
     fn releases_match_by_id_or_code_at_version() {
