@@ -3,9 +3,10 @@
 //! The rule (the agent API's "we do better" point 6):
 //! - a request that provably never left ([`ClientError::Connect`], a connect
 //!   [`ClientError::Timeout`]) may be sent again, whatever its method;
-//! - an idempotent request (GET, HEAD, PUT, DELETE, OPTIONS) answered 502, 503 or 504
-//!   may be sent again (a 503 that says `gpu_unavailable` is not transient and is
-//!   not retried);
+//! - an idempotent request (GET, HEAD, PUT, DELETE, OPTIONS) answered with a
+//!   transient status ([`TRANSIENT_STATUSES`]: 502, 503, 504, the same rule as
+//!   [`ClientError::is_transient`]) may be sent again (a 503 that says
+//!   `gpu_unavailable` is not transient and is not retried);
 //! - POST and PATCH are never sent again once they may have reached the agent: not
 //!   after a 5xx answer, not after a read error;
 //! - a [`ClientError::ResponseIncomplete`] is never retried, whatever the method;
@@ -15,7 +16,7 @@
 use crate::trace;
 use crate::transport::{Request, Response, StreamingResponse, Transport, WsOptions, WsStream};
 use crate::util::random_u64;
-use agent_proto::{ClientError, TimeoutKind};
+use agent_proto::{ClientError, TimeoutKind, TRANSIENT_STATUSES};
 use http::header::RETRY_AFTER;
 use http::HeaderMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -57,7 +58,7 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(2),
             max_retry_after: MAX_RETRY_AFTER,
-            retry_statuses: vec![502, 503, 504],
+            retry_statuses: TRANSIENT_STATUSES.to_vec(),
         }
     }
 }
@@ -117,11 +118,12 @@ impl RetryPolicy {
         if !self.retry_statuses.contains(&status) {
             return false;
         }
+        // A status the caller added to the list is retried whatever it says; a
+        // transient one only if its body does not say otherwise (gpu_unavailable).
         match body {
-            Some(body) if status == 503 => !matches!(
-                ClientError::from_response(status, None, body),
-                ClientError::GpuUnavailable { .. }
-            ),
+            Some(body) if TRANSIENT_STATUSES.contains(&status) => {
+                ClientError::from_response(status, None, body).is_transient()
+            }
             _ => true,
         }
     }

@@ -341,10 +341,15 @@ pub struct TailArgs {
     /// auto (WebSocket, then HTTP streaming), websocket or http.
     #[arg(long, default_value = "auto", value_name = "PROTOCOL")]
     pub protocol: String,
-    /// Idle time-out in seconds (0 < S <= 300) [default: 30]: a log quiet for this
-    /// long fails (exit 6): a quiet job is not a finished one.
+    /// How long the *server* may send nothing, in seconds (0 < S <= 300) [default:
+    /// 30]; then exit 6. Pings (WebSocket) and heartbeats (HTTP) count: a quiet job
+    /// on a live server never trips it, on either protocol.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
+    /// How long the *job* may write no new line (90, 90s, 10m, 1h) before the tail
+    /// gives up (exit 6, "quiet job"), on either protocol [default: no limit].
+    #[arg(long, value_name = "DURATION")]
+    pub max_quiet: Option<String>,
     /// Stop (exit 5) after this many HTTP stream lines [default: no limit].
     #[arg(long, value_name = "N")]
     pub max_lines: Option<u64>,

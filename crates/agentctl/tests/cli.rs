@@ -497,8 +497,8 @@ fn every_error_class_has_its_exit_code_and_one_line() {
     let out = agentctl(&server, &["nodes", "list"]);
     assert_eq!(out.code, 5, "{out:?}");
 
-    // 6: an idle time-out (a pending job says nothing, over HTTP with no heartbeat
-    // within the time-out; a WebSocket server that answers pings is alive, issue 11) ...
+    // 6: a quiet job with --max-quiet (a live server's heartbeats and pongs never
+    // trip --timeout, issue 24) ...
     let out = agentctl(
         &server,
         &[
@@ -507,7 +507,7 @@ fn every_error_class_has_its_exit_code_and_one_line() {
             PENDING_JOB,
             "--protocol",
             "http",
-            "--timeout",
+            "--max-quiet",
             "1",
         ],
     );
@@ -519,7 +519,7 @@ fn every_error_class_has_its_exit_code_and_one_line() {
     );
     assert!(
         out.stderr
-            .starts_with("error: timeout: idle stream timed out"),
+            .starts_with("error: timeout: quiet job (no new log line"),
         "{out:?}"
     );
     // ... and an agent nobody answers for
