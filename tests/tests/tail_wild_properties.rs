@@ -15,10 +15,14 @@ use agent_client_async::{
 };
 use agent_client_blocking::AgentClient;
 use agent_proto::{TimeoutKind, REQUEST_REFUSALS};
-use agent_testkit::sample::PENDING_JOB;
-use agent_testkit::AgentTestServer;
-use common::{drain, drain_blocking, next, on_thread};
+use agent_testkit::sample::{PENDING_JOB, SUCCEEDED_JOB};
+use agent_testkit::{AgentTestServer, JobSpec};
+use agent_transport::{HttpTransport, Request, Transport};
+use common::{drain, drain_blocking, log_lines, next, on_thread, within, Proxy};
+use flate2::write::{GzEncoder, ZlibEncoder};
+use flate2::Compression;
 use proptest::prelude::*;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -477,6 +481,178 @@ async fn a_dead_server_is_a_408_on_both_protocols() {
     }
 }
 
+// ---------------------------------------------------------------- item 4: codings
+
+/// `body` gzipped as a server that flushes per batch sends it: one sync flush
+/// per piece of `pieces` pieces.
+fn gzip_flushed(body: &[u8], pieces: usize) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::default());
+    for piece in split(body, pieces) {
+        e.write_all(&piece).unwrap();
+        e.flush().unwrap();
+    }
+    e.finish().unwrap()
+}
+
+fn zlib(body: &[u8]) -> Vec<u8> {
+    let mut e = ZlibEncoder::new(Vec::new(), Compression::default());
+    e.write_all(body).unwrap();
+    e.finish().unwrap()
+}
+
+fn coded(encoding: &'static str, bytes: Vec<u8>, pieces: usize) -> Answer {
+    Answer::Body {
+        headers: vec![("content-encoding", encoding)],
+        pieces: split(&bytes, pieces),
+        framing: Framing::Chunked { terminated: true },
+        hold: false,
+    }
+}
+
+/// A proxy that compresses `text/event-stream` (gzip or deflate): the tail is
+/// decoded and delivers every line, never the compressed bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_and_deflate_tails_are_decoded() {
+    let log = log_of(150);
+    let body = sse_log(&log);
+    for (encoding, bytes) in [
+        ("gzip", gzip_flushed(&body, 7)),
+        ("x-gzip", gzip_flushed(&body, 1)),
+        ("deflate", zlib(&body)),
+    ] {
+        let wild = Wild::start(Answer::Status(502), coded(encoding, bytes, 5)).await;
+        for p in [Protocol::Http, Protocol::Auto] {
+            let (lines, err, _) = run_tail(&quick_client(&wild.url()), opts(p)).await;
+            assert!(err.is_none(), "{encoding} {p}: {err:?}");
+            assert_eq!(lines, log, "{encoding} {p}");
+        }
+    }
+}
+
+/// Any other coding is a clear error naming it; no line is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_coding_is_an_error_naming_it() {
+    let body = sse_log(&log_of(5));
+    let wild = Wild::start(Answer::Status(502), coded("br", body, 1)).await;
+    let (lines, err, _) = run_tail(&quick_client(&wild.url()), opts(Protocol::Http)).await;
+    let err = err.expect("an error");
+    assert_eq!(err.status_code(), 500, "{err}");
+    assert!(err.to_string().contains("`br`"), "{err}");
+    assert!(lines.is_empty());
+}
+
+/// Whole answers are decoded too, and the body limit counts decoded bytes: a
+/// gzip bomb stops at the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gzip_answer_is_decoded_and_a_bomb_is_bounded() {
+    let text = "line 1\nline 2\n";
+    let json = serde_json::to_vec(text).unwrap();
+    let wild = Wild::start(
+        Answer::Status(502),
+        coded("gzip", gzip_flushed(&json, 2), 3),
+    )
+    .await;
+    let logs = quick_client(&wild.url())
+        .get_job_logs("raysubmit_wild1")
+        .await
+        .unwrap();
+    assert_eq!(logs, text);
+
+    let bomb = gzip_flushed(&vec![b'a'; 8 << 20], 1);
+    assert!(bomb.len() < 64 * 1024);
+    let wild = Wild::start(Answer::Status(502), coded("gzip", bomb, 4)).await;
+    let transport = HttpTransport::builder(wild.url())
+        .max_response_body(1 << 20)
+        .proxy(agent_transport::Proxy::none())
+        .build()
+        .unwrap();
+    let e = transport
+        .request(Request::new(http::Method::GET, "jobs/x/logs/"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("1048576-byte limit"), "{e}");
+}
+
+/// Our server compresses the log answers only for a client that asks; a client
+/// that asks gets the same log in several times fewer bytes, over a GET and an
+/// HTTP tail, through both clients.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compression_gzips_logs_and_http_tails_when_asked() {
+    let log: Vec<String> = (0..5000)
+        .map(|i| {
+            format!(
+                "2026-12-06 12:00:{:02} INFO worker step {i} loss=0.{i:04}",
+                i % 60
+            )
+        })
+        .collect();
+    let server = AgentTestServer::builder()
+        .job(JobSpec::new("raysubmit_big1").lines(log.clone()))
+        .build()
+        .await
+        .unwrap();
+    let mut bytes = Vec::new();
+    for compress in [false, true] {
+        let proxy = Proxy::start(server.local_addr()).await;
+        let client = AsyncAgentClient::builder(proxy.http_url(), server.token())
+            .compression(compress)
+            .no_proxy()
+            .build()
+            .unwrap();
+        let whole = client.get_job_logs("raysubmit_big1").await.unwrap();
+        assert_eq!(
+            whole.lines().collect::<Vec<_>>(),
+            log,
+            "compress {compress}"
+        );
+        let options = TailOptions::new().protocol(Protocol::Http);
+        let mut tail = client
+            .tail_job_logs("raysubmit_big1", options)
+            .await
+            .unwrap();
+        let (lines, err) = drain(&mut tail).await;
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(lines, log, "compress {compress}");
+        bytes.push(proxy.down_bytes());
+    }
+    assert!(bytes[1] * 4 < bytes[0], "on the wire: {bytes:?}");
+    let journal = server.requests(agent_testkit::RouteKind::TailHttp);
+    assert_eq!(journal.len(), 2);
+
+    let sample = AgentTestServer::sample().build().await.unwrap();
+    let blocking = AgentClient::builder(sample.url(), sample.token())
+        .compression(true)
+        .no_proxy()
+        .build()
+        .unwrap();
+    let whole = on_thread(move || blocking.get_job_logs(SUCCEEDED_JOB))
+        .await
+        .unwrap();
+    assert_eq!(
+        whole.lines().map(str::to_owned).collect::<Vec<_>>(),
+        log_lines(&sample, SUCCEEDED_JOB)
+    );
+}
+
+/// A gzipped tail stays live: a line written while the tail is open arrives
+/// before the job says anything more (the server flushes per batch).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gzipped_tail_stays_live() {
+    let server = live_agent().await;
+    let client = AsyncAgentClient::builder(server.url(), server.token())
+        .compression(true)
+        .build()
+        .unwrap();
+    let options = TailOptions::new().protocol(Protocol::Http);
+    let mut tail = client.tail_job_logs(PENDING_JOB, options).await.unwrap();
+    for i in 0..3 {
+        let line = format!("live line {i}");
+        server.append_lines(PENDING_JOB, [line.as_str()]);
+        let got = within(next(&mut tail)).await;
+        assert_eq!(got.map(Result::unwrap), Some(line));
+    }
+}
+
 // ---------------------------------------------------------------- generated cases
 
 /// A runtime per generated case (proptest's closures are synchronous).
@@ -606,6 +782,45 @@ proptest! {
         } else {
             prop_assert!(err.is_none(), "{:?}", err);
             prop_assert_eq!(lines, log);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// A gzip body cut anywhere (the cut ending the body cleanly, or breaking
+    /// it): every line and a clean end, or a loud failure with a prefix of the
+    /// log; compressed bytes are never delivered.
+    #[test]
+    fn a_gzip_body_cut_anywhere_is_whole_or_a_loud_prefix(
+        log in any_log(),
+        flushes in 1usize..8,
+        cut in any::<prop::sample::Index>(),
+        whole in any::<bool>(),
+        pieces in 1usize..6,
+        framing in prop_oneof![
+            Just(Framing::Close),
+            Just(Framing::Chunked { terminated: true }),
+            Just(Framing::Chunked { terminated: false }),
+        ],
+    ) {
+        let gz = gzip_flushed(&sse_log(&log), flushes);
+        let cut = if whole { gz.len() } else { cut.index(gz.len()) };
+        let (lines, err) = block_on(async {
+            let tail = Answer::Body {
+                headers: vec![("content-encoding", "gzip")],
+                pieces: split(&gz[..cut], pieces),
+                framing,
+                hold: false,
+            };
+            let wild = Wild::start(Answer::Status(426), tail).await;
+            let (lines, err, _) = run_tail(&quick_client(&wild.url()), opts(Protocol::Auto)).await;
+            (lines, err)
+        });
+        assert_all_or_loud_prefix(&log, &lines, err.as_ref());
+        if cut == gz.len() && framing != (Framing::Chunked { terminated: false }) {
+            prop_assert!(err.is_none(), "{:?}", err);
         }
     }
 }

@@ -700,10 +700,16 @@ async fn handle(
                 Err(e) => error_response(e),
             }
         }
-        route => match dispatch(&shared, &ctx, route, &body, log).await {
-            Ok(r) => r,
-            Err(e) => error_response(e),
-        },
+        route => {
+            // The log answers are gzipped for a client that asks (issue 24).
+            let gzip = matches!(route, Route::JobLogs(_) | Route::TailHttp(_))
+                && crate::gzip::accepts_gzip(req.headers());
+            match dispatch(&shared, &ctx, route, &body, log).await {
+                Ok(r) if gzip => crate::gzip::gzip_response(r),
+                Ok(r) => r,
+                Err(e) => error_response(e),
+            }
+        }
     };
     match truncate {
         Some(n) => response.map(|b| Truncated::new(b, n).boxed_unsync()),

@@ -129,6 +129,11 @@ pub struct Connection {
         help_heading = "Global options: connection"
     )]
     pub read_timeout: Option<f64>,
+    /// Ask the agent for compressed answers (Accept-Encoding: gzip, deflate): job
+    /// logs and HTTP tails come gzipped from agent-server. gzip and deflate answers
+    /// are decoded either way.
+    #[arg(long, global = true, help_heading = "Global options: connection")]
+    pub compress: bool,
     /// Use the embedded test agent (sample cluster), whatever else is set.
     #[arg(long, global = true, help_heading = "Global options: connection")]
     pub embedded: bool,

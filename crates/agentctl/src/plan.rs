@@ -19,6 +19,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 /// What agentctl will do.
+// One Plan per run: its size does not matter, boxing `Op` would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Plan {
     /// Run the test agent standalone (`dev-server`).
