@@ -394,6 +394,49 @@ mod tests {
         }
     }
 
+    /// The jitter reaches both ends of its range (with a 2 ns back-off: 1 ns or
+    /// 2 ns), and a range of one nanosecond is no division by zero.
+    #[test]
+    fn jitter_spans_half_to_all_of_the_backoff() {
+        let p = RetryPolicy {
+            initial_backoff: Duration::from_nanos(2),
+            max_backoff: Duration::from_nanos(2),
+            ..RetryPolicy::default()
+        };
+        let seen: std::collections::BTreeSet<Duration> =
+            (0..400).map(|_| p.jittered_backoff(0)).collect();
+        assert_eq!(
+            seen.into_iter().collect::<Vec<_>>(),
+            [Duration::from_nanos(1), Duration::from_nanos(2)]
+        );
+    }
+
+    /// A status the caller adds to the list is retried whatever its body says;
+    /// the body is read only for the transient ones (gpu_unavailable).
+    #[test]
+    fn a_status_the_caller_lists_is_retried() {
+        let p = RetryPolicy {
+            retry_statuses: vec![500, 503],
+            ..RetryPolicy::default()
+        };
+        assert!(p.retryable_answer(500, Some(b"boom")));
+        assert!(!p.retryable_answer(503, Some(br#"{"error_type":"gpu_unavailable"}"#)));
+        assert!(!p.retryable_answer(502, Some(b"bad gateway")), "not listed");
+    }
+
+    #[test]
+    fn the_policy_is_the_one_given() {
+        let policy = RetryPolicy {
+            max_retries: 9,
+            ..RetryPolicy::none()
+        };
+        let http = crate::HttpTransport::builder("http://127.0.0.1:1/")
+            .build()
+            .unwrap();
+        let t = RetryingTransport::new(http, policy.clone());
+        assert_eq!(t.policy(), &policy);
+    }
+
     #[test]
     fn gpu_unavailable_is_not_retried() {
         let p = RetryPolicy::default();
