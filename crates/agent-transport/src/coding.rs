@@ -266,6 +266,20 @@ mod tests {
     }
 
     #[test]
+    fn a_decoded_answer_loses_its_coding_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        h.insert(CONTENT_LENGTH, HeaderValue::from_static("10"));
+        h.insert(
+            "content-type",
+            HeaderValue::from_static("text/event-stream"),
+        );
+        strip_coding_headers(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("content-type"));
+    }
+
+    #[test]
     fn gzip_zlib_and_raw_deflate_decode_in_any_steps() {
         let data: Vec<u8> = (0..50_000u32)
             .flat_map(|i| format!("line {i}\n").into_bytes())

@@ -20,7 +20,8 @@ Exit codes:
   3    not found (404)
   4    authentication: the agent refused the token or the user (401, 403)
   5    limits: a stream limit was exceeded, or the agent rate-limited us (429)
-  6    unreachable or timed out: connect error, 503, connect/read/idle time-out (408)
+  6    unreachable or timed out: connect error, 503, connect/read/idle time-out or a
+       quiet job past --max-quiet (408)
   7    the job FAILED (jobs tail, jobs wait, jobs stop --wait, plugins run --follow)
   8    the job was STOPPED (the same commands)
   130  interrupted (Ctrl-C)
@@ -496,7 +497,8 @@ pub struct FollowArgs {
         requires = "follow"
     )]
     pub protocol: String,
-    /// With --follow: idle time-out in seconds [default: 30].
+    /// With --follow: how long the server may send nothing, in seconds [default:
+    /// 30] (pings and heartbeats count: a quiet job never trips it).
     #[arg(long, value_name = "SECONDS", requires = "follow")]
     pub timeout: Option<f64>,
 }
