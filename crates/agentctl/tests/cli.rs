@@ -1531,3 +1531,32 @@ fn verbose_shows_the_librarys_retries_and_tail_end_never_tokens() {
     ok(&out);
     assert!(out.stderr.is_empty(), "{out:?}");
 }
+
+/// `--compress` (issue 24) asks for gzip (`Accept-Encoding: gzip, deflate`), which
+/// the agent then sends, and prints the same log and the same tail as without.
+#[test]
+fn compress_asks_for_gzip_and_prints_the_same_log() {
+    let server = sample();
+    let logs: &[&str] = &["jobs", "logs", SUCCEEDED_JOB];
+    let tail: &[&str] = &["jobs", "tail", SUCCEEDED_JOB, "--protocol", "http"];
+    for (args, route) in [(logs, RouteKind::JobLogs), (tail, RouteKind::TailHttp)] {
+        let plain = agentctl(&server, args);
+        ok(&plain);
+        let mut compressed = vec!["--compress"];
+        compressed.extend_from_slice(args);
+        let gz = agentctl(&server, &compressed);
+        ok(&gz);
+        assert_eq!(gz.stdout, plain.stdout, "{args:?}");
+        let asked: Vec<Option<String>> = server
+            .requests(route)
+            .iter()
+            .map(|r| {
+                r.headers
+                    .get("accept-encoding")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert_eq!(asked, [None, Some("gzip, deflate".to_owned())], "{args:?}");
+    }
+}
