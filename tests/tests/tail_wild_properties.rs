@@ -438,6 +438,32 @@ async fn max_quiet_ends_a_quiet_job_with_a_408_that_says_quiet() {
         assert_eq!(err.status_code(), 408);
         assert!(err.to_string().contains("quiet job"), "{p}: {err}");
     }
+    // the blocking client, with compression on (heartbeats go through gzip)
+    let blocking = AgentClient::builder(server.url(), server.token())
+        .compression(true)
+        .build()
+        .unwrap();
+    let (lines, err) = on_thread(move || {
+        let options = TailOptions::new()
+            .protocol(Protocol::Http)
+            .timeout(Duration::from_secs(1))
+            .max_quiet(Duration::from_millis(1500));
+        let mut tail = blocking.tail_job_logs(PENDING_JOB, options).unwrap();
+        drain_blocking(&mut tail)
+    })
+    .await;
+    assert!(lines.is_empty());
+    let err = err.expect("a time-out");
+    assert!(
+        matches!(
+            err,
+            ClientError::Timeout {
+                kind: TimeoutKind::Quiet,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 /// A dead server (it accepts and says nothing; or it sends the head of the answer
