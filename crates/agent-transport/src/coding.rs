@@ -313,6 +313,24 @@ mod tests {
         assert_eq!(decode_in(&mut g, &two, 3).unwrap(), b"a\nb\n");
     }
 
+    /// Raw deflate streams that look least like zlib: the shortest one (an empty
+    /// final block, two bytes) and a stored block whose first byte has zlib's
+    /// method nibble (8) but fails zlib's header check.
+    #[test]
+    fn raw_deflate_edge_cases_are_not_taken_for_zlib() {
+        let empty = DeflateEncoder::new(Vec::new(), Compression::default())
+            .finish()
+            .unwrap();
+        assert_eq!(empty.len(), 2);
+        for step in [1, 2] {
+            let mut r = Decoder::new(Coding::Deflate).unwrap();
+            assert_eq!(decode_in(&mut r, &empty, step).unwrap(), b"", "{step}");
+        }
+        let stored = [0x08, 0x01, 0x00, 0xfe, 0xff, b'x', 0x03, 0x00];
+        let mut r = Decoder::new(Coding::Deflate).unwrap();
+        assert_eq!(decode_in(&mut r, &stored, 3).unwrap(), b"x");
+    }
+
     #[test]
     fn a_cut_or_corrupt_stream_is_an_error_and_an_empty_body_is_empty() {
         let whole = gzip(b"hello\nworld\n");
