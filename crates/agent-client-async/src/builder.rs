@@ -34,6 +34,7 @@ pub struct ClientBuilder {
     limits: StreamLimits,
     retry: RetryPolicy,
     ping_interval: Duration,
+    compression: bool,
     #[cfg(feature = "tls")]
     root_certificates_pem: Vec<Vec<u8>>,
     #[cfg(feature = "tls")]
@@ -53,6 +54,7 @@ impl ClientBuilder {
             limits: StreamLimits::default(),
             retry: RetryPolicy::default(),
             ping_interval: Duration::from_secs(10),
+            compression: false,
             #[cfg(feature = "tls")]
             root_certificates_pem: Vec::new(),
             #[cfg(feature = "tls")]
@@ -112,6 +114,30 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether to ask for compressed answers (default `false`).
+    ///
+    /// With `true`, every request carries `Accept-Encoding: gzip, deflate`
+    /// ([`agent_transport::ACCEPT_ENCODING`]), and agent-server gzips job logs
+    /// (`get_job_logs`) and HTTP tails, flushed per batch so a tail stays live:
+    /// logs compress several times over, which over a slow link is a tail's
+    /// speed. With `false`, no `Accept-Encoding` is sent, so servers and proxies
+    /// answer uncompressed. Either way a gzip or deflate answer is decoded as it
+    /// streams (limits count decoded bytes) and any other coding is an error
+    /// naming it. WebSocket tails are not compressed. Ignored with a
+    /// [`transport`](ClientBuilder::transport) of your own.
+    ///
+    /// ```
+    /// let client = agent_client_async::AsyncAgentClient::builder("https://agent.example.com", "t")
+    ///     .compression(true)
+    ///     .build()?;
+    /// # drop(client);
+    /// # Ok::<(), agent_proto::ClientError>(())
+    /// ```
+    pub fn compression(mut self, enabled: bool) -> Self {
+        self.compression = enabled;
+        self
+    }
+
     #[cfg(feature = "tls")]
     /// Trusts one more root certificate (PEM) besides the web's roots, for an agent
     /// behind a private certificate authority.
@@ -163,6 +189,7 @@ impl ClientBuilder {
                 #[allow(unused_mut)] // without TLS there is nothing more to set
                 let mut b = HttpTransport::builder(&self.base_url)
                     .timeouts(self.timeouts)
+                    .compression(self.compression)
                     .proxy(self.proxy);
                 #[cfg(feature = "tls")]
                 {

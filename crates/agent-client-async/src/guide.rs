@@ -146,10 +146,14 @@
 //!
 //! # Time-outs
 //!
-//! Three waits, each a 408 [`ClientError::Timeout`](crate::ClientError::Timeout)
+//! Four waits, each a 408 [`ClientError::Timeout`](crate::ClientError::Timeout)
 //! whose [`TimeoutKind`](crate::TimeoutKind) says which: connecting (TCP and TLS,
-//! default 3 s), reading an answer (default 10 s), and a tail that delivers
-//! nothing for its idle time-out (default from [`TailOptions`](crate::TailOptions)).
+//! default 3 s), reading an answer (default 10 s), a tail whose *server* sends
+//! nothing for its time-out (`TailOptions::timeout`, default 30 s; WebSocket pongs
+//! and HTTP heartbeats count, so a quiet job on a live server never trips it), and,
+//! only when asked, a tail whose *job* writes no new line for
+//! `TailOptions::max_quiet` ([`TimeoutKind::Quiet`](crate::TimeoutKind::Quiet)),
+//! the same on both protocols.
 //!
 //! ```
 //! use agent_client_async::{AsyncAgentClient, TailOptions};

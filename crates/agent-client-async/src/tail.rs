@@ -16,9 +16,11 @@
 //! - a `complete` event: the stream ends (`None`);
 //! - an `error` event: a 500 [`ClientError::StreamFailed`], never retried;
 //! - an exceeded limit: a 429 [`ClientError::LimitExceeded`];
-//! - nothing received (keep-alive answers included) for the idle time-out: a 408
-//!   [`ClientError::Timeout`] of kind [`TimeoutKind::Idle`] (a quiet job is not a
-//!   finished one);
+//! - nothing received from the server (keep-alive answers and heartbeats
+//!   included) for the idle time-out: a 408 [`ClientError::Timeout`] of kind
+//!   [`TimeoutKind::Idle`] (a quiet job is not a finished one);
+//! - no new line for `max_quiet`, when the caller set it: a 408 of kind
+//!   [`TimeoutKind::Quiet`] (the job was quiet, not the server);
 //! - the connection closing before `complete`: a 503 [`ClientError::Connect`], or
 //!   under [`Protocol::Auto`] a WebSocket that breaks mid-stream is resumed over
 //!   HTTP, which replays the log from its start: the lines already delivered are
@@ -47,7 +49,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::sync::watch;
-use tokio::time::timeout;
+use tokio::time::{timeout, Instant};
 
 /// How long a finished WebSocket tail waits for the server's close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -62,17 +64,24 @@ impl AsyncAgentClient {
     /// The id and the options are checked before any request (a 400 otherwise).
     /// `options.protocol` chooses the wire: [`Protocol::WebSocket`],
     /// [`Protocol::Http`] (chunked streaming), or [`Protocol::Auto`] (the default):
-    /// WebSocket first, HTTP when opening the WebSocket fails with a 500 or 503, and
-    /// HTTP *resumed where the WebSocket stopped* when the WebSocket breaks
-    /// mid-stream. Opening errors (404 for an unknown job, 401, 503, ...) come back
-    /// from this call; errors after that come out of the stream, which then ends.
+    /// WebSocket first, HTTP when opening the WebSocket fails for any reason that is
+    /// not [about the request](ClientError::is_about_the_request) (a connection or
+    /// TLS failure; an upgrade answered 200 by a proxy that dropped `Upgrade`, 426,
+    /// 5xx, ...), and HTTP *resumed where the WebSocket stopped* when the WebSocket
+    /// breaks mid-stream. Opening errors (404 for an unknown job, 401, 429, ...; a
+    /// failed fallback keeps the HTTP answer's status and names the WebSocket's
+    /// cause) come back from this call; errors after that come out of the stream,
+    /// which then ends.
     ///
-    /// `options.timeout` is an idle time-out: a tail that receives nothing for that
-    /// long fails with a 408 rather than ending as if the log were complete. A
-    /// WebSocket is pinged at least every third of it (and at most every
-    /// `ping_interval`), and its pongs count, so a live server never trips it on a
-    /// quiet job. Opening is bounded by the transport's own time-outs and retry
-    /// policy instead: waiting on a `Retry-After` is not idleness.
+    /// `options.timeout` bounds the server's silence: a tail that receives nothing
+    /// from the server for that long fails with a 408 rather than ending as if the
+    /// log were complete. A WebSocket is pinged at least every third of it (and at
+    /// most every `ping_interval`), and its pongs count; over HTTP our servers send
+    /// a blank line on a quiet tail (a heartbeat), which counts; so a live server
+    /// never trips it on a quiet job. `options.max_quiet`, when set, bounds the
+    /// job's silence: no new line for that long is a 408 of kind
+    /// [`TimeoutKind::Quiet`]. Opening is bounded by the transport's own time-outs
+    /// and retry policy instead: waiting on a `Retry-After` is not idleness.
     ///
     /// Must be called inside a tokio runtime. The [`LogTail`] reads the network
     /// while it is polled, in that runtime's context (from any task or thread, as
@@ -116,6 +125,9 @@ impl AsyncAgentClient {
             http_request: self.request(Method::GET, format!("jobs/{id}/logs/stream/")),
             protocol: options.protocol,
             idle: options.timeout,
+            max_quiet: options.max_quiet,
+            last_line: Instant::now(),
+            delivered_seen: 0,
             limits,
             ping_interval: self.inner.ping_interval,
             shared: Arc::new(Shared::default()),
@@ -505,7 +517,14 @@ struct Driver {
     ws_request: Request,
     http_request: Request,
     protocol: Protocol,
+    /// How long the server may send nothing (`TailOptions::timeout`).
     idle: Duration,
+    /// How long the job may write no new line (`TailOptions::max_quiet`).
+    max_quiet: Option<Duration>,
+    /// When the last new line was delivered (or the tail started).
+    last_line: Instant,
+    /// The lines delivered when `last_line` was set.
+    delivered_seen: u64,
     limits: StreamLimits,
     ping_interval: Duration,
     shared: Arc<Shared>,
@@ -519,12 +538,20 @@ impl Driver {
             Protocol::WebSocket => self.open_ws().await.map(Conn::Ws),
             Protocol::Auto => match self.open_ws().await {
                 Ok(ws) => Ok(Conn::Ws(ws)),
-                Err(e) if matches!(e.status_code(), 500 | 503) => {
+                // The agent API's "Falling back under `auto`": anything but an answer
+                // about the request itself (which HTTP would repeat) falls back.
+                Err(e) if !e.is_about_the_request() => {
                     tracing::info!(
                         status = e.status_code(),
                         "agent.tail.fallback: the WebSocket tail did not open; using HTTP streaming"
                     );
-                    self.open_http().await.map(Conn::Http)
+                    let context = format!(
+                        "the WebSocket tail did not open ({e}) and HTTP streaming failed too: "
+                    );
+                    self.open_http()
+                        .await
+                        .map(Conn::Http)
+                        .map_err(|h| h.with_context(&context))
                 }
                 Err(e) => Err(e),
             },
@@ -567,6 +594,37 @@ impl Driver {
         }
         self.shared.set_protocol(Protocol::Http);
         Ok(resp.body)
+    }
+
+    /// Waits for `next` (a cancel-safe read) under both time-outs: the server's
+    /// silence (`idle`, from now) and, when set, the job's (`max_quiet`, from the
+    /// last new line).
+    async fn wait<T>(&self, next: impl Future<Output = T>) -> Result<T, ClientError> {
+        let Some(max_quiet) = self.max_quiet else {
+            return timeout(self.idle, next)
+                .await
+                .map_err(|_| self.idle_timeout());
+        };
+        let quiet_until = self.last_line + max_quiet;
+        tokio::select! {
+            biased;
+            value = next => Ok(value),
+            () = tokio::time::sleep_until(quiet_until) => Err(ClientError::Timeout {
+                kind: TimeoutKind::Quiet,
+                after: max_quiet,
+            }),
+            () = tokio::time::sleep(self.idle) => Err(self.idle_timeout()),
+        }
+    }
+
+    /// Publishes the counters and restarts the job's quiet clock when they show a
+    /// new delivered line.
+    fn progress(&mut self, counters: StreamCounters) {
+        self.shared.set_counters(counters);
+        if counters.delivered != self.delivered_seen {
+            self.delivered_seen = counters.delivered;
+            self.last_line = Instant::now();
+        }
     }
 
     fn idle_timeout(&self) -> ClientError {
@@ -617,10 +675,7 @@ impl Driver {
         loop {
             // One future for the whole wait (a `WsStream` may keep a delay in it),
             // then single polls for what is ready after it.
-            let first = match timeout(self.idle, ws.next_message()).await {
-                Err(_) => return Err(self.idle_timeout()),
-                Ok(next) => next,
-            };
+            let first = self.wait(ws.next_message()).await?;
             // Decode every message that is ready now and hand their lines over as one
             // batch: one wake-up of the consumer per burst instead of one per line.
             // A message is either returned or left in the stream (cancel-safety), so
@@ -647,7 +702,7 @@ impl Driver {
                     Poll::Pending => None,
                 };
             }
-            self.shared.set_counters(decoder.counters());
+            self.progress(decoder.counters());
             let complete = sink.deliver(&mut out).await;
             if let Some(cause) = broke {
                 return Ok(broken(cause, &decoder));
@@ -677,15 +732,12 @@ impl Driver {
         }
         let mut out = Vec::new();
         loop {
-            let chunk = match timeout(self.idle, body.next_chunk()).await {
-                Err(_) => return Err(self.idle_timeout()),
-                Ok(chunk) => chunk?,
-            };
+            let chunk = self.wait(body.next_chunk()).await??;
             let (pushed, ended) = match chunk {
                 Some(bytes) => (decoder.push_bytes(&bytes, &mut out), false),
                 None => (decoder.finish(&mut out), true),
             };
-            self.shared.set_counters(merge(base, decoder.counters()));
+            self.progress(merge(base, decoder.counters()));
             let complete = sink.deliver(&mut out).await;
             pushed.map_err(|e| match &resume {
                 // The replay is not the log the WebSocket delivered: name both causes.

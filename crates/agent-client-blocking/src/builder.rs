@@ -89,6 +89,15 @@ impl ClientBuilder {
         self.map(|b| b.ping_interval(interval))
     }
 
+    /// Whether to ask for compressed answers (default `false`): with `true`,
+    /// requests carry `Accept-Encoding: gzip, deflate`, and agent-server gzips
+    /// job logs and HTTP tails. Without, no `Accept-Encoding` is sent. A gzip or
+    /// deflate answer is decoded either way; see
+    /// [`agent_client_async::ClientBuilder::compression`].
+    pub fn compression(self, enabled: bool) -> Self {
+        self.map(|b| b.compression(enabled))
+    }
+
     #[cfg(feature = "tls")]
     /// Trusts one more root certificate (PEM) besides the web's roots.
     pub fn add_root_certificate_pem(self, pem: impl Into<Vec<u8>>) -> Self {

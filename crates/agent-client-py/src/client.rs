@@ -249,8 +249,10 @@ impl Core {
         })
     }
 
-    /// Opens a tail of `job_id`'s log: `timeout` is the idle time-out in seconds,
-    /// `protocol` `auto`, `websocket` or `http`, `limits` the `StreamLimits` fields.
+    /// Opens a tail of `job_id`'s log: `timeout` bounds the server's silence in
+    /// seconds, `max_quiet` (seconds, `None`: no bound) the job's, `protocol`
+    /// `auto`, `websocket` or `http`, `limits` the `StreamLimits` fields.
+    #[pyo3(signature = (job_id, timeout, protocol, limits, max_quiet=None))]
     fn tail(
         &self,
         py: Python<'_>,
@@ -258,9 +260,10 @@ impl Core {
         timeout: f64,
         protocol: &str,
         limits: LimitsTuple,
+        max_quiet: Option<f64>,
     ) -> PyResult<Tail> {
         let options = self
-            .tail_options(timeout, protocol, limits)
+            .tail_options(timeout, protocol, limits, max_quiet)
             .map_err(|e| self.pyerr(py, e))?;
         let client = self.client(py)?.clone();
         let tail = wait(py, open_tail(client, job_id.to_owned(), options))?;
@@ -268,6 +271,7 @@ impl Core {
     }
 
     /// [`Core::tail`], as an awaitable.
+    #[pyo3(signature = (job_id, timeout, protocol, limits, max_quiet=None))]
     fn tail_async<'py>(
         &self,
         py: Python<'py>,
@@ -275,9 +279,10 @@ impl Core {
         timeout: f64,
         protocol: &str,
         limits: LimitsTuple,
+        max_quiet: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let options = self
-            .tail_options(timeout, protocol, limits)
+            .tail_options(timeout, protocol, limits, max_quiet)
             .map_err(|e| self.pyerr(py, e))?;
         let client = self.client(py)?.clone();
         awaitable(py, async move {
@@ -311,12 +316,16 @@ impl Core {
         timeout: f64,
         protocol_name: &str,
         fields: LimitsTuple,
+        max_quiet: Option<f64>,
     ) -> Result<agent_client_async::TailOptions, ClientError> {
         let timeout = seconds("stream timeout", timeout)?;
-        let options = agent_client_async::TailOptions::new()
+        let mut options = agent_client_async::TailOptions::new()
             .protocol(protocol(protocol_name)?)
             .timeout(timeout)
             .limits(limits(fields));
+        if let Some(q) = max_quiet {
+            options = options.max_quiet(seconds("max_quiet", q)?);
+        }
         options.validate()?;
         Ok(options)
     }

@@ -27,10 +27,12 @@ JOB = 'raysubmit_tail1'
 ALL = ['auto', 'websocket', 'http']
 
 
-def tail(client: AgentClient, protocol: str, timeout: float = 30.0) -> Tuple[List[str], Optional[ClientError]]:
+def tail(
+    client: AgentClient, protocol: str, timeout: float = 30.0, max_quiet: Optional[float] = None
+) -> Tuple[List[str], Optional[ClientError]]:
     got: List[str] = []
     try:
-        for line in client.tail_job_logs(JOB, timeout, protocol=protocol):
+        for line in client.tail_job_logs(JOB, timeout, protocol=protocol, max_quiet=max_quiet):
             got.append(line)
     except ClientError as e:
         return got, e
@@ -143,7 +145,7 @@ def test_a_silence_longer_than_the_timeout_is_408_not_an_end(
     server: TestServer, client: AgentClient, job: List[str]
 ) -> None:
     # Over HTTP only blank-line heartbeats are a sign of life, and the test server
-    # sends one after 5 s of quiet: a 0.5 s idle time-out trips first.
+    # sends one after 1 s of quiet: a 0.5 s idle time-out trips first.
     server.set_tail_fault(JOB, 'silent_for', lines=3, seconds=20)
     got, err = tail(client, 'http', timeout=0.5)
     failed(err, ClientTimeoutError, 408)
@@ -158,6 +160,19 @@ def test_a_quiet_job_on_a_live_websocket_is_never_a_408(
     # a quiet job is alive, and its tail goes on to the end (spec, "Ends of a tail").
     server.set_tail_fault(JOB, 'silent_for', lines=3, seconds=2)
     assert tail(client, protocol, timeout=0.5) == (job, None)
+
+
+@pytest.mark.parametrize('protocol', ALL)
+def test_max_quiet_bounds_the_jobs_silence_on_both_protocols(
+    server: TestServer, client: AgentClient, job: List[str], protocol: str
+) -> None:
+    # The server stays alive (pongs, heartbeats): only max_quiet ends the tail,
+    # with a 408 that says the job was quiet (issue 24).
+    server.set_tail_fault(JOB, 'silent_for', lines=3, seconds=20)
+    got, err = tail(client, protocol, timeout=30, max_quiet=0.6)
+    failed(err, ClientTimeoutError, 408)
+    assert 'quiet job' in str(err)
+    assert got == job[:3]
 
 
 def test_a_silence_shorter_than_the_timeout_goes_on(server: TestServer, client: AgentClient, job: List[str]) -> None:

@@ -89,8 +89,10 @@ impl StreamLimits {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Protocol {
-    /// WebSocket first; HTTP streaming when the WebSocket fails to open with 500 or
-    /// 503, or breaks mid-stream. After a break the HTTP stream resumes after the lines
+    /// WebSocket first; HTTP streaming when the WebSocket fails to open for any
+    /// reason not [about the request](crate::ClientError::is_about_the_request) (a
+    /// connection failure, or an upgrade answered 200, 426, 5xx, ...), or breaks
+    /// mid-stream. After a break the HTTP stream resumes after the lines
     /// already delivered (or the tail fails with a clear error): never a replay.
     #[default]
     Auto,
@@ -200,11 +202,22 @@ impl Timeouts {
     }
 }
 
-/// How to tail a job's log: protocol, idle time-out, limits.
+/// How to tail a job's log: protocol, time-outs, limits.
 ///
-/// The time-out is an *idle* time-out: a tail that receives nothing (keep-alive pings
-/// are sent meanwhile) for that long fails with a 408, which is never mistaken for
-/// the end of the log.
+/// Two time-outs, each with one meaning on both protocols ("Time-outs and counts,
+/// the same on both protocols" in the agent API):
+/// - `timeout` bounds the *server's* silence: a tail that receives nothing from
+///   the server for that long (no line, no WebSocket pong, no HTTP heartbeat)
+///   fails with a 408 of kind [`TimeoutKind::Idle`](crate::TimeoutKind::Idle).
+///   A WebSocket is pinged often enough, and our servers send a blank line on a
+///   quiet HTTP tail often enough, that a quiet job on a live server never trips
+///   it.
+/// - `max_quiet` (off by default) bounds the *job's* silence: no new log line for
+///   that long, however alive the server, fails with a 408 of kind
+///   [`TimeoutKind::Quiet`](crate::TimeoutKind::Quiet), whose message says the job
+///   was quiet.
+///
+/// Neither is ever mistaken for the end of the log.
 ///
 /// ```
 /// use std::time::Duration;
@@ -219,8 +232,11 @@ impl Timeouts {
 pub struct TailOptions {
     /// Which protocol; default [`Protocol::Auto`].
     pub protocol: Protocol,
-    /// The idle time-out; default 30 s, at most 300 s.
+    /// How long the server may send nothing at all; default 30 s, at most 300 s.
     pub timeout: Duration,
+    /// How long the job may write no new line, the server alive meanwhile; `None`
+    /// (the default): a quiet job is followed as long as its server lives.
+    pub max_quiet: Option<Duration>,
     /// Limits for this tail; `None` takes the client's.
     pub limits: Option<StreamLimits>,
 }
@@ -230,13 +246,15 @@ impl Default for TailOptions {
         TailOptions {
             protocol: Protocol::Auto,
             timeout: Duration::from_secs(30),
+            max_quiet: None,
             limits: None,
         }
     }
 }
 
 impl TailOptions {
-    /// The defaults: auto protocol, 30 s idle time-out, the client's limits.
+    /// The defaults: auto protocol, 30 s for the server's silence, no bound on the
+    /// job's, the client's limits.
     pub fn new() -> Self {
         Self::default()
     }
@@ -247,9 +265,24 @@ impl TailOptions {
         self
     }
 
-    /// Sets the idle time-out.
+    /// Sets how long the server may send nothing (the idle time-out).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets how long the job may write no new line (positive); see [`TailOptions`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use agent_proto::TailOptions;
+    ///
+    /// let opts = TailOptions::new().max_quiet(Duration::from_secs(600));
+    /// assert_eq!(opts.max_quiet, Some(Duration::from_secs(600)));
+    /// assert_eq!(TailOptions::new().max_quiet(Duration::ZERO).validate().unwrap_err().status_code(), 400);
+    /// ```
+    pub fn max_quiet(mut self, max_quiet: Duration) -> Self {
+        self.max_quiet = Some(max_quiet);
         self
     }
 
@@ -259,9 +292,12 @@ impl TailOptions {
         self
     }
 
-    /// Checks the time-out and the limits (a 400 otherwise).
+    /// Checks the time-outs and the limits (a 400 otherwise).
     pub fn validate(&self) -> Result<(), ClientError> {
         validate_stream_timeout(self.timeout)?;
+        if self.max_quiet.is_some_and(|q| q.is_zero()) {
+            return Err(ClientError::invalid("max_quiet", "must be positive"));
+        }
         if let Some(l) = &self.limits {
             l.validate()?;
         }

@@ -15,6 +15,17 @@ use std::time::Duration;
 /// for people and logs, so it is cut (on a character boundary) and marked as cut.
 pub const MAX_ERROR_MESSAGE: usize = 2048;
 
+/// The statuses of an answer about the request itself (wrong, unauthorised,
+/// forbidden, unknown, rejected, too frequent): sent again, or over the other tail
+/// protocol, the request gets the same answer. See
+/// [`ClientError::is_about_the_request`].
+pub const REQUEST_REFUSALS: [u16; 6] = [400, 401, 403, 404, 422, 429];
+
+/// The statuses of an answer that says "not now" (a gateway or the agent briefly
+/// unable to serve): 502, 503, 504. See [`ClientError::is_transient`]; the retry
+/// policy's default statuses.
+pub const TRANSIENT_STATUSES: [u16; 3] = [502, 503, 504];
+
 /// Which limit of a `StreamLimits` ended a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LimitKind {
@@ -46,6 +57,9 @@ pub enum TimeoutKind {
     /// A log stream that delivered nothing, not even a keep-alive answer, for this long.
     /// The job may still be running: this is *not* the end of its log.
     Idle,
+    /// A log tail whose job wrote no new line for the caller's `max_quiet`, while
+    /// the server kept showing life: the job was quiet, not the server.
+    Quiet,
 }
 
 impl fmt::Display for TimeoutKind {
@@ -54,6 +68,7 @@ impl fmt::Display for TimeoutKind {
             TimeoutKind::Connect => "connect",
             TimeoutKind::Read => "read",
             TimeoutKind::Idle => "idle stream",
+            TimeoutKind::Quiet => "quiet job (no new log line while the server was alive)",
         })
     }
 }
@@ -670,10 +685,21 @@ impl ClientError {
     }
 
     /// True when sending the same request again may succeed and cannot repeat a
-    /// write by itself: a connection that never opened, or a 502, 503 or 504.
+    /// write by itself: a connection that never opened, or an answer of
+    /// [`TRANSIENT_STATUSES`] (502, 503, 504) other than a 503 that says
+    /// `gpu_unavailable` (waiting does not bring GPUs).
     ///
     /// Whether a *method* may be re-sent is the retry policy's decision; this only
-    /// says whether the failure is transient.
+    /// says whether the failure is transient. A transient failure is never
+    /// [about the request](ClientError::is_about_the_request).
+    ///
+    /// ```
+    /// use agent_proto::ClientError;
+    ///
+    /// assert!(ClientError::from_response(504, None, b"").is_transient());
+    /// assert!(!ClientError::from_response(500, None, b"").is_transient());
+    /// assert!(!ClientError::from_response(503, None, br#"{"error_type":"gpu_unavailable"}"#).is_transient());
+    /// ```
     pub fn is_transient(&self) -> bool {
         match self {
             ClientError::Connect { .. } => true,
@@ -681,9 +707,34 @@ impl ClientError {
                 kind: TimeoutKind::Connect,
                 ..
             } => true,
-            ClientError::Unavailable { .. } => true,
-            ClientError::Server { status, .. } => matches!(status, 502 | 504),
-            _ => false,
+            ClientError::GpuUnavailable { .. } => false,
+            e => e.is_status() && TRANSIENT_STATUSES.contains(&e.status_code()),
+        }
+    }
+
+    /// True when the failure is an answer about the request itself: a status of
+    /// [`REQUEST_REFUSALS`] (400, 401, 403, 404, 422, 429), or the client's own
+    /// refusal of a parameter or of a use (a 400 or a 500 that no server saw). The
+    /// same request gets the same answer by any route.
+    ///
+    /// Anything else says nothing against the request: a connection or TLS
+    /// failure, a time-out, a cut answer, a [transient](ClientError::is_transient)
+    /// answer, any other status (a `200` or a `426` to a WebSocket upgrade, a
+    /// `500`). This is the rule of `auto`'s fallback ("Falling back under `auto`"
+    /// in the agent API): a WebSocket that fails to open for any such reason is
+    /// tried over HTTP.
+    ///
+    /// ```
+    /// use agent_proto::ClientError;
+    ///
+    /// assert!(ClientError::from_response(404, None, b"no such job").is_about_the_request());
+    /// assert!(!ClientError::from_response(426, None, b"upgrade required").is_about_the_request());
+    /// assert!(!ClientError::connect("refused").is_about_the_request());
+    /// ```
+    pub fn is_about_the_request(&self) -> bool {
+        match self {
+            ClientError::InvalidInput { .. } | ClientError::Usage { .. } => true,
+            e => e.is_status() && REQUEST_REFUSALS.contains(&e.status_code()),
         }
     }
 
@@ -943,6 +994,36 @@ fn stands_alone(text: &[u8], at: usize, len: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One rule for retries and for `auto`'s fallback: every status is either
+    /// about the request (no fallback, no retry), transient (both), or neither
+    /// (fallback only); connection failures are transient.
+    #[test]
+    fn transient_and_about_the_request_never_overlap() {
+        for status in 100..600u16 {
+            for body in [&b""[..], br#"{"error_type":"gpu_unavailable"}"#] {
+                let e = ClientError::from_response(status, None, body);
+                assert!(!(e.is_transient() && e.is_about_the_request()), "{status}");
+                assert_eq!(
+                    e.is_about_the_request(),
+                    REQUEST_REFUSALS.contains(&status),
+                    "{status}"
+                );
+                let gpu = matches!(e, ClientError::GpuUnavailable { .. });
+                assert_eq!(
+                    e.is_transient(),
+                    TRANSIENT_STATUSES.contains(&status) && !gpu,
+                    "{status}"
+                );
+            }
+        }
+        let connect = ClientError::connect("refused");
+        assert!(connect.is_transient() && !connect.is_about_the_request());
+        assert!(ClientError::invalid("job id", "empty").is_about_the_request());
+        let cut =
+            ClientError::incomplete("GET", "jobs/", ClientError::from_response(404, None, b""));
+        assert!(!cut.is_about_the_request() && !cut.is_transient());
+    }
 
     /// The variant an answer of `code` must become; comparing the variant and the
     /// code together, so that a code passed straight through by a fallback variant

@@ -30,7 +30,10 @@ pub mod secret;
 pub use config::{
     validate_stream_timeout, Protocol, StreamLimits, TailOptions, Timeouts, MAX_STREAM_TIMEOUT,
 };
-pub use error::{ClientError, ErrorSource, LimitKind, Result, TimeoutKind, ValidationDetail};
+pub use error::{
+    ClientError, ErrorSource, LimitKind, Result, TimeoutKind, ValidationDetail, REQUEST_REFUSALS,
+    TRANSIENT_STATUSES,
+};
 pub use id::{JobId, NodeId, PluginLookup, ServeAppName, TaskId};
 pub use models::{
     CreatePluginRelease, GpuStatus, Health, Job, JobStatus, Node, Page, PluginRelease,

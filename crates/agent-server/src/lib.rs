@@ -38,6 +38,7 @@ mod access;
 mod backend;
 mod body;
 mod conn;
+mod gzip;
 mod hook;
 mod limits;
 mod logbody;

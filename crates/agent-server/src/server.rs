@@ -55,8 +55,11 @@ pub struct ServeOptions {
     /// A hook that sees every request first (the testkit's journal and faults).
     pub hook: Option<Arc<dyn RequestHook>>,
     /// How long an HTTP log stream may stay quiet before the server sends a blank
-    /// line (which clients skip): the HTTP twin of WebSocket pings, so that a quiet
-    /// job is not mistaken for a dead connection by the client's idle time-out.
+    /// line (which clients skip; not an SSE comment, which the SDK would print):
+    /// the HTTP twin of WebSocket pings, so that a quiet job is not mistaken for a
+    /// dead server by the client's time-out. Default 1 s: a third of 3 s, so that
+    /// a client time-out of 3 s or more never trips on a quiet job (a shorter one
+    /// needs a shorter heartbeat).
     pub heartbeat: Duration,
     /// Terminate TLS with these files (`https://`, `wss://`); `None` serves plain
     /// HTTP.
@@ -74,7 +77,7 @@ impl Default for ServeOptions {
             limits: Limits::default(),
             grace: Duration::from_secs(2),
             hook: None,
-            heartbeat: Duration::from_secs(5),
+            heartbeat: Duration::from_secs(1),
             tls: None,
             metrics: true,
         }
@@ -97,7 +100,7 @@ impl std::fmt::Debug for ServeOptions {
 }
 
 impl ServeOptions {
-    /// No token, served at `/`, the default [`Limits`], 2 s of grace, no hook, a 5 s
+    /// No token, served at `/`, the default [`Limits`], 2 s of grace, no hook, a 1 s
     /// heartbeat.
     pub fn new() -> Self {
         Self::default()
@@ -680,10 +683,16 @@ async fn handle(
                 Err(e) => error_response(e),
             }
         }
-        route => match dispatch(&shared, &ctx, route, &body, log).await {
-            Ok(r) => r,
-            Err(e) => error_response(e),
-        },
+        route => {
+            // The log answers are gzipped for a client that asks (issue 24).
+            let gzip = matches!(route, Route::JobLogs(_) | Route::TailHttp(_))
+                && crate::gzip::accepts_gzip(req.headers());
+            match dispatch(&shared, &ctx, route, &body, log).await {
+                Ok(r) if gzip => crate::gzip::gzip_response(r),
+                Ok(r) => r,
+                Err(e) => error_response(e),
+            }
+        }
     };
     match truncate {
         Some(n) => response.map(|b| Truncated::new(b, n).boxed_unsync()),

@@ -164,7 +164,7 @@ impl AgentTestServerBuilder {
     }
 
     /// How long an HTTP tail may stay quiet before the server sends a blank line
-    /// (default 5 s; see [`ServeOptions::heartbeat`]).
+    /// (default 1 s; see [`ServeOptions::heartbeat`]).
     pub fn heartbeat(mut self, heartbeat: Duration) -> Self {
         self.heartbeat = heartbeat;
         self

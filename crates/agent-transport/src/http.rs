@@ -1,6 +1,7 @@
 //! The default transport: HTTP/1.1 over TCP, TLS through rustls, a connection pool
 //! (hyper-util's legacy client), WebSockets through fastwebsockets.
 
+use crate::coding::{self, Decoder, ACCEPT_ENCODING};
 use crate::connector::{ConnectFailure, Connector};
 use crate::proxy::Proxy;
 #[cfg(feature = "tls")]
@@ -12,7 +13,9 @@ use crate::util::{error_chain, find_source};
 use crate::websocket;
 use agent_proto::{ClientError, TimeoutKind, Timeouts};
 use bytes::{Bytes, BytesMut};
-use http::header::{HeaderValue, CONTENT_LENGTH, USER_AGENT};
+use http::header::{
+    HeaderValue, ACCEPT_ENCODING as ACCEPT_ENCODING_HEADER, CONTENT_LENGTH, USER_AGENT,
+};
 use http::Uri;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -52,6 +55,12 @@ pub const DEFAULT_USER_AGENT: &str = concat!("agent-transport/", env!("CARGO_PKG
 ///   the body must also come within [`Timeouts::read`]; in [`Transport::stream`]
 ///   the body has no time-out of its own (the caller wraps
 ///   [`BodyStream::next_chunk`], which is cancel-safe);
+/// - a body with `Content-Encoding: gzip` or `deflate` is decoded as it streams
+///   (its `Content-Encoding` and `Content-Length` are then removed from the
+///   answer's headers), every limit counting decoded bytes; any other coding is a
+///   [`ClientError::Decode`] naming it, and a compressed stream cut short is an
+///   error, never a clean end (see [`HttpTransportBuilder::compression`] for what
+///   is asked);
 /// - an error status is an answer, not an error;
 /// - no error message holds a header value.
 ///
@@ -81,6 +90,8 @@ struct Inner {
     timeouts: Timeouts,
     user_agent: HeaderValue,
     max_response_body: usize,
+    /// `Accept-Encoding` sent on requests that set none (compression on).
+    accept_encoding: Option<HeaderValue>,
 }
 
 impl fmt::Debug for HttpTransport {
@@ -89,6 +100,7 @@ impl fmt::Debug for HttpTransport {
             .field("base_url", &self.inner.base_url)
             .field("timeouts", &self.inner.timeouts)
             .field("max_response_body", &self.inner.max_response_body)
+            .field("compression", &self.inner.accept_encoding.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -119,6 +131,7 @@ pub struct HttpTransportBuilder {
     pool_max_idle_per_host: usize,
     user_agent: String,
     max_response_body: usize,
+    compression: bool,
     proxy: Proxy,
     #[cfg(feature = "tls")]
     identity: Option<tls::Identity>,
@@ -133,6 +146,7 @@ impl fmt::Debug for HttpTransportBuilder {
             .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
             .field("user_agent", &self.user_agent)
             .field("max_response_body", &self.max_response_body)
+            .field("compression", &self.compression)
             .field("proxy", &self.proxy);
         #[cfg(feature = "tls")]
         d.field("extra_roots", &self.roots.len())
@@ -202,6 +216,20 @@ impl HttpTransportBuilder {
         self
     }
 
+    /// Whether to ask for compressed answers (default `false`).
+    ///
+    /// With `true`, requests carry `Accept-Encoding: gzip, deflate`
+    /// ([`ACCEPT_ENCODING`]), so an agent that compresses (agent-server gzips job
+    /// logs and HTTP tails) sends fewer bytes: logs compress several times over,
+    /// which over a slow link is a tail's speed. With `false`, no `Accept-Encoding`
+    /// is sent, so servers and proxies answer uncompressed. Either way a gzip or
+    /// deflate answer (a proxy may compress on its own) is decoded as it streams,
+    /// and any other coding is an error naming it. WebSocket upgrades never ask.
+    pub fn compression(mut self, enabled: bool) -> Self {
+        self.compression = enabled;
+        self
+    }
+
     #[cfg(feature = "tls")]
     /// The client certificate and key presented to an agent that asks for one
     /// (mutual TLS); see [`Identity`](crate::Identity).
@@ -255,6 +283,9 @@ impl HttpTransportBuilder {
                 timeouts: self.timeouts,
                 user_agent,
                 max_response_body: self.max_response_body,
+                accept_encoding: self
+                    .compression
+                    .then(|| HeaderValue::from_static(ACCEPT_ENCODING)),
             }),
         })
     }
@@ -299,6 +330,7 @@ impl HttpTransport {
             pool_max_idle_per_host: 32,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+            compression: false,
             proxy: Proxy::from_env(),
             #[cfg(feature = "tls")]
             identity: None,
@@ -346,6 +378,11 @@ impl HttpTransport {
             *headers = request.headers;
             if !headers.contains_key(USER_AGENT) {
                 headers.insert(USER_AGENT, self.inner.user_agent.clone());
+            }
+            if let Some(accept) = &self.inner.accept_encoding {
+                if !headers.contains_key(ACCEPT_ENCODING_HEADER) {
+                    headers.insert(ACCEPT_ENCODING_HEADER, accept.clone());
+                }
             }
             if let Some(auth) = proxy_auth {
                 headers.insert(http::header::PROXY_AUTHORIZATION, auth);
@@ -506,10 +543,12 @@ impl Origin {
     }
 }
 
-/// Reads a whole body: each read within `read`, at most `max` bytes.
+/// Reads a whole body: each read within `read`, at most `max` bytes (decoded bytes
+/// when `decoder` decodes a content coding).
 async fn read_body(
     mut body: Incoming,
     declared: Option<u64>,
+    mut decoder: Option<Decoder>,
     max: usize,
     read: Duration,
     origin: &Origin,
@@ -522,7 +561,19 @@ async fn read_body(
     if declared.is_some_and(|n| n > max as u64) {
         return Err(too_big());
     }
-    let mut buf = BytesMut::with_capacity(declared.map_or(0, |n| n as usize));
+    let capacity = if decoder.is_some() {
+        0
+    } else {
+        declared.map_or(0, |n| n as usize)
+    };
+    let mut buf = BytesMut::with_capacity(capacity);
+    let append = |buf: &mut BytesMut, data: &[u8]| {
+        if buf.len().saturating_add(data.len()) > max {
+            return Err(too_big());
+        }
+        buf.extend_from_slice(data);
+        Ok(())
+    };
     loop {
         let frame = match tokio::time::timeout(read, body.frame()).await {
             Err(_) => {
@@ -531,17 +582,48 @@ async fn read_body(
                     after: read,
                 }))
             }
-            Ok(None) => return Ok(buf.freeze()),
+            Ok(None) => {
+                if let Some(d) = decoder.as_mut() {
+                    let rest = d.finish().map_err(|e| origin.incomplete(e))?;
+                    append(&mut buf, &rest)?;
+                }
+                return Ok(buf.freeze());
+            }
             Ok(Some(Err(e))) => return Err(origin.closed(e)),
             Ok(Some(Ok(frame))) => frame,
         };
-        if let Ok(data) = frame.into_data() {
-            if buf.len().saturating_add(data.len()) > max {
-                return Err(too_big());
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        match decoder.as_mut() {
+            None => append(&mut buf, &data)?,
+            Some(d) => {
+                // Decoded a piece at a time: a bomb stops at the limit.
+                d.push(data);
+                while !d.is_drained() {
+                    let piece = d.pull().map_err(|e| origin.incomplete(e))?;
+                    if piece.is_empty() {
+                        break;
+                    }
+                    append(&mut buf, &piece)?;
+                }
             }
-            buf.extend_from_slice(&data);
         }
     }
+}
+
+/// The decoder of an answer's content coding (`None`: identity), its headers
+/// made those of the decoded body; an unsupported coding is an error naming it.
+fn answer_decoder(
+    headers: &mut http::HeaderMap,
+    origin: &Origin,
+) -> Result<Option<Decoder>, ClientError> {
+    let coding = coding::coding(headers).map_err(|e| origin.incomplete(e))?;
+    let decoder = Decoder::new(coding);
+    if decoder.is_some() {
+        coding::strip_coding_headers(headers);
+    }
+    Ok(decoder)
 }
 
 fn content_length(headers: &http::HeaderMap) -> Option<u64> {
@@ -562,6 +644,66 @@ struct HyperBodyStream {
     origin: Origin,
     failed: Option<ClientError>,
     done: bool,
+}
+
+impl HyperBodyStream {
+    fn new(body: Incoming, origin: Origin) -> Self {
+        HyperBodyStream {
+            body,
+            origin,
+            failed: None,
+            done: false,
+        }
+    }
+}
+
+/// A [`HyperBodyStream`] whose content coding is decoded as it arrives: each
+/// compressed chunk is decoded at once (a tail stays live), handed out in pieces
+/// of bounded size. Cancel-safe as the stream under it: the decoder changes only
+/// between awaits.
+struct DecodedBodyStream {
+    raw: HyperBodyStream,
+    decoder: Decoder,
+    failed: Option<ClientError>,
+    done: bool,
+}
+
+#[async_trait::async_trait]
+impl BodyStream for DecodedBodyStream {
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ClientError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if self.done {
+            return Ok(None);
+        }
+        let origin = self.raw.origin.clone();
+        let fail = |this: &mut Self, e: ClientError| {
+            let err = origin.incomplete(e);
+            this.failed = Some(err.clone());
+            err
+        };
+        loop {
+            if !self.decoder.is_drained() {
+                match self.decoder.pull() {
+                    Ok(piece) if !piece.is_empty() => return Ok(Some(piece)),
+                    Ok(_) => {} // needs more input
+                    Err(e) => return Err(fail(self, e)),
+                }
+            }
+            match self.raw.next_chunk().await? {
+                Some(chunk) => self.decoder.push(chunk),
+                None => {
+                    self.done = true;
+                    return match self.decoder.finish() {
+                        Ok(rest) if rest.is_empty() => Ok(None),
+                        Ok(rest) => Ok(Some(rest)),
+                        Err(e) => Err(fail(self, e)),
+                    };
+                }
+            }
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -599,10 +741,14 @@ impl BodyStream for HyperBodyStream {
 #[async_trait::async_trait]
 impl Transport for HttpTransport {
     async fn request(&self, request: Request) -> Result<Response, ClientError> {
-        let (parts, body, origin) = self.send(request).await?;
+        let (mut parts, body, origin) = self.send(request).await?;
+        // The declared (compressed) length: more than the limit is refused unread.
+        let declared = content_length(&parts.headers);
+        let decoder = answer_decoder(&mut parts.headers, &origin)?;
         let body = read_body(
             body,
-            content_length(&parts.headers),
+            declared,
+            decoder,
             self.inner.max_response_body,
             self.inner.timeouts.read,
             &origin,
@@ -616,16 +762,22 @@ impl Transport for HttpTransport {
     }
 
     async fn stream(&self, request: Request) -> Result<StreamingResponse, ClientError> {
-        let (parts, body, origin) = self.send(request).await?;
-        Ok(StreamingResponse {
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            body: Box::new(HyperBodyStream {
-                body,
-                origin,
+        let (mut parts, body, origin) = self.send(request).await?;
+        let decoder = answer_decoder(&mut parts.headers, &origin)?;
+        let raw = HyperBodyStream::new(body, origin);
+        let body: Box<dyn BodyStream> = match decoder {
+            None => Box::new(raw),
+            Some(decoder) => Box::new(DecodedBodyStream {
+                raw,
+                decoder,
                 failed: None,
                 done: false,
             }),
+        };
+        Ok(StreamingResponse {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
         })
     }
 

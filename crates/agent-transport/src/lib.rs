@@ -34,6 +34,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod coding;
 mod connector;
 mod half_reads;
 mod http;
@@ -50,6 +51,7 @@ mod websocket;
 pub use crate::http::{
     HttpTransport, HttpTransportBuilder, DEFAULT_MAX_RESPONSE_BODY, DEFAULT_USER_AGENT,
 };
+pub use coding::ACCEPT_ENCODING;
 pub use proxy::Proxy;
 pub use retry::{
     capped_retry_after, parse_retry_after, RetryPolicy, RetryingTransport, MAX_RETRY_AFTER,

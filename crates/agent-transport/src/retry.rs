@@ -3,9 +3,10 @@
 //! The rule (the agent API's "we do better" point 6):
 //! - a request that provably never left ([`ClientError::Connect`], a connect
 //!   [`ClientError::Timeout`]) may be sent again, whatever its method;
-//! - an idempotent request (GET, HEAD, PUT, DELETE, OPTIONS) answered 502, 503 or 504
-//!   may be sent again (a 503 that says `gpu_unavailable` is not transient and is
-//!   not retried);
+//! - an idempotent request (GET, HEAD, PUT, DELETE, OPTIONS) answered with a
+//!   transient status ([`TRANSIENT_STATUSES`]: 502, 503, 504, the same rule as
+//!   [`ClientError::is_transient`]) may be sent again (a 503 that says
+//!   `gpu_unavailable` is not transient and is not retried);
 //! - POST and PATCH are never sent again once they may have reached the agent: not
 //!   after a 5xx answer, not after a read error;
 //! - a [`ClientError::ResponseIncomplete`] is never retried, whatever the method;
@@ -15,7 +16,7 @@
 use crate::trace;
 use crate::transport::{Request, Response, StreamingResponse, Transport, WsOptions, WsStream};
 use crate::util::random_u64;
-use agent_proto::{ClientError, TimeoutKind};
+use agent_proto::{ClientError, TimeoutKind, TRANSIENT_STATUSES};
 use http::header::RETRY_AFTER;
 use http::HeaderMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -57,7 +58,7 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(2),
             max_retry_after: MAX_RETRY_AFTER,
-            retry_statuses: vec![502, 503, 504],
+            retry_statuses: TRANSIENT_STATUSES.to_vec(),
         }
     }
 }
@@ -117,11 +118,12 @@ impl RetryPolicy {
         if !self.retry_statuses.contains(&status) {
             return false;
         }
+        // A status the caller added to the list is retried whatever it says; a
+        // transient one only if its body does not say otherwise (gpu_unavailable).
         match body {
-            Some(body) if status == 503 => !matches!(
-                ClientError::from_response(status, None, body),
-                ClientError::GpuUnavailable { .. }
-            ),
+            Some(body) if TRANSIENT_STATUSES.contains(&status) => {
+                ClientError::from_response(status, None, body).is_transient()
+            }
             _ => true,
         }
     }
@@ -390,6 +392,49 @@ mod tests {
             let j = p.jittered_backoff(retry);
             assert!(j >= p.backoff(retry) / 2 && j <= p.backoff(retry), "{j:?}");
         }
+    }
+
+    /// The jitter reaches both ends of its range (with a 2 ns back-off: 1 ns or
+    /// 2 ns), and a range of one nanosecond is no division by zero.
+    #[test]
+    fn jitter_spans_half_to_all_of_the_backoff() {
+        let p = RetryPolicy {
+            initial_backoff: Duration::from_nanos(2),
+            max_backoff: Duration::from_nanos(2),
+            ..RetryPolicy::default()
+        };
+        let seen: std::collections::BTreeSet<Duration> =
+            (0..400).map(|_| p.jittered_backoff(0)).collect();
+        assert_eq!(
+            seen.into_iter().collect::<Vec<_>>(),
+            [Duration::from_nanos(1), Duration::from_nanos(2)]
+        );
+    }
+
+    /// A status the caller adds to the list is retried whatever its body says;
+    /// the body is read only for the transient ones (gpu_unavailable).
+    #[test]
+    fn a_status_the_caller_lists_is_retried() {
+        let p = RetryPolicy {
+            retry_statuses: vec![500, 503],
+            ..RetryPolicy::default()
+        };
+        assert!(p.retryable_answer(500, Some(b"boom")));
+        assert!(!p.retryable_answer(503, Some(br#"{"error_type":"gpu_unavailable"}"#)));
+        assert!(!p.retryable_answer(502, Some(b"bad gateway")), "not listed");
+    }
+
+    #[test]
+    fn the_policy_is_the_one_given() {
+        let policy = RetryPolicy {
+            max_retries: 9,
+            ..RetryPolicy::none()
+        };
+        let http = crate::HttpTransport::builder("http://127.0.0.1:1/")
+            .build()
+            .unwrap();
+        let t = RetryingTransport::new(http, policy.clone());
+        assert_eq!(t.policy(), &policy);
     }
 
     #[test]

@@ -197,6 +197,14 @@ async fn handshake(
         let status = response.status().as_u16();
         let retry_after = capped_retry_after(response.headers());
         let body = read_bounded(response.into_body(), MAX_REFUSAL_BODY).await;
+        if status < 400 {
+            // Not an error status: an answer that is no WebSocket (a proxy that
+            // dropped `Upgrade` answers 200), reported as such, never as a "200 error".
+            return Err(ClientError::protocol(format!(
+                "the WebSocket upgrade was answered {status} instead of 101 (a proxy that \
+                 does not pass WebSockets?)"
+            )));
+        }
         return Err(ClientError::from_response(status, retry_after, &body));
     }
     let headers = response.headers();

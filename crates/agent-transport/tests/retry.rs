@@ -74,6 +74,18 @@ async fn get_is_not_retried_after_a_read_failure_either() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_stream_is_not_retried_after_a_read_failure() {
+    let (t, calls) = scripted(|_| Err(read_failure("GET")));
+    let t = RetryingTransport::new(t, RetryPolicy::default());
+    let e = t
+        .stream(Request::new(Method::GET, "jobs/x/logs/stream/"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClientError::ResponseIncomplete { .. }));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn post_is_not_resent_after_a_5xx_answer() {
     let (t, calls) = scripted(|_| Ok(answer(503, None)));
     let t = RetryingTransport::new(t, RetryPolicy::default());

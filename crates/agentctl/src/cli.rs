@@ -20,7 +20,8 @@ Exit codes:
   3    not found (404)
   4    authentication: the agent refused the token or the user (401, 403)
   5    limits: a stream limit was exceeded, or the agent rate-limited us (429)
-  6    unreachable or timed out: connect error, 503, connect/read/idle time-out (408)
+  6    unreachable or timed out: connect error, 503, connect/read/idle time-out or a
+       quiet job past --max-quiet (408)
   7    a job FAILED (jobs tail, jobs wait, jobs stop --wait, plugins run --follow)
   8    a job was STOPPED (the same commands)
   130  interrupted (Ctrl-C)
@@ -184,6 +185,11 @@ pub struct Connection {
         help_heading = "Global options: connection"
     )]
     pub read_timeout: Option<f64>,
+    /// Ask the agent for compressed answers (Accept-Encoding: gzip, deflate): job
+    /// logs and HTTP tails come gzipped from agent-server. gzip and deflate answers
+    /// are decoded either way.
+    #[arg(long, global = true, help_heading = "Global options: connection")]
+    pub compress: bool,
     /// Use the embedded test agent (sample cluster), whatever else is set.
     #[arg(long, global = true, help_heading = "Global options: connection")]
     pub embedded: bool,
@@ -392,7 +398,7 @@ pub enum JobsCmd {
     #[command(
         after_help = "Examples:\n  agentctl jobs tail raysubmit_capture1\n  agentctl jobs tail raysubmit_capture1 --protocol http --timeout 60 --max-lines 100000\n  agentctl jobs tail raysubmit_a raysubmit_b raysubmit_c\n  agentctl jobs tail -l sweep=lr,team=vision --max-log-requests 30\n  agentctl jobs tail --status running --watch\n  agentctl jobs tail raysubmit_a raysubmit_b --no-prefix\n  agentctl jobs tail raysubmit_a --prefix\n  agentctl jobs tail -l sweep=lr --include 'ERROR|Traceback' --exclude 'DEBUG'\n  agentctl jobs tail raysubmit_capture1 --tail 20\n  agentctl jobs tail raysubmit_capture1 --from-line 1000\n  agentctl -o jsonl jobs tail -l sweep=lr | jq -c 'select(.end)'"
     )]
-    Tail(TailArgs),
+    Tail(Box<TailArgs>),
     /// Waits until a job has a final status (no log), prints it, and exits 0
     /// SUCCEEDED, 7 FAILED, 8 STOPPED.
     ///
@@ -524,10 +530,15 @@ pub struct TailArgs {
     /// auto (WebSocket, then HTTP streaming), websocket or http.
     #[arg(long, default_value = "auto", value_name = "PROTOCOL")]
     pub protocol: String,
-    /// Idle time-out in seconds (0 < S <= 300) [default: 30]: a log quiet for this
-    /// long fails (exit 6): a quiet job is not a finished one.
+    /// How long the *server* may send nothing, in seconds (0 < S <= 300) [default:
+    /// 30]; then exit 6. Pings (WebSocket) and heartbeats (HTTP) count: a quiet job
+    /// on a live server never trips it, on either protocol.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
+    /// How long the *job* may write no new line (90, 90s, 10m, 1h) before the tail
+    /// gives up (exit 6, "quiet job"), on either protocol [default: no limit].
+    #[arg(long, value_name = "DURATION")]
+    pub max_quiet: Option<String>,
     /// Stop (exit 5) after this many HTTP stream lines [default: no limit].
     #[arg(long, value_name = "N")]
     pub max_lines: Option<u64>,
@@ -672,7 +683,8 @@ pub struct FollowArgs {
         requires = "follow"
     )]
     pub protocol: String,
-    /// With --follow: idle time-out in seconds [default: 30].
+    /// With --follow: how long the server may send nothing, in seconds [default:
+    /// 30] (pings and heartbeats count: a quiet job never trips it).
     #[arg(long, value_name = "SECONDS", requires = "follow")]
     pub timeout: Option<f64>,
 }

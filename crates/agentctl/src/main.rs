@@ -462,7 +462,9 @@ async fn connect(
         }
     };
     tracing::info!(agent = %verbose::host_of(&url), embedded = embedded.is_some(), "agent");
-    let mut builder = AsyncAgentClient::builder(url, token).timeouts(timeouts);
+    let mut builder = AsyncAgentClient::builder(url, token)
+        .timeouts(timeouts)
+        .compression(conn.compress);
     // Checked even for the embedded agent: half an identity is a mistake to report.
     let identity = client_identity(conn)?;
     if embedded.is_some() {

@@ -369,6 +369,9 @@ fn tail_options(args: &TailArgs) -> Result<TailOptions, ClientError> {
     if let Some(t) = stream_timeout(args.timeout)? {
         opts = opts.timeout(t);
     }
+    if let Some(q) = &args.max_quiet {
+        opts = opts.max_quiet(duration("max quiet", q)?);
+    }
     opts.validate()?;
     Ok(opts)
 }
@@ -427,6 +430,24 @@ fn tail_plan(args: &TailArgs) -> Result<Op, ClientError> {
         watch: m.watch,
         max: m.max_log_requests,
     })))
+}
+
+/// A positive duration: seconds, or a number with `s`, `m` or `h` (`90`, `1.5m`).
+fn duration(what: &'static str, s: &str) -> Result<Duration, ClientError> {
+    let s = s.trim();
+    let (number, unit) = match s.char_indices().last() {
+        Some((i, 's')) => (&s[..i], 1.0),
+        Some((i, 'm')) => (&s[..i], 60.0),
+        Some((i, 'h')) => (&s[..i], 3600.0),
+        _ => (s, 1.0),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(n) => seconds(what, n * unit),
+        Err(_) => Err(ClientError::invalid(
+            what,
+            format!("{s:?} is not a duration (90, 90s, 10m, 1h)"),
+        )),
+    }
 }
 
 fn follow_options(args: &FollowArgs) -> Result<TailOptions, ClientError> {
@@ -509,6 +530,16 @@ mod tests {
         refused(&["jobs", "tail", "j1", "--timeout", "0"]);
         refused(&["jobs", "tail", "j1", "--timeout", "301"]);
         refused(&["jobs", "tail", "j1", "--timeout", "-1"]);
+        refused(&["jobs", "tail", "j1", "--max-quiet", "0"]);
+        refused(&["jobs", "tail", "j1", "--max-quiet", "soon"]);
+        for (arg, secs) in [("90", 90.0), ("90s", 90.0), ("1.5m", 90.0), ("1h", 3600.0)] {
+            let Plan::Call(Op::TailJob(_, opts)) =
+                plan_of(&["jobs", "tail", "j1", "--max-quiet", arg]).unwrap()
+            else {
+                panic!("{arg}")
+            };
+            assert_eq!(opts.max_quiet, Some(Duration::from_secs_f64(secs)), "{arg}");
+        }
         refused(&["jobs", "tail", "j1", "--max-lines", "0"]);
         refused(&[
             "plugins",
@@ -574,6 +605,7 @@ mod tests {
         assert_eq!(id.as_str(), "j1");
         assert_eq!(opts.protocol, Protocol::Http);
         assert_eq!(opts.timeout, Duration::from_millis(2500));
+        assert_eq!(opts.max_quiet, None, "no bound on a quiet job unless given");
         let limits = opts.limits.unwrap();
         assert_eq!(limits.max_lines, 7);
         assert_eq!(limits.max_messages, u64::MAX, "no limit unless given");

@@ -504,8 +504,8 @@ fn every_error_class_has_its_exit_code_and_one_line() {
     let out = agentctl(&server, &["nodes", "list"]);
     assert_eq!(out.code, 5, "{out:?}");
 
-    // 6: an idle time-out (a pending job says nothing, over HTTP with no heartbeat
-    // within the time-out; a WebSocket server that answers pings is alive, issue 11) ...
+    // 6: a quiet job with --max-quiet (a live server's heartbeats and pongs never
+    // trip --timeout, issue 24) ...
     let out = agentctl(
         &server,
         &[
@@ -514,7 +514,7 @@ fn every_error_class_has_its_exit_code_and_one_line() {
             PENDING_JOB,
             "--protocol",
             "http",
-            "--timeout",
+            "--max-quiet",
             "1",
         ],
     );
@@ -526,7 +526,7 @@ fn every_error_class_has_its_exit_code_and_one_line() {
     );
     assert!(
         out.stderr
-            .starts_with("error: timeout: idle stream timed out"),
+            .starts_with("error: timeout: quiet job (no new log line"),
         "{out:?}"
     );
     // ... and an agent nobody answers for
@@ -1874,4 +1874,33 @@ fn a_man_page_for_every_subcommand() {
     cmd.arg("--help");
     assert!(run_cmd(cmd).stdout.contains("generate-man"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--compress` (issue 24) asks for gzip (`Accept-Encoding: gzip, deflate`), which
+/// the agent then sends, and prints the same log and the same tail as without.
+#[test]
+fn compress_asks_for_gzip_and_prints_the_same_log() {
+    let server = sample();
+    let logs: &[&str] = &["jobs", "logs", SUCCEEDED_JOB];
+    let tail: &[&str] = &["jobs", "tail", SUCCEEDED_JOB, "--protocol", "http"];
+    for (args, route) in [(logs, RouteKind::JobLogs), (tail, RouteKind::TailHttp)] {
+        let plain = agentctl(&server, args);
+        ok(&plain);
+        let mut compressed = vec!["--compress"];
+        compressed.extend_from_slice(args);
+        let gz = agentctl(&server, &compressed);
+        ok(&gz);
+        assert_eq!(gz.stdout, plain.stdout, "{args:?}");
+        let asked: Vec<Option<String>> = server
+            .requests(route)
+            .iter()
+            .map(|r| {
+                r.headers
+                    .get("accept-encoding")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert_eq!(asked, [None, Some("gzip, deflate".to_owned())], "{args:?}");
+    }
 }

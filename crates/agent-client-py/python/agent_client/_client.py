@@ -669,22 +669,32 @@ class AgentClient(_Base):
         """Follow a job's log over HTTP chunked streaming only."""
         return self.tail_job_logs(job_id, timeout, protocol='http')
 
-    def tail_job_logs(self, job_id: str, timeout: float = 30.0, protocol: str = 'auto') -> Iterator[str]:
+    def tail_job_logs(
+        self, job_id: str, timeout: float = 30.0, protocol: str = 'auto', max_quiet: Optional[float] = None
+    ) -> Iterator[str]:
         """Follow a job's log until it is complete: an iterator of lines.
 
         ``protocol``: ``'auto'`` (WebSocket, falling back to HTTP and resuming
-        without repeating a line), ``'websocket'`` or ``'http'``. ``timeout`` is an
-        idle time-out in seconds: a tail that receives nothing that long raises
-        ``ClientTimeoutError`` (408) rather than ending as if the log were complete.
-        Leaving the loop (``break``) closes the connection.
+        without repeating a line), ``'websocket'`` or ``'http'``. ``timeout``
+        bounds the *server's* silence, in seconds, on both protocols: a tail that
+        receives nothing from the server that long (no line, no pong, no
+        heartbeat) raises ``ClientTimeoutError`` (408) rather than ending as if the
+        log were complete; a quiet job on a live server never trips it.
+        ``max_quiet`` (seconds, default ``None``: no bound) bounds the *job's*
+        silence: no new line for that long raises ``ClientTimeoutError`` (408)
+        saying the job was quiet. Leaving the loop (``break``) closes the
+        connection.
         """
-        return _tail_lines(self._core, str(job_id), float(timeout), protocol, self._limits())
+        quiet = None if max_quiet is None else float(max_quiet)
+        return _tail_lines(self._core, str(job_id), float(timeout), protocol, self._limits(), quiet)
 
 
-def _tail_lines(core: _native.Core, job_id: str, timeout: float, protocol: str, limits: Any) -> Iterator[str]:
+def _tail_lines(
+    core: _native.Core, job_id: str, timeout: float, protocol: str, limits: Any, max_quiet: Optional[float]
+) -> Iterator[str]:
     # A generator, as synapse-sdk's: nothing happens until the first next(). When
     # the loop is left, the generator is closed and the tail with it.
-    tail = core.tail(job_id, timeout, protocol, limits)
+    tail = core.tail(job_id, timeout, protocol, limits, max_quiet)
     try:
         next_batch = tail.next_batch
         while True:
@@ -973,12 +983,16 @@ class AsyncAgentClient(_Base):
         """Follow a job's log over HTTP chunked streaming only."""
         return self.tail_job_logs(job_id, timeout, protocol='http')
 
-    def tail_job_logs(self, job_id: str, timeout: float = 30.0, protocol: str = 'auto') -> AsyncLogTail:
+    def tail_job_logs(
+        self, job_id: str, timeout: float = 30.0, protocol: str = 'auto', max_quiet: Optional[float] = None
+    ) -> AsyncLogTail:
         """Follow a job's log until it is complete: an async iterator of lines.
 
-        The same protocols and idle time-out as :meth:`AgentClient.tail_job_logs`.
+        The same protocols and time-outs (``timeout`` for the server's silence,
+        ``max_quiet`` for the job's) as :meth:`AgentClient.tail_job_logs`.
         """
-        return AsyncLogTail(self, (str(job_id), float(timeout), protocol, self._limits()))
+        quiet = None if max_quiet is None else float(max_quiet)
+        return AsyncLogTail(self, (str(job_id), float(timeout), protocol, self._limits(), quiet))
 
 
 def _awaiting(op: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:

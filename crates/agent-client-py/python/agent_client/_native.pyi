@@ -22,9 +22,21 @@ class Core:
     ) -> Awaitable[Any]: ...
     def job_logs(self, job_id: str) -> str: ...
     def job_logs_async(self, job_id: str) -> Awaitable[str]: ...
-    def tail(self, job_id: str, timeout: float, protocol: str, limits: tuple[int, int, int, int, int]) -> Tail: ...
+    def tail(
+        self,
+        job_id: str,
+        timeout: float,
+        protocol: str,
+        limits: tuple[int, int, int, int, int],
+        max_quiet: float | None = None,
+    ) -> Tail: ...
     def tail_async(
-        self, job_id: str, timeout: float, protocol: str, limits: tuple[int, int, int, int, int]
+        self,
+        job_id: str,
+        timeout: float,
+        protocol: str,
+        limits: tuple[int, int, int, int, int],
+        max_quiet: float | None = None,
     ) -> Awaitable[Tail]: ...
     def close(self) -> None: ...
 
