@@ -447,7 +447,8 @@ async fn stream_socket(
             }
         };
         match message {
-            Ok(Some(WsMessage::Text(bytes))) => {
+            // Ray's batches may end mid-line anyway: a fragment is one more piece.
+            Ok(Some(WsMessage::Text(bytes) | WsMessage::Fragment { data: bytes, .. })) => {
                 for slice in bytes.chunks(SLICE) {
                     tracker.frame(slice, &mut |l| sink.collect(l));
                     if !sink.flush().await {

@@ -345,13 +345,13 @@ pub struct TailArgs {
     /// long fails (exit 6): a quiet job is not a finished one.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
-    /// Stop (exit 5) after this many HTTP stream lines [default: no limit].
+    /// Stop (exit 5) after this many lines delivered, on either protocol [default: no limit].
     #[arg(long, value_name = "N")]
     pub max_lines: Option<u64>,
     /// Stop (exit 5) after this many bytes of log text [default: no limit].
     #[arg(long, value_name = "N")]
     pub max_bytes: Option<u64>,
-    /// Stop (exit 5) after this many WebSocket messages [default: no limit].
+    /// Stop (exit 5) after this many messages received (WebSocket messages; HTTP events or plain lines) [default: no limit].
     #[arg(long, value_name = "N")]
     pub max_messages: Option<u64>,
     /// The largest single message or line in bytes; larger ones are skipped and
