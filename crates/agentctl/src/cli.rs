@@ -354,8 +354,8 @@ pub struct TailArgs {
     /// Stop (exit 5) after this many messages received (WebSocket messages; HTTP events or plain lines) [default: no limit].
     #[arg(long, value_name = "N")]
     pub max_messages: Option<u64>,
-    /// The largest single message or line in bytes; larger ones are skipped and
-    /// counted [default: 10240].
+    /// The longest line delivered, in bytes (a message holding several lines is
+    /// split first); longer lines are skipped and counted [default: 10240].
     #[arg(long, value_name = "N")]
     pub max_message_size: Option<usize>,
 }
