@@ -575,6 +575,50 @@ mod tests {
     }
 
     #[test]
+    fn a_line_tells_its_text() {
+        assert_eq!(Line::Text("t".into()).text(), Some("t"));
+        assert_eq!(Line::Lossy("l".into()).text(), Some("l"));
+        assert_eq!(Line::Oversized { len: 3 }.text(), None);
+        assert_eq!(Line::TooLong { len: 3 }.text(), None);
+        assert_eq!(
+            Line::TooLong { len: 3 }.into_owned(),
+            Line::TooLong { len: 3 }
+        );
+    }
+
+    /// Issue 24, item 3: with `cr_ends_lines`, CR, LF and CRLF each end one line
+    /// (a CRLF is one line end, not two), whatever the chunking.
+    #[test]
+    fn cr_lf_and_crlf_each_end_one_line() {
+        let body = b"a\r\nb\rc\nd\r\r\ne\r";
+        for cut in 0..=body.len() {
+            let mut d = LineDecoder::new(100);
+            assert!(!d.cr_ends_lines());
+            d.set_cr_ends_lines();
+            assert!(d.cr_ends_lines());
+            let mut lines = Vec::new();
+            let mut on = |l: Line<'_>| lines.push(l.text().unwrap_or("<>").to_owned());
+            d.push(&body[..cut], &mut on);
+            d.push(&body[cut..], &mut on);
+            d.push(b"\nf", &mut on);
+            d.finish(&mut on);
+            assert_eq!(lines, ["a", "b", "c", "d", "", "e", "f"], "cut {cut}");
+        }
+    }
+
+    /// A long line's room is given back once it is delivered.
+    #[test]
+    fn a_long_lines_room_is_given_back() {
+        let mut d = LineDecoder::new(10).allow_long(100_000, |_| true);
+        let mut n = 0;
+        d.push(&[b'x'; 50_000], &mut |_| n += 1);
+        assert!(d.buffered_capacity() >= 50_000);
+        d.push(b"\n", &mut |_| n += 1);
+        assert_eq!(n, 1);
+        assert!(d.buffered_capacity() <= 12, "{}", d.buffered_capacity());
+    }
+
+    #[test]
     fn blank_lines_are_lines() {
         assert_eq!(run(100, &[b"\n\r\n\n"]).0, ["", "", ""]);
     }
