@@ -606,6 +606,20 @@ mod tests {
         }
     }
 
+    /// A line that may be long, started in one chunk and ended in a later one far
+    /// past the long limit, is too long: never delivered, never buffered whole.
+    #[test]
+    fn a_long_line_ending_far_past_its_limit_is_too_long() {
+        let mut d = LineDecoder::new(4).allow_long(16, |head| head.starts_with(b"data:"));
+        let mut lines = Vec::new();
+        d.push(b"data: 0123", &mut |l| lines.push(l.into_owned()));
+        let mut end = vec![b'x'; 1000];
+        end.push(b'\n');
+        d.push(&end, &mut |l| lines.push(l.into_owned()));
+        assert_eq!(lines, [Line::TooLong { len: 1010 }]);
+        assert!(d.buffered_capacity() <= 2 * 16 + 2, "{}", d.buffered_capacity());
+    }
+
     /// A long line's room is given back once it is delivered.
     #[test]
     fn a_long_lines_room_is_given_back() {
