@@ -617,7 +617,11 @@ mod tests {
         end.push(b'\n');
         d.push(&end, &mut |l| lines.push(l.into_owned()));
         assert_eq!(lines, [Line::TooLong { len: 1010 }]);
-        assert!(d.buffered_capacity() <= 2 * 16 + 2, "{}", d.buffered_capacity());
+        assert!(
+            d.buffered_capacity() <= 2 * 16 + 2,
+            "{}",
+            d.buffered_capacity()
+        );
     }
 
     /// A long line's room is given back once it is delivered.
