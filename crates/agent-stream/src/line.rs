@@ -624,6 +624,38 @@ mod tests {
         );
     }
 
+    /// Long lines (and short ones) that span chunks: every way to cut the body in
+    /// two, and byte by byte, gives what the whole body gives.
+    #[test]
+    fn long_lines_do_not_depend_on_the_chunking() {
+        let body = b"data: 0123456789\nplain line\ndata: 01234567890123456789\nda\nd\ndata:\n";
+        let want = [
+            Line::Text("data: 0123456789".into()),
+            Line::Oversized { len: 10 },
+            Line::TooLong { len: 26 },
+            Line::Text("da".into()),
+            Line::Text("d".into()),
+            Line::Text("data:".into()),
+        ];
+        let decoder = || LineDecoder::new(4).allow_long(16, |head| head.starts_with(b"data:"));
+        let run = |chunks: &[&[u8]]| {
+            let mut d = decoder();
+            let mut lines = Vec::new();
+            for c in chunks {
+                d.push(c, &mut |l| lines.push(l.into_owned()));
+                assert!(d.buffered_capacity() <= 2 * 16 + 2);
+            }
+            d.finish(&mut |l| lines.push(l.into_owned()));
+            lines
+        };
+        assert_eq!(run(&[body]), want);
+        for cut in 0..=body.len() {
+            assert_eq!(run(&[&body[..cut], &body[cut..]]), want, "cut {cut}");
+        }
+        let bytes: Vec<&[u8]> = body.chunks(1).collect();
+        assert_eq!(run(&bytes), want);
+    }
+
     /// A long line's room is given back once it is delivered.
     #[test]
     fn a_long_lines_room_is_given_back() {

@@ -140,11 +140,6 @@ struct State {
     saw_data: bool,
 }
 
-/// Whether a `data:` value starts a JSON object (past JSON whitespace).
-fn starts_json(value: &str) -> bool {
-    value.bytes().find(|b| !b.is_ascii_whitespace()) == Some(b'{')
-}
-
 impl EventStreamParser {
     /// A parser that reads plain lines until the first `data:` line. Lines other
     /// than `data:` lines are skipped past `max_line_len` bytes; the `data:` lines of
@@ -384,10 +379,10 @@ impl State {
     }
 
     /// Whether the open event's data is already a whole JSON object (parsed only
-    /// when it ends with `}`, so that a pretty-printed event costs few tries).
+    /// when it ends with `}`, so that a pretty-printed event costs few tries; a
+    /// whole JSON value that ends with `}` is an object).
     fn is_whole_json(&self) -> bool {
-        starts_json(&self.data)
-            && self.data.trim_end().ends_with('}')
+        self.data.trim_end().ends_with('}')
             && serde_json::from_str::<serde::de::IgnoredAny>(&self.data).is_ok()
     }
 
@@ -494,7 +489,12 @@ mod tests {
             ]
         );
         assert_eq!((p.last_event_id(), p.retry()), (Some("3"), Some(5)));
-        p.push(b"id: a\0b\nretry\n\n", &mut |_| {});
+        // An id with NUL and a bare `retry` are fields, ignored: never lines.
+        let mut more = Vec::new();
+        p.push(b"id: a\0b\nretry\n\n", &mut |i: SseItem<'_>| {
+            more.push(format!("{i:?}"))
+        });
+        assert!(more.is_empty(), "{more:?}");
         assert_eq!((p.last_event_id(), p.retry()), (Some("3"), Some(5)));
         assert!(p.is_event_stream());
     }
@@ -582,6 +582,62 @@ mod tests {
                 "event \"{}\""
             ]
         );
+    }
+
+    /// A line that is not a field, inside an open JSON event, does not end it; a
+    /// nested object that ends a line does not either.
+    #[test]
+    fn an_open_json_event_is_ended_by_its_blank_line_or_a_whole_object() {
+        let got = parse(
+            EventStreamParser::new(100, 1000),
+            &[b"data: {\"a\":\nplain\ndata: 1}\n\ndata: {\"b\":{}\ndata: }\n\n"],
+        );
+        assert_eq!(
+            got,
+            [
+                "line plain",
+                "event \"{\\\"a\\\":\\n1}\"",
+                "event \"{\\\"b\\\":{}\\n}\""
+            ]
+        );
+    }
+
+    /// A refused event reports every byte of it that went by.
+    #[test]
+    fn a_refused_event_counts_all_its_bytes() {
+        let got = parse(
+            EventStreamParser::new(100, 10).event_stream(),
+            &[b"data: {012345678\ndata: abc\ndata: xy\n\n"],
+        );
+        assert_eq!(got, ["too long 17"]);
+    }
+
+    /// A data line that is too long for an event makes a plain body an event
+    /// stream: CR ends lines from then on.
+    #[test]
+    fn a_too_long_data_line_starts_an_event_stream() {
+        let got = parse(
+            EventStreamParser::new(4, 10),
+            &[b"data: 0123456789012345\n\rdata: ok\r\r"],
+        );
+        assert_eq!(got, ["too long 22", "event \"ok\""]);
+    }
+
+    /// Invalid UTF-8 in a data line marks its event lossy, and is counted.
+    #[test]
+    fn invalid_utf8_is_counted_and_marks_the_event() {
+        let mut p = EventStreamParser::new(100, 1000);
+        let mut lossy = Vec::new();
+        p.push(
+            b"data: {\"a\":\ndata: \"\xff\"}\n\nbad \xfe\n",
+            &mut |i: SseItem<'_>| {
+                if let SseItem::Event(e) = i {
+                    lossy.push(e.lossy);
+                }
+            },
+        );
+        assert_eq!(lossy, [true]);
+        assert_eq!(p.invalid_utf8(), 2);
     }
 
     #[test]

@@ -1325,6 +1325,43 @@ mod tests {
         assert_eq!(ws.counters().received, 2);
     }
 
+    /// A whole message ends a fragmented one that is open (it is its last frame);
+    /// a JSON message past the frame cap fails whole or fragmented; a frame cap
+    /// set on a plain HTTP decoder keeps it plain.
+    #[test]
+    fn whole_messages_fragments_and_the_frame_cap_agree() {
+        let mut ws = TailDecoder::websocket(small());
+        let mut out = Vec::new();
+        ws.push_fragment(b"a\nb", false, &mut out).unwrap();
+        ws.push_message(b"c\n", &mut out).unwrap();
+        ws.push_message(b"d", &mut out).unwrap();
+        assert_eq!(lines(&out), ["a", "bc", "d"]);
+        assert_eq!(ws.counters().received, 2);
+
+        let json = format!(r#"{{"message":"{}"}}"#, "x".repeat(20));
+        for cap in [json.len() - 1, json.len()] {
+            let mut ws = TailDecoder::websocket(small()).with_frame_cap(cap);
+            let mut out = Vec::new();
+            let pushed = ws.push_message(json.as_bytes(), &mut out);
+            assert_eq!(pushed.is_ok(), cap == json.len(), "cap {cap}");
+            assert_eq!(lines(&out).len(), usize::from(cap == json.len()));
+        }
+
+        let mut plain = TailDecoder::http(small()).with_frame_cap(100);
+        let mut out = Vec::new();
+        plain.push_bytes(b": not a comment\n", &mut out).unwrap();
+        assert_eq!(lines(&out), [": not a comment"]);
+        let mut sse = TailDecoder::http(small())
+            .content_type("text/event-stream")
+            .with_frame_cap(100);
+        sse.push_bytes(b": a comment\nretry: 7\n", &mut out)
+            .unwrap();
+        assert_eq!(lines(&out), [": not a comment"]);
+        assert_eq!(sse.sse_retry(), Some(7));
+        assert_eq!(plain.sse_retry(), None);
+        assert_eq!(TailDecoder::websocket(small()).sse_retry(), None);
+    }
+
     #[test]
     fn an_empty_websocket_message_is_skipped_and_counted() {
         let mut t = TailDecoder::websocket(small());
