@@ -1362,6 +1362,27 @@ mod tests {
         assert_eq!(TailDecoder::websocket(small()).sse_retry(), None);
     }
 
+    /// A plain message in fragments gives what it gives whole: its last line
+    /// without a newline, no blank lines, one empty message counted for a message
+    /// of blank lines, one invalid message counted however many of its lines are.
+    #[test]
+    fn a_fragmented_plain_message_is_split_like_a_whole_one() {
+        let mut ws = TailDecoder::websocket(small());
+        let mut out = Vec::new();
+        for (piece, last) in [(&b"x\n\r\n\ny"[..], false), (b"z", true)] {
+            ws.push_fragment(piece, last, &mut out).unwrap();
+        }
+        for (piece, last) in [(&b"\n\n"[..], false), (b"\r\n", true)] {
+            ws.push_fragment(piece, last, &mut out).unwrap();
+        }
+        for (piece, last) in [(&b"bad \xff\n"[..], false), (b"\xfeok", true)] {
+            ws.push_fragment(piece, last, &mut out).unwrap();
+        }
+        assert_eq!(lines(&out), ["x", "yz", "bad \u{fffd}", "\u{fffd}ok"]);
+        let c = ws.counters();
+        assert_eq!((c.received, c.skipped_empty, c.invalid_utf8), (3, 1, 1));
+    }
+
     #[test]
     fn an_empty_websocket_message_is_skipped_and_counted() {
         let mut t = TailDecoder::websocket(small());
