@@ -7,15 +7,14 @@
 
 mod common;
 
-use agent_client_async::{
-    AsyncAgentClient, ClientError, Protocol, StreamCounters, StreamLimits, TailOptions,
-};
+use agent_client_async::{AsyncAgentClient, ClientError, Protocol, StreamLimits, TailOptions};
 use agent_client_blocking::AgentClient;
 use agent_proto::{LimitKind, TimeoutKind};
 use agent_testkit::{AgentTestServer, Fault, JobSpec, RouteKind, TailFault};
 use common::{
     async_client, blocking_client, drain, drain_blocking, lines, log_lines, next, on_thread,
-    read_nothing_until, take, wait_until, within, Proxy, IDLE,
+    read_nothing_until, tail_async, tail_blocking, tail_both, take, wait_until, within, Outcome,
+    Proxy, IDLE,
 };
 use std::collections::HashSet;
 use std::time::Duration;
@@ -34,51 +33,6 @@ async fn server_with(n: usize, faults: Vec<TailFault>) -> AgentTestServer {
         job = job.tail_fault(f);
     }
     AgentTestServer::builder().job(job).build().await.unwrap()
-}
-
-/// What a tail gave: its lines, its error, its counters and protocol.
-#[derive(Debug)]
-struct Outcome {
-    lines: Vec<String>,
-    err: Option<ClientError>,
-    counters: StreamCounters,
-    protocol: Protocol,
-}
-
-async fn tail_async(c: &AsyncAgentClient, job: &str, o: TailOptions) -> Outcome {
-    let mut t = within(c.tail_job_logs(job, o)).await.unwrap();
-    let (lines, err) = drain(&mut t).await;
-    Outcome {
-        lines,
-        err,
-        counters: t.counters(),
-        protocol: t.protocol_used(),
-    }
-}
-
-async fn tail_blocking(c: &AgentClient, job: &str, o: TailOptions) -> Outcome {
-    let (c, job) = (c.clone(), job.to_owned());
-    on_thread(move || {
-        let mut t = c.tail_job_logs(&job, o).unwrap();
-        let (lines, err) = drain_blocking(&mut t);
-        Outcome {
-            lines,
-            err,
-            counters: t.counters(),
-            protocol: t.protocol_used(),
-        }
-    })
-    .await
-}
-
-/// Both clients' outcomes for one tail.
-async fn tail_both(server: &AgentTestServer, job: &str, o: TailOptions) -> [Outcome; 2] {
-    let a = async_client(server);
-    let b = blocking_client(server);
-    [
-        tail_async(&a, job, o.clone()).await,
-        tail_blocking(&b, job, o).await,
-    ]
 }
 
 #[track_caller]

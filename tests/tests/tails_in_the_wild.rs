@@ -12,58 +12,12 @@
 
 mod common;
 
-use agent_client_async::{
-    AsyncAgentClient, ClientError, Protocol, StreamCounters, StreamLimits, TailOptions,
-};
-use agent_client_blocking::AgentClient;
+use agent_client_async::{ClientError, Protocol, StreamLimits, TailOptions};
 use agent_proto::LimitKind;
 use agent_testkit::{AgentTestServer, JobSpec, TailFault};
-use common::{async_client, blocking_client, drain, drain_blocking, on_thread, within};
+use common::{async_client, tail_async, tail_both, Outcome};
 
 const JOB: &str = "raysubmit_wild24";
-
-/// What a tail gave.
-#[derive(Debug)]
-struct Outcome {
-    lines: Vec<String>,
-    err: Option<ClientError>,
-    counters: StreamCounters,
-    protocol: Protocol,
-}
-
-async fn tail_async(c: &AsyncAgentClient, o: TailOptions) -> Outcome {
-    let mut t = within(c.tail_job_logs(JOB, o)).await.unwrap();
-    let (lines, err) = drain(&mut t).await;
-    Outcome {
-        lines,
-        err,
-        counters: t.counters(),
-        protocol: t.protocol_used(),
-    }
-}
-
-async fn tail_blocking(c: &AgentClient, o: TailOptions) -> Outcome {
-    let c = c.clone();
-    on_thread(move || {
-        let mut t = c.tail_job_logs(JOB, o).unwrap();
-        let (lines, err) = drain_blocking(&mut t);
-        Outcome {
-            lines,
-            err,
-            counters: t.counters(),
-            protocol: t.protocol_used(),
-        }
-    })
-    .await
-}
-
-/// Both clients' outcomes for one tail.
-async fn tail_both(server: &AgentTestServer, o: TailOptions) -> [Outcome; 2] {
-    [
-        tail_async(&async_client(server), o.clone()).await,
-        tail_blocking(&blocking_client(server), o).await,
-    ]
-}
 
 /// A job whose tails are exactly these faults.
 async fn server(faults: Vec<TailFault>) -> AgentTestServer {
@@ -127,7 +81,7 @@ async fn a_batch_of_20000_short_lines_in_one_message_is_delivered_whole() {
             Protocol::WebSocket
         };
         let server = server(vec![fault]).await;
-        for o in tail_both(&server, opts(protocol)).await {
+        for o in tail_both(&server, JOB, opts(protocol)).await {
             assert!(o.err.is_none(), "{what}: {:?}", o.err);
             assert!(o.lines == want, "{what}: {} lines", o.lines.len());
             assert_eq!(o.counters.skipped_oversized, 0, "{what}");
@@ -176,7 +130,7 @@ async fn a_long_line_in_a_batch_costs_that_line_only() {
     ];
     for (what, fault, protocol) in cases {
         let server = server(vec![fault]).await;
-        for o in tail_both(&server, opts(protocol)).await {
+        for o in tail_both(&server, JOB, opts(protocol)).await {
             assert_lines(&o, &["a", "b", "c"], what);
             assert_eq!(o.counters.skipped_oversized, 1, "{what}: {:?}", o.counters);
             assert_eq!(o.counters.skipped_bytes, long.len() as u64, "{what}");
@@ -194,7 +148,7 @@ async fn a_message_past_the_frame_cap_fails_loudly_naming_it() {
         .fragmented(1 << 20)
         .websocket_only()])
     .await;
-    let o = tail_async(&async_client(&server), opts(Protocol::WebSocket)).await;
+    let o = tail_async(&async_client(&server), JOB, opts(Protocol::WebSocket)).await;
     let e = o.err.expect("a message past the frame cap ended quietly");
     assert_eq!(e.status_code(), 500, "{e}");
     assert!(
@@ -232,7 +186,7 @@ async fn sse_comments_and_fields_are_never_log_lines() {
         // every chunking at once: the body byte by byte
         let chunks: Vec<String> = body.chars().map(String::from).collect();
         let server = server(vec![TailFault::script(chunks, true).http_only()]).await;
-        for o in tail_both(&server, opts(Protocol::Http)).await {
+        for o in tail_both(&server, JOB, opts(Protocol::Http)).await {
             assert_lines(&o, &["first", "second"], &format!("{end:?}"));
         }
     }
@@ -257,7 +211,7 @@ async fn pings_do_not_break_a_resume_under_auto() {
         TailFault::script(http, true).http_only(),
     ])
     .await;
-    for o in tail_both(&server, opts(Protocol::Auto)).await {
+    for o in tail_both(&server, JOB, opts(Protocol::Auto)).await {
         assert_lines(&o, &["one", "two", "three"], "auto");
         assert_eq!(o.protocol, Protocol::Http);
     }
@@ -276,7 +230,7 @@ async fn a_pretty_printed_event_over_several_data_lines_is_one_event() {
                 data:   \"type\": \"complete\"\n\
                 data: }\n\n";
     let server = server(vec![TailFault::script([body], false).http_only()]).await;
-    for o in tail_both(&server, opts(Protocol::Http)).await {
+    for o in tail_both(&server, JOB, opts(Protocol::Http)).await {
         assert_lines(&o, &["pretty", "printed"], "pretty");
     }
 }
@@ -291,7 +245,7 @@ async fn a_bom_before_the_first_event_is_dropped() {
         [b"\xBF".as_slice(), event.as_bytes()].concat(),
     ];
     let server = server(vec![TailFault::script(chunks, true).http_only()]).await;
-    for o in tail_both(&server, opts(Protocol::Http)).await {
+    for o in tail_both(&server, JOB, opts(Protocol::Http)).await {
         assert_lines(&o, &["after the BOM"], "BOM");
     }
 }
@@ -316,7 +270,7 @@ async fn max_lines_and_max_messages_count_on_both_protocols() {
         ..StreamLimits::default()
     };
     for p in [Protocol::WebSocket, Protocol::Http] {
-        for o in tail_both(&server, opts(p).limits(lines3)).await {
+        for o in tail_both(&server, JOB, opts(p).limits(lines3)).await {
             assert!(
                 matches!(
                     o.err,
@@ -330,7 +284,7 @@ async fn max_lines_and_max_messages_count_on_both_protocols() {
             );
             assert_eq!(o.lines, log[..3], "{p}");
         }
-        for o in tail_both(&server, opts(p).limits(messages2)).await {
+        for o in tail_both(&server, JOB, opts(p).limits(messages2)).await {
             assert!(
                 matches!(
                     o.err,

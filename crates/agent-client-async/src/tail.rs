@@ -236,8 +236,8 @@ impl LogTail {
     /// protocols after an `auto` fallback). Readable at any time, also after the end.
     ///
     /// `delivered` counts lines decoded for the caller, some of which may still wait
-    /// in the queue; `skipped_oversized` counts messages or lines over
-    /// `max_message_size` that were dropped; `replayed` counts events the HTTP stream
+    /// in the queue; `skipped_oversized` counts lines over `max_message_size`
+    /// that were dropped (a message holding several lines is split first); `replayed` counts events the HTTP stream
     /// repeated after a fallback and that were skipped.
     pub fn counters(&self) -> StreamCounters {
         self.shared.counters()
