@@ -628,10 +628,11 @@ mod tests {
     /// two, and byte by byte, gives what the whole body gives.
     #[test]
     fn long_lines_do_not_depend_on_the_chunking() {
-        let body = b"data: 0123456789\nplain line\ndata: 01234567890123456789\nda\nd\ndata:\n";
+        let body = b"data: 0123456789\nplain line\nplain line longer than 16\ndata: 01234567890123456789\nda\nd\ndata:\n";
         let want = [
             Line::Text("data: 0123456789".into()),
             Line::Oversized { len: 10 },
+            Line::Oversized { len: 25 },
             Line::TooLong { len: 26 },
             Line::Text("da".into()),
             Line::Text("d".into()),
@@ -654,6 +655,19 @@ mod tests {
         }
         let bytes: Vec<&[u8]> = body.chunks(1).collect();
         assert_eq!(run(&bytes), want);
+    }
+
+    /// A line found not to be long, skipped from its head on: a `\r` that ends
+    /// the head is not counted if the line ends right after it (`\r\n`).
+    #[test]
+    fn a_line_skipped_from_its_head_counts_its_bytes_right() {
+        for (head, len) in [(&b"abcde\r"[..], 5), (b"abcdef", 6)] {
+            let mut d = LineDecoder::new(4).allow_long(16, |h| h.starts_with(b"data:"));
+            let mut lines = Vec::new();
+            d.push(head, &mut |l| lines.push(l.into_owned()));
+            d.push(b"\n", &mut |l| lines.push(l.into_owned()));
+            assert_eq!(lines, [Line::Oversized { len }]);
+        }
     }
 
     /// A long line's room is given back once it is delivered.
