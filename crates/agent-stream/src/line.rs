@@ -670,6 +670,18 @@ mod tests {
         }
     }
 
+    /// `may_be_long` sees at least `max_line_len + 1` bytes of a line, also with a
+    /// zero limit and a line that starts a chunk.
+    #[test]
+    fn may_be_long_sees_the_head_it_is_promised() {
+        let mut d = LineDecoder::new(0).allow_long(16, |h| h.first() == Some(&b'd'));
+        let mut lines = Vec::new();
+        d.push(b"dx", &mut |l| lines.push(l.into_owned()));
+        d.push(b"\nxy", &mut |l| lines.push(l.into_owned()));
+        d.finish(&mut |l| lines.push(l.into_owned()));
+        assert_eq!(lines, [Line::Text("dx".into()), Line::Oversized { len: 2 }]);
+    }
+
     /// A long line's room is given back once it is delivered.
     #[test]
     fn a_long_lines_room_is_given_back() {
