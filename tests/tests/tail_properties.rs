@@ -6,6 +6,12 @@
 //! Each case serves a scripted tail from the test server ([`TailFault::script`]) and
 //! reads it with both clients, over WebSocket, HTTP or `auto`.
 //!
+//! Issue 24 widened the generator to tails as they come in the wild: WebSocket
+//! messages holding many lines past the size limit, whole and in fragments (a long
+//! line sharing a message with short ones costs that line only); SSE bodies with
+//! `: ping` comments, `id:`/`event:`/`retry:` fields, pretty-printed JSON events
+//! over several `data:` lines, a BOM, and CR, LF or CRLF line ends cut anywhere.
+//!
 //! `TAIL_PROPERTY_CASES` sets the number of cases (`cargo xtask fuzz-tails` runs
 //! many more than `cargo test`).
 
@@ -38,14 +44,22 @@ fn log_line() -> impl Strategy<Value = Vec<u8>> {
         3 => Just(Vec::new()),
         // at and around max_message_size
         2 => (MAX - 2..=MAX + 2).prop_map(|n| vec![b'm'; n]),
+        // far past it, sharing a batch with short lines
+        1 => (2 * MAX..20 * MAX).prop_map(|n| vec![b'L'; n]),
         // invalid UTF-8 (a U+FFFD is 3 bytes: `bad \xff` delivers 7)
         1 => Just(b"bad \xff byte".to_vec()),
         1 => Just(b"\xfe\xff".to_vec()),
     ]
     .prop_filter("a line must not start like an event", |l| {
-        !l.starts_with(b"data:") && !l.starts_with(b"{") && l.iter().any(|b| *b != b' ')
-            || l.is_empty()
+        !looks_like_sse(l) && !l.starts_with(b"{") && l.iter().any(|b| *b != b' ') || l.is_empty()
     })
+}
+
+/// Whether a plain line would be read as something else in an event stream: a
+/// comment or a field (agent-server answers tails as `text/event-stream`).
+fn looks_like_sse(line: &[u8]) -> bool {
+    let name = line.split(|b| *b == b':').next().unwrap_or_default();
+    line.starts_with(b":") || [&b"data"[..], b"id", b"event", b"retry"].contains(&name)
 }
 
 /// How the WebSocket sends the log.
@@ -66,13 +80,46 @@ enum WsEncoding {
 enum HttpEncoding {
     /// `data: {json}` lines, blank lines between events, then `complete`.
     SseJson,
+    /// JSON events holding several lines, pretty-printed over several `data:`
+    /// lines when `pretty`.
+    SseJsonBatch,
     /// `data: line` lines, then `complete`.
     SseRaw,
-    /// Plain lines (`\n` or `\r\n`), then a `complete` event.
+    /// Plain lines, then a `complete` event.
     PlainComplete,
-    /// Plain lines, then a clean end of the body (no `complete`).
+    /// Plain lines, then a clean end of the body (no `complete`; not an event
+    /// stream, so no CR-only line ends).
     PlainCleanEnd,
 }
+
+/// How lines end in the HTTP body.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LineEnd {
+    Lf,
+    CrLf,
+    /// A `\r` alone (an event stream only).
+    Cr,
+}
+
+impl LineEnd {
+    fn bytes(self) -> &'static [u8] {
+        match self {
+            LineEnd::Lf => b"\n",
+            LineEnd::CrLf => b"\r\n",
+            LineEnd::Cr => b"\r",
+        }
+    }
+}
+
+/// What an event stream carries besides events: signs of life and fields.
+const NOISE: &[&[u8]] = &[
+    b": ping",
+    b":",
+    b"id: 42",
+    b"event: log",
+    b"retry: 3000",
+    b"id",
+];
 
 #[derive(Debug, Clone)]
 struct Case {
@@ -83,7 +130,16 @@ struct Case {
     batches: Vec<usize>,
     /// Where the HTTP body is cut into chunks.
     cuts: Vec<usize>,
-    crlf: bool,
+    line_end: LineEnd,
+    /// A UTF-8 BOM starts the HTTP body.
+    bom: bool,
+    /// Comments and fields put before events (indexes into `NOISE`, cycled; none
+    /// when empty).
+    noise: Vec<usize>,
+    /// JSON events over several `data:` lines.
+    pretty: bool,
+    /// Each WebSocket message is sent in frames of this many bytes.
+    fragment: Option<usize>,
     /// The WebSocket breaks after this many frames (`None`: it completes).
     ws_break: Option<usize>,
     protocol: Protocol,
@@ -100,13 +156,20 @@ fn case() -> impl Strategy<Value = Case> {
         ],
         prop_oneof![
             Just(HttpEncoding::SseJson),
+            Just(HttpEncoding::SseJsonBatch),
             Just(HttpEncoding::SseRaw),
             Just(HttpEncoding::PlainComplete),
             Just(HttpEncoding::PlainCleanEnd)
         ],
-        prop::collection::vec(1usize..5, 1..4),
+        prop::collection::vec(prop_oneof![3 => 1usize..5, 1 => 5usize..40], 1..4),
         prop::collection::vec(any::<usize>(), 0..8),
-        any::<bool>(),
+        prop_oneof![Just(LineEnd::Lf), Just(LineEnd::CrLf), Just(LineEnd::Cr)],
+        (
+            any::<bool>(),
+            prop_oneof![1 => Just(Vec::new()), 1 => prop::collection::vec(0..NOISE.len(), 1..4)],
+            any::<bool>(),
+            prop_oneof![1 => Just(None), 1 => (1usize..64).prop_map(Some)],
+        ),
         prop_oneof![1 => Just(None), 4 => (0usize..30).prop_map(Some)],
         prop_oneof![
             1 => Just(Protocol::WebSocket),
@@ -115,15 +178,36 @@ fn case() -> impl Strategy<Value = Case> {
         ],
     )
         .prop_map(
-            |(log, ws, http, batches, cuts, crlf, ws_break, protocol)| Case {
+            |(
                 log,
                 ws,
                 http,
                 batches,
                 cuts,
-                crlf,
+                line_end,
+                (bom, noise, pretty, fragment),
                 ws_break,
                 protocol,
+            )| {
+                // A body that is not an event stream ends lines with `\n` or `\r\n`.
+                let line_end = match (http, line_end) {
+                    (HttpEncoding::PlainCleanEnd, LineEnd::Cr) => LineEnd::Lf,
+                    (_, end) => end,
+                };
+                Case {
+                    log,
+                    ws,
+                    http,
+                    batches,
+                    cuts,
+                    line_end,
+                    bom,
+                    noise,
+                    pretty,
+                    fragment,
+                    ws_break,
+                    protocol,
+                }
             },
         )
 }
@@ -160,48 +244,92 @@ impl Case {
         match self.ws {
             WsEncoding::Json => self.log.iter().map(|l| json_event(l)).collect(),
             WsEncoding::Raw => self.log.clone(),
-            WsEncoding::RawBatch | WsEncoding::JsonBatch => {
-                let mut frames = Vec::new();
-                let mut rest = &self.log[..];
-                let mut i = 0;
-                while !rest.is_empty() {
-                    let n = self.batches[i % self.batches.len()].min(rest.len());
-                    i += 1;
-                    let mut text = Vec::new();
-                    for line in &rest[..n] {
-                        text.extend_from_slice(line);
-                        text.push(b'\n');
-                    }
-                    rest = &rest[n..];
-                    frames.push(match self.ws {
-                        WsEncoding::JsonBatch => json_event(&text),
-                        _ => text,
-                    });
-                }
-                frames
-            }
+            WsEncoding::RawBatch => self.batched(),
+            WsEncoding::JsonBatch => self.batched().iter().map(|b| json_event(b)).collect(),
         }
+    }
+
+    /// The log in batches of lines (`a\nb\n`), of the sizes `batches` cycles through.
+    fn batched(&self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut rest = &self.log[..];
+        let mut i = 0;
+        while !rest.is_empty() {
+            let n = self.batches[i % self.batches.len()].min(rest.len());
+            i += 1;
+            let mut text = Vec::new();
+            for line in &rest[..n] {
+                text.extend_from_slice(line);
+                text.push(b'\n');
+            }
+            rest = &rest[n..];
+            out.push(text);
+        }
+        out
+    }
+
+    /// A JSON event as `data:` lines (pretty-printed over four of them when
+    /// `pretty`), and the blank line that ends it.
+    fn sse_json(&self, json: &[u8], body: &mut Vec<u8>) {
+        let end = self.line_end.bytes();
+        let lines: Vec<&[u8]> = if self.pretty {
+            // `{"type":"log","message":"..."}` as `{` / `"type":"log",` / `"message":"..."` / `}`.
+            let inner = &json[1..json.len() - 1];
+            let comma = inner.iter().position(|b| *b == b',').unwrap_or(inner.len());
+            vec![
+                b"{",
+                &inner[..=comma.min(inner.len() - 1)],
+                &inner[comma + 1..],
+                b"}",
+            ]
+        } else {
+            vec![json]
+        };
+        for line in lines {
+            body.extend_from_slice(b"data: ");
+            body.extend_from_slice(line);
+            body.extend_from_slice(end);
+        }
+        body.extend_from_slice(end);
+    }
+
+    /// Comments and fields before the `n`th event (nothing for a plain body).
+    fn noise(&self, n: usize, body: &mut Vec<u8>) {
+        if self.noise.is_empty() || matches!(self.http, HttpEncoding::PlainCleanEnd) {
+            return;
+        }
+        body.extend_from_slice(NOISE[self.noise[n % self.noise.len()]]);
+        body.extend_from_slice(self.line_end.bytes());
     }
 
     /// The HTTP body, without its end.
     fn http_body(&self) -> Vec<u8> {
-        let end: &[u8] = if self.crlf { b"\r\n" } else { b"\n" };
+        let end = self.line_end.bytes();
         let mut body = Vec::new();
-        for line in &self.log {
+        if self.bom {
+            body.extend_from_slice(b"\xEF\xBB\xBF");
+        }
+        if let HttpEncoding::SseJsonBatch = self.http {
+            for (n, batch) in self.batched().iter().enumerate() {
+                self.noise(n, &mut body);
+                self.sse_json(&json_event(batch), &mut body);
+            }
+            return body;
+        }
+        for (n, line) in self.log.iter().enumerate() {
+            self.noise(n, &mut body);
             match self.http {
-                HttpEncoding::SseJson => {
-                    body.extend_from_slice(b"data: ");
-                    body.extend_from_slice(&json_event(line));
-                    body.extend_from_slice(end);
-                    body.extend_from_slice(end);
-                }
+                HttpEncoding::SseJson => self.sse_json(&json_event(line), &mut body),
                 HttpEncoding::SseRaw if line.is_empty() => {}
                 HttpEncoding::SseRaw => {
                     body.extend_from_slice(b"data: ");
                     body.extend_from_slice(line);
                     body.extend_from_slice(end);
+                    body.extend_from_slice(end);
                 }
-                HttpEncoding::PlainComplete | HttpEncoding::PlainCleanEnd => {
+                HttpEncoding::SseJsonBatch
+                | HttpEncoding::PlainComplete
+                | HttpEncoding::PlainCleanEnd => {
                     body.extend_from_slice(line);
                     body.extend_from_slice(end);
                 }
@@ -231,10 +359,13 @@ impl Case {
     /// Arms the faults that serve this case's tails for `job` on `server`.
     fn serve(&self, server: &AgentTestServer, job: &str) {
         let frames = self.ws_frames();
-        let ws = match self.ws_break {
+        let mut ws = match self.ws_break {
             Some(k) => TailFault::script(frames[..k.min(frames.len())].to_vec(), false),
             None => TailFault::script(frames, true),
         };
+        if let Some(size) = self.fragment {
+            ws = ws.fragmented(size);
+        }
         let http = match self.http {
             HttpEncoding::PlainCleanEnd => {
                 // A canned answer: the whole body and a clean end, no `complete`.

@@ -36,7 +36,7 @@ use crate::client::{retry_after, AsyncAgentClient, Credentials};
 use agent_proto::{
     ClientError, JobId, LimitKind, Protocol, StreamLimits, TailOptions, TimeoutKind,
 };
-use agent_stream::{framed_limit, LineDigest, StreamCounters, TailDecoder, TailItem};
+use agent_stream::{LineDigest, StreamCounters, TailDecoder, TailItem, DEFAULT_FRAME_CAP};
 use agent_transport::{BodyStream, Request, Transport, WsMessage, WsOptions, WsStream};
 use futures_core::stream::{FusedStream, Stream};
 use http::Method;
@@ -130,6 +130,7 @@ impl AsyncAgentClient {
             delivered_seen: 0,
             limits,
             ping_interval: self.inner.ping_interval,
+            content_type: String::new(),
             shared: Arc::new(Shared::default()),
         };
         let conn = driver.open().await.map_err(|e| credentials.scrub(e))?;
@@ -247,8 +248,8 @@ impl LogTail {
     /// protocols after an `auto` fallback). Readable at any time, also after the end.
     ///
     /// `delivered` counts lines decoded for the caller, some of which may still wait
-    /// in the queue; `skipped_oversized` counts messages or lines over
-    /// `max_message_size` that were dropped; `replayed` counts events the HTTP stream
+    /// in the queue; `skipped_oversized` counts lines over `max_message_size`
+    /// that were dropped (a message holding several lines is split first); `replayed` counts events the HTTP stream
     /// repeated after a fallback and that were skipped.
     pub fn counters(&self) -> StreamCounters {
         self.shared.counters()
@@ -527,6 +528,9 @@ struct Driver {
     delivered_seen: u64,
     limits: StreamLimits,
     ping_interval: Duration,
+    /// The HTTP answer's `Content-Type` (an event stream is read as one from its
+    /// first byte).
+    content_type: String,
     shared: Arc<Shared>,
 }
 
@@ -560,8 +564,8 @@ impl Driver {
 
     async fn open_ws(&mut self) -> Result<Box<dyn WsStream>, ClientError> {
         let options = WsOptions {
-            // The limit measures the text of a line: its framing is read too.
-            max_message_size: framed_limit(self.limits.max_message_size),
+            // The frame cap: the limit measures each line once a message is split.
+            max_message_size: DEFAULT_FRAME_CAP,
             ping_interval: ping_interval(self.ping_interval, self.idle),
         };
         // Not under the idle time-out: the transport bounds each try, and a wait on
@@ -592,6 +596,12 @@ impl Driver {
                 &body,
             ));
         }
+        self.content_type = resp
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         self.shared.set_protocol(Protocol::Http);
         Ok(resp.body)
     }
@@ -688,6 +698,9 @@ impl Driver {
                     Ok(Some(WsMessage::Text(bytes))) => {
                         pushed = decoder.push_message(&bytes, &mut out)
                     }
+                    Ok(Some(WsMessage::Fragment { data, last })) => {
+                        pushed = decoder.push_fragment(&data, last, &mut out)
+                    }
                     Ok(Some(WsMessage::Oversized { len })) => pushed = decoder.push_oversized(len),
                     Ok(Some(WsMessage::KeepAlive)) => {}
                     Ok(None) => broke = Some(closed_early("WebSocket")),
@@ -723,10 +736,12 @@ impl Driver {
         sink: &mut Sink,
     ) -> Result<(), ClientError> {
         let base = resume.as_ref().map(|r| r.base).unwrap_or_default();
-        // `max_bytes` holds for the whole tail, both protocols together.
+        // The limits hold for the whole tail, both protocols together.
         let mut limits = self.limits;
         limits.max_bytes = limits.max_bytes.saturating_sub(base.delivered_bytes);
-        let mut decoder = TailDecoder::http(limits);
+        limits.max_lines = limits.max_lines.saturating_sub(base.delivered);
+        limits.max_messages = limits.max_messages.saturating_sub(base.received);
+        let mut decoder = TailDecoder::http(limits).content_type(&self.content_type);
         if let Some(resume) = &resume {
             decoder.resume_after(&resume.delivered);
         }
@@ -759,16 +774,17 @@ impl Driver {
         }
     }
 
-    /// The byte limit of a resumed HTTP stream is what the WebSocket left of it:
-    /// report the configured one.
+    /// The limits of a resumed HTTP stream are what the WebSocket left of them:
+    /// report the configured ones.
     fn whole_limit(&self, e: ClientError) -> ClientError {
         match e {
-            ClientError::LimitExceeded {
-                kind: LimitKind::Bytes,
-                ..
-            } => ClientError::LimitExceeded {
-                kind: LimitKind::Bytes,
-                limit: self.limits.max_bytes,
+            ClientError::LimitExceeded { kind, .. } => ClientError::LimitExceeded {
+                kind,
+                limit: match kind {
+                    LimitKind::Bytes => self.limits.max_bytes,
+                    LimitKind::Lines => self.limits.max_lines,
+                    LimitKind::Messages => self.limits.max_messages,
+                },
             },
             other => other,
         }

@@ -161,8 +161,10 @@ pub struct TailSettings {
     pub reconnect_delay: Duration,
     /// How many sockets in a row may fail to open before the tail fails.
     pub max_failed_connects: u32,
-    /// The largest Ray frame accepted whole (a larger one ends the socket and the
-    /// tail carries on from the final log).
+    /// The frame cap of Ray's socket (at least
+    /// [`agent_transport::MAX_WS_FRAME_SIZE`]): a larger single frame ends the
+    /// socket and the tail carries on from the final log; frames below it, and
+    /// fragmented messages of any size, are read piece by piece.
     pub max_frame: usize,
     /// The longest line sent, in bytes; a longer one is skipped and counted (the
     /// clients' default `max_message_size` is 10 KiB, their most 1 MiB).
@@ -447,7 +449,8 @@ async fn stream_socket(
             }
         };
         match message {
-            Ok(Some(WsMessage::Text(bytes))) => {
+            // Ray's batches may end mid-line anyway: a fragment is one more piece.
+            Ok(Some(WsMessage::Text(bytes) | WsMessage::Fragment { data: bytes, .. })) => {
                 for slice in bytes.chunks(SLICE) {
                     tracker.frame(slice, &mut |l| sink.collect(l));
                     if !sink.flush().await {

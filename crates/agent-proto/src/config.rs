@@ -8,10 +8,12 @@ use std::time::Duration;
 /// Resource limits of a log stream; the defaults are the reference client's.
 ///
 /// The limits apply the same way to both protocols and to both clients:
-/// - more than `max_messages` WebSocket frames, more than `max_lines` HTTP lines, or
-///   more than `max_bytes` of delivered text end the stream with a 429;
-/// - a message or line longer than `max_message_size` bytes is skipped, counted, and
-///   the stream goes on;
+/// - more than `max_messages` messages received (WebSocket messages; HTTP events or
+///   plain lines), more than `max_lines` lines delivered, or more than `max_bytes`
+///   of delivered text end the stream with a 429, on either protocol;
+/// - a line longer than `max_message_size` bytes is skipped, counted, and the
+///   stream goes on (a message holding several lines is split first, and each line
+///   measured);
 /// - `queue_size` bounds the lines buffered between the network and a slow consumer.
 ///
 /// ```
@@ -23,13 +25,14 @@ use std::time::Duration;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StreamLimits {
-    /// The most WebSocket frames one stream may receive.
+    /// The most messages one stream may receive (WebSocket messages; HTTP events or
+    /// plain lines).
     pub max_messages: u64,
-    /// The most HTTP stream lines one stream may receive.
+    /// The most lines one stream may deliver.
     pub max_lines: u64,
     /// The most bytes of log text one stream may deliver.
     pub max_bytes: u64,
-    /// The largest single message or line, in bytes; larger ones are skipped.
+    /// The longest line delivered, in bytes; longer ones are skipped.
     pub max_message_size: usize,
     /// How many lines may wait between the network and the consumer.
     pub queue_size: usize,

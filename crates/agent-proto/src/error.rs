@@ -29,9 +29,10 @@ pub const TRANSIENT_STATUSES: [u16; 3] = [502, 503, 504];
 /// Which limit of a `StreamLimits` ended a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LimitKind {
-    /// `max_messages`: WebSocket frames received.
+    /// `max_messages`: messages received (WebSocket messages; HTTP events or plain
+    /// lines).
     Messages,
-    /// `max_lines`: HTTP stream lines received.
+    /// `max_lines`: lines delivered.
     Lines,
     /// `max_bytes`: bytes of log text delivered.
     Bytes,

@@ -1,8 +1,9 @@
 //! What one log tail event says, for both protocols: a WebSocket message is one
-//! event, an HTTP stream line is one event (or nothing, when blank).
+//! event, an HTTP server-sent event is one event (see
+//! [`EventStreamParser`](crate::EventStreamParser)).
 //!
-//! An event payload (a WebSocket text message, or the payload of an HTTP `data:`
-//! line) is decoded by [`decode_event`]:
+//! An event payload (a WebSocket text message, or the joined `data:` values of a
+//! server-sent event) is decoded by [`decode_event`]:
 //!
 //! | payload | event |
 //! |---|---|
@@ -64,7 +65,7 @@ pub enum Event<'a> {
     Ignored,
 }
 
-/// Decodes a WebSocket text message, or the payload of an HTTP `data:` line.
+/// Decodes a WebSocket text message, or the data of a server-sent event.
 ///
 /// See the [module documentation](self) for the table of rules.
 ///
@@ -205,47 +206,6 @@ fn skip_json_whitespace(bytes: &[u8], mut at: usize) -> usize {
         at += 1;
     }
     at
-}
-
-/// Decodes one line of the HTTP stream (without its line end).
-///
-/// - an empty line: `None`, not an event (a keep-alive or an SSE separator);
-/// - `data: <payload>` or `data:<payload>`: [`decode_event`] of the payload;
-/// - any other line: [`Event::Log`] of the line, as is (a line of only spaces too).
-///
-/// ```
-/// use agent_stream::{decode_http_line, Event};
-///
-/// assert_eq!(decode_http_line(""), None);
-/// assert_eq!(decode_http_line(r#"data: {"type":"complete"}"#), Some(Event::Complete));
-/// assert_eq!(decode_http_line("data:plain"), Some(Event::Log("plain".into())));
-/// assert_eq!(decode_http_line("data: "), Some(Event::Empty));
-/// assert_eq!(decode_http_line("INFO started"), Some(Event::Log("INFO started".into())));
-/// ```
-pub fn decode_http_line(line: &str) -> Option<Event<'_>> {
-    if line.is_empty() {
-        return None;
-    }
-    match sse_payload(line) {
-        Some(payload) => Some(decode_event(payload)),
-        None => Some(Event::Log(Cow::Borrowed(line))),
-    }
-}
-
-/// The payload of a server-sent-event `data:` line (`data: P` or `data:P`), or `None`
-/// for any other line. The payload is what a WebSocket frame would carry, so it is what
-/// `max_message_size` measures on both protocols.
-///
-/// ```
-/// use agent_stream::sse_payload;
-///
-/// assert_eq!(sse_payload("data: {\"type\":\"complete\"}"), Some("{\"type\":\"complete\"}"));
-/// assert_eq!(sse_payload("data:x"), Some("x"));
-/// assert_eq!(sse_payload("plain line"), None);
-/// ```
-pub fn sse_payload(line: &str) -> Option<&str> {
-    let payload = line.strip_prefix("data:")?;
-    Some(payload.strip_prefix(' ').unwrap_or(payload))
 }
 
 /// The fields of an event object the client reads; others are skipped.
@@ -541,26 +501,5 @@ mod tests {
             assert!(!looks_like_object(payload));
             assert_eq!(decode_event(payload), log(payload));
         }
-    }
-
-    #[test]
-    fn http_lines() {
-        assert_eq!(decode_http_line(""), None);
-        assert_eq!(decode_http_line(" "), Some(log(" ")));
-        assert_eq!(decode_http_line("data: x"), Some(log("x")));
-        assert_eq!(decode_http_line("data:x"), Some(log("x")));
-        assert_eq!(decode_http_line("data:  x"), Some(log(" x")));
-        assert_eq!(decode_http_line("data:"), Some(Event::Empty));
-        assert_eq!(
-            decode_http_line(r#"data: {"type":"error","message":"m"}"#),
-            Some(Event::Error("m".into()))
-        );
-        assert_eq!(decode_http_line("Data: x"), Some(log("Data: x")));
-        assert_eq!(decode_http_line("event: log"), Some(log("event: log")));
-        // JSON outside a data: line is not an event: the line is delivered as is.
-        assert_eq!(
-            decode_http_line(r#"{"type":"complete"}"#),
-            Some(log(r#"{"type":"complete"}"#))
-        );
     }
 }

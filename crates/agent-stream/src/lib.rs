@@ -4,10 +4,14 @@
 //! - [`LineDecoder`]: an HTTP body in chunks of any size to whole lines (`\n` or
 //!   `\r\n`), lossy UTF-8, bounded memory (an over-long line is skipped while it
 //!   streams);
-//! - [`decode_event`] and [`decode_http_line`]: what a WebSocket message or an HTTP
-//!   line means ([`Event`]): a log line, an error, the end of the log, or nothing;
+//! - [`EventStreamParser`]: an HTTP body as plain lines or as server-sent events
+//!   (the WHATWG `text/event-stream` rules: comments, fields, multi-line `data:`,
+//!   a BOM, CR line ends), reusable on its own;
+//! - [`decode_event`]: what a WebSocket message or a server-sent event means
+//!   ([`Event`]): a log line (or several), an error, the end of the log, or nothing;
 //! - [`LimitTracker`] and [`StreamCounters`]: [`StreamLimits`](agent_proto::StreamLimits)
-//!   applied the same way to both protocols, and everything skipped counted;
+//!   applied the same way to both protocols, and everything skipped counted: sizes
+//!   are measured per delivered line, after a message is split;
 //! - [`TailDecoder`]: all of the above together, what the clients run a tail through.
 //!
 //! ```
@@ -17,7 +21,7 @@
 //! // An HTTP tail body, arriving in arbitrary pieces.
 //! let body: &[&[u8]] = &[
 //!     b"data: {\"type\":\"log\",\"message\":\"loading\"}\n\nINFO plain li",
-//!     b"ne\r\ndata: {\"type\":\"complete\"}\n",
+//!     b"ne\r\n: ping\r\n\r\ndata: {\"type\":\"complete\"}\n\n",
 //! ];
 //! let mut tail = TailDecoder::http(StreamLimits::default());
 //! let mut out = Vec::new();
@@ -38,9 +42,11 @@
 pub mod event;
 pub mod limits;
 pub mod line;
+pub mod sse;
 pub mod tail;
 
-pub use event::{decode_event, decode_http_line, sse_payload, Event};
+pub use event::{decode_event, Event};
 pub use limits::{LimitTracker, StreamCounters};
 pub use line::{Line, LineDecoder};
-pub use tail::{framed_limit, LineDigest, TailDecoder, TailItem};
+pub use sse::{is_event_stream, EventStreamParser, SseEvent, SseItem};
+pub use tail::{frame_cap_exceeded, LineDigest, TailDecoder, TailItem, DEFAULT_FRAME_CAP};

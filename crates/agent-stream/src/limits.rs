@@ -15,16 +15,16 @@ use agent_proto::{ClientError, LimitKind, StreamLimits};
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct StreamCounters {
-    /// Events received: WebSocket messages, or non-blank HTTP lines. This is the
-    /// position in the server's event sequence, replayed events included.
+    /// Messages received: WebSocket messages; HTTP events, or plain lines (blank
+    /// lines, comments and SSE fields are not messages). Replayed ones included.
     pub received: u64,
     /// Log lines handed to the caller.
     pub delivered: u64,
     /// Bytes of log text handed to the caller (UTF-8, after U+FFFD replacement).
     pub delivered_bytes: u64,
-    /// Messages or lines larger than `max_message_size`, skipped.
+    /// Lines larger than `max_message_size`, skipped.
     pub skipped_oversized: u64,
-    /// The bytes of those skipped messages or lines (line ends not counted).
+    /// The bytes of those skipped lines (line ends not counted).
     pub skipped_bytes: u64,
     /// Log events without text, skipped.
     pub skipped_empty: u64,
@@ -39,12 +39,15 @@ pub struct StreamCounters {
 
 /// Applies [`StreamLimits`] to one stream and keeps its [`StreamCounters`].
 ///
-/// - more than `max_messages` WebSocket messages (or `max_lines` HTTP lines) received,
-///   replayed ones not included: [`ClientError::LimitExceeded`] (429);
+/// The same on both protocols (the spec's "Time-outs and counts, the same on both
+/// protocols"):
+/// - more than `max_messages` messages received (WebSocket messages; HTTP events
+///   or plain lines), replayed ones not included: [`ClientError::LimitExceeded`]
+///   (429) of kind [`LimitKind::Messages`];
+/// - more than `max_lines` lines delivered: the same, of kind [`LimitKind::Lines`];
 /// - more than `max_bytes` of log text delivered: the same, with [`LimitKind::Bytes`];
-///   the line that would cross the limit is not delivered;
-/// - a message or line larger than `max_message_size` is skipped and counted, never an
-///   error.
+///   the line that would cross `max_lines` or `max_bytes` is not delivered;
+/// - a line larger than `max_message_size` is skipped and counted, never an error.
 ///
 /// Once a limit is exceeded the tracker stays failed: every later call returns the
 /// same error.
@@ -53,51 +56,37 @@ pub struct StreamCounters {
 /// use agent_proto::{LimitKind, StreamLimits, ClientError};
 /// use agent_stream::LimitTracker;
 ///
-/// let limits = StreamLimits { max_lines: 2, ..StreamLimits::default() };
-/// let mut tracker = LimitTracker::http(limits);
+/// let limits = StreamLimits { max_lines: 2, max_messages: 3, ..StreamLimits::default() };
+/// let mut tracker = LimitTracker::new(limits);
 /// tracker.receive()?;
 /// tracker.deliver(5)?;
-/// tracker.receive()?;
-/// tracker.skip_empty();
-/// let err = tracker.receive().unwrap_err();
+/// tracker.deliver(5)?;
+/// let err = tracker.deliver(1).unwrap_err();
 /// assert!(matches!(err, ClientError::LimitExceeded { kind: LimitKind::Lines, limit: 2 }));
 /// assert_eq!(err.status_code(), 429);
-/// assert_eq!(tracker.counters().received, 3);
+///
+/// let mut tracker = LimitTracker::new(limits);
+/// for _ in 0..3 {
+///     tracker.receive()?;
+///     tracker.skip_empty();
+/// }
+/// let err = tracker.receive().unwrap_err();
+/// assert!(matches!(err, ClientError::LimitExceeded { kind: LimitKind::Messages, limit: 3 }));
+/// assert_eq!(tracker.counters().received, 4);
 /// # Ok::<(), ClientError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct LimitTracker {
     limits: StreamLimits,
-    /// Which count limit applies.
-    unit: Unit,
     counters: StreamCounters,
     failed: Option<ClientError>,
 }
 
-/// What the count limit counts.
-#[derive(Debug, Clone, Copy)]
-enum Unit {
-    /// WebSocket messages, against `max_messages`.
-    Messages,
-    /// Non-blank HTTP lines, against `max_lines`.
-    Lines,
-}
-
 impl LimitTracker {
-    /// A tracker for a WebSocket stream: `max_messages` counts messages.
-    pub fn websocket(limits: StreamLimits) -> Self {
-        Self::with_unit(limits, Unit::Messages)
-    }
-
-    /// A tracker for an HTTP stream: `max_lines` counts non-blank lines.
-    pub fn http(limits: StreamLimits) -> Self {
-        Self::with_unit(limits, Unit::Lines)
-    }
-
-    fn with_unit(limits: StreamLimits, unit: Unit) -> Self {
+    /// A tracker for a stream of either protocol.
+    pub fn new(limits: StreamLimits) -> Self {
         LimitTracker {
             limits,
-            unit,
             counters: StreamCounters::default(),
             failed: None,
         }
@@ -118,11 +107,12 @@ impl LimitTracker {
         self.failed.as_ref()
     }
 
-    /// Whether a message or line of `len` bytes must be skipped as oversized.
+    /// Whether a line of `len` bytes must be skipped as oversized: the one place
+    /// where the size rule is decided, for every line of both protocols.
     ///
     /// ```
     /// use agent_proto::StreamLimits;
-    /// let t = agent_stream::LimitTracker::websocket(StreamLimits::default());
+    /// let t = agent_stream::LimitTracker::new(StreamLimits::default());
     /// assert!(!t.is_oversized(10_240));
     /// assert!(t.is_oversized(10_241));
     /// ```
@@ -130,32 +120,33 @@ impl LimitTracker {
         len > self.limits.max_message_size as u64
     }
 
-    /// One more event received (a WebSocket message, a non-blank HTTP line); fails
-    /// once there are more than the count limit allows.
+    /// One more message received (a WebSocket message; an HTTP event or plain
+    /// line); fails once there are more than `max_messages`.
     pub fn receive(&mut self) -> Result<(), ClientError> {
         self.check()?;
         self.counters.received += 1;
-        let (limit, kind) = match self.unit {
-            Unit::Messages => (self.limits.max_messages, LimitKind::Messages),
-            Unit::Lines => (self.limits.max_lines, LimitKind::Lines),
-        };
+        let limit = self.limits.max_messages;
         if self.counters.received - self.counters.replayed > limit {
-            return Err(self.fail(kind, limit));
+            return Err(self.fail(LimitKind::Messages, limit));
         }
         Ok(())
     }
 
-    /// One more event received that the caller already had: counted in `received`
-    /// and `replayed`, not against the count limit.
+    /// One more message received that the caller already had: counted in
+    /// `received` and `replayed`, not against `max_messages`.
     pub fn replay(&mut self) {
         self.counters.received += 1;
         self.counters.replayed += 1;
     }
 
     /// A log line of `len` bytes is about to be delivered; fails (and the line must
-    /// not be delivered) when it would take the delivered text over `max_bytes`.
+    /// not be delivered) when it would be one line more than `max_lines`, or take
+    /// the delivered text over `max_bytes`.
     pub fn deliver(&mut self, len: usize) -> Result<(), ClientError> {
         self.check()?;
+        if self.counters.delivered >= self.limits.max_lines {
+            return Err(self.fail(LimitKind::Lines, self.limits.max_lines));
+        }
         let bytes = self.counters.delivered_bytes.saturating_add(len as u64);
         if bytes > self.limits.max_bytes {
             return Err(self.fail(LimitKind::Bytes, self.limits.max_bytes));
@@ -165,7 +156,7 @@ impl LimitTracker {
         Ok(())
     }
 
-    /// A message or line of `len` bytes was skipped as oversized.
+    /// A line of `len` bytes was skipped as oversized.
     pub fn skip_oversized(&mut self, len: u64) {
         self.counters.skipped_oversized += 1;
         self.counters.skipped_bytes = self.counters.skipped_bytes.saturating_add(len);
@@ -222,8 +213,8 @@ mod tests {
     }
 
     #[test]
-    fn websocket_counts_messages() {
-        let mut t = LimitTracker::websocket(limits());
+    fn messages_are_counted() {
+        let mut t = LimitTracker::new(limits());
         for _ in 0..3 {
             t.receive().unwrap();
         }
@@ -233,17 +224,21 @@ mod tests {
     }
 
     #[test]
-    fn http_counts_lines() {
-        let mut t = LimitTracker::http(limits());
+    fn delivered_lines_are_counted() {
+        let mut t = LimitTracker::new(StreamLimits {
+            max_bytes: 100,
+            ..limits()
+        });
         for _ in 0..5 {
-            t.receive().unwrap();
+            t.deliver(0).unwrap();
         }
-        assert_eq!(kind_of(t.receive().unwrap_err()), (LimitKind::Lines, 5));
+        assert_eq!(kind_of(t.deliver(0).unwrap_err()), (LimitKind::Lines, 5));
+        assert_eq!(t.counters().delivered, 5);
     }
 
     #[test]
     fn bytes_are_delivered_bytes() {
-        let mut t = LimitTracker::websocket(limits());
+        let mut t = LimitTracker::new(limits());
         t.deliver(6).unwrap();
         t.deliver(4).unwrap();
         assert_eq!(kind_of(t.deliver(1).unwrap_err()), (LimitKind::Bytes, 10));
@@ -253,7 +248,7 @@ mod tests {
 
     #[test]
     fn failed_stays_failed() {
-        let mut t = LimitTracker::websocket(limits());
+        let mut t = LimitTracker::new(limits());
         t.deliver(11).unwrap_err();
         assert!(t.failure().is_some());
         assert_eq!(kind_of(t.receive().unwrap_err()), (LimitKind::Bytes, 10));
@@ -263,7 +258,7 @@ mod tests {
 
     #[test]
     fn replayed_events_do_not_count_against_the_limit() {
-        let mut t = LimitTracker::websocket(limits());
+        let mut t = LimitTracker::new(limits());
         for _ in 0..10 {
             t.replay();
         }
@@ -277,7 +272,7 @@ mod tests {
 
     #[test]
     fn skips_are_counted_not_errors() {
-        let mut t = LimitTracker::http(limits());
+        let mut t = LimitTracker::new(limits());
         assert!(t.is_oversized(5));
         assert!(!t.is_oversized(4));
         t.skip_oversized(5);

@@ -15,37 +15,37 @@ use std::hash::{BuildHasher, Hasher};
 
 use agent_proto::{ClientError, StreamLimits};
 
-use crate::event::{decode_event, decode_http_line, Event};
+use crate::event::{decode_event, Event};
 use crate::limits::{LimitTracker, StreamCounters};
 use crate::line::{Line, LineDecoder};
+use crate::sse::{is_event_stream, EventStreamParser, SseItem};
 
-/// What a server-sent-event line carries before its payload.
-const SSE_PREFIX: &str = "data: ";
-
-/// The largest WebSocket message, or HTTP line, a decoder with this
-/// `max_message_size` reads before it skips it unseen (counted as one oversized
-/// message).
+/// The default frame cap (64 MiB): the largest WebSocket message or SSE event a
+/// [`TailDecoder`] holds whole, which it must for a JSON event (its `message` is
+/// read once the event is whole). A message or event larger than that is refused
+/// with a loud error naming the cap ([`frame_cap_exceeded`]), never skipped
+/// quietly. A plain-text message is split into lines as its fragments arrive, and
+/// a line over `max_message_size` is skipped as it streams, so plain text costs
+/// memory by the line limit whatever the message's size.
 ///
-/// The limit itself measures the *text* of each line delivered, so the wire form may
-/// be longer: an SSE `data: ` prefix, a JSON envelope and escapes, and above all a
-/// batch of lines in one message (as Ray's own tail sends them), which is split and
-/// measured line by line. So this is twice the limit plus 64 bytes, and at least
-/// 1 MiB. Memory stays bounded by it (plus a `data: ` prefix on an HTTP line).
+/// Far above any `max_message_size`: the batch of lines in one message (as Ray's
+/// own tail sends them) is split, and each line measured on its own.
+pub const DEFAULT_FRAME_CAP: usize = 64 << 20;
+
+/// The error of a message or event over the frame cap: a 500 naming the cap.
 ///
 /// ```
-/// assert_eq!(agent_stream::tail::framed_limit(100), 1 << 20);
-/// assert_eq!(agent_stream::tail::framed_limit(1 << 20), (2 << 20) + 64);
-/// assert_eq!(agent_stream::tail::framed_limit(usize::MAX), usize::MAX);
+/// let err = agent_stream::tail::frame_cap_exceeded(1 << 20, 70 << 20);
+/// assert_eq!(err.status_code(), 500);
+/// assert!(err.to_string().contains("frame cap (1048576 bytes)"));
 /// ```
-pub fn framed_limit(max_message_size: usize) -> usize {
-    max_message_size
-        .saturating_mul(2)
-        .saturating_add(64)
-        .max(MIN_FRAMED_LIMIT)
+pub fn frame_cap_exceeded(frame_cap: usize, len: u64) -> ClientError {
+    ClientError::protocol(format!(
+        "the server sent a message or event of {len} bytes or more, past the frame cap \
+         ({frame_cap} bytes): it is refused whole rather than skipped (raise the frame cap \
+         if such messages are expected)"
+    ))
 }
-
-/// The least [`framed_limit`]: room for a batch of lines in one message.
-const MIN_FRAMED_LIMIT: usize = 1 << 20;
 
 /// What a [`TailDecoder`] hands on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -137,18 +137,22 @@ impl LineDigest {
 ///
 /// - HTTP ([`TailDecoder::http`]): push the body's chunks as they come
 ///   ([`push_bytes`](TailDecoder::push_bytes)), then [`finish`](TailDecoder::finish)
-///   at the end of the body. Lines of any chunking, `\n` or `\r\n`; blank lines are
-///   not events; `data:` lines are decoded as events; other lines are log lines.
+///   at the end of the body. The body is read by an [`EventStreamParser`]: plain
+///   lines (each a log line; blank ones are not messages) until it is known to be an
+///   event stream (its `Content-Type`, [`TailDecoder::content_type`], or its first
+///   `data:` line), then server-sent events, each decoded as an event.
 /// - WebSocket ([`TailDecoder::websocket`]): push each whole message
-///   ([`push_message`](TailDecoder::push_message)), or
-///   [`push_oversized`](TailDecoder::push_oversized) for one the transport discarded.
-///   One message is one event; a log event's text holding several lines is split
-///   into them (on both protocols).
+///   ([`push_message`](TailDecoder::push_message)), or its fragments as they arrive
+///   ([`push_fragment`](TailDecoder::push_fragment)). One message is one event.
 ///
-/// Events follow [`decode_event`]. Limits follow [`LimitTracker`]: a line whose text
-/// is over `max_message_size` is skipped and counted (as is a message or HTTP line
-/// over [`framed_limit`], unseen); more than `max_messages` messages (WebSocket) or
-/// `max_lines` lines (HTTP), or more than `max_bytes` delivered, is a
+/// Events follow [`decode_event`]; a log event's text holding several lines is split
+/// into them, on both protocols, and *then* each line is measured: a line over
+/// `max_message_size` is skipped and counted, whatever else its message holds. A
+/// plain-text message is split as its fragments arrive; a JSON message or event is
+/// held whole up to the frame cap ([`DEFAULT_FRAME_CAP`],
+/// [`TailDecoder::with_frame_cap`]), and one past it is a loud error. Limits follow
+/// [`LimitTracker`], the same on both protocols: more than `max_messages` messages
+/// received, `max_lines` lines or `max_bytes` bytes delivered is a
 /// [`ClientError::LimitExceeded`] (429). An `error` event is a
 /// [`ClientError::StreamFailed`] (500).
 ///
@@ -164,7 +168,7 @@ impl LineDigest {
 /// let mut tail = TailDecoder::http(StreamLimits::default());
 /// let mut out = Vec::new();
 /// tail.push_bytes(b"starting\r\ndata: {\"type\":\"log\",\"mess", &mut out)?;
-/// tail.push_bytes(b"age\":\"step 1\"}\n\ndata: {\"type\":\"complete\"}\n", &mut out)?;
+/// tail.push_bytes(b"age\":\"step 1\"}\n\n: ping\n\ndata: {\"type\":\"complete\"}\n\n", &mut out)?;
 /// tail.finish(&mut out)?;
 /// assert_eq!(out, [
 ///     TailItem::Line("starting".into()),
@@ -177,15 +181,44 @@ impl LineDigest {
 /// ```
 #[derive(Debug, Clone)]
 pub struct TailDecoder {
-    /// `Some` for HTTP: the body's line splitter.
-    lines: Option<LineDecoder>,
+    /// `Some` for HTTP: the body's reader.
+    http: Option<EventStreamParser>,
+    /// WebSocket: the message whose fragments are arriving.
+    message: Message,
     state: TailState,
+}
+
+/// A WebSocket message whose fragments are arriving.
+#[derive(Debug, Clone)]
+enum Message {
+    /// Between messages.
+    None,
+    /// Only JSON whitespace so far: plain text or JSON, not known yet.
+    Start(Vec<u8>),
+    /// Plain text, split into lines as it arrives.
+    Plain(PlainMessage),
+    /// A JSON event, kept whole (up to the frame cap) to be decoded at its end.
+    Json(Vec<u8>),
+    /// The rest of a message the decoder no longer reads (it failed, or completed).
+    Ignored,
+}
+
+/// A plain-text message being split.
+#[derive(Debug, Clone)]
+struct PlainMessage {
+    lines: LineDecoder,
+    /// Whether it held a line that is not blank.
+    any_line: bool,
+    /// Whether a line was not valid UTF-8.
+    lossy: bool,
 }
 
 /// Everything but the line splitter, so that the splitter's callback can borrow it.
 #[derive(Debug, Clone)]
 struct TailState {
     tracker: LimitTracker,
+    /// The largest message or event held whole.
+    frame_cap: usize,
     /// While replaying lines the caller already has.
     replay: Option<Replay>,
     /// The digest of every line delivered, when asked for.
@@ -209,13 +242,12 @@ impl TailDecoder {
     /// A decoder for the HTTP stream: body bytes, lines, events.
     pub fn http(limits: StreamLimits) -> Self {
         TailDecoder {
-            // The splitter keeps lines up to the framed limit (plus a `data: `
-            // prefix): the limit itself is applied to the text a line delivers, as
-            // on the WebSocket.
-            lines: Some(LineDecoder::new(
-                framed_limit(limits.max_message_size).saturating_add(SSE_PREFIX.len()),
+            http: Some(EventStreamParser::new(
+                limits.max_message_size,
+                DEFAULT_FRAME_CAP,
             )),
-            state: TailState::new(LimitTracker::http(limits)),
+            message: Message::None,
+            state: TailState::new(LimitTracker::new(limits)),
         }
     }
 
@@ -225,31 +257,92 @@ impl TailDecoder {
     /// use agent_proto::StreamLimits;
     /// use agent_stream::{TailDecoder, TailItem};
     ///
-    /// let mut tail = TailDecoder::websocket(StreamLimits::default());
+    /// let limits = StreamLimits { max_message_size: 8, ..StreamLimits::default() };
+    /// let mut tail = TailDecoder::websocket(limits);
     /// let mut out = Vec::new();
     /// tail.push_message(br#"{"type":"log","message":"hello"}"#, &mut out)?;
-    /// tail.push_message(b"raw frame\nwith two lines\n", &mut out)?;
-    /// tail.push_oversized(1 << 20)?;
+    /// // A batch of lines, in two fragments: each line is measured on its own.
+    /// tail.push_fragment(b"raw frame\nwith\nt", false, &mut out)?;
+    /// tail.push_fragment(b"wo line\n", true, &mut out)?;
     /// let err = tail.push_message(br#"{"type":"error","message":"job lost"}"#, &mut out).unwrap_err();
     /// assert_eq!(err.status_code(), 500);
     /// assert_eq!(out, [
     ///     TailItem::Line("hello".into()),
-    ///     TailItem::Line("raw frame".into()),
-    ///     TailItem::Line("with two lines".into()),
+    ///     TailItem::Line("with".into()),
+    ///     TailItem::Line("two line".into()),
     /// ]);
-    /// assert_eq!(tail.counters().skipped_oversized, 1);
+    /// assert_eq!(tail.counters().skipped_oversized, 1); // `raw frame`
     /// # Ok::<(), agent_proto::ClientError>(())
     /// ```
     pub fn websocket(limits: StreamLimits) -> Self {
         TailDecoder {
-            lines: None,
-            state: TailState::new(LimitTracker::websocket(limits)),
+            http: None,
+            message: Message::None,
+            state: TailState::new(LimitTracker::new(limits)),
         }
+    }
+
+    /// Tells an HTTP decoder the answer's `Content-Type`: a `text/event-stream` body
+    /// is read as server-sent events from its first byte (comments, fields, `\r` line
+    /// ends), not only from its first `data:` line. Call it before the first push;
+    /// it does nothing on a WebSocket decoder.
+    ///
+    /// ```
+    /// use agent_proto::StreamLimits;
+    /// use agent_stream::{TailDecoder, TailItem};
+    ///
+    /// let mut tail = TailDecoder::http(StreamLimits::default())
+    ///     .content_type("text/event-stream; charset=utf-8");
+    /// let mut out = Vec::new();
+    /// tail.push_bytes(b"\xEF\xBB\xBF: ping\rretry: 3000\rdata: {\"message\":\r", &mut out)?;
+    /// tail.push_bytes(b"\ndata: \"a\\nb\"}\r\r", &mut out)?;
+    /// assert_eq!(out, [TailItem::Line("a".into()), TailItem::Line("b".into())]);
+    /// assert_eq!(tail.sse_retry(), Some(3000));
+    /// # Ok::<(), agent_proto::ClientError>(())
+    /// ```
+    pub fn content_type(mut self, content_type: &str) -> Self {
+        if is_event_stream(content_type) {
+            self.http = self.http.map(EventStreamParser::event_stream);
+        }
+        self
+    }
+
+    /// Sets the frame cap (the default is [`DEFAULT_FRAME_CAP`]): the largest JSON
+    /// message or SSE event held whole. Call it before the first push.
+    pub fn with_frame_cap(mut self, frame_cap: usize) -> Self {
+        self.state.frame_cap = frame_cap;
+        if let Some(parser) = &self.http {
+            let fresh =
+                EventStreamParser::new(self.state.tracker.limits().max_message_size, frame_cap);
+            self.http = Some(if parser.is_event_stream() {
+                fresh.event_stream()
+            } else {
+                fresh
+            });
+        }
+        self
+    }
+
+    /// The frame cap: the largest message or event held whole.
+    pub fn frame_cap(&self) -> usize {
+        self.state.frame_cap
+    }
+
+    /// The last SSE `id:` field of an HTTP stream, for a later resume.
+    pub fn sse_last_event_id(&self) -> Option<&str> {
+        self.http
+            .as_ref()
+            .and_then(EventStreamParser::last_event_id)
+    }
+
+    /// The last SSE `retry:` field of an HTTP stream (milliseconds).
+    pub fn sse_retry(&self) -> Option<u64> {
+        self.http.as_ref().and_then(EventStreamParser::retry)
     }
 
     /// Whether this decoder reads an HTTP body (else WebSocket messages).
     pub fn is_http(&self) -> bool {
-        self.lines.is_some()
+        self.http.is_some()
     }
 
     /// Keeps a [`LineDigest`] of every line this decoder delivers from now on
@@ -312,28 +405,29 @@ impl TailDecoder {
     ///
     /// A [`ClientError::Usage`] on a WebSocket decoder.
     pub fn push_bytes(&mut self, chunk: &[u8], out: &mut Vec<TailItem>) -> Result<(), ClientError> {
-        let Some(lines) = self.lines.as_mut() else {
+        let Some(parser) = self.http.as_mut() else {
             return Err(misuse("push_bytes", "a WebSocket"));
         };
         let state = &mut self.state;
         if state.is_done() {
             return state.status();
         }
-        lines.push(chunk, &mut |line| state.on_line(line, out));
+        parser.push(chunk, &mut |item| state.on_sse(item, out));
         state.status()
     }
 
-    /// Ends an HTTP body: decodes a last line that had no newline. Whether the log was
-    /// complete is [`TailDecoder::is_complete`]; whether the body may end without
-    /// `complete` is [`TailDecoder::may_end_cleanly`]. A replay
-    /// ([`TailDecoder::resume_after`]) still short of the lines delivered fails.
+    /// Ends an HTTP body: decodes a last line that had no line end, and an event
+    /// still open. Whether the log was complete is [`TailDecoder::is_complete`];
+    /// whether the body may end without `complete` is
+    /// [`TailDecoder::may_end_cleanly`]. A replay ([`TailDecoder::resume_after`])
+    /// still short of the lines delivered fails.
     ///
     /// On a WebSocket decoder this only checks the replay (and returns an earlier
     /// error).
     pub fn finish(&mut self, out: &mut Vec<TailItem>) -> Result<(), ClientError> {
         let state = &mut self.state;
-        if let (Some(lines), false) = (self.lines.as_mut(), state.is_done()) {
-            lines.finish(&mut |line| state.on_line(line, out));
+        if let (Some(parser), false) = (self.http.as_mut(), state.is_done()) {
+            parser.finish(&mut |item| state.on_sse(item, out));
         }
         if !state.is_done() {
             state.check_replay_ended("ended");
@@ -355,21 +449,21 @@ impl TailDecoder {
     /// plain.push_bytes(b"one\r\ntwo\r\n", &mut Vec::new())?;
     /// assert!(plain.may_end_cleanly());
     /// let mut sse = TailDecoder::http(StreamLimits::default());
-    /// sse.push_bytes(b"data: one\n", &mut Vec::new())?;
+    /// sse.push_bytes(b"data: one\n\n", &mut Vec::new())?;
     /// assert!(!sse.may_end_cleanly());
     /// # Ok::<(), agent_proto::ClientError>(())
     /// ```
     pub fn may_end_cleanly(&self) -> bool {
-        self.lines.is_some()
+        self.http.as_ref().is_some_and(|p| !p.saw_data())
             && !self.state.saw_event
             && self.state.replay.is_none()
             && self.state.failed.is_none()
     }
 
     /// Decodes one whole WebSocket message (the bytes of a text frame, or of a binary
-    /// one), appending what it delivers to `out`. Invalid UTF-8 is replaced by U+FFFD
-    /// and counted; a message larger than [`framed_limit`] is skipped unseen and
-    /// counted.
+    /// one), appending what it delivers to `out`: the same as its only fragment
+    /// ([`TailDecoder::push_fragment`] with `last`). Invalid UTF-8 is replaced by
+    /// U+FFFD and counted.
     ///
     /// A [`ClientError::Usage`] on an HTTP decoder.
     pub fn push_message(
@@ -377,35 +471,116 @@ impl TailDecoder {
         message: &[u8],
         out: &mut Vec<TailItem>,
     ) -> Result<(), ClientError> {
-        if self.lines.is_some() {
+        if self.http.is_some() {
             return Err(misuse("push_message", "an HTTP"));
         }
         let state = &mut self.state;
+        if !matches!(self.message, Message::None) || message.len() > state.frame_cap {
+            // The end of a fragmented message, or one to split as it streams.
+            return self.push_fragment(message, true, out);
+        }
         if state.is_done() || !state.begin_event() {
             return state.status();
         }
-        // As the transport would: a message over the framed limit is not read.
-        if message.len() > framed_limit(state.tracker.limits().max_message_size) {
-            state.skip_oversized(message.len() as u64);
-            return Ok(());
-        }
-        let (text, lossy) = match std::str::from_utf8(message) {
-            Ok(text) => (Cow::Borrowed(text), false),
-            Err(_) => (String::from_utf8_lossy(message), true),
-        };
-        if lossy {
-            state.tracker.note_invalid_utf8();
-        }
-        state.on_event(decode_event(&text), out);
+        state.on_payload(message, out);
         state.status()
     }
 
-    /// Records a WebSocket message of `len` bytes that the transport discarded as too
-    /// large: it counts as received (and against `max_messages`) and as skipped.
+    /// Decodes one fragment of a WebSocket message (its first frame, or a
+    /// continuation; `last` for its final one), appending what it delivers to `out`.
+    ///
+    /// A plain-text message is split into lines as its fragments arrive (memory by
+    /// the line limit, whatever the message's size); a JSON message is kept until
+    /// its last fragment, up to the frame cap, and past it the decoder fails with
+    /// [`frame_cap_exceeded`].
+    ///
+    /// A [`ClientError::Usage`] on an HTTP decoder.
+    pub fn push_fragment(
+        &mut self,
+        fragment: &[u8],
+        last: bool,
+        out: &mut Vec<TailItem>,
+    ) -> Result<(), ClientError> {
+        if self.http.is_some() {
+            return Err(misuse("push_fragment", "an HTTP"));
+        }
+        let state = &mut self.state;
+        if matches!(self.message, Message::None) {
+            self.message = if state.is_done() || !state.begin_event() {
+                Message::Ignored
+            } else {
+                Message::Start(Vec::new())
+            };
+        }
+        self.message = match std::mem::replace(&mut self.message, Message::None) {
+            Message::None | Message::Ignored => Message::Ignored,
+            Message::Start(mut head) => {
+                match fragment.iter().position(|b| !b.is_ascii_whitespace()) {
+                    None => {
+                        head.extend_from_slice(fragment);
+                        state.held(Message::Start(head))
+                    }
+                    Some(at) if fragment[at] == b'{' => {
+                        head.extend_from_slice(fragment);
+                        state.held(Message::Json(head))
+                    }
+                    Some(_) => {
+                        let max = state.tracker.limits().max_message_size;
+                        let mut plain = PlainMessage {
+                            lines: LineDecoder::new(max),
+                            any_line: false,
+                            lossy: false,
+                        };
+                        state.plain(&mut plain, &head, out);
+                        state.plain(&mut plain, fragment, out);
+                        Message::Plain(plain)
+                    }
+                }
+            }
+            Message::Json(mut buf) => {
+                buf.extend_from_slice(fragment);
+                state.held(Message::Json(buf))
+            }
+            Message::Plain(mut plain) => {
+                state.plain(&mut plain, fragment, out);
+                Message::Plain(plain)
+            }
+        };
+        if last {
+            match std::mem::replace(&mut self.message, Message::None) {
+                Message::Start(payload) | Message::Json(payload) if !state.is_done() => {
+                    state.on_payload(&payload, out);
+                }
+                Message::Plain(plain) if !state.is_done() => {
+                    let PlainMessage {
+                        mut lines,
+                        mut any_line,
+                        mut lossy,
+                    } = plain;
+                    lines.finish(&mut |line| {
+                        state.on_message_line(line, &mut any_line, &mut lossy, out)
+                    });
+                    if !state.is_done() {
+                        if lossy {
+                            state.tracker.note_invalid_utf8();
+                        }
+                        if !any_line {
+                            state.tracker.skip_empty();
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        state.status()
+    }
+
+    /// Records a WebSocket message of `len` bytes that a transport discarded unread:
+    /// it counts as received (and against `max_messages`) and as one skipped line.
     ///
     /// A [`ClientError::Usage`] on an HTTP decoder.
     pub fn push_oversized(&mut self, len: u64) -> Result<(), ClientError> {
-        if self.lines.is_some() {
+        if self.http.is_some() {
             return Err(misuse("push_oversized", "an HTTP"));
         }
         let state = &mut self.state;
@@ -447,6 +622,7 @@ impl TailState {
     fn new(tracker: LimitTracker) -> Self {
         TailState {
             tracker,
+            frame_cap: DEFAULT_FRAME_CAP,
             replay: None,
             digest: None,
             saw_event: false,
@@ -467,36 +643,115 @@ impl TailState {
         }
     }
 
-    /// One line of an HTTP body.
-    fn on_line(&mut self, line: Line<'_>, out: &mut Vec<TailItem>) {
+    /// What an HTTP body's reader found.
+    fn on_sse(&mut self, item: SseItem<'_>, out: &mut Vec<TailItem>) {
         if self.is_done() {
             return;
         }
-        match line {
-            Line::Text(text) => self.on_http_text(&text, false, out),
-            Line::Lossy(text) => self.on_http_text(&text, true, out),
-            Line::Oversized { len } => {
+        match item {
+            SseItem::Line(Line::Text(text)) => self.on_plain_line(&text, false, out),
+            SseItem::Line(Line::Lossy(text)) => self.on_plain_line(&text, true, out),
+            SseItem::Line(Line::Oversized { len } | Line::TooLong { len }) => {
                 if self.begin_event() {
                     self.skip_oversized(len);
                 }
             }
+            SseItem::Event(event) => {
+                self.saw_event = true;
+                if self.begin_event() {
+                    if event.lossy {
+                        self.tracker.note_invalid_utf8();
+                    }
+                    self.on_event(decode_event(event.data), out);
+                }
+            }
+            // A sign of life; the time-outs see the bytes.
+            SseItem::Comment => {}
+            SseItem::TooLong { len } => {
+                self.saw_event = true;
+                self.failed = Some(frame_cap_exceeded(self.frame_cap, len));
+            }
         }
     }
 
-    fn on_http_text(&mut self, line: &str, lossy: bool, out: &mut Vec<TailItem>) {
-        let Some(event) = decode_http_line(line) else {
-            return; // blank: not an event
-        };
-        if line.starts_with("data:") {
-            self.saw_event = true;
-        }
+    /// A plain line of an HTTP body (not blank): one message, one log line.
+    fn on_plain_line(&mut self, line: &str, lossy: bool, out: &mut Vec<TailItem>) {
         if !self.begin_event() {
             return;
         }
         if lossy {
             self.tracker.note_invalid_utf8();
         }
-        self.on_event(event, out);
+        self.on_event(Event::Log(Cow::Borrowed(line)), out);
+    }
+
+    /// A WebSocket message held whole (`Start` or `Json`): fails once it is past
+    /// the frame cap.
+    fn held(&mut self, message: Message) -> Message {
+        let len = match &message {
+            Message::Start(buf) | Message::Json(buf) => buf.len(),
+            _ => 0,
+        };
+        if len > self.frame_cap && !self.is_done() {
+            self.failed = Some(frame_cap_exceeded(self.frame_cap, len as u64));
+            return Message::Ignored;
+        }
+        message
+    }
+
+    /// A whole WebSocket message's bytes: one event.
+    fn on_payload(&mut self, payload: &[u8], out: &mut Vec<TailItem>) {
+        let text = match std::str::from_utf8(payload) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => {
+                self.tracker.note_invalid_utf8();
+                String::from_utf8_lossy(payload)
+            }
+        };
+        self.on_event(decode_event(&text), out);
+    }
+
+    /// The next bytes of a plain-text WebSocket message.
+    fn plain(&mut self, plain: &mut PlainMessage, bytes: &[u8], out: &mut Vec<TailItem>) {
+        let PlainMessage {
+            lines,
+            any_line,
+            lossy,
+        } = plain;
+        lines.push(bytes, &mut |line| {
+            self.on_message_line(line, any_line, lossy, out)
+        });
+    }
+
+    /// One line of a plain-text WebSocket message.
+    fn on_message_line(
+        &mut self,
+        line: Line<'_>,
+        any_line: &mut bool,
+        lossy: &mut bool,
+        out: &mut Vec<TailItem>,
+    ) {
+        if self.is_done() {
+            return;
+        }
+        match line {
+            Line::Text(text) if text.is_empty() => {}
+            Line::Text(text) => {
+                *any_line = true;
+                self.on_log_line(&text, out);
+            }
+            Line::Lossy(text) => {
+                *lossy = true;
+                if !text.is_empty() {
+                    *any_line = true;
+                    self.on_log_line(&text, out);
+                }
+            }
+            Line::Oversized { len } | Line::TooLong { len } => {
+                *any_line = true;
+                self.skip_oversized(len);
+            }
+        }
     }
 
     /// Counts one event received (as replayed while a replay is on). `false` when it
@@ -682,7 +937,7 @@ mod tests {
         let mut http = TailDecoder::http(limits);
         let mut http_out = Vec::new();
         let body = format!(
-            "data: {at}\n\ndata:{over}\n{plain_at}\n{plain_over}\n{}\n{}\n",
+            "data: {at}\n\ndata:{over}\n\n{plain_at}\n{plain_over}\n{}\n{}\n",
             "b".repeat(60),
             "c".repeat(65)
         );
@@ -697,10 +952,11 @@ mod tests {
         assert_eq!(http.counters().skipped_oversized, 3);
         assert_eq!(ws.counters().skipped_bytes, 65 * 3);
         assert_eq!(ws.counters().delivered, http.counters().delivered);
-        // Past the framed limit, a message is not even read (a batch is, below it).
-        let huge = format!("{}\n{}", "h".repeat(framed_limit(64)), "h");
+        // A plain batch far past any limit is still split: only its long line goes.
+        let huge = format!("a\n{}\nb", "h".repeat(10_000));
         ws.push_message(huge.as_bytes(), &mut ws_out).unwrap();
-        assert_eq!(ws.counters().skipped_bytes, 65 * 3 + huge.len() as u64);
+        assert_eq!(ws.counters().skipped_bytes, 65 * 3 + 10_000);
+        assert_eq!(lines(&ws_out)[3..], ["a", "b"]);
     }
 
     fn lines(items: &[TailItem]) -> Vec<&str> {
@@ -737,10 +993,12 @@ mod tests {
         t.finish(&mut out).unwrap();
         assert_eq!(lines(&out), ["plain", "ev", "raw", "last"]);
         let c = t.counters();
-        assert_eq!(c.received, 6);
+        // The empty `data: ` and the `progress` event are one event (no blank line
+        // between them).
+        assert_eq!(c.received, 5);
         assert_eq!(c.delivered, 4);
         assert_eq!(c.delivered_bytes, 5 + 2 + 3 + 4);
-        assert_eq!((c.skipped_empty, c.ignored), (1, 1));
+        assert_eq!((c.skipped_empty, c.ignored), (0, 1));
         assert!(!t.is_complete());
     }
 
@@ -777,19 +1035,20 @@ mod tests {
         assert!(t.failure().is_some());
     }
 
+    /// Issue 24, item 6: `max_lines` counts delivered lines, on both protocols.
     #[test]
-    fn http_line_limit() {
+    fn the_line_limit_counts_delivered_lines_on_both_protocols() {
         let limits = StreamLimits {
             max_lines: 3,
             ..small()
         };
         let mut t = TailDecoder::http(limits);
         let mut out = Vec::new();
-        // Blank lines do not count; empty events, oversized lines do.
-        t.push_bytes(b"a\n\n\ndata:\n", &mut out).unwrap();
+        // Blank lines, empty events and oversized lines are not delivered lines.
+        t.push_bytes(b"a\n\n\ndata:\n\n", &mut out).unwrap();
         t.push_bytes(&[b'x'; 50], &mut out).unwrap();
-        t.push_bytes(b"\n", &mut out).unwrap();
-        let err = t.push_bytes(b"b\n", &mut out).unwrap_err();
+        t.push_bytes(b"\nb\nc\n", &mut out).unwrap();
+        let err = t.push_bytes(b"d\n", &mut out).unwrap_err();
         assert!(matches!(
             err,
             ClientError::LimitExceeded {
@@ -798,14 +1057,54 @@ mod tests {
             }
         ));
         assert_eq!(err.status_code(), 429);
-        assert_eq!(lines(&out), ["a"]);
+        assert_eq!(lines(&out), ["a", "b", "c"]);
         let c = t.counters();
         assert_eq!((c.skipped_empty, c.skipped_oversized), (1, 1));
         // Still failed.
         assert!(matches!(
-            t.push_bytes(b"c\n", &mut out),
+            t.push_bytes(b"e\n", &mut out),
             Err(ClientError::LimitExceeded { .. })
         ));
+        // A WebSocket batch of five lines: three are delivered.
+        let mut ws = TailDecoder::websocket(limits);
+        let mut out = Vec::new();
+        let err = ws.push_message(b"1\n2\n3\n4\n5\n", &mut out).unwrap_err();
+        assert!(matches!(
+            err,
+            ClientError::LimitExceeded {
+                kind: LimitKind::Lines,
+                limit: 3
+            }
+        ));
+        assert_eq!(lines(&out), ["1", "2", "3"]);
+    }
+
+    /// Issue 24, item 6: `max_messages` counts HTTP events and plain lines too.
+    #[test]
+    fn the_message_limit_counts_http_events_and_plain_lines() {
+        let limits = StreamLimits {
+            max_messages: 3,
+            ..small()
+        };
+        let mut t = TailDecoder::http(limits).content_type("text/event-stream");
+        let mut out = Vec::new();
+        // A comment, fields and blank lines are not messages.
+        t.push_bytes(
+            b"a\n\n: ping\ndata: {\"message\":\"b\\nc\"}\nid: 1\n\n",
+            &mut out,
+        )
+        .unwrap();
+        t.push_bytes(&[b'x'; 50], &mut out).unwrap();
+        let err = t.push_bytes(b"\nd\n", &mut out).unwrap_err();
+        assert!(matches!(
+            err,
+            ClientError::LimitExceeded {
+                kind: LimitKind::Messages,
+                limit: 3
+            }
+        ));
+        assert_eq!(lines(&out), ["a", "b", "c"]);
+        assert_eq!(t.sse_last_event_id(), Some("1"));
     }
 
     #[test]
@@ -893,17 +1192,17 @@ mod tests {
         ws.push_message(br#"{"message":""}"#, &mut out).unwrap();
         assert_eq!(ws.digest().unwrap().lines(), 2);
         let limits = StreamLimits {
-            max_lines: 3,
+            max_lines: 2,
             ..small()
         };
         let mut http = TailDecoder::http(limits).with_digest();
         http.resume_after(ws.digest().unwrap());
-        http.push_bytes(b"tick\ndata:\ntick\n", &mut out).unwrap();
+        http.push_bytes(b"tick\ndata:\n\ntick\n", &mut out).unwrap();
         http.push_bytes(&[b'z'; 100], &mut out).unwrap();
         http.push_bytes(b"\ntock\ndone\n", &mut out).unwrap();
         assert_eq!(lines(&out), ["tick", "tick", "tock", "done"]);
         let c = http.counters();
-        // 3 events replayed, not counted against the limit of 3 lines; then the
+        // 3 events replayed, not counted against the limit of 3 messages; then the
         // oversized line, `tock` and `done`.
         assert_eq!((c.received, c.replayed, c.skipped_oversized), (6, 3, 1));
         assert_eq!(
@@ -958,27 +1257,130 @@ mod tests {
         assert_eq!(fresh.counters().replayed, 0);
     }
 
-    /// A message of exactly the framed limit is read (a batch of short lines);
-    /// one byte more is skipped unread, as the transport would.
+    /// Issue 24, item 1: a JSON message or SSE event of exactly the frame cap is
+    /// read, split, and each line measured; one byte more fails loudly, naming the
+    /// cap. A plain-text message is split as it streams, whatever its size.
     #[test]
-    fn a_message_at_the_framed_limit_is_read_one_byte_over_is_skipped() {
-        let limits = StreamLimits::unlimited();
-        let limit = framed_limit(limits.max_message_size);
-        assert_eq!(limit % 2, 0, "the batch below fills it exactly");
-        let batch = "a\n".repeat(limit / 2);
-        assert_eq!(batch.len(), limit);
-        let mut at = TailDecoder::websocket(limits);
-        let mut out = Vec::new();
-        at.push_message(batch.as_bytes(), &mut out).unwrap();
-        assert_eq!(lines(&out).len(), limit / 2);
-        assert_eq!(at.counters().skipped_oversized, 0);
+    fn a_json_message_at_the_frame_cap_is_read_one_byte_over_fails_loudly() {
+        let limits = StreamLimits {
+            max_message_size: 4,
+            ..StreamLimits::unlimited()
+        };
+        let cap = 200;
+        let json = |pad: usize| {
+            let event = format!(r#"{{"message":"a\nb\n{}\nc\n"}}"#, "x".repeat(pad));
+            format!("{event}{}", " ".repeat(cap - event.len()))
+        };
+        let at = json(100);
+        assert_eq!(at.len(), cap);
+        for fragments in [1, 3, 64] {
+            let mut ws = TailDecoder::websocket(limits).with_frame_cap(cap);
+            let mut out = Vec::new();
+            let pieces: Vec<&[u8]> = at.as_bytes().chunks(at.len().div_ceil(fragments)).collect();
+            for (i, piece) in pieces.iter().enumerate() {
+                ws.push_fragment(piece, i + 1 == pieces.len(), &mut out)
+                    .unwrap();
+            }
+            assert_eq!(lines(&out), ["a", "b", "c"]);
+            assert_eq!(ws.counters().skipped_oversized, 1);
+            assert_eq!(ws.counters().received, 1);
 
-        let over = format!("{batch}a");
-        let mut past = TailDecoder::websocket(limits);
+            let over = format!("{at} ");
+            let mut ws = TailDecoder::websocket(limits).with_frame_cap(cap);
+            let pieces: Vec<&[u8]> = over
+                .as_bytes()
+                .chunks(over.len().div_ceil(fragments))
+                .collect();
+            let mut result = Ok(());
+            for (i, piece) in pieces.iter().enumerate() {
+                result = result.and(ws.push_fragment(piece, i + 1 == pieces.len(), &mut out));
+            }
+            let err = result.unwrap_err();
+            assert_eq!(err.status_code(), 500);
+            assert!(err.to_string().contains("frame cap (200 bytes)"), "{err}");
+        }
+        // Over HTTP: the event's data is what the cap measures.
+        let mut http = TailDecoder::http(limits).with_frame_cap(cap);
         let mut out = Vec::new();
-        past.push_message(over.as_bytes(), &mut out).unwrap();
-        assert!(lines(&out).is_empty(), "nothing of it is read");
-        assert_eq!(past.counters().skipped_oversized, 1);
+        http.push_bytes(format!("data: {at}\n\n").as_bytes(), &mut out)
+            .unwrap();
+        assert_eq!(lines(&out), ["a", "b", "c"]);
+        let mut http = TailDecoder::http(limits).with_frame_cap(cap);
+        let err = http
+            .push_bytes(format!("data: {at} \n\n").as_bytes(), &mut out)
+            .unwrap_err();
+        assert!(err.to_string().contains("frame cap (200 bytes)"), "{err}");
+        assert_eq!(http.frame_cap(), cap);
+        // Plain text is never held whole: far past the cap, in one piece or many.
+        let plain = format!("a\nb\n{}\nc\n", "x".repeat(10 * cap));
+        let mut ws = TailDecoder::websocket(limits).with_frame_cap(cap);
+        let mut out = Vec::new();
+        ws.push_message(plain.as_bytes(), &mut out).unwrap();
+        for piece in plain.as_bytes().chunks(7) {
+            ws.push_fragment(piece, false, &mut out).unwrap();
+        }
+        ws.push_fragment(b"", true, &mut out).unwrap();
+        assert_eq!(lines(&out), ["a", "b", "c", "a", "b", "c"]);
+        assert_eq!(ws.counters().skipped_oversized, 2);
+        assert_eq!(ws.counters().received, 2);
+    }
+
+    /// A whole message ends a fragmented one that is open (it is its last frame);
+    /// a JSON message past the frame cap fails whole or fragmented; a frame cap
+    /// set on a plain HTTP decoder keeps it plain.
+    #[test]
+    fn whole_messages_fragments_and_the_frame_cap_agree() {
+        let mut ws = TailDecoder::websocket(small());
+        let mut out = Vec::new();
+        ws.push_fragment(b"a\nb", false, &mut out).unwrap();
+        ws.push_message(b"c\n", &mut out).unwrap();
+        ws.push_message(b"d", &mut out).unwrap();
+        assert_eq!(lines(&out), ["a", "bc", "d"]);
+        assert_eq!(ws.counters().received, 2);
+
+        let json = format!(r#"{{"message":"{}"}}"#, "x".repeat(20));
+        for cap in [json.len() - 1, json.len()] {
+            let mut ws = TailDecoder::websocket(small()).with_frame_cap(cap);
+            let mut out = Vec::new();
+            let pushed = ws.push_message(json.as_bytes(), &mut out);
+            assert_eq!(pushed.is_ok(), cap == json.len(), "cap {cap}");
+            assert_eq!(lines(&out).len(), usize::from(cap == json.len()));
+        }
+
+        let mut plain = TailDecoder::http(small()).with_frame_cap(100);
+        let mut out = Vec::new();
+        plain.push_bytes(b": not a comment\n", &mut out).unwrap();
+        assert_eq!(lines(&out), [": not a comment"]);
+        let mut sse = TailDecoder::http(small())
+            .content_type("text/event-stream")
+            .with_frame_cap(100);
+        sse.push_bytes(b": a comment\nretry: 7\n", &mut out)
+            .unwrap();
+        assert_eq!(lines(&out), [": not a comment"]);
+        assert_eq!(sse.sse_retry(), Some(7));
+        assert_eq!(plain.sse_retry(), None);
+        assert_eq!(TailDecoder::websocket(small()).sse_retry(), None);
+    }
+
+    /// A plain message in fragments gives what it gives whole: its last line
+    /// without a newline, no blank lines, one empty message counted for a message
+    /// of blank lines, one invalid message counted however many of its lines are.
+    #[test]
+    fn a_fragmented_plain_message_is_split_like_a_whole_one() {
+        let mut ws = TailDecoder::websocket(small());
+        let mut out = Vec::new();
+        for (piece, last) in [(&b"x\n\r\n\ny"[..], false), (b"z", true)] {
+            ws.push_fragment(piece, last, &mut out).unwrap();
+        }
+        for (piece, last) in [(&b"\n\n"[..], false), (b"\r\n", true)] {
+            ws.push_fragment(piece, last, &mut out).unwrap();
+        }
+        for (piece, last) in [(&b"bad \xff\n"[..], false), (b"\xfeok", true)] {
+            ws.push_fragment(piece, last, &mut out).unwrap();
+        }
+        assert_eq!(lines(&out), ["x", "yz", "bad \u{fffd}", "\u{fffd}ok"]);
+        let c = ws.counters();
+        assert_eq!((c.received, c.skipped_empty, c.invalid_utf8), (3, 1, 1));
     }
 
     #[test]

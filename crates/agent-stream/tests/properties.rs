@@ -140,7 +140,7 @@ proptest! {
             8 => payload().prop_map(Ok),
             1 => (0u64..100_000).prop_map(Err),
         ], 0..30),
-        blank_lines in any::<bool>(),
+        crlf in any::<bool>(),
         cuts in cuts(),
         limits in limits(),
         skip in 0u64..5,
@@ -148,8 +148,9 @@ proptest! {
         let payloads: Vec<Result<&[u8], u64>> = payloads
             .iter()
             .map(|p| p.as_ref().map(|bytes| strip_line_end(bytes)).map_err(|len| *len))
+            .filter(|p| p.map_or(true, |bytes| !bytes.contains(&b'\r')))
             .collect();
-        check_one_protocol(&payloads, blank_lines, &cuts, limits, skip);
+        check_one_protocol(&payloads, crlf, &cuts, limits, skip);
     }
 }
 

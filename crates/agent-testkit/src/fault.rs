@@ -287,6 +287,9 @@ pub enum TailFaultKind {
         pieces: Vec<Bytes>,
         /// Whether the tail ends with `complete` (else it is dropped).
         complete: bool,
+        /// With [`TailFault::fragmented`]: each WebSocket piece is one message sent
+        /// in frames of this many bytes (a text frame, then continuations).
+        fragment_size: Option<usize>,
     },
 }
 
@@ -350,9 +353,13 @@ impl TailFault {
         })
     }
 
-    /// Sends an [`TailFault::oversized`] message in pieces of `fragment_size` bytes.
+    /// Sends an [`TailFault::oversized`] message, or each WebSocket message of a
+    /// [`TailFault::script`], in pieces of `fragment_size` bytes.
     pub fn fragmented(mut self, fragment_size: usize) -> Self {
         if let TailFaultKind::Oversized {
+            fragment_size: f, ..
+        }
+        | TailFaultKind::Script {
             fragment_size: f, ..
         } = &mut self.kind
         {
@@ -400,6 +407,7 @@ impl TailFault {
         Self::new(TailFaultKind::Script {
             pieces: pieces.into_iter().map(Into::into).collect(),
             complete,
+            fragment_size: None,
         })
     }
 

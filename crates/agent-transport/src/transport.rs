@@ -117,8 +117,12 @@ pub trait BodyStream: Send {
 /// How to run a WebSocket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WsOptions {
-    /// The largest message delivered whole; a larger one (however it is fragmented)
-    /// is read and discarded while it streams and reported as [`WsMessage::Oversized`].
+    /// The frame cap: the largest single frame read (at least
+    /// [`MAX_WS_FRAME_SIZE`](crate::MAX_WS_FRAME_SIZE)). A message in one frame is
+    /// delivered whole ([`WsMessage::Text`]), a fragmented one frame by frame as it
+    /// arrives ([`WsMessage::Fragment`]), whatever its size: what is too long is the
+    /// reader's to decide, line by line. A single frame past the cap ends the stream
+    /// with an error naming the cap.
     pub max_message_size: usize,
     /// How often to send a ping while the connection is otherwise quiet, so that a
     /// quiet tail stays open through proxies and the idle time-out sees pongs.
@@ -128,9 +132,17 @@ pub struct WsOptions {
 /// A message received on a WebSocket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WsMessage {
-    /// A whole text (or binary) message, at most `max_message_size` bytes.
+    /// A whole text (or binary) message, in one frame.
     Text(Bytes),
-    /// A message larger than `max_message_size`, discarded; `len` is its size.
+    /// One frame of a fragmented message, as it arrives: the first after a whole
+    /// message (or the start) begins a message, `last` ends it.
+    Fragment {
+        /// The frame's payload.
+        data: Bytes,
+        /// Whether it is the message's final frame.
+        last: bool,
+    },
+    /// A message a transport discarded unread; `len` is its size.
     Oversized {
         /// Its size in bytes.
         len: u64,

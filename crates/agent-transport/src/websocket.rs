@@ -30,7 +30,7 @@ use crate::transport::{Request, WsMessage, WsOptions, WsStream};
 use crate::util::{error_chain, random_u64, AbortOnDrop};
 use agent_proto::{ClientError, TimeoutKind};
 use base64::Engine as _;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use fastwebsockets::{
     Frame, OpCode, Payload, Role, WebSocket, WebSocketError, WebSocketRead, WebSocketWrite,
 };
@@ -56,15 +56,16 @@ use tokio::time::Instant;
 
 use crate::half_reads::HalfReads;
 
-/// The largest single WebSocket *frame* read (16 MiB, or `max_message_size` + 1 if
-/// that is larger).
+/// The least frame cap (16 MiB): the largest single WebSocket *frame* read is this,
+/// or [`WsOptions::max_message_size`] if that is larger (the clients ask for 64 MiB).
 ///
-/// fastwebsockets reads a frame whole before handing it over, so this bounds the
-/// memory one frame can take. A frame above `max_message_size` but within this cap
-/// is read, dropped and reported as [`WsMessage::Oversized`]; a *message* of any size
-/// split into frames within the cap is counted and dropped as it streams, so memory
-/// stays bounded. A single frame above the cap ends the stream with a
-/// [`ClientError::Protocol`] (500): fastwebsockets cannot skip it.
+/// fastwebsockets reads a frame whole before handing it over, so the cap bounds the
+/// memory one frame can take. No size is decided here below it: a message in one
+/// frame is handed on whole, a fragmented one frame by frame as it arrives
+/// ([`WsMessage::Fragment`]), so that its reader splits it into lines and measures
+/// each (a message of many short lines is never dropped whole). A single frame
+/// above the cap ends the stream with a [`ClientError::Protocol`] (500) naming the
+/// cap: fastwebsockets cannot skip it.
 pub const MAX_WS_FRAME_SIZE: usize = 16 * 1024 * 1024;
 
 /// The most of a refusal's body (a non-101 answer to the upgrade) that is read.
@@ -261,10 +262,9 @@ async fn read_bounded(mut body: hyper::body::Incoming, max: usize) -> Vec<u8> {
     out
 }
 
-/// The frame size fastwebsockets refuses (`>=`) for this `max_message_size`: see
-/// [`MAX_WS_FRAME_SIZE`].
+/// The frame cap for this [`WsOptions::max_message_size`]: see [`MAX_WS_FRAME_SIZE`].
 fn frame_cap(max_message_size: usize) -> usize {
-    MAX_WS_FRAME_SIZE.max(max_message_size.saturating_add(1))
+    MAX_WS_FRAME_SIZE.max(max_message_size)
 }
 
 /// What the socket yields: a message, the normal end (`Ok(None)`), or an error.
@@ -293,7 +293,7 @@ fn start(io: Io, options: WsOptions) -> HyperWsStream {
     ws.set_auto_pong(true);
     ws.set_auto_close(true);
     // fastwebsockets refuses frames of `>= max` bytes.
-    ws.set_max_message_size(frame_cap(options.max_message_size));
+    ws.set_max_message_size(frame_cap(options.max_message_size).saturating_add(1));
     let (reader, writer) = ws.split(tokio::io::split);
     let writer: Writer = Arc::new(Mutex::new(writer));
     let received = Arc::new(AtomicU64::new(0));
@@ -301,7 +301,7 @@ fn start(io: Io, options: WsOptions) -> HyperWsStream {
         reader,
         writer: writer.clone(),
         max_message_size: options.max_message_size,
-        assembly: None,
+        in_message: false,
         received: received.clone(),
     };
     let inbox = Inbox::default();
@@ -338,8 +338,8 @@ async fn pump(mut frames: FrameReader, inbox: Inbox) {
             .await
         };
         let last = !matches!(item, Ok(Some(_)));
-        if let Ok(Some(WsMessage::Text(text))) = &item {
-            bytes += text.len();
+        if let Ok(Some(WsMessage::Text(data) | WsMessage::Fragment { data, .. })) = &item {
+            bytes += data.len();
         }
         batch.push_back(item);
         if last {
@@ -398,45 +398,6 @@ async fn ping_loop(writer: Writer, interval: Duration, received: Arc<AtomicU64>)
     }
 }
 
-/// A message being reassembled from its frames.
-struct Assembly {
-    buf: BytesMut,
-    len: u64,
-    oversized: bool,
-}
-
-impl Assembly {
-    fn new() -> Self {
-        Assembly {
-            buf: BytesMut::new(),
-            len: 0,
-            oversized: false,
-        }
-    }
-
-    /// Adds a fragment; past `max` bytes the buffer is dropped and only counted.
-    fn push(&mut self, data: &[u8], max: usize) {
-        self.len = self.len.saturating_add(data.len() as u64);
-        if self.oversized {
-            return;
-        }
-        if self.len > max as u64 {
-            self.oversized = true;
-            self.buf = BytesMut::new();
-        } else {
-            self.buf.extend_from_slice(data);
-        }
-    }
-
-    fn finish(self) -> WsMessage {
-        if self.oversized {
-            WsMessage::Oversized { len: self.len }
-        } else {
-            WsMessage::Text(self.buf.freeze())
-        }
-    }
-}
-
 fn mid_stream(message: String) -> ClientError {
     ClientError::connect(message)
 }
@@ -450,7 +411,8 @@ fn map_read_error(err: WebSocketError, frame_cap: usize) -> ClientError {
             ClientError::connect_with(format!("connection lost mid-stream: {e}"), e)
         }
         WebSocketError::FrameTooLarge => ClientError::protocol(format!(
-            "the server sent a single WebSocket frame of {frame_cap} bytes or more"
+            "the server sent a single WebSocket frame larger than the frame cap \
+             ({frame_cap} bytes): it is refused whole"
         )),
         // RFC 6455 section 8.1: an endpoint that receives a text frame that is not
         // UTF-8 must fail the connection (fastwebsockets enforces it). The HTTP stream
@@ -482,13 +444,14 @@ fn close_code(payload: &[u8]) -> Option<(u16, String)> {
 }
 
 /// The read half and what reading it needs: the writer for the frames
-/// fastwebsockets owes the server, the message being reassembled, and the frame
-/// count the pinger watches.
+/// fastwebsockets owes the server, whether a fragmented message is open, and the
+/// frame count the pinger watches.
 struct FrameReader {
     reader: Reader,
     writer: Writer,
     max_message_size: usize,
-    assembly: Option<Assembly>,
+    /// Whether a fragmented message began and has not ended.
+    in_message: bool,
     received: Arc<AtomicU64>,
 }
 
@@ -520,33 +483,30 @@ impl FrameReader {
                 .store(count.wrapping_add(1), Ordering::Relaxed);
             match frame.opcode {
                 OpCode::Text | OpCode::Binary => {
-                    if self.assembly.is_some() {
+                    if self.in_message {
                         return Err(ClientError::protocol(
                             "a WebSocket message began before the previous one ended",
                         ));
                     }
+                    let data = payload_bytes(frame.payload);
                     if frame.fin {
-                        return Ok(Some(whole_message(frame.payload, self.max_message_size)));
+                        return Ok(Some(WsMessage::Text(data)));
                     }
-                    let mut a = Assembly::new();
-                    a.push(&frame.payload, self.max_message_size);
-                    self.assembly = Some(a);
+                    self.in_message = true;
+                    return Ok(Some(WsMessage::Fragment { data, last: false }));
                 }
-                OpCode::Continuation => match self.assembly.as_mut() {
-                    None => {
+                OpCode::Continuation => {
+                    if !self.in_message {
                         return Err(ClientError::protocol(
                             "a WebSocket continuation frame without a message",
-                        ))
+                        ));
                     }
-                    Some(a) => {
-                        a.push(&frame.payload, self.max_message_size);
-                        if frame.fin {
-                            if let Some(a) = self.assembly.take() {
-                                return Ok(Some(a.finish()));
-                            }
-                        }
-                    }
-                },
+                    self.in_message = !frame.fin;
+                    return Ok(Some(WsMessage::Fragment {
+                        data: payload_bytes(frame.payload),
+                        last: frame.fin,
+                    }));
+                }
                 OpCode::Pong => return Ok(Some(WsMessage::KeepAlive)),
                 OpCode::Ping => {}
                 OpCode::Close => {
@@ -564,23 +524,18 @@ impl FrameReader {
     }
 }
 
-/// A message that came in one frame: its payload is handed on without a copy when
-/// fastwebsockets split it off its read buffer.
+/// A frame's payload, handed on without a copy when fastwebsockets split it off
+/// its read buffer. No size is decided here: the reader measures each line.
 ///
 /// Measured against copying it out (which would let fastwebsockets reuse its read
 /// buffer in place instead of allocating a new one every few dozen messages, each
 /// of which makes glibc consolidate the freed lines): the copy's allocation per
 /// message costs more (issue 15, BENCHMARKS.md).
-fn whole_message(payload: Payload<'_>, max: usize) -> WsMessage {
-    if payload.len() > max {
-        return WsMessage::Oversized {
-            len: payload.len() as u64,
-        };
-    }
+fn payload_bytes(payload: Payload<'_>) -> Bytes {
     match payload {
-        Payload::Bytes(bytes) => WsMessage::Text(bytes.freeze()),
-        Payload::Owned(vec) => WsMessage::Text(Bytes::from(vec)),
-        other => WsMessage::Text(Bytes::copy_from_slice(&other)),
+        Payload::Bytes(bytes) => bytes.freeze(),
+        Payload::Owned(vec) => Bytes::from(vec),
+        other => Bytes::copy_from_slice(&other),
     }
 }
 
@@ -702,20 +657,9 @@ mod tests {
     }
 
     #[test]
-    fn assembly_drops_what_is_past_the_limit() {
-        let mut a = Assembly::new();
-        a.push(&[b'x'; 6], 10);
-        a.push(&[b'x'; 6], 10);
-        assert!(a.buf.is_empty());
-        a.push(&[b'x'; 100], 10);
-        assert_eq!(a.finish(), WsMessage::Oversized { len: 112 });
-        let mut b = Assembly::new();
-        b.push(b"hello ", 11);
-        b.push(b"world", 11);
-        assert_eq!(
-            b.finish(),
-            WsMessage::Text(Bytes::from_static(b"hello world"))
-        );
+    fn the_frame_cap_is_at_least_the_floor() {
+        assert_eq!(frame_cap(0), MAX_WS_FRAME_SIZE);
+        assert_eq!(frame_cap(64 << 20), 64 << 20);
     }
 
     #[test]

@@ -88,7 +88,16 @@ async fn messages_arrive_whole_and_a_normal_close_ends_the_stream() {
         .insert("authorization", HeaderValue::from_static("tok"));
     let mut ws = t.websocket(req, options(1024)).await.unwrap();
     assert_eq!(next(&mut ws).await.unwrap(), Some(text("hello")));
-    assert_eq!(next(&mut ws).await.unwrap(), Some(text("abcdef")));
+    // A fragmented message comes frame by frame, as it arrives.
+    for (piece, last) in [("ab", false), ("cd", false), ("ef", true)] {
+        assert_eq!(
+            next(&mut ws).await.unwrap(),
+            Some(WsMessage::Fragment {
+                data: Bytes::from_static(piece.as_bytes()),
+                last
+            })
+        );
+    }
     assert_eq!(
         next(&mut ws).await.unwrap(),
         Some(WsMessage::Text(Bytes::from_static(b"\x01\x02")))
@@ -227,9 +236,9 @@ async fn connect_errors_and_time_outs() {
 }
 
 #[tokio::test]
-async fn oversized_messages_are_counted_and_skipped_with_bounded_memory() {
-    // More than MAX_WS_FRAME_SIZE in all, in fragments of 64 KiB: nothing may buffer
-    // the whole message.
+async fn big_messages_stream_frame_by_frame_and_only_a_frame_past_the_cap_fails() {
+    // More than MAX_WS_FRAME_SIZE in all, in fragments of 64 KiB: handed on frame by
+    // frame, nothing buffers the whole message (its reader measures each line).
     const FRAGMENT: usize = 64 * 1024;
     const FRAGMENTS: usize = MAX_WS_FRAME_SIZE / FRAGMENT + 16;
     let server = serve(|req| async move {
@@ -245,7 +254,7 @@ async fn oversized_messages_are_counted_and_skipped_with_bounded_memory() {
             ws.write_frame(frame(true, OpCode::Continuation, vec![b'x'; FRAGMENT]))
                 .await
                 .unwrap();
-            // One frame above the message limit (but within the frame cap).
+            // One frame far above the line limit (but within the frame cap).
             ws.write_frame(frame(true, OpCode::Text, vec![b'y'; 100_000]))
                 .await
                 .unwrap();
@@ -269,19 +278,26 @@ async fn oversized_messages_are_counted_and_skipped_with_bounded_memory() {
         .websocket(Request::new(Method::GET, "jobs/j/logs/"), options(10_240))
         .await
         .unwrap();
-    assert_eq!(
-        next(&mut ws).await.unwrap(),
-        Some(WsMessage::Oversized {
-            len: (FRAGMENTS * FRAGMENT) as u64
-        })
-    );
-    assert_eq!(
-        next(&mut ws).await.unwrap(),
-        Some(WsMessage::Oversized { len: 100_000 })
-    );
+    for i in 0..FRAGMENTS {
+        match next(&mut ws).await.unwrap() {
+            Some(WsMessage::Fragment { data, last }) => {
+                assert_eq!((data.len(), last), (FRAGMENT, i + 1 == FRAGMENTS));
+            }
+            other => panic!("fragment {i}: {:?}", other.map(|_| "another item")),
+        }
+    }
+    match next(&mut ws).await.unwrap() {
+        Some(WsMessage::Text(data)) => assert_eq!(data.len(), 100_000),
+        other => panic!("{:?}", other.map(|_| "another item")),
+    }
     assert_eq!(next(&mut ws).await.unwrap(), Some(text("after")));
     let e = next(&mut ws).await.unwrap_err();
     assert!(matches!(e, ClientError::Protocol { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains(&format!("frame cap ({MAX_WS_FRAME_SIZE} bytes)")),
+        "{e}"
+    );
 }
 
 #[tokio::test]

@@ -73,7 +73,18 @@ fn encode(script: &[Sent]) -> (Vec<u8>, Vec<WsMessage>) {
                     let opcode = if i == 0 { 0x1 } else { 0x0 };
                     frame(&mut wire, i + 1 == pieces.len(), opcode, piece);
                 }
-                want.push(WsMessage::Text(Bytes::from(text.clone())));
+                // A message in one frame comes whole, a fragmented one frame by
+                // frame (its reader splits it into lines as it arrives).
+                if pieces.len() == 1 {
+                    want.push(WsMessage::Text(Bytes::from(text.clone())));
+                } else {
+                    for (i, piece) in pieces.iter().enumerate() {
+                        want.push(WsMessage::Fragment {
+                            data: Bytes::copy_from_slice(piece),
+                            last: i + 1 == pieces.len(),
+                        });
+                    }
+                }
             }
             Sent::Ping => frame(&mut wire, true, 0x9, b"p"),
             Sent::Pong => {

@@ -539,17 +539,17 @@ pub struct TailArgs {
     /// gives up (exit 6, "quiet job"), on either protocol [default: no limit].
     #[arg(long, value_name = "DURATION")]
     pub max_quiet: Option<String>,
-    /// Stop (exit 5) after this many HTTP stream lines [default: no limit].
+    /// Stop (exit 5) after this many lines delivered, on either protocol [default: no limit].
     #[arg(long, value_name = "N")]
     pub max_lines: Option<u64>,
     /// Stop (exit 5) after this many bytes of log text [default: no limit].
     #[arg(long, value_name = "N")]
     pub max_bytes: Option<u64>,
-    /// Stop (exit 5) after this many WebSocket messages [default: no limit].
+    /// Stop (exit 5) after this many messages received (WebSocket messages; HTTP events or plain lines) [default: no limit].
     #[arg(long, value_name = "N")]
     pub max_messages: Option<u64>,
-    /// The largest single message or line in bytes; larger ones are skipped and
-    /// counted [default: 10240].
+    /// The longest line delivered, in bytes (a message holding several lines is
+    /// split first); longer lines are skipped and counted [default: 10240].
     #[arg(long, value_name = "N")]
     pub max_message_size: Option<usize>,
     /// Many jobs, filters and start positions.

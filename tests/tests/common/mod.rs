@@ -3,7 +3,9 @@
 //! proxy, and a check that no token shows in any text.
 #![allow(dead_code)]
 
-use agent_client_async::{AsyncAgentClient, ClientError, LogTail, RetryPolicy};
+use agent_client_async::{
+    AsyncAgentClient, ClientError, LogTail, Protocol, RetryPolicy, StreamCounters, TailOptions,
+};
 use agent_client_blocking::{AgentClient, LogTailIter};
 use agent_testkit::{AgentTestServer, TestHandle};
 use futures_core::Stream;
@@ -392,4 +394,51 @@ impl Drop for SilentListener {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// What a tail gave: its lines, its error, its counters and protocol.
+#[derive(Debug)]
+pub struct Outcome {
+    pub lines: Vec<String>,
+    pub err: Option<ClientError>,
+    pub counters: StreamCounters,
+    pub protocol: Protocol,
+}
+
+/// Tails `job` to its end with the async client.
+pub async fn tail_async(c: &AsyncAgentClient, job: &str, o: TailOptions) -> Outcome {
+    let mut t = within(c.tail_job_logs(job, o)).await.unwrap();
+    let (lines, err) = drain(&mut t).await;
+    Outcome {
+        lines,
+        err,
+        counters: t.counters(),
+        protocol: t.protocol_used(),
+    }
+}
+
+/// Tails `job` to its end with the blocking client, on a thread of its own.
+pub async fn tail_blocking(c: &AgentClient, job: &str, o: TailOptions) -> Outcome {
+    let (c, job) = (c.clone(), job.to_owned());
+    on_thread(move || {
+        let mut t = c.tail_job_logs(&job, o).unwrap();
+        let (lines, err) = drain_blocking(&mut t);
+        Outcome {
+            lines,
+            err,
+            counters: t.counters(),
+            protocol: t.protocol_used(),
+        }
+    })
+    .await
+}
+
+/// Both clients' outcomes for one tail.
+pub async fn tail_both(server: &AgentTestServer, job: &str, o: TailOptions) -> [Outcome; 2] {
+    let a = async_client(server);
+    let b = blocking_client(server);
+    [
+        tail_async(&a, job, o.clone()).await,
+        tail_blocking(&b, job, o).await,
+    ]
 }

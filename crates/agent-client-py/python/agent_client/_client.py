@@ -44,8 +44,9 @@ class StreamLimits:
     """Limits of a log tail (synapse-sdk's ``synapse_sdk.utils.network.StreamLimits``).
 
     Attributes:
-        max_messages: most WebSocket messages one tail may receive.
-        max_lines: most HTTP stream lines one tail may receive.
+        max_messages: most messages one tail may receive (WebSocket messages;
+            HTTP events or plain lines), on either protocol.
+        max_lines: most lines one tail may deliver, on either protocol.
         max_bytes: most bytes of log text one tail may deliver.
         max_message_size: largest single message or line; larger ones are skipped.
         queue_size: most lines waiting between the network and the consumer.

@@ -44,16 +44,27 @@ pub(crate) fn tail(
 ) -> TailStream {
     // A scripted tail replaces the job's log altogether.
     let script = faults.iter().find_map(|k| match k {
-        TailFaultKind::Script { pieces, complete } => Some((pieces.clone(), *complete)),
+        TailFaultKind::Script {
+            pieces,
+            complete,
+            fragment_size,
+        } => Some((pieces.clone(), *complete, *fragment_size)),
         _ => None,
     });
-    if let Some((pieces, complete)) = script {
+    if let Some((pieces, complete, fragment_size)) = script {
         let end = if complete {
             TailEvent::Complete
         } else {
             TailEvent::Abort
         };
-        let events = pieces.into_iter().map(TailEvent::Raw).chain([end]);
+        let events: Vec<TailEvent> = match fragment_size {
+            Some(size) if protocol == TailProtocol::WebSocket => pieces
+                .into_iter()
+                .flat_map(|piece| fragments(piece, size))
+                .collect(),
+            _ => pieces.into_iter().map(TailEvent::Raw).collect(),
+        };
+        let events = events.into_iter().chain([end]);
         // A yield between pieces lets each go out on its own write, so that the
         // client reads them with the script's chunking more often than not.
         return Box::pin(futures_util::stream::iter(events).then(|ev| async {
@@ -77,6 +88,21 @@ pub(crate) fn tail(
         let ev = t.next_event().await?;
         Some((ev, t))
     }))
+}
+
+/// One WebSocket message as frames of `size` bytes (one empty frame for an empty
+/// message).
+fn fragments(message: Bytes, size: usize) -> Vec<TailEvent> {
+    let size = size.max(1);
+    let count = message.len().div_ceil(size).max(1);
+    (0..count)
+        .map(|i| TailEvent::Fragment {
+            payload: message
+                .slice((i * size).min(message.len())..((i + 1) * size).min(message.len())),
+            first: i == 0,
+            last: i + 1 == count,
+        })
+        .collect()
 }
 
 fn sse(payload: &[u8]) -> Bytes {
@@ -230,16 +256,7 @@ impl Tail {
             TailProtocol::WebSocket => Bytes::from(json),
             TailProtocol::Http => sse(&json),
         };
-        let size = size.max(1);
-        let count = whole.len().div_ceil(size);
-        for i in 0..count {
-            let piece = whole.slice(i * size..((i + 1) * size).min(whole.len()));
-            self.queue.push_back(TailEvent::Fragment {
-                payload: piece,
-                first: i == 0,
-                last: i + 1 == count,
-            });
-        }
+        self.queue.extend(fragments(whole, size));
     }
 
     fn log_event(&self, lines: Vec<String>) -> TailEvent {
