@@ -63,6 +63,7 @@ pub(crate) struct Metrics {
     lines_sent: Counter,
     refusals: Family<CauseLabel, Counter>,
     aborted_bodies: Counter,
+    panics: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -83,6 +84,7 @@ impl Metrics {
         let lines_sent = Counter::default();
         let refusals = Family::<CauseLabel, Counter>::default();
         let aborted_bodies = Counter::default();
+        let panics = Counter::default();
         registry.register(
             "requests",
             "Requests answered, by route and status",
@@ -115,6 +117,12 @@ impl Metrics {
              source failed): the client sees an incomplete body",
             aborted_bodies.clone(),
         );
+        registry.register(
+            "panics",
+            "Requests whose handling panicked (answered 500, or cut when the answer \
+             had begun)",
+            panics.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -124,7 +132,13 @@ impl Metrics {
             lines_sent,
             refusals,
             aborted_bodies,
+            panics,
         }
+    }
+
+    /// Counts a request whose handling panicked.
+    pub(crate) fn panicked(&self) {
+        self.panics.inc();
     }
 
     /// Counts an answer broken off after its head.

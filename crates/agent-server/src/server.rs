@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use agent_proto::Secret;
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -518,7 +518,22 @@ async fn handle_logged(
         req.uri().path(),
         Arc::clone(&shared.metrics),
     ));
-    let response = handle(shared, conn, req, &mut log).await;
+    let metrics = Arc::clone(&shared.metrics);
+    // A panic while the answer is prepared is answered 500 and logged; one while
+    // its body is sent is caught by the connection's task (see `TaskSet`), which
+    // cuts the connection. The state the panic left is dropped with the request.
+    let handled = std::panic::AssertUnwindSafe(handle(shared, conn, req, &mut log))
+        .catch_unwind()
+        .await;
+    let response = handled.unwrap_or_else(|_| {
+        metrics.panicked();
+        // the request's own line (its path, the 500) follows from `log`
+        tracing::error!(
+            target: "agent_server::panic",
+            "handling a request panicked; answered 500"
+        );
+        detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+    });
     match log {
         Some(mut log) => {
             log.status(response.status().as_u16());
