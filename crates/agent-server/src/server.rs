@@ -25,7 +25,7 @@ use crate::backend::{AgentBackend, BackendError, RequestContext, TailProtocol};
 use crate::body::{empty, error_response, json_response, sse_body, ResBody, Truncated};
 use crate::conn::{Admitted, ConnGuard, ConnTable};
 use crate::hook::{Intercept, InterceptAction, RequestHead, RequestHook};
-use crate::limits::Limits;
+use crate::limits::{Limits, MIN_HEAD_BYTES};
 use crate::logbody::log_body;
 use crate::metrics::{Cause, Metrics};
 use crate::route::{parse_route, Route, RouteError};
@@ -415,6 +415,9 @@ async fn serve_connection<I>(
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(shared.limits.header_timeout)
+        // the read buffer's cap: a head that does not fit is answered 431 by hyper,
+        // so an unfinished head costs at most this (hyper's default is ~400 KB)
+        .max_buf_size(shared.limits.max_head_bytes.max(MIN_HEAD_BYTES))
         .serve_connection(TokioIo::new(io), svc)
         .with_upgrades();
     tokio::pin!(conn);

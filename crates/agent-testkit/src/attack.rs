@@ -3,7 +3,9 @@
 //! `agent-gateway` and `cargo xtask bench attack` run them against loopback servers.
 //!
 //! Each function is bounded: it waits at most the time it is given, and it holds at
-//! most the connections it is asked for.
+//! most the connections it is asked for. The `check_*` functions are whole attacks
+//! with their verdict (`Err` says what did not hold), so that the test server's and
+//! the gateway's suites run the same attack.
 //!
 //! ```
 //! use agent_testkit::{attack, AgentTestServer};
@@ -130,6 +132,77 @@ pub async fn idle_connections(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
         }
     }
     out
+}
+
+/// A GET of `/health/` whose head holds `bytes` bytes of header lines (`X-Pad: aaa...`)
+/// after the request line and then ends: the head of the server's answer, up to
+/// `limit`. A server that caps heads answers 431 (it may do so before all is sent).
+pub async fn large_head(addr: SocketAddr, bytes: usize, limit: Duration) -> io::Result<String> {
+    let mut s = TcpStream::connect(addr).await?;
+    let mut head = format!("GET /health/ HTTP/1.1\r\nHost: {addr}\r\n").into_bytes();
+    head.extend_from_slice(&padding(bytes));
+    head.extend_from_slice(b"\r\n");
+    // the server may answer and close while we write: its answer still counts
+    let _ = s.write_all(&head).await;
+    read_head(&mut s, limit).await
+}
+
+/// `bytes` (rounded up to a KiB) of header lines `X-Pad: aaa...\r\n`, one per KiB
+/// (fewer than hyper's 100 headers for a head within a 64 KiB cap).
+fn padding(bytes: usize) -> Vec<u8> {
+    const LINE: usize = 1024;
+    let mut line = b"X-Pad: ".to_vec();
+    line.resize(LINE - 2, b'a');
+    line.extend_from_slice(b"\r\n");
+    line.repeat(bytes.div_ceil(LINE))
+}
+
+/// Opens `n` connections at once that each send a request line and then `bytes` of
+/// header lines of a head that never ends (no token), each for at most `limit`
+/// (a server that stops reading leaves the rest unsent): the sockets, held open,
+/// and how many were answered 431 (read within `limit`).
+///
+/// The attackers' side costs one shared 16 KiB buffer and the sockets (kernel
+/// memory), so the process's RSS during the attack is the server's.
+pub async fn unfinished_heads(
+    addr: SocketAddr,
+    n: usize,
+    bytes: usize,
+    limit: Duration,
+) -> (Vec<TcpStream>, usize) {
+    let chunk = bytes::Bytes::from(padding(16 * 1024));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let chunk = chunk.clone();
+        set.spawn(async move {
+            let mut s = TcpStream::connect(addr).await.ok()?;
+            let write = async {
+                s.write_all(format!("GET /health/ HTTP/1.1\r\nHost: {addr}\r\n").as_bytes())
+                    .await?;
+                let mut left = bytes;
+                while left > 0 {
+                    let n = left.min(chunk.len());
+                    s.write_all(&chunk[..n]).await?;
+                    left -= n;
+                }
+                Ok::<_, io::Error>(())
+            };
+            let _ = tokio::time::timeout(limit, write).await;
+            let answered = read_head(&mut s, limit)
+                .await
+                .is_ok_and(|h| h.starts_with("HTTP/1.1 431"));
+            Some((s, answered))
+        });
+    }
+    let mut held = Vec::with_capacity(n);
+    let mut answered = 0;
+    while let Some(done) = set.join_next().await {
+        if let Ok(Some((s, a))) = done {
+            held.push(s);
+            answered += usize::from(a);
+        }
+    }
+    (held, answered)
 }
 
 /// Opens `n` connections that each send a POST head to `path` promising `declared`
@@ -260,4 +333,36 @@ pub async fn close_code(s: &mut TcpStream, limit: Duration) -> Option<u16> {
         }
     };
     tokio::time::timeout(limit, read).await.ok().flatten()
+}
+
+/// Issue 27, item 1: heads are capped. With a server's default limits (16 KiB of
+/// head), a head well within the cap is answered (401 without the token), and
+/// heads over it, up to 400 KB, are answered 431 and closed; 50 connections sending
+/// 400 KB of a head that never ends are each answered 431; and afterwards `token`
+/// is still served `health/`.
+pub async fn check_heads_are_capped(
+    addr: SocketAddr,
+    token: &str,
+    limit: Duration,
+) -> Result<(), String> {
+    for (bytes, want) in [(8 << 10, "401"), (20 << 10, "431"), (400 << 10, "431")] {
+        let head = large_head(addr, bytes, limit)
+            .await
+            .map_err(|e| format!("a head of {bytes} bytes: {e}"))?;
+        if !head.starts_with(&format!("HTTP/1.1 {want}")) {
+            return Err(format!("a head of {bytes} bytes, not {want}: {head}"));
+        }
+    }
+    let (held, answered) = unfinished_heads(addr, 50, 400 << 10, limit).await;
+    if answered != 50 || held.len() != 50 {
+        return Err(format!(
+            "{answered} of {} unfinished heads answered 431",
+            held.len()
+        ));
+    }
+    drop(held);
+    match get_status(addr, "/health/", token, limit).await {
+        Some(200) => Ok(()),
+        other => Err(format!("health/ after the attack: {other:?}")),
+    }
 }

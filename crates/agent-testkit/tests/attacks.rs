@@ -258,3 +258,14 @@ async fn empty_and_whitespace_tokens_are_refused() {
         Some(401)
     );
 }
+
+/// Issue 27: a head over the cap (default 16 KiB) is answered 431 and closed, so
+/// an unfinished head costs the server at most the cap (`attack::check_heads_are_capped`).
+#[tokio::test]
+async fn an_oversized_head_is_answered_431() {
+    let s = server(Limits::default()).await;
+    let addr = s.local_addr();
+    attack::check_heads_are_capped(addr, "t", LIMIT)
+        .await
+        .unwrap();
+}
