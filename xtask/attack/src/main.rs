@@ -3,12 +3,16 @@
 //! Against the test server and against the gateway (in front of a stand-in Ray), both
 //! in this process with their default limits, on loopback: 1,000 idle connections,
 //! then 1,000 connections with partial bodies (no token, 16 MiB promised, 1 KiB
-//! sent), then 100 authenticated WebSocket tails each sending the head of a 63 MiB
+//! sent), then 1,000 connections each sending 400 KB of a head that never ends
+//! (answered 431 at the head cap), then 100 authenticated WebSocket tails each sending the head of a 63 MiB
 //! frame. During each attack an authenticated `health/` is timed (200 requests, one
 //! connection each) and the process's RSS is read (the attackers' side is sockets,
 //! kernel memory, so RSS is the server's). Then the throughput of `health/` (4
 //! workers) and of an HTTP tail (100,000 lines of 80 bytes, test server only).
 //! Every phase is bounded in count and time.
+//!
+//! `agent-attack heads ADDR [N] [KB]` runs the unfinished-heads attack alone against
+//! a server in another process (its RSS is then the server's alone).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,6 +89,14 @@ async fn attacks(server: &str, addr: SocketAddr, ws_path: &str) {
         partial.len(),
     );
     drop(partial);
+    let (heads, answered) = attack::unfinished_heads(addr, 1000, 400 << 10, LIMIT).await;
+    report(
+        server,
+        &format!("1,000 unfinished 400 KB heads ({answered} answered 431)"),
+        health_latency(addr).await,
+        heads.len(),
+    );
+    drop(heads);
     let mut tails = Vec::new();
     for _ in 0..100 {
         if let Ok(mut ws) = attack::websocket(addr, ws_path, TOKEN, LIMIT).await {
@@ -246,6 +258,24 @@ async fn run() -> Result<(), BoxError> {
     Ok(())
 }
 
+/// `agent-attack heads ADDR [N] [KB]`: the attack of issue 27 item 1 against a
+/// server in another process (e.g. `agentctl dev-server`), whose peak RSS is then
+/// read from its /proc/PID/status: N connections (default 1,000) at once, each
+/// sending KB (default 400) of a head that never ends, held until all are done.
+async fn heads(args: &[String]) -> Result<(), BoxError> {
+    let addr: SocketAddr = args.first().ok_or("heads ADDR [N] [KB]")?.parse()?;
+    let n = args.get(1).map_or(Ok(1000), |a| a.parse())?;
+    let kb: usize = args.get(2).map_or(Ok(400), |a| a.parse())?;
+    let t = Instant::now();
+    let (held, answered) = attack::unfinished_heads(addr, n, kb << 10, LIMIT).await;
+    println!(
+        "{n} unfinished heads of {kb} KB: {} connected, {answered} answered 431, {:.1} s",
+        held.len(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -258,7 +288,14 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run()) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let work = async {
+        match args.first().map(String::as_str) {
+            Some("heads") => heads(&args[1..]).await,
+            _ => run().await,
+        }
+    };
+    match runtime.block_on(work) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("agent-attack: {e}");
