@@ -45,9 +45,11 @@ pub struct Limits {
     /// gets 408 and the connection is closed. Default 10 s.
     pub body_timeout: Duration,
     /// The most connections open at once (WebSocket tails included). When it is
-    /// reached, a new connection takes the place of the oldest one that has not yet
-    /// sent an authenticated request; when every open one has, the new one gets a 503
-    /// at once and is closed. Default 1024.
+    /// reached, a new connection takes the place of one that has not yet sent an
+    /// authenticated request: the oldest of the source address (IPv4, or IPv6 /64)
+    /// holding the most such connections, the newcomer's own first on a tie, so
+    /// that a flood from one source evicts its own; when every open one has, the
+    /// new one gets a 503 at once and is closed. Default 1024.
     pub max_connections: usize,
     /// The largest WebSocket frame a client may send (it only ever needs pings and a
     /// close); a larger one closes the tail with 1009. Default 4 KiB.

@@ -347,16 +347,16 @@ async fn accept_loop(
             () = crate::task::stopped(&mut shutdown) => return,
             a = listener.accept() => a,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(_) => {
                 // e.g. out of file descriptors: do not spin
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
             }
         };
-        let admitted = shared.conns.admit();
-        if let Some((_, Admitted::Evicted)) = &admitted {
+        let admitted = shared.conns.admit(peer.ip());
+        if let Some((_, Admitted::Evicted(_))) = &admitted {
             shared.metrics.refused(Cause::evicted);
         }
         let Some((guard, _how)) = admitted else {

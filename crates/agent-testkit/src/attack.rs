@@ -28,7 +28,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// Reads from `s` until the end of a response head (`\r\n\r\n`), the peer closes, or
 /// `limit` passes: the head as text (empty when nothing came).
@@ -364,5 +364,71 @@ pub async fn check_heads_are_capped(
     match get_status(addr, "/health/", token, limit).await {
         Some(200) => Ok(()),
         other => Err(format!("health/ after the attack: {other:?}")),
+    }
+}
+
+/// A connection to `addr` from the local address `from` (any port): on Linux every
+/// 127.0.0.0/8 address is the loopback, so a test can stand for two hosts.
+pub async fn connect_from(from: std::net::IpAddr, addr: SocketAddr) -> io::Result<TcpStream> {
+    let socket = match from {
+        std::net::IpAddr::V4(_) => TcpSocket::new_v4()?,
+        std::net::IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(from, 0))?;
+    socket.connect(addr).await
+}
+
+/// Issue 27, item 2: a flood cannot push out a client from another source. A client
+/// connects from 127.0.0.1 and waits; `4 × cap` idle connections come from
+/// 127.0.0.2 (a server capped at `cap` evicts for them); one more from 127.0.0.2
+/// is answered 401, so the server has admitted the whole flood; then the client
+/// sends its request with `token` on its first connection and must be answered 200.
+/// (Before, the oldest unauthenticated connection gave way, the client's.) Linux
+/// only (the second loopback address).
+pub async fn check_flood_spares_other_sources(
+    addr: SocketAddr,
+    token: &str,
+    cap: usize,
+    limit: Duration,
+) -> Result<(), String> {
+    let client_ip = std::net::IpAddr::from([127, 0, 0, 1]);
+    let flood_ip = std::net::IpAddr::from([127, 0, 0, 2]);
+    let mut client = connect_from(client_ip, addr)
+        .await
+        .map_err(|e| format!("the client: {e}"))?;
+    let mut flood = Vec::new();
+    for _ in 0..4 * cap {
+        flood.push(
+            connect_from(flood_ip, addr)
+                .await
+                .map_err(|e| format!("the flood from {flood_ip}: {e}"))?,
+        );
+    }
+    let mut last = connect_from(flood_ip, addr)
+        .await
+        .map_err(|e| format!("the flood: {e}"))?;
+    let req = format!("GET /health/ HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    last.write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let head = read_head(&mut last, limit)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !head.starts_with("HTTP/1.1 401") {
+        return Err(format!("the flood's last connection: {head}"));
+    }
+    let req = format!(
+        "GET /health/ HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"
+    );
+    let answer = match client.write_all(req.as_bytes()).await {
+        Ok(()) => read_head(&mut client, limit)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match answer {
+        Ok(head) if head.starts_with("HTTP/1.1 200") => Ok(()),
+        Ok(head) => Err(format!("the client was answered: {head:?} (evicted?)")),
+        Err(e) => Err(format!("the client was evicted: {e}")),
     }
 }

@@ -269,3 +269,15 @@ async fn an_oversized_head_is_answered_431() {
         .await
         .unwrap();
 }
+
+/// Issue 27: a flood from one source address evicts its own connections, never a
+/// waiting client from another (`attack::check_flood_spares_other_sources`).
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_flood_from_one_source_spares_a_client_from_another() {
+    let s = server(short().header_timeout(Duration::from_secs(30))).await;
+    let addr = s.local_addr();
+    attack::check_flood_spares_other_sources(addr, "t", 16, LIMIT)
+        .await
+        .unwrap();
+}
