@@ -49,7 +49,7 @@ pub use ray::RayClient;
 pub use tail::TailSettings;
 
 use agent_proto::{ClientError, Secret, Timeouts};
-use agent_server::{serve, Limits, ServeOptions, ServerHandle, TlsFiles};
+use agent_server::{serve, Limits, MetricsAccess, ServeOptions, ServerHandle, TlsFiles};
 use agent_transport::{HttpTransport, RetryPolicy, RetryingTransport, Transport};
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +89,8 @@ pub struct GatewayConfig {
     /// Terminate TLS with these PEM files (optionally requiring client certificates;
     /// reloaded when they change); `None` serves plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// Who may read `/metrics` (default: anyone; see [`MetricsAccess`]).
+    pub metrics: MetricsAccess,
 }
 
 impl GatewayConfig {
@@ -111,6 +113,7 @@ impl GatewayConfig {
             ray_max_body: backend::DEFAULT_MAX_LOG_BYTES,
             limits: Limits::default(),
             tls: None,
+            metrics: MetricsAccess::default(),
         }
     }
 
@@ -187,7 +190,8 @@ impl Gateway {
         let mut options = ServeOptions::new()
             .token(config.token)
             .prefix(config.prefix)
-            .limits(config.limits);
+            .limits(config.limits)
+            .metrics(config.metrics);
         if let Some(tls) = config.tls {
             options = options.tls(tls);
         }

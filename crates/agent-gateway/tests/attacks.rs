@@ -8,7 +8,7 @@
 mod stand_in;
 
 use agent_gateway::{Gateway, GatewayConfig};
-use agent_server::Limits;
+use agent_server::{Limits, MetricsAccess};
 use agent_testkit::attack;
 use stand_in::{ray, JOB};
 use std::time::Duration;
@@ -164,4 +164,24 @@ async fn a_flood_from_one_source_spares_a_client_from_another() {
     attack::check_flood_spares_other_sources(addr, "t", 16, LIMIT)
         .await
         .unwrap();
+}
+
+/// Issue 27: `--metrics public|token|off` (`attack::check_metrics_access`), the
+/// token compared as the API's (wrong lengths included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_public_behind_the_token_or_off() {
+    for access in [
+        MetricsAccess::Public,
+        MetricsAccess::Token,
+        MetricsAccess::Off,
+    ] {
+        let mut config = GatewayConfig::new(ray().await, "tok-metrics").log_requests(false);
+        config.metrics = access;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gw = Gateway::start(config, listener).await.unwrap();
+        let addr = gw.local_addr();
+        attack::check_metrics_access(addr, "tok-metrics", access, LIMIT)
+            .await
+            .unwrap();
+    }
 }

@@ -27,7 +27,7 @@ use crate::conn::{Admitted, ConnGuard, ConnTable};
 use crate::hook::{Intercept, InterceptAction, RequestHead, RequestHook};
 use crate::limits::{Limits, MIN_HEAD_BYTES};
 use crate::logbody::log_body;
-use crate::metrics::{Cause, Metrics};
+use crate::metrics::{Cause, Metrics, MetricsAccess};
 use crate::route::{parse_route, Route, RouteError};
 use crate::task::TaskSet;
 use crate::tls::{TlsFiles, TlsState};
@@ -61,9 +61,9 @@ pub struct ServeOptions {
     /// Terminate TLS with these files (`https://`, `wss://`); `None` serves plain
     /// HTTP.
     pub tls: Option<TlsFiles>,
-    /// Serve the metrics at `/metrics` (outside the prefix, without a token: they
-    /// hold counts, no secret). Default on.
-    pub metrics: bool,
+    /// Who may read the metrics at `/metrics` (outside the prefix). Default
+    /// [`MetricsAccess::Public`]: they hold counts, no secret.
+    pub metrics: MetricsAccess,
 }
 
 impl Default for ServeOptions {
@@ -76,7 +76,7 @@ impl Default for ServeOptions {
             hook: None,
             heartbeat: Duration::from_secs(5),
             tls: None,
-            metrics: true,
+            metrics: MetricsAccess::Public,
         }
     }
 }
@@ -147,9 +147,9 @@ impl ServeOptions {
         self
     }
 
-    /// Whether `/metrics` is served (see [`ServeOptions::metrics`]).
-    pub fn serve_metrics(mut self, on: bool) -> Self {
-        self.metrics = on;
+    /// Who may read `/metrics` (see [`MetricsAccess`]).
+    pub fn metrics(mut self, access: MetricsAccess) -> Self {
+        self.metrics = access;
         self
     }
 
@@ -251,7 +251,7 @@ struct Shared {
     shutdown: watch::Receiver<bool>,
     tls: Option<Arc<TlsState>>,
     metrics: Arc<Metrics>,
-    serve_metrics: bool,
+    metrics_access: MetricsAccess,
 }
 
 /// Serves the agent API from `backend` on `listener` until the returned handle is
@@ -302,7 +302,7 @@ pub async fn serve(
         shutdown: shutdown_rx.clone(),
         tls: tls.clone(),
         metrics: Arc::new(Metrics::new()),
-        serve_metrics: options.metrics,
+        metrics_access: options.metrics,
     });
     tasks.spawn(accept_loop(listener, shared, shutdown_rx));
     Ok(ServerHandle {
@@ -502,13 +502,47 @@ fn token_value(headers: &HeaderMap, name: &str) -> Option<Secret> {
     Some(Secret::new(v.trim()))
 }
 
+/// Whether `req` carries the server's token as `Authorization: <token>` (always,
+/// for a server without one). The comparison takes the same time whatever the
+/// value sent ([`Secret::matches`]).
+fn authorized(shared: &Shared, req: &Request<Incoming>) -> bool {
+    match &shared.token {
+        Some(token) => req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| token.matches(v)),
+        None => true,
+    }
+}
+
+/// The answer to a request without the token; the last on its connection (its
+/// body is never read).
+fn unauthorized() -> Response<ResBody> {
+    closing(detail(
+        StatusCode::UNAUTHORIZED,
+        "Invalid or missing agent token",
+    ))
+}
+
 /// Answers `req` and writes its log line when the answer is done (see [`crate::access`]).
 async fn handle_logged(
     shared: Arc<Shared>,
     conn: Arc<ConnGuard>,
     req: Request<Incoming>,
 ) -> Response<ResBody> {
-    if shared.serve_metrics && req.uri().path() == "/metrics" && req.method() == Method::GET {
+    if shared.metrics_access != MetricsAccess::Off
+        && req.uri().path() == "/metrics"
+        && req.method() == Method::GET
+    {
+        let authorized = authorized(&shared, &req);
+        if authorized {
+            conn.authenticated();
+        }
+        if shared.metrics_access == MetricsAccess::Token && !authorized {
+            shared.metrics.refused(Cause::unauthorized);
+            return unauthorized();
+        }
         let text = shared.metrics.render(shared.conns.open());
         return crate::body::response(
             StatusCode::OK,
@@ -562,14 +596,7 @@ async fn handle(
 
     // The token is checked from the head alone, before any body byte is read (and so
     // before hyper answers `Expect: 100-continue`, which it does on the first read).
-    let authorized = match &shared.token {
-        Some(token) => req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| token.matches(v)),
-        None => true,
-    };
+    let authorized = authorized(&shared, &req);
     if authorized {
         conn.authenticated();
     } else {
@@ -663,10 +690,7 @@ async fn handle(
     };
 
     if !authorized {
-        return closing(detail(
-            StatusCode::UNAUTHORIZED,
-            "Invalid or missing agent token",
-        ));
+        return unauthorized();
     }
 
     let route = match route {

@@ -432,3 +432,68 @@ pub async fn check_flood_spares_other_sources(
         Err(e) => Err(format!("the client was evicted: {e}")),
     }
 }
+
+/// GET `path` with `Authorization: <token>` when given, on a fresh connection: the
+/// status (`None`: no answer within `limit`).
+async fn status_of(
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+    limit: Duration,
+) -> Option<u16> {
+    let mut s = TcpStream::connect(addr).await.ok()?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: {t}\r\n"));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.ok()?;
+    let head = read_head(&mut s, limit).await.ok()?;
+    head.get(9..12)?.parse().ok()
+}
+
+/// Issue 27, item 6: `/metrics` is served as `access` says, to a server whose
+/// token is `token`: `public`, 200 with or without the token; `token`, 401 without
+/// it or with a wrong one (a prefix of it, or longer), 200 with it; `off`, 404 even
+/// with the token (and 401 without, as any path).
+pub async fn check_metrics_access(
+    addr: SocketAddr,
+    token: &str,
+    access: crate::MetricsAccess,
+    limit: Duration,
+) -> Result<(), String> {
+    use crate::MetricsAccess;
+    let prefix = &token[..token.len() / 2];
+    let longer = format!("{token}x");
+    let expected: [(Option<&str>, u16); 4] = match access {
+        MetricsAccess::Public => [
+            (None, 200),
+            (Some(token), 200),
+            (Some(prefix), 200),
+            (Some(&longer), 200),
+        ],
+        MetricsAccess::Token => [
+            (None, 401),
+            (Some(token), 200),
+            (Some(prefix), 401),
+            (Some(&longer), 401),
+        ],
+        MetricsAccess::Off => [
+            (None, 401),
+            (Some(token), 404),
+            (Some(prefix), 401),
+            (Some(&longer), 401),
+        ],
+    };
+    for (sent, want) in expected {
+        let got = status_of(addr, "/metrics", sent, limit).await;
+        if got != Some(want) {
+            let which = match sent {
+                None => "no token",
+                Some(t) if t == token => "the token",
+                Some(_) => "a wrong token",
+            };
+            return Err(format!(
+                "metrics {access} with {which}: {got:?}, not {want}"
+            ));
+        }
+    }
+    Ok(())
+}

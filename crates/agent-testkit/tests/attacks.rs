@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use agent_testkit::sample::RUNNING_JOB;
-use agent_testkit::{attack, AgentTestServer, JournalLimits, Limits, TestkitError};
+use agent_testkit::{attack, AgentTestServer, JournalLimits, Limits, MetricsAccess, TestkitError};
 
 /// A bound against hanging, not a timing check.
 const LIMIT: Duration = Duration::from_secs(15);
@@ -280,4 +280,26 @@ async fn a_flood_from_one_source_spares_a_client_from_another() {
     attack::check_flood_spares_other_sources(addr, "t", 16, LIMIT)
         .await
         .unwrap();
+}
+
+/// Issue 27: `--metrics public|token|off` (`attack::check_metrics_access`), the
+/// token compared as the API's (wrong lengths included).
+#[tokio::test]
+async fn metrics_are_public_behind_the_token_or_off() {
+    for access in [
+        MetricsAccess::Public,
+        MetricsAccess::Token,
+        MetricsAccess::Off,
+    ] {
+        let s = AgentTestServer::sample()
+            .token("tok-metrics")
+            .metrics(access)
+            .build()
+            .await
+            .unwrap();
+        let addr = s.local_addr();
+        attack::check_metrics_access(addr, "tok-metrics", access, LIMIT)
+            .await
+            .unwrap();
+    }
 }

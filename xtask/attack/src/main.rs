@@ -12,7 +12,9 @@
 //! Every phase is bounded in count and time.
 //!
 //! `agent-attack heads ADDR [N] [KB]` runs the unfinished-heads attack alone against
-//! a server in another process (its RSS is then the server's alone).
+//! a server in another process (its RSS is then the server's alone);
+//! `agent-attack flood CAP RATE SECONDS same|other` measures the share of clients
+//! served under a connection flood.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -276,6 +278,104 @@ async fn heads(args: &[String]) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// `agent-attack flood CAP RATE SECONDS same|other`: the attack of issue 27 item 2.
+/// A test server capped at CAP connections; a flood of RATE idle connections per
+/// second (held, the newest 8,192 at most, by 8 tasks) from 127.0.0.2 (`other`) or from the
+/// clients' own 127.0.0.1 (`same`); meanwhile 16 client loops each connect from
+/// 127.0.0.1, wait 150 ms, send an authenticated `health/` and count a 200 as
+/// served, for SECONDS.
+async fn flood(args: &[String]) -> Result<(), BoxError> {
+    let usage = "flood CAP RATE SECONDS same|other";
+    let cap: usize = args.first().ok_or(usage)?.parse()?;
+    let rate: u64 = args.get(1).ok_or(usage)?.parse()?;
+    let seconds: u64 = args.get(2).ok_or(usage)?.parse()?;
+    let same = match args.get(3).map(String::as_str) {
+        Some("same") => true,
+        Some("other") => false,
+        _ => return Err(usage.into()),
+    };
+    let server = AgentTestServer::sample()
+        .token(TOKEN)
+        .limits(agent_server::Limits::new().max_connections(cap))
+        .build()
+        .await?;
+    let addr = server.local_addr();
+    let client_ip = std::net::IpAddr::from([127, 0, 0, 1]);
+    let flood_ip = if same {
+        client_ip
+    } else {
+        std::net::IpAddr::from([127, 0, 0, 2])
+    };
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let opened = Arc::new(AtomicU64::new(0));
+    // 8 flooders share the pace: RATE per second since the start, in all
+    let start = Instant::now();
+    let mut flooders = Vec::new();
+    for _ in 0..8 {
+        let opened = Arc::clone(&opened);
+        flooders.push(tokio::spawn(async move {
+            let mut held = std::collections::VecDeque::new();
+            while Instant::now() < until {
+                let due = start.elapsed().as_millis() as u64 * rate / 1000;
+                if opened.load(Ordering::Relaxed) >= due {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    continue;
+                }
+                opened.fetch_add(1, Ordering::Relaxed);
+                if let Ok(s) = attack::connect_from(flood_ip, addr).await {
+                    held.push_back(s);
+                    if held.len() > 1024 {
+                        held.pop_front();
+                    }
+                }
+            }
+        }));
+    }
+    let served = Arc::new(AtomicU64::new(0));
+    let tried = Arc::new(AtomicU64::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..16 {
+        let (served, tried) = (Arc::clone(&served), Arc::clone(&tried));
+        clients.push(tokio::spawn(async move {
+            while Instant::now() < until {
+                tried.fetch_add(1, Ordering::Relaxed);
+                let Ok(mut s) = attack::connect_from(client_ip, addr).await else {
+                    continue;
+                };
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                let req = format!(
+                    "GET /health/ HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {TOKEN}\r\nConnection: close\r\n\r\n"
+                );
+                if s.write_all(req.as_bytes()).await.is_ok()
+                    && attack::read_head(&mut s, LIMIT)
+                        .await
+                        .is_ok_and(|h| h.starts_with("HTTP/1.1 200"))
+                {
+                    served.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for c in clients {
+        let _ = c.await;
+    }
+    for f in flooders {
+        let _ = f.await;
+    }
+    let (served, tried) = (
+        served.load(Ordering::Relaxed),
+        tried.load(Ordering::Relaxed),
+    );
+    println!(
+        "cap {cap}, flood from {} at {:.0} conn/s for {seconds} s: {served} of {tried} clients served ({:.1} %)",
+        if same { "the clients' address" } else { "another address" },
+        opened.load(Ordering::Relaxed) as f64 / seconds as f64,
+        100.0 * served as f64 / tried.max(1) as f64
+    );
+    server.shutdown().await;
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -292,6 +392,7 @@ fn main() -> std::process::ExitCode {
     let work = async {
         match args.first().map(String::as_str) {
             Some("heads") => heads(&args[1..]).await,
+            Some("flood") => flood(&args[1..]).await,
             _ => run().await,
         }
     };
