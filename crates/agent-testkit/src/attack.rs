@@ -236,16 +236,7 @@ pub async fn partial_bodies(
 /// GET `path` with `token` on a fresh connection: the status code of the answer
 /// (`None`: no answer within `limit`, or a refused connection).
 pub async fn get_status(addr: SocketAddr, path: &str, token: &str, limit: Duration) -> Option<u16> {
-    let mut s = tokio::time::timeout(limit, TcpStream::connect(addr))
-        .await
-        .ok()?
-        .ok()?;
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"
-    );
-    s.write_all(req.as_bytes()).await.ok()?;
-    let head = read_head(&mut s, limit).await.ok()?;
-    head.get(9..12)?.parse().ok()
+    status_of(addr, path, Some(token), limit).await
 }
 
 /// A WebSocket tail of `path` opened by hand (a fixed key; the server's accept is not
@@ -434,14 +425,17 @@ pub async fn check_flood_spares_other_sources(
 }
 
 /// GET `path` with `Authorization: <token>` when given, on a fresh connection: the
-/// status (`None`: no answer within `limit`).
+/// status (`None`: no answer within `limit`, or a refused connection).
 async fn status_of(
     addr: SocketAddr,
     path: &str,
     token: Option<&str>,
     limit: Duration,
 ) -> Option<u16> {
-    let mut s = TcpStream::connect(addr).await.ok()?;
+    let mut s = tokio::time::timeout(limit, TcpStream::connect(addr))
+        .await
+        .ok()?
+        .ok()?;
     let auth = token.map_or(String::new(), |t| format!("Authorization: {t}\r\n"));
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.ok()?;
