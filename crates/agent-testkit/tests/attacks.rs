@@ -303,3 +303,36 @@ async fn metrics_are_public_behind_the_token_or_off() {
             .unwrap();
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 16,
+        // the workspace's rule for integration tests (see streamed_logs.rs)
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Any head within the default cap (16 KiB) is read (401: no token), and any
+    /// head of at least twice the cap is answered 431: what a connection's head can
+    /// hold is bounded whatever its size. (Between the two, hyper's read may take in
+    /// one buffer's slack more before it checks: either answer.)
+    #[test]
+    fn a_head_is_read_within_the_cap_and_refused_well_over_it(kib in 1usize..200) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let head = rt.block_on(async {
+            let s = server(Limits::default()).await;
+            // the request line and Host come on top of the padding
+            attack::large_head(s.local_addr(), kib << 10, LIMIT).await.unwrap()
+        });
+        if kib < 16 {
+            proptest::prop_assert!(head.starts_with("HTTP/1.1 401"), "{} KiB: {}", kib, head);
+        } else if kib >= 32 {
+            proptest::prop_assert!(head.starts_with("HTTP/1.1 431"), "{} KiB: {}", kib, head);
+        }
+    }
+}
