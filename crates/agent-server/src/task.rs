@@ -12,7 +12,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The tasks a server owns: all aborted at once when the owner goes, so that no task
-/// outlives its server. Spawning after [`TaskSet::close`] drops the future unrun.
+/// outlives its server. Spawning after [`TaskSet::close`] drops the future unrun. A
+/// task that panics is ended and logged (target `agent_server::panic`), never lost
+/// in the set's unread results.
 ///
 /// ```
 /// use agent_server::TaskSet;
