@@ -3,18 +3,21 @@
 //!
 //! A connection counts from its accept until its socket is closed (an upgraded
 //! WebSocket too). Once one of its requests passed the token check it is
-//! *authenticated* and is never evicted. When the table is full, a newcomer takes
-//! the place of an unauthenticated connection of the *source* holding the most
-//! unauthenticated connections (the newcomer counted with its own source, which
-//! pays first on a tie), the oldest of that source's. A source is an IPv4 address
-//! or an IPv6 /64 (what one host is usually given).
+//! *authenticated* and is never evicted. Before that it is *fresh* until it has
+//! finished its TLS handshake, then *shaken* (a plain-HTTP connection stays fresh
+//! until it is authenticated). When the table is full, a newcomer takes the place of
+//! a fresh connection if there is one, else of a shaken one; within that rank, one
+//! of the *source* holding the most (the newcomer counted with its own source, which
+//! pays first on a tie), the oldest of that source's. A source is an IPv4 address or
+//! an IPv6 /64 (what one host is usually given).
 //!
 //! So a flood from one source evicts its own connections: it can evict another
-//! source's connection only when that source holds more unauthenticated connections
+//! source's connection of the same rank only when that source holds more of them
 //! than the flood does (a flood that holds one connection at a time cannot push
-//! anyone out). What this cannot tell apart is a flood and a client sharing one
-//! source address (behind one NAT, or both on one host): those still give way oldest
-//! first, as before.
+//! anyone out). And a flood that does not finish its TLS handshakes never evicts a
+//! client that did, even one sharing its address (behind one NAT, or on one host); a
+//! flood that finishes them pays a full handshake for each connection. Between a
+//! flood and a client of one source and one rank, the oldest still gives way first.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
@@ -57,41 +60,58 @@ struct Inner {
     next_id: u64,
     /// By id, which grows with the accept order.
     open: BTreeMap<u64, Arc<ConnState>>,
-    /// The unauthenticated connections of each source that has some, oldest first.
-    unauthenticated: HashMap<Source, BTreeSet<u64>>,
+    /// The fresh connections (unauthenticated, handshake not finished) of each
+    /// source that has some, oldest first.
+    fresh: Rank,
+    /// The shaken ones (unauthenticated, TLS handshake finished), the same way.
+    shaken: Rank,
+}
+
+/// The unauthenticated connections of one rank, by source, oldest first.
+type Rank = HashMap<Source, BTreeSet<u64>>;
+
+/// Takes `id` out of `rank`; true when it was there.
+fn forget(rank: &mut Rank, source: Source, id: u64) -> bool {
+    let Some(ids) = rank.get_mut(&source) else {
+        return false;
+    };
+    let was = ids.remove(&id);
+    if ids.is_empty() {
+        rank.remove(&source);
+    }
+    was
+}
+
+/// The connection of `rank` to evict for a newcomer from `newcomer`: the oldest of
+/// the source holding the most (the newcomer counted with its own source, which
+/// pays first on a tie; between other sources, the one with the oldest connection).
+fn victim_in(rank: &Rank, newcomer: Source) -> Option<(Source, u64)> {
+    let own = rank.get(&newcomer);
+    let own_weight = own.map_or(0, BTreeSet::len) + 1;
+    let heaviest = rank
+        .iter()
+        .filter(|(source, _)| **source != newcomer)
+        .filter_map(|(source, ids)| Some((ids.len(), std::cmp::Reverse(*ids.first()?), *source)))
+        .max();
+    match (own.and_then(|ids| ids.first()), heaviest) {
+        (Some(&id), Some((n, _, _))) if own_weight >= n => Some((newcomer, id)),
+        (Some(&id), None) => Some((newcomer, id)),
+        (_, Some((_, std::cmp::Reverse(id), source))) => Some((source, id)),
+        (None, None) => None,
+    }
 }
 
 impl Inner {
+    /// Takes `id` out of both ranks (it is authenticated, evicted or closed).
     fn forget_unauthenticated(&mut self, source: Source, id: u64) {
-        if let Some(ids) = self.unauthenticated.get_mut(&source) {
-            ids.remove(&id);
-            if ids.is_empty() {
-                self.unauthenticated.remove(&source);
-            }
-        }
+        forget(&mut self.fresh, source, id);
+        forget(&mut self.shaken, source, id);
     }
 
-    /// The connection to evict for a newcomer from `newcomer`: the oldest
-    /// unauthenticated one of the source holding the most (the newcomer counted
-    /// with its own source, which pays first on a tie; between other sources, the
-    /// one with the oldest connection).
+    /// The connection to evict for a newcomer from `newcomer`: a fresh one before a
+    /// shaken one (see the module's doc).
     fn victim(&self, newcomer: Source) -> Option<(Source, u64)> {
-        let own = self.unauthenticated.get(&newcomer);
-        let own_weight = own.map_or(0, BTreeSet::len) + 1;
-        let heaviest = self
-            .unauthenticated
-            .iter()
-            .filter(|(source, _)| **source != newcomer)
-            .filter_map(|(source, ids)| {
-                Some((ids.len(), std::cmp::Reverse(*ids.first()?), *source))
-            })
-            .max();
-        match (own.and_then(|ids| ids.first()), heaviest) {
-            (Some(&id), Some((n, _, _))) if own_weight >= n => Some((newcomer, id)),
-            (Some(&id), None) => Some((newcomer, id)),
-            (_, Some((_, std::cmp::Reverse(id), source))) => Some((source, id)),
-            (None, None) => None,
-        }
+        victim_in(&self.fresh, newcomer).or_else(|| victim_in(&self.shaken, newcomer))
     }
 }
 
@@ -157,7 +177,7 @@ impl ConnTable {
         inner.next_id += 1;
         let state = Arc::new(ConnState::default());
         inner.open.insert(id, Arc::clone(&state));
-        inner.unauthenticated.entry(source).or_default().insert(id);
+        inner.fresh.entry(source).or_default().insert(id);
         Some((
             ConnGuard {
                 id,
@@ -176,6 +196,16 @@ impl ConnGuard {
     pub(crate) fn authenticated(&self) {
         if !self.state.authenticated.swap(true, Ordering::Relaxed) {
             lock(&self.table.inner).forget_unauthenticated(self.source, self.id);
+        }
+    }
+
+    /// Marks the connection as having finished its TLS handshake: it gives way only
+    /// when no fresh connection is left to evict. Nothing when it is authenticated
+    /// already.
+    pub(crate) fn handshake_done(&self) {
+        let mut inner = lock(&self.table.inner);
+        if forget(&mut inner.fresh, self.source, self.id) {
+            inner.shaken.entry(self.source).or_default().insert(self.id);
         }
     }
 
@@ -208,26 +238,36 @@ mod tests {
         guard: ConnGuard,
         source: u8,
         authenticated: bool,
+        /// Its TLS handshake is done.
+        shaken: bool,
     }
 
-    fn unauthenticated_of(held: &[Held], source: u8) -> usize {
-        held.iter()
-            .filter(|h| h.source == source && !h.authenticated)
-            .count()
+    /// How many unauthenticated connections of each of the four sources are of the
+    /// rank `shaken`.
+    fn rank_counts(held: &[Held], shaken: bool) -> Vec<usize> {
+        (0..4)
+            .map(|s| {
+                held.iter()
+                    .filter(|h| h.source == s && !h.authenticated && h.shaken == shaken)
+                    .count()
+            })
+            .collect()
     }
 
     proptest! {
-        /// Whatever the order of accepts (from four sources), authentications and
-        /// closes: the table never holds more than its cap; it refuses only when every
-        /// open connection is authenticated; it never evicts an authenticated one; the
-        /// one evicted is the oldest unauthenticated one of its source; and a source is
-        /// evicted from for another's newcomer only when it holds more unauthenticated
-        /// connections than the newcomer's source with the newcomer (or the newcomer's
-        /// source has none to give), and at least as many as any other source.
+        /// Whatever the order of accepts (from four sources), finished handshakes,
+        /// authentications and closes: the table never holds more than its cap; it
+        /// refuses only when every open connection is authenticated; it never evicts an
+        /// authenticated one; it never evicts one past its handshake while one in its
+        /// handshake is open; the one evicted is the oldest of its source and rank;
+        /// and within that rank a source is evicted from for another's newcomer only
+        /// when it holds more of that rank than the newcomer's source with the
+        /// newcomer (or the newcomer's source has none of it), and at least as many as
+        /// any other source.
         #[test]
         fn eviction_is_fair_and_spares_the_authenticated(
             max in 1usize..8,
-            ops in proptest::collection::vec((0u8..3, 0u8..4, 0usize..16), 1..120),
+            ops in proptest::collection::vec((0u8..4, 0u8..4, 0usize..16), 1..120),
         ) {
             let table = ConnTable::new(max);
             let mut held: Vec<Held> = Vec::new();
@@ -235,8 +275,8 @@ mod tests {
                 match op {
                     0 => {
                         let all_authed = held.len() >= max && held.iter().all(|h| h.authenticated);
-                        let before: Vec<usize> =
-                            (0..4).map(|s| unauthenticated_of(&held, s)).collect();
+                        let fresh = rank_counts(&held, false);
+                        let shaken = rank_counts(&held, true);
                         match table.admit(ip(source)) {
                             None => prop_assert!(all_authed),
                             Some((guard, how)) => {
@@ -248,10 +288,15 @@ mod tests {
                                     let v = held.remove(pos.unwrap_or_default());
                                     prop_assert!(!v.authenticated, "an authenticated one was evicted");
                                     prop_assert!(
-                                        held.iter().all(|h| h.source != v.source
-                                            || h.authenticated || h.guard.id > v.guard.id),
-                                        "not the oldest of its source"
+                                        !v.shaken || fresh.iter().sum::<usize>() == 0,
+                                        "one past its handshake was evicted before a fresh one: {:?}", fresh
                                     );
+                                    prop_assert!(
+                                        held.iter().all(|h| h.source != v.source || h.authenticated
+                                            || h.shaken != v.shaken || h.guard.id > v.guard.id),
+                                        "not the oldest of its source and rank"
+                                    );
+                                    let before = if v.shaken { &shaken } else { &fresh };
                                     let vs = usize::from(v.source);
                                     if v.source != source {
                                         let own = before[usize::from(source)];
@@ -266,7 +311,7 @@ mod tests {
                                 } else {
                                     prop_assert!(held.len() < max);
                                 }
-                                held.push(Held { guard, source, authenticated: false });
+                                held.push(Held { guard, source, authenticated: false, shaken: false });
                             }
                         }
                     }
@@ -279,6 +324,11 @@ mod tests {
                         let n = held.len();
                         held.remove(i % n);
                     }
+                    3 if !held.is_empty() => {
+                        let n = held.len();
+                        held[i % n].guard.handshake_done();
+                        held[i % n].shaken = true;
+                    }
                     _ => {}
                 }
                 prop_assert!(table.open() <= max);
@@ -286,6 +336,42 @@ mod tests {
             }
         }
 
+        /// A flood from the clients' own source that never finishes a handshake,
+        /// however long, never evicts a client that did (up to three clients, all
+        /// from the flood's source, arriving at generated times, authenticated or
+        /// not).
+        #[test]
+        fn a_flood_in_its_handshakes_spares_a_client_past_its_own(
+            max in 4usize..64,
+            arrivals in proptest::collection::vec((0usize..2000, any::<bool>()), 0..3),
+        ) {
+            let table = ConnTable::new(max);
+            let mut flood = std::collections::VecDeque::new();
+            let mut clients: Vec<ConnGuard> = Vec::new();
+            for n in 0..2000usize {
+                for (at, authenticate) in &arrivals {
+                    if *at == n {
+                        let (guard, how) = table.admit(ip(0)).unwrap_or_else(|| unreachable!());
+                        if let Admitted::Evicted(victim) = how {
+                            prop_assert!(clients.iter().all(|c| c.id != victim));
+                            flood.retain(|g: &ConnGuard| g.id != victim);
+                        }
+                        guard.handshake_done();
+                        if *authenticate {
+                            guard.authenticated();
+                        }
+                        clients.push(guard);
+                    }
+                }
+                let (guard, how) = table.admit(ip(0)).unwrap_or_else(|| unreachable!());
+                if let Admitted::Evicted(victim) = how {
+                    prop_assert!(clients.iter().all(|c| c.id != victim), "a client was evicted");
+                    flood.retain(|g: &ConnGuard| g.id != victim);
+                }
+                flood.push_back(guard);
+            }
+            prop_assert_eq!(table.open(), flood.len() + clients.len());
+        }
     }
 
     proptest! {

@@ -385,6 +385,8 @@ async fn accept_loop(
                     };
                     match tls {
                         Ok(Ok(tls)) => {
+                            // a flood that does not finish handshakes evicts it last
+                            guard.handshake_done();
                             serve_connection(tls, conn_shared, guard, conn_shutdown).await
                         }
                         _ => conn_shared.metrics.refused(Cause::tls_handshake),
