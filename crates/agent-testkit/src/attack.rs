@@ -32,7 +32,10 @@ use tokio::net::{TcpSocket, TcpStream};
 
 /// Reads from `s` until the end of a response head (`\r\n\r\n`), the peer closes, or
 /// `limit` passes: the head as text (empty when nothing came).
-pub async fn read_head(s: &mut TcpStream, limit: Duration) -> io::Result<String> {
+pub async fn read_head<S>(s: &mut S, limit: Duration) -> io::Result<String>
+where
+    S: tokio::io::AsyncRead + Unpin + ?Sized,
+{
     let mut out = Vec::new();
     let mut buf = [0u8; 1024];
     let read = async {
@@ -417,6 +420,71 @@ pub async fn check_flood_spares_other_sources(
             .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
+    match answer {
+        Ok(head) if head.starts_with("HTTP/1.1 200") => Ok(()),
+        Ok(head) => Err(format!("the client was answered: {head:?} (evicted?)")),
+        Err(e) => Err(format!("the client was evicted: {e}")),
+    }
+}
+
+/// Issue 27, item 2, with the flood on the client's own address: a flood that does
+/// not finish TLS handshakes cannot push out a client that did. `connect` opens a
+/// connection to the TLS server at `addr` and finishes its handshake (the test's TLS
+/// client, from the address the flood uses: loopback). The client connects and
+/// waits; `4 × cap` raw TCP connections that send nothing come (a server capped at
+/// `cap` evicts for them); one more handshaken connection is answered 401, so the
+/// server has admitted the whole flood; then the client sends its request with
+/// `token` and must be answered 200. (Before, the oldest unauthenticated connection
+/// of the source gave way, the client's.)
+pub async fn check_flood_spares_a_client_past_its_handshake<S, F, Fut>(
+    addr: SocketAddr,
+    token: &str,
+    cap: usize,
+    mut connect: F,
+    limit: Duration,
+) -> Result<(), String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = io::Result<S>>,
+{
+    let mut client = tokio::time::timeout(limit, connect())
+        .await
+        .map_err(|_| "the client's handshake: no answer in time".to_string())?
+        .map_err(|e| format!("the client's handshake: {e}"))?;
+    let mut flood = Vec::new();
+    for _ in 0..4 * cap {
+        flood.push(
+            TcpStream::connect(addr)
+                .await
+                .map_err(|e| format!("the flood: {e}"))?,
+        );
+    }
+    // accepted after the whole flood (the server accepts in order)
+    let mut last = tokio::time::timeout(limit, connect())
+        .await
+        .map_err(|_| "the flood's last handshake: no answer in time".to_string())?
+        .map_err(|e| format!("the flood's last handshake: {e}"))?;
+    let req = format!("GET /health/ HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    last.write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let head = read_head(&mut last, limit)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !head.starts_with("HTTP/1.1 401") {
+        return Err(format!("the flood's last connection: {head}"));
+    }
+    let req = format!(
+        "GET /health/ HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"
+    );
+    let answer = match client.write_all(req.as_bytes()).await {
+        Ok(()) => read_head(&mut client, limit)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    drop(flood);
     match answer {
         Ok(head) if head.starts_with("HTTP/1.1 200") => Ok(()),
         Ok(head) => Err(format!("the client was answered: {head:?} (evicted?)")),

@@ -8,7 +8,9 @@
 use std::time::Duration;
 
 use agent_testkit::sample::RUNNING_JOB;
-use agent_testkit::{attack, AgentTestServer, JournalLimits, Limits, MetricsAccess, TestkitError};
+use agent_testkit::{
+    attack, AgentTestServer, JournalLimits, Limits, MetricsAccess, TestkitError, TlsFiles,
+};
 
 /// A bound against hanging, not a timing check.
 const LIMIT: Duration = Duration::from_secs(15);
@@ -282,6 +284,31 @@ async fn a_flood_from_one_source_spares_a_client_from_another() {
         .unwrap();
 }
 
+/// Issue 27: a flood from the client's own address that does not finish TLS
+/// handshakes never evicts a client that did
+/// (`attack::check_flood_spares_a_client_past_its_handshake`).
+#[tokio::test]
+async fn a_flood_in_its_handshakes_spares_a_client_past_its_own() {
+    let tls = SelfSigned::new();
+    let s = AgentTestServer::sample()
+        .token("t")
+        .limits(short().header_timeout(Duration::from_secs(30)))
+        .tls(tls.files.clone())
+        .build()
+        .await
+        .unwrap();
+    let addr = s.local_addr();
+    attack::check_flood_spares_a_client_past_its_handshake(
+        addr,
+        "t",
+        16,
+        || tls.connect(addr),
+        LIMIT,
+    )
+    .await
+    .unwrap();
+}
+
 /// Issue 27: `--metrics public|token|off` (`attack::check_metrics_access`), the
 /// token compared as the API's (wrong lengths included).
 #[tokio::test]
@@ -334,5 +361,61 @@ proptest::proptest! {
         } else if kib >= 32 {
             proptest::prop_assert!(head.starts_with("HTTP/1.1 431"), "{} KiB: {}", kib, head);
         }
+    }
+}
+
+/// A self-signed certificate for 127.0.0.1 under the temp dir (removed on drop),
+/// and a TLS 1.2 client trusting it. In TLS 1.2 the server's Finished is the last
+/// message of the handshake, so once the client's handshake is done, the server's
+/// is too (in 1.3 the client finishes first).
+struct SelfSigned {
+    dir: std::path::PathBuf,
+    files: TlsFiles,
+    connector: tokio_rustls::TlsConnector,
+}
+
+impl SelfSigned {
+    fn new() -> SelfSigned {
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir =
+            std::env::temp_dir().join(format!("agent-attack-tls-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cert.pem"), made.cert.pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), made.signing_key.serialize_pem()).unwrap();
+        let files = TlsFiles::new(dir.join("cert.pem"), dir.join("key.pem"));
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(made.cert.der().clone()).unwrap();
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        SelfSigned {
+            dir,
+            files,
+            connector,
+        }
+    }
+
+    /// A connection to `addr` with its handshake done.
+    async fn connect(
+        &self,
+        addr: std::net::SocketAddr,
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        self.connector.connect(name, tcp).await
+    }
+}
+
+impl Drop for SelfSigned {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
