@@ -401,30 +401,7 @@ pub async fn check_flood_spares_other_sources(
     let mut last = connect_from(flood_ip, addr)
         .await
         .map_err(|e| format!("the flood: {e}"))?;
-    let req = format!("GET /health/ HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    last.write_all(req.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    let head = read_head(&mut last, limit)
-        .await
-        .map_err(|e| e.to_string())?;
-    if !head.starts_with("HTTP/1.1 401") {
-        return Err(format!("the flood's last connection: {head}"));
-    }
-    let req = format!(
-        "GET /health/ HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"
-    );
-    let answer = match client.write_all(req.as_bytes()).await {
-        Ok(()) => read_head(&mut client, limit)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    match answer {
-        Ok(head) if head.starts_with("HTTP/1.1 200") => Ok(()),
-        Ok(head) => Err(format!("the client was answered: {head:?} (evicted?)")),
-        Err(e) => Err(format!("the client was evicted: {e}")),
-    }
+    admitted_then_served(&mut last, &mut client, addr, token, limit).await
 }
 
 /// Issue 27, item 2, with the flood on the client's own address: a flood that does
@@ -465,13 +442,31 @@ where
         .await
         .map_err(|_| "the flood's last handshake: no answer in time".to_string())?
         .map_err(|e| format!("the flood's last handshake: {e}"))?;
+    let served = admitted_then_served(&mut last, &mut client, addr, token, limit).await;
+    drop(flood);
+    served
+}
+
+/// The end of a flood check: `last` (opened after the whole flood) sends an
+/// unauthenticated `health/` and must be answered 401, which tells that the server
+/// has admitted the flood before it (it accepts in order); then `client` sends its
+/// request with `token` and must be answered 200.
+async fn admitted_then_served<L, C>(
+    last: &mut L,
+    client: &mut C,
+    addr: SocketAddr,
+    token: &str,
+    limit: Duration,
+) -> Result<(), String>
+where
+    L: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let req = format!("GET /health/ HTTP/1.1\r\nHost: {addr}\r\n\r\n");
     last.write_all(req.as_bytes())
         .await
         .map_err(|e| e.to_string())?;
-    let head = read_head(&mut last, limit)
-        .await
-        .map_err(|e| e.to_string())?;
+    let head = read_head(last, limit).await.map_err(|e| e.to_string())?;
     if !head.starts_with("HTTP/1.1 401") {
         return Err(format!("the flood's last connection: {head}"));
     }
@@ -479,12 +474,9 @@ where
         "GET /health/ HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"
     );
     let answer = match client.write_all(req.as_bytes()).await {
-        Ok(()) => read_head(&mut client, limit)
-            .await
-            .map_err(|e| e.to_string()),
+        Ok(()) => read_head(client, limit).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
-    drop(flood);
     match answer {
         Ok(head) if head.starts_with("HTTP/1.1 200") => Ok(()),
         Ok(head) => Err(format!("the client was answered: {head:?} (evicted?)")),
