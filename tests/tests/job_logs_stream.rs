@@ -56,3 +56,28 @@ fn a_large_log_reads_whole_through_both_clients() {
         assert_eq!(client.get_job_logs(ODD).await.unwrap(), odd);
     });
 }
+
+/// A job that has not printed yet has an empty log: both clients read `""` (the
+/// server reads the first piece on its own; issue 27: an empty log used to panic
+/// the server's task, and the client got an incomplete answer).
+#[test]
+fn an_empty_log_reads_as_an_empty_string_through_both_clients() {
+    use agent_testkit::sample::PENDING_JOB;
+
+    let server = AgentTestServer::sample().start_blocking().unwrap();
+    let blocking = AgentClient::builder(server.url(), server.token())
+        .build()
+        .unwrap();
+    assert_eq!(server.handle().job_log(PENDING_JOB).unwrap(), "");
+    assert_eq!(blocking.get_job_logs(PENDING_JOB).unwrap(), "");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = AsyncAgentClient::builder(server.url(), server.token())
+            .build()
+            .unwrap();
+        assert_eq!(client.get_job_logs(PENDING_JOB).await.unwrap(), "");
+    });
+}

@@ -468,7 +468,12 @@ fn a_tail_delivers_the_log_or_fails_loudly_with_a_prefix_of_it() {
 
     let mut runner = TestRunner::new(Config {
         cases,
-        failure_persistence: None,
+        // the workspace's rule for integration tests: a failing case is saved beside
+        // this file and its seed printed (a `cc` line), so the next run replays it
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        source_file: Some(file!()),
         ..Config::default()
     });
     let result = runner.run(&case(), |case| {

@@ -49,7 +49,7 @@ pub use ray::{RayClient, RayTokenHeader};
 pub use tail::TailSettings;
 
 use agent_proto::{ClientError, Secret, Timeouts};
-use agent_server::{serve, Limits, ServeOptions, ServerHandle, TlsFiles};
+use agent_server::{serve, Limits, MetricsAccess, ServeOptions, ServerHandle, TlsFiles};
 use agent_transport::{HttpTransport, RetryPolicy, RetryingTransport, Transport};
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,6 +97,8 @@ pub struct GatewayConfig {
     /// absolute `next`/`previous` links; `None`: links relative to the API's base
     /// (never built from the caller's `Host` header).
     pub public_url: Option<String>,
+    /// Who may read `/metrics` (default: anyone; see [`MetricsAccess`]).
+    pub metrics: MetricsAccess,
 }
 
 impl GatewayConfig {
@@ -121,6 +123,7 @@ impl GatewayConfig {
             limits: Limits::default(),
             tls: None,
             public_url: None,
+            metrics: MetricsAccess::default(),
         }
     }
 
@@ -213,7 +216,8 @@ impl Gateway {
         let mut options = ServeOptions::new()
             .token(config.token)
             .prefix(config.prefix)
-            .limits(config.limits);
+            .limits(config.limits)
+            .metrics(config.metrics);
         if let Some(tls) = config.tls {
             options = options.tls(tls);
         }

@@ -7,7 +7,7 @@
 
 use agent_gateway::{Gateway, GatewayConfig, PluginRegistry, RayTokenHeader};
 use agent_proto::Secret;
-use agent_server::{Limits, TlsFiles};
+use agent_server::{Limits, MetricsAccess, TlsFiles};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,8 +75,9 @@ struct Args {
     #[arg(long)]
     quiet: bool,
 
-    /// The most connections open at once; beyond it a new connection replaces the
-    /// oldest one that has not sent a valid token, or gets a 503.
+    /// The most connections open at once; beyond it a new connection replaces one
+    /// that has not sent a valid token (the oldest of the source address holding
+    /// the most such), or gets a 503.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_connections)]
     max_connections: usize,
 
@@ -121,6 +122,17 @@ struct Args {
     /// The largest WebSocket frame a client may send, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_ws_frame_bytes)]
     max_ws_frame_bytes: usize,
+
+    /// The largest request head (request line and headers), in bytes (at least
+    /// 8192); a larger one is answered 431.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_head_bytes)]
+    max_head_bytes: usize,
+
+    /// Who may read `/metrics` (Prometheus text, served at `/metrics` whatever
+    /// --prefix): `public` (anyone; they hold counts, never a secret), `token`
+    /// (only with the agent token, as the API), or `off`.
+    #[arg(long, value_name = "public|token|off", default_value_t = MetricsAccess::Public)]
+    metrics: MetricsAccess,
 }
 
 /// `--ray-address`: an `http://` or `https://` URL with a host. A start-up error
@@ -182,7 +194,8 @@ impl Args {
             .max_large_body_bytes(self.max_debug_body_bytes)
             .header_timeout(secs("header-timeout", self.header_timeout)?)
             .body_timeout(secs("body-timeout", self.body_timeout)?)
-            .max_ws_frame_bytes(self.max_ws_frame_bytes))
+            .max_ws_frame_bytes(self.max_ws_frame_bytes)
+            .max_head_bytes(self.max_head_bytes))
     }
 }
 
@@ -252,6 +265,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     }
     config.limits = limits;
     config.public_url = args.public_url;
+    config.metrics = args.metrics;
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let mut tls = TlsFiles::new(cert, key);
         if let Some(ca) = &args.client_ca {

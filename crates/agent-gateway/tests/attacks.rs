@@ -8,7 +8,7 @@
 mod stand_in;
 
 use agent_gateway::{Gateway, GatewayConfig};
-use agent_server::Limits;
+use agent_server::{Limits, MetricsAccess, TlsFiles};
 use agent_testkit::attack;
 use stand_in::{ray, JOB};
 use std::time::Duration;
@@ -141,4 +141,126 @@ async fn empty_and_whitespace_tokens_are_refused() {
         attack::get_status(gw.local_addr(), "/health/", "", LIMIT).await,
         Some(401)
     );
+}
+
+/// Issue 27: a head over the cap (default 16 KiB) is answered 431 and closed, so
+/// an unfinished head costs the server at most the cap (`attack::check_heads_are_capped`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_head_is_answered_431() {
+    let gw = gateway(Limits::default()).await;
+    let addr = gw.local_addr();
+    attack::check_heads_are_capped(addr, "t", LIMIT)
+        .await
+        .unwrap();
+}
+
+/// Issue 27: a flood from one source address evicts its own connections, never a
+/// waiting client from another (`attack::check_flood_spares_other_sources`).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_source_spares_a_client_from_another() {
+    let gw = gateway(short().header_timeout(Duration::from_secs(30))).await;
+    let addr = gw.local_addr();
+    attack::check_flood_spares_other_sources(addr, "t", 16, LIMIT)
+        .await
+        .unwrap();
+}
+
+/// Issue 27: a flood from the client's own address that does not finish TLS
+/// handshakes never evicts a client that did
+/// (`attack::check_flood_spares_a_client_past_its_handshake`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_in_its_handshakes_spares_a_client_past_its_own() {
+    let tls = SelfSigned::new();
+    let mut config = GatewayConfig::new(ray().await, "t").log_requests(false);
+    config.limits = short().header_timeout(Duration::from_secs(30));
+    config.tls = Some(tls.files.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gw = Gateway::start(config, listener).await.unwrap();
+    let addr = gw.local_addr();
+    attack::check_flood_spares_a_client_past_its_handshake(
+        addr,
+        "t",
+        16,
+        || tls.connect(addr),
+        LIMIT,
+    )
+    .await
+    .unwrap();
+}
+
+/// Issue 27: `--metrics public|token|off` (`attack::check_metrics_access`), the
+/// token compared as the API's (wrong lengths included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_public_behind_the_token_or_off() {
+    for access in [
+        MetricsAccess::Public,
+        MetricsAccess::Token,
+        MetricsAccess::Off,
+    ] {
+        let mut config = GatewayConfig::new(ray().await, "tok-metrics").log_requests(false);
+        config.metrics = access;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gw = Gateway::start(config, listener).await.unwrap();
+        let addr = gw.local_addr();
+        attack::check_metrics_access(addr, "tok-metrics", access, LIMIT)
+            .await
+            .unwrap();
+    }
+}
+
+/// A self-signed certificate for 127.0.0.1 under the temp dir (removed on drop),
+/// and a TLS 1.2 client trusting it. In TLS 1.2 the server's Finished is the last
+/// message of the handshake, so once the client's handshake is done, the server's
+/// is too (in 1.3 the client finishes first).
+struct SelfSigned {
+    dir: std::path::PathBuf,
+    files: TlsFiles,
+    connector: tokio_rustls::TlsConnector,
+}
+
+impl SelfSigned {
+    fn new() -> SelfSigned {
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir =
+            std::env::temp_dir().join(format!("agent-attack-tls-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cert.pem"), made.cert.pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), made.signing_key.serialize_pem()).unwrap();
+        let files = TlsFiles::new(dir.join("cert.pem"), dir.join("key.pem"));
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(made.cert.der().clone()).unwrap();
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        SelfSigned {
+            dir,
+            files,
+            connector,
+        }
+    }
+
+    /// A connection to `addr` with its handshake done.
+    async fn connect(
+        &self,
+        addr: std::net::SocketAddr,
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        self.connector.connect(name, tcp).await
+    }
+}
+
+impl Drop for SelfSigned {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -86,7 +86,14 @@ fn log_bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    // the workspace's rule for integration tests: a failing case is saved beside
+    // this file and its seed printed (a `cc` line), so the next run replays it
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..ProptestConfig::with_cases(48)
+    })]
 
     /// Whatever the log holds and however Ray cuts its answer, `get_job_logs` is
     /// the lossy decoding of the log's bytes.
@@ -110,6 +117,23 @@ proptest! {
         let got = b.rt.block_on(client(b.gateway.url()).get_job_logs(&id));
         prop_assert_eq!(got.unwrap(), String::from_utf8_lossy(&expected).into_owned());
     }
+}
+
+/// An empty log (a job that has not printed yet) reads as `""`: the server reads
+/// the first piece on its own, and the stream must not be polled after its end
+/// (issue 27: it used to panic the server's task).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_log_reads_as_an_empty_string() {
+    let (ray, address, server) = standin::start(State::default()).await;
+    ray.add(
+        "raysubmit_empty",
+        job(Log::plain(""), FileAnswer::default()),
+    );
+    let gw = standin_gateway(GatewayConfig::new(address, "tok")).await;
+    let got = client(gw.url()).get_job_logs("raysubmit_empty").await;
+    assert_eq!(got.unwrap(), "");
+    gw.shutdown().await;
+    server.abort();
 }
 
 /// Reads from `stream` into `buf` until `want` is in it; `false` at the end of the

@@ -27,21 +27,25 @@ impl Secret {
         &self.0
     }
 
-    /// Compares with `other` in time that depends only on the lengths, so that a
-    /// server checking a token does not tell an attacker how much of it matched.
+    /// Compares with `other` without telling an attacker, by the time it takes,
+    /// how much of it matched or how long the secret is: both are hashed (SHA-256)
+    /// and the fixed-size digests compared in full, so the time depends only on
+    /// the length of `other`, which the caller chose.
     ///
     /// ```
     /// let s = agent_proto::Secret::new("abc");
     /// assert!(s.matches("abc"));
     /// assert!(!s.matches("abd"));
+    /// assert!(!s.matches("abcd"));
     /// ```
     pub fn matches(&self, other: &str) -> bool {
-        let a = self.0.as_bytes();
-        let b = other.as_bytes();
-        if a.len() != b.len() {
-            return false;
-        }
-        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        use sha2::{Digest, Sha256};
+        let a = Sha256::digest(self.0.as_bytes());
+        let b = Sha256::digest(other.as_bytes());
+        a.iter()
+            .zip(b.iter())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
     }
 }
 
@@ -92,5 +96,18 @@ mod tests {
         }
         assert!(s.matches("tok-123456"));
         assert!(!s.matches("tok-12345"));
+    }
+
+    proptest::proptest! {
+        /// The digest comparison is equality: any two strings (equal, one a prefix
+        /// of the other, or apart) match exactly when they are equal.
+        #[test]
+        fn matches_is_equality(a in ".{0,40}", b in ".{0,40}", same in proptest::prelude::any::<bool>()) {
+            let b = if same { a.clone() } else { b };
+            proptest::prop_assert_eq!(Secret::new(a.as_str()).matches(&b), a == b);
+            let longer = format!("{a}x");
+            proptest::prop_assert!(!Secret::new(a.as_str()).matches(&longer));
+            proptest::prop_assert!(!Secret::new(longer.as_str()).matches(&a));
+        }
     }
 }

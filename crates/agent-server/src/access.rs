@@ -225,6 +225,8 @@ pub(crate) struct Logged {
     aborted: bool,
     /// The body gave its last frame.
     ended: bool,
+    /// Polling the body panicked: it is never polled again, and the answer is cut.
+    panicked: bool,
 }
 
 impl Logged {
@@ -235,6 +237,7 @@ impl Logged {
             log,
             aborted: false,
             ended: false,
+            panicked: false,
         }
     }
 }
@@ -260,7 +263,27 @@ impl Body for Logged {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if self.panicked {
+            return Poll::Ready(Some(Err("the answer's body panicked".into())));
+        }
+        // A panic while the body is written cuts the answer (after what was sent),
+        // never ends it as if whole; the body's state is not touched again.
+        let inner = &mut self.inner;
+        let Ok(polled) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Pin::new(inner).poll_frame(cx)
+        })) else {
+            self.panicked = true;
+            self.aborted = true;
+            self.log.metrics.panicked();
+            tracing::error!(
+                target: "agent_server::panic",
+                "writing an answer's body panicked; the answer was cut"
+            );
+            // one turn pending first: hyper flushes what it holds (the head and the
+            // chunks so far), then the error drops the connection
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        };
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {

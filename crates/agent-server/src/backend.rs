@@ -207,9 +207,12 @@ impl LogBody {
         }
     }
 
-    /// The pieces, for the serving layer.
+    /// The pieces, for the serving layer: fused, because the layer reads the first
+    /// piece on its own (to choose the status) and then hands the rest on, so an
+    /// empty log is polled again after its end, which a backend's stream need not
+    /// allow (`futures_util::stream::unfold` panics).
     pub(crate) fn into_stream(self) -> LogStream {
-        self.pieces
+        Box::pin(futures_util::StreamExt::fuse(self.pieces))
     }
 }
 

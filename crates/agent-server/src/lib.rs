@@ -23,11 +23,12 @@
 //!
 //! It is built to face a hostile network ([`Limits`], safe by default): the token is
 //! checked from the head before any body byte is read (so `100 Continue` only follows
-//! a valid token); bodies are capped per route; a slow head or body times out; open
-//! connections are capped, unauthenticated ones giving way first; client WebSocket
+//! a valid token); heads are capped (431), bodies per route; a slow head or body
+//! times out; open connections are capped, unauthenticated ones giving way first; client WebSocket
 //! frames are capped small. It terminates TLS ([`TlsFiles`]: rustls with ring, mTLS,
 //! reload on file change), writes one `tracing` line per request (target
-//! `agent_server::access`), serves `/metrics` (Prometheus text), and shuts down
+//! `agent_server::access`), serves `/metrics` (Prometheus text; [`MetricsAccess`]: public, behind the
+//! token, or off), and shuts down
 //! gracefully ([`ServerHandle::shutdown`], [`shutdown_signal`]).
 //!
 //! This crate is what a production binary (`agent-gateway`) links for its HTTP side;
@@ -55,7 +56,8 @@ pub use backend::{
 };
 pub use body::event_json;
 pub use hook::{CannedResponse, Intercept, InterceptAction, RequestHead, RequestHook};
-pub use limits::Limits;
+pub use limits::{Limits, MIN_HEAD_BYTES};
+pub use metrics::MetricsAccess;
 pub use route::{parse_route, Route, RouteError, RouteKind};
 pub use server::{check_token, serve, ServeOptions, ServerHandle};
 pub use task::{shutdown_signal, stopped, TaskSet};

@@ -256,6 +256,31 @@ mod tests {
         assert_eq!(body_of(vec![Ok(Bytes::new())]).unwrap(), b"\"\"");
     }
 
+    /// The serving layer reads the first piece on its own, then hands the stream
+    /// on: an empty log from a stream that panics when polled after its end (as
+    /// `unfold` does) is still `""` (issue 27).
+    #[test]
+    fn an_empty_log_read_first_then_handed_on_is_an_empty_string() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let body = rt.block_on(async {
+            let empty = futures_util::stream::unfold((), |()| async {
+                None::<(Result<Bytes, BackendError>, ())>
+            });
+            let mut pieces = crate::backend::LogBody::wrap_stream(empty).into_stream();
+            let first = pieces.next().await;
+            assert!(first.is_none());
+            let mut body = log_body(first, pieces);
+            let mut out = Vec::new();
+            while let Some(frame) = body.frame().await {
+                out.extend_from_slice(&frame.unwrap().into_data().unwrap());
+            }
+            out
+        });
+        assert_eq!(body, b"\"\"");
+    }
+
     #[test]
     fn a_failure_after_the_first_byte_breaks_the_body_off() {
         let e = body_of(vec![

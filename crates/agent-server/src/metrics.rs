@@ -10,6 +10,62 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+/// Who may read `/metrics` (`--metrics public|token|off` on the servers' command
+/// lines). It is served at `/metrics` whatever the API's prefix (where Prometheus
+/// looks by default).
+///
+/// ```
+/// use agent_server::MetricsAccess;
+///
+/// assert_eq!("token".parse::<MetricsAccess>(), Ok(MetricsAccess::Token));
+/// assert_eq!(MetricsAccess::default(), MetricsAccess::Public);
+/// assert!("private".parse::<MetricsAccess>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricsAccess {
+    /// Anyone who reaches the port (the default, as before: they hold counts and
+    /// latencies, never a secret, and a scraper needs no token).
+    #[default]
+    Public,
+    /// Only a caller with the API's token (`Authorization: <token>`, the same check
+    /// as every route; 401 otherwise). A server without a token serves them.
+    Token,
+    /// Not served: `/metrics` is an unknown path (404).
+    Off,
+}
+
+impl MetricsAccess {
+    /// The spelling of the command lines: `public`, `token`, `off`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricsAccess::Public => "public",
+            MetricsAccess::Token => "token",
+            MetricsAccess::Off => "off",
+        }
+    }
+}
+
+impl std::fmt::Display for MetricsAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for MetricsAccess {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "public" => Ok(MetricsAccess::Public),
+            "token" => Ok(MetricsAccess::Token),
+            "off" => Ok(MetricsAccess::Off),
+            other => Err(format!(
+                "`{other}` is not a metrics access: public, token or off"
+            )),
+        }
+    }
+}
+
 /// Why a connection or request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
 #[allow(non_camel_case_types)] // the label values, as Prometheus users spell them
@@ -63,6 +119,7 @@ pub(crate) struct Metrics {
     lines_sent: Counter,
     refusals: Family<CauseLabel, Counter>,
     aborted_bodies: Counter,
+    panics: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -83,6 +140,7 @@ impl Metrics {
         let lines_sent = Counter::default();
         let refusals = Family::<CauseLabel, Counter>::default();
         let aborted_bodies = Counter::default();
+        let panics = Counter::default();
         registry.register(
             "requests",
             "Requests answered, by route and status",
@@ -115,6 +173,12 @@ impl Metrics {
              source failed): the client sees an incomplete body",
             aborted_bodies.clone(),
         );
+        registry.register(
+            "panics",
+            "Requests whose handling panicked (answered 500, or cut when the answer \
+             had begun)",
+            panics.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -124,7 +188,13 @@ impl Metrics {
             lines_sent,
             refusals,
             aborted_bodies,
+            panics,
         }
+    }
+
+    /// Counts a request whose handling panicked.
+    pub(crate) fn panicked(&self) {
+        self.panics.inc();
     }
 
     /// Counts an answer broken off after its head.

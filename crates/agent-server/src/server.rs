@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use agent_proto::Secret;
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -25,9 +25,9 @@ use crate::backend::{AgentBackend, BackendError, RequestContext, TailProtocol};
 use crate::body::{empty, error_response, json_response, sse_body, ResBody, Truncated};
 use crate::conn::{Admitted, ConnGuard, ConnTable};
 use crate::hook::{Intercept, InterceptAction, RequestHead, RequestHook};
-use crate::limits::Limits;
+use crate::limits::{Limits, MIN_HEAD_BYTES};
 use crate::logbody::log_body;
-use crate::metrics::{Cause, Metrics};
+use crate::metrics::{Cause, Metrics, MetricsAccess};
 use crate::route::{parse_route, Route, RouteError};
 use crate::task::TaskSet;
 use crate::tls::{TlsFiles, TlsState};
@@ -64,9 +64,9 @@ pub struct ServeOptions {
     /// Terminate TLS with these files (`https://`, `wss://`); `None` serves plain
     /// HTTP.
     pub tls: Option<TlsFiles>,
-    /// Serve the metrics at `/metrics` (outside the prefix, without a token: they
-    /// hold counts, no secret). Default on.
-    pub metrics: bool,
+    /// Who may read the metrics at `/metrics` (outside the prefix). Default
+    /// [`MetricsAccess::Public`]: they hold counts, no secret.
+    pub metrics: MetricsAccess,
 }
 
 impl Default for ServeOptions {
@@ -79,7 +79,7 @@ impl Default for ServeOptions {
             hook: None,
             heartbeat: Duration::from_secs(1),
             tls: None,
-            metrics: true,
+            metrics: MetricsAccess::Public,
         }
     }
 }
@@ -150,9 +150,9 @@ impl ServeOptions {
         self
     }
 
-    /// Whether `/metrics` is served (see [`ServeOptions::metrics`]).
-    pub fn serve_metrics(mut self, on: bool) -> Self {
-        self.metrics = on;
+    /// Who may read `/metrics` (see [`MetricsAccess`]).
+    pub fn metrics(mut self, access: MetricsAccess) -> Self {
+        self.metrics = access;
         self
     }
 
@@ -253,7 +253,7 @@ struct Shared {
     shutdown: watch::Receiver<bool>,
     tls: Option<Arc<TlsState>>,
     metrics: Arc<Metrics>,
-    serve_metrics: bool,
+    metrics_access: MetricsAccess,
 }
 
 /// Serves the agent API from `backend` on `listener` until the returned handle is
@@ -303,7 +303,7 @@ pub async fn serve(
         shutdown: shutdown_rx.clone(),
         tls: tls.clone(),
         metrics: Arc::new(Metrics::new()),
-        serve_metrics: options.metrics,
+        metrics_access: options.metrics,
     });
     tasks.spawn(accept_loop(listener, shared, shutdown_rx));
     Ok(ServerHandle {
@@ -348,16 +348,16 @@ async fn accept_loop(
             () = crate::task::stopped(&mut shutdown) => return,
             a = listener.accept() => a,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(_) => {
                 // e.g. out of file descriptors: do not spin
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
             }
         };
-        let admitted = shared.conns.admit();
-        if let Some((_, Admitted::Evicted)) = &admitted {
+        let admitted = shared.conns.admit(peer.ip());
+        if let Some((_, Admitted::Evicted(_))) = &admitted {
             shared.metrics.refused(Cause::evicted);
         }
         let Some((guard, _how)) = admitted else {
@@ -386,6 +386,8 @@ async fn accept_loop(
                     };
                     match tls {
                         Ok(Ok(tls)) => {
+                            // a flood that does not finish handshakes evicts it last
+                            guard.handshake_done();
                             serve_connection(tls, conn_shared, guard, conn_shutdown).await
                         }
                         _ => conn_shared.metrics.refused(Cause::tls_handshake),
@@ -416,6 +418,9 @@ async fn serve_connection<I>(
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(shared.limits.header_timeout)
+        // the read buffer's cap: a head that does not fit is answered 431 by hyper,
+        // so an unfinished head costs at most this (hyper's default is ~400 KB)
+        .max_buf_size(shared.limits.max_head_bytes.max(MIN_HEAD_BYTES))
         .serve_connection(TokioIo::new(io), svc)
         .with_upgrades();
     tokio::pin!(conn);
@@ -500,13 +505,47 @@ fn token_value(headers: &HeaderMap, name: &str) -> Option<Secret> {
     Some(Secret::new(v.trim()))
 }
 
+/// Whether `req` carries the server's token as `Authorization: <token>` (always,
+/// for a server without one). The comparison takes the same time whatever the
+/// value sent ([`Secret::matches`]).
+fn authorized(shared: &Shared, req: &Request<Incoming>) -> bool {
+    match &shared.token {
+        Some(token) => req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| token.matches(v)),
+        None => true,
+    }
+}
+
+/// The answer to a request without the token; the last on its connection (its
+/// body is never read).
+fn unauthorized() -> Response<ResBody> {
+    closing(detail(
+        StatusCode::UNAUTHORIZED,
+        "Invalid or missing agent token",
+    ))
+}
+
 /// Answers `req` and writes its log line when the answer is done (see [`crate::access`]).
 async fn handle_logged(
     shared: Arc<Shared>,
     conn: Arc<ConnGuard>,
     req: Request<Incoming>,
 ) -> Response<ResBody> {
-    if shared.serve_metrics && req.uri().path() == "/metrics" && req.method() == Method::GET {
+    if shared.metrics_access != MetricsAccess::Off
+        && req.uri().path() == "/metrics"
+        && req.method() == Method::GET
+    {
+        let authorized = authorized(&shared, &req);
+        if authorized {
+            conn.authenticated();
+        }
+        if shared.metrics_access == MetricsAccess::Token && !authorized {
+            shared.metrics.refused(Cause::unauthorized);
+            return unauthorized();
+        }
         let text = shared.metrics.render(shared.conns.open());
         return crate::body::response(
             StatusCode::OK,
@@ -519,7 +558,22 @@ async fn handle_logged(
         req.uri().path(),
         Arc::clone(&shared.metrics),
     ));
-    let response = handle(shared, conn, req, &mut log).await;
+    let metrics = Arc::clone(&shared.metrics);
+    // A panic while the answer is prepared is answered 500 and logged; one while
+    // its body is sent is caught by the connection's task (see `TaskSet`), which
+    // cuts the connection. The state the panic left is dropped with the request.
+    let handled = std::panic::AssertUnwindSafe(handle(shared, conn, req, &mut log))
+        .catch_unwind()
+        .await;
+    let response = handled.unwrap_or_else(|_| {
+        metrics.panicked();
+        // the request's own line (its path, the 500) follows from `log`
+        tracing::error!(
+            target: "agent_server::panic",
+            "handling a request panicked; answered 500"
+        );
+        detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+    });
     match log {
         Some(mut log) => {
             log.status(response.status().as_u16());
@@ -545,14 +599,7 @@ async fn handle(
 
     // The token is checked from the head alone, before any body byte is read (and so
     // before hyper answers `Expect: 100-continue`, which it does on the first read).
-    let authorized = match &shared.token {
-        Some(token) => req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| token.matches(v)),
-        None => true,
-    };
+    let authorized = authorized(&shared, &req);
     if authorized {
         conn.authenticated();
     } else {
@@ -646,10 +693,7 @@ async fn handle(
     };
 
     if !authorized {
-        return closing(detail(
-            StatusCode::UNAUTHORIZED,
-            "Invalid or missing agent token",
-        ));
+        return unauthorized();
     }
 
     let route = match route {

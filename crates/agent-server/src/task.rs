@@ -12,7 +12,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The tasks a server owns: all aborted at once when the owner goes, so that no task
-/// outlives its server. Spawning after [`TaskSet::close`] drops the future unrun.
+/// outlives its server. Spawning after [`TaskSet::close`] drops the future unrun. A
+/// task that panics is ended and logged (target `agent_server::panic`), never lost
+/// in the set's unread results.
 ///
 /// ```
 /// use agent_server::TaskSet;
@@ -54,7 +56,7 @@ impl TaskSet {
         if let Some(set) = guard.as_mut() {
             // reap what has finished, so that a long-lived server does not pile up results
             while set.try_join_next().is_some() {}
-            set.spawn_on(fut, &self.runtime);
+            set.spawn_on(logged_panic(fut), &self.runtime);
         }
     }
 
@@ -73,6 +75,25 @@ impl TaskSet {
 impl Drop for TaskSet {
     fn drop(&mut self) {
         self.abort_all();
+    }
+}
+
+/// Runs `fut`, turning a panic into an error line (target `agent_server::panic`):
+/// the task ends (a connection's socket is dropped, so its answer is cut, never
+/// completed) and the server goes on. Without this a panicked task would only be
+/// seen by whoever joins it, and the server's sets are reaped unread.
+async fn logged_panic<F: Future<Output = ()>>(fut: F) {
+    use futures_util::FutureExt;
+    // The task's state is dropped with it: nothing broken is used after the panic.
+    if std::panic::AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .is_err()
+    {
+        tracing::error!(
+            target: "agent_server::panic",
+            "a server task panicked and was ended; its connection, if any, was cut"
+        );
     }
 }
 

@@ -71,7 +71,7 @@ pub use journal::{JournalEntry, JournalLimits};
 pub use memory::cluster::{RunHook, RunRequest};
 pub use memory::log::generated_line;
 pub use proxy::{ProxiedRequest, RecordingProxy};
-pub use serve::{Limits, RouteKind, TailProtocol, TlsFiles};
+pub use serve::{Limits, MetricsAccess, RouteKind, TailProtocol, TlsFiles};
 pub use testserver::{
     AgentTestServer, AgentTestServerBuilder, BlockingTestServer, TestHandle, DEFAULT_TOKEN,
 };

@@ -17,7 +17,7 @@ use crate::job::{JobSpec, Outcome};
 use crate::journal::{JournalEntry, JournalLimits, TestHook};
 use crate::memory::backend::MemoryBackend;
 use crate::memory::cluster::{Cluster, RunRequest};
-use crate::serve::{serve, Limits, RouteKind, ServeOptions, ServerHandle, TlsFiles};
+use crate::serve::{serve, Limits, MetricsAccess, RouteKind, ServeOptions, ServerHandle, TlsFiles};
 use crate::util::lock;
 
 /// The token of a server whose builder sets none.
@@ -46,6 +46,7 @@ pub struct AgentTestServerBuilder {
     grace: Duration,
     heartbeat: Duration,
     limits: Limits,
+    metrics: MetricsAccess,
     journal_limits: JournalLimits,
     journal_refused: bool,
     tls: Option<TlsFiles>,
@@ -70,6 +71,7 @@ impl Default for AgentTestServerBuilder {
             grace: Duration::from_millis(500),
             heartbeat: ServeOptions::default().heartbeat,
             limits: Limits::default(),
+            metrics: MetricsAccess::default(),
             journal_limits: JournalLimits::default(),
             journal_refused: false,
             tls: None,
@@ -110,6 +112,12 @@ impl AgentTestServerBuilder {
     /// frame cap (default [`Limits::default`], as a production server has them).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Who may read `/metrics` (default [`MetricsAccess::Public`]).
+    pub fn metrics(mut self, access: MetricsAccess) -> Self {
+        self.metrics = access;
         self
     }
 
@@ -276,6 +284,7 @@ impl AgentTestServerBuilder {
             .token(token)
             .prefix(self.prefix)
             .limits(self.limits)
+            .metrics(self.metrics)
             .grace(self.grace)
             .heartbeat(self.heartbeat)
             .hook(hook.clone());

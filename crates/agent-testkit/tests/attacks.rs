@@ -8,7 +8,9 @@
 use std::time::Duration;
 
 use agent_testkit::sample::RUNNING_JOB;
-use agent_testkit::{attack, AgentTestServer, JournalLimits, Limits, TestkitError};
+use agent_testkit::{
+    attack, AgentTestServer, JournalLimits, Limits, MetricsAccess, TestkitError, TlsFiles,
+};
 
 /// A bound against hanging, not a timing check.
 const LIMIT: Duration = Duration::from_secs(15);
@@ -257,4 +259,163 @@ async fn empty_and_whitespace_tokens_are_refused() {
         attack::get_status(s.local_addr(), "/health/", "", LIMIT).await,
         Some(401)
     );
+}
+
+/// Issue 27: a head over the cap (default 16 KiB) is answered 431 and closed, so
+/// an unfinished head costs the server at most the cap (`attack::check_heads_are_capped`).
+#[tokio::test]
+async fn an_oversized_head_is_answered_431() {
+    let s = server(Limits::default()).await;
+    let addr = s.local_addr();
+    attack::check_heads_are_capped(addr, "t", LIMIT)
+        .await
+        .unwrap();
+}
+
+/// Issue 27: a flood from one source address evicts its own connections, never a
+/// waiting client from another (`attack::check_flood_spares_other_sources`).
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_flood_from_one_source_spares_a_client_from_another() {
+    let s = server(short().header_timeout(Duration::from_secs(30))).await;
+    let addr = s.local_addr();
+    attack::check_flood_spares_other_sources(addr, "t", 16, LIMIT)
+        .await
+        .unwrap();
+}
+
+/// Issue 27: a flood from the client's own address that does not finish TLS
+/// handshakes never evicts a client that did
+/// (`attack::check_flood_spares_a_client_past_its_handshake`).
+#[tokio::test]
+async fn a_flood_in_its_handshakes_spares_a_client_past_its_own() {
+    let tls = SelfSigned::new();
+    let s = AgentTestServer::sample()
+        .token("t")
+        .limits(short().header_timeout(Duration::from_secs(30)))
+        .tls(tls.files.clone())
+        .build()
+        .await
+        .unwrap();
+    let addr = s.local_addr();
+    attack::check_flood_spares_a_client_past_its_handshake(
+        addr,
+        "t",
+        16,
+        || tls.connect(addr),
+        LIMIT,
+    )
+    .await
+    .unwrap();
+}
+
+/// Issue 27: `--metrics public|token|off` (`attack::check_metrics_access`), the
+/// token compared as the API's (wrong lengths included).
+#[tokio::test]
+async fn metrics_are_public_behind_the_token_or_off() {
+    for access in [
+        MetricsAccess::Public,
+        MetricsAccess::Token,
+        MetricsAccess::Off,
+    ] {
+        let s = AgentTestServer::sample()
+            .token("tok-metrics")
+            .metrics(access)
+            .build()
+            .await
+            .unwrap();
+        let addr = s.local_addr();
+        attack::check_metrics_access(addr, "tok-metrics", access, LIMIT)
+            .await
+            .unwrap();
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 16,
+        // the workspace's rule for integration tests (see streamed_logs.rs)
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Any head within the default cap (16 KiB) is read (401: no token), and any
+    /// head of at least twice the cap is answered 431: what a connection's head can
+    /// hold is bounded whatever its size. (Between the two, hyper's read may take in
+    /// one buffer's slack more before it checks: either answer.)
+    #[test]
+    fn a_head_is_read_within_the_cap_and_refused_well_over_it(kib in 1usize..200) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let head = rt.block_on(async {
+            let s = server(Limits::default()).await;
+            // the request line and Host come on top of the padding
+            attack::large_head(s.local_addr(), kib << 10, LIMIT).await.unwrap()
+        });
+        if kib < 16 {
+            proptest::prop_assert!(head.starts_with("HTTP/1.1 401"), "{} KiB: {}", kib, head);
+        } else if kib >= 32 {
+            proptest::prop_assert!(head.starts_with("HTTP/1.1 431"), "{} KiB: {}", kib, head);
+        }
+    }
+}
+
+/// A self-signed certificate for 127.0.0.1 under the temp dir (removed on drop),
+/// and a TLS 1.2 client trusting it. In TLS 1.2 the server's Finished is the last
+/// message of the handshake, so once the client's handshake is done, the server's
+/// is too (in 1.3 the client finishes first).
+struct SelfSigned {
+    dir: std::path::PathBuf,
+    files: TlsFiles,
+    connector: tokio_rustls::TlsConnector,
+}
+
+impl SelfSigned {
+    fn new() -> SelfSigned {
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir =
+            std::env::temp_dir().join(format!("agent-attack-tls-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cert.pem"), made.cert.pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), made.signing_key.serialize_pem()).unwrap();
+        let files = TlsFiles::new(dir.join("cert.pem"), dir.join("key.pem"));
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(made.cert.der().clone()).unwrap();
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        SelfSigned {
+            dir,
+            files,
+            connector,
+        }
+    }
+
+    /// A connection to `addr` with its handshake done.
+    async fn connect(
+        &self,
+        addr: std::net::SocketAddr,
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        self.connector.connect(name, tcp).await
+    }
+}
+
+impl Drop for SelfSigned {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -591,6 +591,11 @@ pub struct DevServerArgs {
     /// The address to listen on, e.g. 127.0.0.1:8000 (port 0: any free port).
     #[arg(long, value_name = "ADDR")]
     pub listen: SocketAddr,
+
+    /// Who may read `/metrics` (Prometheus text): `public` (anyone; counts, never
+    /// a secret), `token` (only with the agent token, as the API), or `off`.
+    #[arg(long, value_name = "public|token|off", default_value_t = agent_testkit::MetricsAccess::Public)]
+    pub metrics: agent_testkit::MetricsAccess,
 }
 
 /// `serve list | get | delete`

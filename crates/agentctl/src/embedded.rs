@@ -10,7 +10,7 @@
 use crate::exit::{self, Failure};
 use agent_proto::{ClientError, Secret};
 use agent_testkit::sample::{PENDING_JOB, RUNNING_JOB, SUCCEEDED_JOB};
-use agent_testkit::{AgentTestServer, DEFAULT_TOKEN};
+use agent_testkit::{AgentTestServer, MetricsAccess, DEFAULT_TOKEN};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 
@@ -25,14 +25,24 @@ impl Embedded {
     /// Starts the sample cluster on a free loopback port, with `token` (or the
     /// testkit's default).
     pub async fn start(token: Option<Secret>) -> Result<Embedded, ClientError> {
-        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), token).await
+        Self::start_on(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            token,
+            MetricsAccess::default(),
+        )
+        .await
     }
 
-    async fn start_on(addr: SocketAddr, token: Option<Secret>) -> Result<Embedded, ClientError> {
+    async fn start_on(
+        addr: SocketAddr,
+        token: Option<Secret>,
+        metrics: MetricsAccess,
+    ) -> Result<Embedded, ClientError> {
         let token = token.unwrap_or_else(|| Secret::new(DEFAULT_TOKEN));
         let server = AgentTestServer::sample()
             .token(token.expose())
             .listen(addr)
+            .metrics(metrics)
             .build()
             .await
             .map_err(|e| ClientError::Usage {
@@ -106,10 +116,14 @@ fn random_token() -> String {
 /// `agentctl dev-server --listen ADDR`: serves until Ctrl-C, after printing the URL
 /// and the token on stdout (the token only when agentctl chose it: one given with
 /// `--token` is never echoed).
-pub async fn serve_standalone(addr: SocketAddr, token: Option<Secret>) -> Result<(), Failure> {
+pub async fn serve_standalone(
+    addr: SocketAddr,
+    token: Option<Secret>,
+    metrics: MetricsAccess,
+) -> Result<(), Failure> {
     let given = token.is_some();
     let token = token.unwrap_or_else(|| Secret::new(random_token()));
-    let agent = Embedded::start_on(addr, Some(token))
+    let agent = Embedded::start_on(addr, Some(token), metrics)
         .await
         .map_err(|e| match e {
             ClientError::Usage { message } => Failure::Local {

@@ -255,7 +255,7 @@ fn execute(
     }
     let timeouts = plan::timeouts(cli.conn.connect_timeout, cli.conn.read_timeout)?;
     match plan {
-        Plan::DevServer(addr) => {
+        Plan::DevServer(addr, metrics) => {
             if token_flag
                 .as_ref()
                 .is_some_and(|t| t.expose().trim().is_empty())
@@ -269,7 +269,7 @@ fn execute(
                 .enable_all()
                 .build()
                 .map_err(runtime_error)?;
-            rt.block_on(embedded::serve_standalone(addr, token_flag))
+            rt.block_on(embedded::serve_standalone(addr, token_flag, metrics))
         }
         Plan::Completions(shell) => {
             // Into memory first: clap_complete panics on a write error (`| head`).

@@ -27,8 +27,8 @@ use std::time::Duration;
 // One per process, on the stack for the life of the command: its size costs nothing.
 #[allow(clippy::large_enum_variant)]
 pub enum Plan {
-    /// Run the test agent standalone (`dev-server`).
-    DevServer(SocketAddr),
+    /// Run the test agent standalone (`dev-server`), with who may read its metrics.
+    DevServer(SocketAddr, agent_testkit::MetricsAccess),
     /// Read or write the config file (`config ...`; see [`crate::config`]).
     Config,
     /// Print a completion script.
@@ -248,7 +248,7 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
             TasksCmd::List => Op::ListTasks,
             TasksCmd::Get { id } => Op::GetTask(TaskId::new(id.as_str())?),
         },
-        Command::DevServer(args) => return Ok(Plan::DevServer(args.listen)),
+        Command::DevServer(args) => return Ok(Plan::DevServer(args.listen, args.metrics)),
         Command::Config { .. } => return Ok(Plan::Config),
         Command::Completions { shell } => return Ok(Plan::Completions(*shell)),
         Command::GenerateMan { dir } => return Ok(Plan::Man(dir.clone())),
@@ -616,8 +616,20 @@ mod tests {
 
         assert!(matches!(
             plan_of(&["dev-server", "--listen", "127.0.0.1:0"]).unwrap(),
-            Plan::DevServer(_)
+            Plan::DevServer(_, agent_testkit::MetricsAccess::Public)
         ));
+        assert!(matches!(
+            plan_of(&[
+                "dev-server",
+                "--listen",
+                "127.0.0.1:0",
+                "--metrics",
+                "token"
+            ])
+            .unwrap(),
+            Plan::DevServer(_, agent_testkit::MetricsAccess::Token)
+        ));
+        assert!(plan_of(&["dev-server", "--listen", "127.0.0.1:0", "--metrics", "no"]).is_err());
         let Plan::Call(Op::WaitJob(_, wait)) =
             plan_of(&["jobs", "wait", "j1", "--timeout", "2"]).unwrap()
         else {

@@ -3,12 +3,18 @@
 //! Against the test server and against the gateway (in front of a stand-in Ray), both
 //! in this process with their default limits, on loopback: 1,000 idle connections,
 //! then 1,000 connections with partial bodies (no token, 16 MiB promised, 1 KiB
-//! sent), then 100 authenticated WebSocket tails each sending the head of a 63 MiB
+//! sent), then 1,000 connections each sending 400 KB of a head that never ends
+//! (answered 431 at the head cap), then 100 authenticated WebSocket tails each sending the head of a 63 MiB
 //! frame. During each attack an authenticated `health/` is timed (200 requests, one
 //! connection each) and the process's RSS is read (the attackers' side is sockets,
 //! kernel memory, so RSS is the server's). Then the throughput of `health/` (4
 //! workers) and of an HTTP tail (100,000 lines of 80 bytes, test server only).
 //! Every phase is bounded in count and time.
+//!
+//! `agent-attack heads ADDR [N] [KB]` runs the unfinished-heads attack alone against
+//! a server in another process (its RSS is then the server's alone);
+//! `agent-attack flood CAP RATE SECONDS same|other` measures the share of clients
+//! served under a connection flood.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,6 +91,14 @@ async fn attacks(server: &str, addr: SocketAddr, ws_path: &str) {
         partial.len(),
     );
     drop(partial);
+    let (heads, answered) = attack::unfinished_heads(addr, 1000, 400 << 10, LIMIT).await;
+    report(
+        server,
+        &format!("1,000 unfinished 400 KB heads ({answered} answered 431)"),
+        health_latency(addr).await,
+        heads.len(),
+    );
+    drop(heads);
     let mut tails = Vec::new();
     for _ in 0..100 {
         if let Ok(mut ws) = attack::websocket(addr, ws_path, TOKEN, LIMIT).await {
@@ -246,6 +260,227 @@ async fn run() -> Result<(), BoxError> {
     Ok(())
 }
 
+/// `agent-attack heads ADDR [N] [KB]`: the attack of issue 27 item 1 against a
+/// server in another process (e.g. `agentctl dev-server`), whose peak RSS is then
+/// read from its /proc/PID/status: N connections (default 1,000) at once, each
+/// sending KB (default 400) of a head that never ends, held until all are done.
+async fn heads(args: &[String]) -> Result<(), BoxError> {
+    let addr: SocketAddr = args.first().ok_or("heads ADDR [N] [KB]")?.parse()?;
+    let n = args.get(1).map_or(Ok(1000), |a| a.parse())?;
+    let kb: usize = args.get(2).map_or(Ok(400), |a| a.parse())?;
+    let t = Instant::now();
+    let (held, answered) = attack::unfinished_heads(addr, n, kb << 10, LIMIT).await;
+    println!(
+        "{n} unfinished heads of {kb} KB: {} connected, {answered} answered 431, {:.1} s",
+        held.len(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `agent-attack flood CAP RATE SECONDS same|other [plain|tls|tls-shaken]`: the
+/// attack of issue 27 item 2. A test server capped at CAP connections; a flood of
+/// RATE idle connections per second (held, the newest 8,192 at most, by 64 tasks)
+/// from 127.0.0.2 (`other`) or from the clients' own 127.0.0.1 (`same`); meanwhile
+/// 16 client loops each connect from 127.0.0.1, wait 150 ms, send an authenticated
+/// `health/` and count a 200 as served, for SECONDS. `tls`: the server and the
+/// clients speak TLS (a self-signed certificate; the clients finish their handshake
+/// before the wait), the flood sends nothing; `tls-shaken`: the flood finishes a TLS
+/// handshake on each connection too.
+async fn flood(args: &[String]) -> Result<(), BoxError> {
+    let usage = "flood CAP RATE SECONDS same|other [plain|tls|tls-shaken]";
+    let cap: usize = args.first().ok_or(usage)?.parse()?;
+    let rate: u64 = args.get(1).ok_or(usage)?.parse()?;
+    let seconds: u64 = args.get(2).ok_or(usage)?.parse()?;
+    let same = match args.get(3).map(String::as_str) {
+        Some("same") => true,
+        Some("other") => false,
+        _ => return Err(usage.into()),
+    };
+    let (tls, flood_shakes) = match args.get(4).map(String::as_str) {
+        None | Some("plain") => (None, false),
+        Some("tls") => (Some(Arc::new(SelfSigned::new()?)), false),
+        Some("tls-shaken") => (Some(Arc::new(SelfSigned::new()?)), true),
+        _ => return Err(usage.into()),
+    };
+    let mut builder = AgentTestServer::sample()
+        .token(TOKEN)
+        .limits(agent_server::Limits::new().max_connections(cap));
+    if let Some(tls) = &tls {
+        builder = builder.tls(tls.files.clone());
+    }
+    let server = builder.build().await?;
+    let addr = server.local_addr();
+    let client_ip = std::net::IpAddr::from([127, 0, 0, 1]);
+    let flood_ip = if same {
+        client_ip
+    } else {
+        std::net::IpAddr::from([127, 0, 0, 2])
+    };
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let opened = Arc::new(AtomicU64::new(0));
+    // 64 flooders share the pace (RATE per second since the start, in all): a
+    // connect waits for both ends to be scheduled, so one at a time is too slow
+    let start = Instant::now();
+    let mut flooders = Vec::new();
+    for _ in 0..64 {
+        let opened = Arc::clone(&opened);
+        let tls = tls.clone().filter(|_| flood_shakes);
+        flooders.push(tokio::spawn(async move {
+            let mut held = std::collections::VecDeque::new();
+            while Instant::now() < until {
+                let due = start.elapsed().as_millis() as u64 * rate / 1000;
+                if opened.load(Ordering::Relaxed) >= due {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    continue;
+                }
+                opened.fetch_add(1, Ordering::Relaxed);
+                if let Ok(s) = attack::connect_from(flood_ip, addr).await {
+                    let s = match &tls {
+                        None => Conn::Plain(s),
+                        Some(tls) => match tls.handshake(s).await {
+                            Ok(s) => Conn::Tls(Box::new(s)),
+                            Err(_) => continue,
+                        },
+                    };
+                    held.push_back(s);
+                    if held.len() > 128 {
+                        held.pop_front();
+                    }
+                }
+            }
+        }));
+    }
+    let served = Arc::new(AtomicU64::new(0));
+    let tried = Arc::new(AtomicU64::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..16 {
+        let (served, tried) = (Arc::clone(&served), Arc::clone(&tried));
+        let tls = tls.clone();
+        clients.push(tokio::spawn(async move {
+            while Instant::now() < until {
+                tried.fetch_add(1, Ordering::Relaxed);
+                let Ok(s) = attack::connect_from(client_ip, addr).await else {
+                    CLIENT_FAILURES[0].fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                let req = format!(
+                    "GET /health/ HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {TOKEN}\r\nConnection: close\r\n\r\n"
+                );
+                let ok = match &tls {
+                    None => served_after_wait(s, &req).await,
+                    Some(tls) => match tls.handshake(s).await {
+                        Ok(s) => served_after_wait(s, &req).await,
+                        Err(_) => {
+                            CLIENT_FAILURES[1].fetch_add(1, Ordering::Relaxed);
+                            false
+                        }
+                    },
+                };
+                if ok {
+                    served.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for c in clients {
+        let _ = c.await;
+    }
+    for f in flooders {
+        let _ = f.await;
+    }
+    let (served, tried) = (
+        served.load(Ordering::Relaxed),
+        tried.load(Ordering::Relaxed),
+    );
+    println!(
+        "cap {cap}, {}, flood from {} at {:.0} conn/s for {seconds} s: {served} of {tried} clients served ({:.1} %)",
+        match (&tls, flood_shakes) {
+            (None, _) => "plain HTTP",
+            (Some(_), false) => "TLS, the flood sends nothing",
+            (Some(_), true) => "TLS, the flood finishes its handshakes",
+        },
+        if same { "the clients' address" } else { "another address" },
+        opened.load(Ordering::Relaxed) as f64 / seconds as f64,
+        100.0 * served as f64 / tried.max(1) as f64
+    );
+    println!(
+        "  of the clients not served: {} could not connect, {} failed their TLS handshake",
+        CLIENT_FAILURES[0].load(Ordering::Relaxed),
+        CLIENT_FAILURES[1].load(Ordering::Relaxed)
+    );
+    server.shutdown().await;
+    Ok(())
+}
+
+/// The flood's clients that could not connect, and those whose TLS handshake failed.
+static CLIENT_FAILURES: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+/// A flood's held connection (only held, never read).
+enum Conn {
+    Plain(#[allow(dead_code)] tokio::net::TcpStream),
+    Tls(#[allow(dead_code)] Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
+}
+
+/// Waits 150 ms, sends `req`, and tells whether it was answered 200.
+async fn served_after_wait<S>(mut s: S, req: &str) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    s.write_all(req.as_bytes()).await.is_ok()
+        && attack::read_head(&mut s, LIMIT)
+            .await
+            .is_ok_and(|h| h.starts_with("HTTP/1.1 200"))
+}
+
+/// A self-signed certificate for 127.0.0.1 under the temp dir (removed on drop),
+/// and a client trusting it.
+struct SelfSigned {
+    dir: std::path::PathBuf,
+    files: agent_server::TlsFiles,
+    connector: tokio_rustls::TlsConnector,
+}
+
+impl SelfSigned {
+    fn new() -> Result<SelfSigned, BoxError> {
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])?;
+        let dir = std::env::temp_dir().join(format!("agent-attack-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("cert.pem"), made.cert.pem())?;
+        std::fs::write(dir.join("key.pem"), made.signing_key.serialize_pem())?;
+        let files = agent_server::TlsFiles::new(dir.join("cert.pem"), dir.join("key.pem"));
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(made.cert.der().clone())?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(SelfSigned {
+            dir,
+            files,
+            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+        })
+    }
+
+    async fn handshake(
+        &self,
+        tcp: tokio::net::TcpStream,
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        let name = rustls::pki_types::ServerName::from(std::net::IpAddr::from([127, 0, 0, 1]));
+        tokio::time::timeout(LIMIT, self.connector.connect(name, tcp))
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
+    }
+}
+
+impl Drop for SelfSigned {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -258,7 +493,15 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run()) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let work = async {
+        match args.first().map(String::as_str) {
+            Some("heads") => heads(&args[1..]).await,
+            Some("flood") => flood(&args[1..]).await,
+            _ => run().await,
+        }
+    };
+    match runtime.block_on(work) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("agent-attack: {e}");
