@@ -4,7 +4,7 @@
 
 use agent_client_async::AsyncAgentClient;
 use agent_client_blocking::AgentClient;
-use agent_testkit::{AgentTestServer, JobSpec};
+use agent_testkit::{AgentTestServer, BlockingTestServer, JobSpec};
 
 const BIG: &str = "raysubmit_biglog";
 const ODD: &str = "raysubmit_oddlog";
@@ -41,20 +41,28 @@ fn a_large_log_reads_whole_through_both_clients() {
     let odd = server.handle().job_log(ODD).unwrap();
     assert_eq!(odd, odd_lines.map(|l| format!("{l}\n")).concat());
 
-    assert!(blocking.get_job_logs(BIG).unwrap() == big);
-    assert_eq!(blocking.get_job_logs(ODD).unwrap(), odd);
+    let [by_blocking, by_async] = logs_through_both_clients(&server, BIG);
+    assert!(by_blocking == big && by_async == big);
+    assert_eq!(logs_through_both_clients(&server, ODD), [odd.clone(), odd]);
+}
 
+/// `job`'s whole log as the blocking client reads it, then as the async client does.
+fn logs_through_both_clients(server: &BlockingTestServer, job: &str) -> [String; 2] {
+    let blocking = AgentClient::builder(server.url(), server.token())
+        .build()
+        .unwrap();
+    let by_blocking = blocking.get_job_logs(job).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
+    let by_async = rt.block_on(async {
         let client = AsyncAgentClient::builder(server.url(), server.token())
             .build()
             .unwrap();
-        assert!(client.get_job_logs(BIG).await.unwrap() == big);
-        assert_eq!(client.get_job_logs(ODD).await.unwrap(), odd);
+        client.get_job_logs(job).await.unwrap()
     });
+    [by_blocking, by_async]
 }
 
 /// A job that has not printed yet has an empty log: both clients read `""` (the
@@ -65,19 +73,6 @@ fn an_empty_log_reads_as_an_empty_string_through_both_clients() {
     use agent_testkit::sample::PENDING_JOB;
 
     let server = AgentTestServer::sample().start_blocking().unwrap();
-    let blocking = AgentClient::builder(server.url(), server.token())
-        .build()
-        .unwrap();
     assert_eq!(server.handle().job_log(PENDING_JOB).unwrap(), "");
-    assert_eq!(blocking.get_job_logs(PENDING_JOB).unwrap(), "");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let client = AsyncAgentClient::builder(server.url(), server.token())
-            .build()
-            .unwrap();
-        assert_eq!(client.get_job_logs(PENDING_JOB).await.unwrap(), "");
-    });
+    assert_eq!(logs_through_both_clients(&server, PENDING_JOB), ["", ""]);
 }

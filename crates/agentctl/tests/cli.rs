@@ -1451,28 +1451,24 @@ fn completions_for_each_shell_and_a_man_page() {
 
     // bash really completes with it
     if Command::new("bash").arg("--version").output().is_ok() {
-        let script = format!(
-            "source <({bin} completions bash) && COMP_WORDS=(agentctl jo) && COMP_CWORD=1 && _agentctl agentctl jo agentctl && echo \"${{COMPREPLY[@]}}\"",
-            bin = env!("CARGO_BIN_EXE_agentctl")
-        );
-        let mut cmd = Command::new("bash");
-        cmd.args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let out = run_cmd(cmd);
+        // What bash offers for `words`, the word at `cword` being completed
+        // (`call` is the completion function's arguments: command, word, previous).
+        let complete = |words: &str, cword: usize, call: &str| {
+            let script = format!(
+                "source <({bin} completions bash) && COMP_WORDS=({words}) && COMP_CWORD={cword} && _agentctl {call} && echo \"${{COMPREPLY[@]}}\"",
+                bin = env!("CARGO_BIN_EXE_agentctl")
+            );
+            let mut cmd = Command::new("bash");
+            cmd.args(["-c", &script])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            run_cmd(cmd)
+        };
+        let out = complete("agentctl jo", 1, "agentctl jo agentctl");
         assert_eq!(out.stdout.trim(), "jobs", "{out:?}");
         // The global options complete after a subcommand too (its help hides them).
-        let script = format!(
-            "source <({bin} completions bash) && COMP_WORDS=(agentctl jobs list --outp) && COMP_CWORD=3 && _agentctl agentctl --outp list && echo \"${{COMPREPLY[@]}}\"",
-            bin = env!("CARGO_BIN_EXE_agentctl")
-        );
-        let mut cmd = Command::new("bash");
-        cmd.args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let out = run_cmd(cmd);
+        let out = complete("agentctl jobs list --outp", 3, "agentctl --outp list");
         assert_eq!(out.stdout.trim(), "--output", "{out:?}");
     }
 
