@@ -129,7 +129,8 @@ pub enum TailProtocol {
 /// One event of a log tail, as the backend produces it.
 ///
 /// The first three are the protocol's events; the others exist so that a test server
-/// can break the protocol on purpose (a real backend never needs them).
+/// can break the protocol on purpose (a real backend never needs them): they are
+/// compiled only with the `test-util` feature, which agent-testkit enables.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TailEvent {
     /// A log message: `{"type":"log","message":M}`.
@@ -140,9 +141,11 @@ pub enum TailEvent {
     /// The tail failed server-side: `{"type":"error","message":M}`, then the end of
     /// the stream (WebSocket close 1011).
     Error(String),
+    #[cfg(feature = "test-util")]
     /// Bytes sent as they are: one WebSocket text frame with this payload (not checked
     /// for UTF-8), or these bytes appended to the HTTP body (no framing added).
     Raw(Bytes),
+    #[cfg(feature = "test-util")]
     /// A piece of one WebSocket message: a text frame when `first`, else a continuation
     /// frame; `last` sets FIN. Over HTTP the bytes are appended to the body as they are.
     Fragment {
@@ -153,12 +156,13 @@ pub enum TailEvent {
         /// True for the message's last frame.
         last: bool,
     },
+    #[cfg(feature = "test-util")]
     /// Drop the connection now: no close frame, no last chunk (a mid-stream failure).
     Abort,
 }
 
 /// A log tail: events in order. A stream that ends without [`TailEvent::Complete`] or
-/// [`TailEvent::Error`] is treated like [`TailEvent::Abort`]: the connection is dropped,
+/// [`TailEvent::Error`] is an aborted tail: the connection is dropped,
 /// because a quiet end must never look like a finished log.
 pub type TailStream = Pin<Box<dyn Stream<Item = TailEvent> + Send>>;
 

@@ -1,16 +1,14 @@
 //! Response bodies: whole ones, the HTTP log stream, and a body cut short on purpose.
 
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use http::{header, HeaderValue, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
-use hyper::body::{Body, Frame, SizeHint};
+use hyper::body::Frame;
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -83,6 +81,7 @@ pub fn event_json(event: &TailEvent) -> Option<Vec<u8>> {
         TailEvent::Log(m) => ("log", Some(m.as_str())),
         TailEvent::Complete => ("complete", None),
         TailEvent::Error(m) => ("error", Some(m.as_str())),
+        #[cfg(feature = "test-util")]
         _ => return None,
     };
     serde_json::to_vec(&WireEvent { kind, message }).ok()
@@ -203,9 +202,12 @@ pub(crate) fn sse_body(
                     None => Err(aborted("an event could not be encoded")),
                 }
             }
+            #[cfg(feature = "test-util")]
             Some(TailEvent::Raw(b)) => Ok(Frame::data(b)),
+            #[cfg(feature = "test-util")]
             Some(TailEvent::Fragment { payload, .. }) => Ok(Frame::data(payload)),
-            Some(TailEvent::Abort) | None => {
+            // the end without a final event (or, with `test-util`, an abort)
+            _ => {
                 st.done = true;
                 st.record.ended(TailEnd::Aborted);
                 // hyper flushes what it buffered while the body is pending; fail after
@@ -218,74 +220,86 @@ pub(crate) fn sse_body(
     StreamBody::new(stream).boxed_unsync()
 }
 
-/// A body that sends only its first `remaining` bytes, then fails, so that hyper
-/// drops the connection mid-body (the headers still promise the whole body).
-pub(crate) struct Truncated {
-    inner: ResBody,
-    remaining: u64,
-    cut: bool,
-    /// Whether hyper had a chance to flush the part sent before failing.
-    flushed: bool,
-}
+/// A body cut short on purpose (a testkit fault), with the `test-util` feature.
+#[cfg(feature = "test-util")]
+pub(crate) mod cut {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
 
-impl Truncated {
-    /// Cuts `inner` after `after_bytes` bytes.
-    pub(crate) fn new(inner: ResBody, after_bytes: u64) -> Self {
-        Truncated {
-            inner,
-            remaining: after_bytes,
-            cut: false,
-            flushed: false,
+    use bytes::Bytes;
+    use hyper::body::{Body, Frame, SizeHint};
+
+    use super::{aborted, BoxError, ResBody};
+
+    /// A body that sends only its first `remaining` bytes, then fails, so that hyper
+    /// drops the connection mid-body (the headers still promise the whole body).
+    pub(crate) struct Truncated {
+        inner: ResBody,
+        remaining: u64,
+        cut: bool,
+        /// Whether hyper had a chance to flush the part sent before failing.
+        flushed: bool,
+    }
+
+    impl Truncated {
+        /// Cuts `inner` after `after_bytes` bytes.
+        pub(crate) fn new(inner: ResBody, after_bytes: u64) -> Self {
+            Truncated {
+                inner,
+                remaining: after_bytes,
+                cut: false,
+                flushed: false,
+            }
         }
     }
-}
 
-impl Body for Truncated {
-    type Data = Bytes;
-    type Error = BoxError;
+    impl Body for Truncated {
+        type Data = Bytes;
+        type Error = BoxError;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if self.cut {
-            if !self.flushed {
-                // hyper flushes its buffer while the body is pending: let it, then fail
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            if self.cut {
+                if !self.flushed {
+                    // hyper flushes its buffer while the body is pending: let it, then fail
+                    self.flushed = true;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                return Poll::Ready(Some(Err(aborted("the body was cut by a fault"))));
+            }
+            let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => frame,
+                other => return other,
+            };
+            let data = match frame.into_data() {
+                Ok(data) => data,
+                Err(frame) => return Poll::Ready(Some(Ok(frame))),
+            };
+            let len = data.len() as u64;
+            if len <= self.remaining {
+                self.remaining -= len;
+                return Poll::Ready(Some(Ok(Frame::data(data))));
+            }
+            let keep = self.remaining as usize;
+            self.remaining = 0;
+            self.cut = true;
+            if keep == 0 {
                 self.flushed = true;
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            return Poll::Ready(Some(Err(aborted("the body was cut by a fault"))));
+            Poll::Ready(Some(Ok(Frame::data(data.slice(..keep)))))
         }
-        let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => frame,
-            other => return other,
-        };
-        let data = match frame.into_data() {
-            Ok(data) => data,
-            Err(frame) => return Poll::Ready(Some(Ok(frame))),
-        };
-        let len = data.len() as u64;
-        if len <= self.remaining {
-            self.remaining -= len;
-            return Poll::Ready(Some(Ok(Frame::data(data))));
-        }
-        let keep = self.remaining as usize;
-        self.remaining = 0;
-        self.cut = true;
-        if keep == 0 {
-            self.flushed = true;
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        Poll::Ready(Some(Ok(Frame::data(data.slice(..keep)))))
-    }
 
-    fn is_end_stream(&self) -> bool {
-        !self.cut && self.inner.is_end_stream()
-    }
+        fn is_end_stream(&self) -> bool {
+            !self.cut && self.inner.is_end_stream()
+        }
 
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        fn size_hint(&self) -> SizeHint {
+            self.inner.size_hint()
+        }
     }
 }

@@ -1,10 +1,15 @@
-//! A hook into request handling: sees every request first, and may change how it is
-//! answered. The testkit's journal and faults are one; a gateway may log with one.
+//! A hook into request handling: sees every request first (a gateway logs with one;
+//! the testkit journals with one). Changing how a request is answered (a canned
+//! answer, a stall, a delay, a cut body: the testkit's faults) exists only with the
+//! `test-util` feature, so that production builds carry no way to break the protocol.
 
+#[cfg(feature = "test-util")]
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use http::{HeaderMap, Method, Uri};
+#[cfg(feature = "test-util")]
+use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::route::Route;
 
@@ -30,6 +35,7 @@ pub struct RequestHead<'a> {
 }
 
 /// A fixed answer a hook can give instead of the normal one.
+#[cfg(feature = "test-util")]
 #[derive(Debug, Clone, PartialEq)]
 pub struct CannedResponse {
     /// The status.
@@ -41,6 +47,7 @@ pub struct CannedResponse {
 }
 
 /// What to do with a request, decided by [`RequestHook::on_request`].
+#[cfg(feature = "test-util")]
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum InterceptAction {
     /// Answer normally.
@@ -59,9 +66,11 @@ pub enum InterceptAction {
     },
 }
 
-/// A hook's decision on a request.
+/// A hook's decision on a request: without the `test-util` feature, always to answer
+/// normally.
 ///
 /// ```
+/// # #[cfg(feature = "test-util")] {
 /// use agent_server::{Intercept, InterceptAction};
 /// use std::time::Duration;
 ///
@@ -69,12 +78,15 @@ pub enum InterceptAction {
 /// assert_eq!(i.action, InterceptAction::Continue);
 /// let slow = Intercept { delay: Some(Duration::from_millis(50)), action: InterceptAction::Continue };
 /// assert!(slow.delay.is_some());
+/// # }
 /// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Intercept {
     /// Wait this long after reading the request, before answering.
+    #[cfg(feature = "test-util")]
     pub delay: Option<Duration>,
     /// Then do this.
+    #[cfg(feature = "test-util")]
     pub action: InterceptAction,
 }
 

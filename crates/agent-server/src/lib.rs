@@ -18,8 +18,13 @@
 //! whole.
 //!
 //! The testkit's in-memory server and `agent-gateway` both run on [`serve`]; a
-//! [`RequestHook`] sees every request first (the testkit journals and injects faults
-//! with one).
+//! [`RequestHook`] sees every request first (the gateway logs with one).
+//!
+//! The `test-util` feature adds what exists only so that a test server can break the
+//! protocol on purpose: [`TailEvent`]'s raw, fragment and abort events, and hooks
+//! that change answers (`InterceptAction`: canned answers, stalls, cut bodies). Only
+//! agent-testkit enables it; production builds (agent-gateway, agentctl's embedded
+//! agent) do not carry it.
 //!
 //! It is built to face a hostile network ([`Limits`], safe by default): the token is
 //! checked from the head before any body byte is read (so `100 Continue` only follows
@@ -55,7 +60,9 @@ pub use backend::{
     TailEvent, TailProtocol, TailStream,
 };
 pub use body::event_json;
-pub use hook::{CannedResponse, Intercept, InterceptAction, RequestHead, RequestHook};
+pub use hook::{Intercept, RequestHead, RequestHook};
+#[cfg(feature = "test-util")]
+pub use hook::{CannedResponse, InterceptAction};
 pub use limits::{Limits, MIN_HEAD_BYTES};
 pub use metrics::MetricsAccess;
 pub use route::{parse_route, Route, RouteError, RouteKind};

@@ -22,9 +22,13 @@ use tokio::sync::watch;
 
 use crate::access::{AccessLog, Logged};
 use crate::backend::{AgentBackend, BackendError, RequestContext, TailProtocol};
-use crate::body::{empty, error_response, json_response, sse_body, ResBody, Truncated};
+#[cfg(feature = "test-util")]
+use crate::body::cut::Truncated;
+use crate::body::{empty, error_response, json_response, sse_body, ResBody};
 use crate::conn::{Admitted, ConnGuard, ConnTable};
-use crate::hook::{Intercept, InterceptAction, RequestHead, RequestHook};
+#[cfg(feature = "test-util")]
+use crate::hook::InterceptAction;
+use crate::hook::{Intercept, RequestHead, RequestHook};
 use crate::limits::{Limits, MIN_HEAD_BYTES};
 use crate::logbody::log_body;
 use crate::metrics::{Cause, Metrics, MetricsAccess};
@@ -668,9 +672,13 @@ async fn handle(
         }
     }
 
+    #[cfg(not(feature = "test-util"))]
+    let Intercept {} = intercept;
+    #[cfg(feature = "test-util")]
     if let Some(delay) = intercept.delay {
         tokio::time::sleep(delay).await;
     }
+    #[cfg(feature = "test-util")]
     let truncate = match intercept.action {
         InterceptAction::Continue => None,
         InterceptAction::TruncateBody { after_bytes } => Some(after_bytes),
@@ -738,10 +746,11 @@ async fn handle(
             }
         }
     };
-    match truncate {
-        Some(n) => response.map(|b| Truncated::new(b, n).boxed_unsync()),
-        None => response,
+    #[cfg(feature = "test-util")]
+    if let Some(n) = truncate {
+        return response.map(|b| Truncated::new(b, n).boxed_unsync());
     }
+    response
 }
 
 async fn tail_websocket(

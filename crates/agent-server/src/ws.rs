@@ -113,6 +113,12 @@ pub(crate) async fn serve_tail(
                     }
                 }
             };
+            // an abort ends the tail as the end of its events does
+            #[cfg(feature = "test-util")]
+            let next = match next {
+                Next::Event(Some(TailEvent::Abort)) => Next::Event(None),
+                other => other,
+            };
             let (frame, end) = match next {
                 Next::Ctrl(None) => return WriterEnd::Dropped,
                 Next::Ctrl(Some((op, payload))) => {
@@ -126,15 +132,17 @@ pub(crate) async fn serve_tail(
                         Some(WriterEnd::Closed),
                     )
                 }
-                Next::Event(None) | Next::Event(Some(TailEvent::Abort)) => {
+                Next::Event(None) => {
                     record.ended(TailEnd::Aborted);
                     // what was sent before the drop reaches the client first
                     let _ = wr.flush().await;
                     return WriterEnd::Dropped;
                 }
+                #[cfg(feature = "test-util")]
                 Next::Event(Some(TailEvent::Raw(bytes))) => {
                     (Frame::text(Payload::Owned(bytes.to_vec())), None)
                 }
+                #[cfg(feature = "test-util")]
                 Next::Event(Some(TailEvent::Fragment {
                     payload,
                     first,
@@ -163,6 +171,7 @@ pub(crate) async fn serve_tail(
                         TailEvent::Log(_) => record.lines_sent(1),
                         TailEvent::Complete => record.ended(TailEnd::Complete),
                         TailEvent::Error(_) => record.ended(TailEnd::Error),
+                        #[cfg(feature = "test-util")]
                         _ => {}
                     }
                     match ev {
