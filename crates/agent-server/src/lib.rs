@@ -60,9 +60,9 @@ pub use backend::{
     TailEvent, TailProtocol, TailStream,
 };
 pub use body::event_json;
-pub use hook::{Intercept, RequestHead, RequestHook};
 #[cfg(feature = "test-util")]
 pub use hook::{CannedResponse, InterceptAction};
+pub use hook::{Intercept, RequestHead, RequestHook};
 pub use limits::{Limits, MIN_HEAD_BYTES};
 pub use metrics::MetricsAccess;
 pub use route::{parse_route, Route, RouteError, RouteKind};

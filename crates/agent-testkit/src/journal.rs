@@ -13,9 +13,10 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 
-use crate::fault::{Armed, Fault, FaultTarget};
+use crate::fault::{Fault, FaultTarget};
 use crate::serve::{Intercept, RequestHead, RequestHook, RouteKind};
 use crate::util::lock;
+use agent_sample::Armed;
 
 /// One request as the server received it.
 ///

@@ -1,6 +1,11 @@
 //! A real agent API server for tests: HTTP + WebSocket on loopback, answering from an
 //! in-memory Ray-like cluster, with faults on demand and a journal of every request.
 //!
+//! The cluster and its server are `agent-sample`'s (what agentctl's embedded agent and
+//! the Python package run, without faults); this crate adds the test code on top: the
+//! HTTP faults and the journal (a request hook), the tail faults (agent-sample's
+//! `faults` feature), the recording proxy, and the attacks of [`attack`].
+//!
 //! Two layers:
 //! - [`serve`]: the protocol-serving layer (routing with validated ids, token check,
 //!   JSON answers, the WebSocket and HTTP log tails, graceful shutdown) in front of any
@@ -50,26 +55,28 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod attack;
-mod error;
 mod fault;
-mod job;
 mod journal;
-mod memory;
 mod proxy;
-pub mod sample;
 mod testserver;
 mod util;
+
+/// The sample cluster (agent-sample's): its jobs, nodes, tasks, Serve application and
+/// plugin release, by id.
+pub use agent_sample::sample;
 
 /// The protocol-serving layer: the `agent-server` crate, re-exported so that
 /// `agent_testkit::serve::...` paths keep working.
 pub use agent_server as serve;
 
-pub use error::TestkitError;
-pub use fault::{Fault, FaultTarget, TailFault, TailFaultKind};
-pub use job::{JobSpec, LineSource, Outcome};
+/// An error of the testkit itself (agent-sample's: starting or changing the server).
+pub type TestkitError = agent_sample::SampleError;
+pub use agent_sample::{
+    generated_line, JobSpec, LineSource, Outcome, RunHook, RunRequest, SampleHandle, TailFault,
+    TailFaultKind,
+};
+pub use fault::{Fault, FaultTarget};
 pub use journal::{JournalEntry, JournalLimits};
-pub use memory::cluster::{RunHook, RunRequest};
-pub use memory::log::generated_line;
 pub use proxy::{ProxiedRequest, RecordingProxy};
 pub use serve::{Limits, MetricsAccess, RouteKind, TailProtocol, TlsFiles};
 pub use testserver::{

@@ -1,27 +1,24 @@
-//! [`AgentTestServer`]: the serving layer on the in-memory cluster, with a journal,
-//! faults, and a handle to change the cluster while the server runs.
+//! [`AgentTestServer`]: agent-sample's server on the in-memory cluster, with a journal
+//! of every request and faults on demand.
 
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
-use agent_proto::{JobStatus, Secret};
-use serde_json::{json, Value};
-use tokio::net::TcpListener;
+use agent_sample::{
+    BlockingSampleServer, SampleHandle, SampleServer, SampleServerBuilder, TailFault,
+};
+use serde_json::Value;
 
-use crate::error::TestkitError;
-use crate::fault::{Fault, FaultTarget, TailFault};
-use crate::job::{JobSpec, Outcome};
+use crate::fault::{Fault, FaultTarget};
 use crate::journal::{JournalEntry, JournalLimits, TestHook};
-use crate::memory::backend::MemoryBackend;
-use crate::memory::cluster::{Cluster, RunRequest};
-use crate::serve::{serve, Limits, MetricsAccess, RouteKind, ServeOptions, ServerHandle, TlsFiles};
-use crate::util::lock;
+use crate::serve::{Limits, MetricsAccess, RouteKind, TlsFiles};
+use crate::JobSpec;
+use crate::{RunRequest, TestkitError};
 
 /// The token of a server whose builder sets none.
-pub const DEFAULT_TOKEN: &str = "testkit-token";
+pub use agent_sample::DEFAULT_TOKEN;
 
 /// Builds an [`AgentTestServer`]: its token, prefix, cluster content and faults.
 ///
@@ -39,93 +36,69 @@ pub const DEFAULT_TOKEN: &str = "testkit-token";
 /// # let _ = builder;
 /// ```
 #[must_use = "a builder does nothing until built"]
+#[derive(Debug, Default)]
 pub struct AgentTestServerBuilder {
-    token: String,
-    prefix: String,
-    listen: SocketAddr,
-    grace: Duration,
-    heartbeat: Duration,
-    limits: Limits,
-    metrics: MetricsAccess,
+    /// The server without its test code: the cluster and how it is served.
+    sample: SampleServerBuilder,
     journal_limits: JournalLimits,
     journal_refused: bool,
-    tls: Option<TlsFiles>,
-    jobs: Vec<JobSpec>,
-    nodes: Vec<Value>,
-    tasks: Vec<Value>,
-    serve_apps: Vec<Value>,
-    releases: Vec<Value>,
-    gpu_status: Option<Value>,
-    health: Option<Value>,
     faults: Vec<(FaultTarget, Fault)>,
-    tail_faults: Vec<TailFault>,
-    on_run: Option<crate::RunHook>,
 }
 
-impl Default for AgentTestServerBuilder {
-    fn default() -> Self {
-        AgentTestServerBuilder {
-            token: DEFAULT_TOKEN.to_owned(),
-            prefix: "/".to_owned(),
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            grace: Duration::from_millis(500),
-            heartbeat: ServeOptions::default().heartbeat,
-            limits: Limits::default(),
-            metrics: MetricsAccess::default(),
-            journal_limits: JournalLimits::default(),
-            journal_refused: false,
-            tls: None,
-            jobs: Vec::new(),
-            nodes: Vec::new(),
-            tasks: Vec::new(),
-            serve_apps: Vec::new(),
-            releases: Vec::new(),
-            gpu_status: None,
-            health: None,
-            faults: Vec::new(),
-            tail_faults: Vec::new(),
-            on_run: None,
-        }
-    }
-}
-
-impl std::fmt::Debug for AgentTestServerBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AgentTestServerBuilder")
-            .field("prefix", &self.prefix)
-            .field("listen", &self.listen)
-            .field("jobs", &self.jobs.len())
-            .finish_non_exhaustive()
-    }
+/// Builder methods that only pass a setting on to agent-sample's builder.
+macro_rules! pass_on {
+    ($($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, $($arg: $ty),*) -> Self {
+                self.sample = self.sample.$name($($arg),*);
+                self
+            }
+        )*
+    };
 }
 
 impl AgentTestServerBuilder {
-    /// The agent token requests must carry as `Authorization: <token>`
-    /// (default [`DEFAULT_TOKEN`]). An empty or whitespace token makes
-    /// [`AgentTestServerBuilder::build`] fail with [`TestkitError::InvalidToken`].
-    pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.token = token.into();
-        self
-    }
-
-    /// The server's bounds: body sizes, time-outs, the connection cap, the WebSocket
-    /// frame cap (default [`Limits::default`], as a production server has them).
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Who may read `/metrics` (default [`MetricsAccess::Public`]).
-    pub fn metrics(mut self, access: MetricsAccess) -> Self {
-        self.metrics = access;
-        self
-    }
-
-    /// Serves `https://` and `wss://` with these PEM files (optionally requiring
-    /// client certificates; reloaded when they change): see [`TlsFiles`].
-    pub fn tls(mut self, files: TlsFiles) -> Self {
-        self.tls = Some(files);
-        self
+    pass_on! {
+        /// The agent token requests must carry as `Authorization: <token>`
+        /// (default [`DEFAULT_TOKEN`]). An empty or whitespace token makes
+        /// [`AgentTestServerBuilder::build`] fail with [`TestkitError::InvalidToken`].
+        token(token: impl Into<String>);
+        /// The server's bounds: body sizes, time-outs, the connection cap, the WebSocket
+        /// frame cap (default [`Limits::default`], as a production server has them).
+        limits(limits: Limits);
+        /// Who may read `/metrics` (default [`MetricsAccess::Public`]).
+        metrics(access: MetricsAccess);
+        /// Serves `https://` and `wss://` with these PEM files (optionally requiring
+        /// client certificates; reloaded when they change): see [`TlsFiles`].
+        tls(files: TlsFiles);
+        /// Serves the API under a path prefix, e.g. `/agent/` (default `/`).
+        prefix(prefix: impl Into<String>);
+        /// Listens on `addr` (default `127.0.0.1:0`, a free port).
+        listen(addr: SocketAddr);
+        /// How long [`AgentTestServer::shutdown`] lets open requests finish (default 500 ms).
+        grace(grace: Duration);
+        /// How long an HTTP tail may stay quiet before the server sends a blank line
+        /// (default 1 s; see [`crate::serve::ServeOptions::heartbeat`]).
+        heartbeat(heartbeat: Duration);
+        /// Adds a job.
+        job(job: JobSpec);
+        /// Adds a node (an object with at least `node_id`, as Ray's State API gives it).
+        node(node: Value);
+        /// Adds a task (an object with at least `task_id`).
+        task(task: Value);
+        /// Adds a Serve application (an object with at least `name`).
+        serve_application(app: Value);
+        /// Adds a plugin release `plugin@version` (its id is the next free number).
+        plugin_release(plugin: &str, version: &str);
+        /// Adds a plugin release as a JSON object (`id`, `plugin`, `code`, `version`, ...).
+        plugin_release_json(release: Value);
+        /// Answers `gpu_status/` with this (default: computed from the nodes' `GPU` resources).
+        gpu_status(status: Value);
+        /// Answers `health/` with this (default `{"status":"ok","ray_version":"2.60.0",...}`).
+        health(health: Value);
+        /// Arms a tail fault for the tails of every job (see [`JobSpec::tail_fault`] for one job).
+        tail_fault(fault: TailFault);
     }
 
     /// How much of the request journal is kept (default [`JournalLimits::default`]).
@@ -153,87 +126,9 @@ impl AgentTestServerBuilder {
         self
     }
 
-    /// Serves the API under a path prefix, e.g. `/agent/` (default `/`).
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// Listens on `addr` (default `127.0.0.1:0`, a free port).
-    pub fn listen(mut self, addr: SocketAddr) -> Self {
-        self.listen = addr;
-        self
-    }
-
-    /// How long [`AgentTestServer::shutdown`] lets open requests finish (default 500 ms).
-    pub fn grace(mut self, grace: Duration) -> Self {
-        self.grace = grace;
-        self
-    }
-
-    /// How long an HTTP tail may stay quiet before the server sends a blank line
-    /// (default 1 s; see [`ServeOptions::heartbeat`]).
-    pub fn heartbeat(mut self, heartbeat: Duration) -> Self {
-        self.heartbeat = heartbeat;
-        self
-    }
-
-    /// Adds a job.
-    pub fn job(mut self, job: JobSpec) -> Self {
-        self.jobs.push(job);
-        self
-    }
-
-    /// Adds a node (an object with at least `node_id`, as Ray's State API gives it).
-    pub fn node(mut self, node: Value) -> Self {
-        self.nodes.push(node);
-        self
-    }
-
-    /// Adds a task (an object with at least `task_id`).
-    pub fn task(mut self, task: Value) -> Self {
-        self.tasks.push(task);
-        self
-    }
-
-    /// Adds a Serve application (an object with at least `name`).
-    pub fn serve_application(mut self, app: Value) -> Self {
-        self.serve_apps.push(app);
-        self
-    }
-
-    /// Adds a plugin release `plugin@version` (its id is the next free number).
-    pub fn plugin_release(self, plugin: &str, version: &str) -> Self {
-        self.plugin_release_json(release_json(plugin, version))
-    }
-
-    /// Adds a plugin release as a JSON object (`id`, `plugin`, `code`, `version`, ...).
-    pub fn plugin_release_json(mut self, release: Value) -> Self {
-        self.releases.push(release);
-        self
-    }
-
-    /// Answers `gpu_status/` with this (default: computed from the nodes' `GPU` resources).
-    pub fn gpu_status(mut self, status: Value) -> Self {
-        self.gpu_status = Some(status);
-        self
-    }
-
-    /// Answers `health/` with this (default `{"status":"ok","ray_version":"2.60.0",...}`).
-    pub fn health(mut self, health: Value) -> Self {
-        self.health = Some(health);
-        self
-    }
-
     /// Arms an HTTP fault for the requests `target` names (a [`RouteKind`] converts).
     pub fn fault(mut self, target: impl Into<FaultTarget>, fault: Fault) -> Self {
         self.faults.push((target.into(), fault));
-        self
-    }
-
-    /// Arms a tail fault for the tails of every job (see [`JobSpec::tail_fault`] for one job).
-    pub fn tail_fault(mut self, fault: TailFault) -> Self {
-        self.tail_faults.push(fault);
         self
     }
 
@@ -243,64 +138,29 @@ impl AgentTestServerBuilder {
     where
         F: Fn(&RunRequest) -> JobSpec + Send + Sync + 'static,
     {
-        self.on_run = Some(Arc::new(make_job));
+        self.sample = self.sample.on_run(make_job);
         self
     }
 
-    /// Starts the server on the current tokio runtime.
-    pub async fn build(self) -> Result<AgentTestServer, TestkitError> {
-        let token = Secret::new(self.token.clone());
-        agent_server::check_token(&token).map_err(|e| TestkitError::InvalidToken(e.to_string()))?;
-        let listener =
-            TcpListener::bind(self.listen)
-                .await
-                .map_err(|source| TestkitError::Bind {
-                    addr: self.listen,
-                    source,
-                })?;
-        let cluster = Arc::new(Cluster::new(tokio::runtime::Handle::current()));
-        *lock(&cluster.nodes) = self.nodes;
-        *lock(&cluster.tasks) = self.tasks;
-        *lock(&cluster.serve_apps) = self.serve_apps;
-        *lock(&cluster.gpu_status) = self.gpu_status;
-        if let Some(h) = self.health {
-            *lock(&cluster.health) = h;
-        }
-        *lock(&cluster.on_run) = self.on_run;
-        for r in self.releases {
-            cluster.add_release(r);
-        }
-        for f in self.tail_faults {
-            cluster.add_global_tail_fault(f);
-        }
-        for job in self.jobs {
-            cluster.add_job(job)?;
-        }
+    /// The sample builder with the journal and the HTTP faults hooked in.
+    fn hooked(self) -> (SampleServerBuilder, Arc<TestHook>) {
         let hook = Arc::new(TestHook::new(self.journal_limits, self.journal_refused));
         for (target, fault) in self.faults {
             hook.add_fault(target, fault);
         }
-        let mut options = ServeOptions::new()
-            .token(token)
-            .prefix(self.prefix)
-            .limits(self.limits)
-            .metrics(self.metrics)
-            .grace(self.grace)
-            .heartbeat(self.heartbeat)
-            .hook(hook.clone());
-        if let Some(tls) = self.tls {
-            options = options.tls(tls);
-        }
-        let backend = Arc::new(MemoryBackend {
-            cluster: Arc::clone(&cluster),
-        });
-        let server = serve(listener, backend, options)
-            .await
-            .map_err(TestkitError::Serve)?;
+        (self.sample.hook(hook.clone()), hook)
+    }
+
+    /// Starts the server on the current tokio runtime.
+    pub async fn build(self) -> Result<AgentTestServer, TestkitError> {
+        let (sample, hook) = self.hooked();
+        let server = sample.build().await?;
         Ok(AgentTestServer {
-            server: Some(server),
-            handle: TestHandle { cluster, hook },
-            token: self.token,
+            handle: TestHandle {
+                sample: server.handle(),
+                hook,
+            },
+            server,
         })
     }
 
@@ -309,16 +169,6 @@ impl AgentTestServerBuilder {
     pub fn start_blocking(self) -> Result<BlockingTestServer, TestkitError> {
         AgentTestServer::start_blocking(self)
     }
-}
-
-fn release_json(plugin: &str, version: &str) -> Value {
-    json!({
-        "plugin": plugin,
-        "code": plugin,
-        "version": version,
-        "name": plugin,
-        "created": "2026-11-23T23:47:11Z",
-    })
 }
 
 /// A running test server: a real HTTP + WebSocket agent on loopback answering from an
@@ -343,9 +193,8 @@ fn release_json(plugin: &str, version: &str) -> Value {
 /// # }).unwrap();
 /// ```
 pub struct AgentTestServer {
-    server: Option<ServerHandle>,
+    server: SampleServer,
     handle: TestHandle,
-    token: String,
 }
 
 impl std::fmt::Debug for AgentTestServer {
@@ -366,7 +215,10 @@ impl AgentTestServer {
     /// printing slowly, two nodes (one with a GPU), four tasks, the Serve app `hello`
     /// and the plugin release `demo@1.0.0`. See [`crate::sample`].
     pub fn sample() -> AgentTestServerBuilder {
-        crate::sample::sample(Self::builder())
+        AgentTestServerBuilder {
+            sample: SampleServer::sample(),
+            ..AgentTestServerBuilder::default()
+        }
     }
 
     /// Starts `builder`'s server on a new thread with its own runtime, for tests that
@@ -374,88 +226,37 @@ impl AgentTestServer {
     pub fn start_blocking(
         builder: AgentTestServerBuilder,
     ) -> Result<BlockingTestServer, TestkitError> {
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = thread::Builder::new()
-            .name("agent-testkit".to_owned())
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(TestkitError::Thread(e.to_string())));
-                        return;
-                    }
-                };
-                rt.block_on(async move {
-                    match builder.build().await {
-                        Ok(server) => {
-                            let info = (
-                                server.url(),
-                                server.ws_url(),
-                                server.local_addr(),
-                                server.token.clone(),
-                                server.handle.clone(),
-                            );
-                            if ready_tx.send(Ok(info)).is_ok() {
-                                let _ = stop_rx.await;
-                            }
-                            // abort at once: the runtime goes with the thread
-                            drop(server);
-                        }
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                        }
-                    }
-                });
-            })
-            .map_err(|e| TestkitError::Thread(e.to_string()))?;
-        let ready = ready_rx
-            .recv()
-            .map_err(|_| TestkitError::Thread("the server thread ended early".to_owned()));
-        match ready {
-            Ok(Ok((url, ws_url, addr, token, handle))) => Ok(BlockingTestServer {
-                url,
-                ws_url,
-                addr,
-                token,
-                handle,
-                stop: Some(stop_tx),
-                thread: Some(thread),
-            }),
-            Ok(Err(e)) | Err(e) => {
-                let _ = thread.join();
-                Err(e)
-            }
-        }
+        let (sample, hook) = builder.hooked();
+        let server = sample.start_blocking()?;
+        Ok(BlockingTestServer {
+            handle: TestHandle {
+                sample: server.handle(),
+                hook,
+            },
+            server,
+        })
     }
 
     /// The base URL: `http://127.0.0.1:PORT/` (`https://` with TLS) plus the prefix
     /// (ends with `/`).
     pub fn url(&self) -> String {
-        self.server.as_ref().map(|s| s.url()).unwrap_or_default()
+        self.server.url()
     }
 
     /// The WebSocket base URL: `ws://127.0.0.1:PORT/` (`wss://` with TLS) plus the
     /// prefix.
     pub fn ws_url(&self) -> String {
-        self.server.as_ref().map(|s| s.ws_url()).unwrap_or_default()
+        self.server.ws_url()
     }
 
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.server
-            .as_ref()
-            .map(|s| s.local_addr())
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.server.local_addr()
     }
 
     /// The agent token.
     pub fn token(&self) -> &str {
-        &self.token
+        self.server.token()
     }
 
     /// A handle to change the cluster, arm faults and read the journal; it can be
@@ -466,11 +267,8 @@ impl AgentTestServer {
 
     /// Stops accepting, lets open requests finish for the grace period, then stops
     /// everything. When this returns, the port is closed.
-    pub async fn shutdown(mut self) {
-        if let Some(server) = self.server.take() {
-            server.shutdown().await;
-        }
-        self.handle.cluster.abort_drivers();
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 
@@ -479,12 +277,6 @@ impl Deref for AgentTestServer {
 
     fn deref(&self) -> &TestHandle {
         &self.handle
-    }
-}
-
-impl Drop for AgentTestServer {
-    fn drop(&mut self) {
-        self.handle.cluster.abort_drivers();
     }
 }
 
@@ -502,19 +294,14 @@ impl Drop for AgentTestServer {
 /// # Ok::<(), agent_testkit::TestkitError>(())
 /// ```
 pub struct BlockingTestServer {
-    url: String,
-    ws_url: String,
-    addr: SocketAddr,
-    token: String,
+    server: BlockingSampleServer,
     handle: TestHandle,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for BlockingTestServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BlockingTestServer")
-            .field("url", &self.url)
+            .field("url", &self.url())
             .finish_non_exhaustive()
     }
 }
@@ -522,22 +309,22 @@ impl std::fmt::Debug for BlockingTestServer {
 impl BlockingTestServer {
     /// The base URL: `http://127.0.0.1:PORT/` plus the prefix.
     pub fn url(&self) -> String {
-        self.url.clone()
+        self.server.url()
     }
 
     /// The WebSocket base URL: `ws://127.0.0.1:PORT/` plus the prefix.
     pub fn ws_url(&self) -> String {
-        self.ws_url.clone()
+        self.server.ws_url()
     }
 
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 
     /// The agent token.
     pub fn token(&self) -> &str {
-        &self.token
+        self.server.token()
     }
 
     /// A handle to change the cluster, arm faults and read the journal.
@@ -554,24 +341,14 @@ impl Deref for BlockingTestServer {
     }
 }
 
-impl Drop for BlockingTestServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Changes a running test server: jobs and their logs, cluster content, faults; and
+/// Changes a running test server: jobs and their logs, cluster content and tail
+/// faults (agent-sample's [`SampleHandle`], to which it dereferences), HTTP faults; and
 /// reads its request journal. Cheap to clone; usable from any thread.
 ///
 /// Methods naming a job return `false` (or `None`) when there is no such job.
 #[derive(Clone)]
 pub struct TestHandle {
-    cluster: Arc<Cluster>,
+    sample: SampleHandle,
     hook: Arc<TestHook>,
 }
 
@@ -610,144 +387,12 @@ impl TestHandle {
     pub fn clear_faults(&self) {
         self.hook.clear_faults();
     }
+}
 
-    /// Arms a tail fault for every job's tails.
-    pub fn set_tail_fault_all(&self, fault: TailFault) {
-        self.cluster.add_global_tail_fault(fault);
-    }
+impl Deref for TestHandle {
+    type Target = SampleHandle;
 
-    /// Arms a tail fault for the tails of `job` opened from now on.
-    pub fn set_tail_fault(&self, job: &str, fault: TailFault) -> bool {
-        self.with_job(job, |j| {
-            let times = fault.times;
-            j.with(|s| s.tail_faults.push(crate::fault::Armed::new(fault, times)));
-        })
-    }
-
-    /// Disarms the tail faults of `job` and those of every job.
-    pub fn clear_tail_faults(&self, job: &str) -> bool {
-        self.cluster.clear_global_tail_faults();
-        self.with_job(job, |j| j.with(|s| s.tail_faults.clear()))
-    }
-
-    /// Adds a job while the server runs.
-    pub fn add_job(&self, job: JobSpec) -> Result<(), TestkitError> {
-        self.cluster.add_job(job)
-    }
-
-    fn with_job(&self, job: &str, f: impl FnOnce(&crate::memory::job::JobEntry)) -> bool {
-        match self.cluster.job(job) {
-            Some(j) => {
-                f(&j);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Appends lines to a job's log (open tails see them at once).
-    pub fn append_lines<I, S>(&self, job: &str, lines: I) -> bool
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        let lines: Vec<S> = lines.into_iter().collect();
-        self.with_job(job, |j| j.append(&lines))
-    }
-
-    /// Moves a pending job to `RUNNING`.
-    pub fn start_job(&self, job: &str) -> bool {
-        self.cluster.job(job).is_some_and(|j| j.set_running())
-    }
-
-    /// Ends a job `SUCCEEDED`; false when it had ended already (or does not exist).
-    pub fn finish_job(&self, job: &str) -> bool {
-        self.cluster
-            .job(job)
-            .is_some_and(|j| j.finish(&Outcome::Succeed))
-    }
-
-    /// Ends a job `FAILED` with `message`; false when it had ended already.
-    pub fn fail_job(&self, job: &str, message: &str) -> bool {
-        self.cluster
-            .job(job)
-            .is_some_and(|j| j.finish(&Outcome::Fail(Some(message.to_owned()))))
-    }
-
-    /// Stops a job (`STOPPED`), as POST `jobs/{id}/stop/` does.
-    pub fn stop_job(&self, job: &str) -> bool {
-        self.cluster.job(job).is_some_and(|j| j.stop())
-    }
-
-    /// A job's status.
-    pub fn job_status(&self, job: &str) -> Option<JobStatus> {
-        self.cluster.job(job).map(|j| j.status())
-    }
-
-    /// A job's Ray job info, as `jobs/{id}/` answers it.
-    pub fn job_info(&self, job: &str) -> Option<Value> {
-        self.cluster.job(job).map(|j| j.info())
-    }
-
-    /// How many lines a job's log has.
-    pub fn job_log_len(&self, job: &str) -> Option<u64> {
-        self.cluster.job(job).map(|j| j.log_len())
-    }
-
-    /// A job's whole log, as `jobs/{id}/logs/` answers it.
-    pub fn job_log(&self, job: &str) -> Option<String> {
-        self.cluster.job(job).map(|j| j.log_text())
-    }
-
-    /// The ids of all jobs, in the order they were added.
-    pub fn job_ids(&self) -> Vec<String> {
-        self.cluster
-            .jobs()
-            .iter()
-            .map(|j| j.id.as_str().to_owned())
-            .collect()
-    }
-
-    /// Adds a node.
-    pub fn add_node(&self, node: Value) {
-        lock(&self.cluster.nodes).push(node);
-    }
-
-    /// Adds a task.
-    pub fn add_task(&self, task: Value) {
-        lock(&self.cluster.tasks).push(task);
-    }
-
-    /// Adds a Serve application.
-    pub fn add_serve_application(&self, app: Value) {
-        lock(&self.cluster.serve_apps).push(app);
-    }
-
-    /// The Serve applications' names.
-    pub fn serve_application_names(&self) -> Vec<String> {
-        lock(&self.cluster.serve_apps)
-            .iter()
-            .filter_map(|a| a.get("name").and_then(Value::as_str).map(str::to_owned))
-            .collect()
-    }
-
-    /// Adds a plugin release `plugin@version`; returns it with its id.
-    pub fn add_plugin_release(&self, plugin: &str, version: &str) -> Value {
-        self.cluster.add_release(release_json(plugin, version))
-    }
-
-    /// The plugin releases.
-    pub fn plugin_releases(&self) -> Vec<Value> {
-        lock(&self.cluster.releases).clone()
-    }
-
-    /// Answers `gpu_status/` with `status` (`None`: computed from the nodes).
-    pub fn set_gpu_status(&self, status: Option<Value>) {
-        *lock(&self.cluster.gpu_status) = status;
-    }
-
-    /// Answers `health/` with `health`.
-    pub fn set_health(&self, health: Value) {
-        *lock(&self.cluster.health) = health;
+    fn deref(&self) -> &SampleHandle {
+        &self.sample
     }
 }

@@ -120,8 +120,10 @@ async fn get_job_matches_the_recording() {
     let (_s, http) = sample().await;
     let a = http.get(&format!("jobs/{SUCCEEDED_JOB}/")).await;
     assert_eq!(a.status, StatusCode::OK);
-    let recorded: Value =
-        serde_json::from_str(include_str!("../fixtures/job_succeeded.json")).unwrap();
+    let recorded: Value = serde_json::from_str(include_str!(
+        "../../agent-sample/fixtures/job_succeeded.json"
+    ))
+    .unwrap();
     let got = a.json();
     for key in [
         "type",
@@ -173,7 +175,8 @@ async fn job_logs_are_a_json_string() {
     let (_s, http) = sample().await;
     let a = http.get(&format!("jobs/{SUCCEEDED_JOB}/logs/")).await;
     assert_eq!(a.status, StatusCode::OK);
-    let recorded: Value = serde_json::from_str(include_str!("../fixtures/logs.json")).unwrap();
+    let recorded: Value =
+        serde_json::from_str(include_str!("../../agent-sample/fixtures/logs.json")).unwrap();
     assert_eq!(a.json(), recorded["logs"]);
     assert!(a.json().as_str().unwrap().ends_with("last line\n"));
 }

@@ -13,7 +13,8 @@ use http::StatusCode;
 use serde_json::{json, Value};
 
 fn recorded_lines() -> Vec<String> {
-    let v: Value = serde_json::from_str(include_str!("../fixtures/logs.json")).unwrap();
+    let v: Value =
+        serde_json::from_str(include_str!("../../agent-sample/fixtures/logs.json")).unwrap();
     v["logs"]
         .as_str()
         .unwrap()

@@ -5,6 +5,7 @@ use std::time::Duration;
 use agent_proto::JobStatus;
 use serde_json::{Map, Value};
 
+#[cfg(feature = "faults")]
 use crate::fault::TailFault;
 
 /// Where a job's log lines come from.
@@ -41,7 +42,7 @@ pub enum Outcome {
 /// all there and its status final, so a test sees no intermediate state.
 ///
 /// ```
-/// use agent_testkit::JobSpec;
+/// use agent_sample::JobSpec;
 /// use std::time::Duration;
 ///
 /// let done = JobSpec::new("raysubmit_1").lines(["hello", "world"]);
@@ -69,6 +70,7 @@ pub struct JobSpec {
     pub(crate) end_time: Option<u64>,
     pub(crate) message: Option<String>,
     pub(crate) extra: Map<String, Value>,
+    #[cfg(feature = "faults")]
     pub(crate) tail_faults: Vec<TailFault>,
     pub(crate) tail_batch: usize,
 }
@@ -92,6 +94,7 @@ impl JobSpec {
             end_time: None,
             message: None,
             extra: Map::new(),
+            #[cfg(feature = "faults")]
             tail_faults: Vec::new(),
             tail_batch: 1,
         }
@@ -221,7 +224,8 @@ impl JobSpec {
         self
     }
 
-    /// A fault of this job's tails (see [`TailFault`]).
+    /// A fault of this job's tails (see [`TailFault`]; the `faults` feature).
+    #[cfg(feature = "faults")]
     pub fn tail_fault(mut self, fault: TailFault) -> Self {
         self.tail_faults.push(fault);
         self

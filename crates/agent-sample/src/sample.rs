@@ -1,4 +1,4 @@
-//! The sample cluster of [`crate::AgentTestServer::sample`], made from answers recorded
+//! The sample cluster of [`crate::SampleServer::sample`], made from answers recorded
 //! on a real Ray 2.60 cluster (`fixtures/`, copied from the project's Ray fixtures).
 //!
 //! | id | what |
@@ -17,7 +17,7 @@
 use serde_json::{json, Value};
 
 use crate::job::JobSpec;
-use crate::testserver::AgentTestServerBuilder;
+use crate::server::SampleServerBuilder;
 use agent_proto::JobStatus;
 
 /// A finished job with Ray's recorded log.
@@ -83,7 +83,7 @@ fn recorded(job: &Value, status: JobStatus) -> JobSpec {
 }
 
 /// Adds the sample cluster to `builder`.
-pub fn sample(builder: AgentTestServerBuilder) -> AgentTestServerBuilder {
+pub fn sample(builder: SampleServerBuilder) -> SampleServerBuilder {
     let succeeded = parse(JOB_SUCCEEDED);
     let list = parse(JOBS_LIST);
     let logs = parse(LOGS);

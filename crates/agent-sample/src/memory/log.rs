@@ -16,7 +16,7 @@ enum Chunk {
 /// bytes when `bytes` is longer.
 ///
 /// ```
-/// # use agent_testkit::generated_line;
+/// # use agent_sample::generated_line;
 /// assert_eq!(generated_line(3, 0), "line 3");
 /// assert_eq!(generated_line(3, 10), "line 3 abc");
 /// ```

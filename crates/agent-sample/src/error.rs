@@ -1,8 +1,8 @@
-//! What can go wrong when starting or changing a test server.
+//! What can go wrong when starting or changing a sample server.
 
-/// An error of the testkit itself (not of a request it serves).
+/// An error of the sample server itself (not of a request it serves).
 #[derive(Debug, thiserror::Error)]
-pub enum TestkitError {
+pub enum SampleError {
     /// The listening socket could not be opened.
     #[error("could not listen on {addr}: {source}")]
     Bind {
@@ -24,7 +24,7 @@ pub enum TestkitError {
     /// A job with this id already exists.
     #[error("job {0} already exists")]
     DuplicateJob(String),
-    /// The thread of a [`crate::BlockingTestServer`] could not start its server.
+    /// The thread of a [`crate::BlockingSampleServer`] could not start its server.
     #[error("the test server thread failed: {0}")]
     Thread(String),
 }

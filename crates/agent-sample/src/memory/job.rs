@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+#[cfg(feature = "faults")]
 use crate::fault::{Armed, TailFault};
 use crate::job::{JobSpec, LineSource, Outcome};
 use crate::memory::log::LogStore;
@@ -35,6 +36,7 @@ pub(crate) struct JobState {
     driver_job_id: Option<String>,
     extra: Map<String, Value>,
     pub(crate) log: LogStore,
+    #[cfg(feature = "faults")]
     pub(crate) tail_faults: Vec<Armed<TailFault>>,
     pub(crate) tail_batch: usize,
 }
@@ -92,6 +94,7 @@ impl JobEntry {
             driver_job_id: spec.driver_job_id.clone(),
             extra: spec.extra.clone(),
             log: LogStore::new(generated_bytes),
+            #[cfg(feature = "faults")]
             tail_faults: spec
                 .tail_faults
                 .iter()

@@ -5,3 +5,5 @@ pub(crate) mod cluster;
 pub(crate) mod job;
 pub(crate) mod log;
 pub(crate) mod tail;
+#[cfg(feature = "faults")]
+pub(crate) mod tail_faults;

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use agent_proto::JobId;
 use serde_json::{json, Value};
 
-use crate::error::TestkitError;
+use crate::error::SampleError;
+#[cfg(feature = "faults")]
 use crate::fault::{pick_tail_faults, Armed, TailFault};
 use crate::job::JobSpec;
 use crate::memory::job::{drive, JobEntry};
@@ -17,7 +18,7 @@ use crate::serve::{TailProtocol, TailStream};
 use crate::util::{lock, now_ms, TaskSet};
 
 /// A request to run a plugin action, as the run hook of
-/// [`crate::AgentTestServerBuilder::on_run`] sees it.
+/// [`crate::SampleServerBuilder::on_run`] sees it.
 #[derive(Debug, Clone)]
 pub struct RunRequest {
     /// The id the new job gets (the body's `job_id`, or a fresh `raysubmit_...`).
@@ -46,6 +47,7 @@ pub(crate) struct Cluster {
     seed: u64,
     pub(crate) gpu_status: Mutex<Option<Value>>,
     pub(crate) health: Mutex<Value>,
+    #[cfg(feature = "faults")]
     global_tail_faults: Mutex<Vec<Armed<TailFault>>>,
     pub(crate) on_run: Mutex<Option<RunHook>>,
     drivers: TaskSet,
@@ -68,6 +70,7 @@ impl Cluster {
                 "ray_version": "2.60.0",
                 "ray_commit": "b7f4259e944bf6959f721b106adc366ddfa0c356",
             })),
+            #[cfg(feature = "faults")]
             global_tail_faults: Mutex::new(Vec::new()),
             on_run: Mutex::new(None),
             drivers: TaskSet::new(runtime),
@@ -79,11 +82,11 @@ impl Cluster {
         self.drivers.abort_all();
     }
 
-    pub(crate) fn add_job(&self, spec: JobSpec) -> Result<(), TestkitError> {
+    pub(crate) fn add_job(&self, spec: JobSpec) -> Result<(), SampleError> {
         let id = JobId::new(spec.id.clone())?;
         let mut jobs = lock(&self.jobs);
         if jobs.iter().any(|j| j.id == id) {
-            return Err(TestkitError::DuplicateJob(id.into_string()));
+            return Err(SampleError::DuplicateJob(id.into_string()));
         }
         let (entry, plan) = JobEntry::new(id, spec);
         let entry = Arc::new(entry);
@@ -125,16 +128,19 @@ impl Cluster {
         release
     }
 
+    #[cfg(feature = "faults")]
     pub(crate) fn add_global_tail_fault(&self, fault: TailFault) {
         let times = fault.times;
         lock(&self.global_tail_faults).push(Armed::new(fault, times));
     }
 
+    #[cfg(feature = "faults")]
     pub(crate) fn clear_global_tail_faults(&self) {
         lock(&self.global_tail_faults).clear();
     }
 
     /// A tail of `job` over `protocol`, spending the uses of the faults it picks.
+    #[cfg(feature = "faults")]
     pub(crate) fn tail(&self, job: Arc<JobEntry>, protocol: TailProtocol) -> TailStream {
         let mut kinds = pick_tail_faults(&mut lock(&self.global_tail_faults), protocol);
         let batch = job.with(|s| {
@@ -142,6 +148,13 @@ impl Cluster {
             s.tail_batch
         });
         tail::tail(job, protocol, kinds, batch)
+    }
+
+    /// A tail of `job` (the same events over both protocols).
+    #[cfg(not(feature = "faults"))]
+    pub(crate) fn tail(&self, job: Arc<JobEntry>, _protocol: TailProtocol) -> TailStream {
+        let batch = job.with(|s| s.tail_batch);
+        tail::tail(job, batch)
     }
 
     /// A fresh submission id: `raysubmit_` and 16 letters and digits, as Ray makes them.
