@@ -27,6 +27,10 @@ pub const TESTS: &str = "crates/agent-client-py/tests";
 /// Where the wheel is built (emptied first, so that exactly one wheel is there).
 pub const WHEEL_DIR: &str = "target/py-wheels/ci";
 
+/// The cargo features of the wheel the suite tests: `faults` gives its `TestServer`
+/// agent-testkit's faults and request journal (the wheel users install has neither).
+pub const TEST_FEATURES: &str = "faults";
+
 /// How to set up the virtualenv and its tools, as told to whoever lacks them.
 pub const SET_UP: &str = "python3 -m venv target/py-venv && \
      target/py-venv/bin/python -m pip install 'maturin>=1.9,<2' 'pytest>=8' 'mypy>=1.10'";
@@ -37,7 +41,9 @@ const PYTEST_NO_TESTS: i32 = 5;
 /// The command lines of the step, for `cargo xtask help`.
 pub fn command_lines() -> [String; 3] {
     [
-        format!("{VENV}/bin/maturin build --locked -m {CRATE_MANIFEST} --out {WHEEL_DIR}"),
+        format!(
+            "{VENV}/bin/maturin build --locked -m {CRATE_MANIFEST} --features {TEST_FEATURES} --out {WHEEL_DIR}"
+        ),
         format!("{VENV}/bin/python -m pip install --force-reinstall --no-deps {WHEEL_DIR}/*.whl"),
         format!("{VENV}/bin/python -m pytest -p no:cacheprovider {TESTS}"),
     ]
@@ -140,6 +146,8 @@ pub fn run(root: &Path, position: (usize, usize)) -> Result<Duration, XtaskError
                 "--locked",
                 "-m",
                 CRATE_MANIFEST,
+                "--features",
+                TEST_FEATURES,
                 "--out",
                 WHEEL_DIR,
             ])

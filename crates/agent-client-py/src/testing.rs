@@ -1,21 +1,43 @@
-//! [`TestServer`]: agent-testkit's sample cluster in-process, for Python tests.
+//! [`TestServer`]: agent-sample's sample cluster in-process, for Python tests.
 //!
-//! The server runs on a thread of its own ([`AgentTestServer::start_blocking`]), so
-//! it answers while Python code holds the GIL. Faults on demand are armed by name:
-//! routes are the snake_case names of [`RouteKind`] (`list_jobs`, `tail_websocket`,
-//! ...) or `any`.
+//! The server runs on a thread of its own (`start_blocking`), so it answers while
+//! Python code holds the GIL.
+//!
+//! With the crate's `faults` feature (the test wheel, not the one users install) it
+//! is agent-testkit's server instead: faults on demand are armed by name (routes are
+//! the snake_case names of `RouteKind`: `list_jobs`, `tail_websocket`, ... or `any`)
+//! and the request journal is read.
 
+#[cfg(feature = "faults")]
 use std::time::Duration;
 
-use agent_testkit::{
-    AgentTestServer, BlockingTestServer, Fault, FaultTarget, JobSpec, RouteKind, TailFault,
-};
+use agent_sample::JobSpec;
+#[cfg(feature = "faults")]
+use agent_testkit::{Fault, FaultTarget, RouteKind, TailFault};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use std::sync::Mutex;
 
 use crate::fork::ForkOwned;
 
+/// The server on its thread: agent-testkit's with the `faults` feature, else
+/// agent-sample's (the same cluster, no faults, no journal).
+#[cfg(feature = "faults")]
+type BlockingServer = agent_testkit::BlockingTestServer;
+/// The server on its thread: agent-testkit's with the `faults` feature, else
+/// agent-sample's (the same cluster, no faults, no journal).
+#[cfg(not(feature = "faults"))]
+type BlockingServer = agent_sample::BlockingSampleServer;
+
+/// Starts the sample cluster's server on a thread of its own.
+fn start() -> Result<BlockingServer, agent_sample::SampleError> {
+    #[cfg(feature = "faults")]
+    return agent_testkit::AgentTestServer::sample().start_blocking();
+    #[cfg(not(feature = "faults"))]
+    agent_sample::SampleServer::sample().start_blocking()
+}
+
+#[cfg(feature = "faults")]
 const ROUTES: &[(&str, RouteKind)] = &[
     ("health", RouteKind::Health),
     ("list_jobs", RouteKind::ListJobs),
@@ -43,6 +65,7 @@ const ROUTES: &[(&str, RouteKind)] = &[
     ("run_debug_plugin_release", RouteKind::RunDebugPluginRelease),
 ];
 
+#[cfg(feature = "faults")]
 fn route(name: &str) -> PyResult<RouteKind> {
     ROUTES
         .iter()
@@ -51,23 +74,24 @@ fn route(name: &str) -> PyResult<RouteKind> {
         .ok_or_else(|| PyValueError::new_err(format!("unknown route {name:?}")))
 }
 
+#[cfg(feature = "faults")]
 fn secs(s: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(s).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
-/// The testkit's sample cluster served on `127.0.0.1` (see `agent_testkit::sample`):
+/// The sample cluster served on `127.0.0.1` (see `agent_sample::sample`):
 /// jobs in every state with real Ray logs, two nodes, four tasks, the Serve app
 /// `hello`, the plugin release `demo@1.0.0`. `stop()` (or dropping it) stops it.
 #[pyclass(frozen, module = "agent_client._native")]
 pub struct TestServer {
     /// Leaked, never stopped, in a forked child: its thread is the parent's.
-    server: ForkOwned<Mutex<Option<BlockingTestServer>>>,
+    server: ForkOwned<Mutex<Option<BlockingServer>>>,
     url: String,
     token: String,
 }
 
 impl TestServer {
-    fn with<T>(&self, f: impl FnOnce(&BlockingTestServer) -> T) -> PyResult<T> {
+    fn with<T>(&self, f: impl FnOnce(&BlockingServer) -> T) -> PyResult<T> {
         let guard = self
             .server
             .get()
@@ -87,7 +111,7 @@ impl TestServer {
     #[new]
     fn new(py: Python<'_>) -> PyResult<Self> {
         let server = py
-            .detach(|| AgentTestServer::sample().start_blocking())
+            .detach(start)
             .map_err(|e| PyRuntimeError::new_err(format!("the test server did not start: {e}")))?;
         Ok(TestServer {
             url: server.url(),
@@ -188,12 +212,14 @@ impl TestServer {
         self.with(|s| s.finish_job(job_id))
     }
 
+    #[cfg(feature = "faults")]
     /// How many requests of `route` the server received.
     fn request_count(&self, route_name: &str) -> PyResult<usize> {
         let kind = route(route_name)?;
         self.with(|s| s.requests(kind).len())
     }
 
+    #[cfg(feature = "faults")]
     /// The headers (name, value) of the last request of `route`, if any.
     fn last_request_headers(&self, route_name: &str) -> PyResult<Option<Vec<(String, String)>>> {
         let kind = route(route_name)?;
@@ -212,6 +238,7 @@ impl TestServer {
         })
     }
 
+    #[cfg(feature = "faults")]
     /// Arms an HTTP fault on `route` (or `any`), optionally for one `id` only.
     ///
     /// `kind`: `status` (answers `status` with `body_json` or `text`, or empty),
@@ -280,11 +307,13 @@ impl TestServer {
         self.with(|s| s.set_fault(target, fault))
     }
 
+    #[cfg(feature = "faults")]
     /// Clears every HTTP fault.
     fn clear_faults(&self) -> PyResult<()> {
         self.with(|s| s.clear_faults())
     }
 
+    #[cfg(feature = "faults")]
     /// Arms a fault inside the log tails of `job_id` (or of every job when `None`).
     ///
     /// `kind`: `error_after` (`lines`, `message`), `drop_after` (`events`),

@@ -594,8 +594,8 @@ pub struct DevServerArgs {
 
     /// Who may read `/metrics` (Prometheus text): `public` (anyone; counts, never
     /// a secret), `token` (only with the agent token, as the API), or `off`.
-    #[arg(long, value_name = "public|token|off", default_value_t = agent_testkit::MetricsAccess::Public)]
-    pub metrics: agent_testkit::MetricsAccess,
+    #[arg(long, value_name = "public|token|off", default_value_t = agent_sample::MetricsAccess::Public)]
+    pub metrics: agent_sample::MetricsAccess,
 }
 
 /// `serve list | get | delete`

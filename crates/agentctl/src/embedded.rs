@@ -1,29 +1,29 @@
-//! The embedded test agent: agent-testkit's server with its sample cluster, run
-//! in-process.
+//! The embedded test agent: agent-sample's server with its sample cluster, run
+//! in-process (no faults, no request journal: those are agent-testkit's, for tests).
 //!
 //! - With no connection setting at all, or `--embedded`, a command runs against it
 //!   (see `target` in `main.rs`): it listens on a free loopback port for the life of
-//!   the command, with the testkit's default token (it never leaves the process).
+//!   the command, with the sample server's default token (it never leaves the process).
 //! - `agentctl dev-server --listen ADDR [--token T]` runs it standalone until Ctrl-C,
 //!   for curl, the Python SDK and demos, with `T` or a random token (printed).
 
 use crate::exit::{self, Failure};
 use agent_proto::{ClientError, Secret};
-use agent_testkit::sample::{PENDING_JOB, RUNNING_JOB, SUCCEEDED_JOB};
-use agent_testkit::{AgentTestServer, MetricsAccess, DEFAULT_TOKEN};
+use agent_sample::sample::{PENDING_JOB, RUNNING_JOB, SUCCEEDED_JOB};
+use agent_sample::{MetricsAccess, SampleServer, DEFAULT_TOKEN};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 
 /// A running embedded agent; dropping it stops it at once.
 pub struct Embedded {
-    server: AgentTestServer,
+    server: SampleServer,
     url: String,
     token: Secret,
 }
 
 impl Embedded {
     /// Starts the sample cluster on a free loopback port, with `token` (or the
-    /// testkit's default).
+    /// sample server's default).
     pub async fn start(token: Option<Secret>) -> Result<Embedded, ClientError> {
         Self::start_on(
             SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -39,7 +39,7 @@ impl Embedded {
         metrics: MetricsAccess,
     ) -> Result<Embedded, ClientError> {
         let token = token.unwrap_or_else(|| Secret::new(DEFAULT_TOKEN));
-        let server = AgentTestServer::sample()
+        let server = SampleServer::sample()
             .token(token.expose())
             .listen(addr)
             .metrics(metrics)

@@ -27,7 +27,7 @@
 //! parsed and never printed; every message agentctl prints is scrubbed of them.
 //!
 //! With no connection setting at all, or with `--embedded`, agentctl starts the
-//! embedded test agent (agent-testkit, sample cluster) in-process, says so in one line
+//! embedded test agent (agent-sample, sample cluster) in-process, says so in one line
 //! on stderr, and runs the command against it, so `agentctl jobs tail
 //! raysubmit_capture1` works on a fresh machine. A token without a URL is a usage
 //! error: a forgotten URL must never act on sample data. A context's token goes only

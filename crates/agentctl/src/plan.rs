@@ -28,7 +28,7 @@ use std::time::Duration;
 #[allow(clippy::large_enum_variant)]
 pub enum Plan {
     /// Run the test agent standalone (`dev-server`), with who may read its metrics.
-    DevServer(SocketAddr, agent_testkit::MetricsAccess),
+    DevServer(SocketAddr, agent_sample::MetricsAccess),
     /// Read or write the config file (`config ...`; see [`crate::config`]).
     Config,
     /// Print a completion script.
@@ -616,7 +616,7 @@ mod tests {
 
         assert!(matches!(
             plan_of(&["dev-server", "--listen", "127.0.0.1:0"]).unwrap(),
-            Plan::DevServer(_, agent_testkit::MetricsAccess::Public)
+            Plan::DevServer(_, agent_sample::MetricsAccess::Public)
         ));
         assert!(matches!(
             plan_of(&[
@@ -627,7 +627,7 @@ mod tests {
                 "token"
             ])
             .unwrap(),
-            Plan::DevServer(_, agent_testkit::MetricsAccess::Token)
+            Plan::DevServer(_, agent_sample::MetricsAccess::Token)
         ));
         assert!(plan_of(&["dev-server", "--listen", "127.0.0.1:0", "--metrics", "no"]).is_err());
         let Plan::Call(Op::WaitJob(_, wait)) =
