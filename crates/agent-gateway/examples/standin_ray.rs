@@ -1,4 +1,4 @@
-//! The tests' stand-in Ray dashboard (tests/support/standin.rs) as a process of its
+//! The stand-in Ray dashboard (`agent_testkit::ray`) as a process of its
 //! own, for measuring the gateway's memory without a Ray cluster: one finished job,
 //! `raysubmit_big`, whose driver log is `first line\n`, then BYTES bytes of `x`,
 //! then `\nlast line\n`, generated as it is sent (the stand-in holds none of it).
@@ -11,10 +11,7 @@
 //! `examples/rss_bench.sh logs BYTES` starts it, a gateway in front of it, and reads
 //! `jobs/raysubmit_big/logs/` with curl.
 
-#[allow(dead_code)]
-#[path = "../tests/support/standin.rs"]
-mod standin;
-
+use agent_testkit::ray as standin;
 use bytes::Bytes;
 use std::io::Write;
 
@@ -30,7 +27,13 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let (state, address, server) = standin::start(standin::State::default()).await;
+    let (state, address, server) = match standin::start(standin::State::default()).await {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("standin_ray: could not start: {e}");
+            std::process::exit(1);
+        }
+    };
     let log = standin::Log {
         before: Bytes::from_static(b"first line\n"),
         filler: bytes,

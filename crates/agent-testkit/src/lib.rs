@@ -58,6 +58,7 @@ pub mod attack;
 mod fault;
 mod journal;
 mod proxy;
+pub mod ray;
 mod testserver;
 mod util;
 
