@@ -22,17 +22,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agent_gateway::{Gateway, GatewayConfig};
+use agent_testkit::ray::{self, QUIET_JOB};
 use agent_testkit::{attack, AgentTestServer, JobSpec};
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOKEN: &str = "attack-token";
 const LIMIT: Duration = Duration::from_secs(10);
-const QUIET_JOB: &str = "raysubmit_quiet";
 const BIG_JOB: &str = "raysubmit_big";
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -162,57 +157,11 @@ async fn tail_throughput(addr: SocketAddr) -> Result<f64, BoxError> {
     Ok(lines as f64 / t.elapsed().as_secs_f64())
 }
 
-fn text(status: u16, body: &str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_owned())));
-    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
-    r
-}
-
-/// A Ray dashboard that is healthy and has one running job with a quiet log tail.
-async fn stand_in_ray(mut req: Request<Incoming>) -> Result<Response<Full<Bytes>>, BoxError> {
-    let path = req.uri().path().to_owned();
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    Ok(match parts.as_slice() {
-        ["api", "version"] => text(200, r#"{"ray_version": "2.60.0"}"#),
-        ["api", "gcs_healthz"] => text(200, "success"),
-        ["api", "jobs", id] if *id == QUIET_JOB => text(
-            200,
-            &format!(
-                r#"{{"submission_id": "{QUIET_JOB}", "job_id": null, "status": "RUNNING", "entrypoint": "x"}}"#
-            ),
-        ),
-        ["api", "jobs", id, "logs"] if *id == QUIET_JOB => text(200, r#"{"logs": ""}"#),
-        ["api", "jobs", id, "logs", "tail"] if *id == QUIET_JOB => {
-            let (response, upgrade) = fastwebsockets::upgrade::upgrade(&mut req)?;
-            tokio::spawn(async move {
-                if let Ok(ws) = upgrade.await {
-                    tokio::time::sleep(Duration::from_secs(600)).await;
-                    drop(ws);
-                }
-            });
-            response.map(|_| Full::new(Bytes::new()))
-        }
-        _ => text(404, "Not Found"),
-    })
-}
-
+/// The stand-in Ray (agent_testkit::ray): healthy, one running job with a quiet
+/// log tail.
 async fn ray() -> Result<String, BoxError> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(
-                        TokioIo::new(stream),
-                        hyper::service::service_fn(stand_in_ray),
-                    )
-                    .with_upgrades()
-                    .await;
-            });
-        }
-    });
-    Ok(format!("http://{addr}"))
+    let (_state, address, _task) = ray::start(ray::State::quiet()).await?;
+    Ok(address)
 }
 
 async fn run() -> Result<(), BoxError> {
