@@ -59,6 +59,7 @@ mod fault;
 mod journal;
 mod proxy;
 pub mod ray;
+pub mod suite;
 mod testserver;
 mod util;
 

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use agent_gateway::{Gateway, GatewayConfig};
 use agent_testkit::ray::{self, QUIET_JOB};
+use agent_testkit::suite::SelfSigned;
 use agent_testkit::{attack, AgentTestServer, JobSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -248,8 +249,8 @@ async fn flood(args: &[String]) -> Result<(), BoxError> {
     };
     let (tls, flood_shakes) = match args.get(4).map(String::as_str) {
         None | Some("plain") => (None, false),
-        Some("tls") => (Some(Arc::new(SelfSigned::new()?)), false),
-        Some("tls-shaken") => (Some(Arc::new(SelfSigned::new()?)), true),
+        Some("tls") => (Some(Arc::new(SelfSigned::any_version()?)), false),
+        Some("tls-shaken") => (Some(Arc::new(SelfSigned::any_version()?)), true),
         _ => return Err(usage.into()),
     };
     let mut builder = AgentTestServer::sample()
@@ -287,7 +288,7 @@ async fn flood(args: &[String]) -> Result<(), BoxError> {
                 if let Ok(s) = attack::connect_from(flood_ip, addr).await {
                     let s = match &tls {
                         None => Conn::Plain(s),
-                        Some(tls) => match tls.handshake(s).await {
+                        Some(tls) => match tls.handshake(s, LIMIT).await {
                             Ok(s) => Conn::Tls(Box::new(s)),
                             Err(_) => continue,
                         },
@@ -318,7 +319,7 @@ async fn flood(args: &[String]) -> Result<(), BoxError> {
                 );
                 let ok = match &tls {
                     None => served_after_wait(s, &req).await,
-                    Some(tls) => match tls.handshake(s).await {
+                    Some(tls) => match tls.handshake(s, LIMIT).await {
                         Ok(s) => served_after_wait(s, &req).await,
                         Err(_) => {
                             CLIENT_FAILURES[1].fetch_add(1, Ordering::Relaxed);
@@ -381,53 +382,6 @@ where
         && attack::read_head(&mut s, LIMIT)
             .await
             .is_ok_and(|h| h.starts_with("HTTP/1.1 200"))
-}
-
-/// A self-signed certificate for 127.0.0.1 under the temp dir (removed on drop),
-/// and a client trusting it.
-struct SelfSigned {
-    dir: std::path::PathBuf,
-    files: agent_server::TlsFiles,
-    connector: tokio_rustls::TlsConnector,
-}
-
-impl SelfSigned {
-    fn new() -> Result<SelfSigned, BoxError> {
-        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])?;
-        let dir = std::env::temp_dir().join(format!("agent-attack-tls-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        std::fs::write(dir.join("cert.pem"), made.cert.pem())?;
-        std::fs::write(dir.join("key.pem"), made.signing_key.serialize_pem())?;
-        let files = agent_server::TlsFiles::new(dir.join("cert.pem"), dir.join("key.pem"));
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(made.cert.der().clone())?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(SelfSigned {
-            dir,
-            files,
-            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
-        })
-    }
-
-    async fn handshake(
-        &self,
-        tcp: tokio::net::TcpStream,
-    ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
-        let name = rustls::pki_types::ServerName::from(std::net::IpAddr::from([127, 0, 0, 1]));
-        tokio::time::timeout(LIMIT, self.connector.connect(name, tcp))
-            .await
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
-    }
-}
-
-impl Drop for SelfSigned {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 fn main() -> std::process::ExitCode {
