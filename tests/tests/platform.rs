@@ -589,3 +589,25 @@ async fn uploads_are_bounded_and_checked() {
         .unwrap_err();
     assert_eq!(e.status_code(), 422, "{e}");
 }
+
+/// Every operation of the description, built by it and sent by the async client,
+/// reaches that operation on the test agent's router (its journal says which):
+/// the clients and the server read one table. Answers are not the point here (a
+/// body-less POST may be a 422, a tail's answer is not JSON).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_reaches_its_own_route() {
+    use agent_client_async::api::{Call, Operation};
+    let server = sample().await;
+    let c = AsyncAgentClient::new(server.url(), server.token()).unwrap();
+    for &id in OperationId::ALL {
+        if id.websocket() {
+            continue; // only an upgrade reaches it: the tail tests cover it
+        }
+        let segment = id.segment_name().map(|_| "demo-1".to_owned());
+        let op: Operation = id.with_segment(segment).unwrap();
+        let call = Call::<(), serde_json::Value>::new(op);
+        let _ = tokio::time::timeout(Duration::from_secs(5), c.call(call)).await;
+        let seen = server.requests(id);
+        assert_eq!(seen.len(), 1, "{id:?} ({id}) was not routed to itself");
+    }
+}
