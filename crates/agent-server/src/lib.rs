@@ -49,6 +49,7 @@ mod hook;
 mod limits;
 mod logbody;
 mod metrics;
+mod platform;
 mod route;
 mod server;
 mod task;
@@ -57,7 +58,7 @@ mod ws;
 
 pub use backend::{
     AgentBackend, BackendError, BackendResult, ErrorBody, LogBody, LogStream, RequestContext,
-    TailEvent, TailProtocol, TailStream,
+    TailEvent, TailProtocol, TailStream, UploadedFile,
 };
 pub use body::event_json;
 #[cfg(feature = "test-util")]

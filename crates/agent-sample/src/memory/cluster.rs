@@ -50,6 +50,8 @@ pub(crate) struct Cluster {
     #[cfg(feature = "faults")]
     global_tail_faults: Mutex<Vec<Armed<TailFault>>>,
     pub(crate) on_run: Mutex<Option<RunHook>>,
+    /// Policy, system, builds and containers.
+    pub(crate) platform: crate::memory::platform::Platform,
     drivers: TaskSet,
 }
 
@@ -73,6 +75,7 @@ impl Cluster {
             #[cfg(feature = "faults")]
             global_tail_faults: Mutex::new(Vec::new()),
             on_run: Mutex::new(None),
+            platform: Default::default(),
             drivers: TaskSet::new(runtime),
         }
     }

@@ -4,6 +4,7 @@ pub(crate) mod backend;
 pub(crate) mod cluster;
 pub(crate) mod job;
 pub(crate) mod log;
+pub(crate) mod platform;
 pub(crate) mod tail;
 #[cfg(feature = "faults")]
 pub(crate) mod tail_faults;
