@@ -18,7 +18,7 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! use agent_testkit::ray::{self, Job, Log, State};
 //!
 //! let (state, address, task) = ray::start(State::default()).await?;
