@@ -10,8 +10,9 @@ use crate::plugins::{self, PluginRegistry};
 use crate::ray::RayClient;
 use crate::redact;
 use crate::tail::{spawn_tail, TailEvent as RayTailEvent, TailHandle, TailSettings};
+use crate::GatewayError;
 use agent_proto::query::{page_link, param as query_param};
-use agent_proto::{ClientError, JobId, NodeId, PluginLookup, ServeAppName, TaskId};
+use agent_proto::{JobId, NodeId, PluginLookup, ServeAppName, TaskId};
 use agent_server::{
     AgentBackend, BackendError, BackendResult, ErrorBody, LogBody, RequestContext, TailEvent,
     TailProtocol, TailStream,
@@ -138,11 +139,13 @@ impl Routes {
 }
 
 /// The answer for a failed operation: the error's status, and FastAPI's
-/// `{"detail": message}` (a 422 keeps its detail list).
-pub fn to_backend(err: ClientError) -> BackendError {
+/// `{"detail": message}` (a 422 keeps its detail list). The one place where the
+/// gateway's errors ([`GatewayError`]) meet the agent API's answers.
+pub fn to_backend(err: impl Into<GatewayError>) -> BackendError {
+    let err = err.into();
     let status = err.status_code();
     match err {
-        ClientError::Validation { details, .. } if !details.is_empty() => {
+        GatewayError::Validation { details, .. } if !details.is_empty() => {
             BackendError::json(422, json!({ "detail": details }))
         }
         other => BackendError::detail(status, client_error_message(&other)),
@@ -158,8 +161,8 @@ pub fn to_backend(err: ClientError) -> BackendError {
 /// assert_eq!(public_url("https://agent.example/api").unwrap(), "https://agent.example/api/");
 /// assert_eq!(public_url("evil.example").unwrap_err().status_code(), 400);
 /// ```
-pub fn public_url(url: &str) -> Result<String, ClientError> {
-    let invalid = |reason: &str| ClientError::invalid("public URL", format!("{url:?}: {reason}"));
+pub fn public_url(url: &str) -> Result<String, GatewayError> {
+    let invalid = |reason: &str| GatewayError::invalid("public URL", format!("{url:?}: {reason}"));
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
@@ -272,7 +275,7 @@ impl Routes {
 
     async fn get_task(&self, _ctx: &RequestContext, task: &TaskId) -> BackendResult<Value> {
         let not_found = || {
-            to_backend(ClientError::NotFound {
+            to_backend(GatewayError::NotFound {
                 message: format!("task {task} does not exist"),
             })
         };

@@ -11,7 +11,9 @@
 use crate::backend::to_backend;
 use crate::ray::{DriverLog, RayClient};
 use crate::tail::SLICE;
-use agent_proto::{ClientError, Job, JobId};
+use agent_proto::{Job, JobId};
+
+use crate::GatewayError;
 use agent_server::LogBody;
 use bytes::Bytes;
 use std::io::Write;
@@ -41,7 +43,7 @@ pub fn driver_node(job: &Job) -> Option<&str> {
 
 /// Opens the job's log: the log file through the log-file API, or, where that API
 /// cannot serve it, the Jobs API's whole answer (said on standard error).
-pub async fn open(ray: &RayClient, id: &JobId, job: &Job) -> Result<LogSource, ClientError> {
+pub async fn open(ray: &RayClient, id: &JobId, job: &Job) -> Result<LogSource, GatewayError> {
     // A driver started without the Jobs API (a plain `ray.init()` script) has no
     // submission id and so no `job-driver-*.log`.
     let source = match job.submission_id.as_deref() {
@@ -77,12 +79,12 @@ pub async fn stream_all(
     id: &JobId,
     max_fallback_bytes: usize,
     chunk_timeout: Duration,
-) -> Result<LogBody, ClientError> {
+) -> Result<LogBody, GatewayError> {
     let job = ray.get_job(id).await?;
     match open(ray, id, &job).await? {
         LogSource::JobsApi(log) => {
             if log.len() > max_fallback_bytes {
-                return Err(ClientError::Server {
+                return Err(GatewayError::Server {
                     status: 500,
                     message: format!(
                         "the log of job {id} is larger than the {max_fallback_bytes} bytes one \
@@ -119,10 +121,10 @@ pub async fn stream_all(
 pub async fn next_chunk(
     body: &mut dyn agent_transport::BodyStream,
     timeout: Duration,
-) -> Result<Option<bytes::Bytes>, ClientError> {
+) -> Result<Option<bytes::Bytes>, GatewayError> {
     match tokio::time::timeout(timeout, body.next_chunk()).await {
-        Ok(result) => result,
-        Err(_) => Err(ClientError::Timeout {
+        Ok(result) => result.map_err(GatewayError::from),
+        Err(_) => Err(GatewayError::Timeout {
             kind: agent_proto::TimeoutKind::Read,
             after: timeout,
         }),

@@ -29,6 +29,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod backend;
+mod error;
 pub mod joblog;
 pub mod lines;
 pub mod log;
@@ -45,11 +46,12 @@ pub mod tail;
 pub(crate) mod test_fixtures;
 
 pub use backend::RayBackend;
+pub use error::GatewayError;
 pub use plugins::PluginRegistry;
 pub use ray::{RayClient, RayTokenHeader};
 pub use tail::TailSettings;
 
-use agent_proto::{ClientError, Secret, Timeouts};
+use agent_proto::{Secret, Timeouts};
 use agent_server::{serve, Limits, MetricsAccess, ServeOptions, ServerHandle, TlsFiles};
 use agent_transport::{HttpTransport, RetryPolicy, RetryingTransport, Transport};
 use std::sync::Arc;
@@ -173,7 +175,7 @@ pub struct Gateway {
 
 /// The Ray client a config describes (`http://` or `https://`, with its token and
 /// CA if given).
-pub fn ray_client(config: &GatewayConfig) -> Result<RayClient, ClientError> {
+pub fn ray_client(config: &GatewayConfig) -> Result<RayClient, GatewayError> {
     let address = config.ray_address.trim_end_matches('/').to_owned();
     let mut http = HttpTransport::builder(format!("{address}/"))
         .timeouts(config.ray_timeouts)

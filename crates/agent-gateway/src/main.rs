@@ -286,10 +286,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         ),
         Err(e) => {
             // The gateway's own output: Ray's address and the transport's reason.
-            let why = ray
-                .last_failure()
-                .or_else(|| e.message().map(str::to_owned))
-                .unwrap_or_else(|| e.to_string());
+            let why = ray.last_failure().unwrap_or_else(|| e.message());
             eprintln!(
                 "agent-gateway: warning: Ray is not answering at {} yet ({why}); serving \
                  anyway (calls that need Ray get 503 until it answers)",

@@ -2,7 +2,9 @@
 //! answers recorded from Ray 2.60 (`fixtures/ray/` at the repository's root).
 
 use agent_proto::id::MAX_ID_LEN;
-use agent_proto::{ClientError, JobId};
+use agent_proto::JobId;
+
+use crate::GatewayError;
 use serde_json::{json, Map, Value};
 
 /// The longest message taken from a Ray error body.
@@ -89,30 +91,27 @@ fn cut(s: &str) -> String {
 /// assert_eq!(e.status_code(), 404);
 /// assert!(e.to_string().ends_with("Job nope does not exist"));
 /// ```
-pub fn ray_error(status: u16, body: &[u8]) -> ClientError {
+pub fn ray_error(status: u16, body: &[u8]) -> GatewayError {
     let mut message = ray_message(body);
     if message.is_empty() {
         message = format!("Ray answered {status} with an empty body");
     }
     match status {
-        400 | 405 | 409 | 422 => ClientError::BadRequest { message },
-        404 => ClientError::NotFound { message },
-        401 | 403 => ClientError::Server {
+        400 | 405 | 409 | 422 => GatewayError::BadRequest { message },
+        404 => GatewayError::NotFound { message },
+        401 | 403 => GatewayError::Server {
             status: 502,
             message: format!("Ray's dashboard refused the gateway ({status}): {message}"),
         },
-        500 if message.contains("already exists") => ClientError::BadRequest { message },
-        501 => ClientError::Server {
+        500 if message.contains("already exists") => GatewayError::BadRequest { message },
+        501 => GatewayError::Server {
             status: 501,
             message: format!(
                 "Ray does not offer this ({message}); is ray[serve] installed on the head?"
             ),
         },
-        502..=504 => ClientError::Unavailable {
-            retry_after: None,
-            message,
-        },
-        _ => ClientError::Server {
+        502..=504 => GatewayError::Unavailable { message },
+        _ => GatewayError::Server {
             status: 500,
             message,
         },
@@ -158,7 +157,7 @@ impl RayValue {
 /// assert!(checked(RayValue::SubmissionId, "raysubmit_abc").is_ok());
 /// assert!(checked(RayValue::SubmissionId, "../../..\0").is_err());
 /// ```
-pub fn checked(kind: RayValue, value: &str) -> Result<&str, ClientError> {
+pub fn checked(kind: RayValue, value: &str) -> Result<&str, GatewayError> {
     let hex = |v: &str| {
         !v.is_empty() && v.len() <= MAX_ID_LEN && v.bytes().all(|b| b.is_ascii_hexdigit())
     };
@@ -177,7 +176,7 @@ pub fn checked(kind: RayValue, value: &str) -> Result<&str, ClientError> {
         RayValue::DriverJobId | RayValue::NodeId => "hex digits",
         RayValue::SubmissionId => "A-Z, a-z, 0-9, '_' and '-'",
     };
-    Err(ClientError::Server {
+    Err(GatewayError::Server {
         status: 502,
         message: format!(
             "Ray answered an invalid {what} {shown:?} (expected 1 to {MAX_ID_LEN} {rule}); \
@@ -189,13 +188,8 @@ pub fn checked(kind: RayValue, value: &str) -> Result<&str, ClientError> {
 
 /// The message inside an error, without the `not found (404): ` prefix its
 /// `Display` adds (the status travels as the answer's status).
-pub fn client_error_message(err: &ClientError) -> String {
-    match err {
-        ClientError::InvalidInput { what, reason } => format!("invalid {what}: {reason}"),
-        other => other
-            .message()
-            .map_or_else(|| other.to_string(), str::to_owned),
-    }
+pub fn client_error_message(err: &GatewayError) -> String {
+    err.message()
 }
 
 /// The items of a State API answer:
@@ -207,8 +201,8 @@ pub fn client_error_message(err: &ClientError) -> String {
 /// let items = agent_gateway::mapping::unwrap_state_envelope(body).unwrap();
 /// assert_eq!(items[0]["node_id"], "a");
 /// ```
-pub fn unwrap_state_envelope(body: &[u8]) -> Result<Vec<Value>, ClientError> {
-    let json: Value = serde_json::from_slice(body).map_err(|e| ClientError::Decode {
+pub fn unwrap_state_envelope(body: &[u8]) -> Result<Vec<Value>, GatewayError> {
+    let json: Value = serde_json::from_slice(body).map_err(|e| GatewayError::Decode {
         message: format!("Ray's State API answered something that is not JSON: {e}"),
     })?;
     if json.get("result") == Some(&Value::Bool(false)) {
@@ -218,17 +212,17 @@ pub fn unwrap_state_envelope(body: &[u8]) -> Result<Vec<Value>, ClientError> {
         } else {
             cut(strip_traceback(msg).trim())
         };
-        return Err(ClientError::BadRequest { message });
+        return Err(GatewayError::BadRequest { message });
     }
     match json.pointer("/data/result/result") {
         Some(Value::Array(items)) => Ok(items.clone()),
         Some(Value::Null) | None => match json.pointer("/data/result") {
             Some(Value::Array(items)) => Ok(items.clone()),
-            _ => Err(ClientError::Decode {
+            _ => Err(GatewayError::Decode {
                 message: "Ray's State API answer has no data.result.result list".into(),
             }),
         },
-        Some(_) => Err(ClientError::Decode {
+        Some(_) => Err(GatewayError::Decode {
             message: "Ray's State API answer's data.result.result is not a list".into(),
         }),
     }
@@ -243,12 +237,12 @@ pub fn unwrap_state_envelope(body: &[u8]) -> Result<Vec<Value>, ClientError> {
 /// assert_eq!(b["node_id"], "b");
 /// assert_eq!(agent_gateway::mapping::find_by("node", &items, "node_id", "c").unwrap_err().status_code(), 404);
 /// ```
-pub fn find_by(what: &str, items: &[Value], key: &str, id: &str) -> Result<Value, ClientError> {
+pub fn find_by(what: &str, items: &[Value], key: &str, id: &str) -> Result<Value, GatewayError> {
     items
         .iter()
         .find(|item| item.get(key).and_then(Value::as_str) == Some(id))
         .cloned()
-        .ok_or_else(|| ClientError::NotFound {
+        .ok_or_else(|| GatewayError::NotFound {
             message: format!("{what} {id} does not exist"),
         })
 }
@@ -337,12 +331,12 @@ fn with_name(app: &Value, name: &str) -> Value {
 }
 
 /// One application of Serve's status answer, or a 404.
-pub fn serve_application(status: &Value, name: &str) -> Result<Value, ClientError> {
+pub fn serve_application(status: &Value, name: &str) -> Result<Value, GatewayError> {
     status
         .get("applications")
         .and_then(|apps| apps.get(name))
         .map(|app| with_name(app, name))
-        .ok_or_else(|| ClientError::NotFound {
+        .ok_or_else(|| GatewayError::NotFound {
             message: format!("Serve application {name} does not exist"),
         })
 }
@@ -365,7 +359,7 @@ pub fn serve_application(status: &Value, name: &str) -> Result<Value, ClientErro
 /// assert_eq!(config["applications"], json!([{"name": "b", "import_path": "b:app"}]));
 /// assert_eq!(config["http_options"], json!({"host": "127.0.0.1", "port": 8000}));
 /// ```
-pub fn serve_config_without(status: &Value, name: &str) -> Result<Value, ClientError> {
+pub fn serve_config_without(status: &Value, name: &str) -> Result<Value, GatewayError> {
     serve_application(status, name)?;
     let mut applications = Vec::new();
     if let Some(apps) = status.get("applications").and_then(Value::as_object) {
@@ -376,7 +370,7 @@ pub fn serve_config_without(status: &Value, name: &str) -> Result<Value, ClientE
             match app.get("deployed_app_config") {
                 Some(config) if config.is_object() => applications.push(config.clone()),
                 _ => {
-                    return Err(ClientError::BadRequest {
+                    return Err(GatewayError::BadRequest {
                         message: format!(
                             "Serve application {other} was not deployed from a config, so \
                              {name} cannot be deleted without removing it too"

@@ -28,7 +28,9 @@
 //! backend's boundary does that for every answer ([`crate::redact::answer`]).
 
 use crate::shell::WordContext;
-use agent_proto::{ClientError, JobId, PluginLookup};
+use agent_proto::{JobId, PluginLookup};
+
+use crate::GatewayError;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::path::Path;
@@ -395,11 +397,11 @@ impl PluginRegistry {
     }
 
     /// The release `lookup` names, or a 404.
-    pub fn get(&self, lookup: &PluginLookup) -> Result<&PluginRelease, ClientError> {
+    pub fn get(&self, lookup: &PluginLookup) -> Result<&PluginRelease, GatewayError> {
         self.releases
             .iter()
             .find(|r| r.matches(lookup))
-            .ok_or_else(|| ClientError::NotFound {
+            .ok_or_else(|| GatewayError::NotFound {
                 message: format!("plugin release {lookup} is not registered"),
             })
     }
@@ -407,7 +409,7 @@ impl PluginRegistry {
     /// Registers a release from an API body: `{"plugin", "version", "entrypoint",
     /// "runtime_env"?}` (a 422 when the entrypoint is missing or bad, a 400 when the
     /// release exists). Returns the new release.
-    pub fn create(&mut self, body: &Value) -> Result<&PluginRelease, ClientError> {
+    pub fn create(&mut self, body: &Value) -> Result<&PluginRelease, GatewayError> {
         let field = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
         let code = field("plugin")
             .or_else(|| field("code"))
@@ -464,16 +466,16 @@ impl PluginRegistry {
             extra,
         };
         self.insert(release)
-            .map_err(|message| ClientError::BadRequest { message })?;
+            .map_err(|message| GatewayError::BadRequest { message })?;
         Ok(&self.releases[self.releases.len() - 1])
     }
 
     /// Removes the release `lookup` names, or a 404.
-    pub fn delete(&mut self, lookup: &PluginLookup) -> Result<(), ClientError> {
+    pub fn delete(&mut self, lookup: &PluginLookup) -> Result<(), GatewayError> {
         let before = self.releases.len();
         self.releases.retain(|r| !r.matches(lookup));
         if self.releases.len() == before {
-            return Err(ClientError::NotFound {
+            return Err(GatewayError::NotFound {
                 message: format!("plugin release {lookup} is not registered"),
             });
         }
@@ -481,8 +483,8 @@ impl PluginRegistry {
     }
 }
 
-fn validation(field: &str, msg: &str, kind: &str) -> ClientError {
-    ClientError::Validation {
+fn validation(field: &str, msg: &str, kind: &str) -> GatewayError {
+    GatewayError::Validation {
         details: vec![agent_proto::ValidationDetail {
             loc: vec![json!("body"), json!(field)],
             msg: msg.to_owned(),
@@ -494,7 +496,7 @@ fn validation(field: &str, msg: &str, kind: &str) -> ClientError {
 
 /// Checks an action name: 1 to 100 characters of `[A-Za-z0-9_.:-]`, not starting
 /// with `-` (the plugin's program would read it as an option).
-fn check_action(action: &str) -> Result<(), ClientError> {
+fn check_action(action: &str) -> Result<(), GatewayError> {
     let ok = !action.is_empty()
         && action.len() <= 100
         && !action.starts_with('-')
@@ -514,7 +516,7 @@ fn check_action(action: &str) -> Result<(), ClientError> {
 
 /// The run's `language`: 1 to [`MAX_LANGUAGE_LEN`] characters of `A-Z a-z 0-9 - _`
 /// (a language tag such as `ko` or `pt-BR`).
-fn language(body: &Value) -> Result<Option<&str>, ClientError> {
+fn language(body: &Value) -> Result<Option<&str>, GatewayError> {
     match body.get("language") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(lang))
@@ -538,7 +540,7 @@ fn language(body: &Value) -> Result<Option<&str>, ClientError> {
 
 /// Every requirement a plain PEP 508 specifier ([`crate::requirement`]), at most
 /// [`MAX_REQUIREMENTS`](crate::requirement::MAX_REQUIREMENTS) of them.
-fn check_requirements(reqs: &[Value]) -> Result<(), ClientError> {
+fn check_requirements(reqs: &[Value]) -> Result<(), GatewayError> {
     use crate::requirement::MAX_REQUIREMENTS;
     if reqs.len() > MAX_REQUIREMENTS {
         return Err(validation(
@@ -586,7 +588,7 @@ fn check_requirements(reqs: &[Value]) -> Result<(), ClientError> {
 /// assert_eq!(sub["runtime_env"]["env_vars"]["AGENT_PARAMS"], r#"{"n":3}"#);
 /// assert_eq!(sub["metadata"]["plugin"], "hello@1.0.0");
 /// ```
-pub fn submission(release: &PluginRelease, body: &Value) -> Result<Value, ClientError> {
+pub fn submission(release: &PluginRelease, body: &Value) -> Result<Value, GatewayError> {
     let action = body
         .get("action")
         .and_then(Value::as_str)
@@ -668,7 +670,7 @@ pub fn submission(release: &PluginRelease, body: &Value) -> Result<Value, Client
             let id = JobId::new(id.as_str()).map_err(|e| {
                 validation(
                     "job_id",
-                    &super::mapping::client_error_message(&e),
+                    &super::mapping::client_error_message(&GatewayError::from(e)),
                     "value_error",
                 )
             })?;

@@ -4,6 +4,7 @@
 //! `agent-transport`'s HTTP/WebSocket transport, with TLS for an `https://` Ray).
 
 use crate::mapping::{checked, ray_error, unwrap_state_envelope, RayValue};
+use crate::GatewayError;
 use agent_proto::{ClientError, Job, JobId, Secret, StopJobResponse};
 use agent_transport::{BodyStream, Request, Response, Transport, WsOptions, WsStream};
 use bytes::Bytes;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 /// The Ray dashboard, at one address.
 ///
-/// Every failure is a [`ClientError`] with the agent protocol's code: Ray's 404 is
+/// Every failure is a [`GatewayError`] with the agent API's code: Ray's 404 is
 /// a 404 with Ray's message (`Job nope does not exist`), an unreachable dashboard
 /// is a 503, and a Ray stack trace is cut down to its last line.
 ///
@@ -112,9 +113,8 @@ impl Breaker {
 
 /// The 503 a caller gets while Ray is unreachable: the kind of failure, never the
 /// dashboard's address (which must stay private; the gateway's log has it).
-fn unreachable_for_callers(reason: &str) -> ClientError {
-    ClientError::Unavailable {
-        retry_after: None,
+fn unreachable_for_callers(reason: &str) -> GatewayError {
+    GatewayError::Unavailable {
         message: format!(
             "the Ray dashboard is unreachable ({reason}); the gateway's log has the details"
         ),
@@ -242,10 +242,10 @@ impl RayClient {
 
     /// Sends `Authorization: Bearer <token>` with every request (a dashboard
     /// started with `RAY_AUTH_MODE=token`).
-    pub fn with_token(mut self, token: &Secret) -> Result<Self, ClientError> {
+    pub fn with_token(mut self, token: &Secret) -> Result<Self, GatewayError> {
         let mut value =
             HeaderValue::try_from(format!("Bearer {}", token.expose())).map_err(|_| {
-                ClientError::InvalidInput {
+                GatewayError::InvalidInput {
                     what: "Ray token",
                     reason: "it holds characters a header cannot carry".into(),
                 }
@@ -286,7 +286,7 @@ impl RayClient {
     }
 
     /// Before a request to Ray: a 503 at once while the breaker is open.
-    fn short_circuit(&self) -> Result<(), ClientError> {
+    fn short_circuit(&self) -> Result<(), GatewayError> {
         if self.breaker.is_open() {
             return Err(unreachable_for_callers("it was unreachable moments ago"));
         }
@@ -304,7 +304,7 @@ impl RayClient {
     /// Ray (a connect error or time-out, or an answer that never came) trips the
     /// breaker and becomes a 503 without Ray's address; the address and the reason go
     /// to the gateway's log, with the request they belong to.
-    fn unreachable(&self, method: &Method, path: &str, err: ClientError) -> ClientError {
+    fn unreachable(&self, method: &Method, path: &str, err: ClientError) -> GatewayError {
         let route = path.split('?').next().unwrap_or_default();
         let down = |err: &ClientError| {
             // The transport's words (a ClientError's Display would call Ray "the agent").
@@ -328,7 +328,7 @@ impl RayClient {
                 ..
             } => down(&err),
             ClientError::ResponseIncomplete { cause, .. } => match *cause {
-                ClientError::Timeout { kind, after } => ClientError::Timeout { kind, after },
+                ClientError::Timeout { kind, after } => GatewayError::Timeout { kind, after },
                 other => {
                     tracing::warn!(
                         target: "agent_gateway::ray",
@@ -337,19 +337,18 @@ impl RayClient {
                         error = %other.message().map_or_else(|| other.to_string(), str::to_owned),
                         "Ray did not answer"
                     );
-                    ClientError::Unavailable {
-                        retry_after: None,
+                    GatewayError::Unavailable {
                         message:
                             "the Ray dashboard did not answer; the gateway's log has the details"
                                 .into(),
                     }
                 }
             },
-            other => other,
+            other => GatewayError::Client(other),
         }
     }
 
-    async fn send(&self, request: Request) -> Result<Response, ClientError> {
+    async fn send(&self, request: Request) -> Result<Response, GatewayError> {
         self.short_circuit()?;
         let (method, path) = (request.method.clone(), request.path.clone());
         let response = self
@@ -365,11 +364,11 @@ impl RayClient {
         }
     }
 
-    async fn get_bytes(&self, path: &str) -> Result<Bytes, ClientError> {
+    async fn get_bytes(&self, path: &str) -> Result<Bytes, GatewayError> {
         Ok(self.send(self.request(Method::GET, path)).await?.body)
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, GatewayError> {
         let body = self.get_bytes(path).await?;
         decode(&body, path)
     }
@@ -379,11 +378,11 @@ impl RayClient {
         method: Method,
         path: &str,
         body: Option<&Value>,
-    ) -> Result<Bytes, ClientError> {
+    ) -> Result<Bytes, GatewayError> {
         let mut request = self.request(method, path);
         if let Some(body) = body {
             request.body =
-                Bytes::from(serde_json::to_vec(body).map_err(|e| ClientError::Decode {
+                Bytes::from(serde_json::to_vec(body).map_err(|e| GatewayError::Decode {
                     message: format!("could not encode a request to Ray: {e}"),
                 })?);
             request
@@ -394,38 +393,38 @@ impl RayClient {
     }
 
     /// GET `/api/version`: `{"version", "ray_version", "ray_commit", "session_name"}`.
-    pub async fn version(&self) -> Result<Value, ClientError> {
+    pub async fn version(&self) -> Result<Value, GatewayError> {
         self.get_json("api/version").await
     }
 
     /// GET `/api/gcs_healthz`: true when Ray's GCS answers.
-    pub async fn gcs_healthy(&self) -> Result<bool, ClientError> {
+    pub async fn gcs_healthy(&self) -> Result<bool, GatewayError> {
         let body = self.get_bytes("api/gcs_healthz").await?;
         Ok(body.as_ref().trim_ascii() == b"success")
     }
 
     /// GET `/api/cluster_status`: the autoscaler's view, with resource usage.
-    pub async fn cluster_status(&self) -> Result<Value, ClientError> {
+    pub async fn cluster_status(&self) -> Result<Value, GatewayError> {
         self.get_json("api/cluster_status").await
     }
 
     /// GET `/api/jobs/`: every job Ray knows.
-    pub async fn list_jobs(&self) -> Result<Value, ClientError> {
+    pub async fn list_jobs(&self) -> Result<Value, GatewayError> {
         self.get_json("api/jobs/").await
     }
 
     /// GET `/api/jobs/{id}` (a submission id or a driver job id), as Ray's JSON.
-    pub async fn get_job_value(&self, id: &JobId) -> Result<Value, ClientError> {
+    pub async fn get_job_value(&self, id: &JobId) -> Result<Value, GatewayError> {
         self.get_json(&format!("api/jobs/{id}")).await
     }
 
     /// GET `/api/jobs/{id}`, typed.
-    pub async fn get_job(&self, id: &JobId) -> Result<Job, ClientError> {
+    pub async fn get_job(&self, id: &JobId) -> Result<Job, GatewayError> {
         self.get_json(&format!("api/jobs/{id}")).await
     }
 
     /// GET `/api/jobs/{id}/logs`: the whole log so far.
-    pub async fn job_logs(&self, id: &JobId) -> Result<String, ClientError> {
+    pub async fn job_logs(&self, id: &JobId) -> Result<String, GatewayError> {
         #[derive(serde::Deserialize)]
         struct Logs {
             #[serde(default)]
@@ -448,7 +447,7 @@ impl RayClient {
         &self,
         submission_id: &str,
         driver_node_id: Option<&str>,
-    ) -> Result<DriverLog, ClientError> {
+    ) -> Result<DriverLog, GatewayError> {
         let Some(node) = driver_node_id.filter(|n| !n.is_empty()) else {
             return Ok(DriverLog::Unavailable(
                 "the job has no driver node (its driver never started)".into(),
@@ -491,7 +490,7 @@ impl RayClient {
     }
 
     /// POST `/api/jobs/{id}/stop`: `{"stopped": bool}`.
-    pub async fn stop_job(&self, id: &JobId) -> Result<StopJobResponse, ClientError> {
+    pub async fn stop_job(&self, id: &JobId) -> Result<StopJobResponse, GatewayError> {
         let path = format!("api/jobs/{id}/stop");
         let body = self.send_json(Method::POST, &path, None).await?;
         decode(&body, &path)
@@ -499,7 +498,7 @@ impl RayClient {
 
     /// POST `/api/jobs/` with a submission body (`entrypoint`, `submission_id`,
     /// `runtime_env`, `metadata`, ...): `{"job_id", "submission_id"}`.
-    pub async fn submit_job(&self, body: &Value) -> Result<Value, ClientError> {
+    pub async fn submit_job(&self, body: &Value) -> Result<Value, GatewayError> {
         let bytes = self
             .send_json(Method::POST, "api/jobs/", Some(body))
             .await?;
@@ -513,7 +512,7 @@ impl RayClient {
         &self,
         id: &JobId,
         max_frame: usize,
-    ) -> Result<Box<dyn WsStream>, ClientError> {
+    ) -> Result<Box<dyn WsStream>, GatewayError> {
         self.short_circuit()?;
         let path = format!("api/jobs/{id}/logs/tail");
         let request = self.request(Method::GET, path.as_str());
@@ -525,14 +524,15 @@ impl RayClient {
             .transport
             .websocket(request, options)
             .await
-            .map_err(|e| self.unreachable(&Method::GET, &path, e))
-            .map_err(scrub_ray_error)?;
+            .map_err(|e| {
+                scrub_ray_error(e).unwrap_or_else(|e| self.unreachable(&Method::GET, &path, e))
+            })?;
         self.reached();
         Ok(socket)
     }
 
     /// GET `/api/v0/nodes`: the State API's nodes, unwrapped from its envelope.
-    pub async fn nodes(&self) -> Result<Vec<Value>, ClientError> {
+    pub async fn nodes(&self) -> Result<Vec<Value>, GatewayError> {
         let body = self
             .get_bytes(&format!("api/v0/nodes?limit={STATE_API_LIMIT}&detail=true"))
             .await?;
@@ -540,7 +540,7 @@ impl RayClient {
     }
 
     /// GET `/api/v0/tasks`, of one driver job (hex id) when `job_id` is given.
-    pub async fn tasks(&self, job_id: Option<&str>) -> Result<Vec<Value>, ClientError> {
+    pub async fn tasks(&self, job_id: Option<&str>) -> Result<Vec<Value>, GatewayError> {
         let mut path = format!("api/v0/tasks?limit={STATE_API_LIMIT}");
         if let Some(j) = job_id {
             // A driver job id comes from Ray's answer: checked before it goes into
@@ -553,7 +553,7 @@ impl RayClient {
     }
 
     /// GET `/api/v0/tasks` filtered on one task id.
-    pub async fn task(&self, task_id: &str) -> Result<Vec<Value>, ClientError> {
+    pub async fn task(&self, task_id: &str) -> Result<Vec<Value>, GatewayError> {
         let path = format!(
             "api/v0/tasks?limit={STATE_API_LIMIT}&detail=true&filter_keys=task_id&filter_predicates=%3D&filter_values={task_id}"
         );
@@ -563,20 +563,20 @@ impl RayClient {
 
     /// GET `/api/serve/applications/`: Serve's whole status (`applications` by name,
     /// `http_options`, `proxy_location`, ...).
-    pub async fn serve_status(&self) -> Result<Value, ClientError> {
+    pub async fn serve_status(&self) -> Result<Value, GatewayError> {
         self.get_json("api/serve/applications/").await
     }
 
     /// PUT `/api/serve/applications/`: deploys a whole declarative config (apps not
     /// in it are removed).
-    pub async fn put_serve_config(&self, config: &Value) -> Result<(), ClientError> {
+    pub async fn put_serve_config(&self, config: &Value) -> Result<(), GatewayError> {
         self.send_json(Method::PUT, "api/serve/applications/", Some(config))
             .await
             .map(drop)
     }
 
     /// DELETE `/api/serve/applications/`: shuts Serve down, every app with it.
-    pub async fn delete_all_serve_applications(&self) -> Result<(), ClientError> {
+    pub async fn delete_all_serve_applications(&self) -> Result<(), GatewayError> {
         self.send_json(Method::DELETE, "api/serve/applications/", None)
             .await
             .map(drop)
@@ -586,20 +586,23 @@ impl RayClient {
 // A value in a URL to Ray is encoded as every query is (agent_proto's one rule).
 use agent_proto::query::encode_component as query_escape;
 
-/// A refused WebSocket upgrade carries Ray's body: cut its stack trace too.
-fn scrub_ray_error(err: ClientError) -> ClientError {
+/// A refused WebSocket upgrade carries Ray's body: Ray's answer, its stack trace cut
+/// too; any other failure of the upgrade is given back.
+fn scrub_ray_error(err: ClientError) -> Result<GatewayError, ClientError> {
     let status = err.status_code();
     match &err {
         ClientError::NotFound { message }
         | ClientError::BadRequest { message }
         | ClientError::Server { message, .. }
-        | ClientError::UnexpectedStatus { message, .. } => ray_error(status, message.as_bytes()),
-        _ => err,
+        | ClientError::UnexpectedStatus { message, .. } => {
+            Ok(ray_error(status, message.as_bytes()))
+        }
+        _ => Err(err),
     }
 }
 
-fn decode<T: DeserializeOwned>(body: &[u8], path: &str) -> Result<T, ClientError> {
-    serde_json::from_slice(body).map_err(|e| ClientError::Decode {
+fn decode<T: DeserializeOwned>(body: &[u8], path: &str) -> Result<T, GatewayError> {
+    serde_json::from_slice(body).map_err(|e| GatewayError::Decode {
         message: format!("Ray's answer to /{path} is not what was expected: {e}"),
     })
 }

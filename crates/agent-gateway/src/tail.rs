@@ -371,7 +371,7 @@ async fn final_log(
     tracker: &mut TailTracker,
     sink: &mut Sink,
     settings: &TailSettings,
-) -> Result<(), agent_proto::ClientError> {
+) -> Result<(), crate::GatewayError> {
     let mut tries = 0;
     loop {
         tries += 1;
