@@ -32,7 +32,7 @@ mod matching;
 pub mod multipart;
 mod table;
 
-pub use body::{Answer, Encoded, RequestBody, Streamed};
+pub use body::{Answer, Encoded, JsonOrText, RequestBody, Streamed};
 pub use matching::{match_request, MatchError};
 pub use table::*;
 
