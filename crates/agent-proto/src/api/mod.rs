@@ -33,7 +33,7 @@ pub mod multipart;
 mod table;
 
 pub use body::{Answer, Encoded, JsonOrText, RequestBody, Streamed};
-pub use matching::{match_request, MatchError};
+pub use matching::{is_route_word, match_request, MatchError};
 pub use table::*;
 
 use crate::error::ClientError;
