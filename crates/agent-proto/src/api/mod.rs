@@ -201,6 +201,20 @@ impl Operation {
     }
 }
 
+impl OperationId {
+    /// The operation of a builder's name (the SDK's method name, `get_job`), for a
+    /// front end that names operations in text (the Python package, a CLI).
+    ///
+    /// ```
+    /// use agent_proto::api::OperationId;
+    /// assert_eq!(OperationId::from_name("list_containers"), Some(OperationId::ListContainers));
+    /// assert_eq!(OperationId::from_name("nope"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<OperationId> {
+        OperationId::ALL.iter().copied().find(|op| op.name() == name)
+    }
+}
+
 impl fmt::Display for OperationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.method(), self.template())
