@@ -211,7 +211,10 @@ impl OperationId {
     /// assert_eq!(OperationId::from_name("nope"), None);
     /// ```
     pub fn from_name(name: &str) -> Option<OperationId> {
-        OperationId::ALL.iter().copied().find(|op| op.name() == name)
+        OperationId::ALL
+            .iter()
+            .copied()
+            .find(|op| op.name() == name)
     }
 }
 
