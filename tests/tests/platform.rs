@@ -611,3 +611,67 @@ async fn every_operation_reaches_its_own_route() {
         assert_eq!(seen.len(), 1, "{id:?} ({id}) was not routed to itself");
     }
 }
+
+/// `list_all_*` follows a `next` in any of the forms servers write (relative to
+/// the base, from the host's root, absolute under the base URL), and refuses one
+/// that leaves the agent or repeats a page: the token never goes elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_all_follows_next_only_within_the_agent() {
+    let server = AgentTestServer::sample()
+        .prefix("/agent/")
+        .build()
+        .await
+        .unwrap();
+    let c = AsyncAgentClient::new(server.url(), server.token()).unwrap();
+    for _ in 0..3 {
+        c.create_container(&CreateContainer::release(PLUGIN_RELEASE))
+            .await
+            .unwrap();
+    }
+    let page_one = |next: &str| {
+        Fault::json(
+            200,
+            json!({"count": 3, "next": next, "previous": null, "results": [{"id": 1}]}),
+        )
+        .times(1)
+    };
+    // the rest of the list comes from the server itself (page 2 of size 1: id 2)
+    let absolute = format!("{}containers/?page=2&page_size=1", server.url());
+    for next in [
+        "containers/?page=2&page_size=1",
+        "/agent/containers/?page=2&page_size=1",
+        absolute.as_str(),
+    ] {
+        server.set_fault(RouteKind::ListContainers, page_one(next));
+        let all = c.list_all_containers(&[("page_size", "1")]).await.unwrap();
+        let ids: Vec<_> = all.iter().map(|c| c.id_text().unwrap()).collect();
+        assert_eq!(ids, ["1", "2", "3"], "{next}");
+    }
+    for bad in [
+        "http://elsewhere.example/agent/containers/?page=2",
+        "//elsewhere.example/agent/containers/?page=2",
+        "/other/containers/?page=2",
+        "plugin_releases/?page=2",
+    ] {
+        server.set_fault(RouteKind::ListContainers, page_one(bad));
+        let e = c
+            .list_all_containers(&[("page_size", "1")])
+            .await
+            .unwrap_err();
+        assert_eq!(e.status_code(), 500, "{bad}: {e}");
+        assert!(matches!(e, ClientError::Protocol { .. }), "{bad}: {e:?}");
+    }
+    // a server whose `next` points back at the same page forever
+    server.set_fault(
+        RouteKind::ListContainers,
+        Fault::json(
+            200,
+            json!({"count": 9, "next": "containers/?page=2", "results": []}),
+        ),
+    );
+    let e = c
+        .list_all_containers(&[] as &[(&str, &str)])
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("repeats"), "{e}");
+}

@@ -13,6 +13,7 @@ use crate::select::Pick;
 use crate::start::Start;
 use crate::wait::Wait;
 use agent_client_async::RawPath;
+use agent_proto::api::{self, Operation};
 use agent_proto::{
     validate_stream_timeout, ClientError, CreatePluginRelease, JobId, NodeId, PluginLookup,
     Protocol, RunPluginRelease, ServeAppName, StreamLimits, TailOptions, TaskId, Timeouts,
@@ -112,6 +113,8 @@ pub enum Op {
 /// One HTTP request: what `--output json` prints the answer of, as the agent sent it.
 #[derive(Debug)]
 pub struct Call {
+    /// The operation of the description (`agent_proto::api`), `None` for `raw`.
+    pub operation: Option<Operation>,
     /// The method.
     pub method: Method,
     /// The path relative to the base URL.
@@ -123,79 +126,80 @@ pub struct Call {
 }
 
 impl Call {
-    fn get(path: String) -> Call {
+    /// The request of `operation`: its method and path from the description.
+    fn of(operation: Operation) -> Call {
         Call {
-            method: Method::GET,
-            path,
+            method: operation.id().method(),
+            path: operation.path(),
+            operation: Some(operation),
             query: Vec::new(),
             body: None,
         }
     }
 
-    fn with(method: Method, path: String, body: Option<Value>) -> Call {
+    fn with_body(self, body: Value) -> Call {
         Call {
-            method,
-            path,
-            query: Vec::new(),
-            body,
+            body: Some(body),
+            ..self
         }
+    }
+
+    fn with_query(self, query: Vec<(String, String)>) -> Call {
+        Call { query, ..self }
+    }
+
+    /// The description's call of a known operation, its answer read as the agent
+    /// sent it (`None` for `raw`).
+    pub fn described(&self) -> Option<api::Call<Value, api::JsonOrText>> {
+        let call = api::Call::new(self.operation.clone()?).query(&self.query);
+        Some(match &self.body {
+            Some(body) => call.body(body),
+            None => call,
+        })
     }
 }
 
 impl Op {
     /// The request of this operation (`None` for a tail, which streams).
     pub fn call(&self) -> Result<Option<Call>, ClientError> {
+        use Operation as O;
         Ok(Some(match self {
-            Op::Health => Call::get("health/".into()),
-            Op::ListJobs(_) => Call::get("jobs/".into()),
-            Op::GetJob(id) => Call::get(format!("jobs/{id}/")),
+            Op::Health => Call::of(O::Health),
+            Op::ListJobs(_) => Call::of(O::ListJobs),
+            Op::GetJob(id) => Call::of(O::GetJob(id.clone())),
             // `?tail=N`: an agent that numbers its lines answers only the last N (spec:
             // "Line numbers and cursors"); one that ignores it sends the whole log,
             // which the answer's view trims.
-            Op::JobLogs(id, tail) => Call {
-                query: tail
-                    .map(|n| vec![("tail".to_owned(), n.to_string())])
+            Op::JobLogs(id, tail) => Call::of(O::JobLogs(id.clone())).with_query(
+                tail.map(|n| vec![("tail".to_owned(), n.to_string())])
                     .unwrap_or_default(),
-                ..Call::get(format!("jobs/{id}/logs/"))
-            },
-            Op::StopJob(id, _) => Call::with(Method::POST, format!("jobs/{id}/stop/"), None),
+            ),
+            Op::StopJob(id, _) => Call::of(O::StopJob(id.clone())),
             Op::TailJob(..) | Op::TailMany(_) | Op::WaitJob(..) | Op::WaitMany(..) => {
                 return Ok(None)
             }
-            Op::ListNodes => Call::get("nodes/".into()),
-            Op::GetNode(id) => Call::get(format!("nodes/{id}/")),
-            Op::ListTasks => Call::get("tasks/".into()),
-            Op::GetTask(id) => Call::get(format!("tasks/{id}/")),
-            Op::ListServe => Call::get("serve_applications/".into()),
-            Op::GetServe(name) => Call::get(format!("serve_applications/{name}/")),
-            Op::DeleteServe(name) => {
-                Call::with(Method::DELETE, format!("serve_applications/{name}/"), None)
+            Op::ListNodes => Call::of(O::ListNodes),
+            Op::GetNode(id) => Call::of(O::GetNode(id.clone())),
+            Op::ListTasks => Call::of(O::ListTasks),
+            Op::GetTask(id) => Call::of(O::GetTask(id.clone())),
+            Op::ListServe => Call::of(O::ListServeApplications),
+            Op::GetServe(name) => Call::of(O::GetServeApplication(name.clone())),
+            Op::DeleteServe(name) => Call::of(O::DeleteServeApplication(name.clone())),
+            Op::ListPlugins(query) => Call::of(O::ListPluginReleases).with_query(query.clone()),
+            Op::GetPlugin(lookup) => Call::of(O::GetPluginRelease(lookup.clone())),
+            Op::CreatePlugin(body) => Call::of(O::CreatePluginRelease).with_body(to_json(body)?),
+            Op::DeletePlugin(lookup) => Call::of(O::DeletePluginRelease(lookup.clone())),
+            Op::RunPlugin { lookup, run, .. } => {
+                Call::of(O::RunPluginRelease(lookup.clone())).with_body(to_json(run)?)
             }
-            Op::ListPlugins(query) => Call {
-                query: query.clone(),
-                ..Call::get("plugin_releases/".into())
-            },
-            Op::GetPlugin(lookup) => Call::get(format!("plugin_releases/{lookup}")),
-            Op::CreatePlugin(body) => Call::with(
-                Method::POST,
-                "plugin_releases/".into(),
-                Some(to_json(body)?),
-            ),
-            Op::DeletePlugin(lookup) => {
-                Call::with(Method::DELETE, format!("plugin_releases/{lookup}"), None)
-            }
-            Op::RunPlugin { lookup, run, .. } => Call::with(
-                Method::POST,
-                format!("plugin_releases/{lookup}/run/"),
-                Some(to_json(run)?),
-            ),
-            Op::Gpu => Call::get("gpu_status/".into()),
+            Op::Gpu => Call::of(O::GpuStatus),
             Op::Raw {
                 method,
                 path,
                 query,
                 body,
             } => Call {
+                operation: None,
                 method: method.clone(),
                 path: path.as_str().to_owned(),
                 query: query.clone(),

@@ -68,9 +68,15 @@ async fn fetch(client: &AsyncAgentClient, op: &Op) -> Result<Value, ClientError>
     })?;
     tracing::info!(method = %call.method, path = %call.path, "request");
     let started = std::time::Instant::now();
-    let answer = client
-        .raw_request(call.method, &call.path, &call.query, call.body)
-        .await;
+    // a known operation goes as the description builds it; only `raw` is raw
+    let answer = match call.described() {
+        Some(described) => client.call(described).await.map(|answer| answer.0),
+        None => {
+            client
+                .raw_request(call.method, &call.path, &call.query, call.body)
+                .await
+        }
+    };
     let took = crate::time::duration(started.elapsed());
     match &answer {
         Ok(_) => tracing::info!(took = %took, "answered"),
