@@ -40,6 +40,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<testing::TestServer>()?;
     m.add_class::<runtime::CancelTask>()?;
     m.add_function(wrap_pyfunction!(runtime::complete_future, m)?)?;
+    m.add("ERROR_CLASSES", errors::error_classes())?;
     // Runtime threads must be out of Python before the interpreter finalizes, and a
     // forked child starts with none inside (see `runtime`).
     let at_exit = wrap_pyfunction!(runtime::at_exit, m)?;

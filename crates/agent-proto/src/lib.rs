@@ -22,6 +22,7 @@
 
 pub mod config;
 pub mod error;
+pub mod error_kind;
 pub mod id;
 pub mod models;
 pub mod query;
@@ -34,6 +35,7 @@ pub use error::{
     ClientError, ErrorSource, LimitKind, Result, TimeoutKind, ValidationDetail, REQUEST_REFUSALS,
     TRANSIENT_STATUSES,
 };
+pub use error_kind::ErrorKind;
 pub use id::{JobId, NodeId, PluginLookup, ServeAppName, TaskId};
 pub use models::{
     CreatePluginRelease, GpuStatus, Health, Job, JobStatus, Node, Page, PluginRelease,
