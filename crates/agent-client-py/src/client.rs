@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use agent_client_async::{AsyncAgentClient, ClientError, Protocol, RawPath, StreamLimits};
 use agent_proto::{JobId, NodeId, PluginLookup, Secret, ServeAppName, TaskId, Timeouts};
+use agent_transport::long_poll::LongPollTransport;
 use http::Method;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -19,6 +20,7 @@ use serde_json::Value;
 use crate::convert::to_py;
 use crate::errors::to_pyerr;
 use crate::fork::ForkOwned;
+use crate::long_poll::PyLongPollHandler;
 use crate::runtime::{awaitable, wait, Convert};
 use crate::tail::{open_tail, Tail};
 
@@ -111,7 +113,12 @@ impl Core {
     /// A client of the agent at `base_url`. `connect_timeout` / `read_timeout` are in
     /// seconds (`None`: the defaults, 3 and 10, as synapse-sdk's).
     #[new]
-    #[pyo3(signature = (base_url, agent_token, user_token=None, tenant=None, connect_timeout=None, read_timeout=None))]
+    ///
+    /// With `long_poll_handler` (synapse-sdk's: `set_request(dict)` and
+    /// `get_response(id)`), every request goes through it instead of HTTP
+    /// ([`crate::long_poll`]); `read_timeout` then bounds each exchange.
+    #[pyo3(signature = (base_url, agent_token, user_token=None, tenant=None, connect_timeout=None, read_timeout=None, long_poll_handler=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         base_url: String,
@@ -120,6 +127,7 @@ impl Core {
         tenant: Option<String>,
         connect_timeout: Option<f64>,
         read_timeout: Option<f64>,
+        long_poll_handler: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut secrets = vec![Secret::new(agent_token.clone())];
         secrets.extend(user_token.iter().map(|t| Secret::new(t.clone())));
@@ -138,6 +146,11 @@ impl Core {
         }
         if let Some(t) = tenant {
             builder = builder.tenant(t);
+        }
+        if let Some(handler) = long_poll_handler {
+            let handler = PyLongPollHandler::new(&handler, timeouts.read)?;
+            let transport = LongPollTransport::new(handler).timeout(timeouts.read);
+            builder = builder.transport(std::sync::Arc::new(transport));
         }
         // The transport may look for the runtime while it is built.
         let _guard = crate::runtime::runtime()?.enter();

@@ -43,6 +43,11 @@ pub fn to_pyerr(py: Python<'_>, err: ClientError) -> PyErr {
 }
 
 fn build(py: Python<'_>, err: &ClientError) -> PyResult<PyErr> {
+    // An exception a long_poll_handler raised reaches the caller unchanged, as in
+    // synapse-sdk.
+    if let Some(original) = crate::long_poll::raised_exception(py, err) {
+        return Ok(original);
+    }
     // "A write may have happened" only means something for a request that writes:
     // a GET whose answer broke off is its cause (a time-out, a dropped connection).
     if let ClientError::ResponseIncomplete { method, cause, .. } = err {

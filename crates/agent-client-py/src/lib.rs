@@ -26,6 +26,7 @@ pub mod client;
 pub mod convert;
 pub mod errors;
 pub mod fork;
+pub mod long_poll;
 pub mod runtime;
 pub mod tail;
 pub mod testing;

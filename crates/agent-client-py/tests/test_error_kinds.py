@@ -11,7 +11,7 @@ documented table (the README's and ``errors.rs``'s), with ``kind`` set.
 from __future__ import annotations
 
 import socket
-from typing import Callable, Dict, List, Tuple, Type
+from typing import Callable, Dict, List, Literal, Tuple, Type
 
 import pytest
 
@@ -64,7 +64,7 @@ DOCUMENTED: Dict[str, Tuple[Type[ClientError], int]] = {
 JOB = 'raysubmit_kinds1'
 
 
-def _tail(client: AgentClient, protocol: str) -> None:
+def _tail(client: AgentClient, protocol: Literal['websocket', 'http', 'auto']) -> None:
     for _ in client.tail_job_logs(JOB, protocol=protocol):
         pass
 

@@ -1,13 +1,22 @@
 # Type stubs of agent_client: synapse-sdk 2026.2.17's AgentClient API.
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, AsyncIterator, Iterable, Iterator, Literal, TypedDict, overload
+from typing import Any, AsyncIterator, Iterable, Iterator, Literal, Mapping, Protocol, TypedDict, overload
 
 from agent_client import exceptions as exceptions
 from agent_client.exceptions import ClientError as ClientError
 from agent_client.models import AgentRuntimePolicy, ClusterResourceSnapshot
 
-__all__ = ['AgentClient', 'AsyncAgentClient', 'AsyncLogTail', 'StreamLimits', 'ClientError', 'exceptions', '__version__']
+__all__ = [
+    'AgentClient',
+    'AsyncAgentClient',
+    'AsyncLogTail',
+    'LongPollHandler',
+    'StreamLimits',
+    'ClientError',
+    'exceptions',
+    '__version__',
+]
 
 __version__: str
 
@@ -26,10 +35,15 @@ class StreamLimits:
     max_message_size: int = 10_240
     queue_size: int = 1_000
 
+class LongPollHandler(Protocol):
+    def set_request(self, request: dict[str, Any]) -> Any: ...
+    def get_response(self, request_id: Any) -> Mapping[str, Any]: ...
+
 class AgentClient:
     name: str
     base_url: str
     stream_limits: StreamLimits
+    long_poll_handler: LongPollHandler | None
     def __init__(
         self,
         base_url: str,
@@ -38,8 +52,11 @@ class AgentClient:
         user_token: str | None = None,
         tenant: str | None = None,
         timeout: Timeout | dict[str, float] | None = None,
+        long_poll_handler: LongPollHandler | None = None,
     ) -> None: ...
     def close(self) -> None: ...
+    def reset_connection(self) -> None: ...
+    def exists(self, api: str, *args: Any, **kwargs: Any) -> bool: ...
     def __enter__(self) -> AgentClient: ...
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -181,6 +198,7 @@ class AsyncAgentClient:
     name: str
     base_url: str
     stream_limits: StreamLimits
+    long_poll_handler: LongPollHandler | None
     def __init__(
         self,
         base_url: str,
@@ -189,8 +207,11 @@ class AsyncAgentClient:
         user_token: str | None = None,
         tenant: str | None = None,
         timeout: Timeout | dict[str, float] | float | None = None,
+        long_poll_handler: LongPollHandler | None = None,
     ) -> None: ...
     async def close(self) -> None: ...
+    def reset_connection(self) -> None: ...
+    async def exists(self, api: str, *args: Any, **kwargs: Any) -> bool: ...
     async def __aenter__(self) -> AsyncAgentClient: ...
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -21,7 +21,9 @@ from typing import (
     Iterable,
     Iterator,
     List,
+    Mapping,
     Optional,
+    Protocol,
     Sequence,
     Tuple,
     Union,
@@ -31,7 +33,7 @@ from typing import (
 from agent_client import _native
 from agent_client.models import AgentRuntimePolicy, ClusterResourceSnapshot
 
-__all__ = ['AgentClient', 'AsyncAgentClient', 'StreamLimits']
+__all__ = ['AgentClient', 'AsyncAgentClient', 'LongPollHandler', 'StreamLimits']
 
 _DEFAULT_TIMEOUT = {'connect': 3, 'read': 10}
 
@@ -57,6 +59,24 @@ class StreamLimits:
     max_bytes: int = 50 * 1024 * 1024
     max_message_size: int = 10_240
     queue_size: int = 1_000
+
+
+class LongPollHandler(Protocol):
+    """synapse-sdk's ``long_poll_handler``: carries requests to an agent that has no
+    URL the client can reach (through a queue the agent polls, for instance).
+
+    ``set_request`` gets the SDK's request dict, ``{'method': 'get', 'path': 'jobs/',
+    'headers': {...}, 'params': {...}, 'data': ...}`` (``params`` and ``data`` only
+    when there are some; the headers hold the tokens), queues it and returns an id
+    (any object); ``get_response`` waits for that request's answer,
+    ``{'status': 200, 'reason': 'OK', 'data': ...}``, and raises ``TimeoutError``
+    when there is none in time (the client raises a 408 then). Calls run on a thread
+    of the client's runtime, so an ``AsyncAgentClient`` never blocks its loop.
+    """
+
+    def set_request(self, request: Dict[str, Any]) -> Any: ...
+
+    def get_response(self, request_id: Any) -> Mapping[str, Any]: ...
 
 
 def _timeouts(timeout: Any) -> Tuple[float, float]:
@@ -410,18 +430,26 @@ class _Base(_Operations):
         user_token: Optional[str] = None,
         tenant: Optional[str] = None,
         timeout: Any = None,
+        long_poll_handler: Optional[LongPollHandler] = None,
     ):
         connect, read = _timeouts(timeout)
-        self._core = _native.Core(base_url, agent_token, user_token, tenant, connect, read)
+        self._core = _native.Core(base_url, agent_token, user_token, tenant, connect, read, long_poll_handler)
         self.base_url = self._core.base_url
+        self.long_poll_handler = long_poll_handler
 
         # A call with time-outs of its own (``run_plugin_release(timeout=...)``) goes
         # through a core made for it; the tokens stay in this closure, never in an
         # attribute that a repr or vars() would show.
         def core_with(connect: float, read: float) -> _native.Core:
-            return _native.Core(base_url, agent_token, user_token, tenant, connect, read)
+            return _native.Core(base_url, agent_token, user_token, tenant, connect, read, long_poll_handler)
 
         self._core_with: Callable[[float, float], _native.Core] = core_with
+        self._own_timeouts = (connect, read)
+
+    def reset_connection(self) -> None:
+        """Drops this client's pooled connections: the next request opens a new one
+        (synapse-sdk: a fresh session). Tails already open go on; nothing is sent."""
+        self._core = self._core_with(*self._own_timeouts)
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(base_url={self.base_url!r})'
@@ -477,8 +505,16 @@ class AgentClient(_Base):
         user_token: Optional[str] = None,
         tenant: Optional[str] = None,
         timeout: Optional[Dict[str, float]] = None,
+        long_poll_handler: Optional[LongPollHandler] = None,
     ):
-        super().__init__(base_url, agent_token, user_token=user_token, tenant=tenant, timeout=timeout)
+        super().__init__(
+            base_url,
+            agent_token,
+            user_token=user_token,
+            tenant=tenant,
+            timeout=timeout,
+            long_poll_handler=long_poll_handler,
+        )
 
     def _send(self, core: _native.Core, owned: bool, request: _Request) -> Any:
         try:
@@ -516,6 +552,12 @@ class AgentClient(_Base):
     ) -> Union[Dict[str, Any], Tuple[Iterator[Dict[str, Any]], int]]:
         """Tracked containers; with ``list_all``, ``(every result, count)``."""
         return self._list('containers/', params, list_all)
+
+    def exists(self, api: str, *args: Any, **kwargs: Any) -> bool:
+        """Whether the list method named ``api`` finds anything: its answer's
+        ``count`` is positive (synapse-sdk's ``exists``), e.g.
+        ``exists('list_plugin_releases', {'plugin': 'demo'})``."""
+        return bool(getattr(self, api)(*args, **kwargs)['count'] > 0)
 
     def _list(self, path: str, params: Optional[Dict[str, Any]], list_all: bool) -> Any:
         if not list_all:
@@ -781,8 +823,16 @@ class AsyncAgentClient(_Base):
         user_token: Optional[str] = None,
         tenant: Optional[str] = None,
         timeout: Union[Dict[str, float], float, None] = None,
+        long_poll_handler: Optional[LongPollHandler] = None,
     ):
-        super().__init__(base_url, agent_token, user_token=user_token, tenant=tenant, timeout=timeout)
+        super().__init__(
+            base_url,
+            agent_token,
+            user_token=user_token,
+            tenant=tenant,
+            timeout=timeout,
+            long_poll_handler=long_poll_handler,
+        )
         try:
             self._loop: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
         except RuntimeError:
@@ -846,6 +896,12 @@ class AsyncAgentClient(_Base):
         """Tracked containers; with ``list_all``, ``(async iterator of every result,
         count)``."""
         return await self._list('containers/', params, list_all)  # type: ignore[no-any-return]
+
+    async def exists(self, api: str, *args: Any, **kwargs: Any) -> bool:
+        """Whether the list method named ``api`` finds anything (synapse-sdk's
+        ``exists``), as :meth:`AgentClient.exists`, awaited."""
+        answer = await getattr(self, api)(*args, **kwargs)
+        return bool(answer['count'] > 0)
 
     async def _list(self, path: str, params: Optional[Dict[str, Any]], list_all: bool) -> Any:
         """A page, or with ``list_all`` ``(async iterator of every result, count)``: the

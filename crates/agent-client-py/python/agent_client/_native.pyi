@@ -10,6 +10,7 @@ class Core:
         tenant: str | None = None,
         connect_timeout: float | None = None,
         read_timeout: float | None = None,
+        long_poll_handler: Any = None,
     ) -> None: ...
     @property
     def base_url(self) -> str: ...
