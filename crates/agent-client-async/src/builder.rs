@@ -1,6 +1,6 @@
 //! Configuration of a client: [`ClientBuilder`].
 
-use crate::client::{AsyncAgentClient, Credentials};
+use crate::client::{AsyncAgentClient, Credentials, TransportFactory};
 use agent_proto::{ClientError, Secret, StreamLimits, Timeouts};
 #[cfg(feature = "tls")]
 use agent_transport::Identity;
@@ -183,8 +183,12 @@ impl ClientBuilder {
             return Err(ClientError::invalid("ping interval", "must be positive"));
         }
         let credentials = Credentials::new(self.agent_token, self.user_token, self.tenant)?;
-        let transport: Arc<dyn Transport> = match self.transport {
-            Some(t) => t,
+        let retry = self.retry;
+        let renew: TransportFactory = match self.transport {
+            Some(t) => {
+                let t: Arc<dyn Transport> = Arc::new(RetryingTransport::new(t, retry));
+                Arc::new(move || Ok(Arc::clone(&t)))
+            }
             None => {
                 #[allow(unused_mut)] // without TLS there is nothing more to set
                 let mut b = HttpTransport::builder(&self.base_url)
@@ -200,16 +204,19 @@ impl ClientBuilder {
                         b = b.add_root_certificate_pem(pem)?;
                     }
                 }
-                Arc::new(b.build()?)
+                // a new pool each time: reset_connection swaps it in
+                Arc::new(move || {
+                    let http: Arc<dyn Transport> = Arc::new(b.clone().build()?);
+                    Ok(Arc::new(RetryingTransport::new(http, retry.clone())) as Arc<dyn Transport>)
+                })
             }
         };
-        let transport: Arc<dyn Transport> = Arc::new(RetryingTransport::new(transport, self.retry));
-        Ok(AsyncAgentClient::from_parts(
+        AsyncAgentClient::from_parts(
             self.base_url,
-            transport,
+            renew,
             credentials,
             self.limits,
             self.ping_interval,
-        ))
+        )
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::builder::ClientBuilder;
 use crate::path::{with_query, RawPath};
+use agent_proto::api::{self, Answer, Call};
 use agent_proto::{
     ClientError, CreatePluginRelease, GpuStatus, Health, Job, JobId, Node, NodeId, Page,
     PluginLookup, PluginRelease, RunDebugPluginRelease, RunPluginRelease, Secret, ServeAppName,
@@ -11,7 +12,6 @@ use agent_transport::{Request, Response, Transport};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, Method};
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::fmt;
 use std::sync::{Arc, RwLock};
@@ -73,9 +73,15 @@ impl Credentials {
     }
 }
 
+/// Makes the client's transport afresh: what [`AsyncAgentClient::reset_connection`]
+/// swaps in (a new connection pool, the same settings).
+pub(crate) type TransportFactory =
+    Arc<dyn Fn() -> Result<Arc<dyn Transport>, ClientError> + Send + Sync>;
+
 pub(crate) struct Inner {
     pub(crate) base_url: String,
     transport: RwLock<Option<Arc<dyn Transport>>>,
+    renew: TransportFactory,
     pub(crate) credentials: Credentials,
     pub(crate) limits: StreamLimits,
     pub(crate) ping_interval: Duration,
@@ -142,22 +148,24 @@ impl AsyncAgentClient {
 
     pub(crate) fn from_parts(
         base_url: String,
-        transport: Arc<dyn Transport>,
+        renew: TransportFactory,
         credentials: Credentials,
         limits: StreamLimits,
         ping_interval: Duration,
-    ) -> Self {
+    ) -> Result<Self, ClientError> {
         let (closed, _) = watch::channel(false);
-        AsyncAgentClient {
+        let transport = renew()?;
+        Ok(AsyncAgentClient {
             inner: Arc::new(Inner {
                 base_url,
                 transport: RwLock::new(Some(transport)),
+                renew,
                 credentials,
                 limits,
                 ping_interval,
                 closed,
             }),
-        }
+        })
     }
 
     /// The base URL requests are relative to.
@@ -185,6 +193,32 @@ impl AsyncAgentClient {
     /// True once [`close`](Self::close) was called on this client or a clone.
     pub fn is_closed(&self) -> bool {
         *self.inner.closed.borrow()
+    }
+
+    /// Drops the pooled connections (synapse-sdk's `reset_connection`): later
+    /// requests open new ones with the same settings, while requests and tails in
+    /// flight finish on theirs. Every clone shares the new pool. A transport of the
+    /// caller's own ([`ClientBuilder::transport`]) is kept: its connections are its
+    /// business. A closed client stays closed (a 500 `Usage` error).
+    ///
+    /// ```
+    /// let client = agent_client_async::AsyncAgentClient::new("http://127.0.0.1:9", "token")?;
+    /// client.reset_connection()?;
+    /// # Ok::<(), agent_proto::ClientError>(())
+    /// ```
+    pub fn reset_connection(&self) -> Result<(), ClientError> {
+        let fresh = (self.inner.renew)()?;
+        let mut guard = match self.inner.transport.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if guard.is_none() || self.is_closed() {
+            return Err(ClientError::Usage {
+                message: "the client was closed; build a new one".into(),
+            });
+        }
+        *guard = Some(fresh);
+        Ok(())
     }
 
     pub(crate) fn transport(&self) -> Result<Arc<dyn Transport>, ClientError> {
@@ -224,104 +258,89 @@ impl AsyncAgentClient {
         Ok(resp)
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, path: String) -> Result<T, ClientError> {
-        let resp = self.send(self.request(Method::GET, path)).await?;
-        self.decode(&resp.body)
-    }
-
-    async fn send_json<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: String,
-        body: Option<Value>,
-    ) -> Result<T, ClientError> {
-        let mut req = self.request(method, path);
-        if let Some(body) = body {
-            req.body = Bytes::from(serde_json::to_vec(&body).map_err(|e| ClientError::Decode {
-                message: format!("could not encode the request body: {e}"),
-            })?);
-            req.headers
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    /// The transport's request for `call`, with the client's authentication headers.
+    pub(crate) fn call_request<B, A>(&self, call: &Call<B, A>) -> Result<Request, ClientError> {
+        let mut req = self.request(call.method(), call.path());
+        if let Some(body) = call.encoded_body()? {
+            req.body = Bytes::from(body.bytes.clone());
+            let value = HeaderValue::from_str(&body.content_type).map_err(|_| {
+                ClientError::invalid("content type", "contains characters a header cannot carry")
+            })?;
+            req.headers.insert(CONTENT_TYPE, value);
         }
-        let resp = self.send(req).await?;
-        self.decode(&resp.body)
+        Ok(req)
     }
 
-    fn decode<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, ClientError> {
-        // An empty body decodes as JSON null, so that `()` and `Option` results work.
-        let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
-            b"null"
-        } else {
-            body
-        };
-        serde_json::from_slice(body).map_err(|e| {
-            self.inner.credentials.scrub(ClientError::Decode {
-                message: format!(
-                    "{e}; the answer began with {:?}",
-                    String::from_utf8_lossy(&body[..body.len().min(120)])
-                ),
-            })
-        })
+    /// Sends any operation of the description ([`agent_proto::api`]) and decodes its
+    /// answer: what every typed method does, open for a caller that builds its own
+    /// [`Call`] (with a query, say). Retries follow the operation's idempotence.
+    ///
+    /// ```no_run
+    /// # async fn run(client: agent_client_async::AsyncAgentClient) -> Result<(), agent_proto::ClientError> {
+    /// use agent_proto::api;
+    /// let page = client.call(api::list_plugin_releases().query(&[("plugin", "demo")])).await?;
+    /// # let _ = page; Ok(()) }
+    /// ```
+    pub async fn call<B, A: Answer>(&self, call: Call<B, A>) -> Result<A, ClientError> {
+        let resp = self.send(self.call_request(&call)?).await?;
+        call.answer(&resp.body)
+            .map_err(|e| self.inner.credentials.scrub(e))
     }
 
     /// `GET health/`: the agent's health.
     pub async fn health_check(&self) -> Result<Health, ClientError> {
-        self.get_json("health/".into()).await
+        self.call(api::health_check()).await
     }
 
     /// `GET jobs/`: every Ray job the agent knows.
     pub async fn list_jobs(&self) -> Result<Vec<Job>, ClientError> {
-        self.get_json("jobs/".into()).await
+        self.call(api::list_jobs()).await
     }
 
     /// `GET jobs/{id}/`: one job. The id is validated first (a 400 for `../x`).
     pub async fn get_job(&self, job_id: impl AsRef<str>) -> Result<Job, ClientError> {
         let id = self.segment::<JobId>(job_id.as_ref())?;
-        self.get_json(format!("jobs/{id}/")).await
+        self.call(api::get_job(id)).await
     }
 
     /// `GET jobs/{id}/logs/`: the whole log so far, as one string. The agent may
     /// answer with a JSON string, a `{"logs": ...}` object or plain text: all work.
     pub async fn get_job_logs(&self, job_id: impl AsRef<str>) -> Result<String, ClientError> {
         let id = self.segment::<JobId>(job_id.as_ref())?;
-        let resp = self
-            .send(self.request(Method::GET, format!("jobs/{id}/logs/")))
-            .await?;
-        Ok(logs_from_body(&resp.body))
+        self.call(api::get_job_logs(id)).await
     }
 
     /// `POST jobs/{id}/stop/`: asks the agent to stop a job.
     pub async fn stop_job(&self, job_id: impl AsRef<str>) -> Result<StopJobResponse, ClientError> {
         let id = self.segment::<JobId>(job_id.as_ref())?;
-        self.send_json(Method::POST, format!("jobs/{id}/stop/"), None)
-            .await
+        self.call(api::stop_job(id)).await
     }
 
     /// `GET nodes/`: the cluster's nodes.
     pub async fn list_nodes(&self) -> Result<Vec<Node>, ClientError> {
-        self.get_json("nodes/".into()).await
+        self.call(api::list_nodes()).await
     }
 
     /// `GET nodes/{id}/`: one node.
     pub async fn get_node(&self, node_id: impl AsRef<str>) -> Result<Node, ClientError> {
         let id = self.segment::<NodeId>(node_id.as_ref())?;
-        self.get_json(format!("nodes/{id}/")).await
+        self.call(api::get_node(id)).await
     }
 
     /// `GET tasks/`: the cluster's tasks.
     pub async fn list_tasks(&self) -> Result<Vec<Task>, ClientError> {
-        self.get_json("tasks/".into()).await
+        self.call(api::list_tasks()).await
     }
 
     /// `GET tasks/{id}/`: one task.
     pub async fn get_task(&self, task_id: impl AsRef<str>) -> Result<Task, ClientError> {
         let id = self.segment::<TaskId>(task_id.as_ref())?;
-        self.get_json(format!("tasks/{id}/")).await
+        self.call(api::get_task(id)).await
     }
 
     /// `GET serve_applications/`: the Ray Serve applications.
     pub async fn list_serve_applications(&self) -> Result<Vec<ServeApplication>, ClientError> {
-        self.get_json("serve_applications/".into()).await
+        self.call(api::list_serve_applications()).await
     }
 
     /// `GET serve_applications/{name}/`: one application.
@@ -330,15 +349,13 @@ impl AsyncAgentClient {
         name: impl AsRef<str>,
     ) -> Result<ServeApplication, ClientError> {
         let name = self.segment::<ServeAppName>(name.as_ref())?;
-        self.get_json(format!("serve_applications/{name}/")).await
+        self.call(api::get_serve_application(name)).await
     }
 
     /// `DELETE serve_applications/{name}/`: removes one application.
     pub async fn delete_serve_application(&self, name: impl AsRef<str>) -> Result<(), ClientError> {
         let name = self.segment::<ServeAppName>(name.as_ref())?;
-        self.send(self.request(Method::DELETE, format!("serve_applications/{name}/")))
-            .await
-            .map(drop)
+        self.call(api::delete_serve_application(name)).await
     }
 
     /// `GET plugin_releases/`: a page of plugin releases; `query` passes through
@@ -347,7 +364,7 @@ impl AsyncAgentClient {
         &self,
         query: &[(K, V)],
     ) -> Result<Page<PluginRelease>, ClientError> {
-        self.get_json(with_query("plugin_releases/", query)).await
+        self.call(api::list_plugin_releases().query(query)).await
     }
 
     /// `GET plugin_releases/{lookup}`: one release, by id or `code@version`.
@@ -356,7 +373,7 @@ impl AsyncAgentClient {
         lookup: impl AsRef<str>,
     ) -> Result<PluginRelease, ClientError> {
         let lookup = self.segment::<PluginLookup>(lookup.as_ref())?;
-        self.get_json(format!("plugin_releases/{lookup}")).await
+        self.call(api::get_plugin_release(lookup)).await
     }
 
     /// `POST plugin_releases/`: creates a release.
@@ -364,17 +381,13 @@ impl AsyncAgentClient {
         &self,
         release: &CreatePluginRelease,
     ) -> Result<PluginRelease, ClientError> {
-        let body = to_value(release)?;
-        self.send_json(Method::POST, "plugin_releases/".into(), Some(body))
-            .await
+        self.call(api::create_plugin_release().body(release)).await
     }
 
     /// `DELETE plugin_releases/{lookup}`: deletes a release.
     pub async fn delete_plugin_release(&self, lookup: impl AsRef<str>) -> Result<(), ClientError> {
         let lookup = self.segment::<PluginLookup>(lookup.as_ref())?;
-        self.send(self.request(Method::DELETE, format!("plugin_releases/{lookup}")))
-            .await
-            .map(drop)
+        self.call(api::delete_plugin_release(lookup)).await
     }
 
     /// `POST plugin_releases/{lookup}/run/`: runs an action; the agent's answer
@@ -391,13 +404,7 @@ impl AsyncAgentClient {
         if run.action.is_empty() {
             return Err(ClientError::invalid("action", "must not be empty"));
         }
-        let body = to_value(run)?;
-        self.send_json(
-            Method::POST,
-            format!("plugin_releases/{lookup}/run/"),
-            Some(body),
-        )
-        .await
+        self.call(api::run_plugin_release(lookup).body(run)).await
     }
 
     /// `POST plugin_releases/run_debug/`: runs an action of a plugin in debug mode.
@@ -408,19 +415,13 @@ impl AsyncAgentClient {
         if run.action.is_empty() {
             return Err(ClientError::invalid("action", "must not be empty"));
         }
-        let body = to_value(run)?;
-        self.send_json(
-            Method::POST,
-            "plugin_releases/run_debug/".into(),
-            Some(body),
-        )
-        .await
+        self.call(api::run_debug_plugin_release().body(run)).await
     }
 
     /// `GET gpu_status/`: the cluster's GPUs. A cluster without GPUs may answer
     /// 503 [`ClientError::GpuUnavailable`].
     pub async fn get_gpu_status(&self) -> Result<GpuStatus, ClientError> {
-        self.get_json("gpu_status/".into()).await
+        self.call(api::get_gpu_status()).await
     }
 
     /// Any other endpoint: `method` on `path` (checked by [`RawPath`]) with an
@@ -456,12 +457,6 @@ impl AsyncAgentClient {
     }
 }
 
-fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, ClientError> {
-    serde_json::to_value(v).map_err(|e| ClientError::Decode {
-        message: format!("could not encode the request body: {e}"),
-    })
-}
-
 /// The agent's `Retry-After` (seconds or an HTTP date), capped at 60 s: the one
 /// parser of the transport, so every path reads the header the same way.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
@@ -473,29 +468,9 @@ pub(crate) fn error_from_response(resp: &Response) -> ClientError {
     ClientError::from_response(resp.status, retry_after(&resp.headers), &resp.body)
 }
 
-/// A log body as text: a JSON string, a `{"logs": "..."}` object, or plain text.
-fn logs_from_body(body: &[u8]) -> String {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::String(s)) => s,
-        Ok(Value::Object(map)) => match map.get("logs") {
-            Some(Value::String(s)) => s.clone(),
-            _ => Value::Object(map).to_string(),
-        },
-        _ => String::from_utf8_lossy(body).into_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn logs_accept_every_shape() {
-        assert_eq!(logs_from_body(br#""a\nb""#), "a\nb");
-        assert_eq!(logs_from_body(br#"{"logs":"x\n"}"#), "x\n");
-        assert_eq!(logs_from_body(b"plain\ntext"), "plain\ntext");
-        assert_eq!(logs_from_body(b""), "");
-    }
 
     #[test]
     fn credentials_headers_are_sensitive_and_scrubbed() {

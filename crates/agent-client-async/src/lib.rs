@@ -2,7 +2,10 @@
 //!
 //! Health, jobs (list, get, logs, stop, and log tails over WebSocket or HTTP
 //! streaming with `auto` fallback), nodes, tasks, Ray Serve applications, plugin
-//! releases, GPU status, and a raw request for anything else. Every failure is an
+//! releases, GPU status, resources and policies, the system and its builds,
+//! Docker and plugin containers (with waits that poll), every operation of
+//! [`agent_proto::api`] through [`AsyncAgentClient::call`], and a raw request for
+//! anything else. Every failure is an
 //! [`agent_proto::ClientError`] with a status code.
 //!
 //! ```no_run
@@ -25,15 +28,20 @@ mod builder;
 mod client;
 pub mod guide;
 mod path;
+mod platform;
 mod tail;
 
 // The same set as agent-client-blocking re-exports (tests/tests/reexports.rs checks
 // it), so that code moves between the two clients by changing one `use`.
 pub use agent_proto::{
-    ClientError, CreatePluginRelease, ErrorSource, GpuStatus, Health, Job, JobId, JobStatus,
-    LimitKind, Node, NodeId, Page, PluginLookup, PluginRelease, Protocol, RunDebugPluginRelease,
-    RunPluginRelease, Secret, ServeAppName, ServeApplication, StopJobResponse, StreamLimits,
-    TailOptions, Task, TaskId, TimeoutKind, Timeouts, ValidationDetail,
+    api, BuildId, BuildStatus, ClientError, ClusterResources, ComposeConfig, Container,
+    ContainerId, CreateContainer, CreateDockerContainer, CreatePluginRelease, DockerContainer,
+    DockerContainerId, ErrorSource, Feasibility, FeasibilityRequest, GatekeepingPolicy, GpuStatus,
+    Health, Job, JobId, JobStatus, LimitKind, Node, NodeId, Page, PluginFile, PluginLookup,
+    PluginRelease, Protocol, RunDebugPluginRelease, RunPluginRelease, RuntimePolicy, Secret,
+    ServeAppName, ServeApplication, StopJobResponse, StreamLimits, SystemOperation, SystemStatus,
+    TailOptions, Task, TaskId, TimeoutKind, Timeouts, UpdateContainer, UpdateSystem,
+    ValidationDetail,
 };
 pub use agent_stream::StreamCounters;
 #[cfg(feature = "tls")]

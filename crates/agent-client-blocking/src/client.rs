@@ -88,7 +88,7 @@ impl AgentClient {
     }
 
     /// Runs one call of the async client on the client's thread.
-    fn run<T, F, Fut>(&self, call: F) -> Result<T, ClientError>
+    pub(crate) fn run<T, F, Fut>(&self, call: F) -> Result<T, ClientError>
     where
         F: FnOnce(AsyncAgentClient) -> Fut,
         Fut: Future<Output = Result<T, ClientError>> + Send + 'static,
@@ -96,6 +96,11 @@ impl AgentClient {
     {
         refuse_inside_runtime()?;
         self.runtime.run(call(self.async_client.clone()))
+    }
+
+    /// The async client this one drives.
+    pub(crate) fn async_client(&self) -> &AsyncAgentClient {
+        &self.async_client
     }
 
     /// The base URL requests are relative to.

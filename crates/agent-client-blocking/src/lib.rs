@@ -36,6 +36,7 @@
 
 mod builder;
 mod client;
+mod platform;
 mod runtime;
 mod tail;
 
@@ -44,10 +45,14 @@ pub use agent_client_async::Identity;
 pub use agent_client_async::{Proxy, RawPath, RetryPolicy, StreamCounters, Transport};
 // The same set as agent-client-async re-exports (tests/tests/reexports.rs checks it).
 pub use agent_proto::{
-    ClientError, CreatePluginRelease, ErrorSource, GpuStatus, Health, Job, JobId, JobStatus,
-    LimitKind, Node, NodeId, Page, PluginLookup, PluginRelease, Protocol, RunDebugPluginRelease,
-    RunPluginRelease, Secret, ServeAppName, ServeApplication, StopJobResponse, StreamLimits,
-    TailOptions, Task, TaskId, TimeoutKind, Timeouts, ValidationDetail,
+    api, BuildId, BuildStatus, ClientError, ClusterResources, ComposeConfig, Container,
+    ContainerId, CreateContainer, CreateDockerContainer, CreatePluginRelease, DockerContainer,
+    DockerContainerId, ErrorSource, Feasibility, FeasibilityRequest, GatekeepingPolicy, GpuStatus,
+    Health, Job, JobId, JobStatus, LimitKind, Node, NodeId, Page, PluginFile, PluginLookup,
+    PluginRelease, Protocol, RunDebugPluginRelease, RunPluginRelease, RuntimePolicy, Secret,
+    ServeAppName, ServeApplication, StopJobResponse, StreamLimits, SystemOperation, SystemStatus,
+    TailOptions, Task, TaskId, TimeoutKind, Timeouts, UpdateContainer, UpdateSystem,
+    ValidationDetail,
 };
 pub use builder::ClientBuilder;
 pub use client::AgentClient;

@@ -61,6 +61,9 @@ pub enum TimeoutKind {
     /// A log tail whose job wrote no new line for the caller's `max_quiet`, while
     /// the server kept showing life: the job was quiet, not the server.
     Quiet,
+    /// A wait for a state (the system ready, a build finished) that did not come
+    /// within the caller's time-out (`wait_for_system_ready`, `wait_for_build`).
+    Wait,
 }
 
 impl fmt::Display for TimeoutKind {
@@ -70,6 +73,7 @@ impl fmt::Display for TimeoutKind {
             TimeoutKind::Read => "read",
             TimeoutKind::Idle => "idle stream",
             TimeoutKind::Quiet => "quiet job (no new log line while the server was alive)",
+            TimeoutKind::Wait => "wait for the state asked",
         })
     }
 }

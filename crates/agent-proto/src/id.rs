@@ -208,6 +208,20 @@ segment!(
     PluginLookup, "plugin release lookup", check_lookup, "my-plugin@1.2.0"
 );
 
+segment!(
+    /// The id of a container build (`builds/{build_id}/`).
+    BuildId, "build id", |s| check_id("build id", s), "build-7f3a"
+);
+segment!(
+    /// The id of a plugin container the agent tracks (`containers/{container_id}`),
+    /// its database id.
+    ContainerId, "container id", |s| check_id("container id", s), "42"
+);
+segment!(
+    /// A Docker container's id or name (`containers/docker/{container_id}`).
+    DockerContainerId, "docker container id", |s| check_id("docker container id", s), "3f2a9c1b7d4e"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,9 @@
 //! - validated path segments ([`JobId`], [`NodeId`], [`TaskId`], [`ServeAppName`],
 //!   [`PluginLookup`]): a caller's id can never change the URL;
 //! - [`Secret`]: a token that never prints;
+//! - [`api`]: every operation of the agent API, described once and without I/O
+//!   (method, path, body and answer types, idempotence), both ways: requests to
+//!   build and requests to route;
 //! - [`query`]: query strings encoded and decoded, and the links of paged answers;
 //! - settings: [`StreamLimits`], [`Protocol`], [`Timeouts`], [`TailOptions`];
 //! - typed models of the agent's answers ([`Job`], [`Node`], [`Task`], ...), which
@@ -20,6 +23,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod api;
 pub mod config;
 pub mod error;
 pub mod error_kind;
@@ -36,9 +40,15 @@ pub use error::{
     TRANSIENT_STATUSES,
 };
 pub use error_kind::ErrorKind;
-pub use id::{JobId, NodeId, PluginLookup, ServeAppName, TaskId};
+pub use id::{
+    BuildId, ContainerId, DockerContainerId, JobId, NodeId, PluginLookup, ServeAppName, TaskId,
+};
 pub use models::{
-    CreatePluginRelease, GpuStatus, Health, Job, JobStatus, Node, Page, PluginRelease,
-    RunDebugPluginRelease, RunPluginRelease, ServeApplication, StopJobResponse, Task,
+    BuildStatus, ClusterResources, ComposeConfig, Container, CreateContainer,
+    CreateDockerContainer, CreatePluginRelease, DockerContainer, Feasibility, FeasibilityRequest,
+    GatekeepingPolicy, GpuDevice, GpuStatus, GpuSummary, Health, Job, JobStatus, Node, NodeCounts,
+    NodeResource, Page, PluginFile, PluginRelease, ResourceCounter, RunDebugPluginRelease,
+    RunPluginRelease, RuntimePolicy, ServeApplication, StopJobResponse, SystemOperation,
+    SystemStatus, Task, UpdateContainer, UpdateSystem,
 };
 pub use secret::Secret;

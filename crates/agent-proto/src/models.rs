@@ -9,6 +9,19 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::fmt;
 
+mod containers;
+mod resources;
+mod system;
+
+pub use containers::{
+    Container, CreateContainer, CreateDockerContainer, DockerContainer, PluginFile, UpdateContainer,
+};
+pub use resources::{
+    ClusterResources, Feasibility, FeasibilityRequest, GatekeepingPolicy, GpuDevice, GpuSummary,
+    NodeCounts, NodeResource, ResourceCounter, RuntimePolicy,
+};
+pub use system::{BuildStatus, ComposeConfig, SystemOperation, SystemStatus, UpdateSystem};
+
 /// Fields a model does not know, kept as the agent sent them.
 pub type Extra = Map<String, Value>;
 

@@ -22,15 +22,12 @@
 /// assert_eq!(agent_proto::query::encode_component("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
 /// ```
 pub fn encode_component(value: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(b));
         } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
+            push_escaped(&mut out, b);
         }
     }
     out
@@ -62,12 +59,85 @@ pub fn with_query<K: AsRef<str>, V: AsRef<str>>(path: &str, query: &[(K, V)]) ->
 /// assert_eq!(decode_component("%+1%zz"), "% 1%zz"); // a sign is no hex digit
 /// ```
 pub fn decode_component(s: &str) -> String {
+    percent_decode(s, true)
+}
+
+/// Decodes one segment of a URL path: `%XX` is a byte, and `+` stays a `+` (only
+/// a query reads it as a space); otherwise as [`decode_component`]. The routers
+/// decode each segment with it before validating it, so a client that encodes
+/// more than it must (`demo%401.0`) reaches the same operation.
+///
+/// ```
+/// use agent_proto::query::decode_path_segment;
+///
+/// assert_eq!(decode_path_segment("demo%401.0+build"), "demo@1.0+build");
+/// assert_eq!(decode_path_segment("a%2Fb"), "a/b");
+/// ```
+pub fn decode_path_segment(s: &str) -> String {
+    percent_decode(s, false)
+}
+
+/// Percent-encodes one segment of a URL path: every byte but RFC 3986's `pchar`
+/// (unreserved, `@`, `:`, and the sub-delimiters `!$&'()*+,;=`) is `%XX`, so the
+/// value can neither add a segment (`/`), nor start a query (`?`) or fragment (`#`).
+/// Ids the agent API allows come out as they are (`demo@1.0.0+build`).
+///
+/// ```
+/// use agent_proto::query::encode_path_segment;
+///
+/// assert_eq!(encode_path_segment("demo@1.0.0+b"), "demo@1.0.0+b");
+/// assert_eq!(encode_path_segment("a/b?c#d %"), "a%2Fb%3Fc%23d%20%25");
+/// ```
+pub fn encode_path_segment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        let pchar = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'@'
+                    | b':'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        if pchar {
+            out.push(char::from(b));
+        } else {
+            push_escaped(&mut out, b);
+        }
+    }
+    out
+}
+
+/// `%XX` for one byte (upper-case hex, as RFC 3986 recommends).
+fn push_escaped(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(char::from(HEX[usize::from(b >> 4)]));
+    out.push(char::from(HEX[usize::from(b & 0xf)]));
+}
+
+/// The one percent-decoder: `%XX` is a byte, a `%` not followed by two hex digits
+/// stays as it is, `+` is a space when `plus_is_space` (queries), and bytes that
+/// are not UTF-8 become U+FFFD.
+fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' => match bytes.get(i + 1..i + 3).and_then(hex_byte) {
                 Some(b) => {
                     out.push(b);
