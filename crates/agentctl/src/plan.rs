@@ -96,6 +96,8 @@ pub enum Op {
     },
     /// `GET gpu_status/`
     Gpu,
+    /// `resources`, `system`, `containers`, `builds` (see [`crate::platform`]).
+    Platform(Box<crate::platform::PlatformOp>),
     /// Any request.
     Raw {
         /// The method.
@@ -159,9 +161,11 @@ impl Op {
                 ..Call::get(format!("jobs/{id}/logs/"))
             },
             Op::StopJob(id, _) => Call::with(Method::POST, format!("jobs/{id}/stop/"), None),
-            Op::TailJob(..) | Op::TailMany(_) | Op::WaitJob(..) | Op::WaitMany(..) => {
-                return Ok(None)
-            }
+            Op::TailJob(..)
+            | Op::TailMany(_)
+            | Op::WaitJob(..)
+            | Op::WaitMany(..)
+            | Op::Platform(_) => return Ok(None),
             Op::ListNodes => Call::get("nodes/".into()),
             Op::GetNode(id) => Call::get(format!("nodes/{id}/")),
             Op::ListTasks => Call::get("tasks/".into()),
@@ -292,6 +296,10 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
                 }
             }
         },
+        Command::Resources { cmd } => platform(crate::platform::plan_resources(cmd)?),
+        Command::System { cmd } => platform(crate::platform::plan_system(cmd)?),
+        Command::Containers { cmd } => platform(crate::platform::plan_containers(cmd)?),
+        Command::Builds { cmd } => platform(crate::platform::plan_builds(cmd)?),
         Command::Raw(args) => Op::Raw {
             method: method(&args.method)?,
             path: RawPath::new(&args.path)?,
@@ -304,6 +312,10 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
         },
     };
     Ok(Plan::Call(op))
+}
+
+fn platform(op: crate::platform::PlatformOp) -> Op {
+    Op::Platform(Box::new(op))
 }
 
 /// The connect and read time-outs from the command line.
@@ -319,7 +331,7 @@ pub fn timeouts(connect: Option<f64>, read: Option<f64>) -> Result<Timeouts, Cli
     Ok(t)
 }
 
-fn seconds(what: &'static str, s: f64) -> Result<Duration, ClientError> {
+pub(crate) fn seconds(what: &'static str, s: f64) -> Result<Duration, ClientError> {
     match Duration::try_from_secs_f64(s) {
         Ok(d) if !d.is_zero() => Ok(d),
         _ => Err(ClientError::invalid(
@@ -467,11 +479,11 @@ fn wait_for(timeout: Option<f64>) -> Result<Wait, ClientError> {
     })
 }
 
-fn json_arg(what: &'static str, text: &str) -> Result<Value, ClientError> {
+pub(crate) fn json_arg(what: &'static str, text: &str) -> Result<Value, ClientError> {
     serde_json::from_str(text).map_err(|e| ClientError::invalid(what, format!("is not JSON: {e}")))
 }
 
-fn query_pairs(items: &[String]) -> Result<Vec<(String, String)>, ClientError> {
+pub(crate) fn query_pairs(items: &[String]) -> Result<Vec<(String, String)>, ClientError> {
     items
         .iter()
         .map(|item| match item.split_once('=') {
