@@ -7,7 +7,11 @@
 use std::fmt;
 use std::pin::Pin;
 
-use agent_proto::{JobId, NodeId, PluginLookup, Secret, ServeAppName, TaskId};
+use agent_proto::api::OperationId;
+use agent_proto::{
+    BuildId, ContainerId, DockerContainerId, JobId, NodeId, PluginLookup, Secret, ServeAppName,
+    TaskId,
+};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_core::Stream;
@@ -94,6 +98,32 @@ impl BackendError {
         )
     }
 
+    /// `501 Not Implemented` for an operation this backend does not offer, naming
+    /// the feature and the route, so that a caller reads "this agent cannot", never
+    /// a 404's "not found".
+    ///
+    /// ```
+    /// use agent_server::{BackendError, RouteKind};
+    ///
+    /// let e = BackendError::not_implemented(RouteKind::ListDockerContainers);
+    /// assert_eq!(e.status.as_u16(), 501);
+    /// assert!(e.to_string().contains("Docker containers"), "{e}");
+    /// ```
+    pub fn not_implemented(operation: OperationId) -> Self {
+        let feature = feature(operation);
+        Self::json(
+            501,
+            json!({
+                "detail": format!(
+                    "{feature} are not supported by this agent ({} is {operation})",
+                    operation.name()
+                ),
+                "feature": feature,
+                "operation": operation.name(),
+            }),
+        )
+    }
+
     /// Adds a header to the answer; an invalid name or value is ignored.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         if let (Ok(n), Ok(v)) = (
@@ -103,6 +133,52 @@ impl BackendError {
             self.headers.push((n, v));
         }
         self
+    }
+}
+
+/// The feature an operation belongs to, in words (for [`BackendError::not_implemented`]).
+fn feature(operation: OperationId) -> &'static str {
+    use OperationId as O;
+    match operation {
+        O::GetClusterResources | O::CheckFeasibility => "cluster resource checks",
+        O::GetPolicy | O::UpdatePolicy => "resource policies",
+        O::GetComposeConfig | O::GetSystemStatus | O::UpdateSystem | O::RestartSystem => {
+            "system operations"
+        }
+        O::GetBuildStatus => "container builds",
+        O::ListDockerContainers
+        | O::CreateDockerContainer
+        | O::GetDockerContainer
+        | O::DeleteDockerContainer
+        | O::StartDockerContainer
+        | O::StopDockerContainer => "Docker containers",
+        O::ListContainers
+        | O::CreateContainer
+        | O::GetContainer
+        | O::UpdateContainer
+        | O::DeleteContainer => "plugin containers",
+        _ => "these operations",
+    }
+}
+
+/// A file uploaded with `POST containers/` (multipart/form-data).
+#[derive(Clone, PartialEq, Eq)]
+pub struct UploadedFile {
+    /// The file's name, as the client sent it.
+    pub filename: String,
+    /// Its media type, if the client sent one.
+    pub content_type: Option<String>,
+    /// Its bytes (bounded by the server's large-body cap).
+    pub bytes: Bytes,
+}
+
+impl fmt::Debug for UploadedFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UploadedFile")
+            .field("filename", &self.filename)
+            .field("content_type", &self.content_type)
+            .field("len", &self.bytes.len())
+            .finish()
     }
 }
 
@@ -378,4 +454,185 @@ pub trait AgentBackend: Send + Sync + 'static {
 
     /// GET `gpu_status/`.
     async fn gpu_status(&self, ctx: &RequestContext) -> BackendResult<Value>;
+
+    // The SDK's other operations. Each has a default: a 501 naming the feature
+    // (BackendError::not_implemented), for a backend that cannot offer it.
+
+    /// GET `resources/cluster/` (`ctx.query` may hold `use_cache=true|false`): a
+    /// snapshot of the cluster's resources (`agent_proto::ClusterResources`).
+    async fn cluster_resources(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        let _ = ctx;
+        Err(BackendError::not_implemented(
+            OperationId::GetClusterResources,
+        ))
+    }
+
+    /// POST `resources/feasibility/` with `{"kind", "num_cpus", ...}` (`kind` checked
+    /// to be a string): would it be admitted (`agent_proto::Feasibility`)?
+    async fn check_feasibility(&self, ctx: &RequestContext, body: Value) -> BackendResult<Value> {
+        let _ = (ctx, body);
+        Err(BackendError::not_implemented(OperationId::CheckFeasibility))
+    }
+
+    /// GET `resources/policy/`: the agent's policy.
+    async fn get_policy(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        let _ = ctx;
+        Err(BackendError::not_implemented(OperationId::GetPolicy))
+    }
+
+    /// PATCH `resources/policy/` with a JSON object (checked) to merge: the policy after.
+    async fn update_policy(&self, ctx: &RequestContext, patch: Value) -> BackendResult<Value> {
+        let _ = (ctx, patch);
+        Err(BackendError::not_implemented(OperationId::UpdatePolicy))
+    }
+
+    /// GET `system/compose-config/`.
+    async fn compose_config(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        let _ = ctx;
+        Err(BackendError::not_implemented(OperationId::GetComposeConfig))
+    }
+
+    /// GET `system/status/`.
+    async fn system_status(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        let _ = ctx;
+        Err(BackendError::not_implemented(OperationId::GetSystemStatus))
+    }
+
+    /// POST `system/update/` with `{"api_tag"?, "worker_tag"?}` (an empty body is `{}`).
+    async fn update_system(&self, ctx: &RequestContext, body: Value) -> BackendResult<Value> {
+        let _ = (ctx, body);
+        Err(BackendError::not_implemented(OperationId::UpdateSystem))
+    }
+
+    /// POST `system/restart/`.
+    async fn restart_system(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        let _ = ctx;
+        Err(BackendError::not_implemented(OperationId::RestartSystem))
+    }
+
+    /// GET `builds/{build_id}/`.
+    async fn build_status(&self, ctx: &RequestContext, build: &BuildId) -> BackendResult<Value> {
+        let _ = (ctx, build);
+        Err(BackendError::not_implemented(OperationId::GetBuildStatus))
+    }
+
+    /// GET `containers/docker/`: an array of Docker containers.
+    async fn list_docker_containers(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        let _ = ctx;
+        Err(BackendError::not_implemented(
+            OperationId::ListDockerContainers,
+        ))
+    }
+
+    /// POST `containers/docker/` with `{"plugin_release", ...}` (checked); answered
+    /// `201 Created`.
+    async fn create_docker_container(
+        &self,
+        ctx: &RequestContext,
+        body: Value,
+    ) -> BackendResult<Value> {
+        let _ = (ctx, body);
+        Err(BackendError::not_implemented(
+            OperationId::CreateDockerContainer,
+        ))
+    }
+
+    /// GET `containers/docker/{container_id}`.
+    async fn get_docker_container(
+        &self,
+        ctx: &RequestContext,
+        container: &DockerContainerId,
+    ) -> BackendResult<Value> {
+        let _ = (ctx, container);
+        Err(BackendError::not_implemented(
+            OperationId::GetDockerContainer,
+        ))
+    }
+
+    /// DELETE `containers/docker/{container_id}` (answered `204 No Content`).
+    async fn delete_docker_container(
+        &self,
+        ctx: &RequestContext,
+        container: &DockerContainerId,
+    ) -> BackendResult<()> {
+        let _ = (ctx, container);
+        Err(BackendError::not_implemented(
+            OperationId::DeleteDockerContainer,
+        ))
+    }
+
+    /// POST `containers/docker/{container_id}/start/`: the container after.
+    async fn start_docker_container(
+        &self,
+        ctx: &RequestContext,
+        container: &DockerContainerId,
+    ) -> BackendResult<Value> {
+        let _ = (ctx, container);
+        Err(BackendError::not_implemented(
+            OperationId::StartDockerContainer,
+        ))
+    }
+
+    /// POST `containers/docker/{container_id}/stop/`: the container after.
+    async fn stop_docker_container(
+        &self,
+        ctx: &RequestContext,
+        container: &DockerContainerId,
+    ) -> BackendResult<Value> {
+        let _ = (ctx, container);
+        Err(BackendError::not_implemented(
+            OperationId::StopDockerContainer,
+        ))
+    }
+
+    /// GET `containers/` (`ctx.query` passes through): a paginated list.
+    async fn list_containers(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        let _ = ctx;
+        Err(BackendError::not_implemented(OperationId::ListContainers))
+    }
+
+    /// POST `containers/`: the fields as a JSON object (from a JSON body, or the
+    /// text fields of a multipart/form-data body), and the uploaded plugin file if
+    /// any. At least one of `plugin_release` and the file is checked to be there.
+    /// Answered `201 Created`.
+    async fn create_container(
+        &self,
+        ctx: &RequestContext,
+        fields: Value,
+        file: Option<UploadedFile>,
+    ) -> BackendResult<Value> {
+        let _ = (ctx, fields, file);
+        Err(BackendError::not_implemented(OperationId::CreateContainer))
+    }
+
+    /// GET `containers/{container_id}`.
+    async fn get_container(
+        &self,
+        ctx: &RequestContext,
+        container: &ContainerId,
+    ) -> BackendResult<Value> {
+        let _ = (ctx, container);
+        Err(BackendError::not_implemented(OperationId::GetContainer))
+    }
+
+    /// PATCH `containers/{container_id}` with a JSON object (checked).
+    async fn update_container(
+        &self,
+        ctx: &RequestContext,
+        container: &ContainerId,
+        body: Value,
+    ) -> BackendResult<Value> {
+        let _ = (ctx, container, body);
+        Err(BackendError::not_implemented(OperationId::UpdateContainer))
+    }
+
+    /// DELETE `containers/{container_id}` (answered `204 No Content`).
+    async fn delete_container(
+        &self,
+        ctx: &RequestContext,
+        container: &ContainerId,
+    ) -> BackendResult<()> {
+        let _ = (ctx, container);
+        Err(BackendError::not_implemented(OperationId::DeleteContainer))
+    }
 }

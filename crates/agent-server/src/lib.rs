@@ -44,6 +44,7 @@ mod hook;
 mod limits;
 mod logbody;
 mod metrics;
+mod platform;
 mod route;
 mod server;
 mod task;
@@ -52,7 +53,7 @@ mod ws;
 
 pub use backend::{
     AgentBackend, BackendError, BackendResult, ErrorBody, LogBody, LogStream, RequestContext,
-    TailEvent, TailProtocol, TailStream,
+    TailEvent, TailProtocol, TailStream, UploadedFile,
 };
 pub use body::event_json;
 pub use hook::{CannedResponse, Intercept, InterceptAction, RequestHead, RequestHook};

@@ -484,7 +484,8 @@ async fn read_body(
 /// The largest body `route` takes.
 fn body_cap(limits: &Limits, route: Option<&Route>) -> usize {
     match route {
-        Some(Route::RunDebugPluginRelease) => limits.max_large_body_bytes,
+        // a debug run carries modules; a container may carry a plugin archive
+        Some(Route::RunDebugPluginRelease | Route::CreateContainer) => limits.max_large_body_bytes,
         _ => limits.max_body_bytes,
     }
 }
@@ -731,7 +732,11 @@ async fn handle(
             // The log answers are gzipped for a client that asks (issue 24).
             let gzip = matches!(route, Route::JobLogs(_) | Route::TailHttp(_))
                 && crate::gzip::accepts_gzip(req.headers());
-            match dispatch(&shared, &ctx, route, &body, log).await {
+            let content_type = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            match dispatch(&shared, &ctx, route, &body, content_type, log).await {
                 Ok(r) if gzip => crate::gzip::gzip_response(r),
                 Ok(r) => r,
                 Err(e) => error_response(e),
@@ -778,7 +783,7 @@ async fn tail_websocket(
 }
 
 /// Parses a POST body as a JSON object and checks that `required` fields are strings.
-fn json_body(body: &Bytes, required: &[&str]) -> Result<Value, BackendError> {
+pub(crate) fn json_body(body: &Bytes, required: &[&str]) -> Result<Value, BackendError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(BackendError::validation(
             vec![json!("body")],
@@ -824,9 +829,15 @@ async fn dispatch(
     ctx: &RequestContext,
     route: Route,
     body: &Bytes,
+    content_type: Option<&str>,
     log: &mut Option<AccessLog>,
 ) -> Result<Response<ResBody>, BackendError> {
     let b = &shared.backend;
+    if let Some(answer) =
+        crate::platform::dispatch(b.as_ref(), ctx, &route, body, content_type).await
+    {
+        return answer;
+    }
     let ok = |v: Value| json_response(StatusCode::OK, &v);
     let no_content = || {
         let mut r = Response::new(empty());
@@ -905,5 +916,7 @@ async fn dispatch(
             let body = json_body(body, &["action"])?;
             ok(b.run_debug_plugin_release(ctx, body).await?)
         }
+        // answered by crate::platform above
+        other => return Err(BackendError::not_implemented(other.kind())),
     })
 }

@@ -175,6 +175,12 @@ impl<B, A: Answer> Call<B, A> {
 }
 
 impl Operation {
+    /// The operation without its segment: [`id`](Self::id) under the servers' name
+    /// (a route's kind, as their faults, journals and metrics say).
+    pub fn kind(&self) -> OperationId {
+        self.id()
+    }
+
     /// The path relative to the API's base URL: the template with its segment
     /// percent-encoded ([`query::encode_path_segment`]).
     ///

@@ -344,3 +344,160 @@ impl Default for RuntimePolicy {
         }
     }
 }
+
+/// A number in a JSON object, 0 when missing.
+fn number(map: Option<&Map<String, Value>>, key: &str) -> f64 {
+    map.and_then(|m| m.get(key))
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0)
+}
+
+impl ClusterResources {
+    /// The snapshot of a Ray cluster: `nodes` as Ray's State API lists them
+    /// (`node_id`, `node_ip`, `is_head_node`, `state`, `resources_total` with
+    /// `CPU`, `GPU`, `memory`, `object_store_memory`), and the cluster-wide use
+    /// as Ray's `/api/cluster_status` reports it (`loadMetricsReport.usage`:
+    /// `{"CPU": [used, total], ...}`; `None`: unknown, read as nothing used).
+    /// Dead nodes are counted, never summed. Ray reports use per cluster, not per
+    /// node: a node's counters show its total as available.
+    ///
+    /// One rule for every server: the gateway reads Ray's answers with it, the test
+    /// agent its sample cluster.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// let nodes = [json!({"node_id": "a", "state": "ALIVE", "resources_total": {"CPU": 8.0, "GPU": 1.0}})];
+    /// let usage = json!({"CPU": [2.0, 8.0]});
+    /// let r = agent_proto::ClusterResources::from_ray(&nodes, usage.as_object());
+    /// assert_eq!((r.cpu.total, r.cpu.available), (8.0, 6.0));
+    /// assert_eq!(r.gpu.available_gpus, 1.0);
+    /// ```
+    pub fn from_ray(nodes: &[Value], usage: Option<&Map<String, Value>>) -> Self {
+        let mut out = ClusterResources::default();
+        let (mut cpu, mut gpu, mut memory, mut store) = (0.0, 0.0, 0.0, 0.0);
+        for node in nodes {
+            let alive = node.get("state").and_then(Value::as_str) == Some("ALIVE");
+            out.node_counts.total += 1;
+            if !alive {
+                out.node_counts.dead += 1;
+            } else {
+                out.node_counts.alive += 1;
+            }
+            let total = node.get("resources_total").and_then(Value::as_object);
+            let text = |k: &str| node.get(k).and_then(Value::as_str).map(str::to_owned);
+            let (n_cpu, n_gpu, n_mem) = (
+                number(total, "CPU"),
+                number(total, "GPU"),
+                number(total, "memory"),
+            );
+            if alive {
+                cpu += n_cpu;
+                gpu += n_gpu;
+                memory += n_mem;
+                store += number(total, "object_store_memory");
+            }
+            out.nodes.push(NodeResource {
+                node_id: text("node_id").unwrap_or_default(),
+                host_name: text("node_name"),
+                ip: text("node_ip"),
+                is_head_node: node.get("is_head_node").and_then(Value::as_bool) == Some(true),
+                state: text("state").unwrap_or_else(|| "ALIVE".into()),
+                accelerator_type: total.and_then(|t| {
+                    t.keys()
+                        .find_map(|k| k.strip_prefix("accelerator_type:").map(str::to_owned))
+                }),
+                cpu: ResourceCounter::of(n_cpu, n_cpu),
+                memory: ResourceCounter::of(n_mem, n_mem),
+                gpus: Vec::new(),
+                extra: Extra::new(),
+            });
+        }
+        let used = |key: &str| {
+            usage
+                .and_then(|u| u.get(key))
+                .and_then(Value::as_array)
+                .and_then(|pair| pair.first())
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0)
+        };
+        let counter =
+            |total: f64, key: &str| ResourceCounter::of(total, (total - used(key)).max(0.0));
+        out.cpu = counter(cpu, "CPU");
+        out.memory = counter(memory, "memory");
+        let gpus = counter(gpu, "GPU");
+        out.gpu.total_gpus = gpus.total;
+        out.gpu.available_gpus = gpus.available;
+        out.object_store = Some(counter(store, "object_store_memory"));
+        out
+    }
+}
+
+impl Feasibility {
+    /// Would `request` be admitted on a cluster in state `resources` under
+    /// `policy`? Each replica's needs times the replicas, against what is
+    /// available under the policy's utilization caps (`total * cap% - used`), and
+    /// the policy's concurrency limit for jobs. With gatekeeping off, everything is.
+    ///
+    /// ```
+    /// use agent_proto::{ClusterResources, Feasibility, FeasibilityRequest, ResourceCounter, RuntimePolicy};
+    /// let mut cluster = ClusterResources::default();
+    /// cluster.cpu = ResourceCounter::of(10.0, 10.0);
+    /// let policy = RuntimePolicy::default(); // 90% caps
+    /// assert!(Feasibility::evaluate(&cluster, &FeasibilityRequest::new("job", 9.0), &policy).feasible);
+    /// let no = Feasibility::evaluate(&cluster, &FeasibilityRequest::new("job", 5.0).replicas(2), &policy);
+    /// assert!(!no.feasible);
+    /// assert!(no.reasons[0].contains("CPU"), "{:?}", no.reasons);
+    /// ```
+    pub fn evaluate(
+        resources: &ClusterResources,
+        request: &FeasibilityRequest,
+        policy: &RuntimePolicy,
+    ) -> Self {
+        let mut reasons = Vec::new();
+        if !policy.gatekeeping_enabled {
+            return Feasibility {
+                feasible: true,
+                reasons: vec!["gatekeeping is disabled".into()],
+                extra: Extra::new(),
+            };
+        }
+        let replicas = f64::from(request.replicas.max(1));
+        let room = |c: &ResourceCounter, cap: f64| (c.total * cap / 100.0 - c.used).max(0.0);
+        let gpu = ResourceCounter::of(resources.gpu.total_gpus, resources.gpu.available_gpus);
+        let mut check = |what: &str, need: f64, have: f64| {
+            if need > have {
+                reasons.push(format!(
+                    "needs {need} {what}, {have} available under the policy"
+                ));
+            }
+        };
+        check(
+            "CPU",
+            request.num_cpus * replicas,
+            room(&resources.cpu, policy.cpu_max_utilization_percent),
+        );
+        check(
+            "GPU",
+            request.num_gpus * replicas,
+            room(&gpu, policy.gpu_max_utilization_percent),
+        );
+        if let Some(bytes) = request.memory_bytes {
+            check(
+                "bytes of memory",
+                bytes as f64 * replicas,
+                room(&resources.memory, policy.memory_max_utilization_percent),
+            );
+        }
+        if request.kind == "job" && resources.running_jobs >= policy.max_concurrent_jobs {
+            reasons.push(format!(
+                "{} jobs are running, the policy allows {}",
+                resources.running_jobs, policy.max_concurrent_jobs
+            ));
+        }
+        Feasibility {
+            feasible: reasons.is_empty(),
+            reasons,
+            extra: Extra::new(),
+        }
+    }
+}

@@ -2,23 +2,23 @@
 
 use std::sync::Arc;
 
-use agent_proto::query::{page_link, pairs};
-use agent_proto::{JobId, NodeId, PluginLookup, ServeAppName, TaskId};
+use agent_proto::{
+    BuildId, ContainerId, DockerContainerId, JobId, NodeId, PluginLookup, ServeAppName, TaskId,
+};
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
 use crate::memory::cluster::{Cluster, RunRequest};
+use crate::memory::platform::paginate;
 use crate::serve::{
-    AgentBackend, BackendError, BackendResult, LogBody, RequestContext, TailProtocol, TailStream,
+    AgentBackend, BackendError, BackendResult, LogBody, RequestContext, RouteKind, TailProtocol,
+    TailStream, UploadedFile,
 };
 use crate::util::lock;
 
 /// How many lines of a log one piece of a `jobs/{id}/logs/` answer holds.
 const LOG_BATCH: u64 = 256;
-
-/// The default page size of `plugin_releases/`.
-const PAGE_SIZE: usize = 20;
 
 /// The in-memory backend of the test server.
 pub(crate) struct MemoryBackend {
@@ -154,44 +154,8 @@ impl AgentBackend for MemoryBackend {
     }
 
     async fn list_plugin_releases(&self, ctx: &RequestContext) -> BackendResult<Value> {
-        let mut page = 1usize;
-        let mut size = PAGE_SIZE;
-        let mut filters = Vec::new();
-        for (k, v) in pairs(ctx.query.as_deref()) {
-            match k.as_str() {
-                "page" => {
-                    page = v
-                        .parse()
-                        .ok()
-                        .filter(|p| *p >= 1)
-                        .ok_or_else(|| BackendError::detail(404, "Invalid page."))?
-                }
-                "page_size" => size = v.parse().ok().filter(|s| *s >= 1).unwrap_or(PAGE_SIZE),
-                _ => filters.push((k, v)),
-            }
-        }
-        let all: Vec<Value> = lock(&self.cluster.releases)
-            .iter()
-            .filter(|r| {
-                filters.iter().all(|(k, v)| match r.get(k) {
-                    Some(Value::String(s)) => s == v,
-                    Some(other) => v.as_str() == other.to_string().as_str(),
-                    None => true,
-                })
-            })
-            .cloned()
-            .collect();
-        let count = all.len();
-        let pages = count.div_ceil(size).max(1);
-        if page > pages {
-            return Err(BackendError::detail(404, "Invalid page."));
-        }
-        let results: Vec<Value> = all.into_iter().skip((page - 1) * size).take(size).collect();
-        // Relative to the API's base, as the gateway's: never from the caller's `Host`.
-        let link = |p: usize| page_link("", "plugin_releases/", &filters, p, size);
-        let next = (page < pages).then(|| link(page + 1));
-        let previous = (page > 1).then(|| link(page - 1));
-        Ok(json!({ "count": count, "next": next, "previous": previous, "results": results }))
+        let route = RouteKind::ListPluginReleases.template();
+        paginate(ctx.query.as_deref(), &lock(&self.cluster.releases), route)
     }
 
     async fn get_plugin_release(
@@ -303,9 +267,159 @@ impl AgentBackend for MemoryBackend {
             "nodes": per_node,
         }))
     }
+
+    async fn cluster_resources(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        let nodes = lock(&self.cluster.nodes).clone();
+        Ok(self.cluster.platform.resources(&nodes, self.running_jobs()))
+    }
+
+    async fn check_feasibility(&self, _ctx: &RequestContext, body: Value) -> BackendResult<Value> {
+        let nodes = lock(&self.cluster.nodes).clone();
+        self.cluster
+            .platform
+            .feasibility(&nodes, self.running_jobs(), body)
+    }
+
+    async fn get_policy(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        Ok(self.cluster.platform.policy())
+    }
+
+    async fn update_policy(&self, _ctx: &RequestContext, patch: Value) -> BackendResult<Value> {
+        self.cluster.platform.patch_policy(patch)
+    }
+
+    async fn compose_config(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        Ok(self.cluster.platform.compose_config())
+    }
+
+    async fn system_status(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        Ok(self.cluster.platform.system_status())
+    }
+
+    async fn update_system(&self, _ctx: &RequestContext, body: Value) -> BackendResult<Value> {
+        self.cluster.platform.update_system(body)
+    }
+
+    async fn restart_system(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        Ok(self.cluster.platform.restart_system())
+    }
+
+    async fn build_status(&self, _ctx: &RequestContext, build: &BuildId) -> BackendResult<Value> {
+        self.cluster.platform.build_status(build.as_str())
+    }
+
+    async fn list_docker_containers(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        Ok(self.cluster.platform.docker_list())
+    }
+
+    async fn create_docker_container(
+        &self,
+        _ctx: &RequestContext,
+        body: Value,
+    ) -> BackendResult<Value> {
+        Ok(self.cluster.platform.docker_create(body))
+    }
+
+    async fn get_docker_container(
+        &self,
+        _ctx: &RequestContext,
+        container: &DockerContainerId,
+    ) -> BackendResult<Value> {
+        self.cluster.platform.docker_get(container.as_str())
+    }
+
+    async fn delete_docker_container(
+        &self,
+        _ctx: &RequestContext,
+        container: &DockerContainerId,
+    ) -> BackendResult<()> {
+        self.cluster.platform.docker_delete(container.as_str())
+    }
+
+    async fn start_docker_container(
+        &self,
+        _ctx: &RequestContext,
+        container: &DockerContainerId,
+    ) -> BackendResult<Value> {
+        self.cluster
+            .platform
+            .docker_set_status(container.as_str(), "running")
+    }
+
+    async fn stop_docker_container(
+        &self,
+        _ctx: &RequestContext,
+        container: &DockerContainerId,
+    ) -> BackendResult<Value> {
+        self.cluster
+            .platform
+            .docker_set_status(container.as_str(), "exited")
+    }
+
+    async fn list_containers(&self, ctx: &RequestContext) -> BackendResult<Value> {
+        let route = RouteKind::ListContainers.template();
+        self.cluster
+            .platform
+            .containers_page(ctx.query.as_deref(), route)
+    }
+
+    async fn create_container(
+        &self,
+        _ctx: &RequestContext,
+        fields: Value,
+        file: Option<UploadedFile>,
+    ) -> BackendResult<Value> {
+        let known = fields
+            .get("plugin_release")
+            .and_then(Value::as_str)
+            .is_some_and(|lookup| {
+                lock(&self.cluster.releases)
+                    .iter()
+                    .any(|r| release_matches(r, lookup))
+            });
+        Ok(self.cluster.platform.container_create(fields, file, known))
+    }
+
+    async fn get_container(
+        &self,
+        _ctx: &RequestContext,
+        container: &ContainerId,
+    ) -> BackendResult<Value> {
+        self.cluster.platform.container_get(container.as_str())
+    }
+
+    async fn update_container(
+        &self,
+        _ctx: &RequestContext,
+        container: &ContainerId,
+        body: Value,
+    ) -> BackendResult<Value> {
+        self.cluster
+            .platform
+            .container_update(container.as_str(), body)
+    }
+
+    async fn delete_container(
+        &self,
+        _ctx: &RequestContext,
+        container: &ContainerId,
+    ) -> BackendResult<()> {
+        self.cluster.platform.container_delete(container.as_str())
+    }
 }
 
 impl MemoryBackend {
+    /// How many jobs are running now.
+    fn running_jobs(&self) -> u64 {
+        let running = self
+            .cluster
+            .jobs()
+            .iter()
+            .filter(|j| j.info().get("status").and_then(Value::as_str) == Some("RUNNING"))
+            .count();
+        u64::try_from(running).unwrap_or(u64::MAX)
+    }
+
     fn start_run(&self, release: Option<Value>, body: Value, debug: bool) -> BackendResult<Value> {
         let job_id = match body.get("job_id") {
             None | Some(Value::Null) => self.cluster.fresh_job_id(),

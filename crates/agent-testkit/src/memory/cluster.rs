@@ -48,6 +48,8 @@ pub(crate) struct Cluster {
     pub(crate) health: Mutex<Value>,
     global_tail_faults: Mutex<Vec<Armed<TailFault>>>,
     pub(crate) on_run: Mutex<Option<RunHook>>,
+    /// Policy, system, builds and containers.
+    pub(crate) platform: crate::memory::platform::Platform,
     drivers: TaskSet,
 }
 
@@ -70,6 +72,7 @@ impl Cluster {
             })),
             global_tail_faults: Mutex::new(Vec::new()),
             on_run: Mutex::new(None),
+            platform: Default::default(),
             drivers: TaskSet::new(runtime),
         }
     }

@@ -4,4 +4,5 @@ pub(crate) mod backend;
 pub(crate) mod cluster;
 pub(crate) mod job;
 pub(crate) mod log;
+pub(crate) mod platform;
 pub(crate) mod tail;
