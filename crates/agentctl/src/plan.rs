@@ -13,6 +13,7 @@ use crate::select::Pick;
 use crate::start::Start;
 use crate::wait::Wait;
 use agent_client_async::RawPath;
+use agent_proto::api::Operation;
 use agent_proto::{
     validate_stream_timeout, ClientError, CreatePluginRelease, JobId, NodeId, PluginLookup,
     Protocol, RunPluginRelease, ServeAppName, StreamLimits, TailOptions, TaskId, Timeouts,
@@ -112,8 +113,13 @@ pub enum Op {
 }
 
 /// One HTTP request: what `--output json` prints the answer of, as the agent sent it.
+///
+/// A known operation's method and path are the description's
+/// ([`agent_proto::api`]): agentctl writes no route. Only `raw` names its own.
 #[derive(Debug)]
 pub struct Call {
+    /// The operation of the description (`None` for `raw`).
+    pub operation: Option<Operation>,
     /// The method.
     pub method: Method,
     /// The path relative to the base URL.
@@ -125,32 +131,32 @@ pub struct Call {
 }
 
 impl Call {
-    fn get(path: String) -> Call {
+    fn of(operation: Operation) -> Call {
         Call {
-            method: Method::GET,
-            path,
+            method: operation.id().method(),
+            path: operation.path(),
+            operation: Some(operation),
             query: Vec::new(),
             body: None,
         }
     }
 
-    fn with(method: Method, path: String, body: Option<Value>) -> Call {
+    fn with_body(operation: Operation, body: Value) -> Call {
         Call {
-            method,
-            path,
-            query: Vec::new(),
-            body,
+            body: Some(body),
+            ..Call::of(operation)
         }
     }
 }
 
 impl Op {
-    /// The request of this operation (`None` for a tail, which streams).
+    /// The request of this operation (`None` for a tail, which streams, a wait and
+    /// the platform operations, which go through the client's typed methods).
     pub fn call(&self) -> Result<Option<Call>, ClientError> {
         Ok(Some(match self {
-            Op::Health => Call::get("health/".into()),
-            Op::ListJobs(_) => Call::get("jobs/".into()),
-            Op::GetJob(id) => Call::get(format!("jobs/{id}/")),
+            Op::Health => Call::of(Operation::Health),
+            Op::ListJobs(_) => Call::of(Operation::ListJobs),
+            Op::GetJob(id) => Call::of(Operation::GetJob(id.clone())),
             // `?tail=N`: an agent that numbers its lines answers only the last N (spec:
             // "Line numbers and cursors"); one that ignores it sends the whole log,
             // which the answer's view trims.
@@ -158,48 +164,41 @@ impl Op {
                 query: tail
                     .map(|n| vec![("tail".to_owned(), n.to_string())])
                     .unwrap_or_default(),
-                ..Call::get(format!("jobs/{id}/logs/"))
+                ..Call::of(Operation::JobLogs(id.clone()))
             },
-            Op::StopJob(id, _) => Call::with(Method::POST, format!("jobs/{id}/stop/"), None),
+            Op::StopJob(id, _) => Call::of(Operation::StopJob(id.clone())),
             Op::TailJob(..)
             | Op::TailMany(_)
             | Op::WaitJob(..)
             | Op::WaitMany(..)
             | Op::Platform(_) => return Ok(None),
-            Op::ListNodes => Call::get("nodes/".into()),
-            Op::GetNode(id) => Call::get(format!("nodes/{id}/")),
-            Op::ListTasks => Call::get("tasks/".into()),
-            Op::GetTask(id) => Call::get(format!("tasks/{id}/")),
-            Op::ListServe => Call::get("serve_applications/".into()),
-            Op::GetServe(name) => Call::get(format!("serve_applications/{name}/")),
-            Op::DeleteServe(name) => {
-                Call::with(Method::DELETE, format!("serve_applications/{name}/"), None)
-            }
+            Op::ListNodes => Call::of(Operation::ListNodes),
+            Op::GetNode(id) => Call::of(Operation::GetNode(id.clone())),
+            Op::ListTasks => Call::of(Operation::ListTasks),
+            Op::GetTask(id) => Call::of(Operation::GetTask(id.clone())),
+            Op::ListServe => Call::of(Operation::ListServeApplications),
+            Op::GetServe(name) => Call::of(Operation::GetServeApplication(name.clone())),
+            Op::DeleteServe(name) => Call::of(Operation::DeleteServeApplication(name.clone())),
             Op::ListPlugins(query) => Call {
                 query: query.clone(),
-                ..Call::get("plugin_releases/".into())
+                ..Call::of(Operation::ListPluginReleases)
             },
-            Op::GetPlugin(lookup) => Call::get(format!("plugin_releases/{lookup}")),
-            Op::CreatePlugin(body) => Call::with(
-                Method::POST,
-                "plugin_releases/".into(),
-                Some(to_json(body)?),
-            ),
-            Op::DeletePlugin(lookup) => {
-                Call::with(Method::DELETE, format!("plugin_releases/{lookup}"), None)
+            Op::GetPlugin(lookup) => Call::of(Operation::GetPluginRelease(lookup.clone())),
+            Op::CreatePlugin(body) => {
+                Call::with_body(Operation::CreatePluginRelease, to_json(body)?)
             }
-            Op::RunPlugin { lookup, run, .. } => Call::with(
-                Method::POST,
-                format!("plugin_releases/{lookup}/run/"),
-                Some(to_json(run)?),
-            ),
-            Op::Gpu => Call::get("gpu_status/".into()),
+            Op::DeletePlugin(lookup) => Call::of(Operation::DeletePluginRelease(lookup.clone())),
+            Op::RunPlugin { lookup, run, .. } => {
+                Call::with_body(Operation::RunPluginRelease(lookup.clone()), to_json(run)?)
+            }
+            Op::Gpu => Call::of(Operation::GpuStatus),
             Op::Raw {
                 method,
                 path,
                 query,
                 body,
             } => Call {
+                operation: None,
                 method: method.clone(),
                 path: path.as_str().to_owned(),
                 query: query.clone(),
