@@ -110,9 +110,9 @@ pub async fn matching(
     client: &AsyncAgentClient,
     matcher: &Matcher,
 ) -> Result<Vec<(JobId, Job)>, ClientError> {
-    let answer = client
-        .raw_request(http::Method::GET, "jobs/", &[] as &[(&str, &str)], None)
-        .await?;
+    // The agent's JSON as it is (the route is the description's).
+    let list = agent_proto::api::Call::<(), Value>::new(agent_proto::api::Operation::ListJobs);
+    let answer = client.call(list).await?;
     let Value::Array(items) = answer else {
         return Err(ClientError::Decode {
             message: "unexpected answer shape for the job list: not a list".into(),

@@ -35,14 +35,10 @@ pub struct Final {
 
 /// The job as it is now.
 pub(crate) async fn read(client: &AsyncAgentClient, id: &JobId) -> Result<Final, ClientError> {
-    let json = client
-        .raw_request(
-            http::Method::GET,
-            &format!("jobs/{id}/"),
-            &[] as &[(&str, &str)],
-            None,
-        )
-        .await?;
+    // The agent's JSON as it is (the route is the description's).
+    let get =
+        agent_proto::api::Call::<(), Value>::new(agent_proto::api::Operation::GetJob(id.clone()));
+    let json = client.call(get).await?;
     let job = Job::deserialize(&json).map_err(|e| ClientError::Decode {
         message: format!("unexpected answer shape for a job: {e}"),
     })?;
