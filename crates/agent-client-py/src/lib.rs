@@ -27,6 +27,7 @@ pub mod convert;
 pub mod errors;
 pub mod fork;
 pub mod long_poll;
+pub mod operations;
 pub mod runtime;
 pub mod tail;
 pub mod testing;
@@ -42,6 +43,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runtime::CancelTask>()?;
     m.add_function(wrap_pyfunction!(runtime::complete_future, m)?)?;
     m.add("ERROR_CLASSES", errors::error_classes())?;
+    m.add("OPERATIONS", operations::table())?;
     // Runtime threads must be out of Python before the interpreter finalizes, and a
     // forked child starts with none inside (see `runtime`).
     let at_exit = wrap_pyfunction!(runtime::at_exit, m)?;

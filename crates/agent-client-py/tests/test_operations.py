@@ -61,26 +61,6 @@ def test_plugin_releases(server: TestServer, client: AgentClient) -> None:
         client.get_plugin_release('../etc')
 
 
-def test_passthroughs_use_the_sdk_paths(server: TestServer, client: AgentClient) -> None:
-    # The sample agent does not serve these endpoints: a 404 proves the request went
-    # out (to the SDK's path); ids are checked like every other segment.
-    for call in (
-        client.get_system_status,
-        client.get_compose_config,
-        client.list_docker_containers,
-        client.get_gatekeeping_policy,
-        lambda: client.get_build_status('b-1'),
-        lambda: client.get_container(7),
-        lambda: client.update_container(7, status='stopped'),
-        lambda: client.check_feasibility('job', 2.0),
-        lambda: client.create_docker_container('demo@1.0.0', envs={'A': 'b'}),
-    ):
-        with pytest.raises(NotFoundError):
-            call()
-    with pytest.raises(ValidationError):
-        client.get_docker_container('../../jobs')
-
-
 def test_stream_limits_have_the_sdk_defaults(client: AgentClient) -> None:
     from agent_client import StreamLimits
 

@@ -16,7 +16,7 @@ use crate::views::{self, ViewError};
 use crate::wait::{combined, outcome, poll_until_final, until_final, verdict, Ended, Final, Wait};
 use agent_client_async::AsyncAgentClient;
 use agent_proto::api::{self, Operation};
-use agent_proto::{ClientError, JobId};
+use agent_proto::{ClientError, JobId, JsonOrText};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
 use std::io::Write;
@@ -100,11 +100,13 @@ async fn send(client: &AsyncAgentClient, call: Call) -> Result<Value, ClientErro
             .await?;
         return Ok(Value::String(log));
     }
-    let request = api::Call::<Value, Value>::new(operation).query(&call.query);
-    match &call.body {
-        Some(body) => client.call(request.body(body)).await,
-        None => client.call(request).await,
-    }
+    // The agent's answer as it is: JSON, or the text of a body that is not JSON.
+    let request = api::Call::<Value, JsonOrText>::new(operation).query(&call.query);
+    let answer = match &call.body {
+        Some(body) => client.call(request.body(body)).await?,
+        None => client.call(request).await?,
+    };
+    Ok(answer.0)
 }
 
 /// Runs `op` and prints its result.

@@ -1,7 +1,8 @@
 # Type stubs of agent_client: synapse-sdk 2026.2.17's AgentClient API.
+import os
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, AsyncIterator, Iterable, Iterator, Literal, Mapping, Protocol, TypedDict, overload
+from typing import Any, AsyncIterator, BinaryIO, Iterable, Iterator, Literal, Mapping, Protocol, TypedDict, Union, overload
 
 from agent_client import exceptions as exceptions
 from agent_client.exceptions import ClientError as ClientError
@@ -22,6 +23,8 @@ __version__: str
 
 StreamProtocol = Literal['websocket', 'http', 'auto']
 ResourceKind = Literal['job', 'serve', 'container', 'task']
+# create_container's plugin archive: a path, an open binary file or its bytes
+PluginFile = Union[str, os.PathLike[str], bytes, BinaryIO]
 
 class Timeout(TypedDict, total=False):
     connect: float
@@ -182,7 +185,7 @@ class AgentClient:
         envs: dict[str, str] | None = None,
         metadata: dict[str, Any] | None = None,
         labels: Iterable[str] | None = None,
-        plugin_file: Any = None,
+        plugin_file: PluginFile | None = None,
         kind: str | None = None,
         backend_container_id: int | None = None,
         wait: bool = True,
@@ -333,7 +336,7 @@ class AsyncAgentClient:
         envs: dict[str, str] | None = None,
         metadata: dict[str, Any] | None = None,
         labels: Iterable[str] | None = None,
-        plugin_file: Any = None,
+        plugin_file: PluginFile | None = None,
         kind: str | None = None,
         backend_container_id: int | None = None,
         wait: bool = True,
