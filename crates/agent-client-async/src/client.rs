@@ -449,11 +449,7 @@ impl AsyncAgentClient {
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
         let resp = self.send(req).await?;
-        if resp.body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Null);
-        }
-        Ok(serde_json::from_slice(&resp.body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&resp.body).into_owned())))
+        api::JsonOrText::from_body(&resp.body).map(|answer| answer.0)
     }
 }
 

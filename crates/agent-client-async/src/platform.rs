@@ -401,12 +401,21 @@ impl AsyncAgentClient {
                 return Err(refuse("repeats an earlier page"));
             }
             let base = format!("{}/", self.base_url().trim_end_matches('/'));
+            // the base URL's own path (`/agent/`), for a link written from the host's root
+            let base_path = base
+                .parse::<http::Uri>()
+                .map(|u| u.path().to_owned())
+                .unwrap_or_else(|_| "/".into());
             let relative = match next.strip_prefix(&base) {
                 Some(rest) => rest,
                 None if next.contains("://") || next.starts_with("//") => {
                     return Err(refuse("leaves the agent's base URL"))
                 }
-                None => next.trim_start_matches('/'),
+                None if next.starts_with('/') => match next.strip_prefix(&base_path) {
+                    Some(rest) => rest,
+                    None => return Err(refuse("leaves the agent's base path")),
+                },
+                None => next.as_str(),
             };
             let (path, query) = match relative.split_once('?') {
                 Some((p, q)) => (p, Some(q)),

@@ -5,21 +5,17 @@
 //! No route is written in Python.
 
 use agent_client_async::AsyncAgentClient;
-use agent_proto::api::{self, Call, Operation, OperationId};
-use agent_proto::{ClientError, CreateContainer, JsonOrText, PluginFile};
+use agent_proto::api::{self, Call, JsonOrText, Operation, OperationId};
+use agent_proto::{ClientError, CreateContainer, PluginFile};
 use serde_json::Value;
 
 /// The operation named `name` (its SDK name, [`OperationId::name`]) with `segment`
 /// validated by its id type (a 400 otherwise). Tails stream and have no single
 /// answer: they are refused (the package opens them with `Core.tail`).
 pub fn operation(name: &str, segment: Option<String>) -> Result<Operation, ClientError> {
-    let id = OperationId::ALL
-        .iter()
-        .copied()
-        .find(|id| id.name() == name)
-        .ok_or_else(|| {
-            ClientError::invalid("operation", format!("{name:?} is not an operation"))
-        })?;
+    let id = OperationId::from_name(name).ok_or_else(|| {
+        ClientError::invalid("operation", format!("{name:?} is not an operation"))
+    })?;
     if matches!(id, OperationId::TailWebSocket | OperationId::TailHttp) {
         return Err(ClientError::invalid(
             "operation",

@@ -50,7 +50,7 @@ fn route(name: &str) -> PyResult<RouteKind> {
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, k)| *k)
-        .or_else(|| RouteKind::ALL.iter().copied().find(|k| k.name() == name))
+        .or_else(|| RouteKind::from_name(name))
         .ok_or_else(|| PyValueError::new_err(format!("unknown route {name:?}")))
 }
 

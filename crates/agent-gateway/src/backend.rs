@@ -342,7 +342,8 @@ impl Routes {
                 .filter_map(|(name, value)| Some((name, value?)))
                 .collect();
         let base = self.public_url.as_deref().unwrap_or("");
-        let link = |p: usize| json!(page_link(base, "plugin_releases/", &filters, p, page_size));
+        let route = agent_server::RouteKind::ListPluginReleases.template();
+        let link = |p: usize| json!(page_link(base, route, &filters, p, page_size));
         Ok(json!({
             "count": count,
             "next": if end < count { link(page + 1) } else { Value::Null },
@@ -581,6 +582,14 @@ impl AgentBackend for RayBackend {
 
     async fn gpu_status(&self, ctx: &RequestContext) -> BackendResult<Value> {
         shown(self.routes.gpu_status(ctx).await)
+    }
+
+    async fn cluster_resources(&self, _ctx: &RequestContext) -> BackendResult<Value> {
+        shown(crate::resources::cluster_resources(&self.routes.ray).await)
+    }
+
+    async fn check_feasibility(&self, _ctx: &RequestContext, body: Value) -> BackendResult<Value> {
+        shown(crate::resources::check_feasibility(&self.routes.ray, body).await)
     }
 }
 

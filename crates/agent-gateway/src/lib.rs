@@ -37,6 +37,7 @@ pub mod plugins;
 pub mod ray;
 pub mod redact;
 pub mod requirement;
+mod resources;
 pub mod shell;
 pub mod tail;
 

@@ -28,7 +28,6 @@ pub mod config;
 pub mod error;
 pub mod error_kind;
 pub mod id;
-mod json_or_text;
 pub mod models;
 pub mod query;
 pub mod secret;
@@ -44,7 +43,6 @@ pub use error_kind::ErrorKind;
 pub use id::{
     BuildId, ContainerId, DockerContainerId, JobId, NodeId, PluginLookup, ServeAppName, TaskId,
 };
-pub use json_or_text::JsonOrText;
 pub use models::{
     BuildStatus, ClusterResources, ComposeConfig, Container, CreateContainer,
     CreateDockerContainer, CreatePluginRelease, DockerContainer, Feasibility, FeasibilityRequest,

@@ -79,7 +79,7 @@ pub(crate) async fn dispatch(
         r
     };
     let answer = async {
-        Ok(match route {
+        Ok(Some(match route {
             Route::GetClusterResources => ok(b.cluster_resources(ctx).await?),
             Route::CheckFeasibility => ok(b
                 .check_feasibility(ctx, json_body(body, &["kind"])?)
@@ -117,8 +117,7 @@ pub(crate) async fn dispatch(
                 no_content()
             }
             _ => return Ok(None),
-        })
-        .map(Some)
+        }))
     };
     answer.await.transpose()
 }

@@ -12,25 +12,8 @@ use agent_proto::ClientError;
 use tracing::field::Empty;
 use tracing::Span;
 
-/// The words of the agent API's paths; any other segment is an id.
-const ROUTE_WORDS: &[&str] = &[
-    "health",
-    "version",
-    "jobs",
-    "logs",
-    "stream",
-    "stop",
-    "nodes",
-    "tasks",
-    "serve_applications",
-    "plugin_releases",
-    "run",
-    "run_debug",
-    "gpu_status",
-];
-
-/// `path` without its query, every segment that is not an API word replaced by
-/// `{id}`: `jobs/raysubmit_1/logs/?x=1` becomes `jobs/{id}/logs/`.
+/// `path` without its query, every segment that is not an API word (a literal of
+/// the description's paths, `agent_proto::api::is_route_word`) replaced by `{id}`: `jobs/raysubmit_1/logs/?x=1` becomes `jobs/{id}/logs/`.
 pub fn route_template(path: &str) -> String {
     let path = path.split('?').next().unwrap_or_default();
     let path = path.strip_prefix('/').unwrap_or(path);
@@ -39,7 +22,7 @@ pub fn route_template(path: &str) -> String {
         if i > 0 {
             out.push('/');
         }
-        if segment.is_empty() || ROUTE_WORDS.contains(&segment) {
+        if segment.is_empty() || agent_proto::api::is_route_word(segment) {
             out.push_str(segment);
         } else {
             out.push_str("{id}");

@@ -13,7 +13,7 @@ use crate::select::Pick;
 use crate::start::Start;
 use crate::wait::Wait;
 use agent_client_async::RawPath;
-use agent_proto::api::Operation;
+use agent_proto::api::{self, Operation};
 use agent_proto::{
     validate_stream_timeout, ClientError, CreatePluginRelease, JobId, NodeId, PluginLookup,
     Protocol, RunPluginRelease, ServeAppName, StreamLimits, TailOptions, TaskId, Timeouts,
@@ -113,12 +113,9 @@ pub enum Op {
 }
 
 /// One HTTP request: what `--output json` prints the answer of, as the agent sent it.
-///
-/// A known operation's method and path are the description's
-/// ([`agent_proto::api`]): agentctl writes no route. Only `raw` names its own.
 #[derive(Debug)]
 pub struct Call {
-    /// The operation of the description (`None` for `raw`).
+    /// The operation of the description (`agent_proto::api`), `None` for `raw`.
     pub operation: Option<Operation>,
     /// The method.
     pub method: Method,
@@ -131,6 +128,7 @@ pub struct Call {
 }
 
 impl Call {
+    /// The request of `operation`: its method and path from the description.
     fn of(operation: Operation) -> Call {
         Call {
             method: operation.id().method(),
@@ -141,57 +139,64 @@ impl Call {
         }
     }
 
-    fn with_body(operation: Operation, body: Value) -> Call {
+    fn with_body(self, body: Value) -> Call {
         Call {
             body: Some(body),
-            ..Call::of(operation)
+            ..self
         }
+    }
+
+    fn with_query(self, query: Vec<(String, String)>) -> Call {
+        Call { query, ..self }
+    }
+
+    /// The description's call of a known operation, its answer read as the agent
+    /// sent it (`None` for `raw`).
+    pub fn described(&self) -> Option<api::Call<Value, api::JsonOrText>> {
+        let call = api::Call::new(self.operation.clone()?).query(&self.query);
+        Some(match &self.body {
+            Some(body) => call.body(body),
+            None => call,
+        })
     }
 }
 
 impl Op {
-    /// The request of this operation (`None` for a tail, which streams, a wait and
-    /// the platform operations, which go through the client's typed methods).
+    /// The request of this operation (`None` for a tail, which streams).
     pub fn call(&self) -> Result<Option<Call>, ClientError> {
+        use Operation as O;
         Ok(Some(match self {
-            Op::Health => Call::of(Operation::Health),
-            Op::ListJobs(_) => Call::of(Operation::ListJobs),
-            Op::GetJob(id) => Call::of(Operation::GetJob(id.clone())),
+            Op::Health => Call::of(O::Health),
+            Op::ListJobs(_) => Call::of(O::ListJobs),
+            Op::GetJob(id) => Call::of(O::GetJob(id.clone())),
             // `?tail=N`: an agent that numbers its lines answers only the last N (spec:
             // "Line numbers and cursors"); one that ignores it sends the whole log,
             // which the answer's view trims.
-            Op::JobLogs(id, tail) => Call {
-                query: tail
-                    .map(|n| vec![("tail".to_owned(), n.to_string())])
+            Op::JobLogs(id, tail) => Call::of(O::JobLogs(id.clone())).with_query(
+                tail.map(|n| vec![("tail".to_owned(), n.to_string())])
                     .unwrap_or_default(),
-                ..Call::of(Operation::JobLogs(id.clone()))
-            },
-            Op::StopJob(id, _) => Call::of(Operation::StopJob(id.clone())),
+            ),
+            Op::StopJob(id, _) => Call::of(O::StopJob(id.clone())),
             Op::TailJob(..)
             | Op::TailMany(_)
             | Op::WaitJob(..)
             | Op::WaitMany(..)
             | Op::Platform(_) => return Ok(None),
-            Op::ListNodes => Call::of(Operation::ListNodes),
-            Op::GetNode(id) => Call::of(Operation::GetNode(id.clone())),
-            Op::ListTasks => Call::of(Operation::ListTasks),
-            Op::GetTask(id) => Call::of(Operation::GetTask(id.clone())),
-            Op::ListServe => Call::of(Operation::ListServeApplications),
-            Op::GetServe(name) => Call::of(Operation::GetServeApplication(name.clone())),
-            Op::DeleteServe(name) => Call::of(Operation::DeleteServeApplication(name.clone())),
-            Op::ListPlugins(query) => Call {
-                query: query.clone(),
-                ..Call::of(Operation::ListPluginReleases)
-            },
-            Op::GetPlugin(lookup) => Call::of(Operation::GetPluginRelease(lookup.clone())),
-            Op::CreatePlugin(body) => {
-                Call::with_body(Operation::CreatePluginRelease, to_json(body)?)
-            }
-            Op::DeletePlugin(lookup) => Call::of(Operation::DeletePluginRelease(lookup.clone())),
+            Op::ListNodes => Call::of(O::ListNodes),
+            Op::GetNode(id) => Call::of(O::GetNode(id.clone())),
+            Op::ListTasks => Call::of(O::ListTasks),
+            Op::GetTask(id) => Call::of(O::GetTask(id.clone())),
+            Op::ListServe => Call::of(O::ListServeApplications),
+            Op::GetServe(name) => Call::of(O::GetServeApplication(name.clone())),
+            Op::DeleteServe(name) => Call::of(O::DeleteServeApplication(name.clone())),
+            Op::ListPlugins(query) => Call::of(O::ListPluginReleases).with_query(query.clone()),
+            Op::GetPlugin(lookup) => Call::of(O::GetPluginRelease(lookup.clone())),
+            Op::CreatePlugin(body) => Call::of(O::CreatePluginRelease).with_body(to_json(body)?),
+            Op::DeletePlugin(lookup) => Call::of(O::DeletePluginRelease(lookup.clone())),
             Op::RunPlugin { lookup, run, .. } => {
-                Call::with_body(Operation::RunPluginRelease(lookup.clone()), to_json(run)?)
+                Call::of(O::RunPluginRelease(lookup.clone())).with_body(to_json(run)?)
             }
-            Op::Gpu => Call::of(Operation::GpuStatus),
+            Op::Gpu => Call::of(O::GpuStatus),
             Op::Raw {
                 method,
                 path,

@@ -1,22 +1,20 @@
 //! Runs one checked operation against the agent and prints its result.
 //!
-//! Every operation but a tail, a wait and the platform commands is one request of
-//! the description ([`agent_proto::api`]) sent with the client's `call` and read as
-//! JSON, so `--output json` prints exactly the JSON the agent sent; the table views
-//! read that same JSON into the typed models. `raw` goes through `raw_request`,
-//! tails through `tail_job_logs`, the platform commands through [`crate::platform`].
+//! Every operation but a tail is one request made with the client's `raw_request`
+//! on the operation's own path (built from validated ids), so `--output json`
+//! prints exactly the JSON the agent sent; the table views read that same JSON into
+//! the typed models. Tails go through `tail_job_logs`.
 
 use crate::cli::Output;
 use crate::exit::Failure;
 use crate::follow::{follow, no_job_in};
-use crate::plan::{Call, Op};
+use crate::plan::Op;
 use crate::render::Style;
 use crate::select::Pick;
 use crate::views::{self, ViewError};
 use crate::wait::{combined, outcome, poll_until_final, until_final, verdict, Ended, Final, Wait};
 use agent_client_async::AsyncAgentClient;
-use agent_proto::api::{self, Operation};
-use agent_proto::{ClientError, JobId, JsonOrText};
+use agent_proto::{ClientError, JobId};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
 use std::io::Write;
@@ -71,7 +69,15 @@ async fn fetch(client: &AsyncAgentClient, op: &Op) -> Result<Value, ClientError>
     })?;
     tracing::info!(method = %call.method, path = %call.path, "request");
     let started = std::time::Instant::now();
-    let answer = send(client, call).await;
+    // a known operation goes as the description builds it; only `raw` is raw
+    let answer = match call.described() {
+        Some(described) => client.call(described).await.map(|answer| answer.0),
+        None => {
+            client
+                .raw_request(call.method, &call.path, &call.query, call.body)
+                .await
+        }
+    };
     let took = crate::time::duration(started.elapsed());
     match &answer {
         Ok(_) => tracing::info!(took = %took, "answered"),
@@ -83,30 +89,6 @@ async fn fetch(client: &AsyncAgentClient, op: &Op) -> Result<Value, ClientError>
         },
     }
     answer
-}
-
-/// Sends `call`: a known operation through the client's `call` (its route, retries
-/// and errors the description's), `raw` through `raw_request`. The answer is the
-/// agent's JSON as it sent it (a job's log: its text).
-async fn send(client: &AsyncAgentClient, call: Call) -> Result<Value, ClientError> {
-    let Some(operation) = call.operation else {
-        return client
-            .raw_request(call.method, &call.path, &call.query, call.body)
-            .await;
-    };
-    if let Operation::JobLogs(id) = operation {
-        let log = client
-            .call(api::get_job_logs(id).query(&call.query))
-            .await?;
-        return Ok(Value::String(log));
-    }
-    // The agent's answer as it is: JSON, or the text of a body that is not JSON.
-    let request = api::Call::<Value, JsonOrText>::new(operation).query(&call.query);
-    let answer = match &call.body {
-        Some(body) => client.call(request.body(body)).await?,
-        None => client.call(request).await?,
-    };
-    Ok(answer.0)
 }
 
 /// Runs `op` and prints its result.

@@ -4,7 +4,7 @@
 
 use crate::cli::Select;
 use agent_client_async::AsyncAgentClient;
-use agent_proto::{ClientError, Job, JobId};
+use agent_proto::{api, ClientError, Job, JobId};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -110,9 +110,9 @@ pub async fn matching(
     client: &AsyncAgentClient,
     matcher: &Matcher,
 ) -> Result<Vec<(JobId, Job)>, ClientError> {
-    // The agent's JSON as it is (the route is the description's).
-    let list = agent_proto::api::Call::<(), Value>::new(agent_proto::api::Operation::ListJobs);
-    let answer = client.call(list).await?;
+    // the list as the agent sent it (each item is then read on its own)
+    let list = api::Call::<(), api::JsonOrText>::new(api::Operation::ListJobs);
+    let answer = client.call(list).await?.0;
     let Value::Array(items) = answer else {
         return Err(ClientError::Decode {
             message: "unexpected answer shape for the job list: not a list".into(),

@@ -5,7 +5,7 @@ use crate::exit::{Failure, JOB_FAILED, JOB_STOPPED, OTHER, UNREACHABLE};
 use crate::spinner::Spinner;
 use crate::time::duration;
 use agent_client_async::AsyncAgentClient;
-use agent_proto::{ClientError, Job, JobId, JobStatus};
+use agent_proto::{api, ClientError, Job, JobId, JobStatus};
 use serde::Deserialize;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -35,10 +35,9 @@ pub struct Final {
 
 /// The job as it is now.
 pub(crate) async fn read(client: &AsyncAgentClient, id: &JobId) -> Result<Final, ClientError> {
-    // The agent's JSON as it is (the route is the description's).
-    let get =
-        agent_proto::api::Call::<(), Value>::new(agent_proto::api::Operation::GetJob(id.clone()));
-    let json = client.call(get).await?;
+    // the job as the agent sent it, and typed below
+    let get = api::Call::<(), api::JsonOrText>::new(api::Operation::GetJob(id.clone()));
+    let json = client.call(get).await?.0;
     let job = Job::deserialize(&json).map_err(|e| ClientError::Decode {
         message: format!("unexpected answer shape for a job: {e}"),
     })?;

@@ -179,6 +179,30 @@ impl Answer for () {
     }
 }
 
+/// Any answer as JSON, as a raw request reads it: JSON as it is, an empty body as
+/// `null`, and a body that is not JSON as a JSON string of its text (a plain-text
+/// log, an HTML error page).
+///
+/// ```
+/// use agent_proto::api::{Answer, JsonOrText};
+/// assert_eq!(JsonOrText::from_body(b"{\"a\":1}").unwrap().0, serde_json::json!({"a": 1}));
+/// assert_eq!(JsonOrText::from_body(b"plain").unwrap().0, "plain");
+/// assert!(JsonOrText::from_body(b" ").unwrap().0.is_null());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonOrText(pub Value);
+
+impl Answer for JsonOrText {
+    fn from_body(body: &[u8]) -> Result<Self, ClientError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(JsonOrText(Value::Null));
+        }
+        Ok(JsonOrText(serde_json::from_slice(body).unwrap_or_else(
+            |_| Value::String(String::from_utf8_lossy(body).into_owned()),
+        )))
+    }
+}
+
 impl Answer for String {
     /// A job's log: a JSON string, a `{"logs": "..."}` object, or plain text.
     fn from_body(body: &[u8]) -> Result<Self, ClientError> {

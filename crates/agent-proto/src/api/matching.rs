@@ -55,6 +55,22 @@ fn is_placeholder(part: &str) -> bool {
     part.starts_with('{') && part.ends_with('}')
 }
 
+/// True when `segment` is one of the API's own words (a literal part of some
+/// operation's path, `jobs`, `logs`, `run_debug`, ...), not an id: what a log
+/// line may show of a path without showing a caller's ids.
+///
+/// ```
+/// use agent_proto::api::is_route_word;
+/// assert!(is_route_word("serve_applications") && is_route_word("compose-config"));
+/// assert!(!is_route_word("raysubmit_1") && !is_route_word("{job_id}"));
+/// ```
+pub fn is_route_word(segment: &str) -> bool {
+    !is_placeholder(segment)
+        && OperationId::ALL
+            .iter()
+            .any(|op| op.template().split('/').any(|part| part == segment))
+}
+
 /// How `path`'s parts fit `op`'s template: `Some((literal count, segment))` when
 /// every literal part is equal.
 fn fit(op: OperationId, path: &[&str]) -> Option<(usize, Option<String>)> {

@@ -32,8 +32,8 @@ mod matching;
 pub mod multipart;
 mod table;
 
-pub use body::{Answer, Encoded, RequestBody, Streamed};
-pub use matching::{match_request, MatchError};
+pub use body::{Answer, Encoded, JsonOrText, RequestBody, Streamed};
+pub use matching::{is_route_word, match_request, MatchError};
 pub use table::*;
 
 use crate::error::ClientError;
@@ -198,6 +198,23 @@ impl Operation {
             }
             _ => template.to_owned(),
         }
+    }
+}
+
+impl OperationId {
+    /// The operation of a builder's name (the SDK's method name, `get_job`), for a
+    /// front end that names operations in text (the Python package, a CLI).
+    ///
+    /// ```
+    /// use agent_proto::api::OperationId;
+    /// assert_eq!(OperationId::from_name("list_containers"), Some(OperationId::ListContainers));
+    /// assert_eq!(OperationId::from_name("nope"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<OperationId> {
+        OperationId::ALL
+            .iter()
+            .copied()
+            .find(|op| op.name() == name)
     }
 }
 
