@@ -16,7 +16,7 @@ use crate::platform_cli::{
 };
 use crate::render::{value_text, Cell, Fit, Style, Table};
 use crate::run::Printer;
-use crate::views::{self, ViewResult};
+use crate::views::{self, typed, ViewResult};
 use agent_client_async::AsyncAgentClient;
 use agent_proto::{
     BuildId, ClientError, Container, ContainerId, CreateContainer, CreateDockerContainer,
@@ -573,12 +573,6 @@ async fn build_done(
         .wait_for_build(id.as_str(), poll.timeout, poll.interval)
         .await?;
     p.show(&to_json(&build)?, views::details)
-}
-
-fn typed<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, ClientError> {
-    T::deserialize(v).map_err(|e| ClientError::Decode {
-        message: format!("unexpected answer shape: {e}"),
-    })
 }
 
 /// `containers docker list`: id, name, image, status.
