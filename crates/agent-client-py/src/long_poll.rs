@@ -19,7 +19,7 @@
 //! runs out, the caller gets its 408 at once and the call goes on in its thread
 //! until the handler returns.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,13 +33,19 @@ use pyo3::prelude::*;
 use crate::convert::to_py;
 use crate::runtime::PythonEntry;
 
+/// The most request ids kept between `set_request` and `get_response`.
+pub const MAX_PENDING: usize = 10_000;
+
 /// A Python long-poll handler as a [`LongPollHandler`].
 pub struct PyLongPollHandler {
     handler: Arc<Py<PyAny>>,
     /// The client's read time-out, named in the 408 of a handler's `TimeoutError`.
     timeout: Duration,
-    /// The Python ids of queued requests, by the key given to the transport.
-    ids: Arc<Mutex<HashMap<String, Py<PyAny>>>>,
+    /// The Python ids of queued requests, by the key given to the transport (a
+    /// counter, so the first key is the oldest). Bounded by [`MAX_PENDING`]: an id
+    /// whose `get_response` never comes (its caller timed out while `set_request`
+    /// still ran) is dropped once that many newer ones are queued.
+    ids: Arc<Mutex<BTreeMap<u64, Py<PyAny>>>>,
     next: AtomicU64,
 }
 
@@ -98,11 +104,10 @@ fn raised(err: PyErr) -> ClientError {
 #[async_trait::async_trait]
 impl LongPollHandler for PyLongPollHandler {
     async fn set_request(&self, request: LongPollRequest) -> Result<String, ClientError> {
-        let key = self.next.fetch_add(1, Ordering::Relaxed).to_string();
+        let key = self.next.fetch_add(1, Ordering::Relaxed);
         let handler = Arc::clone(&self.handler);
         let ids = Arc::clone(&self.ids);
         let dict = request.to_sdk_dict();
-        let stored = key.clone();
         in_python(move |py| {
             let dict = to_py(py, &dict).map_err(raised)?;
             let id = handler
@@ -110,17 +115,20 @@ impl LongPollHandler for PyLongPollHandler {
                 .call_method1("set_request", (dict,))
                 .map_err(raised)?;
             let mut ids = ids.lock().unwrap_or_else(|p| p.into_inner());
-            ids.insert(stored, id.unbind());
+            ids.insert(key, id.unbind());
+            while ids.len() > MAX_PENDING {
+                ids.pop_first();
+            }
             Ok(())
         })
         .await?;
-        Ok(key)
+        Ok(key.to_string())
     }
 
     async fn get_response(&self, key: &str) -> Result<LongPollResponse, ClientError> {
         let id = {
             let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
-            ids.remove(key)
+            key.parse::<u64>().ok().and_then(|k| ids.remove(&k))
         };
         let id = id.ok_or_else(|| ClientError::protocol(format!("no queued request {key}")))?;
         let handler = Arc::clone(&self.handler);
