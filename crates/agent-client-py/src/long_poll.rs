@@ -1,6 +1,6 @@
 //! synapse-sdk's `long_poll_handler`: a Python object with `set_request(dict)` and
 //! `get_response(id)`, put under a [`crate::client::Core`] as the Rust
-//! [`LongPollTransport`]'s handler.
+//! [`LongPollTransport`](agent_transport::long_poll::LongPollTransport)'s handler.
 //!
 //! So the request dict, the error mapping, the time-out, the body cap and the
 //! refusal of tails are the Rust transport's (one rule for Rust and Python); this
@@ -191,7 +191,8 @@ fn response(py: Python<'_>, answer: &Bound<'_, PyAny>) -> Result<LongPollRespons
     })
 }
 
-/// The exception a handler raised, when `err` carries one (see [`raised`]).
+/// The exception a handler raised, when `err` carries one (it travels as the
+/// source of a `ClientError::Protocol`).
 pub fn raised_exception(py: Python<'_>, err: &ClientError) -> Option<PyErr> {
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = next {

@@ -2,8 +2,8 @@
 //! each run through the client's typed method of the same name (the route is the
 //! description's, [`agent_proto::api`]; nothing here writes a path).
 //!
-//! Input is checked when the plan is made ([`plan`]), before any request, as for
-//! every other command (a 400, exit 2). The answer is the typed model, which keeps
+//! Input is checked when the plan is made ([`plan_resources`] and its siblings),
+//! before any request, as for every other command (a 400, exit 2). The answer is the typed model, which keeps
 //! every field the agent sent: `-o json`/`yaml` print it as JSON, the tables read
 //! it. The waits (`system wait`, `builds wait`, `--wait`) exit 0 on success and 6
 //! when their time-out runs out (the client's 408 of kind `wait`); a failed or
