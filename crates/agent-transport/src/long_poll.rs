@@ -628,4 +628,27 @@ mod tests {
             assert!(e.to_string().contains("no streaming"), "{e}");
         }
     }
+
+    proptest::proptest! {
+        /// Whatever the query and the JSON body, the handler gets them back as the
+        /// SDK's `params` and `data`: percent-encoding and JSON round-trip exactly.
+        #[test]
+        fn the_query_and_body_reach_the_handler_unchanged(
+            params in proptest::collection::vec(("[a-z_]{1,8}", "\\PC{0,12}"), 0..6),
+            text in "\\PC{0,40}",
+            n in proptest::num::i64::ANY,
+        ) {
+            let handler = fixed(Ok(LongPollResponse::new(200, serde_json::Value::Null)));
+            let t = LongPollTransport::new(handler.clone());
+            let mut req = Request::new(Method::PATCH, agent_proto::query::with_query("x/", &params));
+            let data = serde_json::json!({"text": text, "n": n, "list": [text, n]});
+            req.body = Bytes::from(serde_json::to_vec(&data).unwrap());
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(t.request(req)).unwrap();
+            let seen = handler.seen.lock().unwrap().pop().unwrap();
+            proptest::prop_assert_eq!(seen.path.as_str(), "x/");
+            proptest::prop_assert_eq!(&seen.params, &params);
+            proptest::prop_assert_eq!(seen.data.as_ref(), Some(&data));
+        }
+    }
 }
