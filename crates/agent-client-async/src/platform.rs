@@ -4,7 +4,7 @@
 //! end with a [`TimeoutKind::Wait`] 408 when it runs out.
 
 use crate::client::AsyncAgentClient;
-use agent_proto::api::{self, match_request, Call, Operation, OperationId};
+use agent_proto::api::{self, match_request, Call, OperationId};
 use agent_proto::{
     query, BuildId, BuildStatus, ClientError, ClusterResources, ComposeConfig, Container,
     ContainerId, CreateContainer, CreateDockerContainer, DockerContainer, DockerContainerId,
@@ -350,25 +350,20 @@ impl AsyncAgentClient {
         operation: OperationId,
         query: &[(K, V)],
     ) -> Result<bool, ClientError> {
-        let page: Page<Value> = match operation {
-            OperationId::ListPluginReleases => {
-                let call = Call::<(), Page<Value>>::new(Operation::ListPluginReleases);
-                self.call(call.query(query)).await?
-            }
-            OperationId::ListContainers => {
-                let call = Call::<(), Page<Value>>::new(Operation::ListContainers);
-                self.call(call.query(query)).await?
-            }
-            other => {
-                return Err(ClientError::invalid(
-                    "exists",
-                    format!(
-                        "takes a paginated list (list_plugin_releases, list_containers), not {}",
-                        other.name()
-                    ),
-                ))
-            }
-        };
+        if !operation.paginated() {
+            return Err(ClientError::invalid(
+                "exists",
+                format!(
+                    "takes a paginated list (list_plugin_releases, list_containers), not {}",
+                    operation.name()
+                ),
+            ));
+        }
+        // a paginated list has no path segment
+        let list = operation.with_segment(None)?;
+        let page = self
+            .call(Call::<(), Page<Value>>::new(list).query(query))
+            .await?;
         Ok(match page.count {
             Some(n) => n > 0,
             None => !page.results.is_empty(),

@@ -61,6 +61,28 @@ def test_plugin_releases(server: TestServer, client: AgentClient) -> None:
         client.get_plugin_release('../etc')
 
 
+def test_passthroughs_use_the_sdk_paths(server: TestServer, client: AgentClient) -> None:
+    # The sample agent serves these endpoints (issue 21): answers prove the request
+    # went out to the SDK's path; unknown ids are a 404, and ids are checked like
+    # every other segment.
+    assert client.get_system_status()['status'] == 'ready'
+    assert 'services' in client.get_compose_config()
+    assert client.list_docker_containers() == []
+    assert client.get_gatekeeping_policy()['gatekeeping_enabled'] is True
+    assert client.check_feasibility('job', 2.0)['feasible'] is True
+    created = client.create_docker_container('demo@1.0.0', envs={'A': 'b'})
+    assert [c['id'] for c in client.list_docker_containers()] == [created['id']]
+    for call in (
+        lambda: client.get_build_status('b-1'),
+        lambda: client.get_container(7),
+        lambda: client.update_container(7, status='stopped'),
+    ):
+        with pytest.raises(NotFoundError):
+            call()
+    with pytest.raises(ValidationError):
+        client.get_docker_container('../../jobs')
+
+
 def test_stream_limits_have_the_sdk_defaults(client: AgentClient) -> None:
     from agent_client import StreamLimits
 

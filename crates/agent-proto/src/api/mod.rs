@@ -216,6 +216,18 @@ impl OperationId {
             .copied()
             .find(|op| op.name() == name)
     }
+
+    /// True for a paginated list (its answer is a `Page`: `count`, `next`,
+    /// `previous`, `results`), which `list_all` follows and `exists` asks.
+    ///
+    /// ```
+    /// use agent_proto::api::OperationId;
+    /// assert!(OperationId::ListContainers.paginated());
+    /// assert!(!OperationId::ListJobs.paginated());
+    /// ```
+    pub fn paginated(self) -> bool {
+        self.answer_type().starts_with("Page<")
+    }
 }
 
 impl fmt::Display for OperationId {
