@@ -496,6 +496,8 @@ pub async fn run(
             let build = BuildId::new(build)?;
             if p.mode.is_table() {
                 p.show(&v, views::details)?;
+                // the build's answer follows as a block of its own
+                writeln!(p.out)?;
                 eprintln!("agentctl: waiting for build {build}");
             } else if p.mode == crate::cli::Output::Jsonl {
                 p.doc(&v)?;
@@ -553,6 +555,7 @@ async fn system_then(
     match p.mode {
         crate::cli::Output::Table | crate::cli::Output::Wide => {
             p.show(answer, views::details)?;
+            writeln!(p.out)?;
             eprintln!("agentctl: waiting for the system to be ready");
         }
         crate::cli::Output::Jsonl => p.doc(answer)?,
