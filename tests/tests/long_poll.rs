@@ -141,8 +141,8 @@ fn check(seen: &Seen, handle: &TestHandle, handler: &AgentBehindAQueue) {
         .find(|d| d["method"] == "post" && d["path"] == "plugin_releases/")
         .unwrap_or_else(|| panic!("{dicts:?}"));
     assert_eq!(post["data"], json!({"plugin": "other", "version": "2.0.0"}));
-    assert_eq!(post["headers"]["authorization"], TOKEN);
-    assert_eq!(post["headers"]["content-type"], "application/json");
+    assert_eq!(post["headers"]["Authorization"], TOKEN);
+    assert_eq!(post["headers"]["Content-Type"], "application/json");
     let page = dicts
         .iter()
         .find(|d| d["path"] == "plugin_releases/" && d["method"] == "get")

@@ -88,9 +88,9 @@ def test_every_request_goes_through_the_handler(server: TestServer, handler: Age
     post = next(d for d in handler.dicts if d['method'] == 'post')
     assert post['path'] == 'plugin_releases/'
     assert post['data'] == {'plugin': 'other', 'version': '2.0.0'}
-    assert post['headers']['authorization'] == server.token
-    assert post['headers']['synapse-user'] == 'Token user-tok'
-    assert post['headers']['content-type'] == 'application/json'
+    assert post['headers']['Authorization'] == server.token
+    assert post['headers']['SYNAPSE-User'] == 'Token user-tok'
+    assert post['headers']['Content-Type'] == 'application/json'
     listed = [d for d in handler.dicts if d['path'] == 'plugin_releases/' and d['method'] == 'get']
     assert listed[0]['params'] == {'page_size': '5'}
     assert server.request_count('health') == 1

@@ -112,7 +112,9 @@ pub struct LongPollRequest {
 impl LongPollRequest {
     /// The request as synapse-sdk's handler receives it:
     /// `{"method": "get", "path": "jobs/", "headers": {...}, "params": {...}, "data": ...}`
-    /// (`params` and `data` only when there are some).
+    /// (`params` and `data` only when there are some; the headers named as the SDK
+    /// names them: `Authorization`, `SYNAPSE-User`, `SYNAPSE-Tenant`,
+    /// `Content-Type`).
     ///
     /// The dict holds the tokens in clear (the agent needs them): it is for the
     /// queue the handler writes to, never for a log.
@@ -138,7 +140,7 @@ impl LongPollRequest {
         let mut headers = serde_json::Map::new();
         for (name, value) in &self.headers {
             let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-            headers.insert(name.as_str().to_owned(), value.into());
+            headers.insert(sdk_header_name(name.as_str()), value.into());
         }
         let mut dict = serde_json::Map::new();
         dict.insert(
@@ -160,6 +162,22 @@ impl LongPollRequest {
         }
         dict.into()
     }
+}
+
+/// A header's name as synapse-sdk spells it in the request dict (`Authorization`,
+/// `SYNAPSE-User`, ...): a handler on the agent's side reads the dict with Python's
+/// case-sensitive keys. Other names stay in lower case, as `http` keeps them.
+fn sdk_header_name(name: &str) -> String {
+    const SDK_NAMES: [&str; 4] = [
+        "Authorization",
+        "SYNAPSE-User",
+        "SYNAPSE-Tenant",
+        "Content-Type",
+    ];
+    SDK_NAMES
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(name))
+        .map_or_else(|| name.to_owned(), |n| (*n).to_owned())
 }
 
 impl fmt::Debug for LongPollRequest {
@@ -526,7 +544,7 @@ mod tests {
             serde_json::json!({
                 "method": "post",
                 "path": "resources/feasibility/",
-                "headers": {"authorization": "s3cr3t", "content-type": "application/json"},
+                "headers": {"Authorization": "s3cr3t", "Content-Type": "application/json"},
                 "params": {"a": "1", "b": "x y"},
                 "data": {"kind": "job"},
             })
