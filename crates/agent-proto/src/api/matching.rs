@@ -5,6 +5,7 @@ use super::{Operation, OperationId};
 use crate::query::decode_path_segment;
 use http::Method;
 use std::fmt;
+use std::sync::OnceLock;
 
 /// Why a request matches no operation. A server-side answer, not a client error:
 /// the router turns it into 404, 405 or 400.
@@ -71,10 +72,21 @@ pub fn is_route_word(segment: &str) -> bool {
             .any(|op| op.template().split('/').any(|part| part == segment))
 }
 
-/// How `path`'s parts fit `op`'s template: `Some((literal count, segment))` when
+/// Every operation with its template cut into parts, once per process (the router
+/// runs on every request).
+fn templates() -> &'static [(OperationId, Vec<&'static str>)] {
+    static TEMPLATES: OnceLock<Vec<(OperationId, Vec<&'static str>)>> = OnceLock::new();
+    TEMPLATES.get_or_init(|| {
+        OperationId::ALL
+            .iter()
+            .map(|&op| (op, parts(op.template())))
+            .collect()
+    })
+}
+
+/// How `path`'s parts fit `template`'s: `Some((literal count, segment))` when
 /// every literal part is equal.
-fn fit(op: OperationId, path: &[&str]) -> Option<(usize, Option<String>)> {
-    let template = parts(op.template());
+fn fit(template: &[&str], path: &[&str]) -> Option<(usize, Option<String>)> {
     if template.len() != path.len() {
         return None;
     }
@@ -121,10 +133,10 @@ pub fn match_request(method: &Method, path: &str, upgrade: bool) -> Result<Opera
     let path = parts(path);
     // every operation whose template fits, the most literal first, the WebSocket
     // tail first on an upgrade (stable: the table's order breaks ties)
-    let mut fits: Vec<(OperationId, usize, Option<String>)> = OperationId::ALL
+    let mut fits: Vec<(OperationId, usize, Option<String>)> = templates()
         .iter()
-        .filter(|op| upgrade || !op.websocket())
-        .filter_map(|&op| fit(op, &path).map(|(n, seg)| (op, n, seg)))
+        .filter(|(op, _)| upgrade || !op.websocket())
+        .filter_map(|(op, template)| fit(template, &path).map(|(n, seg)| (*op, n, seg)))
         .collect();
     fits.sort_by_key(|(op, literals, _)| (std::cmp::Reverse(*literals), !op.websocket()));
     let chosen = fits
