@@ -1,24 +1,25 @@
 //! [`Core`]: the Rust client behind one Python `AgentClient` or `AsyncAgentClient`.
 //!
-//! Every operation comes in two forms: a blocking one (`json`, `job_logs`, `tail`,
+//! Every operation comes in two forms: a blocking one (`op`, `job_logs`, `tail`,
 //! ...) that waits with the GIL released ([`crate::runtime::wait`]), and an
-//! awaitable one (`json_async`, ...) for asyncio ([`crate::runtime::awaitable`]).
-//! Path segments a caller gives go through `agent_proto`'s id types (or
-//! [`RawPath`]) in [`Core::segment`] before any request: `get_job("../x")` is a 400,
-//! never a path.
+//! awaitable one (`op_async`, ...) for asyncio ([`crate::runtime::awaitable`]).
+//! `op` names an operation of the description ([`crate::operations`]); the path
+//! segment a caller gives goes through the description's id type before any
+//! request: `get_job("../x")` is a 400, never a path.
 
 use std::time::Duration;
 
-use agent_client_async::{AsyncAgentClient, ClientError, Protocol, RawPath, StreamLimits};
-use agent_proto::{JobId, NodeId, PluginLookup, Secret, ServeAppName, TaskId, Timeouts};
-use http::Method;
-use pyo3::exceptions::PyValueError;
+use agent_client_async::{AsyncAgentClient, ClientError, Protocol, StreamLimits};
+use agent_proto::{Secret, Timeouts};
+use agent_transport::long_poll::LongPollTransport;
 use pyo3::prelude::*;
 use serde_json::Value;
 
 use crate::convert::to_py;
 use crate::errors::to_pyerr;
 use crate::fork::ForkOwned;
+use crate::long_poll::PyLongPollHandler;
+use crate::operations;
 use crate::runtime::{awaitable, wait, Convert};
 use crate::tail::{open_tail, Tail};
 
@@ -36,6 +37,18 @@ pub struct Core {
 }
 
 impl Core {
+    /// The operation a `op` call names, and its body, checked.
+    fn prepare_op(
+        &self,
+        name: &str,
+        segment: Option<String>,
+        body: Option<&str>,
+    ) -> Result<(agent_proto::api::Operation, Option<Value>), ClientError> {
+        let operation = operations::operation(name, segment)?;
+        let body = body.map(|b| json_text("request body", b)).transpose()?;
+        Ok((operation, body))
+    }
+
     /// The client, in the process that made it.
     fn client(&self, py: Python<'_>) -> PyResult<&AsyncAgentClient> {
         self.client.get().map_err(|e| to_pyerr(py, e))
@@ -49,37 +62,10 @@ impl Core {
     fn pyerr(&self, py: Python<'_>, err: ClientError) -> PyErr {
         to_pyerr(py, self.scrub(err))
     }
+}
 
-    /// The request a `json` call stands for, checked: method, path, body.
-    fn prepare(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-    ) -> Result<(Method, String, Option<Value>), ClientError> {
-        let method = match method.to_ascii_uppercase().as_str() {
-            "GET" => Method::GET,
-            "POST" => Method::POST,
-            "PUT" => Method::PUT,
-            "PATCH" => Method::PATCH,
-            "DELETE" => Method::DELETE,
-            _ => {
-                return Err(ClientError::invalid(
-                    "method",
-                    "must be GET, POST, PUT, PATCH or DELETE",
-                ))
-            }
-        };
-        let path = RawPath::new(path)?.as_str().to_owned();
-        let body =
-            match body {
-                None => None,
-                Some(text) => Some(serde_json::from_str(text).map_err(|e| {
-                    ClientError::invalid("request body", format!("is not JSON: {e}"))
-                })?),
-            };
-        Ok((method, path, body))
-    }
+fn json_text(what: &'static str, text: &str) -> Result<Value, ClientError> {
+    serde_json::from_str(text).map_err(|e| ClientError::invalid(what, format!("is not JSON: {e}")))
 }
 
 fn protocol(name: &str) -> Result<Protocol, ClientError> {
@@ -111,7 +97,12 @@ impl Core {
     /// A client of the agent at `base_url`. `connect_timeout` / `read_timeout` are in
     /// seconds (`None`: the defaults, 3 and 10, as synapse-sdk's).
     #[new]
-    #[pyo3(signature = (base_url, agent_token, user_token=None, tenant=None, connect_timeout=None, read_timeout=None))]
+    ///
+    /// With `long_poll_handler` (synapse-sdk's: `set_request(dict)` and
+    /// `get_response(id)`), every request goes through it instead of HTTP
+    /// ([`crate::long_poll`]); `read_timeout` then bounds each exchange.
+    #[pyo3(signature = (base_url, agent_token, user_token=None, tenant=None, connect_timeout=None, read_timeout=None, long_poll_handler=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         base_url: String,
@@ -120,6 +111,7 @@ impl Core {
         tenant: Option<String>,
         connect_timeout: Option<f64>,
         read_timeout: Option<f64>,
+        long_poll_handler: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut secrets = vec![Secret::new(agent_token.clone())];
         secrets.extend(user_token.iter().map(|t| Secret::new(t.clone())));
@@ -138,6 +130,11 @@ impl Core {
         }
         if let Some(t) = tenant {
             builder = builder.tenant(t);
+        }
+        if let Some(handler) = long_poll_handler {
+            let handler = PyLongPollHandler::new(&handler, timeouts.read)?;
+            let transport = LongPollTransport::new(handler).timeout(timeouts.read);
+            builder = builder.transport(std::sync::Arc::new(transport));
         }
         // The transport may look for the runtime while it is built.
         let _guard = crate::runtime::runtime()?.enter();
@@ -159,77 +156,97 @@ impl Core {
         format!("Core(base_url={:?})", self.base_url)
     }
 
-    /// Checks a path segment the caller gave: `kind` is `job`, `node`, `task`,
-    /// `serve`, `plugin` (id or `code@version`) or `segment` (any other id); a
-    /// `ValidationError` (400) otherwise. Returns the segment.
-    fn segment(&self, py: Python<'_>, kind: &str, value: &str) -> PyResult<String> {
-        let checked = match kind {
-            "job" => JobId::new(value).map(JobId::into_string),
-            "node" => NodeId::new(value).map(NodeId::into_string),
-            "task" => TaskId::new(value).map(TaskId::into_string),
-            "serve" => ServeAppName::new(value).map(ServeAppName::into_string),
-            "plugin" => PluginLookup::new(value).map(PluginLookup::into_string),
-            "segment" => {
-                if value.contains('/') {
-                    Err(ClientError::invalid("id", "must not contain '/'"))
-                } else {
-                    RawPath::new(value).map(|p| p.as_str().to_owned())
-                }
-            }
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "unknown segment kind {other:?}"
-                )))
-            }
-        };
-        checked.map_err(|e| self.pyerr(py, e))
-    }
-
-    /// `method` on `path` (relative, checked) with an optional query and JSON body
-    /// (text); the answer decoded as JSON (`None` when empty, `str` when not JSON).
-    #[pyo3(signature = (method, path, query=None, body=None))]
-    fn json(
+    /// The operation named `name` (its SDK name: `get_job`, `list_containers`, ...;
+    /// see [`crate::operations`]) with its path `segment` (validated by the
+    /// description's id type), query and JSON body (text); the answer decoded as
+    /// JSON (`None` when empty; a job's log as `str`).
+    #[pyo3(signature = (name, segment=None, query=None, body=None))]
+    fn op(
         &self,
         py: Python<'_>,
-        method: &str,
-        path: &str,
+        name: &str,
+        segment: Option<String>,
         query: Option<Vec<(String, String)>>,
         body: Option<&str>,
     ) -> PyResult<Py<PyAny>> {
-        let (method, path, body) = self
-            .prepare(method, path, body)
+        let (operation, body) = self
+            .prepare_op(name, segment, body)
             .map_err(|e| self.pyerr(py, e))?;
         let query = query.unwrap_or_default();
-        let out = wait(
-            py,
-            self.client(py)?.raw_request(method, &path, &query, body),
-        )?;
+        let client = self.client(py)?;
+        let out = wait(py, operations::send(client, operation, &query, body))?;
         let value = out.map_err(|e| self.pyerr(py, e))?;
         to_py(py, &value)
     }
 
-    /// [`Core::json`], as an awaitable.
-    #[pyo3(signature = (method, path, query=None, body=None))]
-    fn json_async<'py>(
+    /// [`Core::op`], as an awaitable.
+    #[pyo3(signature = (name, segment=None, query=None, body=None))]
+    fn op_async<'py>(
         &self,
         py: Python<'py>,
-        method: &str,
-        path: &str,
+        name: &str,
+        segment: Option<String>,
         query: Option<Vec<(String, String)>>,
         body: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (method, path, body) = self
-            .prepare(method, path, body)
+        let (operation, body) = self
+            .prepare_op(name, segment, body)
             .map_err(|e| self.pyerr(py, e))?;
         let query = query.unwrap_or_default();
         let client = self.client(py)?.clone();
         awaitable(py, async move {
-            let out = client.raw_request(method, &path, &query, body).await;
+            let out = operations::send(&client, operation, &query, body).await;
             Box::new(move |py: Python<'_>| match out {
                 Ok(v) => to_py(py, &v),
                 Err(e) => Err(to_pyerr(py, e)),
             }) as Convert
         })
+    }
+
+    /// `create_container` with a plugin archive: `fields` (JSON text) and the file's
+    /// name and bytes, sent as multipart/form-data; the answer as JSON.
+    fn create_container_with_file(
+        &self,
+        py: Python<'_>,
+        fields: &str,
+        filename: String,
+        data: Vec<u8>,
+    ) -> PyResult<Py<PyAny>> {
+        let fields = json_text("container", fields).map_err(|e| self.pyerr(py, e))?;
+        let client = self.client(py)?;
+        let out = wait(
+            py,
+            operations::create_container_with_file(client, fields, filename, data),
+        )?;
+        let value = out.map_err(|e| self.pyerr(py, e))?;
+        to_py(py, &value)
+    }
+
+    /// [`Core::create_container_with_file`], as an awaitable.
+    fn create_container_with_file_async<'py>(
+        &self,
+        py: Python<'py>,
+        fields: &str,
+        filename: String,
+        data: Vec<u8>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let fields = json_text("container", fields).map_err(|e| self.pyerr(py, e))?;
+        let client = self.client(py)?.clone();
+        awaitable(py, async move {
+            let out = operations::create_container_with_file(&client, fields, filename, data).await;
+            Box::new(move |py: Python<'_>| match out {
+                Ok(v) => to_py(py, &v),
+                Err(e) => Err(to_pyerr(py, e)),
+            }) as Convert
+        })
+    }
+
+    /// Drops the pooled connections (synapse-sdk's `reset_connection`): later
+    /// requests open new ones; tails already open go on.
+    fn reset_connection(&self, py: Python<'_>) -> PyResult<()> {
+        self.client(py)?
+            .reset_connection()
+            .map_err(|e| self.pyerr(py, e))
     }
 
     /// A job's whole log as text (`GET jobs/{id}/logs/`).

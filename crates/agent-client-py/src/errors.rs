@@ -19,13 +19,18 @@
 //! | `ResponseIncomplete` (not GET) | `ClientResponseIncompleteError` | its cause's |
 //! | `ResponseIncomplete` of a GET | as its cause | its cause's |
 //! | `UnexpectedStatus` | `HTTPError` | the agent's |
-//! | `Decode`, `Usage`, and any later variant | `ClientError` | `status_code()` |
+//! | `Decode`, `Usage` | `ClientError` | `status_code()` |
+//!
+//! The choice is [`exception_class`], an exhaustive match on [`ErrorKind`]: a new
+//! variant does not compile until it has its class. Each exception also carries
+//! `kind`, the variant's name in snake case (`not_found`, `response_incomplete`),
+//! for a caller that needs finer than the class.
 //!
 //! The text is the Rust error's `Display`, which the clients have already scrubbed of
 //! every token they hold; errors made here are scrubbed the same way
 //! ([`crate::client::Core`] keeps the secrets for that).
 
-use agent_proto::ClientError;
+use agent_proto::{ClientError, ErrorKind};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -38,6 +43,11 @@ pub fn to_pyerr(py: Python<'_>, err: ClientError) -> PyErr {
 }
 
 fn build(py: Python<'_>, err: &ClientError) -> PyResult<PyErr> {
+    // An exception a long_poll_handler raised reaches the caller unchanged, as in
+    // synapse-sdk.
+    if let Some(original) = crate::long_poll::raised_exception(py, err) {
+        return Ok(original);
+    }
     // "A write may have happened" only means something for a request that writes:
     // a GET whose answer broke off is its cause (a time-out, a dropped connection).
     if let ClientError::ResponseIncomplete { method, cause, .. } = err {
@@ -50,40 +60,26 @@ fn build(py: Python<'_>, err: &ClientError) -> PyResult<PyErr> {
     let text = err.to_string();
     let kwargs = PyDict::new(py);
     kwargs.set_item("status_code", status)?;
-    let class = match err {
-        ClientError::InvalidInput { .. } | ClientError::BadRequest { .. } => "ValidationError",
-        ClientError::Validation { details, .. } => {
-            if !details.is_empty() {
-                let list = PyList::empty(py);
-                for d in details {
-                    let item = PyDict::new(py);
-                    item.set_item("loc", crate::convert::to_py(py, &d.loc.clone().into())?)?;
-                    item.set_item("msg", &d.msg)?;
-                    item.set_item("type", &d.kind)?;
-                    list.append(item)?;
-                }
-                kwargs.set_item("detail", list)?;
+    match err {
+        ClientError::Validation { details, .. } if !details.is_empty() => {
+            let list = PyList::empty(py);
+            for d in details {
+                let item = PyDict::new(py);
+                item.set_item("loc", crate::convert::to_py(py, &d.loc.clone().into())?)?;
+                item.set_item("msg", &d.msg)?;
+                item.set_item("type", &d.kind)?;
+                list.append(item)?;
             }
-            "ValidationError"
+            kwargs.set_item("detail", list)?;
         }
-        ClientError::Unauthorized { .. } => "AuthenticationError",
-        ClientError::Forbidden { .. } => "AuthorizationError",
-        ClientError::NotFound { .. } => "NotFoundError",
-        ClientError::Timeout { .. } => "ClientTimeoutError",
         ClientError::RateLimited { retry_after, .. } => {
             kwargs.set_item("retry_after", retry_after.map(|d| d.as_secs_f64()))?;
-            "RateLimitError"
         }
-        ClientError::LimitExceeded { .. } => "StreamLimitExceededError",
-        ClientError::Server { .. } | ClientError::Unavailable { .. } => "ServerError",
-        ClientError::GpuUnavailable { .. } => "GpuUnavailableError",
-        ClientError::StreamFailed { .. } => "StreamError",
-        ClientError::Protocol { .. } => "WebSocketError",
-        ClientError::Connect { .. } => "ClientConnectionError",
-        ClientError::ResponseIncomplete { .. } => "ClientResponseIncompleteError",
-        ClientError::UnexpectedStatus { .. } => "HTTPError",
-        _ => "ClientError",
-    };
+        _ => {}
+    }
+    let kind = err.kind();
+    let class = exception_class(kind);
+    kwargs.set_item("kind", kind.as_str())?;
     if !kwargs.contains("detail")? {
         // synapse-sdk's `detail` is the agent's message; ours when there is none.
         kwargs.set_item("detail", err.message().unwrap_or(&text))?;
@@ -93,4 +89,42 @@ fn build(py: Python<'_>, err: &ClientError) -> PyResult<PyErr> {
         .getattr("_native_error")?
         .call((class,), Some(&kwargs))?;
     Ok(PyErr::from_value(exc))
+}
+
+/// The class of `agent_client.exceptions` that errors of `kind` become (a
+/// `ResponseIncomplete` of a GET or HEAD is mapped as its cause, before this).
+///
+/// An exhaustive match on [`ErrorKind`], which is not `#[non_exhaustive]`: a new
+/// [`ClientError`] variant gets a new kind, and this crate stops compiling until the
+/// new kind is given its class here (and in the table above). A wildcard arm would
+/// silently make it a plain `ClientError`.
+pub fn exception_class(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidInput | ErrorKind::BadRequest | ErrorKind::Validation => {
+            "ValidationError"
+        }
+        ErrorKind::Unauthorized => "AuthenticationError",
+        ErrorKind::Forbidden => "AuthorizationError",
+        ErrorKind::NotFound => "NotFoundError",
+        ErrorKind::Timeout => "ClientTimeoutError",
+        ErrorKind::RateLimited => "RateLimitError",
+        ErrorKind::LimitExceeded => "StreamLimitExceededError",
+        ErrorKind::Server | ErrorKind::Unavailable => "ServerError",
+        ErrorKind::GpuUnavailable => "GpuUnavailableError",
+        ErrorKind::StreamFailed => "StreamError",
+        ErrorKind::Protocol => "WebSocketError",
+        ErrorKind::Connect => "ClientConnectionError",
+        ErrorKind::ResponseIncomplete => "ClientResponseIncompleteError",
+        ErrorKind::UnexpectedStatus => "HTTPError",
+        ErrorKind::Decode | ErrorKind::Usage => "ClientError",
+    }
+}
+
+/// Every kind's name and class, `(kind, class)` in [`ErrorKind::ALL`]'s order:
+/// `agent_client._native.ERROR_CLASSES`, the table the docs and tests check.
+pub fn error_classes() -> Vec<(&'static str, &'static str)> {
+    ErrorKind::ALL
+        .iter()
+        .map(|k| (k.as_str(), exception_class(*k)))
+        .collect()
 }

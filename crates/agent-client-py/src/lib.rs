@@ -26,6 +26,8 @@ pub mod client;
 pub mod convert;
 pub mod errors;
 pub mod fork;
+pub mod long_poll;
+pub mod operations;
 pub mod runtime;
 pub mod tail;
 pub mod testing;
@@ -40,6 +42,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<testing::TestServer>()?;
     m.add_class::<runtime::CancelTask>()?;
     m.add_function(wrap_pyfunction!(runtime::complete_future, m)?)?;
+    m.add("ERROR_CLASSES", errors::error_classes())?;
+    m.add("OPERATIONS", operations::table())?;
     // Runtime threads must be out of Python before the interpreter finalizes, and a
     // forked child starts with none inside (see `runtime`).
     let at_exit = wrap_pyfunction!(runtime::at_exit, m)?;

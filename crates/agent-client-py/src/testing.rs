@@ -65,12 +65,15 @@ const ROUTES: &[(&str, RouteKind)] = &[
     ("run_debug_plugin_release", RouteKind::RunDebugPluginRelease),
 ];
 
+/// A route by its name here, else by its operation's SDK name in the description
+/// (`get_system_status`, `create_container`, ...).
 #[cfg(feature = "faults")]
 fn route(name: &str) -> PyResult<RouteKind> {
     ROUTES
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, k)| *k)
+        .or_else(|| RouteKind::from_name(name))
         .ok_or_else(|| PyValueError::new_err(format!("unknown route {name:?}")))
 }
 

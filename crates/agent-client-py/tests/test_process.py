@@ -46,7 +46,7 @@ def test_an_answer_during_interpreter_exit_does_not_abort() -> None:
         client = AsyncAgentClient(server.url, server.token)
 
         async def start():
-            return client._core.json_async('GET', 'health/')
+            return client._core.op_async('health_check')
 
         pending = loop.run_until_complete(start())
         loop.close()

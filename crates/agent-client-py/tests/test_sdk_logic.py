@@ -214,8 +214,9 @@ def test_create_container(agent: SynapseAgent, kind: str) -> None:
         create()
     with pytest.raises(TypeError):
         create(12)
-    with pytest.raises(NotImplementedError, match='multipart'):
-        create(plugin_file='/tmp/plugin.zip')
+    # an upload is read before anything is sent (test_platform.py uploads for real)
+    with pytest.raises(FileNotFoundError):
+        create(plugin_file='/no/such/dir/plugin.zip')
 
 
 # -- list_all -------------------------------------------------------------------------

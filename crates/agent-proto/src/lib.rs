@@ -26,6 +26,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod error_kind;
 pub mod id;
 pub mod models;
 pub mod query;
@@ -38,6 +39,7 @@ pub use error::{
     ClientError, ErrorSource, LimitKind, Result, TimeoutKind, ValidationDetail, REQUEST_REFUSALS,
     TRANSIENT_STATUSES,
 };
+pub use error_kind::ErrorKind;
 pub use id::{
     BuildId, ContainerId, DockerContainerId, JobId, NodeId, PluginLookup, ServeAppName, TaskId,
 };

@@ -38,6 +38,7 @@ mod coding;
 mod connector;
 mod half_reads;
 mod http;
+pub mod long_poll;
 pub mod memory;
 mod proxy;
 mod retry;

@@ -20,8 +20,8 @@ Exit codes:
   3    not found (404)
   4    authentication: the agent refused the token or the user (401, 403)
   5    limits: a stream limit was exceeded, or the agent rate-limited us (429)
-  6    unreachable or timed out: connect error, 503, connect/read/idle time-out or a
-       quiet job past --max-quiet (408)
+  6    unreachable or timed out: connect error, 503, connect/read/idle time-out, a
+       quiet job past --max-quiet, or a wait past its --timeout (408)
   7    a job FAILED (jobs tail, jobs wait, jobs stop --wait, plugins run --follow)
   8    a job was STOPPED (the same commands)
   130  interrupted (Ctrl-C)
@@ -122,7 +122,7 @@ fn secret(s: &str) -> Result<Secret, String> {
 }
 
 /// agentctl: the agent API from a shell: jobs, log tails, nodes, tasks, Ray Serve,
-/// plugin releases, GPU status.
+/// plugin releases, GPU status, resources, the agent's system, containers, builds.
 #[derive(Parser)]
 #[command(name = "agentctl", version, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
@@ -293,6 +293,42 @@ pub enum Command {
     /// The cluster's GPU status.
     #[command(after_help = "Example:\n  agentctl gpu")]
     Gpu,
+    /// The cluster's resources, a dry-run admission check, and the resource policy.
+    #[command(
+        after_help = "Examples:\n  agentctl resources cluster --no-cache\n  agentctl resources feasibility --kind job --cpus 4 --gpus 1\n  agentctl resources policy get --runtime"
+    )]
+    Resources {
+        /// The resources subcommand.
+        #[command(subcommand)]
+        cmd: crate::platform_cli::ResourcesCmd,
+    },
+    /// The agent's own services: compose config, status, wait, update, restart.
+    #[command(
+        after_help = "Examples:\n  agentctl system status\n  agentctl system restart --wait --timeout 300"
+    )]
+    System {
+        /// The system subcommand.
+        #[command(subcommand)]
+        cmd: crate::platform_cli::SystemCmd,
+    },
+    /// Docker containers and plugin containers: list, get, create, update, delete.
+    #[command(
+        after_help = "Examples:\n  agentctl containers list --all\n  agentctl containers create --plugin-release demo@1.0.0 --wait\n  agentctl containers docker list"
+    )]
+    Containers {
+        /// The containers subcommand.
+        #[command(subcommand)]
+        cmd: crate::platform_cli::ContainersCmd,
+    },
+    /// Container builds: get, wait.
+    #[command(
+        after_help = "Examples:\n  agentctl builds get b4\n  agentctl builds wait b4 --timeout 900"
+    )]
+    Builds {
+        /// The builds subcommand.
+        #[command(subcommand)]
+        cmd: crate::platform_cli::BuildsCmd,
+    },
     /// Contexts: named connections in the config file (kubectl's verbs).
     ///
     /// The file is $AGENTCTL_CONFIG, else $XDG_CONFIG_HOME/agentctl/config.toml, else

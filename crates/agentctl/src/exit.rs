@@ -14,7 +14,7 @@
 //! | 130 | interrupted (Ctrl-C) |
 
 use agent_proto::error::retry_after_hint;
-use agent_proto::{ClientError, Secret};
+use agent_proto::{ClientError, ErrorKind, Secret};
 use std::io;
 
 /// Success.
@@ -78,19 +78,27 @@ impl From<io::Error> for Failure {
 }
 
 /// The exit code of an error.
+///
+/// An exhaustive match on [`ErrorKind`]: a new kind of error does not compile
+/// until it has its exit code.
 pub fn code_of(err: &ClientError) -> u8 {
-    match err {
-        ClientError::ResponseIncomplete { cause, .. } => code_of(cause),
-        ClientError::InvalidInput { .. }
-        | ClientError::BadRequest { .. }
-        | ClientError::Validation { .. } => USAGE,
-        ClientError::NotFound { .. } => NOT_FOUND,
-        ClientError::Unauthorized { .. } | ClientError::Forbidden { .. } => AUTH,
-        ClientError::RateLimited { .. } | ClientError::LimitExceeded { .. } => LIMITS,
-        ClientError::Timeout { .. }
-        | ClientError::Connect { .. }
-        | ClientError::Unavailable { .. } => UNREACHABLE,
-        _ => OTHER,
+    if let ClientError::ResponseIncomplete { cause, .. } = err {
+        return code_of(cause);
+    }
+    match err.kind() {
+        ErrorKind::InvalidInput | ErrorKind::BadRequest | ErrorKind::Validation => USAGE,
+        ErrorKind::NotFound => NOT_FOUND,
+        ErrorKind::Unauthorized | ErrorKind::Forbidden => AUTH,
+        ErrorKind::RateLimited | ErrorKind::LimitExceeded => LIMITS,
+        ErrorKind::Timeout | ErrorKind::Connect | ErrorKind::Unavailable => UNREACHABLE,
+        ErrorKind::Server
+        | ErrorKind::StreamFailed
+        | ErrorKind::GpuUnavailable
+        | ErrorKind::ResponseIncomplete
+        | ErrorKind::UnexpectedStatus
+        | ErrorKind::Decode
+        | ErrorKind::Protocol
+        | ErrorKind::Usage => OTHER,
     }
 }
 

@@ -14,6 +14,11 @@
 //!   plugins list | get LOOKUP | create PLUGIN VERSION | delete LOOKUP
 //!   plugins run LOOKUP --action A [--params JSON] [--follow]
 //!   gpu
+//!   resources cluster [--no-cache] | feasibility --kind K --cpus N ... | policy get|patch [--runtime]
+//!   system compose-config | status | wait | update [--api-tag T] [--wait] | restart [--wait]
+//!   containers list [--all] | get ID | create --plugin-release R|--file F [--wait] | update ID --status S | delete ID
+//!   containers docker list | get ID | create --plugin-release R | delete ID | start ID | stop ID
+//!   builds get ID | wait ID [--timeout S] [--poll-interval S]
 //!   raw METHOD PATH [--body JSON] [--query K=V]
 //!   config set-context | use-context | get-contexts | current-context | delete-context
 //!   completions bash|zsh|fish|powershell|elvish
@@ -43,7 +48,7 @@
 //! | 3 | not found (404) |
 //! | 4 | authentication (401, 403) |
 //! | 5 | limits: a stream limit, or rate limiting (429) |
-//! | 6 | unreachable or timed out (503, 408, `jobs wait --timeout`) |
+//! | 6 | unreachable or timed out (503, 408, `jobs wait --timeout`, `system wait`, `builds wait`) |
 //! | 7 | the job FAILED |
 //! | 8 | the job was STOPPED |
 //! | 130 | interrupted (Ctrl-C) |
@@ -61,6 +66,8 @@ mod filter;
 mod follow;
 mod many;
 mod plan;
+mod platform;
+mod platform_cli;
 mod render;
 mod run;
 mod safe;

@@ -97,6 +97,8 @@ pub enum Op {
     },
     /// `GET gpu_status/`
     Gpu,
+    /// `resources`, `system`, `containers`, `builds` (see [`crate::platform`]).
+    Platform(Box<crate::platform::PlatformOp>),
     /// Any request.
     Raw {
         /// The method.
@@ -175,9 +177,11 @@ impl Op {
                     .unwrap_or_default(),
             ),
             Op::StopJob(id, _) => Call::of(O::StopJob(id.clone())),
-            Op::TailJob(..) | Op::TailMany(_) | Op::WaitJob(..) | Op::WaitMany(..) => {
-                return Ok(None)
-            }
+            Op::TailJob(..)
+            | Op::TailMany(_)
+            | Op::WaitJob(..)
+            | Op::WaitMany(..)
+            | Op::Platform(_) => return Ok(None),
             Op::ListNodes => Call::of(O::ListNodes),
             Op::GetNode(id) => Call::of(O::GetNode(id.clone())),
             Op::ListTasks => Call::of(O::ListTasks),
@@ -296,6 +300,10 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
                 }
             }
         },
+        Command::Resources { cmd } => platform(crate::platform::plan_resources(cmd)?),
+        Command::System { cmd } => platform(crate::platform::plan_system(cmd)?),
+        Command::Containers { cmd } => platform(crate::platform::plan_containers(cmd)?),
+        Command::Builds { cmd } => platform(crate::platform::plan_builds(cmd)?),
         Command::Raw(args) => Op::Raw {
             method: method(&args.method)?,
             path: RawPath::new(&args.path)?,
@@ -308,6 +316,10 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
         },
     };
     Ok(Plan::Call(op))
+}
+
+fn platform(op: crate::platform::PlatformOp) -> Op {
+    Op::Platform(Box::new(op))
 }
 
 /// The connect and read time-outs from the command line.
@@ -323,7 +335,7 @@ pub fn timeouts(connect: Option<f64>, read: Option<f64>) -> Result<Timeouts, Cli
     Ok(t)
 }
 
-fn seconds(what: &'static str, s: f64) -> Result<Duration, ClientError> {
+pub(crate) fn seconds(what: &'static str, s: f64) -> Result<Duration, ClientError> {
     match Duration::try_from_secs_f64(s) {
         Ok(d) if !d.is_zero() => Ok(d),
         _ => Err(ClientError::invalid(
@@ -471,11 +483,11 @@ fn wait_for(timeout: Option<f64>) -> Result<Wait, ClientError> {
     })
 }
 
-fn json_arg(what: &'static str, text: &str) -> Result<Value, ClientError> {
+pub(crate) fn json_arg(what: &'static str, text: &str) -> Result<Value, ClientError> {
     serde_json::from_str(text).map_err(|e| ClientError::invalid(what, format!("is not JSON: {e}")))
 }
 
-fn query_pairs(items: &[String]) -> Result<Vec<(String, String)>, ClientError> {
+pub(crate) fn query_pairs(items: &[String]) -> Result<Vec<(String, String)>, ClientError> {
     items
         .iter()
         .map(|item| match item.split_once('=') {

@@ -30,7 +30,8 @@ pub struct Printer<'a> {
 }
 
 impl Printer<'_> {
-    fn show(
+    /// Prints `v`: as the format asks, or with `view` for a table.
+    pub(crate) fn show(
         &mut self,
         v: &Value,
         view: impl FnOnce(&Value, &Style, &mut dyn Write) -> views::ViewResult,
@@ -51,7 +52,7 @@ impl Printer<'_> {
 
     /// One document of several (the answer before the lines of a followed job):
     /// compact JSON on one line, or a YAML document after `---`.
-    fn doc(&mut self, v: &Value) -> Result<(), Failure> {
+    pub(crate) fn doc(&mut self, v: &Value) -> Result<(), Failure> {
         if self.mode == Output::Yaml {
             write!(self.out, "---\n{}", crate::yaml::to_yaml(v))?;
         } else {
@@ -99,6 +100,7 @@ pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Resu
         }
         Op::WaitJob(id, wait) => return wait_and_show(client, &id, wait, p).await,
         Op::WaitMany(pick, wait) => return wait_many(client, &pick, wait, p).await,
+        Op::Platform(op) => return crate::platform::run(client, *op, p).await,
         _ => {}
     }
     let mut answer = fetch(client, &op).await?;
@@ -164,7 +166,11 @@ pub async fn run(client: &AsyncAgentClient, op: Op, p: &mut Printer<'_>) -> Resu
             }
             follow(client, &id, opts.clone(), p.mode, p.style, p.out).await
         }
-        Op::TailJob(..) | Op::TailMany(_) | Op::WaitJob(..) | Op::WaitMany(..) => Ok(()),
+        Op::TailJob(..)
+        | Op::TailMany(_)
+        | Op::WaitJob(..)
+        | Op::WaitMany(..)
+        | Op::Platform(_) => Ok(()),
     }
 }
 

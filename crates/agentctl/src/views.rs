@@ -10,7 +10,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::io::{self, Write};
 
-fn typed<T: DeserializeOwned>(v: &Value) -> Result<T, ClientError> {
+/// `v` read into the typed model `T` (a 500 naming the shape when it is not one).
+pub(crate) fn typed<T: DeserializeOwned>(v: &Value) -> Result<T, ClientError> {
     T::deserialize(v).map_err(|e| ClientError::Decode {
         message: format!("unexpected answer shape: {e}"),
     })

@@ -20,7 +20,7 @@ in-process for tests.
 from importlib import metadata as _metadata
 
 from agent_client import exceptions
-from agent_client._client import AgentClient, AsyncAgentClient, AsyncLogTail, StreamLimits
+from agent_client._client import AgentClient, AsyncAgentClient, AsyncLogTail, LongPollHandler, StreamLimits
 from agent_client.exceptions import ClientError
 
 try:
@@ -29,4 +29,13 @@ try:
 except _metadata.PackageNotFoundError:  # run from a source tree, not installed
     __version__ = '0+unknown'
 
-__all__ = ['AgentClient', 'AsyncAgentClient', 'AsyncLogTail', 'StreamLimits', 'ClientError', 'exceptions', '__version__']
+__all__ = [
+    'AgentClient',
+    'AsyncAgentClient',
+    'AsyncLogTail',
+    'LongPollHandler',
+    'StreamLimits',
+    'ClientError',
+    'exceptions',
+    '__version__',
+]

@@ -1,18 +1,30 @@
 # Type stubs of agent_client: synapse-sdk 2026.2.17's AgentClient API.
+import os
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, AsyncIterator, Iterable, Iterator, Literal, TypedDict, overload
+from typing import Any, AsyncIterator, BinaryIO, Iterable, Iterator, Literal, Mapping, Protocol, TypedDict, Union, overload
 
 from agent_client import exceptions as exceptions
 from agent_client.exceptions import ClientError as ClientError
 from agent_client.models import AgentRuntimePolicy, ClusterResourceSnapshot
 
-__all__ = ['AgentClient', 'AsyncAgentClient', 'AsyncLogTail', 'StreamLimits', 'ClientError', 'exceptions', '__version__']
+__all__ = [
+    'AgentClient',
+    'AsyncAgentClient',
+    'AsyncLogTail',
+    'LongPollHandler',
+    'StreamLimits',
+    'ClientError',
+    'exceptions',
+    '__version__',
+]
 
 __version__: str
 
 StreamProtocol = Literal['websocket', 'http', 'auto']
 ResourceKind = Literal['job', 'serve', 'container', 'task']
+# create_container's plugin archive: a path, an open binary file or its bytes
+PluginFile = Union[str, os.PathLike[str], bytes, BinaryIO]
 
 class Timeout(TypedDict, total=False):
     connect: float
@@ -26,10 +38,15 @@ class StreamLimits:
     max_message_size: int = 10_240
     queue_size: int = 1_000
 
+class LongPollHandler(Protocol):
+    def set_request(self, request: dict[str, Any]) -> Any: ...
+    def get_response(self, request_id: Any) -> Mapping[str, Any]: ...
+
 class AgentClient:
     name: str
     base_url: str
     stream_limits: StreamLimits
+    long_poll_handler: LongPollHandler | None
     def __init__(
         self,
         base_url: str,
@@ -38,8 +55,11 @@ class AgentClient:
         user_token: str | None = None,
         tenant: str | None = None,
         timeout: Timeout | dict[str, float] | None = None,
+        long_poll_handler: LongPollHandler | None = None,
     ) -> None: ...
     def close(self) -> None: ...
+    def reset_connection(self) -> None: ...
+    def exists(self, api: str, *args: Any, **kwargs: Any) -> bool: ...
     def __enter__(self) -> AgentClient: ...
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -53,7 +73,9 @@ class AgentClient:
     def stop_job(self, job_id: str) -> dict[str, Any]: ...
     def websocket_tail_job_logs(self, job_id: str, timeout: float = 30.0) -> Iterator[str]: ...
     def stream_tail_job_logs(self, job_id: str, timeout: float = 30.0) -> Iterator[str]: ...
-    def tail_job_logs(self, job_id: str, timeout: float = 30.0, protocol: StreamProtocol = 'auto') -> Iterator[str]: ...
+    def tail_job_logs(
+        self, job_id: str, timeout: float = 30.0, protocol: StreamProtocol = 'auto', max_quiet: float | None = None
+    ) -> Iterator[str]: ...
     # cluster
     def get_gpu_status(self) -> dict[str, Any]: ...
     def list_nodes(self) -> list[dict[str, Any]]: ...
@@ -165,7 +187,7 @@ class AgentClient:
         envs: dict[str, str] | None = None,
         metadata: dict[str, Any] | None = None,
         labels: Iterable[str] | None = None,
-        plugin_file: Any = None,
+        plugin_file: PluginFile | None = None,
         kind: str | None = None,
         backend_container_id: int | None = None,
         wait: bool = True,
@@ -181,6 +203,7 @@ class AsyncAgentClient:
     name: str
     base_url: str
     stream_limits: StreamLimits
+    long_poll_handler: LongPollHandler | None
     def __init__(
         self,
         base_url: str,
@@ -189,8 +212,11 @@ class AsyncAgentClient:
         user_token: str | None = None,
         tenant: str | None = None,
         timeout: Timeout | dict[str, float] | float | None = None,
+        long_poll_handler: LongPollHandler | None = None,
     ) -> None: ...
     async def close(self) -> None: ...
+    def reset_connection(self) -> None: ...
+    async def exists(self, api: str, *args: Any, **kwargs: Any) -> bool: ...
     async def __aenter__(self) -> AsyncAgentClient: ...
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -203,7 +229,9 @@ class AsyncAgentClient:
     async def stop_job(self, job_id: str) -> dict[str, Any]: ...
     def websocket_tail_job_logs(self, job_id: str, timeout: float = 30.0) -> AsyncLogTail: ...
     def stream_tail_job_logs(self, job_id: str, timeout: float = 30.0) -> AsyncLogTail: ...
-    def tail_job_logs(self, job_id: str, timeout: float = 30.0, protocol: StreamProtocol = 'auto') -> AsyncLogTail: ...
+    def tail_job_logs(
+        self, job_id: str, timeout: float = 30.0, protocol: StreamProtocol = 'auto', max_quiet: float | None = None
+    ) -> AsyncLogTail: ...
     async def get_gpu_status(self) -> dict[str, Any]: ...
     async def list_nodes(self) -> list[dict[str, Any]]: ...
     async def get_node(self, node_id: str) -> dict[str, Any]: ...
@@ -312,7 +340,7 @@ class AsyncAgentClient:
         envs: dict[str, str] | None = None,
         metadata: dict[str, Any] | None = None,
         labels: Iterable[str] | None = None,
-        plugin_file: Any = None,
+        plugin_file: PluginFile | None = None,
         kind: str | None = None,
         backend_container_id: int | None = None,
         wait: bool = True,

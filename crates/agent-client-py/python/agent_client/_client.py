@@ -10,6 +10,7 @@ validation first (``get_job('../x')`` is a 400, never a path).
 import asyncio
 import functools
 import json
+import os
 from dataclasses import astuple, dataclass
 import time
 from typing import (
@@ -21,7 +22,9 @@ from typing import (
     Iterable,
     Iterator,
     List,
+    Mapping,
     Optional,
+    Protocol,
     Sequence,
     Tuple,
     Union,
@@ -31,12 +34,14 @@ from typing import (
 from agent_client import _native
 from agent_client.models import AgentRuntimePolicy, ClusterResourceSnapshot
 
-__all__ = ['AgentClient', 'AsyncAgentClient', 'StreamLimits']
+__all__ = ['AgentClient', 'AsyncAgentClient', 'LongPollHandler', 'StreamLimits']
 
 _DEFAULT_TIMEOUT = {'connect': 3, 'read': 10}
 
-# (method, path, query, JSON body) of one request, as the core takes them
-_Request = Tuple[str, str, Optional[List[Tuple[str, str]]], Optional[str]]
+# (operation name, path segment, query, JSON body) of one request, as the core takes
+# them: the route is the Rust description's (agent_proto::api), named by the SDK
+# method's name; no route is written here.
+_Request = Tuple[str, Optional[str], Optional[List[Tuple[str, str]]], Optional[str]]
 
 
 @dataclass
@@ -57,6 +62,24 @@ class StreamLimits:
     max_bytes: int = 50 * 1024 * 1024
     max_message_size: int = 10_240
     queue_size: int = 1_000
+
+
+class LongPollHandler(Protocol):
+    """synapse-sdk's ``long_poll_handler``: carries requests to an agent that has no
+    URL the client can reach (through a queue the agent polls, for instance).
+
+    ``set_request`` gets the SDK's request dict, ``{'method': 'get', 'path': 'jobs/',
+    'headers': {...}, 'params': {...}, 'data': ...}`` (``params`` and ``data`` only
+    when there are some; the headers hold the tokens), queues it and returns an id
+    (any object); ``get_response`` waits for that request's answer,
+    ``{'status': 200, 'reason': 'OK', 'data': ...}``, and raises ``TimeoutError``
+    when there is none in time (the client raises a 408 then). Calls run on a thread
+    of the client's runtime, so an ``AsyncAgentClient`` never blocks its loop.
+    """
+
+    def set_request(self, request: Dict[str, Any]) -> Any: ...
+
+    def get_response(self, request_id: Any) -> Mapping[str, Any]: ...
 
 
 def _timeouts(timeout: Any) -> Tuple[float, float]:
@@ -110,16 +133,11 @@ def _container_body(
     kind: Optional[str],
     backend_container_id: Optional[int],
 ) -> Dict[str, Any]:
-    """The body of ``POST containers/``, as synapse-sdk builds it."""
+    """The fields of ``create_container``, as synapse-sdk builds them (a plugin file
+    travels beside them, see :func:`_plugin_file`)."""
     if not plugin_release and not plugin_file:
         raise ValueError('Either "plugin_release" or "plugin_file" must be provided to create a container.')
-    if plugin_file:
-        # synapse-sdk uploads the archive as multipart/form-data; the core sends JSON only.
-        raise NotImplementedError(
-            'create_container(plugin_file=...) uploads a file (multipart), which agent_client does not '
-            'support; upload the release first and pass plugin_release="code@version"'
-        )
-    data: Dict[str, Any] = dict(_serialize_plugin_release(plugin_release))
+    data: Dict[str, Any] = dict(_serialize_plugin_release(plugin_release)) if plugin_release else {}
     if model is not None:
         data['model'] = model
     optional = {
@@ -132,6 +150,36 @@ def _container_body(
     }
     data.update({key: value for key, value in optional.items() if value is not None})
     return data
+
+
+# The largest plugin archive create_container uploads (read into memory, sent once).
+_MAX_PLUGIN_FILE = 512 * 1024 * 1024
+
+
+def _plugin_file(plugin_file: Any) -> Optional[Tuple[str, bytes]]:
+    """``(file name, bytes)`` of a plugin archive given as a path, an open binary
+    file or bytes (``plugin.zip`` when it has no name); ``None`` for none."""
+    if plugin_file is None or plugin_file is False:
+        return None
+    if isinstance(plugin_file, (str, os.PathLike)):
+        path = os.fspath(plugin_file)
+        if os.path.getsize(path) > _MAX_PLUGIN_FILE:
+            raise ValueError(f'plugin_file {path!r} is larger than {_MAX_PLUGIN_FILE} bytes')
+        with open(path, 'rb') as f:
+            return os.path.basename(path) or 'plugin.zip', f.read()
+    if isinstance(plugin_file, (bytes, bytearray, memoryview)):
+        data = bytes(plugin_file)
+        name = 'plugin.zip'
+    elif hasattr(plugin_file, 'read'):
+        data = plugin_file.read(_MAX_PLUGIN_FILE + 1)
+        name = os.path.basename(str(getattr(plugin_file, 'name', '') or '')) or 'plugin.zip'
+        if not isinstance(data, bytes):
+            raise TypeError('plugin_file must be opened in binary mode')
+    else:
+        raise TypeError('plugin_file must be a path, an open binary file or bytes')
+    if len(data) > _MAX_PLUGIN_FILE:
+        raise ValueError(f'plugin_file is larger than {_MAX_PLUGIN_FILE} bytes')
+    return name, data
 
 
 def _serialize_plugin_release(plugin_release: Any) -> Dict[str, Any]:
@@ -176,78 +224,75 @@ class _Operations:
     """The operations that are one JSON request each (shared by both clients)."""
 
     _core: _native.Core
-    # (method, path, params=None, data=None, timeout=None): _Base answers it, with
-    # the value (sync) or an awaitable (async)
+    # (operation, segment=None, params=None, data=None, timeout=None): _Base answers
+    # it, with the value (sync) or an awaitable (async)
     _run: Callable[..., Any]
-
-    def _seg(self, kind: str, value: Any) -> str:
-        return self._core.segment(kind, str(value))
 
     # -- health, jobs -------------------------------------------------------------
 
     def health_check(self) -> Dict[str, Any]:
         """Check agent health."""
-        return self._run('GET', 'health/')
+        return self._run('health_check')
 
     def list_jobs(self) -> List[Dict[str, Any]]:
         """List all Ray jobs."""
-        return self._run('GET', 'jobs/')
+        return self._run('list_jobs')
 
     def get_job(self, job_id: str) -> Dict[str, Any]:
         """Get a Ray job by ID."""
-        return self._run('GET', f'jobs/{self._seg("job", job_id)}/')
+        return self._run('get_job', job_id)
 
     def stop_job(self, job_id: str) -> Dict[str, Any]:
         """Stop a running job."""
-        return self._run('POST', f'jobs/{self._seg("job", job_id)}/stop/')
+        return self._run('stop_job', job_id)
 
     # -- cluster ------------------------------------------------------------------
 
     def get_gpu_status(self) -> Dict[str, Any]:
         """Get aggregated GPU status from all Ray nodes."""
-        return self._run('GET', 'gpu_status/')
+        return self._run('get_gpu_status')
 
     def list_nodes(self) -> List[Dict[str, Any]]:
         """List all Ray nodes."""
-        return self._run('GET', 'nodes/')
+        return self._run('list_nodes')
 
     def get_node(self, node_id: str) -> Dict[str, Any]:
         """Get a Ray node by ID."""
-        return self._run('GET', f'nodes/{self._seg("node", node_id)}/')
+        return self._run('get_node', node_id)
 
     def list_tasks(self) -> List[Dict[str, Any]]:
         """List all Ray tasks."""
-        return self._run('GET', 'tasks/')
+        return self._run('list_tasks')
 
     def get_task(self, task_id: str) -> Dict[str, Any]:
         """Get a Ray task by ID."""
-        return self._run('GET', f'tasks/{self._seg("task", task_id)}/')
+        return self._run('get_task', task_id)
 
     def list_serve_applications(self) -> List[Dict[str, Any]]:
         """List all Ray Serve applications."""
-        return self._run('GET', 'serve_applications/')
+        return self._run('list_serve_applications')
 
     def get_serve_application(self, name: str) -> Dict[str, Any]:
         """Get a Ray Serve application by name."""
-        return self._run('GET', f'serve_applications/{self._seg("serve", name)}/')
+        return self._run('get_serve_application', name)
 
     def delete_serve_application(self, name: str) -> None:
         """Delete a Ray Serve application."""
-        return self._run('DELETE', f'serve_applications/{self._seg("serve", name)}/')
+        return self._run('delete_serve_application', name)
 
     # -- plugin releases ----------------------------------------------------------
 
     def get_plugin_release(self, lookup: str) -> Dict[str, Any]:
         """Get a plugin release by ID or code@version."""
-        return self._run('GET', f'plugin_releases/{self._seg("plugin", lookup)}')
+        return self._run('get_plugin_release', lookup)
 
     def create_plugin_release(self, plugin: str, version: str) -> Dict[str, Any]:
         """Fetch and cache a plugin release."""
-        return self._run('POST', 'plugin_releases/', data={'plugin': plugin, 'version': version})
+        return self._run('create_plugin_release', data={'plugin': plugin, 'version': version})
 
     def delete_plugin_release(self, lookup: str) -> None:
         """Delete a plugin release."""
-        return self._run('DELETE', f'plugin_releases/{self._seg("plugin", lookup)}')
+        return self._run('delete_plugin_release', lookup)
 
     def run_plugin_release(
         self,
@@ -266,14 +311,13 @@ class _Operations:
         ``timeout``: ``(connect, read)`` seconds for this call (as synapse-sdk's
         ``requests`` timeout), instead of the client's.
         """
-        path = f'plugin_releases/{self._seg("plugin", lookup)}/run/'
         if data is not None:
-            return self._run('POST', path, data=data, timeout=timeout)
+            return self._run('run_plugin_release', lookup, data=data, timeout=timeout)
         body: Dict[str, Any] = {'action': action}
         for key, value in (('params', params), ('requirements', requirements), ('job_id', job_id), ('language', language)):
             if value is not None:
                 body[key] = value
-        return self._run('POST', path, data=body, timeout=timeout)
+        return self._run('run_plugin_release', lookup, data=body, timeout=timeout)
 
     def run_debug_plugin_release(
         self,
@@ -302,9 +346,9 @@ class _Operations:
         ):
             if value is not None:
                 body[key] = value
-        return self._run('POST', 'plugin_releases/run_debug/', data=body, timeout=timeout)
+        return self._run('run_debug_plugin_release', data=body, timeout=timeout)
 
-    # -- passthroughs: resources/, system/, containers/, builds/ ---------------------
+    # -- resources, system, builds, containers ------------------------------------------
 
     def check_feasibility(
         self,
@@ -317,8 +361,7 @@ class _Operations:
     ) -> Dict[str, Any]:
         """Run a dry-run gatekeeping evaluation against the agent's cluster."""
         return self._run(
-            'POST',
-            'resources/feasibility/',
+            'check_feasibility',
             data={
                 'kind': kind,
                 'num_cpus': num_cpus,
@@ -331,31 +374,31 @@ class _Operations:
 
     def get_gatekeeping_policy(self) -> Dict[str, Any]:
         """Read the agent's current gatekeeping policy."""
-        return self._run('GET', 'resources/policy/')
+        return self._run('get_gatekeeping_policy')
 
     def update_gatekeeping_policy(self, patch: Dict[str, Any]) -> Dict[str, Any]:
         """Patch the agent's in-memory gatekeeping policy."""
-        return self._run('PATCH', 'resources/policy/', data=patch)
+        return self._run('update_gatekeeping_policy', data=patch)
 
     def get_compose_config(self) -> Dict[str, Any]:
         """The compose configuration of the agent's containers."""
-        return self._run('GET', 'system/compose-config/')
+        return self._run('get_compose_config')
 
     def get_system_status(self) -> Dict[str, Any]:
         """The agent's system status."""
-        return self._run('GET', 'system/status/')
+        return self._run('get_system_status')
 
     def get_build_status(self, build_id: str) -> Dict[str, Any]:
         """The status of a container build."""
-        return self._run('GET', f'builds/{self._seg("segment", build_id)}/')
+        return self._run('get_build_status', build_id)
 
     def list_docker_containers(self) -> List[Dict[str, Any]]:
         """List the Docker containers the agent runs."""
-        return self._run('GET', 'containers/docker/')
+        return self._run('list_docker_containers')
 
     def get_docker_container(self, container_id: str) -> Dict[str, Any]:
         """One Docker container."""
-        return self._run('GET', f'containers/docker/{self._seg("segment", container_id)}')
+        return self._run('get_docker_container', container_id)
 
     def create_docker_container(
         self,
@@ -371,32 +414,32 @@ class _Operations:
         for key, value in (('params', params), ('envs', envs), ('metadata', metadata), ('labels', labels)):
             if value is not None:
                 body[key] = value
-        return self._run('POST', 'containers/docker/', data=body)
+        return self._run('create_docker_container', data=body)
 
     def delete_docker_container(self, container_id: str) -> None:
         """Delete a Docker container."""
-        return self._run('DELETE', f'containers/docker/{self._seg("segment", container_id)}')
+        return self._run('delete_docker_container', container_id)
 
     def stop_docker_container(self, container_id: str) -> Dict[str, Any]:
         """Stop a Docker container."""
-        return self._run('POST', f'containers/docker/{self._seg("segment", container_id)}/stop/')
+        return self._run('stop_docker_container', container_id)
 
     def start_docker_container(self, container_id: str) -> Dict[str, Any]:
         """Start a Docker container."""
-        return self._run('POST', f'containers/docker/{self._seg("segment", container_id)}/start/')
+        return self._run('start_docker_container', container_id)
 
     def get_container(self, container_id: int) -> Dict[str, Any]:
         """A tracked container by database ID."""
-        return self._run('GET', f'containers/{self._seg("segment", container_id)}')
+        return self._run('get_container', container_id)
 
     def update_container(self, container_id: int, *, status: Optional[str] = None) -> Dict[str, Any]:
         """Update a tracked container's status."""
         body = {} if status is None else {'status': status}
-        return self._run('PATCH', f'containers/{self._seg("segment", container_id)}', data=body)
+        return self._run('update_container', container_id, data=body)
 
     def delete_container(self, container_id: int) -> None:
         """Delete a tracked container (stops the Docker container too)."""
-        return self._run('DELETE', f'containers/{self._seg("segment", container_id)}')
+        return self._run('delete_container', container_id)
 
 
 class _Base(_Operations):
@@ -410,31 +453,41 @@ class _Base(_Operations):
         user_token: Optional[str] = None,
         tenant: Optional[str] = None,
         timeout: Any = None,
+        long_poll_handler: Optional[LongPollHandler] = None,
     ):
         connect, read = _timeouts(timeout)
-        self._core = _native.Core(base_url, agent_token, user_token, tenant, connect, read)
+        self._core = _native.Core(base_url, agent_token, user_token, tenant, connect, read, long_poll_handler)
         self.base_url = self._core.base_url
+        self.long_poll_handler = long_poll_handler
 
         # A call with time-outs of its own (``run_plugin_release(timeout=...)``) goes
         # through a core made for it; the tokens stay in this closure, never in an
         # attribute that a repr or vars() would show.
         def core_with(connect: float, read: float) -> _native.Core:
-            return _native.Core(base_url, agent_token, user_token, tenant, connect, read)
+            return _native.Core(base_url, agent_token, user_token, tenant, connect, read, long_poll_handler)
 
         self._core_with: Callable[[float, float], _native.Core] = core_with
+
+    def reset_connection(self) -> None:
+        """Drops this client's pooled connections: the next request opens a new one
+        (synapse-sdk: a fresh session). Tails already open go on; nothing is sent."""
+        self._core.reset_connection()
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(base_url={self.base_url!r})'
 
     def _run(
         self,
-        method: str,
-        path: str,
+        operation: str,
+        segment: Any = None,
         params: Optional[Dict[str, Any]] = None,
         data: Any = None,
         timeout: Any = None,
     ) -> Any:
-        request: _Request = (method, path, _query(params), _body(data))
+        """Sends the operation named ``operation`` (the SDK's method name; the route,
+        the segment's validation and the retries are the Rust description's)."""
+        segment_text = None if segment is None else str(segment)
+        request: _Request = (operation, segment_text, _query(params), _body(data))
         if timeout is None:
             return self._send(self._core, False, request)
         # a core of its own for a call with its own time-outs, closed after it
@@ -477,12 +530,20 @@ class AgentClient(_Base):
         user_token: Optional[str] = None,
         tenant: Optional[str] = None,
         timeout: Optional[Dict[str, float]] = None,
+        long_poll_handler: Optional[LongPollHandler] = None,
     ):
-        super().__init__(base_url, agent_token, user_token=user_token, tenant=tenant, timeout=timeout)
+        super().__init__(
+            base_url,
+            agent_token,
+            user_token=user_token,
+            tenant=tenant,
+            timeout=timeout,
+            long_poll_handler=long_poll_handler,
+        )
 
     def _send(self, core: _native.Core, owned: bool, request: _Request) -> Any:
         try:
-            return core.json(*request)
+            return core.op(*request)
         finally:
             if owned:
                 core.close()
@@ -509,20 +570,26 @@ class AgentClient(_Base):
         self, params: Optional[Dict[str, Any]] = None, *, list_all: bool = False
     ) -> Union[Dict[str, Any], Tuple[Iterator[Dict[str, Any]], int]]:
         """A page of plugin releases; with ``list_all``, ``(every result, count)``."""
-        return self._list('plugin_releases/', params, list_all)
+        return self._list('list_plugin_releases', params, list_all)
 
     def list_containers(
         self, params: Optional[Dict[str, Any]] = None, *, list_all: bool = False
     ) -> Union[Dict[str, Any], Tuple[Iterator[Dict[str, Any]], int]]:
         """Tracked containers; with ``list_all``, ``(every result, count)``."""
-        return self._list('containers/', params, list_all)
+        return self._list('list_containers', params, list_all)
 
-    def _list(self, path: str, params: Optional[Dict[str, Any]], list_all: bool) -> Any:
+    def exists(self, api: str, *args: Any, **kwargs: Any) -> bool:
+        """Whether the list method named ``api`` finds anything: its answer's
+        ``count`` is positive (synapse-sdk's ``exists``), e.g.
+        ``exists('list_plugin_releases', {'plugin': 'demo'})``."""
+        return bool(getattr(self, api)(*args, **kwargs)['count'] > 0)
+
+    def _list(self, operation: str, params: Optional[Dict[str, Any]], list_all: bool) -> Any:
         if not list_all:
-            return self._run('GET', path, params)
+            return self._run(operation, params=params)
         query = dict(params or {})
         query.setdefault('page_size', 100)
-        first = self._run('GET', path, {**query, 'page': 1})
+        first = self._run(operation, params={**query, 'page': 1})
 
         def pages() -> Iterator[Dict[str, Any]]:
             page, answer = 1, first
@@ -531,7 +598,7 @@ class AgentClient(_Base):
                 if not answer.get('next'):
                     return
                 page += 1
-                answer = self._run('GET', path, {**query, 'page': page})
+                answer = self._run(operation, params={**query, 'page': page})
 
         return pages(), int(first.get('count', 0))
 
@@ -544,7 +611,7 @@ class AgentClient(_Base):
         dataclass of the same name, fields and defaults (``agent_client.models``):
         attribute access as there, ``model_dump()`` for the dict.
         """
-        data = self._run('GET', 'resources/cluster/', {'use_cache': use_cache})
+        data = self._run('get_cluster_resources', params={'use_cache': use_cache})
         return ClusterResourceSnapshot.model_validate(data)
 
     def get_runtime_policy(self) -> AgentRuntimePolicy:
@@ -553,12 +620,13 @@ class AgentClient(_Base):
         Returns the dataclass ``agent_client.models.AgentRuntimePolicy`` (synapse-sdk:
         the pydantic model of that name; same fields, defaults, ``model_dump()``).
         """
-        return AgentRuntimePolicy.model_validate(self._run('GET', 'resources/policy/'))
+        # the same operation as the gatekeeping policy, read typed
+        return AgentRuntimePolicy.model_validate(self._run('get_gatekeeping_policy'))
 
     def update_runtime_policy(self, patch: Dict[str, Any]) -> AgentRuntimePolicy:
         """Patches the runtime policy (``PATCH resources/policy/``); the typed effective
         policy, as :meth:`get_runtime_policy`."""
-        return AgentRuntimePolicy.model_validate(self._run('PATCH', 'resources/policy/', data=patch))
+        return AgentRuntimePolicy.model_validate(self._run('update_gatekeeping_policy', data=patch))
 
     def wait_for_system_ready(self, *, timeout: float = 120, poll_interval: float = 2) -> bool:
         """Polls ``health_check`` every ``poll_interval`` seconds until it succeeds
@@ -589,19 +657,19 @@ class AgentClient(_Base):
         counts as started, as in synapse-sdk.
         """
         return self._system_operation(
-            'system/update/', _system_update_body(api_tag, worker_tag), 'updated', wait, timeout, poll_interval
+            'update_system', _system_update_body(api_tag, worker_tag), 'updated', wait, timeout, poll_interval
         )
 
     def restart_system(self, *, wait: bool = False, timeout: float = 120, poll_interval: float = 2) -> Dict[str, Any]:
         """Restarts the system containers (``POST system/restart/``); ``wait`` as in
         :meth:`update_system`."""
-        return self._system_operation('system/restart/', None, 'restarted', wait, timeout, poll_interval)
+        return self._system_operation('restart_system', None, 'restarted', wait, timeout, poll_interval)
 
     def _system_operation(
-        self, path: str, body: Any, done: str, wait: bool, timeout: float, poll_interval: float
+        self, operation: str, body: Any, done: str, wait: bool, timeout: float, poll_interval: float
     ) -> Dict[str, Any]:
         try:
-            result = self._run('POST', path, data=body)
+            result = self._run(operation, data=body)
         except Exception:
             if wait:
                 time.sleep(poll_interval)  # let the restart begin
@@ -648,13 +716,17 @@ class AgentClient(_Base):
 
         With ``wait`` (the default), waits for its build (:meth:`wait_for_build`) and
         returns the container; otherwise the build answer (``build_id``, ...).
-        ``plugin_file`` (a multipart upload in synapse-sdk) raises
-        ``NotImplementedError``.
+        ``plugin_file`` (a path, an open binary file or bytes) is uploaded as
+        multipart/form-data, as synapse-sdk does.
         """
         data = _container_body(
             plugin_release, model, params, envs, metadata, labels, plugin_file, kind, backend_container_id
         )
-        response = self._run('POST', 'containers/', data=data)
+        upload = _plugin_file(plugin_file)
+        if upload is None:
+            response = self._run('create_container', data=data)
+        else:
+            response = self._core.create_container_with_file(json.dumps(data), *upload)
         if not wait:
             return response
         build_id = response.get('build_id') if isinstance(response, dict) else None
@@ -781,8 +853,16 @@ class AsyncAgentClient(_Base):
         user_token: Optional[str] = None,
         tenant: Optional[str] = None,
         timeout: Union[Dict[str, float], float, None] = None,
+        long_poll_handler: Optional[LongPollHandler] = None,
     ):
-        super().__init__(base_url, agent_token, user_token=user_token, tenant=tenant, timeout=timeout)
+        super().__init__(
+            base_url,
+            agent_token,
+            user_token=user_token,
+            tenant=tenant,
+            timeout=timeout,
+            long_poll_handler=long_poll_handler,
+        )
         try:
             self._loop: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
         except RuntimeError:
@@ -804,11 +884,11 @@ class AsyncAgentClient(_Base):
     def _send(self, core: _native.Core, owned: bool, request: _Request) -> Any:
         self._check_loop()
         if not owned:
-            return core.json_async(*request)
+            return core.op_async(*request)
 
         async def once() -> Any:
             try:
-                return await core.json_async(*request)
+                return await core.op_async(*request)
             finally:
                 core.close()
 
@@ -838,24 +918,30 @@ class AsyncAgentClient(_Base):
     ) -> Union[Dict[str, Any], Tuple[AsyncIterator[Dict[str, Any]], int]]:
         """A page of plugin releases; with ``list_all``, ``(async iterator of every
         result, count)``."""
-        return await self._list('plugin_releases/', params, list_all)  # type: ignore[no-any-return]
+        return await self._list('list_plugin_releases', params, list_all)  # type: ignore[no-any-return]
 
     async def list_containers(
         self, params: Optional[Dict[str, Any]] = None, *, list_all: bool = False
     ) -> Union[Dict[str, Any], Tuple[AsyncIterator[Dict[str, Any]], int]]:
         """Tracked containers; with ``list_all``, ``(async iterator of every result,
         count)``."""
-        return await self._list('containers/', params, list_all)  # type: ignore[no-any-return]
+        return await self._list('list_containers', params, list_all)  # type: ignore[no-any-return]
 
-    async def _list(self, path: str, params: Optional[Dict[str, Any]], list_all: bool) -> Any:
+    async def exists(self, api: str, *args: Any, **kwargs: Any) -> bool:
+        """Whether the list method named ``api`` finds anything (synapse-sdk's
+        ``exists``), as :meth:`AgentClient.exists`, awaited."""
+        answer = await getattr(self, api)(*args, **kwargs)
+        return bool(answer['count'] > 0)
+
+    async def _list(self, operation: str, params: Optional[Dict[str, Any]], list_all: bool) -> Any:
         """A page, or with ``list_all`` ``(async iterator of every result, count)``: the
         first page is read now (for the count), the next ones as the iterator
         reaches them (synapse-sdk's ``_list`` / ``_list_all``)."""
         if not list_all:
-            return await self._run('GET', path, params)
+            return await self._run(operation, params=params)
         query = dict(params or {})
         query.setdefault('page_size', 100)
-        first = await self._run('GET', path, {**query, 'page': 1})
+        first = await self._run(operation, params={**query, 'page': 1})
 
         async def pages() -> AsyncIterator[Dict[str, Any]]:
             page, answer = 1, first
@@ -865,7 +951,7 @@ class AsyncAgentClient(_Base):
                 if not answer.get('next'):
                     return
                 page += 1
-                answer = await self._run('GET', path, {**query, 'page': page})
+                answer = await self._run(operation, params={**query, 'page': page})
 
         return pages(), int(first.get('count', 0))
 
@@ -873,16 +959,16 @@ class AsyncAgentClient(_Base):
 
     async def get_cluster_resources(self, use_cache: bool = True) -> ClusterResourceSnapshot:
         """:meth:`AgentClient.get_cluster_resources`, awaited."""
-        data = await self._run('GET', 'resources/cluster/', {'use_cache': use_cache})
+        data = await self._run('get_cluster_resources', params={'use_cache': use_cache})
         return ClusterResourceSnapshot.model_validate(data)
 
     async def get_runtime_policy(self) -> AgentRuntimePolicy:
         """:meth:`AgentClient.get_runtime_policy`, awaited."""
-        return AgentRuntimePolicy.model_validate(await self._run('GET', 'resources/policy/'))
+        return AgentRuntimePolicy.model_validate(await self._run('get_gatekeeping_policy'))
 
     async def update_runtime_policy(self, patch: Dict[str, Any]) -> AgentRuntimePolicy:
         """:meth:`AgentClient.update_runtime_policy`, awaited."""
-        return AgentRuntimePolicy.model_validate(await self._run('PATCH', 'resources/policy/', data=patch))
+        return AgentRuntimePolicy.model_validate(await self._run('update_gatekeeping_policy', data=patch))
 
     async def wait_for_system_ready(self, *, timeout: float = 120, poll_interval: float = 2) -> bool:
         """:meth:`AgentClient.wait_for_system_ready`, awaited (sleeps with ``asyncio.sleep``).
@@ -911,20 +997,20 @@ class AsyncAgentClient(_Base):
     ) -> Dict[str, Any]:
         """:meth:`AgentClient.update_system`, awaited."""
         return await self._system_operation(
-            'system/update/', _system_update_body(api_tag, worker_tag), 'updated', wait, timeout, poll_interval
+            'update_system', _system_update_body(api_tag, worker_tag), 'updated', wait, timeout, poll_interval
         )
 
     async def restart_system(
         self, *, wait: bool = False, timeout: float = 120, poll_interval: float = 2
     ) -> Dict[str, Any]:
         """:meth:`AgentClient.restart_system`, awaited."""
-        return await self._system_operation('system/restart/', None, 'restarted', wait, timeout, poll_interval)
+        return await self._system_operation('restart_system', None, 'restarted', wait, timeout, poll_interval)
 
     async def _system_operation(
-        self, path: str, body: Any, done: str, wait: bool, timeout: float, poll_interval: float
+        self, operation: str, body: Any, done: str, wait: bool, timeout: float, poll_interval: float
     ) -> Dict[str, Any]:
         try:
-            result = await self._run('POST', path, data=body)
+            result = await self._run(operation, data=body)
         except Exception:
             if wait:
                 await asyncio.sleep(poll_interval)
@@ -968,7 +1054,12 @@ class AsyncAgentClient(_Base):
         data = _container_body(
             plugin_release, model, params, envs, metadata, labels, plugin_file, kind, backend_container_id
         )
-        response = await self._run('POST', 'containers/', data=data)
+        upload = _plugin_file(plugin_file)
+        if upload is None:
+            response = await self._run('create_container', data=data)
+        else:
+            self._check_loop()
+            response = await self._core.create_container_with_file_async(json.dumps(data), *upload)
         if not wait:
             return response
         build_id = response.get('build_id') if isinstance(response, dict) else None

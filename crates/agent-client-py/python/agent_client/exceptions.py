@@ -51,10 +51,14 @@ class ClientError(Exception):
     Attributes:
         status_code: the HTTP-style status code of the failure (see the README's table).
         detail: the error's details (the agent's message, or a parsed body).
+        kind: which Rust ``ClientError`` variant it came from, in snake case
+            (``not_found``, ``response_incomplete``, ...; ``agent_client._native.ERROR_CLASSES``
+            lists them all); ``None`` for an exception made in Python.
     """
 
     status_code: Optional[int]
     detail: Any
+    kind: Optional[str] = None
 
     def __init__(self, status_code: Optional[int] = None, detail: Any = None):
         self.status_code = status_code
@@ -203,14 +207,20 @@ _CLASSES = {cls.__name__: cls for cls in [globals()[name] for name in __all__]}
 def _native_error(
     class_name: str,
     *,
+    kind: str,
     status_code: int,
     detail: Any,
     message: str,
     retry_after: Optional[float] = None,
 ) -> ClientError:
-    """Builds the exception the Rust core chose (called from agent_client._native)."""
-    cls = _CLASSES.get(class_name, ClientError)
+    """Builds the exception the Rust core chose (called from agent_client._native).
+
+    The Rust side names a class of this module for every error kind (an exhaustive
+    match); a name missing here is a bug, and fails loudly rather than falling back.
+    """
+    cls = _CLASSES[class_name]
     exc = cls.__new__(cls)
+    exc.kind = kind
     exc.status_code = status_code
     exc.detail = detail
     if cls is RateLimitError:
