@@ -691,6 +691,12 @@ pub enum PluginsCmd {
         after_help = "Example:\n  agentctl plugins run demo@1.0.0 --action train --params '{\"epochs\": 3}' --follow"
     )]
     Run(RunArgs),
+    /// Runs an action of a plugin from its source rather than a release (the agent's
+    /// debug run); --follow tails the job it started.
+    #[command(
+        after_help = "Example:\n  agentctl plugins run-debug --action test --plugin-path /src/demo --follow\n  agentctl plugins run-debug --action train --params '{\"epochs\": 1}' --config '{\"name\": \"demo\"}'"
+    )]
+    RunDebug(RunDebugArgs),
 }
 
 /// `plugins run ...`
@@ -704,6 +710,9 @@ pub struct RunArgs {
     /// The action's parameters, a JSON document.
     #[arg(long, value_name = "JSON")]
     pub params: Option<String>,
+    /// What both runs take besides the action and its parameters.
+    #[command(flatten)]
+    pub extra: RunExtraArgs,
     /// Then follow the log of the job it started (as `jobs tail`: no line, message
     /// or byte limit; exit 0 SUCCEEDED, 7 FAILED, 8 STOPPED).
     #[arg(long)]
@@ -711,6 +720,50 @@ pub struct RunArgs {
     /// How to follow (with --follow).
     #[command(flatten)]
     pub tail: FollowArgs,
+}
+
+/// `plugins run-debug ...`: the body of `run_debug_plugin_release`.
+#[derive(Args)]
+pub struct RunDebugArgs {
+    /// The action to run.
+    #[arg(long, value_name = "ACTION")]
+    pub action: String,
+    /// The action's parameters, a JSON document.
+    #[arg(long, value_name = "JSON")]
+    pub params: Option<String>,
+    /// Where the plugin's source is, on the agent's machine.
+    #[arg(long, value_name = "PATH")]
+    pub plugin_path: Option<String>,
+    /// The plugin's configuration, a JSON document.
+    #[arg(long, value_name = "JSON")]
+    pub config: Option<String>,
+    /// The plugin's modules, a JSON document.
+    #[arg(long, value_name = "JSON")]
+    pub modules: Option<String>,
+    /// What both runs take besides the action and its parameters.
+    #[command(flatten)]
+    pub extra: RunExtraArgs,
+    /// Then follow the log of the job it started (as `jobs tail`: no line, message
+    /// or byte limit; exit 0 SUCCEEDED, 7 FAILED, 8 STOPPED).
+    #[arg(long)]
+    pub follow: bool,
+    /// How to follow (with --follow).
+    #[command(flatten)]
+    pub tail: FollowArgs,
+}
+
+/// The SDK's optional run arguments, the same for `plugins run` and `plugins run-debug`.
+#[derive(Args, Clone)]
+pub struct RunExtraArgs {
+    /// An extra Python requirement for the job (repeatable).
+    #[arg(long = "requirement", value_name = "REQUIREMENT")]
+    pub requirements: Vec<String>,
+    /// The job id (submission id) to start the job under.
+    #[arg(long, value_name = "ID")]
+    pub job_id: Option<String>,
+    /// The language of the action's messages (e.g. en, ko).
+    #[arg(long, value_name = "LANG")]
+    pub language: Option<String>,
 }
 
 /// The tail settings of `plugins run --follow`.

@@ -5,7 +5,8 @@
 //! embedded agent is started.
 
 use crate::cli::{
-    Cli, Command, FollowArgs, JobsCmd, NodesCmd, PluginsCmd, ServeCmd, TailArgs, TasksCmd,
+    Cli, Command, FollowArgs, JobsCmd, NodesCmd, PluginsCmd, RunExtraArgs, ServeCmd, TailArgs,
+    TasksCmd,
 };
 use crate::filter::LineFilter;
 use crate::many::ManyTail;
@@ -16,7 +17,8 @@ use agent_client_async::RawPath;
 use agent_proto::api::{self, Operation};
 use agent_proto::{
     validate_stream_timeout, ClientError, CreatePluginRelease, JobId, NodeId, PluginLookup,
-    Protocol, RunPluginRelease, ServeAppName, StreamLimits, TailOptions, TaskId, Timeouts,
+    Protocol, RunDebugPluginRelease, RunPluginRelease, ServeAppName, StreamLimits, TailOptions,
+    TaskId, Timeouts,
 };
 use http::Method;
 use serde_json::Value;
@@ -88,10 +90,8 @@ pub enum Op {
     DeletePlugin(PluginLookup),
     /// `POST plugin_releases/{lookup}/run/`, then perhaps a tail of the job it started.
     RunPlugin {
-        /// The release.
-        lookup: PluginLookup,
-        /// The body (boxed: it is the largest operation by far).
-        run: Box<RunPluginRelease>,
+        /// What it runs (boxed: it is the largest operation by far).
+        run: Box<PluginRun>,
         /// Tail options when `--follow` was given.
         follow: Option<TailOptions>,
     },
@@ -193,9 +193,14 @@ impl Op {
             Op::GetPlugin(lookup) => Call::of(O::GetPluginRelease(lookup.clone())),
             Op::CreatePlugin(body) => Call::of(O::CreatePluginRelease).with_body(to_json(body)?),
             Op::DeletePlugin(lookup) => Call::of(O::DeletePluginRelease(lookup.clone())),
-            Op::RunPlugin { lookup, run, .. } => {
-                Call::of(O::RunPluginRelease(lookup.clone())).with_body(to_json(run)?)
-            }
+            Op::RunPlugin { run, .. } => match &**run {
+                PluginRun::Release(lookup, body) => {
+                    Call::of(O::RunPluginRelease(lookup.clone())).with_body(to_json(body)?)
+                }
+                PluginRun::Debug(body) => {
+                    Call::of(O::RunDebugPluginRelease).with_body(to_json(body)?)
+                }
+            },
             Op::Gpu => Call::of(O::GpuStatus),
             Op::Raw {
                 method,
@@ -281,22 +286,47 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
             PluginsCmd::Delete { lookup } => Op::DeletePlugin(PluginLookup::new(lookup.as_str())?),
             PluginsCmd::Run(args) => {
                 let lookup = PluginLookup::new(args.lookup.as_str())?;
-                if args.action.trim().is_empty() {
-                    return Err(ClientError::invalid("action", "must not be empty"));
-                }
-                let mut run = RunPluginRelease::new(args.action.as_str());
+                let mut run = RunPluginRelease::new(action(&args.action)?);
                 if let Some(p) = &args.params {
                     run = run.params(json_arg("params", p)?);
                 }
-                let follow = if args.follow {
-                    Some(follow_options(&args.tail)?)
-                } else {
-                    None
-                };
+                let extra = run_extra(&args.extra)?;
+                run.requirements = extra.requirements;
+                run.job_id = extra.job_id;
+                run.language = extra.language;
                 Op::RunPlugin {
-                    lookup,
-                    run: Box::new(run),
-                    follow,
+                    run: Box::new(PluginRun::Release(lookup, run)),
+                    follow: follow_if(args.follow, &args.tail)?,
+                }
+            }
+            PluginsCmd::RunDebug(args) => {
+                let mut run = RunDebugPluginRelease::new(action(&args.action)?);
+                if let Some(p) = &args.params {
+                    run = run.params(json_arg("params", p)?);
+                }
+                if let Some(path) = &args.plugin_path {
+                    if path.trim().is_empty() {
+                        return Err(ClientError::invalid("plugin-path", "must not be empty"));
+                    }
+                    run = run.plugin_path(path.as_str());
+                }
+                run.config = args
+                    .config
+                    .as_deref()
+                    .map(|c| json_arg("config", c))
+                    .transpose()?;
+                run.modules = args
+                    .modules
+                    .as_deref()
+                    .map(|m| json_arg("modules", m))
+                    .transpose()?;
+                let extra = run_extra(&args.extra)?;
+                run.requirements = extra.requirements;
+                run.job_id = extra.job_id;
+                run.language = extra.language;
+                Op::RunPlugin {
+                    run: Box::new(PluginRun::Debug(run)),
+                    follow: follow_if(args.follow, &args.tail)?,
                 }
             }
         },
@@ -316,6 +346,61 @@ pub fn plan(cli: &Cli) -> Result<Plan, ClientError> {
         },
     };
     Ok(Plan::Call(op))
+}
+
+/// What `plugins run` or `plugins run-debug` starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PluginRun {
+    /// A registered release (`run_plugin_release`).
+    Release(PluginLookup, RunPluginRelease),
+    /// A plugin from its source (`run_debug_plugin_release`).
+    Debug(RunDebugPluginRelease),
+}
+
+/// The SDK's optional run arguments, checked: what both run bodies carry.
+struct RunExtra {
+    requirements: Option<Vec<String>>,
+    job_id: Option<String>,
+    language: Option<String>,
+}
+
+fn action(action: &str) -> Result<&str, ClientError> {
+    if action.trim().is_empty() {
+        return Err(ClientError::invalid("action", "must not be empty"));
+    }
+    Ok(action)
+}
+
+fn run_extra(args: &RunExtraArgs) -> Result<RunExtra, ClientError> {
+    if args.requirements.iter().any(|r| r.trim().is_empty()) {
+        return Err(ClientError::invalid("requirement", "must not be empty"));
+    }
+    // The agent starts the job under this id: it must be one the API can name.
+    let job_id = args
+        .job_id
+        .as_deref()
+        .map(|id| JobId::new(id).map(|id| id.as_str().to_owned()))
+        .transpose()?;
+    if args
+        .language
+        .as_deref()
+        .is_some_and(|l| l.trim().is_empty())
+    {
+        return Err(ClientError::invalid("language", "must not be empty"));
+    }
+    Ok(RunExtra {
+        requirements: (!args.requirements.is_empty()).then(|| args.requirements.clone()),
+        job_id,
+        language: args.language.clone(),
+    })
+}
+
+fn follow_if(follow: bool, tail: &FollowArgs) -> Result<Option<TailOptions>, ClientError> {
+    if follow {
+        follow_options(tail).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 fn platform(op: crate::platform::PlatformOp) -> Op {

@@ -511,3 +511,120 @@ fn help_completions_and_the_embedded_agent_know_the_new_commands() {
     ok(&out);
     assert_eq!(json_of(&out)["ready"], true, "{out:?}");
 }
+
+/// `plugins run-debug` is synapse-sdk's `run_debug_plugin_release`: its body goes
+/// to `plugin_releases/run_debug/` as the SDK writes it, `--follow` tails the job it
+/// started to its outcome, and both runs carry the SDK's optional arguments.
+#[test]
+fn plugins_run_debug_and_the_runs_optional_arguments() {
+    let server = sample();
+
+    let started = json(
+        &server,
+        &[
+            "plugins",
+            "run-debug",
+            "--action",
+            "test",
+            "--params",
+            r#"{"epochs": 1}"#,
+            "--plugin-path",
+            "/src/demo",
+            "--config",
+            r#"{"name": "demo"}"#,
+            "--modules",
+            r#"["a", "b"]"#,
+            "--requirement",
+            "numpy==2.0",
+            "--requirement",
+            "pandas",
+            "--job-id",
+            "debug_run_1",
+            "--language",
+            "ko",
+        ],
+    );
+    assert_eq!(started["job_id"], "debug_run_1", "{started}");
+    let sent = server.handle().requests(RouteKind::RunDebugPluginRelease);
+    let body: Value =
+        serde_json::from_slice(&sent.last().expect("a debug run").body).expect("a JSON body");
+    assert_eq!(
+        body,
+        json!({
+            "action": "test",
+            "params": {"epochs": 1},
+            "plugin_path": "/src/demo",
+            "config": {"name": "demo"},
+            "modules": ["a", "b"],
+            "requirements": ["numpy==2.0", "pandas"],
+            "job_id": "debug_run_1",
+            "language": "ko",
+        })
+    );
+
+    // The same optional arguments on a release's run.
+    json(
+        &server,
+        &[
+            "plugins",
+            "run",
+            PLUGIN_RELEASE,
+            "--action",
+            "train",
+            "--requirement",
+            "torch",
+            "--job-id",
+            "release_run_1",
+            "--language",
+            "en",
+        ],
+    );
+    let sent = server.handle().requests(RouteKind::RunPluginRelease);
+    let body: Value =
+        serde_json::from_slice(&sent.last().expect("a run").body).expect("a JSON body");
+    assert_eq!(
+        body,
+        json!({"action": "train", "requirements": ["torch"], "job_id": "release_run_1", "language": "en"})
+    );
+
+    // --follow: the job's log, then its outcome as the exit code.
+    let out = agentctl(
+        &server,
+        &["plugins", "run-debug", "--action", "test", "--follow"],
+    );
+    ok(&out);
+    assert!(!out.stdout.is_empty(), "the job's log: {out:?}");
+    assert!(out.stderr.contains("following its log"), "{out:?}");
+
+    // Bad input is refused before any request (exit 2).
+    let before = server
+        .handle()
+        .requests(RouteKind::RunDebugPluginRelease)
+        .len();
+    for bad in [
+        vec!["plugins", "run-debug", "--action", " "],
+        vec!["plugins", "run-debug", "--action", "t", "--config", "{"],
+        vec!["plugins", "run-debug", "--action", "t", "--job-id", "a/b"],
+        vec!["plugins", "run-debug", "--action", "t", "--requirement", ""],
+        vec!["plugins", "run-debug", "--action", "t", "--plugin-path", ""],
+        vec![
+            "plugins",
+            "run-debug",
+            "--action",
+            "t",
+            "--protocol",
+            "http",
+        ],
+    ] {
+        let out = agentctl(&server, &bad);
+        assert_eq!(out.code, 2, "{bad:?}: {out:?}");
+    }
+    assert_eq!(
+        server
+            .handle()
+            .requests(RouteKind::RunDebugPluginRelease)
+            .len(),
+        before,
+        "no request for bad input"
+    );
+}
