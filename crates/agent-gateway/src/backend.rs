@@ -234,6 +234,23 @@ impl Routes {
             .map_err(to_backend)
     }
 
+    async fn job_logs_last(
+        &self,
+        _ctx: &RequestContext,
+        job: &JobId,
+        n: u64,
+    ) -> BackendResult<LogBody> {
+        crate::joblog::stream_last(
+            &self.ray,
+            job,
+            Some(n),
+            self.max_log_bytes,
+            self.tail.read_timeout,
+        )
+        .await
+        .map_err(to_backend)
+    }
+
     async fn stop_job(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
         let stopped = self.ray.stop_job(job).await.map_err(to_backend)?;
         serde_json::to_value(stopped).map_err(|e| BackendError::detail(500, e.to_string()))
@@ -478,6 +495,18 @@ impl AgentBackend for RayBackend {
     async fn job_logs(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<LogBody> {
         // The log is the job's own output, shown as it printed it.
         self.routes.job_logs(ctx, job).await.map_err(shown_error)
+    }
+
+    async fn job_logs_last(
+        &self,
+        ctx: &RequestContext,
+        job: &JobId,
+        n: u64,
+    ) -> BackendResult<LogBody> {
+        self.routes
+            .job_logs_last(ctx, job, n)
+            .await
+            .map_err(shown_error)
     }
 
     async fn stop_job(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {

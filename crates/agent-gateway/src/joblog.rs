@@ -44,10 +44,24 @@ pub fn driver_node(job: &Job) -> Option<&str> {
 /// Opens the job's log: the log file through the log-file API, or, where that API
 /// cannot serve it, the Jobs API's whole answer (said on standard error).
 pub async fn open(ray: &RayClient, id: &JobId, job: &Job) -> Result<LogSource, GatewayError> {
+    open_last(ray, id, job, None).await
+}
+
+/// [`open`], only the last `lines` lines when given: the log-file API reads them
+/// from the end of the file; the Jobs API's whole answer is cut to them.
+pub async fn open_last(
+    ray: &RayClient,
+    id: &JobId,
+    job: &Job,
+    lines: Option<u64>,
+) -> Result<LogSource, GatewayError> {
     // A driver started without the Jobs API (a plain `ray.init()` script) has no
     // submission id and so no `job-driver-*.log`.
     let source = match job.submission_id.as_deref() {
-        Some(submission) => ray.driver_log(submission, driver_node(job)).await?,
+        Some(submission) => {
+            ray.driver_log_last(submission, driver_node(job), lines)
+                .await?
+        }
         None => DriverLog::Unavailable("the job has no submission id".into()),
     };
     match source {
@@ -60,7 +74,11 @@ pub async fn open(ray: &RayClient, id: &JobId, job: &Job) -> Result<LogSource, G
                  unavailable: {why}",
                 crate::log::utc_now()
             );
-            Ok(LogSource::JobsApi(ray.job_logs(id).await?))
+            let log = ray.job_logs(id).await?;
+            Ok(LogSource::JobsApi(match lines {
+                Some(n) => last_lines(&log, n).to_owned(),
+                None => log,
+            }))
         }
     }
 }
@@ -80,8 +98,24 @@ pub async fn stream_all(
     max_fallback_bytes: usize,
     chunk_timeout: Duration,
 ) -> Result<LogBody, GatewayError> {
+    stream_last(ray, id, None, max_fallback_bytes, chunk_timeout).await
+}
+
+/// [`stream_all`], only the last `lines` lines when given (`jobs/{id}/logs/?tail=N`):
+/// Ray's log-file API reads them from the end of the file (`lines=N`), never the
+/// whole log.
+pub async fn stream_last(
+    ray: &RayClient,
+    id: &JobId,
+    lines: Option<u64>,
+    max_fallback_bytes: usize,
+    chunk_timeout: Duration,
+) -> Result<LogBody, GatewayError> {
     let job = ray.get_job(id).await?;
-    match open(ray, id, &job).await? {
+    if lines == Some(0) {
+        return Ok(LogBody::from(""));
+    }
+    match open_last(ray, id, &job, lines).await? {
         LogSource::JobsApi(log) => {
             if log.len() > max_fallback_bytes {
                 return Err(GatewayError::Server {
@@ -115,6 +149,27 @@ pub async fn stream_all(
             Ok(LogBody::wrap_stream(pieces))
         }
     }
+}
+
+/// The last `n` lines of `log` (`\n`-ended lines plus an unended last one).
+fn last_lines(log: &str, n: u64) -> &str {
+    if n == 0 {
+        return "";
+    }
+    // the newline that ends the line before the last `n`
+    let body = log.strip_suffix('\n').unwrap_or(log);
+    let mut start = 0;
+    let mut seen = 0;
+    for (i, b) in body.bytes().enumerate().rev() {
+        if b == b'\n' {
+            seen += 1;
+            if seen == n {
+                start = i + 1;
+                break;
+            }
+        }
+    }
+    &log[start..]
 }
 
 /// The next chunk of a streamed log, within `timeout`.
