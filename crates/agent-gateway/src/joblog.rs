@@ -9,6 +9,7 @@
 //! log says so.
 
 use crate::backend::to_backend;
+use crate::lines::{decode, Line, LineSplitter};
 use crate::ray::{DriverLog, RayClient};
 use crate::tail::SLICE;
 use agent_proto::{Job, JobId};
@@ -149,6 +150,62 @@ pub async fn stream_last(
             Ok(LogBody::wrap_stream(pieces))
         }
     }
+}
+
+/// A log as tail events, one line each (an empty or too long line as an empty
+/// message, so that every line of the file is one event), then `complete`; Ray
+/// breaking the file off (or going quiet for `chunk_timeout`) is an `error`.
+pub fn line_events(
+    source: LogSource,
+    max_line: usize,
+    chunk_timeout: Duration,
+) -> agent_server::TailStream {
+    use agent_server::TailEvent;
+    use std::collections::VecDeque;
+
+    fn push(out: &mut VecDeque<TailEvent>, line: Line<'_>) {
+        out.push_back(TailEvent::Log(match line {
+            Line::Whole(b) => decode(b).into_owned(),
+            Line::Oversized(_) => String::new(),
+        }));
+    }
+
+    let mut splitter = LineSplitter::new(max_line);
+    let mut ready = VecDeque::new();
+    let body = match source {
+        LogSource::File(body) => Some(body),
+        LogSource::JobsApi(log) => {
+            splitter.push(log.as_bytes(), &mut |l| push(&mut ready, l));
+            splitter.finish(&mut |l| push(&mut ready, l));
+            ready.push_back(TailEvent::Complete);
+            None
+        }
+    };
+    let state = (body, splitter, ready);
+    Box::pin(futures_util::stream::unfold(
+        state,
+        move |(mut body, mut splitter, mut ready)| async move {
+            loop {
+                if let Some(ev) = ready.pop_front() {
+                    return Some((ev, (body, splitter, ready)));
+                }
+                let b = body.as_mut()?;
+                match next_chunk(&mut **b, chunk_timeout).await {
+                    Ok(Some(chunk)) => splitter.push(&chunk, &mut |l| push(&mut ready, l)),
+                    Ok(None) => {
+                        splitter.finish(&mut |l| push(&mut ready, l));
+                        ready.push_back(TailEvent::Complete);
+                        body = None;
+                    }
+                    Err(e) => {
+                        let message = crate::redact::text(&e.to_string()).into_owned();
+                        ready.push_back(TailEvent::Error(message));
+                        body = None;
+                    }
+                }
+            }
+        },
+    ))
 }
 
 /// The last `n` lines of `log` (`\n`-ended lines plus an unended last one).

@@ -1,7 +1,8 @@
 //! Numbered lines and start positions through the gateway (issue 22), against the
 //! stand-in Ray: the numbers are the log file's (empty lines count), a start skips
-//! lines without sending them, and `jobs/{id}/logs/?tail=N` asks Ray's log-file
-//! API for the last N lines (`lines=N`) instead of reading the whole file.
+//! lines without sending them, and `?tail=N` (of `jobs/{id}/logs/`, and of a
+//! finished job's tail) asks Ray's log-file API for the last N lines (`lines=N`)
+//! instead of reading the whole file.
 
 mod support;
 
@@ -52,6 +53,10 @@ async fn get(gw: &agent_gateway::Gateway, path: &str, extra: &[(&str, &str)]) ->
     let mut headers = vec![("host", "gateway.test"), ("authorization", TOKEN)];
     headers.extend_from_slice(extra);
     raw_request(gw.local_addr(), "GET", path, &headers, "").await
+}
+
+fn lock_requests(ray: &State) -> Vec<String> {
+    ray.requests.lock().map(|r| r.clone()).unwrap_or_default()
 }
 
 fn run<T>(f: impl std::future::Future<Output = T>) -> T {
@@ -106,11 +111,23 @@ proptest! {
             let (_, body) = get(&gw, path, &[("last-event-id", id.as_str())]).await;
             prop_assert_eq!(numbered_lines(&body).0, got);
 
+            // a finished job's last lines come from the end of the file (Ray's
+            // `lines=N`), unnumbered: their numbers would take the whole file
             let (_, body) = get(&gw, &format!("{path}?tail={n}"), &[]).await;
             let (got, complete) = numbered_lines(&body);
             prop_assert!(complete);
             let keep = (n as usize).min(lines.len());
-            prop_assert_eq!(got, want(lines.len() as u64 - keep as u64 + 1, keep));
+            let unnumbered: Vec<_> = want(lines.len() as u64 - keep as u64 + 1, keep)
+                .into_iter()
+                .map(|(l, _)| (l, None))
+                .collect();
+            prop_assert_eq!(got, unnumbered);
+            let asked = format!("&lines={n}");
+            prop_assert_eq!(ray.requested("/api/v0/logs/file?") > 0, true);
+            prop_assert_eq!(
+                lock_requests(&ray).iter().filter(|r| r.ends_with(&asked)).count(),
+                usize::from(n > 0)
+            );
 
             gw.shutdown().await;
             server.abort();
@@ -145,6 +162,24 @@ async fn tail_n_of_a_big_log_reads_only_the_last_lines_from_ray() {
         ray.log_file_bytes.load(Ordering::Relaxed),
         text.len() as u64,
         "Ray sent only the last lines"
+    );
+
+    // a tail of the finished job asked for its last lines reads only those too
+    let (status, body) = get(&gw, "/jobs/raysubmit_big/logs/stream/?tail=2", &[]).await;
+    assert_eq!(status, 200);
+    let (got, complete) = numbered_lines(&body);
+    assert!(complete);
+    assert_eq!(
+        got,
+        [
+            ("line 99999".to_owned(), None),
+            ("line 100000".to_owned(), None)
+        ]
+    );
+    assert_eq!(ray.requested("/api/v0/logs/file?"), 2);
+    assert_eq!(
+        ray.log_file_bytes.load(Ordering::Relaxed),
+        (text.len() + "line 99999\nline 100000\n".len()) as u64
     );
 
     // the whole log, for comparison, is the whole file

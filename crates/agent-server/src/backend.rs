@@ -404,18 +404,7 @@ pub trait AgentBackend: Send + Sync + 'static {
         protocol: TailProtocol,
         start: LogStart,
     ) -> BackendResult<TailAt> {
-        let from_line = match start {
-            LogStart::Line(k) => k,
-            LogStart::Last(n) => {
-                let total = crate::lines::count_lines(self.job_logs(ctx, job).await?).await?;
-                total.saturating_sub(n) + 1
-            }
-        };
-        Ok(TailAt::new(
-            self.tail(ctx, job, protocol).await?,
-            Some(1),
-            from_line,
-        ))
+        crate::lines::replayed_tail_at(self, ctx, job, protocol, start).await
     }
 
     /// GET `jobs/{id}/logs/?tail=N`: the last `n` lines of the log so far.

@@ -16,7 +16,12 @@ use futures_core::Stream;
 use futures_util::StreamExt;
 use http::HeaderMap;
 
-use crate::backend::{BackendError, BackendResult, LogBody, TailEvent, TailStream};
+use agent_proto::JobId;
+
+use crate::backend::{
+    AgentBackend, BackendError, BackendResult, LogBody, RequestContext, TailEvent, TailProtocol,
+    TailStream,
+};
 
 /// Where a log tail (or the answer of `jobs/{id}/logs/`) starts.
 ///
@@ -79,6 +84,31 @@ impl std::fmt::Debug for TailAt {
             .field("from_line", &self.from_line)
             .finish_non_exhaustive()
     }
+}
+
+/// The default of [`AgentBackend::tail_at`], for a backend that overrides it only
+/// for some starts: [`AgentBackend::tail`] replayed from line 1 (the serving layer
+/// drops the lines before the start, unsent), the start of the last N lines found
+/// by counting the lines of [`AgentBackend::job_logs`].
+pub async fn replayed_tail_at<B: AgentBackend + ?Sized>(
+    backend: &B,
+    ctx: &RequestContext,
+    job: &JobId,
+    protocol: TailProtocol,
+    start: LogStart,
+) -> BackendResult<TailAt> {
+    let from_line = match start {
+        LogStart::Line(k) => k,
+        LogStart::Last(n) => {
+            let total = count_lines(backend.job_logs(ctx, job).await?).await?;
+            total.saturating_sub(n) + 1
+        }
+    };
+    Ok(TailAt::new(
+        backend.tail(ctx, job, protocol).await?,
+        Some(1),
+        from_line,
+    ))
 }
 
 /// How many lines a log event's `message` holds: its `\n`-ended lines plus an
