@@ -14,8 +14,8 @@ use crate::GatewayError;
 use agent_proto::query::{page_link, param as query_param};
 use agent_proto::{JobId, NodeId, PluginLookup, ServeAppName, TaskId};
 use agent_server::{
-    AgentBackend, BackendError, BackendResult, ErrorBody, LogBody, RequestContext, TailEvent,
-    TailProtocol, TailStream,
+    AgentBackend, BackendError, BackendResult, ErrorBody, LogBody, LogStart, RequestContext,
+    TailAt, TailEvent, TailProtocol, TailStream,
 };
 use async_trait::async_trait;
 use futures_core::Stream;
@@ -232,6 +232,45 @@ impl Routes {
         crate::joblog::stream_all(&self.ray, job, self.max_log_bytes, self.tail.read_timeout)
             .await
             .map_err(to_backend)
+    }
+
+    /// The tail of a finished job asked for its last `n` lines (`?tail=N`): those
+    /// lines read from the end of the log file (Ray's `lines=N`), then `complete`;
+    /// `None` for a job still running (its tail follows the live log). The lines'
+    /// numbers are not known without reading the whole file, so they go out
+    /// unnumbered (a client then keeps the last N itself, and gets no more).
+    async fn finished_tail_last(&self, job: &JobId, n: u64) -> BackendResult<Option<TailAt>> {
+        let info = self.ray.get_job(job).await.map_err(to_backend)?;
+        if !info.status.is_terminal() {
+            return Ok(None);
+        }
+        let source = if n == 0 {
+            crate::joblog::LogSource::JobsApi(String::new())
+        } else {
+            crate::joblog::open_last(&self.ray, job, &info, Some(n))
+                .await
+                .map_err(to_backend)?
+        };
+        let events =
+            crate::joblog::line_events(source, self.tail.max_message_size, self.tail.read_timeout);
+        Ok(Some(TailAt::new(events, None, 1)))
+    }
+
+    async fn job_logs_last(
+        &self,
+        _ctx: &RequestContext,
+        job: &JobId,
+        n: u64,
+    ) -> BackendResult<LogBody> {
+        crate::joblog::stream_last(
+            &self.ray,
+            job,
+            Some(n),
+            self.max_log_bytes,
+            self.tail.read_timeout,
+        )
+        .await
+        .map_err(to_backend)
     }
 
     async fn stop_job(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
@@ -480,6 +519,18 @@ impl AgentBackend for RayBackend {
         self.routes.job_logs(ctx, job).await.map_err(shown_error)
     }
 
+    async fn job_logs_last(
+        &self,
+        ctx: &RequestContext,
+        job: &JobId,
+        n: u64,
+    ) -> BackendResult<LogBody> {
+        self.routes
+            .job_logs_last(ctx, job, n)
+            .await
+            .map_err(shown_error)
+    }
+
     async fn stop_job(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
         shown(self.routes.stop_job(ctx, job).await)
     }
@@ -494,6 +545,22 @@ impl AgentBackend for RayBackend {
             .tail(ctx, job, protocol)
             .await
             .map_err(shown_error)
+    }
+
+    async fn tail_at(
+        &self,
+        ctx: &RequestContext,
+        job: &JobId,
+        protocol: TailProtocol,
+        start: LogStart,
+    ) -> BackendResult<TailAt> {
+        if let LogStart::Last(n) = start {
+            let last = self.routes.finished_tail_last(job, n).await;
+            if let Some(at) = last.map_err(shown_error)? {
+                return Ok(at);
+            }
+        }
+        agent_server::replayed_tail_at(self, ctx, job, protocol, start).await
     }
 
     async fn list_nodes(&self, ctx: &RequestContext) -> BackendResult<Value> {

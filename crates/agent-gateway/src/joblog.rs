@@ -9,6 +9,7 @@
 //! log says so.
 
 use crate::backend::to_backend;
+use crate::lines::{decode, Line, LineSplitter};
 use crate::ray::{DriverLog, RayClient};
 use crate::tail::SLICE;
 use agent_proto::{Job, JobId};
@@ -44,10 +45,24 @@ pub fn driver_node(job: &Job) -> Option<&str> {
 /// Opens the job's log: the log file through the log-file API, or, where that API
 /// cannot serve it, the Jobs API's whole answer (said on standard error).
 pub async fn open(ray: &RayClient, id: &JobId, job: &Job) -> Result<LogSource, GatewayError> {
+    open_last(ray, id, job, None).await
+}
+
+/// [`open`], only the last `lines` lines when given: the log-file API reads them
+/// from the end of the file; the Jobs API's whole answer is cut to them.
+pub async fn open_last(
+    ray: &RayClient,
+    id: &JobId,
+    job: &Job,
+    lines: Option<u64>,
+) -> Result<LogSource, GatewayError> {
     // A driver started without the Jobs API (a plain `ray.init()` script) has no
     // submission id and so no `job-driver-*.log`.
     let source = match job.submission_id.as_deref() {
-        Some(submission) => ray.driver_log(submission, driver_node(job)).await?,
+        Some(submission) => {
+            ray.driver_log_last(submission, driver_node(job), lines)
+                .await?
+        }
         None => DriverLog::Unavailable("the job has no submission id".into()),
     };
     match source {
@@ -60,7 +75,11 @@ pub async fn open(ray: &RayClient, id: &JobId, job: &Job) -> Result<LogSource, G
                  unavailable: {why}",
                 crate::log::utc_now()
             );
-            Ok(LogSource::JobsApi(ray.job_logs(id).await?))
+            let log = ray.job_logs(id).await?;
+            Ok(LogSource::JobsApi(match lines {
+                Some(n) => last_lines(&log, n).to_owned(),
+                None => log,
+            }))
         }
     }
 }
@@ -80,8 +99,24 @@ pub async fn stream_all(
     max_fallback_bytes: usize,
     chunk_timeout: Duration,
 ) -> Result<LogBody, GatewayError> {
+    stream_last(ray, id, None, max_fallback_bytes, chunk_timeout).await
+}
+
+/// [`stream_all`], only the last `lines` lines when given (`jobs/{id}/logs/?tail=N`):
+/// Ray's log-file API reads them from the end of the file (`lines=N`), never the
+/// whole log.
+pub async fn stream_last(
+    ray: &RayClient,
+    id: &JobId,
+    lines: Option<u64>,
+    max_fallback_bytes: usize,
+    chunk_timeout: Duration,
+) -> Result<LogBody, GatewayError> {
     let job = ray.get_job(id).await?;
-    match open(ray, id, &job).await? {
+    if lines == Some(0) {
+        return Ok(LogBody::from(""));
+    }
+    match open_last(ray, id, &job, lines).await? {
         LogSource::JobsApi(log) => {
             if log.len() > max_fallback_bytes {
                 return Err(GatewayError::Server {
@@ -115,6 +150,83 @@ pub async fn stream_all(
             Ok(LogBody::wrap_stream(pieces))
         }
     }
+}
+
+/// A log as tail events, one line each (an empty or too long line as an empty
+/// message, so that every line of the file is one event), then `complete`; Ray
+/// breaking the file off (or going quiet for `chunk_timeout`) is an `error`.
+pub fn line_events(
+    source: LogSource,
+    max_line: usize,
+    chunk_timeout: Duration,
+) -> agent_server::TailStream {
+    use agent_server::TailEvent;
+    use std::collections::VecDeque;
+
+    fn push(out: &mut VecDeque<TailEvent>, line: Line<'_>) {
+        out.push_back(TailEvent::Log(match line {
+            Line::Whole(b) => decode(b).into_owned(),
+            Line::Oversized(_) => String::new(),
+        }));
+    }
+
+    let mut splitter = LineSplitter::new(max_line);
+    let mut ready = VecDeque::new();
+    let body = match source {
+        LogSource::File(body) => Some(body),
+        LogSource::JobsApi(log) => {
+            splitter.push(log.as_bytes(), &mut |l| push(&mut ready, l));
+            splitter.finish(&mut |l| push(&mut ready, l));
+            ready.push_back(TailEvent::Complete);
+            None
+        }
+    };
+    let state = (body, splitter, ready);
+    Box::pin(futures_util::stream::unfold(
+        state,
+        move |(mut body, mut splitter, mut ready)| async move {
+            loop {
+                if let Some(ev) = ready.pop_front() {
+                    return Some((ev, (body, splitter, ready)));
+                }
+                let b = body.as_mut()?;
+                match next_chunk(&mut **b, chunk_timeout).await {
+                    Ok(Some(chunk)) => splitter.push(&chunk, &mut |l| push(&mut ready, l)),
+                    Ok(None) => {
+                        splitter.finish(&mut |l| push(&mut ready, l));
+                        ready.push_back(TailEvent::Complete);
+                        body = None;
+                    }
+                    Err(e) => {
+                        let message = crate::redact::text(&e.to_string()).into_owned();
+                        ready.push_back(TailEvent::Error(message));
+                        body = None;
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// The last `n` lines of `log` (`\n`-ended lines plus an unended last one).
+fn last_lines(log: &str, n: u64) -> &str {
+    if n == 0 {
+        return "";
+    }
+    // the newline that ends the line before the last `n`
+    let body = log.strip_suffix('\n').unwrap_or(log);
+    let mut start = 0;
+    let mut seen = 0;
+    for (i, b) in body.bytes().enumerate().rev() {
+        if b == b'\n' {
+            seen += 1;
+            if seen == n {
+                start = i + 1;
+                break;
+            }
+        }
+    }
+    &log[start..]
 }
 
 /// The next chunk of a streamed log, within `timeout`.

@@ -448,6 +448,20 @@ impl RayClient {
         submission_id: &str,
         driver_node_id: Option<&str>,
     ) -> Result<DriverLog, GatewayError> {
+        self.driver_log_last(submission_id, driver_node_id, None)
+            .await
+    }
+
+    /// [`RayClient::driver_log`], only its last `lines` lines when given: Ray's
+    /// log-file API reads them from the end of the file (`lines=N`), so the last
+    /// lines of a log of any size cost what they hold; `None` is the whole file
+    /// (`lines=-1`).
+    pub async fn driver_log_last(
+        &self,
+        submission_id: &str,
+        driver_node_id: Option<&str>,
+        lines: Option<u64>,
+    ) -> Result<DriverLog, GatewayError> {
         let Some(node) = driver_node_id.filter(|n| !n.is_empty()) else {
             return Ok(DriverLog::Unavailable(
                 "the job has no driver node (its driver never started)".into(),
@@ -457,8 +471,9 @@ impl RayClient {
         let node = checked(RayValue::NodeId, node)?;
         let submission_id = checked(RayValue::SubmissionId, submission_id)?;
         let path = format!(
-            "api/v0/logs/file?node_id={node}&filename={}&lines=-1",
-            query_escape(&format!("job-driver-{submission_id}.log"))
+            "api/v0/logs/file?node_id={node}&filename={}&lines={}",
+            query_escape(&format!("job-driver-{submission_id}.log")),
+            lines.map_or_else(|| "-1".to_owned(), |n| n.to_string())
         );
         self.short_circuit()?;
         let mut response = self

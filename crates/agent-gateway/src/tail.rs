@@ -201,9 +201,14 @@ struct Sink {
 impl Sink {
     fn collect(&mut self, line: Line<'_>) {
         match line {
-            Line::Whole(b) if !b.is_empty() => self.batch.push(decode(b).into_owned()),
-            Line::Whole(_) => {}
-            Line::Oversized(_) => self.skipped += 1,
+            // Every line of the file is sent, so that the serving layer's numbers
+            // are the file's: an empty line as an empty message, and a line too
+            // long to send as an empty one too (clients skip empty messages).
+            Line::Whole(b) => self.batch.push(decode(b).into_owned()),
+            Line::Oversized(_) => {
+                self.skipped += 1;
+                self.batch.push(String::new());
+            }
         }
     }
 

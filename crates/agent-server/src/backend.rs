@@ -18,6 +18,8 @@ use futures_core::Stream;
 use http::{HeaderName, HeaderValue, StatusCode};
 use serde_json::{json, Value};
 
+use crate::lines::{LogStart, TailAt};
+
 /// The result of a backend operation.
 pub type BackendResult<T> = Result<T, BackendError>;
 
@@ -384,6 +386,45 @@ pub trait AgentBackend: Send + Sync + 'static {
         job: &JobId,
         protocol: TailProtocol,
     ) -> BackendResult<TailStream>;
+
+    /// The events of a log tail over `protocol`, starting at `start` (`?from_line=`,
+    /// `Last-Event-ID`, `?tail=`), and where they start ([`TailAt`]).
+    ///
+    /// The serving layer numbers the lines from [`TailAt::first_line`] and drops
+    /// those before [`TailAt::from_line`], so a backend may start anywhere at or
+    /// before the line asked for; one that can seek (an indexed log, the end of a
+    /// file) starts right there, so that no skipped line is even read. The default
+    /// replays [`AgentBackend::tail`] from line 1 (the lines before the start are
+    /// dropped unsent) and finds where the last N lines start by counting the lines
+    /// of [`AgentBackend::job_logs`].
+    async fn tail_at(
+        &self,
+        ctx: &RequestContext,
+        job: &JobId,
+        protocol: TailProtocol,
+        start: LogStart,
+    ) -> BackendResult<TailAt> {
+        crate::lines::replayed_tail_at(self, ctx, job, protocol, start).await
+    }
+
+    /// GET `jobs/{id}/logs/?tail=N`: the last `n` lines of the log so far.
+    ///
+    /// The default counts the lines of [`AgentBackend::job_logs`], then reads it
+    /// again and answers from the first of the last `n` (memory bounded, whatever
+    /// the log's size); a backend that can read a log from its end overrides it.
+    async fn job_logs_last(
+        &self,
+        ctx: &RequestContext,
+        job: &JobId,
+        n: u64,
+    ) -> BackendResult<LogBody> {
+        let total = crate::lines::count_lines(self.job_logs(ctx, job).await?).await?;
+        Ok(crate::lines::last_lines(
+            self.job_logs(ctx, job).await?,
+            total,
+            n,
+        ))
+    }
 
     /// GET `nodes/`: an array of nodes.
     async fn list_nodes(&self, ctx: &RequestContext) -> BackendResult<Value>;

@@ -13,7 +13,8 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::access::{TailEnd, TailRecord};
-use crate::backend::{BackendError, ErrorBody, TailEvent, TailStream};
+use crate::backend::{BackendError, ErrorBody, TailEvent};
+use crate::lines::{Numbered, NumberedStream};
 
 /// The error type of response bodies.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -71,12 +72,22 @@ struct WireEvent<'a> {
     kind: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<&'a str>,
+    /// The number of the message's first line (the spec's "Line numbers and
+    /// cursors"): a key the SDK's client ignores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    n: Option<u64>,
 }
 
 /// The JSON text of a protocol event (one WebSocket frame, or one `data:` line of an
 /// HTTP tail): `{"type":"log","message":M}`, `{"type":"complete"}`
 /// or `{"type":"error","message":M}`.
 pub fn event_json(event: &TailEvent) -> Option<Vec<u8>> {
+    numbered_event_json(event, None)
+}
+
+/// [`event_json`] with the number `n` of a log message's first line, if known:
+/// `{"type":"log","message":M,"n":K}`.
+pub(crate) fn numbered_event_json(event: &TailEvent, n: Option<u64>) -> Option<Vec<u8>> {
     let (kind, message) = match event {
         TailEvent::Log(m) => ("log", Some(m.as_str())),
         TailEvent::Complete => ("complete", None),
@@ -84,7 +95,7 @@ pub fn event_json(event: &TailEvent) -> Option<Vec<u8>> {
         #[cfg(feature = "test-util")]
         _ => return None,
     };
-    serde_json::to_vec(&WireEvent { kind, message }).ok()
+    serde_json::to_vec(&WireEvent { kind, message, n }).ok()
 }
 
 /// How many bytes of ready log events one chunk of the HTTP tail may gather.
@@ -110,10 +121,10 @@ fn aborted(why: &str) -> BoxError {
 }
 
 struct SseState {
-    events: TailStream,
+    events: NumberedStream,
     /// What the events gave while a chunk was gathered that belongs to the next one
     /// (`Some(None)`: they ended).
-    peeked: Option<Option<TailEvent>>,
+    peeked: Option<Option<Numbered>>,
     shutdown: watch::Receiver<bool>,
     heartbeat: std::time::Duration,
     done: bool,
@@ -129,7 +140,7 @@ struct SseState {
 /// `heartbeat`, a blank line is sent: clients skip blank lines, but the bytes tell
 /// their idle time-out that the connection is alive (a quiet job is not a dead one).
 pub(crate) fn sse_body(
-    events: TailStream,
+    events: NumberedStream,
     shutdown: watch::Receiver<bool>,
     heartbeat: std::time::Duration,
     record: Arc<TailRecord>,
@@ -163,18 +174,18 @@ pub(crate) fn sse_body(
             st.record.ended(TailEnd::Shutdown);
             return Some((Err(aborted("the server is shutting down")), st));
         };
-        let item = match next {
-            Some(TailEvent::Log(line)) => {
+        let item = match next.map(|s| (s.event, s.n, s.lines)) {
+            Some((TailEvent::Log(line), n, lines)) => {
                 // Log events that are ready now go out in the same chunk (up to
                 // SSE_CHUNK): a burst of lines costs one write, a lone line still goes
                 // at once. A different event waits for the next chunk.
                 let mut chunk = Vec::new();
-                let mut line = Some(line);
-                while let Some(l) = line.take() {
-                    match event_json(&TailEvent::Log(l)) {
+                let mut line = Some((line, n, lines));
+                while let Some((l, n, lines)) = line.take() {
+                    match numbered_event_json(&TailEvent::Log(l), n) {
                         Some(json) => {
                             push_sse_line(&mut chunk, &json);
-                            st.record.lines_sent(1);
+                            st.record.lines_sent(lines);
                         }
                         None => return Some((Err(aborted("an event could not be encoded")), st)),
                     }
@@ -182,7 +193,11 @@ pub(crate) fn sse_body(
                         break;
                     }
                     match st.events.next().now_or_never() {
-                        Some(Some(TailEvent::Log(next))) => line = Some(next),
+                        Some(Some(Numbered {
+                            event: TailEvent::Log(next),
+                            n,
+                            lines,
+                        })) => line = Some((next, n, lines)),
                         // another kind of event, or the end: for the next chunk
                         Some(other) => st.peeked = Some(other),
                         None => {} // nothing ready: send what we have
@@ -190,7 +205,7 @@ pub(crate) fn sse_body(
                 }
                 Ok(Frame::data(Bytes::from(chunk)))
             }
-            Some(ev @ (TailEvent::Complete | TailEvent::Error(_))) => {
+            Some((ev @ (TailEvent::Complete | TailEvent::Error(_)), _, _)) => {
                 st.done = true;
                 st.record.ended(if ev == TailEvent::Complete {
                     TailEnd::Complete
@@ -203,9 +218,9 @@ pub(crate) fn sse_body(
                 }
             }
             #[cfg(feature = "test-util")]
-            Some(TailEvent::Raw(b)) => Ok(Frame::data(b)),
+            Some((TailEvent::Raw(b), _, _)) => Ok(Frame::data(b)),
             #[cfg(feature = "test-util")]
-            Some(TailEvent::Fragment { payload, .. }) => Ok(Frame::data(payload)),
+            Some((TailEvent::Fragment { payload, .. }, _, _)) => Ok(Frame::data(payload)),
             // the end without a final event (or, with `test-util`, an abort)
             _ => {
                 st.done = true;

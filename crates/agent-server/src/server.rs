@@ -30,6 +30,7 @@ use crate::conn::{Admitted, ConnGuard, ConnTable};
 use crate::hook::InterceptAction;
 use crate::hook::{Intercept, RequestHead, RequestHook};
 use crate::limits::{Limits, MIN_HEAD_BYTES};
+use crate::lines::{logs_tail, numbered, tail_start, LogStart};
 use crate::logbody::log_body;
 use crate::metrics::{Cause, Metrics, MetricsAccess};
 use crate::route::{parse_route, Route, RouteError};
@@ -729,9 +730,21 @@ async fn handle(
         query: req.uri().query().map(str::to_owned),
     };
 
+    // Where a tail starts; a WebSocket has no `Last-Event-ID` (a browser's
+    // `EventSource` sends it, over HTTP).
+    let start = match &route {
+        Route::TailHttp(_) => tail_start(ctx.query.as_deref(), req.headers()),
+        Route::TailWebSocket(_) => tail_start(ctx.query.as_deref(), &HeaderMap::new()),
+        _ => Ok(LogStart::default()),
+    };
+    let start = match start {
+        Ok(start) => start,
+        Err(e) => return error_response(e),
+    };
+
     let response = match route {
         Route::TailWebSocket(job) => {
-            return match tail_websocket(&shared, conn, &ctx, &job, &mut req, log).await {
+            return match tail_websocket(&shared, conn, &ctx, &job, start, &mut req, log).await {
                 Ok(r) => r,
                 Err(e) => error_response(e),
             }
@@ -744,7 +757,7 @@ async fn handle(
                 .headers()
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok());
-            match dispatch(&shared, &ctx, route, &body, content_type, log).await {
+            match dispatch(&shared, &ctx, route, start, &body, content_type, log).await {
                 Ok(r) if gzip => crate::gzip::gzip_response(r),
                 Ok(r) => r,
                 Err(e) => error_response(e),
@@ -763,13 +776,16 @@ async fn tail_websocket(
     conn: Arc<ConnGuard>,
     ctx: &RequestContext,
     job: &agent_proto::JobId,
+    start: LogStart,
     req: &mut Request<Incoming>,
     log: &mut Option<AccessLog>,
 ) -> Result<Response<ResBody>, BackendError> {
-    let events = shared
-        .backend
-        .tail(ctx, job, TailProtocol::WebSocket)
-        .await?;
+    let events = numbered(
+        shared
+            .backend
+            .tail_at(ctx, job, TailProtocol::WebSocket, start)
+            .await?,
+    );
     let (response, upgrade) = fastwebsockets::upgrade::upgrade(req)
         .map_err(|e| BackendError::detail(400, format!("Bad WebSocket upgrade: {e}")))?;
     let shutdown = shared.shutdown.clone();
@@ -837,6 +853,7 @@ async fn dispatch(
     shared: &Arc<Shared>,
     ctx: &RequestContext,
     route: Route,
+    start: LogStart,
     body: &Bytes,
     content_type: Option<&str>,
     log: &mut Option<AccessLog>,
@@ -858,7 +875,11 @@ async fn dispatch(
         Route::ListJobs => ok(b.list_jobs(ctx).await?),
         Route::GetJob(id) => ok(b.get_job(ctx, &id).await?),
         Route::JobLogs(id) => {
-            let mut pieces = b.job_logs(ctx, &id).await?.into_stream();
+            let log = match logs_tail(ctx.query.as_deref())? {
+                Some(n) => b.job_logs_last(ctx, &id, n).await?,
+                None => b.job_logs(ctx, &id).await?,
+            };
+            let mut pieces = log.into_stream();
             // The status is decided by the first piece: a log that fails before any
             // byte is answered as its error, not as a broken 200.
             let first = match pieces.next().await {
@@ -874,7 +895,7 @@ async fn dispatch(
         }
         Route::StopJob(id) => ok(b.stop_job(ctx, &id).await?),
         Route::TailHttp(id) => {
-            let events = b.tail(ctx, &id, TailProtocol::Http).await?;
+            let events = numbered(b.tail_at(ctx, &id, TailProtocol::Http, start).await?);
             let record = log.as_mut().map(AccessLog::tail).unwrap_or_default();
             let mut r = Response::new(sse_body(
                 events,

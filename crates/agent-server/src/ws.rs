@@ -13,8 +13,9 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::{mpsc, watch};
 
 use crate::access::{TailEnd, TailRecord};
-use crate::backend::{TailEvent, TailStream};
-use crate::body::event_json;
+use crate::backend::TailEvent;
+use crate::body::numbered_event_json;
+use crate::lines::{Numbered, NumberedStream};
 
 /// How long to wait for the client's answer to our close frame (or for our writer to
 /// echo the client's close) before dropping the connection.
@@ -43,7 +44,7 @@ enum WriterEnd {
 /// Serves `events` over `ws` until the tail ends, the client goes, or `shutdown`.
 pub(crate) async fn serve_tail(
     ws: WebSocket<TokioIo<Upgraded>>,
-    mut events: TailStream,
+    mut events: NumberedStream,
     mut shutdown: watch::Receiver<bool>,
     record: &TailRecord,
 ) {
@@ -86,7 +87,7 @@ pub(crate) async fn serve_tail(
         loop {
             enum Next {
                 Ctrl(Option<(OpCode, Vec<u8>)>),
-                Event(Option<TailEvent>),
+                Event(Option<Numbered>),
                 Shutdown,
             }
             // What is ready now comes first, without a flush; when nothing is, the
@@ -116,7 +117,10 @@ pub(crate) async fn serve_tail(
             // an abort ends the tail as the end of its events does
             #[cfg(feature = "test-util")]
             let next = match next {
-                Next::Event(Some(TailEvent::Abort)) => Next::Event(None),
+                Next::Event(Some(Numbered {
+                    event: TailEvent::Abort,
+                    ..
+                })) => Next::Event(None),
                 other => other,
             };
             let (frame, end) = match next {
@@ -139,14 +143,19 @@ pub(crate) async fn serve_tail(
                     return WriterEnd::Dropped;
                 }
                 #[cfg(feature = "test-util")]
-                Next::Event(Some(TailEvent::Raw(bytes))) => {
-                    (Frame::text(Payload::Owned(bytes.to_vec())), None)
-                }
+                Next::Event(Some(Numbered {
+                    event: TailEvent::Raw(bytes),
+                    ..
+                })) => (Frame::text(Payload::Owned(bytes.to_vec())), None),
                 #[cfg(feature = "test-util")]
-                Next::Event(Some(TailEvent::Fragment {
-                    payload,
-                    first,
-                    last,
+                Next::Event(Some(Numbered {
+                    event:
+                        TailEvent::Fragment {
+                            payload,
+                            first,
+                            last,
+                        },
+                    ..
                 })) => {
                     let op = if first {
                         OpCode::Text
@@ -158,8 +167,12 @@ pub(crate) async fn serve_tail(
                         None,
                     )
                 }
-                Next::Event(Some(ev)) => {
-                    let Some(json) = event_json(&ev) else {
+                Next::Event(Some(Numbered {
+                    event: ev,
+                    n,
+                    lines,
+                })) => {
+                    let Some(json) = numbered_event_json(&ev, n) else {
                         return WriterEnd::Dropped;
                     };
                     let frame = Frame::text(Payload::Owned(json));
@@ -168,7 +181,7 @@ pub(crate) async fn serve_tail(
                     }
                     unflushed = true;
                     match ev {
-                        TailEvent::Log(_) => record.lines_sent(1),
+                        TailEvent::Log(_) => record.lines_sent(lines),
                         TailEvent::Complete => record.ended(TailEnd::Complete),
                         TailEvent::Error(_) => record.ended(TailEnd::Error),
                         #[cfg(feature = "test-util")]

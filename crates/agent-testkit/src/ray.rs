@@ -39,6 +39,7 @@ use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -159,6 +160,29 @@ impl Log {
         http_body_util::StreamBody::new(stream).boxed()
     }
 
+    /// The last `n` lines of a log without filler (`\n`-ended lines, and an
+    /// unended last one).
+    fn last_lines(&self, n: u64) -> Bytes {
+        let whole = [self.before.clone(), self.after.clone()].concat();
+        let body = whole.strip_suffix(b"\n").unwrap_or(&whole);
+        let mut start = 0;
+        if n == 0 {
+            start = whole.len();
+        } else {
+            let mut seen = 0;
+            for (i, &b) in body.iter().enumerate().rev() {
+                if b == b'\n' {
+                    seen += 1;
+                    if seen == n {
+                        start = i + 1;
+                        break;
+                    }
+                }
+            }
+        }
+        Bytes::from(whole).slice(start..)
+    }
+
     fn body(&self) -> GenBody {
         GenBody {
             parts: vec![self.before.clone(), Bytes::new(), self.after.clone()],
@@ -252,6 +276,8 @@ pub struct State {
     pub jobs: Mutex<HashMap<String, Job>>,
     /// Every request's path and query, in order.
     pub requests: Mutex<Vec<String>>,
+    /// The bytes of every log-file API answer (`/api/v0/logs/file`) sent so far.
+    pub log_file_bytes: AtomicU64,
     /// Whether `/api/v0/logs/file` exists (false: 404, as on a Ray without it).
     pub no_log_file_api: bool,
     /// The token every request must carry as `Bearer <token>`, read as Ray's
@@ -520,7 +546,27 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
                 .unwrap_or("");
             match job(id) {
                 Some(j) if node == DRIVER_NODE => {
-                    let mut r = Response::new(j.log.file_body(&j.file));
+                    // `lines=N` (N >= 0): the last N lines, as Ray reads them from
+                    // the end of the file; `lines=-1`: the whole file
+                    let last = query(&q, "lines").and_then(|n| n.parse::<u64>().ok());
+                    let body = match last {
+                        Some(n) if j.log.filler == 0 => Full::new(j.log.last_lines(n))
+                            .map_err(|never| match never {})
+                            .boxed(),
+                        _ => j.log.file_body(&j.file),
+                    };
+                    let served = Arc::clone(&state);
+                    let body = body
+                        .map_frame(move |f| {
+                            if let Some(d) = f.data_ref() {
+                                served
+                                    .log_file_bytes
+                                    .fetch_add(d.len() as u64, Ordering::Relaxed);
+                            }
+                            f
+                        })
+                        .boxed();
+                    let mut r = Response::new(body);
                     r.headers_mut().insert(
                         http::header::CONTENT_TYPE,
                         http::HeaderValue::from_static("text/plain"),

@@ -10,15 +10,33 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use crate::memory::cluster::{Cluster, RunRequest};
+use crate::memory::job::JobEntry;
 use crate::memory::platform::paginate;
 use crate::serve::{
-    AgentBackend, BackendError, BackendResult, LogBody, RequestContext, RouteKind, TailProtocol,
-    TailStream, UploadedFile,
+    AgentBackend, BackendError, BackendResult, LogBody, LogStart, RequestContext, RouteKind,
+    TailAt, TailProtocol, TailStream, UploadedFile,
 };
 use crate::util::lock;
 
 /// How many lines of a log one piece of a `jobs/{id}/logs/` answer holds.
 const LOG_BATCH: u64 = 256;
+
+/// The log of `j` so far from line index `from`, read by index a batch at a time as
+/// the answer is sent: a large log is never copied whole, and the lines before
+/// `from` are never read.
+fn log_from(j: Arc<JobEntry>, from: u64) -> LogBody {
+    let end = j.log_len();
+    let pieces = futures_util::stream::unfold(from, move |from| {
+        let j = Arc::clone(&j);
+        async move {
+            (from < end).then(|| {
+                let n = LOG_BATCH.min(end - from);
+                (Ok(Bytes::from(j.log_text_of(from, n))), from + n)
+            })
+        }
+    });
+    LogBody::wrap_stream(pieces)
+}
 
 /// The in-memory backend of the test server.
 pub(crate) struct MemoryBackend {
@@ -75,19 +93,18 @@ impl AgentBackend for MemoryBackend {
 
     async fn job_logs(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<LogBody> {
         let j = self.cluster.job(job.as_str()).ok_or_else(|| no_job(job))?;
-        // The log so far, read by index a batch at a time as the answer is sent: a
-        // large log is never copied whole.
-        let end = j.log_len();
-        let pieces = futures_util::stream::unfold(0u64, move |from| {
-            let j = Arc::clone(&j);
-            async move {
-                (from < end).then(|| {
-                    let n = LOG_BATCH.min(end - from);
-                    (Ok(Bytes::from(j.log_text_of(from, n))), from + n)
-                })
-            }
-        });
-        Ok(LogBody::wrap_stream(pieces))
+        Ok(log_from(j, 0))
+    }
+
+    async fn job_logs_last(
+        &self,
+        _ctx: &RequestContext,
+        job: &JobId,
+        n: u64,
+    ) -> BackendResult<LogBody> {
+        let j = self.cluster.job(job.as_str()).ok_or_else(|| no_job(job))?;
+        let from = j.log_len().saturating_sub(n);
+        Ok(log_from(j, from))
     }
 
     async fn stop_job(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
@@ -102,7 +119,23 @@ impl AgentBackend for MemoryBackend {
         protocol: TailProtocol,
     ) -> BackendResult<TailStream> {
         let j = self.cluster.job(job.as_str()).ok_or_else(|| no_job(job))?;
-        Ok(self.cluster.tail(j, protocol))
+        Ok(self.cluster.tail(j, 0, protocol).events)
+    }
+
+    async fn tail_at(
+        &self,
+        _ctx: &RequestContext,
+        job: &JobId,
+        protocol: TailProtocol,
+        start: LogStart,
+    ) -> BackendResult<TailAt> {
+        let j = self.cluster.job(job.as_str()).ok_or_else(|| no_job(job))?;
+        // the log is indexed: the tail starts right at the line asked for
+        let from = match start {
+            LogStart::Line(k) => k.saturating_sub(1),
+            LogStart::Last(n) => j.log_len().saturating_sub(n),
+        };
+        Ok(self.cluster.tail(j, from, protocol))
     }
 
     async fn list_nodes(&self, _ctx: &RequestContext) -> BackendResult<Value> {

@@ -14,7 +14,7 @@ use crate::fault::{pick_tail_faults, Armed, TailFault};
 use crate::job::JobSpec;
 use crate::memory::job::{drive, JobEntry};
 use crate::memory::tail;
-use crate::serve::{TailProtocol, TailStream};
+use crate::serve::{TailAt, TailProtocol};
 use crate::util::{lock, now_ms, TaskSet};
 
 /// A request to run a plugin action, as the run hook of
@@ -142,22 +142,24 @@ impl Cluster {
         lock(&self.global_tail_faults).clear();
     }
 
-    /// A tail of `job` over `protocol`, spending the uses of the faults it picks.
+    /// A tail of `job` over `protocol` from line index `from` (0-based), spending
+    /// the uses of the faults it picks.
     #[cfg(feature = "faults")]
-    pub(crate) fn tail(&self, job: Arc<JobEntry>, protocol: TailProtocol) -> TailStream {
+    pub(crate) fn tail(&self, job: Arc<JobEntry>, from: u64, protocol: TailProtocol) -> TailAt {
         let mut kinds = pick_tail_faults(&mut lock(&self.global_tail_faults), protocol);
         let batch = job.with(|s| {
             kinds.extend(pick_tail_faults(&mut s.tail_faults, protocol));
             s.tail_batch
         });
-        tail::tail(job, protocol, kinds, batch)
+        tail::tail(job, from, protocol, kinds, batch)
     }
 
-    /// A tail of `job` (the same events over both protocols).
+    /// A tail of `job` from line index `from` (0-based; the same events over both
+    /// protocols).
     #[cfg(not(feature = "faults"))]
-    pub(crate) fn tail(&self, job: Arc<JobEntry>, _protocol: TailProtocol) -> TailStream {
+    pub(crate) fn tail(&self, job: Arc<JobEntry>, from: u64, _protocol: TailProtocol) -> TailAt {
         let batch = job.with(|s| s.tail_batch);
-        tail::tail(job, batch)
+        tail::tail(job, from, batch)
     }
 
     /// A fresh submission id: `raysubmit_` and 16 letters and digits, as Ray makes them.

@@ -17,7 +17,7 @@ use crate::memory::job::JobEntry;
 use crate::memory::tail_faults::Faults;
 #[cfg(feature = "faults")]
 use crate::serve::TailProtocol;
-use crate::serve::{TailEvent, TailStream};
+use crate::serve::{TailAt, TailEvent, TailStream};
 
 pub(crate) struct Tail {
     job: Arc<JobEntry>,
@@ -34,25 +34,35 @@ pub(crate) struct Tail {
     pub(crate) faults: Faults,
 }
 
-/// The tail of `job` over `protocol`, with `faults` applied.
+/// The tail of `job` over `protocol` from line index `from` (0-based), with `faults`
+/// applied.
 #[cfg(feature = "faults")]
 pub(crate) fn tail(
     job: Arc<JobEntry>,
+    from: u64,
     protocol: TailProtocol,
     faults: Vec<TailFaultKind>,
     batch: usize,
-) -> TailStream {
-    // A scripted tail replaces the job's log altogether.
+) -> TailAt {
+    // A scripted tail replaces the job's log altogether: it starts at its line 1
     if let Some(script) = crate::memory::tail_faults::script(&faults, protocol) {
-        return script;
+        return TailAt::new(script, Some(1), from.saturating_add(1));
     }
-    stream(Tail::new(job, batch, protocol, Faults::new(faults)))
+    at(Tail::new(job, from, batch, protocol, Faults::new(faults)))
 }
 
-/// The tail of `job` (the same events over both protocols).
+/// The tail of `job` from line index `from` (0-based; the same events over both
+/// protocols).
 #[cfg(not(feature = "faults"))]
-pub(crate) fn tail(job: Arc<JobEntry>, batch: usize) -> TailStream {
-    stream(Tail::new(job, batch))
+pub(crate) fn tail(job: Arc<JobEntry>, from: u64, batch: usize) -> TailAt {
+    at(Tail::new(job, from, batch))
+}
+
+/// The tail `state` starts, numbered from its first line: the log is read by index
+/// from there, so the lines before it are never even read.
+fn at(state: Tail) -> TailAt {
+    let first = state.next.saturating_add(1);
+    TailAt::new(stream(state), Some(first), first)
 }
 
 fn stream(state: Tail) -> TailStream {
@@ -65,6 +75,7 @@ fn stream(state: Tail) -> TailStream {
 impl Tail {
     fn new(
         job: Arc<JobEntry>,
+        from: u64,
         batch: usize,
         #[cfg(feature = "faults")] protocol: TailProtocol,
         #[cfg(feature = "faults")] faults: Faults,
@@ -75,7 +86,7 @@ impl Tail {
             #[cfg(feature = "faults")]
             protocol,
             batch: batch.max(1) as u64,
-            next: 0,
+            next: from,
             queue: VecDeque::new(),
             done: false,
             #[cfg(feature = "faults")]
