@@ -23,8 +23,12 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 #[cfg(feature = "tls")]
 use rustls::pki_types::CertificateDer;
+use futures_core::Stream;
+use hyper::body::Body as _;
 use std::fmt;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -635,9 +639,8 @@ fn content_length(headers: &http::HeaderMap) -> Option<u64> {
 
 /// The body of a [`Transport::stream`] answer, straight from hyper.
 ///
-/// Cancel-safe: `BodyExt::frame` only polls `Incoming::poll_frame`, which hands out
-/// a chunk only in the poll that returns it; a future dropped before then leaves the
-/// chunk in hyper's buffer for the next call. Dropping the stream drops `Incoming`,
+/// Cancel-safe: `Incoming::poll_frame` hands out a chunk only in the poll that
+/// returns it; a caller that stops polling leaves the chunk in hyper's buffer. Dropping the stream drops `Incoming`,
 /// which makes hyper close the connection (it is not returned to the pool).
 struct HyperBodyStream {
     body: Incoming,
@@ -668,37 +671,39 @@ struct DecodedBodyStream {
     done: bool,
 }
 
-#[async_trait::async_trait]
-impl BodyStream for DecodedBodyStream {
-    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ClientError> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
+impl Stream for DecodedBodyStream {
+    type Item = Result<Bytes, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(e) = &this.failed {
+            return Poll::Ready(Some(Err(e.clone())));
         }
-        if self.done {
-            return Ok(None);
+        if this.done {
+            return Poll::Ready(None);
         }
-        let origin = self.raw.origin.clone();
         let fail = |this: &mut Self, e: ClientError| {
-            let err = origin.incomplete(e);
+            let err = this.raw.origin.incomplete(e);
             this.failed = Some(err.clone());
-            err
+            Poll::Ready(Some(Err(err)))
         };
         loop {
-            if !self.decoder.is_drained() {
-                match self.decoder.pull() {
-                    Ok(piece) if !piece.is_empty() => return Ok(Some(piece)),
+            if !this.decoder.is_drained() {
+                match this.decoder.pull() {
+                    Ok(piece) if !piece.is_empty() => return Poll::Ready(Some(Ok(piece))),
                     Ok(_) => {} // needs more input
-                    Err(e) => return Err(fail(self, e)),
+                    Err(e) => return fail(this, e),
                 }
             }
-            match self.raw.next_chunk().await? {
-                Some(chunk) => self.decoder.push(chunk),
+            match std::task::ready!(Pin::new(&mut this.raw).poll_next(cx)) {
+                Some(Ok(chunk)) => this.decoder.push(chunk),
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => {
-                    self.done = true;
-                    return match self.decoder.finish() {
-                        Ok(rest) if rest.is_empty() => Ok(None),
-                        Ok(rest) => Ok(Some(rest)),
-                        Err(e) => Err(fail(self, e)),
+                    this.done = true;
+                    return match this.decoder.finish() {
+                        Ok(rest) if rest.is_empty() => Poll::Ready(None),
+                        Ok(rest) => Poll::Ready(Some(Ok(rest))),
+                        Err(e) => fail(this, e),
                     };
                 }
             }
@@ -706,30 +711,34 @@ impl BodyStream for DecodedBodyStream {
     }
 }
 
-#[async_trait::async_trait]
-impl BodyStream for HyperBodyStream {
-    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ClientError> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
+impl BodyStream for DecodedBodyStream {}
+
+impl Stream for HyperBodyStream {
+    type Item = Result<Bytes, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(e) = &this.failed {
+            return Poll::Ready(Some(Err(e.clone())));
         }
-        if self.done {
-            return Ok(None);
+        if this.done {
+            return Poll::Ready(None);
         }
         loop {
-            match self.body.frame().await {
+            match std::task::ready!(Pin::new(&mut this.body).poll_frame(cx)) {
                 None => {
-                    self.done = true;
-                    return Ok(None);
+                    this.done = true;
+                    return Poll::Ready(None);
                 }
                 Some(Err(e)) => {
-                    let err = self.origin.closed(e);
-                    self.failed = Some(err.clone());
-                    return Err(err);
+                    let err = this.origin.closed(e);
+                    this.failed = Some(err.clone());
+                    return Poll::Ready(Some(Err(err)));
                 }
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
                         if !data.is_empty() {
-                            return Ok(Some(data));
+                            return Poll::Ready(Some(Ok(data)));
                         }
                     }
                 }
@@ -737,6 +746,8 @@ impl BodyStream for HyperBodyStream {
         }
     }
 }
+
+impl BodyStream for HyperBodyStream {}
 
 #[async_trait::async_trait]
 impl Transport for HttpTransport {
