@@ -108,8 +108,8 @@ impl AsyncAgentClient {
     ) -> Result<LogTail, ClientError> {
         let id: JobId = self.segment(job_id.as_ref())?;
         options.validate()?;
+        // The client's own limits were checked when it was built.
         let limits = options.limits.unwrap_or(self.inner.limits);
-        limits.validate()?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ClientError::Usage {
             message: "tail_job_logs must be awaited inside a tokio runtime".into(),
         })?;
@@ -428,8 +428,7 @@ impl LogTail {
                         self.decoder.push_message(&bytes, &mut Lines(batch))
                     }
                     Some(Ok(WsMessage::Fragment { data, last })) => {
-                        self.decoder
-                            .push_fragment(&data, last, &mut Lines(batch))
+                        self.decoder.push_fragment(&data, last, &mut Lines(batch))
                     }
                     Some(Ok(WsMessage::Oversized { len })) => self.decoder.push_oversized(len),
                     Some(Ok(WsMessage::KeepAlive)) => Ok(()),
@@ -668,8 +667,13 @@ async fn open(
     ws_request: Request,
     ping_interval: Duration,
 ) -> Result<Conn, ClientError> {
-    let open_http =
-        || open_http(Arc::clone(&setup.transport), setup.http_request.clone(), setup.idle);
+    let open_http = || {
+        open_http(
+            Arc::clone(&setup.transport),
+            setup.http_request.clone(),
+            setup.idle,
+        )
+    };
     let options = WsOptions {
         // The frame cap: the limit measures each line once a message is split.
         max_message_size: DEFAULT_FRAME_CAP,

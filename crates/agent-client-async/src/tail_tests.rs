@@ -6,8 +6,8 @@ use crate::RetryPolicy;
 use agent_transport::{Response, StreamingResponse};
 use bytes::Bytes;
 use http::HeaderMap;
-use std::future::poll_fn;
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -243,10 +243,9 @@ impl Transport for ScriptTransport {
         let next = self.0.ws.lock().unwrap().pop_front();
         match next.expect("an unexpected WebSocket") {
             Opening::Fail(e) => Err(e),
-            Opening::Open(_, steps) => Ok(Box::new(ScriptedWs(Scripted::new(
-                steps,
-                &self.0.counts,
-            )))),
+            Opening::Open(_, steps) => {
+                Ok(Box::new(ScriptedWs(Scripted::new(steps, &self.0.counts))))
+            }
         }
     }
 }

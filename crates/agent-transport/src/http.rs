@@ -13,18 +13,18 @@ use crate::util::{error_chain, find_source};
 use crate::websocket;
 use agent_proto::{ClientError, TimeoutKind, Timeouts};
 use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
 use http::header::{
     HeaderValue, ACCEPT_ENCODING as ACCEPT_ENCODING_HEADER, CONTENT_LENGTH, USER_AGENT,
 };
 use http::Uri;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 #[cfg(feature = "tls")]
 use rustls::pki_types::CertificateDer;
-use futures_core::Stream;
-use hyper::body::Body as _;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
@@ -640,54 +640,61 @@ fn content_length(headers: &http::HeaderMap) -> Option<u64> {
 /// The body of a [`Transport::stream`] answer, straight from hyper.
 ///
 /// Cancel-safe: `Incoming::poll_frame` hands out a chunk only in the poll that
-/// returns it; a caller that stops polling leaves the chunk in hyper's buffer. Dropping the stream drops `Incoming`,
-/// which makes hyper close the connection (it is not returned to the pool).
+/// returns it; a caller that stops polling leaves the chunk in hyper's buffer.
+/// Dropping the stream drops `Incoming`, which makes hyper close the connection (it
+/// is not returned to the pool).
 struct HyperBodyStream {
     body: Incoming,
     origin: Origin,
-    failed: Option<ClientError>,
-    done: bool,
-}
-
-impl HyperBodyStream {
-    fn new(body: Incoming, origin: Origin) -> Self {
-        HyperBodyStream {
-            body,
-            origin,
-            failed: None,
-            done: false,
-        }
-    }
 }
 
 /// A [`HyperBodyStream`] whose content coding is decoded as it arrives: each
 /// compressed chunk is decoded at once (a tail stays live), handed out in pieces
 /// of bounded size. Cancel-safe as the stream under it: the decoder changes only
-/// between awaits.
+/// in the poll that returns what it made.
 struct DecodedBodyStream {
     raw: HyperBodyStream,
     decoder: Decoder,
-    failed: Option<ClientError>,
+    /// Whether the body under it ended (and the decoder finished).
     done: bool,
 }
+
+/// A body stream that repeats its end to every later poll: `None` after `None`,
+/// the same error after an error.
+struct Ended<S> {
+    inner: S,
+    end: Option<Option<ClientError>>,
+}
+
+impl<S: Stream<Item = Result<Bytes, ClientError>> + Unpin> Stream for Ended<S> {
+    type Item = Result<Bytes, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(end) = &self.end {
+            return Poll::Ready(end.clone().map(Err));
+        }
+        let item = std::task::ready!(Pin::new(&mut self.inner).poll_next(cx));
+        match &item {
+            None => self.end = Some(None),
+            Some(Err(e)) => self.end = Some(Some(e.clone())),
+            Some(Ok(_)) => {}
+        }
+        Poll::Ready(item)
+    }
+}
+
+impl<S: Stream<Item = Result<Bytes, ClientError>> + Send + Unpin> BodyStream for Ended<S> {}
 
 impl Stream for DecodedBodyStream {
     type Item = Result<Bytes, ClientError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if let Some(e) = &this.failed {
-            return Poll::Ready(Some(Err(e.clone())));
-        }
-        if this.done {
-            return Poll::Ready(None);
-        }
-        let fail = |this: &mut Self, e: ClientError| {
-            let err = this.raw.origin.incomplete(e);
-            this.failed = Some(err.clone());
-            Poll::Ready(Some(Err(err)))
-        };
+        let fail = |this: &Self, e| Poll::Ready(Some(Err(this.raw.origin.incomplete(e))));
         loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
             if !this.decoder.is_drained() {
                 match this.decoder.pull() {
                     Ok(piece) if !piece.is_empty() => return Poll::Ready(Some(Ok(piece))),
@@ -711,30 +718,15 @@ impl Stream for DecodedBodyStream {
     }
 }
 
-impl BodyStream for DecodedBodyStream {}
-
 impl Stream for HyperBodyStream {
     type Item = Result<Bytes, ClientError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if let Some(e) = &this.failed {
-            return Poll::Ready(Some(Err(e.clone())));
-        }
-        if this.done {
-            return Poll::Ready(None);
-        }
         loop {
             match std::task::ready!(Pin::new(&mut this.body).poll_frame(cx)) {
-                None => {
-                    this.done = true;
-                    return Poll::Ready(None);
-                }
-                Some(Err(e)) => {
-                    let err = this.origin.closed(e);
-                    this.failed = Some(err.clone());
-                    return Poll::Ready(Some(Err(err)));
-                }
+                None => return Poll::Ready(None),
+                Some(Err(e)) => return Poll::Ready(Some(Err(this.origin.closed(e)))),
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
                         if !data.is_empty() {
@@ -746,8 +738,6 @@ impl Stream for HyperBodyStream {
         }
     }
 }
-
-impl BodyStream for HyperBodyStream {}
 
 #[async_trait::async_trait]
 impl Transport for HttpTransport {
@@ -775,14 +765,19 @@ impl Transport for HttpTransport {
     async fn stream(&self, request: Request) -> Result<StreamingResponse, ClientError> {
         let (mut parts, body, origin) = self.send(request).await?;
         let decoder = answer_decoder(&mut parts.headers, &origin)?;
-        let raw = HyperBodyStream::new(body, origin);
+        let raw = HyperBodyStream { body, origin };
         let body: Box<dyn BodyStream> = match decoder {
-            None => Box::new(raw),
-            Some(decoder) => Box::new(DecodedBodyStream {
-                raw,
-                decoder,
-                failed: None,
-                done: false,
+            None => Box::new(Ended {
+                inner: raw,
+                end: None,
+            }),
+            Some(decoder) => Box::new(Ended {
+                inner: DecodedBodyStream {
+                    raw,
+                    decoder,
+                    done: false,
+                },
+                end: None,
             }),
         };
         Ok(StreamingResponse {

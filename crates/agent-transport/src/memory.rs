@@ -30,9 +30,9 @@ use crate::transport::{
 };
 use agent_proto::ClientError;
 use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
 use http::HeaderMap;
 use std::collections::VecDeque;
-use futures_core::Stream;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};

@@ -2,8 +2,8 @@
 
 use agent_proto::ClientError;
 use bytes::Bytes;
-use http::{HeaderMap, Method};
 use futures_core::Stream;
+use http::{HeaderMap, Method};
 use std::fmt;
 use std::future::poll_fn;
 use std::pin::Pin;

@@ -24,13 +24,13 @@ use crate::connector::{ConnectFailure, Connector};
 use crate::retry::capped_retry_after;
 use crate::transport::{Request, WsMessage, WsOptions, WsStream};
 use crate::util::{error_chain, random_u64, AbortOnDrop};
-use bytes::{Buf, BytesMut};
-use fastwebsockets::CloseCode;
-use futures_core::Stream;
 use agent_proto::{ClientError, TimeoutKind};
 use base64::Engine as _;
 use bytes::Bytes;
+use bytes::{Buf, BytesMut};
+use fastwebsockets::CloseCode;
 use fastwebsockets::{Frame, OpCode, Payload, WebSocketError};
+use futures_core::Stream;
 use http::header::{
     HeaderValue, CONNECTION, HOST, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION,
     UPGRADE, USER_AGENT,
@@ -81,7 +81,6 @@ const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// RFC 6455 section 1.3.
 const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
 
 /// A fresh `Sec-WebSocket-Key`: 16 random bytes, base64.
 fn new_key() -> String {
@@ -693,9 +692,7 @@ impl WsStream for HyperWsStream {
             match self.poll_item(cx) {
                 Poll::Ready(Ok(Some(_))) => continue,
                 Poll::Ready(_) => break,
-                Poll::Pending if self.timer.as_mut().poll(cx).is_pending() => {
-                    return Poll::Pending
-                }
+                Poll::Pending if self.timer.as_mut().poll(cx).is_pending() => return Poll::Pending,
                 Poll::Pending => break,
             }
         }

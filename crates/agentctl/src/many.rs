@@ -427,13 +427,7 @@ impl JobOut {
         let mut out = shared.out.borrow_mut();
         for line in lines.drain(..) {
             if let Some(line) = self.window.offer(line) {
-                shared.line(
-                    *out,
-                    &self.tag,
-                    &line,
-                    &mut self.counts,
-                    &mut self.filtered,
-                )?;
+                shared.line(*out, &self.tag, &line, &mut self.counts, &mut self.filtered)?;
             }
         }
         match got {
@@ -482,7 +476,10 @@ where
 
 /// The tail's next batch (at most [`FLUSH_EVERY`] lines) into `lines`; see
 /// [`LogTail::poll_next_batch`]. Cancel-safe: what was read is in `lines`.
-async fn next_batch(tail: &mut LogTail, lines: &mut Vec<String>) -> Option<Result<(), ClientError>> {
+async fn next_batch(
+    tail: &mut LogTail,
+    lines: &mut Vec<String>,
+) -> Option<Result<(), ClientError>> {
     poll_fn(|cx| tail.poll_next_batch(cx, lines, FLUSH_EVERY)).await
 }
 
