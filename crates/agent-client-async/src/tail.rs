@@ -377,6 +377,10 @@ impl LogTail {
         let max = max.max(1);
         // Whether anything came from the server in this call (a sign of life).
         let mut received = false;
+        // Once per call, not per message: a batch ends after `max` lines at most.
+        if matches!(self.phase, Phase::Live) && *self.closed.borrow() {
+            self.fail(client_closed());
+        }
         loop {
             match &mut self.phase {
                 Phase::Live => {}
@@ -392,10 +396,6 @@ impl LogTail {
             if batch.len() - start >= max {
                 self.idle_deadline = None;
                 return Poll::Ready(Some(Ok(())));
-            }
-            if *self.closed.borrow() {
-                self.fail(client_closed());
-                continue;
             }
             match self.poll_conn(cx, batch) {
                 Poll::Ready(()) => received = true,
