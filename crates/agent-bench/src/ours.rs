@@ -121,20 +121,29 @@ pub async fn concurrent_async(
 
 /// `n` whole tails of `job` at once on one `AsyncAgentClient`: all are opened,
 /// then all are read to their end, each by a task of its own; what the process
-/// holds at its peak is what `n` open tails cost.
+/// holds at its peak is what `n` open tails cost. `queue` (when not 0) is the
+/// tails' `queue_size`: how many decoded lines each may hold for its reader.
 pub async fn tails_async(
     url: &str,
     token: &str,
     job: &str,
     protocol: Protocol,
     n: u64,
+    queue: u64,
 ) -> Result<Outcome, ClientError> {
     let client = AsyncAgentClient::new(url, token)?;
+    let mut options = tail_options(protocol);
+    if queue > 0 {
+        options = options.limits(StreamLimits {
+            queue_size: usize::try_from(queue).unwrap_or(usize::MAX),
+            ..StreamLimits::unlimited()
+        });
+    }
     let started = Instant::now();
     let opening: Vec<_> = (0..n)
         .map(|_| {
-            let (client, job) = (client.clone(), job.to_owned());
-            tokio::spawn(async move { client.tail_job_logs(job, tail_options(protocol)).await })
+            let (client, job, options) = (client.clone(), job.to_owned(), options.clone());
+            tokio::spawn(async move { client.tail_job_logs(job, options).await })
         })
         .collect();
     let mut tails = Vec::new();

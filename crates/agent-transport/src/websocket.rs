@@ -729,6 +729,101 @@ mod tests {
         assert_eq!(frame_cap(64 << 20), 64 << 20);
     }
 
+    /// A frame as a server sends it: `fin`, an opcode, a payload, masked or not.
+    fn wire(fin: bool, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+        let mut out = vec![(u8::from(fin) << 7) | opcode];
+        let flag = if mask.is_some() { 0x80 } else { 0 };
+        match payload.len() {
+            n if n < 126 => out.push(flag | n as u8),
+            n if n < 65536 => {
+                out.push(flag | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                out.push(flag | 127);
+                out.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        let mut body = payload.to_vec();
+        if let Some(m) = mask {
+            out.extend_from_slice(&m);
+            fastwebsockets::unmask(&mut body, m);
+        }
+        out.extend_from_slice(&body);
+        out
+    }
+
+    #[test]
+    fn a_head_parses_only_once_it_is_all_there() {
+        for len in [0usize, 5, 125, 126, 300, 65535, 65536, 70_000] {
+            for mask in [None, Some([1, 2, 3, 4])] {
+                let bytes = wire(true, 0x1, &vec![b'x'; len], mask);
+                let head = parse_head(&bytes, 1 << 20).unwrap().unwrap();
+                assert_eq!(head.payload_len, len);
+                assert_eq!(head.len + len, bytes.len(), "{len}");
+                assert_eq!(head.mask, mask);
+                assert!(head.fin);
+                assert_eq!(head.opcode, OpCode::Text);
+                for cut in 0..head.len {
+                    assert_eq!(parse_head(&bytes[..cut], 1 << 20).unwrap(), None, "{cut}");
+                }
+            }
+        }
+        let head = parse_head(&wire(false, 0x0, b"ab", None), 16)
+            .unwrap()
+            .unwrap();
+        assert!(!head.fin);
+        assert_eq!(head.opcode, OpCode::Continuation);
+    }
+
+    #[test]
+    fn bad_heads_are_refused() {
+        let refused = |bytes: &[u8], cap: usize| parse_head(bytes, cap).unwrap_err().to_string();
+        assert_eq!(refused(&[0xC1, 0x00], 16), "Reserved bits are not zero");
+        assert_eq!(refused(&[0x91, 0x00], 16), "Reserved bits are not zero");
+        assert_eq!(refused(&[0xA1, 0x00], 16), "Reserved bits are not zero");
+        assert_eq!(refused(&[0x83, 0x00], 16), "Invalid value");
+        assert_eq!(
+            refused(&wire(false, 0x9, b"", None), 16),
+            "Control frame must not be fragmented"
+        );
+        assert_eq!(
+            refused(&wire(true, 0x9, &[0; 126], None), 1024),
+            "Ping frame too large"
+        );
+        assert!(parse_head(&wire(true, 0x9, &[0; 125], None), 1024).is_ok());
+        assert!(parse_head(&wire(true, 0xA, &[0; 126], None), 1024).is_ok());
+        // The frame cap: up to it is read, one byte more is refused from the head.
+        assert!(parse_head(&wire(true, 0x1, &[0; 16], None), 16)
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            refused(&wire(true, 0x1, &[0; 17], None), 16),
+            "Frame too large"
+        );
+        let mut huge = vec![0x81, 127];
+        huge.extend_from_slice(&u64::MAX.to_be_bytes());
+        assert_eq!(refused(&huge, 16), "Frame too large");
+    }
+
+    #[test]
+    fn frames_sent_are_masked_and_read_back() {
+        for (opcode, payload) in [
+            (OpCode::Ping, &b"agent-transport"[..]),
+            (OpCode::Close, &[3, 232][..]),
+        ] {
+            let mut out = Vec::new();
+            encode(opcode, payload, &mut out);
+            let head = parse_head(&out, 1024).unwrap().unwrap();
+            assert_eq!(head.opcode, opcode);
+            assert!(head.fin);
+            let mask = head.mask.expect("a client's frames are masked");
+            let mut body = out[head.len..].to_vec();
+            fastwebsockets::unmask(&mut body, mask);
+            assert_eq!(body, payload);
+        }
+    }
+
     #[test]
     fn close_codes() {
         assert_eq!(close_code(&[]), None);
