@@ -5,7 +5,12 @@
 //! agent-bench gets       --client async|blocking|floor|reqwest --n N [--path P] --url U --token T
 //! agent-bench concurrent --client async|floor --n N --concurrency C [--path P] --url U --token T
 //! agent-bench tail       --client async|blocking|floor|reqwest|tungstenite --protocol websocket|http --job ID --url U --token T
+//! agent-bench tails      --client async --protocol websocket|http --job ID --n N [--queue Q] --url U --token T
 //! ```
+//!
+//! `tails` opens `n` tails of the job at once in one process and reads them all
+//! to their end, concurrently: its `vmhwm_kb` is the memory of `n` open tails
+//! (issue 26).
 //!
 //! Contenders: ours (`async`, `blocking`), the floor (a bare hyper client that
 //! does nothing but the wire), and what a Rust user would write by hand instead
@@ -48,6 +53,7 @@ usage:
   agent-bench gets       --client async|blocking|floor|reqwest --n N [--path P] --url U --token T
   agent-bench concurrent --client async|floor --n N --concurrency C [--path P] --url U --token T
   agent-bench tail       --client async|blocking|floor|reqwest|tungstenite --protocol websocket|http --job ID --url U --token T
+  agent-bench tails      --client async --protocol websocket|http --job ID --n N [--queue Q] --url U --token T
   (async, reqwest, tungstenite: --runtime multi|current, default multi; --path: floor only, default jobs/;
    reqwest gets: --timeout-ms MS sets reqwest's request time-out, unset by default)";
 
@@ -191,6 +197,17 @@ fn workload(command: &str, args: &Args) -> Result<Outcome, BoxError> {
                     Err("tail: tungstenite is the WebSocket tail's contender".into())
                 }
                 (other, _) => Err(format!("tail: no client `{other}`").into()),
+            }
+        }
+        "tails" => {
+            let job = args.get("job")?;
+            let protocol = protocol(args)?;
+            let n = args.number("n", 1_000)?.max(1);
+            let queue = args.number("queue", 0)?;
+            match client {
+                "async" => Ok(runtime(args)?
+                    .block_on(ours::tails_async(url, token, job, protocol, n, queue))?),
+                other => Err(format!("tails: no client `{other}`").into()),
             }
         }
         other => Err(format!("no subcommand `{other}`\n{USAGE}").into()),

@@ -119,6 +119,74 @@ pub async fn concurrent_async(
     })
 }
 
+/// `n` whole tails of `job` at once on one `AsyncAgentClient`: all are opened,
+/// then all are read to their end, each by a task of its own; what the process
+/// holds at its peak is what `n` open tails cost. `queue` (when not 0) is the
+/// tails' `queue_size`: how many decoded lines each may hold for its reader.
+pub async fn tails_async(
+    url: &str,
+    token: &str,
+    job: &str,
+    protocol: Protocol,
+    n: u64,
+    queue: u64,
+) -> Result<Outcome, ClientError> {
+    let client = AsyncAgentClient::new(url, token)?;
+    let mut options = tail_options(protocol);
+    if queue > 0 {
+        options = options.limits(StreamLimits {
+            queue_size: usize::try_from(queue).unwrap_or(usize::MAX),
+            ..StreamLimits::unlimited()
+        });
+    }
+    let started = Instant::now();
+    let opening: Vec<_> = (0..n)
+        .map(|_| {
+            let (client, job, options) = (client.clone(), job.to_owned(), options.clone());
+            tokio::spawn(async move { client.tail_job_logs(job, options).await })
+        })
+        .collect();
+    let mut tails = Vec::new();
+    for open in opening {
+        tails.push(open.await.map_err(panicked)??);
+    }
+    let reading: Vec<_> = tails
+        .into_iter()
+        .map(|mut tail| {
+            tokio::spawn(async move {
+                let (mut lines, mut bytes) = (0u64, 0u64);
+                while let Some(line) = poll_fn(|cx| Pin::new(&mut tail).poll_next(cx)).await {
+                    let line = line?;
+                    lines += 1;
+                    bytes += line.len() as u64;
+                }
+                Ok::<_, ClientError>((lines, bytes))
+            })
+        })
+        .collect();
+    let (mut lines, mut bytes) = (0u64, 0u64);
+    for read in reading {
+        let (l, b) = read.await.map_err(panicked)??;
+        lines += l;
+        bytes += b;
+    }
+    let elapsed = started.elapsed();
+    client.close().await;
+    Ok(Outcome {
+        workload: format!("{} x{n}", workload_of(protocol)),
+        client: "async".into(),
+        count: lines,
+        bytes,
+        elapsed,
+    })
+}
+
+fn panicked(e: tokio::task::JoinError) -> ClientError {
+    ClientError::Usage {
+        message: format!("a task panicked: {e}"),
+    }
+}
+
 /// A whole tail of `job` through `AsyncAgentClient::tail_job_logs`.
 pub async fn tail_async(
     url: &str,

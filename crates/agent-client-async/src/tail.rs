@@ -1,16 +1,17 @@
 //! Log tails: [`AsyncAgentClient::tail_job_logs`] and the [`LogTail`] stream it returns.
 //!
-//! A *driver* owns the connection (WebSocket or HTTP stream) and runs every byte
-//! through one [`TailDecoder`], so limits and decoding are the same for both
-//! protocols; it hands lines to the [`LogTail`] in batches. The driver is a future
-//! that the [`LogTail`] polls itself, in the consumer's task, whenever it has no
-//! line to hand out: as tokio-tungstenite and reqwest streams do, so no line
-//! crosses threads (a spawned driver task cost a hand-off per batch, a fifth of a
-//! tail's CPU on the multi-thread runtime, issue 15). It decodes at most
-//! `queue_size` lines ahead of the consumer, so memory stays bounded however long
-//! the log, and a consumer that stops reading stops the reading (the kernel's socket
-//! buffer holds what the server sends meanwhile, until it is full). Dropping the
-//! [`LogTail`] drops the driver, which closes the connection.
+//! A [`LogTail`] owns its connection (a WebSocket or an HTTP body, both
+//! poll-based streams of the transport) and the one [`TailDecoder`] that every
+//! byte goes through, so limits and decoding are the same for both protocols. It
+//! reads the network only while it is polled, in the caller's task, as
+//! tokio-tungstenite's and reqwest's streams do: no task, no queue and no lock
+//! between the socket and the caller. [`LogTail::poll_next_batch`] decodes what is
+//! ready straight into the caller's batch, up to a count; `poll_next` is that
+//! batch, up to `queue_size` lines, handed out a line at a time. So memory stays
+//! bounded however long the log, and a caller that stops reading stops the
+//! reading (the kernel's socket buffer holds what the server sends meanwhile,
+//! until it is full). Dropping the [`LogTail`] drops the connection, which closes
+//! it.
 //!
 //! What ends a tail, and how:
 //! - a `complete` event: the stream ends (`None`);
@@ -36,23 +37,18 @@ use crate::client::{retry_after, AsyncAgentClient, Credentials};
 use agent_proto::{
     ClientError, JobId, LimitKind, Protocol, StreamLimits, TailOptions, TimeoutKind,
 };
-use agent_stream::{LineDigest, StreamCounters, TailDecoder, TailItem, DEFAULT_FRAME_CAP};
+use agent_stream::{Lines, StreamCounters, TailDecoder, DEFAULT_FRAME_CAP};
 use agent_transport::{BodyStream, Request, Transport, WsMessage, WsOptions, WsStream};
 use futures_core::stream::{FusedStream, Stream};
 use http::Method;
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::{timeout, Instant};
-
-/// How long a finished WebSocket tail waits for the server's close frame.
-const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// The most bytes of an error answer's body read to build its message.
 const ERROR_BODY_LIMIT: usize = 16 * 1024;
@@ -112,31 +108,28 @@ impl AsyncAgentClient {
     ) -> Result<LogTail, ClientError> {
         let id: JobId = self.segment(job_id.as_ref())?;
         options.validate()?;
+        // The client's own limits were checked when it was built.
         let limits = options.limits.unwrap_or(self.inner.limits);
-        limits.validate()?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ClientError::Usage {
             message: "tail_job_logs must be awaited inside a tokio runtime".into(),
         })?;
-        let transport = self.transport()?;
         let credentials = self.inner.credentials.clone();
-        let mut driver = Driver {
-            transport,
-            ws_request: self.request(Method::GET, format!("jobs/{id}/logs/")),
+        let setup = Setup {
+            transport: self.transport()?,
             http_request: self.request(Method::GET, format!("jobs/{id}/logs/stream/")),
             protocol: options.protocol,
             idle: options.timeout,
             max_quiet: options.max_quiet,
-            last_line: Instant::now(),
-            delivered_seen: 0,
             limits,
-            ping_interval: self.inner.ping_interval,
-            content_type: String::new(),
-            shared: Arc::new(Shared::default()),
         };
-        let conn = driver.open().await.map_err(|e| credentials.scrub(e))?;
+        let ws_request = self.request(Method::GET, format!("jobs/{id}/logs/"));
+        let ping_interval = ping_interval(self.inner.ping_interval, setup.idle);
+        let conn = open(&setup, ws_request, ping_interval)
+            .await
+            .map_err(|e| credentials.scrub(e))?;
         Ok(LogTail::new(
-            &runtime,
-            driver,
+            runtime,
+            setup,
             conn,
             self.inner.closed.subscribe(),
             credentials,
@@ -152,9 +145,14 @@ impl AsyncAgentClient {
 /// `error` event 500, connection lost 503, ...) is yielded once as `Err`, and the
 /// stream ends after it: it never ends silently on a failure.
 ///
-/// Dropping it closes the connection. It is `Send + Unpin + 'static`, so it can be
-/// moved into a task or polled with `StreamExt::next`; [`LogTail::counters`] tells
-/// what was received, delivered and skipped, while it runs and after it ended.
+/// [`LogTail::poll_next_batch`] is the same stream a batch of lines at a time: what
+/// a caller that writes lines out (a terminal, a pipe, Python) calls, one wait per
+/// batch rather than per line.
+///
+/// Dropping it closes the connection; no task outlives it. It is
+/// `Send + Sync + Unpin + 'static`, so it can be moved into a task or polled with
+/// `StreamExt::next`; [`LogTail::counters`] tells what was received, delivered and
+/// skipped, while it runs and after it ended.
 ///
 /// ```no_run
 /// use agent_client_async::{AsyncAgentClient, TailOptions};
@@ -176,71 +174,136 @@ impl AsyncAgentClient {
 /// # Ok(()) }
 /// ```
 pub struct LogTail {
-    /// Lines taken from the queue, not handed out yet.
-    buf: VecDeque<String>,
-    /// What the driver hands over.
-    queue: Arc<Mutex<Queue>>,
-    shared: Arc<Shared>,
-    /// The driver (see the module docs); `None` once it finished. Only ever
-    /// reached through `&mut self` (`Mutex::get_mut`, no locking): the mutex is
-    /// there to keep `LogTail` `Sync`, as it was when the driver was a task.
-    driver: Option<Mutex<Driving>>,
-    /// The runtime the connection belongs to, entered while the driver is polled
-    /// (its timers need it, and the caller may poll from elsewhere).
+    /// The lines of the last batch `poll_next` took, last line first (handed out
+    /// from the back).
+    ready: Vec<String>,
+    /// The connection, and the futures the tail waits on besides it.
+    io: Exclusive<Io>,
+    decoder: TailDecoder,
+    /// After an `auto` resume: the WebSocket's counters when it broke, and why it
+    /// broke (the context of a failure of the replay).
+    resumed: Option<(StreamCounters, String)>,
+    setup: Setup,
+    protocol_used: Protocol,
+    /// When the current wait for the server runs out (`None` while not waiting).
+    idle_deadline: Option<Instant>,
+    /// When the last new line was delivered (or the tail started), for `max_quiet`.
+    last_line: Instant,
+    /// The lines delivered when `last_line` was set.
+    delivered_seen: u64,
+    closed: watch::Receiver<bool>,
+    credentials: Credentials,
+    /// The runtime the connection belongs to, entered while an HTTP resume opens
+    /// (a connection needs its reactor; the caller may poll from elsewhere).
     runtime: tokio::runtime::Handle,
-    finished: bool,
+    phase: Phase,
 }
 
-/// The driver's future.
-type Driving = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// What opening a tail needs, and what a resume over HTTP repeats.
+struct Setup {
+    transport: Arc<dyn Transport>,
+    http_request: Request,
+    protocol: Protocol,
+    /// How long the server may send nothing (`TailOptions::timeout`).
+    idle: Duration,
+    /// How long the job may write no new line (`TailOptions::max_quiet`).
+    max_quiet: Option<Duration>,
+    limits: StreamLimits,
+}
+
+/// The parts of a [`LogTail`] that are `Send` but not `Sync`.
+struct Io {
+    conn: Conn,
+    /// Ready once the client is closed.
+    closed: Waiting<()>,
+    /// The time-outs (idle and quiet): one timer, at the earlier of the two.
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+type Waiting<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// An HTTP answer's body and its `Content-Type`.
+type HttpBody = (Box<dyn BodyStream>, String);
+
+/// An open tail connection.
+enum Conn {
+    Ws(Box<dyn WsStream>),
+    Http(HttpBody),
+    /// An `auto` tail whose WebSocket broke, opening HTTP to resume.
+    Resuming(Waiting<Result<HttpBody, ClientError>>),
+    /// The tail ended; the connection is closed.
+    Closed,
+}
+
+/// Where the tail is.
+enum Phase {
+    Live,
+    /// It failed; the error goes out once the lines before it did.
+    Failed(ClientError),
+    Ended,
+}
+
+/// Makes what only `&mut self` reaches `Sync`, so that [`LogTail`] is: the mutex is
+/// never locked (`get_mut` borrows it exclusively, at no cost). It is what
+/// `sync_wrapper::SyncWrapper` does with unsafe code, which this workspace forbids.
+struct Exclusive<T>(std::sync::Mutex<T>);
+
+impl<T> Exclusive<T> {
+    fn get(&mut self) -> &mut T {
+        self.0
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
 
 impl LogTail {
     fn new(
-        runtime: &tokio::runtime::Handle,
-        driver: Driver,
+        runtime: tokio::runtime::Handle,
+        setup: Setup,
         conn: Conn,
-        mut closed: watch::Receiver<bool>,
+        closed: watch::Receiver<bool>,
         credentials: Credentials,
     ) -> LogTail {
-        let queue = Arc::new(Mutex::new(Queue::default()));
-        let shared = Arc::clone(&driver.shared);
-        let mut sink = Sink {
-            queue: Arc::clone(&queue),
-            room: driver.limits.queue_size.max(1),
+        let (decoder, protocol_used) = match &conn {
+            Conn::Http((_, content_type)) => (
+                TailDecoder::http(setup.limits).content_type(content_type),
+                Protocol::Http,
+            ),
+            _ => {
+                let mut decoder = TailDecoder::websocket(setup.limits);
+                if setup.protocol == Protocol::Auto {
+                    // What a resume over HTTP checks the replay against.
+                    decoder = decoder.with_digest();
+                }
+                (decoder, Protocol::WebSocket)
+            }
         };
-        let span = tracing::debug_span!(
-            "agent.tail",
-            route = "jobs/{id}/logs/",
-            protocol = %driver.protocol,
-        );
-        let driver = Box::pin(tracing::Instrument::instrument(
-            async move {
-                let mut driver = driver;
-                let closed = async {
-                    // A client dropped without `close()` leaves its tails running.
-                    if closed.wait_for(|c| *c).await.is_err() {
-                        std::future::pending::<()>().await;
-                    }
-                };
-                let end = tokio::select! {
-                    biased;
-                    () = closed => Err(ClientError::Usage {
-                        message: "the client was closed before the job's log completed".into(),
-                    }),
-                    end = driver.run(conn, &mut sink) => end,
-                };
-                trace_end(&end, &driver.shared);
-                sink.end(end.map_err(|e| credentials.scrub(e)));
-            },
-            span,
-        ));
+        let mut waiter = closed.clone();
+        let closed_wait = Box::pin(async move {
+            // A client dropped without `close()` leaves its tails running.
+            if waiter.wait_for(|c| *c).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        });
+        let now = Instant::now();
         LogTail {
-            buf: VecDeque::new(),
-            queue,
-            shared,
-            driver: Some(Mutex::new(driver)),
-            runtime: runtime.clone(),
-            finished: false,
+            ready: Vec::new(),
+            io: Exclusive(std::sync::Mutex::new(Io {
+                conn,
+                closed: closed_wait,
+                timer: Box::pin(tokio::time::sleep_until(now + setup.idle)),
+            })),
+            decoder,
+            resumed: None,
+            setup,
+            protocol_used,
+            idle_deadline: None,
+            last_line: now,
+            delivered_seen: 0,
+            closed,
+            credentials,
+            runtime,
+            phase: Phase::Live,
         }
     }
 
@@ -248,33 +311,302 @@ impl LogTail {
     /// protocols after an `auto` fallback). Readable at any time, also after the end.
     ///
     /// `delivered` counts lines decoded for the caller, some of which may still wait
-    /// in the queue; `skipped_oversized` counts lines over `max_message_size`
-    /// that were dropped (a message holding several lines is split first); `replayed` counts events the HTTP stream
-    /// repeated after a fallback and that were skipped.
+    /// in the batch `poll_next` hands out; `skipped_oversized` counts lines over
+    /// `max_message_size` that were dropped (a message holding several lines is
+    /// split first); `replayed` counts events the HTTP stream repeated after a
+    /// fallback and that were skipped.
     pub fn counters(&self) -> StreamCounters {
-        self.shared.counters()
+        match &self.resumed {
+            Some((ws, _)) => merge(*ws, self.decoder.counters()),
+            None => self.decoder.counters(),
+        }
     }
 
     /// The protocol that delivers (or delivered) the lines: [`Protocol::WebSocket`]
     /// or [`Protocol::Http`], never [`Protocol::Auto`]; it changes from WebSocket to
     /// HTTP when an `auto` tail falls back mid-stream.
     pub fn protocol_used(&self) -> Protocol {
-        self.shared.protocol()
+        self.protocol_used
     }
 
-    /// Moves what the driver queued into `buf`: the lines, and the end once they
-    /// are all out.
-    fn take_queued(&mut self) -> Option<Result<(), ClientError>> {
-        let mut queue = lock(&self.queue);
-        if self.buf.is_empty() {
-            std::mem::swap(&mut self.buf, &mut queue.lines);
-        } else {
-            self.buf.append(&mut queue.lines);
+    /// The `queue_size` of the tail's limits: the most lines `poll_next` decodes
+    /// ahead of its caller, and a `max` for [`LogTail::poll_next_batch`] that keeps
+    /// the same bound.
+    pub fn queue_size(&self) -> usize {
+        self.setup.limits.queue_size
+    }
+
+    /// The stream a batch at a time: appends to `batch` the lines that are ready,
+    /// at most `max` of them (give or take the lines of one message or chunk),
+    /// waiting only while there is none.
+    ///
+    /// - `Ready(Some(Ok(())))`: lines were appended (at least one);
+    /// - `Ready(Some(Err(e)))`: the tail failed, after every line before the
+    ///   failure was handed out; it ends;
+    /// - `Ready(None)`: the log is complete, and every line was handed out;
+    /// - `Pending`: no line yet (the task is woken when there is).
+    ///
+    /// Lines [`Stream::poll_next`] took and has not handed out yet come first.
+    /// Cancel-safe: a line is only ever in the socket's buffer or in `batch`.
+    ///
+    /// ```no_run
+    /// use agent_client_async::{AsyncAgentClient, TailOptions};
+    /// use std::future::poll_fn;
+    ///
+    /// # async fn run(client: AsyncAgentClient) -> Result<(), agent_proto::ClientError> {
+    /// let mut tail = client.tail_job_logs("raysubmit_abc123", TailOptions::new()).await?;
+    /// let mut batch = Vec::new();
+    /// while let Some(got) = poll_fn(|cx| tail.poll_next_batch(cx, &mut batch, 1024)).await {
+    ///     got?;
+    ///     for line in batch.drain(..) {
+    ///         println!("{line}");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn poll_next_batch(
+        &mut self,
+        cx: &mut Context<'_>,
+        batch: &mut Vec<String>,
+        max: usize,
+    ) -> Poll<Option<Result<(), ClientError>>> {
+        let start = batch.len();
+        while let Some(line) = self.ready.pop() {
+            batch.push(line);
         }
-        if self.buf.is_empty() {
-            queue.end.take()
-        } else {
-            None
+        let max = max.max(1);
+        // Whether anything came from the server in this call (a sign of life).
+        let mut received = false;
+        // Once per call, not per message: a batch ends after `max` lines at most.
+        if matches!(self.phase, Phase::Live) && *self.closed.borrow() {
+            self.fail(client_closed());
+        }
+        loop {
+            match &mut self.phase {
+                Phase::Live => {}
+                _ if batch.len() > start => return Poll::Ready(Some(Ok(()))),
+                Phase::Ended => return Poll::Ready(None),
+                Phase::Failed(_) => {
+                    return match std::mem::replace(&mut self.phase, Phase::Ended) {
+                        Phase::Failed(e) => Poll::Ready(Some(Err(e))),
+                        _ => Poll::Ready(None),
+                    };
+                }
+            }
+            if batch.len() - start >= max {
+                self.idle_deadline = None;
+                return Poll::Ready(Some(Ok(())));
+            }
+            match self.poll_conn(cx, batch) {
+                Poll::Ready(()) => received = true,
+                Poll::Pending => {
+                    if received {
+                        self.idle_deadline = None;
+                        self.note_progress();
+                    }
+                    if batch.len() > start {
+                        return Poll::Ready(Some(Ok(())));
+                    }
+                    match self.poll_waits(cx) {
+                        Poll::Ready(e) => self.fail(e),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Polls the connection once: `Ready` when something came (and was decoded into
+    /// `batch`, or ended the tail), `Pending` when nothing is ready.
+    fn poll_conn(&mut self, cx: &mut Context<'_>, batch: &mut Vec<String>) -> Poll<()> {
+        let io = self.io.get();
+        match &mut io.conn {
+            Conn::Ws(ws) => {
+                let message = std::task::ready!(Pin::new(&mut **ws).poll_next(cx));
+                let pushed = match message {
+                    Some(Ok(WsMessage::Text(bytes))) => {
+                        self.decoder.push_message(&bytes, &mut Lines(batch))
+                    }
+                    Some(Ok(WsMessage::Fragment { data, last })) => {
+                        self.decoder.push_fragment(&data, last, &mut Lines(batch))
+                    }
+                    Some(Ok(WsMessage::Oversized { len })) => self.decoder.push_oversized(len),
+                    Some(Ok(WsMessage::KeepAlive)) => Ok(()),
+                    None => return self.ws_broke(closed_early("WebSocket")),
+                    Some(Err(cause)) => return self.ws_broke(cause),
+                };
+                match pushed {
+                    Err(e) => self.fail(e),
+                    Ok(()) if self.decoder.is_complete() => {
+                        // Our close frame, best effort, without waiting for the
+                        // server's: the log is complete either way.
+                        let _ = ws.poll_close(cx);
+                        self.end(Ok(()));
+                    }
+                    Ok(()) => {}
+                }
+            }
+            Conn::Http((body, _)) => {
+                let chunk = std::task::ready!(Pin::new(&mut **body).poll_next(cx));
+                let (pushed, ended) = match chunk {
+                    Some(Ok(bytes)) => (self.decoder.push_bytes(&bytes, &mut Lines(batch)), false),
+                    Some(Err(e)) => (Err(e), false),
+                    None => (self.decoder.finish(&mut Lines(batch)), true),
+                };
+                if let Err(e) = pushed {
+                    let e = match &self.resumed {
+                        // The replay is not the log the WebSocket delivered: name both
+                        // causes.
+                        Some((_, context)) if self.decoder.replay_failed() => {
+                            e.with_context(context)
+                        }
+                        _ => self.whole_limit(e),
+                    };
+                    self.fail(e);
+                } else if self.decoder.is_complete() || (ended && self.decoder.may_end_cleanly()) {
+                    // A skipped oversized line never ends a tail, and a clean end of
+                    // the body (a cut one is an error of the transport) ends a
+                    // plain-lines tail normally; once an SSE event was seen,
+                    // `complete` is required.
+                    self.end(Ok(()));
+                } else if ended {
+                    self.fail(closed_early("HTTP stream"));
+                }
+            }
+            Conn::Resuming(opening) => {
+                let opened = {
+                    let _runtime = self.runtime.enter();
+                    std::task::ready!(opening.as_mut().poll(cx))
+                };
+                match opened {
+                    Ok(http) => self.resume(http),
+                    Err(e) => {
+                        // A failed resume keeps its own status (404, 429 and its
+                        // `Retry-After`, ...), with the WebSocket's cause in the message.
+                        let context = self.resumed.as_ref().map(|(_, c)| c.as_str());
+                        self.fail(e.with_context(context.unwrap_or_default()));
+                    }
+                }
+            }
+            Conn::Closed => return Poll::Pending,
+        }
+        Poll::Ready(())
+    }
+
+    /// A WebSocket that broke before `complete`: resumed over HTTP under `auto`,
+    /// else the end of the tail.
+    fn ws_broke(&mut self, cause: ClientError) -> Poll<()> {
+        if self.setup.protocol != Protocol::Auto {
+            self.fail(cause);
+            return Poll::Ready(());
+        }
+        let base = self.decoder.counters();
+        tracing::info!(
+            status = cause.status_code(),
+            received = base.received,
+            delivered = base.delivered,
+            "agent.tail.resume: the WebSocket tail broke; resuming over HTTP streaming"
+        );
+        let context =
+            format!("the WebSocket tail broke ({cause}) and resuming it over HTTP failed: ");
+        self.resumed = Some((base, context));
+        let opening = open_http(
+            Arc::clone(&self.setup.transport),
+            self.setup.http_request.clone(),
+            self.setup.idle,
+        );
+        self.io.get().conn = Conn::Resuming(Box::pin(opening));
+        Poll::Ready(())
+    }
+
+    /// Goes on over HTTP where the WebSocket stopped: the limits hold for the whole
+    /// tail, both protocols together, and the replayed lines are skipped.
+    fn resume(&mut self, (body, content_type): HttpBody) {
+        let base = self.decoder.counters();
+        let mut limits = self.setup.limits;
+        limits.max_bytes = limits.max_bytes.saturating_sub(base.delivered_bytes);
+        limits.max_lines = limits.max_lines.saturating_sub(base.delivered);
+        limits.max_messages = limits.max_messages.saturating_sub(base.received);
+        let mut decoder = TailDecoder::http(limits).content_type(&content_type);
+        if let Some(delivered) = self.decoder.digest() {
+            decoder.resume_after(delivered);
+        }
+        self.decoder = decoder;
+        self.protocol_used = Protocol::Http;
+        self.io.get().conn = Conn::Http((body, content_type));
+    }
+
+    /// Restarts the job's quiet clock when new lines were delivered.
+    fn note_progress(&mut self) {
+        let delivered = self.counters().delivered;
+        if self.setup.max_quiet.is_some() && delivered != self.delivered_seen {
+            self.delivered_seen = delivered;
+            self.last_line = Instant::now();
+        }
+    }
+
+    /// Waits while the connection has nothing: for the client's close, the
+    /// server's silence (`idle`, from the start of this wait) and, when set, the
+    /// job's (`max_quiet`, from the last new line). `Ready` with the error that
+    /// ends the tail.
+    fn poll_waits(&mut self, cx: &mut Context<'_>) -> Poll<ClientError> {
+        let idle_deadline = *self
+            .idle_deadline
+            .get_or_insert_with(|| Instant::now() + self.setup.idle);
+        let quiet_deadline = self.setup.max_quiet.map(|q| self.last_line + q);
+        let io = self.io.get();
+        if io.closed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(client_closed());
+        }
+        let deadline = quiet_deadline.map_or(idle_deadline, |q| q.min(idle_deadline));
+        if io.timer.deadline() != deadline {
+            io.timer.as_mut().reset(deadline);
+        }
+        std::task::ready!(io.timer.as_mut().poll(cx));
+        Poll::Ready(match (self.setup.max_quiet, quiet_deadline) {
+            (Some(after), Some(q)) if q <= idle_deadline => ClientError::Timeout {
+                kind: TimeoutKind::Quiet,
+                after,
+            },
+            _ => ClientError::Timeout {
+                kind: TimeoutKind::Idle,
+                after: self.setup.idle,
+            },
+        })
+    }
+
+    fn fail(&mut self, e: ClientError) {
+        let e = self.credentials.scrub(e);
+        self.end(Err(e));
+    }
+
+    /// Ends the tail (once): closes the connection, records how it ended.
+    fn end(&mut self, end: Result<(), ClientError>) {
+        if !matches!(self.phase, Phase::Live) {
+            return;
+        }
+        self.io.get().conn = Conn::Closed;
+        trace_end(&end, self.counters(), self.protocol_used);
+        self.phase = match end {
+            Ok(()) => Phase::Ended,
+            Err(e) => Phase::Failed(e),
+        };
+    }
+
+    /// The limits of a resumed HTTP stream are what the WebSocket left of them:
+    /// report the configured ones.
+    fn whole_limit(&self, e: ClientError) -> ClientError {
+        let limits = &self.setup.limits;
+        match e {
+            ClientError::LimitExceeded { kind, .. } => ClientError::LimitExceeded {
+                kind,
+                limit: match kind {
+                    LimitKind::Bytes => limits.max_bytes,
+                    LimitKind::Lines => limits.max_lines,
+                    LimitKind::Messages => limits.max_messages,
+                },
+            },
+            other => other,
         }
     }
 }
@@ -284,58 +616,31 @@ impl Stream for LogTail {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        let mut polled = false;
-        loop {
-            if let Some(line) = this.buf.pop_front() {
-                return Poll::Ready(Some(Ok(line)));
-            }
-            if this.finished {
-                return Poll::Ready(None);
-            }
-            match this.take_queued() {
-                Some(Ok(())) => {
-                    this.finished = true;
-                    return Poll::Ready(None);
-                }
-                Some(Err(e)) => {
-                    this.finished = true;
-                    return Poll::Ready(Some(Err(e)));
-                }
-                None if !this.buf.is_empty() => continue,
-                None => {}
-            }
-            if polled {
-                return Poll::Pending;
-            }
-            polled = true;
-            let Some(driver) = this.driver.as_mut() else {
-                // The driver always queues an end before it finishes.
-                this.finished = true;
-                return Poll::Ready(Some(Err(ClientError::Usage {
-                    message: "the log tail stopped before the job's log completed".into(),
-                })));
-            };
-            let driver = driver.get_mut().unwrap_or_else(PoisonError::into_inner);
-            let _runtime = this.runtime.enter();
-            if driver.as_mut().poll(cx).is_ready() {
-                this.driver = None;
-            }
+        if let Some(line) = this.ready.pop() {
+            return Poll::Ready(Some(Ok(line)));
+        }
+        let mut batch = std::mem::take(&mut this.ready);
+        let max = this.queue_size();
+        let polled = this.poll_next_batch(cx, &mut batch, max);
+        batch.reverse();
+        this.ready = batch;
+        match polled {
+            Poll::Ready(Some(Ok(()))) => Poll::Ready(this.ready.pop().map(Ok)),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let upper = if self.finished {
-            Some(self.buf.len())
-        } else {
-            None
-        };
-        (self.buf.len(), upper)
+        let upper = matches!(self.phase, Phase::Ended).then_some(self.ready.len());
+        (self.ready.len(), upper)
     }
 }
 
 impl FusedStream for LogTail {
     fn is_terminated(&self) -> bool {
-        self.finished && self.buf.is_empty()
+        matches!(self.phase, Phase::Ended) && self.ready.is_empty()
     }
 }
 
@@ -344,108 +649,102 @@ impl fmt::Debug for LogTail {
         f.debug_struct("LogTail")
             .field("protocol", &self.protocol_used())
             .field("counters", &self.counters())
-            .field("buffered", &self.buf.len())
-            .field("finished", &self.finished)
+            .field("buffered", &self.ready.len())
+            .field("finished", &!matches!(self.phase, Phase::Live))
             .finish()
     }
 }
 
-/// What the driver hands the [`LogTail`].
-#[derive(Default)]
-struct Queue {
-    lines: VecDeque<String>,
-    /// How the tail ended (`Ok` for a complete log), set once, after its lines.
-    end: Option<Result<(), ClientError>>,
-}
-
-/// The queue, even if a panic poisoned it: its lines stay consistent.
-fn lock(queue: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
-    queue.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// State shared between the driver and the [`LogTail`].
-#[derive(Default)]
-struct Shared {
-    counters: Mutex<StreamCounters>,
-    /// 0 WebSocket, 1 HTTP.
-    protocol: AtomicU8,
-}
-
-impl Shared {
-    fn counters(&self) -> StreamCounters {
-        match self.counters.lock() {
-            Ok(c) => *c,
-            Err(poisoned) => *poisoned.into_inner(),
-        }
-    }
-
-    fn set_counters(&self, counters: StreamCounters) {
-        match self.counters.lock() {
-            Ok(mut c) => *c = counters,
-            Err(poisoned) => *poisoned.into_inner() = counters,
-        }
-    }
-
-    fn protocol(&self) -> Protocol {
-        match self.protocol.load(Ordering::Relaxed) {
-            0 => Protocol::WebSocket,
-            _ => Protocol::Http,
-        }
-    }
-
-    fn set_protocol(&self, protocol: Protocol) {
-        let v = u8::from(protocol != Protocol::WebSocket);
-        self.protocol.store(v, Ordering::Relaxed);
+fn client_closed() -> ClientError {
+    ClientError::Usage {
+        message: "the client was closed before the job's log completed".into(),
     }
 }
 
-/// The driver's end of the queue.
-struct Sink {
-    queue: Arc<Mutex<Queue>>,
-    /// The most lines the queue holds (`queue_size`).
-    room: usize,
-}
-
-impl Sink {
-    /// Hands the lines of `out` on and tells whether `out` held the end of the log.
-    ///
-    /// When the queue is full it waits for the [`LogTail`] to take them: it yields,
-    /// and the [`LogTail`] hands out what is queued before it polls the driver
-    /// again.
-    async fn deliver(&mut self, out: &mut Vec<TailItem>) -> bool {
-        let mut complete = false;
-        let mut items = out.drain(..);
-        loop {
-            {
-                let mut queue = lock(&self.queue);
-                while queue.lines.len() < self.room {
-                    match items.next() {
-                        Some(TailItem::Line(line)) => queue.lines.push_back(line),
-                        Some(TailItem::Complete) => complete = true,
-                        None => return complete,
-                    }
-                }
+/// Opens the connection the protocol asks for.
+async fn open(
+    setup: &Setup,
+    ws_request: Request,
+    ping_interval: Duration,
+) -> Result<Conn, ClientError> {
+    let open_http = || {
+        open_http(
+            Arc::clone(&setup.transport),
+            setup.http_request.clone(),
+            setup.idle,
+        )
+    };
+    let options = WsOptions {
+        // The frame cap: the limit measures each line once a message is split.
+        max_message_size: DEFAULT_FRAME_CAP,
+        ping_interval,
+    };
+    // Not under the idle time-out: the transport bounds each try, and a wait on a
+    // `Retry-After` between tries is not idleness.
+    let open_ws = || setup.transport.websocket(ws_request.clone(), options);
+    match setup.protocol {
+        Protocol::Http => open_http().await.map(Conn::Http),
+        Protocol::WebSocket => open_ws().await.map(Conn::Ws),
+        Protocol::Auto => match open_ws().await {
+            Ok(ws) => Ok(Conn::Ws(ws)),
+            // The agent API's "Falling back under `auto`": anything but an answer
+            // about the request itself (which HTTP would repeat) falls back.
+            Err(e) if !e.is_about_the_request() => {
+                tracing::info!(
+                    status = e.status_code(),
+                    "agent.tail.fallback: the WebSocket tail did not open; using HTTP streaming"
+                );
+                let context = format!(
+                    "the WebSocket tail did not open ({e}) and HTTP streaming failed too: "
+                );
+                open_http()
+                    .await
+                    .map(Conn::Http)
+                    .map_err(|h| h.with_context(&context))
             }
-            tokio::task::yield_now().await;
-        }
+            Err(e) => Err(e),
+        },
     }
+}
 
-    /// Queues the end of the stream, once.
-    fn end(&mut self, end: Result<(), ClientError>) {
-        let mut queue = lock(&self.queue);
-        if queue.end.is_none() {
-            queue.end = Some(end);
+/// Opens the HTTP stream: its body and `Content-Type` (an event stream is read as
+/// one from its first byte), or the error its answer maps to.
+async fn open_http(
+    transport: Arc<dyn Transport>,
+    request: Request,
+    idle: Duration,
+) -> Result<HttpBody, ClientError> {
+    // As for the WebSocket: each try is bounded by the transport's time-outs.
+    let mut resp = transport.stream(request).await?;
+    if !(200..300).contains(&resp.status) {
+        let mut body = Vec::new();
+        // The body only makes the message better: a failure to read it is ignored.
+        while body.len() < ERROR_BODY_LIMIT {
+            match timeout(idle, resp.body.next_chunk()).await {
+                Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+                _ => break,
+            }
         }
+        return Err(ClientError::from_response(
+            resp.status,
+            retry_after(&resp.headers),
+            &body,
+        ));
     }
+    let content_type = resp
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    Ok((resp.body, content_type))
 }
 
 /// The tail's end as `tracing` events: `agent.tail.end` (how it ended, lines
 /// delivered and skipped, the protocol), and before it `agent.tail.limit` or
 /// `agent.tail.idle_timeout` when that is why. Nothing from the server is recorded.
-fn trace_end(end: &Result<(), ClientError>, shared: &Shared) {
-    let c = shared.counters();
+fn trace_end(end: &Result<(), ClientError>, c: StreamCounters, protocol: Protocol) {
     let skipped = c.skipped_oversized + c.skipped_empty + c.ignored;
-    let protocol = shared.protocol();
     match end {
         Ok(()) => tracing::info!(
             outcome = "complete",
@@ -481,325 +780,6 @@ fn trace_end(end: &Result<(), ClientError>, shared: &Shared) {
                 "agent.tail.end"
             );
         }
-    }
-}
-
-/// An open tail connection.
-enum Conn {
-    Ws(Box<dyn WsStream>),
-    Http(Box<dyn BodyStream>),
-}
-
-/// Where a WebSocket stopped, for resuming over HTTP.
-struct Resume {
-    /// The WebSocket decoder's counters when it broke.
-    base: StreamCounters,
-    /// Every line it delivered.
-    delivered: LineDigest,
-    /// Why it broke, for the message of a failed resume.
-    context: String,
-}
-
-/// How a WebSocket tail ended without a final result.
-enum WsEnd {
-    /// Complete: the end was sent.
-    Done,
-    /// The connection broke before `complete`.
-    Broken {
-        cause: ClientError,
-        /// Boxed: the digest makes it large.
-        resume: Box<Resume>,
-    },
-}
-
-/// Runs one tail: opens the connection, decodes, delivers, falls back.
-struct Driver {
-    transport: Arc<dyn Transport>,
-    ws_request: Request,
-    http_request: Request,
-    protocol: Protocol,
-    /// How long the server may send nothing (`TailOptions::timeout`).
-    idle: Duration,
-    /// How long the job may write no new line (`TailOptions::max_quiet`).
-    max_quiet: Option<Duration>,
-    /// When the last new line was delivered (or the tail started).
-    last_line: Instant,
-    /// The lines delivered when `last_line` was set.
-    delivered_seen: u64,
-    limits: StreamLimits,
-    ping_interval: Duration,
-    /// The HTTP answer's `Content-Type` (an event stream is read as one from its
-    /// first byte).
-    content_type: String,
-    shared: Arc<Shared>,
-}
-
-impl Driver {
-    /// Opens the connection the protocol asks for.
-    async fn open(&mut self) -> Result<Conn, ClientError> {
-        match self.protocol {
-            Protocol::Http => self.open_http().await.map(Conn::Http),
-            Protocol::WebSocket => self.open_ws().await.map(Conn::Ws),
-            Protocol::Auto => match self.open_ws().await {
-                Ok(ws) => Ok(Conn::Ws(ws)),
-                // The agent API's "Falling back under `auto`": anything but an answer
-                // about the request itself (which HTTP would repeat) falls back.
-                Err(e) if !e.is_about_the_request() => {
-                    tracing::info!(
-                        status = e.status_code(),
-                        "agent.tail.fallback: the WebSocket tail did not open; using HTTP streaming"
-                    );
-                    let context = format!(
-                        "the WebSocket tail did not open ({e}) and HTTP streaming failed too: "
-                    );
-                    self.open_http()
-                        .await
-                        .map(Conn::Http)
-                        .map_err(|h| h.with_context(&context))
-                }
-                Err(e) => Err(e),
-            },
-        }
-    }
-
-    async fn open_ws(&mut self) -> Result<Box<dyn WsStream>, ClientError> {
-        let options = WsOptions {
-            // The frame cap: the limit measures each line once a message is split.
-            max_message_size: DEFAULT_FRAME_CAP,
-            ping_interval: ping_interval(self.ping_interval, self.idle),
-        };
-        // Not under the idle time-out: the transport bounds each try, and a wait on
-        // a `Retry-After` between tries is not idleness.
-        let ws = self
-            .transport
-            .websocket(self.ws_request.clone(), options)
-            .await?;
-        self.shared.set_protocol(Protocol::WebSocket);
-        Ok(ws)
-    }
-
-    async fn open_http(&mut self) -> Result<Box<dyn BodyStream>, ClientError> {
-        // As for the WebSocket: each try is bounded by the transport's time-outs.
-        let mut resp = self.transport.stream(self.http_request.clone()).await?;
-        if !(200..300).contains(&resp.status) {
-            let mut body = Vec::new();
-            // The body only makes the message better: a failure to read it is ignored.
-            while body.len() < ERROR_BODY_LIMIT {
-                match timeout(self.idle, resp.body.next_chunk()).await {
-                    Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
-                    _ => break,
-                }
-            }
-            return Err(ClientError::from_response(
-                resp.status,
-                retry_after(&resp.headers),
-                &body,
-            ));
-        }
-        self.content_type = resp
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        self.shared.set_protocol(Protocol::Http);
-        Ok(resp.body)
-    }
-
-    /// Waits for `next` (a cancel-safe read) under both time-outs: the server's
-    /// silence (`idle`, from now) and, when set, the job's (`max_quiet`, from the
-    /// last new line).
-    async fn wait<T>(&self, next: impl Future<Output = T>) -> Result<T, ClientError> {
-        let Some(max_quiet) = self.max_quiet else {
-            return timeout(self.idle, next)
-                .await
-                .map_err(|_| self.idle_timeout());
-        };
-        let quiet_until = self.last_line + max_quiet;
-        tokio::select! {
-            biased;
-            value = next => Ok(value),
-            () = tokio::time::sleep_until(quiet_until) => Err(ClientError::Timeout {
-                kind: TimeoutKind::Quiet,
-                after: max_quiet,
-            }),
-            () = tokio::time::sleep(self.idle) => Err(self.idle_timeout()),
-        }
-    }
-
-    /// Publishes the counters and restarts the job's quiet clock when they show a
-    /// new delivered line.
-    fn progress(&mut self, counters: StreamCounters) {
-        self.shared.set_counters(counters);
-        if counters.delivered != self.delivered_seen {
-            self.delivered_seen = counters.delivered;
-            self.last_line = Instant::now();
-        }
-    }
-
-    fn idle_timeout(&self) -> ClientError {
-        ClientError::Timeout {
-            kind: TimeoutKind::Idle,
-            after: self.idle,
-        }
-    }
-
-    async fn run(&mut self, conn: Conn, sink: &mut Sink) -> Result<(), ClientError> {
-        let ws = match conn {
-            Conn::Http(body) => return self.run_http(body, None, sink).await,
-            Conn::Ws(ws) => ws,
-        };
-        let (cause, resume) = match self.run_ws(ws, sink).await? {
-            WsEnd::Done => return Ok(()),
-            WsEnd::Broken { cause, resume } => (cause, resume),
-        };
-        if self.protocol != Protocol::Auto {
-            return Err(cause);
-        }
-        tracing::info!(
-            status = cause.status_code(),
-            received = resume.base.received,
-            delivered = resume.base.delivered,
-            "agent.tail.resume: the WebSocket tail broke; resuming over HTTP streaming"
-        );
-        // A failed resume keeps its own status (404, 429 and its `Retry-After`, ...),
-        // with the WebSocket's cause in the message.
-        let body = self
-            .open_http()
-            .await
-            .map_err(|e| e.with_context(&resume.context))?;
-        self.run_http(body, Some(*resume), sink).await
-    }
-
-    async fn run_ws(
-        &mut self,
-        mut ws: Box<dyn WsStream>,
-        sink: &mut Sink,
-    ) -> Result<WsEnd, ClientError> {
-        let mut decoder = TailDecoder::websocket(self.limits);
-        if self.protocol == Protocol::Auto {
-            // What a resume over HTTP checks the replay against.
-            decoder = decoder.with_digest();
-        }
-        let mut out = Vec::new();
-        loop {
-            // One future for the whole wait (a `WsStream` may keep a delay in it),
-            // then single polls for what is ready after it.
-            let first = self.wait(ws.next_message()).await?;
-            // Decode every message that is ready now and hand their lines over as one
-            // batch: one wake-up of the consumer per burst instead of one per line.
-            // A message is either returned or left in the stream (cancel-safety), so
-            // a poll with no waker loses nothing.
-            let mut next = Some(first);
-            let mut pushed = Ok(());
-            let mut broke = None;
-            while let Some(message) = next.take() {
-                match message {
-                    Ok(Some(WsMessage::Text(bytes))) => {
-                        pushed = decoder.push_message(&bytes, &mut out)
-                    }
-                    Ok(Some(WsMessage::Fragment { data, last })) => {
-                        pushed = decoder.push_fragment(&data, last, &mut out)
-                    }
-                    Ok(Some(WsMessage::Oversized { len })) => pushed = decoder.push_oversized(len),
-                    Ok(Some(WsMessage::KeepAlive)) => {}
-                    Ok(None) => broke = Some(closed_early("WebSocket")),
-                    Err(cause) => broke = Some(cause),
-                }
-                let stop = broke.is_some() || pushed.is_err() || decoder.is_complete();
-                if stop || out.len() >= self.limits.queue_size {
-                    break;
-                }
-                next = match ws.poll_next_message(&mut Context::from_waker(Waker::noop())) {
-                    Poll::Ready(message) => Some(message),
-                    Poll::Pending => None,
-                };
-            }
-            self.progress(decoder.counters());
-            let complete = sink.deliver(&mut out).await;
-            if let Some(cause) = broke {
-                return Ok(broken(cause, &decoder));
-            }
-            pushed?;
-            if complete {
-                sink.end(Ok(()));
-                let _ = timeout(CLOSE_GRACE, ws.close()).await;
-                return Ok(WsEnd::Done);
-            }
-        }
-    }
-
-    async fn run_http(
-        &mut self,
-        mut body: Box<dyn BodyStream>,
-        resume: Option<Resume>,
-        sink: &mut Sink,
-    ) -> Result<(), ClientError> {
-        let base = resume.as_ref().map(|r| r.base).unwrap_or_default();
-        // The limits hold for the whole tail, both protocols together.
-        let mut limits = self.limits;
-        limits.max_bytes = limits.max_bytes.saturating_sub(base.delivered_bytes);
-        limits.max_lines = limits.max_lines.saturating_sub(base.delivered);
-        limits.max_messages = limits.max_messages.saturating_sub(base.received);
-        let mut decoder = TailDecoder::http(limits).content_type(&self.content_type);
-        if let Some(resume) = &resume {
-            decoder.resume_after(&resume.delivered);
-        }
-        let mut out = Vec::new();
-        loop {
-            let chunk = self.wait(body.next_chunk()).await??;
-            let (pushed, ended) = match chunk {
-                Some(bytes) => (decoder.push_bytes(&bytes, &mut out), false),
-                None => (decoder.finish(&mut out), true),
-            };
-            self.progress(merge(base, decoder.counters()));
-            let complete = sink.deliver(&mut out).await;
-            pushed.map_err(|e| match &resume {
-                // The replay is not the log the WebSocket delivered: name both causes.
-                Some(r) if decoder.replay_failed() => e.with_context(&r.context),
-                _ => self.whole_limit(e),
-            })?;
-            // A skipped oversized line never ends a tail: it is skipped as it streams,
-            // in bounded memory, and `max_bytes` counts delivered text only.
-            // A clean end of the body (the transport reports a cut body as an error)
-            // ends a plain-lines tail normally; once an SSE event was seen,
-            // `complete` is required.
-            if complete || (ended && decoder.may_end_cleanly()) {
-                sink.end(Ok(()));
-                return Ok(());
-            }
-            if ended {
-                return Err(closed_early("HTTP stream"));
-            }
-        }
-    }
-
-    /// The limits of a resumed HTTP stream are what the WebSocket left of them:
-    /// report the configured ones.
-    fn whole_limit(&self, e: ClientError) -> ClientError {
-        match e {
-            ClientError::LimitExceeded { kind, .. } => ClientError::LimitExceeded {
-                kind,
-                limit: match kind {
-                    LimitKind::Bytes => self.limits.max_bytes,
-                    LimitKind::Lines => self.limits.max_lines,
-                    LimitKind::Messages => self.limits.max_messages,
-                },
-            },
-            other => other,
-        }
-    }
-}
-
-fn broken(cause: ClientError, decoder: &TailDecoder) -> WsEnd {
-    let context = format!("the WebSocket tail broke ({cause}) and resuming it over HTTP failed: ");
-    WsEnd::Broken {
-        cause,
-        resume: Box::new(Resume {
-            base: decoder.counters(),
-            delivered: decoder.digest().cloned().unwrap_or_default(),
-            context,
-        }),
     }
 }
 

@@ -6,8 +6,10 @@ use crate::RetryPolicy;
 use agent_transport::{Response, StreamingResponse};
 use bytes::Bytes;
 use http::HeaderMap;
+use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 const TOKEN: &str = "s3cret-agent-token";
 
@@ -101,6 +103,8 @@ struct Scripted {
     steps: VecDeque<Step>,
     counts: Arc<Counts>,
     endless_n: u64,
+    /// The `Delay` step under way.
+    delay: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Drop for Scripted {
@@ -115,17 +119,30 @@ enum Out {
 }
 
 impl Scripted {
-    async fn next(&mut self) -> Result<Option<Out>, ClientError> {
+    fn new(steps: Vec<Step>, counts: &Arc<Counts>) -> Self {
+        Scripted {
+            steps: steps.into(),
+            counts: Arc::clone(counts),
+            endless_n: 0,
+            delay: None,
+        }
+    }
+
+    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Out>, ClientError>> {
         loop {
             let Some(step) = self.steps.front().cloned() else {
-                return Ok(None);
+                return Poll::Ready(Ok(None));
             };
             match step {
                 Step::Delay(d) => {
-                    tokio::time::sleep(d).await;
+                    let sleep = self
+                        .delay
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(d)));
+                    std::task::ready!(sleep.as_mut().poll(cx));
+                    self.delay = None;
                     self.steps.pop_front();
                 }
-                Step::Hang => std::future::pending::<()>().await,
+                Step::Hang => return Poll::Pending,
                 Step::Endless(n) => {
                     let mut s = String::new();
                     for _ in 0..n {
@@ -133,48 +150,64 @@ impl Scripted {
                         s.push_str(&format!("line {}\n", self.endless_n));
                     }
                     self.counts.chunks_served.fetch_add(1, Ordering::SeqCst);
-                    return Ok(Some(Out::Chunk(Bytes::from(s))));
+                    return Poll::Ready(Ok(Some(Out::Chunk(Bytes::from(s)))));
                 }
                 Step::Ws(m) => {
                     self.steps.pop_front();
-                    return Ok(Some(Out::Ws(m)));
+                    return Poll::Ready(Ok(Some(Out::Ws(m))));
                 }
                 Step::Chunk(c) => {
                     self.steps.pop_front();
                     self.counts.chunks_served.fetch_add(1, Ordering::SeqCst);
-                    return Ok(Some(Out::Chunk(Bytes::from_static(c.as_bytes()))));
+                    return Poll::Ready(Ok(Some(Out::Chunk(Bytes::from_static(c.as_bytes())))));
                 }
                 Step::Fail(e) => {
                     self.steps.pop_front();
-                    return Err(e);
+                    return Poll::Ready(Err(e));
                 }
             }
         }
     }
 }
 
-#[async_trait::async_trait]
-impl BodyStream for Scripted {
-    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ClientError> {
-        match self.next().await? {
-            None => Ok(None),
-            Some(Out::Chunk(b)) => Ok(Some(b)),
-            Some(Out::Ws(_)) => panic!("a WebSocket step in an HTTP script"),
-        }
+/// A scripted HTTP body.
+struct ScriptedBody(Scripted);
+
+impl Stream for ScriptedBody {
+    type Item = Result<Bytes, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(match std::task::ready!(self.0.poll_step(cx)) {
+            Err(e) => Some(Err(e)),
+            Ok(None) => None,
+            Ok(Some(Out::Chunk(b))) => Some(Ok(b)),
+            Ok(Some(Out::Ws(_))) => panic!("a WebSocket step in an HTTP script"),
+        })
     }
 }
 
-#[async_trait::async_trait]
-impl WsStream for Scripted {
-    async fn next_message(&mut self) -> Result<Option<WsMessage>, ClientError> {
-        match self.next().await? {
-            None => Ok(None),
-            Some(Out::Ws(m)) => Ok(Some(m)),
-            Some(Out::Chunk(_)) => panic!("an HTTP step in a WebSocket script"),
-        }
-    }
+impl BodyStream for ScriptedBody {}
 
-    async fn close(&mut self) {}
+/// A scripted WebSocket.
+struct ScriptedWs(Scripted);
+
+impl Stream for ScriptedWs {
+    type Item = Result<WsMessage, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(match std::task::ready!(self.0.poll_step(cx)) {
+            Err(e) => Some(Err(e)),
+            Ok(None) => None,
+            Ok(Some(Out::Ws(m))) => Some(Ok(m)),
+            Ok(Some(Out::Chunk(_))) => panic!("an HTTP step in a WebSocket script"),
+        })
+    }
+}
+
+impl WsStream for ScriptedWs {
+    fn poll_close(&mut self, _: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
 }
 
 #[async_trait::async_trait]
@@ -193,11 +226,7 @@ impl Transport for ScriptTransport {
             Opening::Open(status, steps) => Ok(StreamingResponse {
                 status,
                 headers: HeaderMap::new(),
-                body: Box::new(Scripted {
-                    steps: steps.into(),
-                    counts: Arc::clone(&self.0.counts),
-                    endless_n: 0,
-                }),
+                body: Box::new(ScriptedBody(Scripted::new(steps, &self.0.counts))),
             }),
         }
     }
@@ -214,11 +243,9 @@ impl Transport for ScriptTransport {
         let next = self.0.ws.lock().unwrap().pop_front();
         match next.expect("an unexpected WebSocket") {
             Opening::Fail(e) => Err(e),
-            Opening::Open(_, steps) => Ok(Box::new(Scripted {
-                steps: steps.into(),
-                counts: Arc::clone(&self.0.counts),
-                endless_n: 0,
-            })),
+            Opening::Open(_, steps) => {
+                Ok(Box::new(ScriptedWs(Scripted::new(steps, &self.0.counts))))
+            }
         }
     }
 }

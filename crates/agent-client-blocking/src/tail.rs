@@ -3,13 +3,9 @@
 use crate::runtime::{closed, refuse_inside_runtime, RuntimeThread};
 use agent_client_async::{LogTail, StreamCounters};
 use agent_proto::{ClientError, Protocol};
-use futures_core::Stream;
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 
 /// A job's log as it is written, as an iterator of lines, from
 /// [`AgentClient::tail_job_logs`](crate::AgentClient::tail_job_logs).
@@ -37,13 +33,10 @@ use std::task::Poll;
 pub struct LogTailIter {
     /// `None` once refused inside a runtime.
     tail: Option<LogTail>,
-    /// Lines the tail had decoded already when `next()` last waited, taken in the
-    /// same wait and handed out without another one (a wait costs a waker, a lock
-    /// and a context; per line that was a fifth of the iterator's CPU).
-    ready: VecDeque<String>,
-    /// What the tail yielded after those lines, if not a line (never in practice:
-    /// only lines it had buffered are taken), said after them.
-    after: Option<Option<Result<String, ClientError>>>,
+    /// The lines of the last batch, last line first (handed out from the back):
+    /// one wait per batch, not per line (a wait costs a waker, a lock and a
+    /// context; per line that was a fifth of the iterator's CPU).
+    ready: Vec<String>,
     /// What the tail said last, kept when it is dropped early.
     counters: StreamCounters,
     protocol: Protocol,
@@ -57,8 +50,7 @@ impl LogTailIter {
             counters: tail.counters(),
             protocol: tail.protocol_used(),
             tail: Some(tail),
-            ready: VecDeque::new(),
-            after: None,
+            ready: Vec::new(),
             runtime,
         }
     }
@@ -86,11 +78,8 @@ impl Iterator for LogTailIter {
     type Item = Result<String, ClientError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(line) = self.ready.pop_front() {
+        if let Some(line) = self.ready.pop() {
             return Some(Ok(line));
-        }
-        if let Some(after) = self.after.take() {
-            return after;
         }
         let tail = self.tail.as_mut()?;
         if let Err(e) = refuse_inside_runtime() {
@@ -99,26 +88,19 @@ impl Iterator for LogTailIter {
             self.tail = None;
             return Some(Err(e));
         }
-        let (ready, after) = (&mut self.ready, &mut self.after);
-        let waited = self.runtime.poll_here(poll_fn(|cx| {
-            let next = std::task::ready!(Pin::new(&mut *tail).poll_next(cx));
-            if matches!(next, Some(Ok(_))) {
-                // The lines the tail holds decoded are ready now: no new wait.
-                for _ in 0..tail.size_hint().0 {
-                    match Pin::new(&mut *tail).poll_next(cx) {
-                        Poll::Ready(Some(Ok(line))) => ready.push_back(line),
-                        Poll::Ready(other) => {
-                            *after = Some(other);
-                            break;
-                        }
-                        Poll::Pending => break,
-                    }
-                }
-            }
-            Poll::Ready(next)
-        }));
+        let ready = &mut self.ready;
+        let max = tail.queue_size();
+        let waited = self
+            .runtime
+            .poll_here(poll_fn(|cx| tail.poll_next_batch(cx, ready, max)));
         match waited {
-            Some(next) => next,
+            // A batch of lines, or (after every line) the error or the end.
+            Some(Some(Ok(()))) => {
+                self.ready.reverse();
+                self.ready.pop().map(Ok)
+            }
+            Some(Some(Err(e))) => Some(Err(e)),
+            Some(None) => None,
             None => {
                 // The client was closed: its runtime may be gone, so the tail is not
                 // polled again.

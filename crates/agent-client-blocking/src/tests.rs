@@ -42,32 +42,44 @@ impl Drop for FakeWs {
     }
 }
 
-#[async_trait::async_trait]
-impl WsStream for FakeWs {
-    async fn next_message(&mut self) -> Result<Option<WsMessage>, ClientError> {
-        match self.lines.pop_front() {
-            Some(line) => Ok(Some(WsMessage::Text(Bytes::from_static(line.as_bytes())))),
-            None if self.hang => std::future::pending().await,
+impl futures_core::Stream for FakeWs {
+    type Item = Result<WsMessage, ClientError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(Some(Ok(match self.lines.pop_front() {
+            Some(line) => WsMessage::Text(Bytes::from_static(line.as_bytes())),
+            None if self.hang => return std::task::Poll::Pending,
             None => {
                 self.hang = true; // `complete` once, then silence
-                Ok(Some(WsMessage::Text(Bytes::from_static(
-                    br#"{"type":"complete"}"#,
-                ))))
+                WsMessage::Text(Bytes::from_static(br#"{"type":"complete"}"#))
             }
-        }
+        })))
     }
+}
 
-    async fn close(&mut self) {}
+impl WsStream for FakeWs {
+    fn poll_close(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Ready(())
+    }
 }
 
 struct NoBody;
 
-#[async_trait::async_trait]
-impl BodyStream for NoBody {
-    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ClientError> {
-        Ok(None)
+impl futures_core::Stream for NoBody {
+    type Item = Result<Bytes, ClientError>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(None)
     }
 }
+
+impl BodyStream for NoBody {}
 
 #[async_trait::async_trait]
 impl Transport for Fake {

@@ -1,22 +1,19 @@
 //! [`Tail`]: a log tail, handing lines to Python a batch at a time.
 //!
-//! The [`LogTail`] of agent-client-async already reads ahead on a task of its own and
-//! queues lines (at most `queue_size`). One call of `next_batch` takes every line that
-//! is ready (waiting only when none is), up to [`MAX_BATCH`], so crossing into Python
-//! costs one wait per batch, not per line; the Python iterators then hand the lines
-//! out one by one.
+//! One call of `next_batch` is one [`LogTail::poll_next_batch`]: every line that is
+//! ready (waiting only when none is), up to the tail's `queue_size`, so crossing
+//! into Python costs one wait per batch, not per line; the Python iterators then
+//! hand the lines out one by one. The lines are read and decoded in that call, on
+//! the runtime's thread, straight into the batch.
 //!
 //! Lines taken from the stream are kept in the tail's own state until they are
 //! handed over, so a wait interrupted by Ctrl-C or a cancelled `await` loses none.
 //! Dropping (or closing) the tail drops the [`LogTail`], which closes its connection.
 
 use std::future::poll_fn;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 
 use agent_client_async::{AsyncAgentClient, ClientError, LogTail, TailOptions};
-use futures_core::Stream;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tokio::sync::Mutex;
@@ -24,9 +21,6 @@ use tokio::sync::Mutex;
 use crate::errors::to_pyerr;
 use crate::fork::ForkOwned;
 use crate::runtime::{awaitable, wait, Convert};
-
-/// The most lines one batch hands over.
-pub const MAX_BATCH: usize = 4096;
 
 /// Opens the tail (the request and its answer happen here; errors such as 404 come
 /// back from this).
@@ -73,30 +67,13 @@ impl State {
         let Some(stream) = tail.as_mut() else {
             return;
         };
-        let mut ended = false;
-        poll_fn(|cx| loop {
-            if pending.len() >= MAX_BATCH {
-                return Poll::Ready(());
-            }
-            match Pin::new(&mut *stream).poll_next(cx) {
-                Poll::Ready(Some(Ok(line))) => pending.push(line),
-                Poll::Ready(Some(Err(e))) => {
-                    *error = Some(e);
-                    ended = true;
-                    return Poll::Ready(());
-                }
-                Poll::Ready(None) => {
-                    ended = true;
-                    return Poll::Ready(());
-                }
-                Poll::Pending if pending.is_empty() => return Poll::Pending,
-                Poll::Pending => return Poll::Ready(()),
-            }
-        })
-        .await;
-        if ended {
-            *tail = None;
+        let max = stream.queue_size();
+        match poll_fn(|cx| stream.poll_next_batch(cx, pending, max)).await {
+            Some(Ok(())) => return,
+            Some(Err(e)) => *error = Some(e),
+            None => {}
         }
+        *tail = None;
     }
 
     async fn next_batch(&mut self) -> Batch {

@@ -1000,6 +1000,22 @@ fn stands_alone(text: &[u8], at: usize, len: usize) -> bool {
 mod tests {
     use super::*;
 
+    /// The size of the error, pinned as reqwest pins its own: every `Result` of
+    /// the API carries it, so no variant may outgrow the largest of today,
+    /// `ResponseIncomplete` (two strings and a box: seven words); one that would
+    /// boxes what it adds, as `ResponseIncomplete` boxes its cause.
+    #[test]
+    fn the_error_is_seven_words() {
+        assert_eq!(
+            std::mem::size_of::<ClientError>(),
+            7 * std::mem::size_of::<usize>()
+        );
+        assert_eq!(
+            std::mem::size_of::<Result<String, ClientError>>(),
+            std::mem::size_of::<ClientError>()
+        );
+    }
+
     /// One rule for retries and for `auto`'s fallback: every status is either
     /// about the request (no fallback, no retry), transient (both), or neither
     /// (fallback only); connection failures are transient.

@@ -49,4 +49,6 @@ pub use event::{decode_event, Event};
 pub use limits::{LimitTracker, StreamCounters};
 pub use line::{Line, LineDecoder};
 pub use sse::{is_event_stream, EventStreamParser, SseEvent, SseItem};
-pub use tail::{frame_cap_exceeded, LineDigest, TailDecoder, TailItem, DEFAULT_FRAME_CAP};
+pub use tail::{
+    frame_cap_exceeded, LineDigest, Lines, TailDecoder, TailItem, TailSink, DEFAULT_FRAME_CAP,
+};

@@ -57,6 +57,51 @@ pub enum TailItem {
     Complete,
 }
 
+/// Where a [`TailDecoder`] puts what it delivers: a `Vec<TailItem>`, or a caller's
+/// batch of lines ([`Lines`]), so that a line is written once, where its reader
+/// takes it.
+pub trait TailSink {
+    /// A log line for the caller (never empty, never holding `\n`).
+    fn line(&mut self, line: String);
+    /// The job's log is complete.
+    fn complete(&mut self);
+}
+
+impl TailSink for Vec<TailItem> {
+    fn line(&mut self, line: String) {
+        self.push(TailItem::Line(line));
+    }
+
+    fn complete(&mut self) {
+        self.push(TailItem::Complete);
+    }
+}
+
+/// A [`TailSink`] that appends the lines to a caller's batch; the end of the log
+/// is [`TailDecoder::is_complete`].
+///
+/// ```
+/// use agent_proto::StreamLimits;
+/// use agent_stream::{Lines, TailDecoder};
+///
+/// let mut tail = TailDecoder::http(StreamLimits::default());
+/// let mut batch = Vec::new();
+/// tail.push_bytes(b"one\ndata: {\"type\":\"complete\"}\n\n", &mut Lines(&mut batch))?;
+/// assert_eq!(batch, ["one"]);
+/// assert!(tail.is_complete());
+/// # Ok::<(), agent_proto::ClientError>(())
+/// ```
+#[derive(Debug)]
+pub struct Lines<'a>(pub &'a mut Vec<String>);
+
+impl TailSink for Lines<'_> {
+    fn line(&mut self, line: String) {
+        self.0.push(line);
+    }
+
+    fn complete(&mut self) {}
+}
+
 /// A running digest of a sequence of lines: how many, and a keyed hash of all of
 /// them in order. Constant memory, whatever the number of lines.
 ///
@@ -404,7 +449,7 @@ impl TailDecoder {
     /// Decodes the next chunk of an HTTP body, appending what it delivers to `out`.
     ///
     /// A [`ClientError::Usage`] on a WebSocket decoder.
-    pub fn push_bytes(&mut self, chunk: &[u8], out: &mut Vec<TailItem>) -> Result<(), ClientError> {
+    pub fn push_bytes(&mut self, chunk: &[u8], out: &mut impl TailSink) -> Result<(), ClientError> {
         let Some(parser) = self.http.as_mut() else {
             return Err(misuse("push_bytes", "a WebSocket"));
         };
@@ -424,7 +469,7 @@ impl TailDecoder {
     ///
     /// On a WebSocket decoder this only checks the replay (and returns an earlier
     /// error).
-    pub fn finish(&mut self, out: &mut Vec<TailItem>) -> Result<(), ClientError> {
+    pub fn finish(&mut self, out: &mut impl TailSink) -> Result<(), ClientError> {
         let state = &mut self.state;
         if let (Some(parser), false) = (self.http.as_mut(), state.is_done()) {
             parser.finish(&mut |item| state.on_sse(item, out));
@@ -469,7 +514,7 @@ impl TailDecoder {
     pub fn push_message(
         &mut self,
         message: &[u8],
-        out: &mut Vec<TailItem>,
+        out: &mut impl TailSink,
     ) -> Result<(), ClientError> {
         if self.http.is_some() {
             return Err(misuse("push_message", "an HTTP"));
@@ -499,7 +544,7 @@ impl TailDecoder {
         &mut self,
         fragment: &[u8],
         last: bool,
-        out: &mut Vec<TailItem>,
+        out: &mut impl TailSink,
     ) -> Result<(), ClientError> {
         if self.http.is_some() {
             return Err(misuse("push_fragment", "an HTTP"));
@@ -644,7 +689,7 @@ impl TailState {
     }
 
     /// What an HTTP body's reader found.
-    fn on_sse(&mut self, item: SseItem<'_>, out: &mut Vec<TailItem>) {
+    fn on_sse(&mut self, item: SseItem<'_>, out: &mut dyn TailSink) {
         if self.is_done() {
             return;
         }
@@ -675,7 +720,7 @@ impl TailState {
     }
 
     /// A plain line of an HTTP body (not blank): one message, one log line.
-    fn on_plain_line(&mut self, line: &str, lossy: bool, out: &mut Vec<TailItem>) {
+    fn on_plain_line(&mut self, line: &str, lossy: bool, out: &mut dyn TailSink) {
         if !self.begin_event() {
             return;
         }
@@ -700,7 +745,7 @@ impl TailState {
     }
 
     /// A whole WebSocket message's bytes: one event.
-    fn on_payload(&mut self, payload: &[u8], out: &mut Vec<TailItem>) {
+    fn on_payload(&mut self, payload: &[u8], out: &mut dyn TailSink) {
         let text = match std::str::from_utf8(payload) {
             Ok(text) => Cow::Borrowed(text),
             Err(_) => {
@@ -712,7 +757,7 @@ impl TailState {
     }
 
     /// The next bytes of a plain-text WebSocket message.
-    fn plain(&mut self, plain: &mut PlainMessage, bytes: &[u8], out: &mut Vec<TailItem>) {
+    fn plain(&mut self, plain: &mut PlainMessage, bytes: &[u8], out: &mut dyn TailSink) {
         let PlainMessage {
             lines,
             any_line,
@@ -729,7 +774,7 @@ impl TailState {
         line: Line<'_>,
         any_line: &mut bool,
         lossy: &mut bool,
-        out: &mut Vec<TailItem>,
+        out: &mut dyn TailSink,
     ) {
         if self.is_done() {
             return;
@@ -778,7 +823,7 @@ impl TailState {
         }
     }
 
-    fn on_event(&mut self, event: Event<'_>, out: &mut Vec<TailItem>) {
+    fn on_event(&mut self, event: Event<'_>, out: &mut dyn TailSink) {
         match event {
             Event::Log(text) => {
                 // One event may hold several lines: each is delivered (or replayed,
@@ -810,14 +855,14 @@ impl TailState {
             Event::Complete => {
                 if self.check_replay_ended("completed") {
                     self.complete = true;
-                    out.push(TailItem::Complete);
+                    out.complete();
                 }
             }
         }
     }
 
     /// One line of log text (not empty, no `\n`).
-    fn on_log_line(&mut self, line: &str, out: &mut Vec<TailItem>) {
+    fn on_log_line(&mut self, line: &str, out: &mut dyn TailSink) {
         // The size rule measures the text delivered, whatever the framing.
         if self.tracker.is_oversized(line.len() as u64) {
             self.skip_oversized(line.len() as u64);
@@ -842,7 +887,7 @@ impl TailState {
                 if let Some(digest) = &mut self.digest {
                     digest.push(line);
                 }
-                out.push(TailItem::Line(line.to_owned()));
+                out.line(line.to_owned());
             }
             Err(err) => self.failed = Some(err),
         }

@@ -13,18 +13,22 @@ use crate::util::{error_chain, find_source};
 use crate::websocket;
 use agent_proto::{ClientError, TimeoutKind, Timeouts};
 use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
 use http::header::{
     HeaderValue, ACCEPT_ENCODING as ACCEPT_ENCODING_HEADER, CONTENT_LENGTH, USER_AGENT,
 };
 use http::Uri;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 #[cfg(feature = "tls")]
 use rustls::pki_types::CertificateDer;
 use std::fmt;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -274,6 +278,7 @@ impl HttpTransportBuilder {
             .pool_max_idle_per_host(self.pool_max_idle_per_host)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
+            .http1_max_buf_size(MAX_READ_BUFFER)
             .build(connector.clone());
         Ok(HttpTransport {
             inner: Arc::new(Inner {
@@ -290,6 +295,13 @@ impl HttpTransportBuilder {
         })
     }
 }
+
+/// The most a connection's read buffer grows to (hyper's default is about
+/// 400 KiB): hyper doubles it while reads fill it, so a streamed body whose
+/// server writes faster than the caller reads (every log burst) held 256 KiB and
+/// more per open tail (issue 26: 1,000 HTTP tails took 590 MiB). It also bounds
+/// an answer's head.
+const MAX_READ_BUFFER: usize = 32 * 1024;
 
 /// Checks `http(s)://host[:port][/prefix/]`: a scheme of `http` or `https`, a host,
 /// no user info, no query.
@@ -635,70 +647,78 @@ fn content_length(headers: &http::HeaderMap) -> Option<u64> {
 
 /// The body of a [`Transport::stream`] answer, straight from hyper.
 ///
-/// Cancel-safe: `BodyExt::frame` only polls `Incoming::poll_frame`, which hands out
-/// a chunk only in the poll that returns it; a future dropped before then leaves the
-/// chunk in hyper's buffer for the next call. Dropping the stream drops `Incoming`,
-/// which makes hyper close the connection (it is not returned to the pool).
+/// Cancel-safe: `Incoming::poll_frame` hands out a chunk only in the poll that
+/// returns it; a caller that stops polling leaves the chunk in hyper's buffer.
+/// Dropping the stream drops `Incoming`, which makes hyper close the connection (it
+/// is not returned to the pool).
 struct HyperBodyStream {
     body: Incoming,
     origin: Origin,
-    failed: Option<ClientError>,
-    done: bool,
-}
-
-impl HyperBodyStream {
-    fn new(body: Incoming, origin: Origin) -> Self {
-        HyperBodyStream {
-            body,
-            origin,
-            failed: None,
-            done: false,
-        }
-    }
 }
 
 /// A [`HyperBodyStream`] whose content coding is decoded as it arrives: each
 /// compressed chunk is decoded at once (a tail stays live), handed out in pieces
 /// of bounded size. Cancel-safe as the stream under it: the decoder changes only
-/// between awaits.
+/// in the poll that returns what it made.
 struct DecodedBodyStream {
     raw: HyperBodyStream,
     decoder: Decoder,
-    failed: Option<ClientError>,
+    /// Whether the body under it ended (and the decoder finished).
     done: bool,
 }
 
-#[async_trait::async_trait]
-impl BodyStream for DecodedBodyStream {
-    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ClientError> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
+/// A body stream that repeats its end to every later poll: `None` after `None`,
+/// the same error after an error.
+struct Ended<S> {
+    inner: S,
+    end: Option<Option<ClientError>>,
+}
+
+impl<S: Stream<Item = Result<Bytes, ClientError>> + Unpin> Stream for Ended<S> {
+    type Item = Result<Bytes, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(end) = &self.end {
+            return Poll::Ready(end.clone().map(Err));
         }
-        if self.done {
-            return Ok(None);
+        let item = std::task::ready!(Pin::new(&mut self.inner).poll_next(cx));
+        match &item {
+            None => self.end = Some(None),
+            Some(Err(e)) => self.end = Some(Some(e.clone())),
+            Some(Ok(_)) => {}
         }
-        let origin = self.raw.origin.clone();
-        let fail = |this: &mut Self, e: ClientError| {
-            let err = origin.incomplete(e);
-            this.failed = Some(err.clone());
-            err
-        };
+        Poll::Ready(item)
+    }
+}
+
+impl<S: Stream<Item = Result<Bytes, ClientError>> + Send + Unpin> BodyStream for Ended<S> {}
+
+impl Stream for DecodedBodyStream {
+    type Item = Result<Bytes, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let fail = |this: &Self, e| Poll::Ready(Some(Err(this.raw.origin.incomplete(e))));
         loop {
-            if !self.decoder.is_drained() {
-                match self.decoder.pull() {
-                    Ok(piece) if !piece.is_empty() => return Ok(Some(piece)),
+            if this.done {
+                return Poll::Ready(None);
+            }
+            if !this.decoder.is_drained() {
+                match this.decoder.pull() {
+                    Ok(piece) if !piece.is_empty() => return Poll::Ready(Some(Ok(piece))),
                     Ok(_) => {} // needs more input
-                    Err(e) => return Err(fail(self, e)),
+                    Err(e) => return fail(this, e),
                 }
             }
-            match self.raw.next_chunk().await? {
-                Some(chunk) => self.decoder.push(chunk),
+            match std::task::ready!(Pin::new(&mut this.raw).poll_next(cx)) {
+                Some(Ok(chunk)) => this.decoder.push(chunk),
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => {
-                    self.done = true;
-                    return match self.decoder.finish() {
-                        Ok(rest) if rest.is_empty() => Ok(None),
-                        Ok(rest) => Ok(Some(rest)),
-                        Err(e) => Err(fail(self, e)),
+                    this.done = true;
+                    return match this.decoder.finish() {
+                        Ok(rest) if rest.is_empty() => Poll::Ready(None),
+                        Ok(rest) => Poll::Ready(Some(Ok(rest))),
+                        Err(e) => fail(this, e),
                     };
                 }
             }
@@ -706,30 +726,19 @@ impl BodyStream for DecodedBodyStream {
     }
 }
 
-#[async_trait::async_trait]
-impl BodyStream for HyperBodyStream {
-    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ClientError> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        if self.done {
-            return Ok(None);
-        }
+impl Stream for HyperBodyStream {
+    type Item = Result<Bytes, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
         loop {
-            match self.body.frame().await {
-                None => {
-                    self.done = true;
-                    return Ok(None);
-                }
-                Some(Err(e)) => {
-                    let err = self.origin.closed(e);
-                    self.failed = Some(err.clone());
-                    return Err(err);
-                }
+            match std::task::ready!(Pin::new(&mut this.body).poll_frame(cx)) {
+                None => return Poll::Ready(None),
+                Some(Err(e)) => return Poll::Ready(Some(Err(this.origin.closed(e)))),
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
                         if !data.is_empty() {
-                            return Ok(Some(data));
+                            return Poll::Ready(Some(Ok(data)));
                         }
                     }
                 }
@@ -764,14 +773,19 @@ impl Transport for HttpTransport {
     async fn stream(&self, request: Request) -> Result<StreamingResponse, ClientError> {
         let (mut parts, body, origin) = self.send(request).await?;
         let decoder = answer_decoder(&mut parts.headers, &origin)?;
-        let raw = HyperBodyStream::new(body, origin);
+        let raw = HyperBodyStream { body, origin };
         let body: Box<dyn BodyStream> = match decoder {
-            None => Box::new(raw),
-            Some(decoder) => Box::new(DecodedBodyStream {
-                raw,
-                decoder,
-                failed: None,
-                done: false,
+            None => Box::new(Ended {
+                inner: raw,
+                end: None,
+            }),
+            Some(decoder) => Box::new(Ended {
+                inner: DecodedBodyStream {
+                    raw,
+                    decoder,
+                    done: false,
+                },
+                end: None,
             }),
         };
         Ok(StreamingResponse {

@@ -36,7 +36,6 @@
 
 mod coding;
 mod connector;
-mod half_reads;
 mod http;
 pub mod long_poll;
 pub mod memory;

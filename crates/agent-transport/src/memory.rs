@@ -30,10 +30,13 @@ use crate::transport::{
 };
 use agent_proto::ClientError;
 use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
 use http::HeaderMap;
 use std::collections::VecDeque;
 use std::fmt;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 /// How a streamed body or a WebSocket ends after its last chunk or message.
 #[derive(Debug, Clone)]
@@ -168,11 +171,16 @@ fn misuse(what: &str) -> ClientError {
 }
 
 /// Applies an end: `Ok(())` for a normal end.
-async fn finish(end: &MemoryEnd) -> Result<(), ClientError> {
+/// What reading past the last chunk or message gives: the end, the error (again
+/// on every read), or nothing ever.
+fn finish<T>(end: &mut Option<MemoryEnd>) -> Poll<Option<Result<T, ClientError>>> {
     match end {
-        MemoryEnd::Finish => Ok(()),
-        MemoryEnd::Fail(e) => Err(e.clone()),
-        MemoryEnd::Hang => std::future::pending().await,
+        None | Some(MemoryEnd::Finish) => {
+            *end = None;
+            Poll::Ready(None)
+        }
+        Some(MemoryEnd::Fail(e)) => Poll::Ready(Some(Err(e.clone()))),
+        Some(MemoryEnd::Hang) => Poll::Pending,
     }
 }
 
@@ -187,7 +195,10 @@ impl Transport for MemoryTransport {
                 chunks,
                 end,
             } => {
-                finish(&end).await?;
+                let mut end = Some(end);
+                if let Some(Err(e)) = std::future::poll_fn(|_| finish::<()>(&mut end)).await {
+                    return Err(e);
+                }
                 let mut body = BytesMut::new();
                 for c in chunks {
                     body.extend_from_slice(&c);
@@ -253,27 +264,22 @@ impl Transport for MemoryTransport {
 /// The body of a [`MemoryReply::Stream`]; cancel-safe (nothing is in flight).
 struct MemoryBody {
     chunks: VecDeque<Bytes>,
-    /// `None` once the end was delivered (then `Ok(None)` forever).
+    /// `None` once the end was delivered (then the end forever).
     end: Option<MemoryEnd>,
 }
 
-#[async_trait::async_trait]
-impl BodyStream for MemoryBody {
-    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ClientError> {
-        if let Some(c) = self.chunks.pop_front() {
-            return Ok(Some(c));
-        }
-        match &self.end {
-            None => Ok(None),
-            Some(end) => {
-                // An error repeats; a normal end becomes `Ok(None)` for good.
-                finish(end).await?;
-                self.end = None;
-                Ok(None)
-            }
+impl Stream for MemoryBody {
+    type Item = Result<Bytes, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.chunks.pop_front() {
+            Some(c) => Poll::Ready(Some(Ok(c))),
+            None => finish(&mut self.end),
         }
     }
 }
+
+impl BodyStream for MemoryBody {}
 
 /// The WebSocket of a [`MemoryReply::WebSocket`]; cancel-safe.
 struct MemoryWs {
@@ -281,26 +287,22 @@ struct MemoryWs {
     end: Option<MemoryEnd>,
 }
 
-#[async_trait::async_trait]
-impl WsStream for MemoryWs {
-    async fn next_message(&mut self) -> Result<Option<WsMessage>, ClientError> {
-        if let Some(m) = self.messages.pop_front() {
-            return Ok(Some(m));
-        }
-        match &self.end {
-            None => Ok(None),
-            Some(end) => {
-                // An error repeats; a normal end becomes `Ok(None)` for good.
-                finish(end).await?;
-                self.end = None;
-                Ok(None)
-            }
+impl Stream for MemoryWs {
+    type Item = Result<WsMessage, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.messages.pop_front() {
+            Some(m) => Poll::Ready(Some(Ok(m))),
+            None => finish(&mut self.end),
         }
     }
+}
 
-    async fn close(&mut self) {
+impl WsStream for MemoryWs {
+    fn poll_close(&mut self, _: &mut Context<'_>) -> Poll<()> {
         self.messages.clear();
         self.end = None;
+        Poll::Ready(())
     }
 }
 

@@ -2,8 +2,11 @@
 
 use agent_proto::ClientError;
 use bytes::Bytes;
+use futures_core::Stream;
 use http::{HeaderMap, Method};
 use std::fmt;
+use std::future::poll_fn;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -104,14 +107,50 @@ impl fmt::Debug for StreamingResponse {
     }
 }
 
-/// A body that arrives chunk by chunk. Dropping it closes its connection.
-#[async_trait::async_trait]
-pub trait BodyStream: Send {
-    /// The next chunk; `Ok(None)` at the end of the body.
-    ///
-    /// Must be cancel-safe: the client wraps it in an idle time-out, and a chunk
-    /// in flight when the future is dropped must not be lost or corrupt the stream.
-    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ClientError>;
+/// A body that arrives chunk by chunk: a [`Stream`] of chunks, polled in the
+/// caller's task (as hyper's and reqwest's bodies are). The stream ends (`None`)
+/// at the end of the body; an error is the last item. Dropping it closes its
+/// connection.
+///
+/// Polling is cancel-safe by construction: a chunk is handed out only by the poll
+/// that returns it, so a caller that stops polling (a time-out, a `select!`) loses
+/// nothing. [`next_chunk`](BodyStream::next_chunk) is the `async` form.
+///
+/// ```
+/// use agent_transport::BodyStream;
+/// use bytes::Bytes;
+/// use futures_core::Stream;
+/// use std::pin::Pin;
+/// use std::task::{Context, Poll};
+///
+/// /// A body of fixed chunks.
+/// struct Chunks(Vec<Bytes>);
+///
+/// impl Stream for Chunks {
+///     type Item = Result<Bytes, agent_proto::ClientError>;
+///     fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+///         Poll::Ready(self.0.pop().map(Ok))
+///     }
+/// }
+/// impl BodyStream for Chunks {}
+///
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// let mut body: Box<dyn BodyStream> = Box::new(Chunks(vec![Bytes::from("b"), Bytes::from("a")]));
+/// assert_eq!(body.next_chunk().await?.as_deref(), Some(&b"a"[..]));
+/// assert_eq!(body.next_chunk().await?.as_deref(), Some(&b"b"[..]));
+/// assert_eq!(body.next_chunk().await?, None);
+/// # Ok::<(), agent_proto::ClientError>(()) }).unwrap();
+/// ```
+pub trait BodyStream: Stream<Item = Result<Bytes, ClientError>> + Send + Unpin {}
+
+impl dyn BodyStream + '_ {
+    /// The next chunk; `Ok(None)` at the end of the body. Cancel-safe.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, ClientError> {
+        poll_fn(|cx| Pin::new(&mut *self).poll_next(cx))
+            .await
+            .transpose()
+    }
 }
 
 /// How to run a WebSocket.
@@ -151,28 +190,34 @@ pub enum WsMessage {
     KeepAlive,
 }
 
-/// An open WebSocket. Dropping it closes the connection.
-#[async_trait::async_trait]
-pub trait WsStream: Send {
-    /// The next message; `Ok(None)` when the server closed the connection normally
-    /// (close code 1000 or 1001). An abnormal end is an error.
-    ///
-    /// Must be cancel-safe, like [`BodyStream::next_chunk`].
-    async fn next_message(&mut self) -> Result<Option<WsMessage>, ClientError>;
+/// An open WebSocket: a [`Stream`] of messages polled in the caller's task, plus
+/// a close, as tokio-tungstenite's `WebSocketStream` is. The stream ends (`None`)
+/// when the server closed the connection normally (close code 1000 or 1001); an
+/// abnormal end is an error, the last item. Dropping it closes the connection.
+///
+/// Polling is cancel-safe: a message is handed out only by the poll that returns
+/// it, and one half-read stays in the stream for the next poll.
+/// [`next_message`](WsStream::next_message) and [`close`](WsStream::close) are the
+/// `async` forms.
+pub trait WsStream: Stream<Item = Result<WsMessage, ClientError>> + Send + Unpin {
+    /// Sends a close frame and waits (briefly) for the server's; best effort. Ready
+    /// once the connection is closed or the wait is over; the stream then ends.
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<()>;
+}
 
-    /// [`next_message`](WsStream::next_message) as a poll, for callers that read
-    /// many messages in a row: the default builds the boxed future of
-    /// `next_message` on every call (which the cancel-safety of `next_message`
-    /// makes correct), an implementation can override it to skip that allocation.
-    fn poll_next_message(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<Option<WsMessage>, ClientError>> {
-        self.next_message().as_mut().poll(cx)
+impl dyn WsStream + '_ {
+    /// The next message; `Ok(None)` once the server closed the connection normally.
+    /// Cancel-safe.
+    pub async fn next_message(&mut self) -> Result<Option<WsMessage>, ClientError> {
+        poll_fn(|cx| Pin::new(&mut *self).poll_next(cx))
+            .await
+            .transpose()
     }
 
     /// Sends a close frame and waits (briefly) for the server's; best effort.
-    async fn close(&mut self);
+    pub async fn close(&mut self) {
+        poll_fn(|cx| self.poll_close(cx)).await
+    }
 }
 
 /// The wire under the clients.

@@ -2,27 +2,23 @@
 //! written on hyper (with the `Sec-WebSocket-Accept` check fastwebsockets' own
 //! client skips), then fastwebsockets for the frames.
 //!
-//! The frames are read in the caller's task, inside [`WsStream::next_message`],
-//! as tokio-tungstenite does: a reader task with a channel in front of it cost
-//! a cross-thread hand-off per message, which was half the client's CPU per
-//! tail line on tokio's multi-thread runtime (BENCHMARKS.md, issue 15).
+//! The stream is poll-based, as tokio-tungstenite's `WebSocketStream` is: the
+//! caller's poll reads the upgraded connection into one buffer, parses the frames
+//! there (their heads here, fastwebsockets' `Frame` for what is sent), and hands a
+//! frame's payload on split off that buffer, without a copy. No task and no
+//! channel sit between the socket and the caller: a reader task cost a
+//! cross-thread hand-off per message, half the client's CPU per tail line on
+//! tokio's multi-thread runtime (BENCHMARKS.md, issue 15), and fastwebsockets' own
+//! `read_frame`, an `async fn` that is not cancel-safe, needed a pump and an inbox
+//! in front of it (issue 26). Nothing is consumed from the buffer until a frame is
+//! there whole, so a poll that stops half-way loses nothing.
 //!
-//! The reading is a *pump*: one future, owned by the stream, that loops on
-//! `read_frame` and leaves what it reads in an inbox; `next_message` takes from
-//! the inbox and polls the pump when it is empty. The read in progress lives in
-//! the pump, not in the call: `read_frame` is not cancel-safe, so it is never
-//! dropped half-way, and a call dropped by a time-out leaves it for the next call
-//! to finish. The pump reads at most a turn (64 messages, 256 KiB) ahead of the
-//! consumer; the kernel's socket buffer holds the rest while the consumer is
-//! busy. Pongs owed to the server's pings are sent as the pump reads them, so a
-//! consumer that stops reading also stops answering pings (as tokio-tungstenite's
-//! does).
-//!
-//! A *pinger* task sends a ping whenever nothing was received for a
-//! `ping_interval`. Writes (pongs and close replies, pings, the caller's close)
-//! go through the write half behind a mutex. Dropping the [`WsStream`] drops the
-//! pump with the socket's read half and aborts the pinger, which closes the
-//! connection.
+//! Pongs owed to the server's pings and the close reply are written from the same
+//! polls, so a consumer that stops reading also stops answering pings (as
+//! tokio-tungstenite's does). A ping is sent when the poll finds nothing to read
+//! and nothing was received for a `ping_interval` (one timer, armed while the
+//! caller waits). Dropping the [`WsStream`] drops the socket, which closes the
+//! connection; no task outlives it.
 
 use crate::connector::{ConnectFailure, Connector};
 use crate::retry::capped_retry_after;
@@ -31,9 +27,10 @@ use crate::util::{error_chain, random_u64, AbortOnDrop};
 use agent_proto::{ClientError, TimeoutKind};
 use base64::Engine as _;
 use bytes::Bytes;
-use fastwebsockets::{
-    Frame, OpCode, Payload, Role, WebSocket, WebSocketError, WebSocketRead, WebSocketWrite,
-};
+use bytes::{Buf, BytesMut};
+use fastwebsockets::CloseCode;
+use fastwebsockets::{Frame, OpCode, Payload, WebSocketError};
+use futures_core::Stream;
 use http::header::{
     HeaderValue, CONNECTION, HOST, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION,
     UPGRADE, USER_AGENT,
@@ -43,18 +40,12 @@ use http_body_util::{BodyExt, Empty};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use sha1::{Digest, Sha1};
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{BufReader, ReadHalf, WriteHalf};
-use tokio::sync::Mutex;
+use tokio::io::AsyncWrite;
 use tokio::time::Instant;
-
-use crate::half_reads::HalfReads;
 
 /// The least frame cap (16 MiB): the largest single WebSocket *frame* read is this,
 /// or [`WsOptions::max_message_size`] if that is larger (the clients ask for 64 MiB).
@@ -71,18 +62,25 @@ pub const MAX_WS_FRAME_SIZE: usize = 16 * 1024 * 1024;
 /// The most of a refusal's body (a non-101 answer to the upgrade) that is read.
 const MAX_REFUSAL_BODY: usize = 64 * 1024;
 
-/// How much of the socket one read system call takes at most (see [`HalfReads`]).
-const SOCKET_READ_SIZE: usize = 64 * 1024;
+/// The least free room the read buffer offers a read of the socket (it grows
+/// past it only for a frame that does not fit): what one open WebSocket holds
+/// while it waits.
+const READ_ROOM: usize = 8 * 1024;
+
+/// The longest frame head (RFC 6455 section 5.2).
+const MAX_HEAD_LEN: usize = 14;
+
+/// The most bytes of frames waiting to be sent before pongs are no longer queued.
+const MAX_QUEUED_WRITES: usize = 4 * 1024;
+
+/// What our pings carry.
+const PING_PAYLOAD: &[u8] = b"agent-transport";
 
 /// How long [`WsStream::close`] waits for the server's close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// RFC 6455 section 1.3.
 const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
-type Io = HalfReads<BufReader<TokioIo<Upgraded>>>;
-type Reader = WebSocketRead<ReadHalf<Io>>;
-type Writer = Arc<Mutex<WebSocketWrite<WriteHalf<Io>>>>;
 
 /// A fresh `Sec-WebSocket-Key`: 16 random bytes, base64.
 fn new_key() -> String {
@@ -124,7 +122,7 @@ pub(crate) async fn open(
             after: limit,
         }),
         Ok(Err(e)) => Err(e),
-        Ok(Ok(io)) => Ok(Box::new(start(io, options))),
+        Ok(Ok(io)) => Ok(Box::new(start(TokioIo::new(io), options))),
     }
 }
 
@@ -133,7 +131,7 @@ async fn handshake(
     uri: Uri,
     request: Request,
     user_agent: HeaderValue,
-) -> Result<Io, ClientError> {
+) -> Result<Upgraded, ClientError> {
     let path = request.path.clone();
     let stream = connector
         .connect_unbounded(uri.clone(), true)
@@ -238,11 +236,7 @@ async fn handshake(
             ),
         )
     })?;
-    // fastwebsockets' own buffer stays small under `HalfReads` (see there); the
-    // socket is read in 64 KiB gulps behind it, so small reads cost a copy, not a
-    // system call each.
-    let socket = BufReader::with_capacity(SOCKET_READ_SIZE, TokioIo::new(upgraded));
-    Ok(HalfReads::new(socket))
+    Ok(upgraded)
 }
 
 /// Up to `max` bytes of a body; whatever came before an error or the limit.
@@ -270,131 +264,26 @@ fn frame_cap(max_message_size: usize) -> usize {
 /// What the socket yields: a message, the normal end (`Ok(None)`), or an error.
 type Item = Result<Option<WsMessage>, ClientError>;
 
-/// How much the pump reads per turn before it lets the consumer take it: 64
-/// messages or 256 KiB, whichever comes first. This bounds what waits between the
-/// socket and the consumer (a turn ends after the message that passes 256 KiB, so at
-/// most 256 KiB plus one message); the kernel's socket buffer holds the rest.
-const PUMP_TURN_MESSAGES: usize = 64;
-const PUMP_TURN_BYTES: usize = 256 * 1024;
-
-/// The messages the pump has read and the consumer not yet taken.
-type Inbox = Arc<std::sync::Mutex<VecDeque<Item>>>;
-
-/// Reads the socket: a loop over `read_frame` that is polled by the consumer's own
-/// calls (see the module docs) and leaves what it reads in the inbox.
-///
-/// One long-lived future rather than one per message: building a future per
-/// message (`stream::unfold`) copied its 700 bytes each time, 7% of a tail's CPU.
-type Pump = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// Starts the pinger over an upgraded connection; the frames are read on demand.
-fn start(io: Io, options: WsOptions) -> HyperWsStream {
-    let mut ws = WebSocket::after_handshake(io, Role::Client);
-    ws.set_auto_pong(true);
-    ws.set_auto_close(true);
-    // fastwebsockets refuses frames of `>= max` bytes.
-    ws.set_max_message_size(frame_cap(options.max_message_size).saturating_add(1));
-    let (reader, writer) = ws.split(tokio::io::split);
-    let writer: Writer = Arc::new(Mutex::new(writer));
-    let received = Arc::new(AtomicU64::new(0));
-    let frames = FrameReader {
-        reader,
-        writer: writer.clone(),
-        max_message_size: options.max_message_size,
-        in_message: false,
-        received: received.clone(),
-    };
-    let inbox = Inbox::default();
-    let pump = pump(frames, inbox.clone());
-    let pinger_task = tokio::spawn(ping_loop(writer.clone(), options.ping_interval, received));
+/// Starts reading frames over an upgraded connection.
+fn start(io: TokioIo<Upgraded>, options: WsOptions) -> HyperWsStream {
+    let interval = options.ping_interval.max(Duration::from_millis(2));
     HyperWsStream {
-        pump: Some(Box::pin(pump)),
-        inbox,
-        taken: VecDeque::new(),
-        writer,
-        _pinger: AbortOnDrop(pinger_task),
+        io,
+        read: BytesMut::with_capacity(READ_ROOM),
+        write: Vec::new(),
+        written: 0,
+        frame_cap: frame_cap(options.max_message_size),
+        in_message: false,
+        received: 0,
+        timer: Box::pin(tokio::time::sleep(interval / 2)),
+        ping: Ping {
+            interval,
+            seen: 0,
+            quiet_since: Instant::now(),
+        },
+        close_sent: false,
+        closing: false,
         end: None,
-    }
-}
-
-/// The pump's loop: reads items until the last one (the end or an error), and
-/// after each turn's worth of them yields so the consumer takes them.
-///
-/// Items go to the inbox in batches, when the socket has nothing more for now, at
-/// the end of a turn and after the last one: a lock per item was 5% of a tail's CPU.
-async fn pump(mut frames: FrameReader, inbox: Inbox) {
-    let mut batch = VecDeque::new();
-    let (mut messages, mut bytes) = (0, 0);
-    loop {
-        let item = {
-            let mut read = std::pin::pin!(frames.next_item());
-            std::future::poll_fn(|cx| {
-                let polled = read.as_mut().poll(cx);
-                if polled.is_pending() && !batch.is_empty() {
-                    lock(&inbox).append(&mut batch);
-                }
-                polled
-            })
-            .await
-        };
-        let last = !matches!(item, Ok(Some(_)));
-        if let Ok(Some(WsMessage::Text(data) | WsMessage::Fragment { data, .. })) = &item {
-            bytes += data.len();
-        }
-        batch.push_back(item);
-        if last {
-            lock(&inbox).append(&mut batch);
-            return;
-        }
-        messages += 1;
-        if messages >= PUMP_TURN_MESSAGES || bytes >= PUMP_TURN_BYTES {
-            (messages, bytes) = (0, 0);
-            lock(&inbox).append(&mut batch);
-            // Hands control back with the turn's items in the inbox (the wake-up it
-            // asks for only repolls the consumer, which takes them first).
-            tokio::task::yield_now().await;
-        }
-    }
-}
-
-/// Sends a ping once nothing was received (and nothing pinged) for `interval`.
-///
-/// The reader counts frames rather than stamping a clock per frame (a
-/// `clock_gettime` per message was 3% of a tail's CPU), so the pinger looks at the
-/// count every half interval: a ping leaves between one and one and a half
-/// intervals after the last frame.
-async fn ping_loop(writer: Writer, interval: Duration, received: Arc<AtomicU64>) {
-    let interval = interval.max(Duration::from_millis(2));
-    let look = interval / 2;
-    let mut seen = received.load(Ordering::Relaxed);
-    let mut quiet_since = Instant::now();
-    loop {
-        tokio::time::sleep(look).await;
-        let now = received.load(Ordering::Relaxed);
-        if now != seen {
-            seen = now;
-            quiet_since = Instant::now();
-            continue;
-        }
-        if quiet_since.elapsed() < interval {
-            continue;
-        }
-        let mut w = writer.lock().await;
-        if w.is_closed() {
-            return;
-        }
-        let ping = Frame::new(
-            true,
-            OpCode::Ping,
-            None,
-            Payload::Borrowed(b"agent-transport"),
-        );
-        if w.write_frame(ping).await.is_err() || w.flush().await.is_err() {
-            // The reader sees the broken connection and reports it.
-            return;
-        }
-        drop(w);
-        quiet_since = Instant::now();
     }
 }
 
@@ -415,16 +304,12 @@ fn map_read_error(err: WebSocketError, frame_cap: usize) -> ClientError {
              ({frame_cap} bytes): it is refused whole"
         )),
         // RFC 6455 section 8.1: an endpoint that receives a text frame that is not
-        // UTF-8 must fail the connection (fastwebsockets enforces it). The HTTP stream
-        // has no such rule and delivers such a line with U+FFFD.
+        // UTF-8 must fail the connection. The HTTP stream has no such rule and
+        // delivers such a line with U+FFFD.
         WebSocketError::InvalidUTF8 => ClientError::protocol(
             "the server sent a text frame that is not valid UTF-8, which RFC 6455 \
                       forbids; the HTTP stream (protocol http or auto) delivers such lines \
                       with U+FFFD",
-        ),
-        WebSocketError::SendError(e) => ClientError::connect_with(
-            format!("connection lost mid-stream: {}", error_chain(e.as_ref())),
-            e,
         ),
         other => ClientError::protocol_with(format!("bad WebSocket frame: {other}"), other),
     }
@@ -443,194 +328,376 @@ fn close_code(payload: &[u8]) -> Option<(u16, String)> {
     Some((code, reason))
 }
 
-/// The read half and what reading it needs: the writer for the frames
-/// fastwebsockets owes the server, whether a fragmented message is open, and the
-/// frame count the pinger watches.
-struct FrameReader {
-    reader: Reader,
-    writer: Writer,
-    max_message_size: usize,
+/// A frame's head, parsed from the front of the read buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Head {
+    fin: bool,
+    opcode: OpCode,
+    mask: Option<[u8; 4]>,
+    /// The head's own length in bytes.
+    len: usize,
+    payload_len: usize,
+}
+
+/// Parses the head of the frame at the front of `buf` (RFC 6455 section 5.2):
+/// `Ok(None)` while it is not all there. Nothing is consumed, so a parse that waits
+/// for more bytes starts over on the next read: that is what makes reading
+/// cancel-safe. A frame whose payload is over `frame_cap` is refused from its
+/// head, before a byte of it is read.
+fn parse_head(buf: &[u8], frame_cap: usize) -> Result<Option<Head>, WebSocketError> {
+    let (Some(&b0), Some(&b1)) = (buf.first(), buf.get(1)) else {
+        return Ok(None);
+    };
+    if b0 & 0b0111_0000 != 0 {
+        return Err(WebSocketError::ReservedBitsNotZero);
+    }
+    let opcode = OpCode::try_from(b0 & 0b0000_1111)?;
+    let fin = b0 & 0b1000_0000 != 0;
+    let masked = b1 & 0b1000_0000 != 0;
+    let extra = match b1 & 0x7F {
+        126 => 2,
+        127 => 8,
+        _ => 0,
+    };
+    let len = 2 + extra + if masked { 4 } else { 0 };
+    if buf.len() < len {
+        return Ok(None);
+    }
+    let payload_len = match extra {
+        0 => u64::from(b1 & 0x7F),
+        2 => u64::from(u16::from_be_bytes([buf[2], buf[3]])),
+        _ => {
+            let mut n = [0u8; 8];
+            n.copy_from_slice(&buf[2..10]);
+            u64::from_be_bytes(n)
+        }
+    };
+    let mask = masked.then(|| {
+        let mut m = [0u8; 4];
+        m.copy_from_slice(&buf[2 + extra..len]);
+        m
+    });
+    if is_control(opcode) && !fin {
+        return Err(WebSocketError::ControlFrameFragmented);
+    }
+    if opcode == OpCode::Ping && payload_len > 125 {
+        return Err(WebSocketError::PingFrameTooLarge);
+    }
+    let payload_len = match usize::try_from(payload_len) {
+        Ok(n) if n <= frame_cap => n,
+        _ => return Err(WebSocketError::FrameTooLarge),
+    };
+    Ok(Some(Head {
+        fin,
+        opcode,
+        mask,
+        len,
+        payload_len,
+    }))
+}
+
+fn is_control(opcode: OpCode) -> bool {
+    matches!(opcode, OpCode::Close | OpCode::Ping | OpCode::Pong)
+}
+
+/// Appends `frame`, masked as a client's frames must be (RFC 6455 section 5.3), to
+/// `out`.
+fn encode(opcode: OpCode, payload: &[u8], out: &mut Vec<u8>) {
+    let mask = random_u64().to_le_bytes();
+    let mut frame = Frame::new(
+        true,
+        opcode,
+        Some([mask[0], mask[1], mask[2], mask[3]]),
+        Payload::Owned(payload.to_vec()),
+    );
+    frame.mask();
+    let mut head = [0u8; MAX_HEAD_LEN];
+    let n = frame.fmt_head(&mut head);
+    out.extend_from_slice(&head[..n]);
+    out.extend_from_slice(&frame.payload);
+}
+
+/// When to ping: the frame count the pinger last saw, and since when it has not
+/// changed.
+///
+/// The reader counts frames rather than stamping a clock per frame (a
+/// `clock_gettime` per message was 3% of a tail's CPU), and the pinger looks at
+/// the count every half interval: a ping leaves between one and one and a half
+/// intervals after the last frame.
+struct Ping {
+    interval: Duration,
+    seen: u64,
+    quiet_since: Instant,
+}
+
+/// The [`WsStream`] of [`HttpTransport`](crate::HttpTransport): frames read
+/// straight from the upgraded connection into one buffer, in the caller's task.
+struct HyperWsStream {
+    io: TokioIo<Upgraded>,
+    /// The read buffer: bytes read from the socket, not handed out yet. A frame's
+    /// payload is split off it without a copy.
+    read: BytesMut,
+    /// Frames to send (pongs, the close reply, pings, our close), encoded; the
+    /// first `written` bytes are sent.
+    write: Vec<u8>,
+    written: usize,
+    frame_cap: usize,
     /// Whether a fragmented message began and has not ended.
     in_message: bool,
-    received: Arc<AtomicU64>,
-}
-
-impl FrameReader {
-    /// Reads frames until one completes an item.
-    async fn next_item(&mut self) -> Item {
-        let writer = &self.writer;
-        // The frames fastwebsockets owes the server (pongs, the close reply), unless
-        // the caller already closed our side.
-        let mut obligated = |frame: Frame<'static>| {
-            let writer = writer.clone();
-            async move {
-                let mut w = writer.lock().await;
-                if w.is_closed() {
-                    return Ok::<(), WebSocketError>(());
-                }
-                w.write_frame(frame).await?;
-                w.flush().await
-            }
-        };
-        loop {
-            let frame = match self.reader.read_frame(&mut obligated).await {
-                Ok(frame) => frame,
-                Err(e) => return Err(map_read_error(e, frame_cap(self.max_message_size))),
-            };
-            // Only this reader writes the count, so a load and a store suffice.
-            let count = self.received.load(Ordering::Relaxed);
-            self.received
-                .store(count.wrapping_add(1), Ordering::Relaxed);
-            match frame.opcode {
-                OpCode::Text | OpCode::Binary => {
-                    if self.in_message {
-                        return Err(ClientError::protocol(
-                            "a WebSocket message began before the previous one ended",
-                        ));
-                    }
-                    let data = payload_bytes(frame.payload);
-                    if frame.fin {
-                        return Ok(Some(WsMessage::Text(data)));
-                    }
-                    self.in_message = true;
-                    return Ok(Some(WsMessage::Fragment { data, last: false }));
-                }
-                OpCode::Continuation => {
-                    if !self.in_message {
-                        return Err(ClientError::protocol(
-                            "a WebSocket continuation frame without a message",
-                        ));
-                    }
-                    self.in_message = !frame.fin;
-                    return Ok(Some(WsMessage::Fragment {
-                        data: payload_bytes(frame.payload),
-                        last: frame.fin,
-                    }));
-                }
-                OpCode::Pong => return Ok(Some(WsMessage::KeepAlive)),
-                OpCode::Ping => {}
-                OpCode::Close => {
-                    return match close_code(&frame.payload) {
-                        None | Some((1000, _)) | Some((1001, _)) => Ok(None),
-                        Some((code, reason)) => Err(mid_stream(if reason.is_empty() {
-                            format!("connection closed mid-stream (code {code})")
-                        } else {
-                            format!("connection closed mid-stream (code {code}: {reason})")
-                        })),
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// A frame's payload, handed on without a copy when fastwebsockets split it off
-/// its read buffer. No size is decided here: the reader measures each line.
-///
-/// Measured against copying it out (which would let fastwebsockets reuse its read
-/// buffer in place instead of allocating a new one every few dozen messages, each
-/// of which makes glibc consolidate the freed lines): the copy's allocation per
-/// message costs more (issue 15, BENCHMARKS.md).
-fn payload_bytes(payload: Payload<'_>) -> Bytes {
-    match payload {
-        Payload::Bytes(bytes) => bytes.freeze(),
-        Payload::Owned(vec) => Bytes::from(vec),
-        other => Bytes::copy_from_slice(&other),
-    }
-}
-
-/// The [`WsStream`] of [`HttpTransport`](crate::HttpTransport).
-struct HyperWsStream {
-    /// `None` once it finished.
-    pump: Option<Pump>,
-    inbox: Inbox,
-    /// What was taken from the inbox in one go (one lock per batch, not per item).
-    taken: VecDeque<Item>,
-    writer: Writer,
-    _pinger: AbortOnDrop,
+    /// Frames received (the pinger watches the count).
+    received: u64,
+    /// The pinger's next look while open; the end of the close wait once closing.
+    timer: Pin<Box<tokio::time::Sleep>>,
+    ping: Ping,
+    /// Whether our close frame is queued (nothing but it is sent after).
+    close_sent: bool,
+    /// Whether `timer` is the close wait.
+    closing: bool,
     /// Set once the stream ended: `Ok` normally, `Err` with the error to repeat.
     end: Option<Result<(), ClientError>>,
 }
 
 impl HyperWsStream {
-    /// The next item: from what was taken, else from the inbox, else after polling
-    /// the pump. Cancel-safe: the read in progress stays in the pump.
-    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Item> {
-        let mut polled = false;
-        loop {
-            if let Some(item) = self.taken.pop_front() {
-                return Poll::Ready(item);
+    /// Sends what is queued; `Pending` (with the wake-up asked for) while the socket
+    /// takes no more.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
+        let lost = |e: std::io::Error| map_read_error(WebSocketError::IoError(e), 0);
+        while self.written < self.write.len() {
+            match Pin::new(&mut self.io).poll_write(cx, &self.write[self.written..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(lost(std::io::ErrorKind::WriteZero.into())))
+                }
+                Poll::Ready(Ok(n)) => self.written += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(lost(e))),
+                Poll::Pending => return Poll::Pending,
             }
-            std::mem::swap(&mut *lock(&self.inbox), &mut self.taken);
-            if !self.taken.is_empty() {
-                continue;
-            }
-            if polled {
-                return Poll::Pending;
-            }
-            let Some(pump) = self.pump.as_mut() else {
-                return Poll::Ready(Err(mid_stream(
-                    "connection closed mid-stream (the reader stopped)".into(),
-                )));
-            };
-            if pump.as_mut().poll(cx).is_ready() {
-                self.pump = None;
-            }
-            polled = true;
         }
-    }
-}
-
-/// The inbox, even if a panic poisoned it: a queue of items stays consistent.
-fn lock(inbox: &Inbox) -> std::sync::MutexGuard<'_, VecDeque<Item>> {
-    inbox
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-#[async_trait::async_trait]
-impl WsStream for HyperWsStream {
-    async fn next_message(&mut self) -> Result<Option<WsMessage>, ClientError> {
-        std::future::poll_fn(|cx| self.poll_next_message(cx)).await
+        self.write.clear();
+        self.written = 0;
+        Pin::new(&mut self.io).poll_flush(cx).map_err(lost)
     }
 
-    fn poll_next_message(&mut self, cx: &mut Context<'_>) -> Poll<Item> {
-        match &self.end {
-            Some(Ok(())) => return Poll::Ready(Ok(None)),
-            Some(Err(e)) => return Poll::Ready(Err(e.clone())),
-            None => {}
-        }
-        let item = std::task::ready!(self.poll_item(cx));
-        match &item {
-            Ok(Some(_)) => {}
-            Ok(None) => self.end = Some(Ok(())),
-            Err(e) => self.end = Some(Err(e.clone())),
-        }
-        Poll::Ready(item)
-    }
-
-    async fn close(&mut self) {
-        if self.end.is_some() {
+    /// Queues a frame, unless our close went out (nothing may follow it) or too
+    /// much waits already (a server that pings faster than it reads gets fewer
+    /// pongs: RFC 6455 section 5.5.3 allows answering the latest ping only).
+    fn queue(&mut self, opcode: OpCode, payload: &[u8]) {
+        if self.close_sent || self.write.len() > MAX_QUEUED_WRITES {
             return;
         }
-        {
-            let mut w = self.writer.lock().await;
-            if !w.is_closed() {
-                let _ = w.write_frame(Frame::close(1000, b"")).await;
-                let _ = w.flush().await;
+        encode(opcode, payload, &mut self.write);
+        if opcode == OpCode::Close {
+            self.close_sent = true;
+        }
+    }
+
+    /// The next whole frame from the read buffer, reading the socket when it holds
+    /// none: its head and its payload (unmasked).
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Result<(Head, BytesMut), ClientError>> {
+        loop {
+            let head = match parse_head(&self.read, self.frame_cap) {
+                Ok(head) => head,
+                Err(e) => return Poll::Ready(Err(map_read_error(e, self.frame_cap))),
+            };
+            let missing = match head {
+                Some(head) if self.read.len() >= head.len + head.payload_len => {
+                    let mut payload = self.read.split_to(head.len + head.payload_len);
+                    payload.advance(head.len);
+                    if let Some(mask) = head.mask {
+                        fastwebsockets::unmask(&mut payload, mask);
+                    }
+                    return Poll::Ready(Ok((head, payload)));
+                }
+                Some(head) => head.len + head.payload_len - self.read.len(),
+                None => MAX_HEAD_LEN,
+            };
+            // Room for the rest of the frame, and for a few more behind it. The
+            // buffer holds no whole frame here, so `reserve` moves what is left to
+            // the front of the allocation when the payloads split off it are gone,
+            // rather than grow it.
+            self.read.reserve(missing.max(READ_ROOM));
+            let read = tokio::io::AsyncReadExt::read_buf(&mut self.io, &mut self.read);
+            match std::pin::pin!(read).poll(cx) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(map_read_error(
+                        WebSocketError::UnexpectedEOF,
+                        self.frame_cap,
+                    )))
+                }
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => {
+                    return Poll::Ready(Err(map_read_error(e.into(), self.frame_cap)))
+                }
+                Poll::Pending => return Poll::Pending,
             }
         }
-        let _ = tokio::time::timeout(CLOSE_WAIT, async {
-            loop {
-                let item = std::future::poll_fn(|cx| self.poll_item(cx)).await;
-                if !matches!(item, Ok(Some(_))) {
-                    break;
+    }
+
+    /// Whether a ping is due: polls the pinger's timer (asking for a wake-up at its
+    /// next look).
+    fn ping_due(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut due = false;
+        while self.timer.as_mut().poll(cx).is_ready() {
+            let now = Instant::now();
+            if self.received != self.ping.seen {
+                self.ping.seen = self.received;
+                self.ping.quiet_since = now;
+            } else if now.duration_since(self.ping.quiet_since) >= self.ping.interval {
+                self.ping.quiet_since = now;
+                due = true;
+            }
+            self.timer.as_mut().reset(now + self.ping.interval / 2);
+        }
+        due
+    }
+
+    /// The next message, the normal end (`Ok(None)`) or an error: frames are read
+    /// until one makes an item; pongs and close replies owed are sent as they come.
+    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Item> {
+        loop {
+            if !self.write.is_empty() {
+                if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
+                    return Poll::Ready(Err(e));
                 }
             }
-        })
-        .await;
+            let (head, payload) = match self.poll_frame(cx) {
+                Poll::Ready(Ok(frame)) => frame,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    if !self.closing && self.ping_due(cx) {
+                        self.queue(OpCode::Ping, PING_PAYLOAD);
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
+            };
+            self.received = self.received.wrapping_add(1);
+            if let Some(item) = self.on_frame(head, payload) {
+                if !matches!(item, Ok(Some(_))) && !self.write.is_empty() {
+                    // The close reply, best effort: the stream ends either way.
+                    let _ = self.poll_write_out(cx);
+                }
+                return Poll::Ready(item);
+            }
+        }
+    }
+
+    /// What a frame makes: an item, or nothing (a ping, answered).
+    fn on_frame(&mut self, head: Head, payload: BytesMut) -> Option<Item> {
+        let data = |payload: BytesMut| payload.freeze();
+        match head.opcode {
+            OpCode::Text | OpCode::Binary => {
+                if self.in_message {
+                    return Some(Err(ClientError::protocol(
+                        "a WebSocket message began before the previous one ended",
+                    )));
+                }
+                if head.opcode == OpCode::Text && head.fin && std::str::from_utf8(&payload).is_err()
+                {
+                    return Some(Err(map_read_error(
+                        WebSocketError::InvalidUTF8,
+                        self.frame_cap,
+                    )));
+                }
+                if head.fin {
+                    return Some(Ok(Some(WsMessage::Text(data(payload)))));
+                }
+                self.in_message = true;
+                Some(Ok(Some(WsMessage::Fragment {
+                    data: data(payload),
+                    last: false,
+                })))
+            }
+            OpCode::Continuation => {
+                if !self.in_message {
+                    return Some(Err(ClientError::protocol(
+                        "a WebSocket continuation frame without a message",
+                    )));
+                }
+                self.in_message = !head.fin;
+                Some(Ok(Some(WsMessage::Fragment {
+                    data: data(payload),
+                    last: head.fin,
+                })))
+            }
+            OpCode::Pong => Some(Ok(Some(WsMessage::KeepAlive))),
+            OpCode::Ping => {
+                self.queue(OpCode::Pong, &payload);
+                None
+            }
+            OpCode::Close => Some(self.on_close(&payload)),
+        }
+    }
+
+    /// A close frame: checked (RFC 6455 section 7.4), answered, and the end it makes.
+    fn on_close(&mut self, payload: &[u8]) -> Item {
+        let refused = match payload.len() {
+            0 => None,
+            1 => Some(WebSocketError::InvalidCloseFrame),
+            _ if std::str::from_utf8(&payload[2..]).is_err() => Some(WebSocketError::InvalidUTF8),
+            _ if !CloseCode::from(u16::from_be_bytes([payload[0], payload[1]])).is_allowed() => {
+                self.queue(OpCode::Close, &Frame::close(1002, &payload[2..]).payload);
+                Some(WebSocketError::InvalidCloseCode)
+            }
+            _ => None,
+        };
+        if let Some(e) = refused {
+            return Err(map_read_error(e, self.frame_cap));
+        }
+        self.queue(OpCode::Close, payload);
+        match close_code(payload) {
+            None | Some((1000, _)) | Some((1001, _)) => Ok(None),
+            Some((code, reason)) => Err(mid_stream(if reason.is_empty() {
+                format!("connection closed mid-stream (code {code})")
+            } else {
+                format!("connection closed mid-stream (code {code}: {reason})")
+            })),
+        }
+    }
+}
+
+impl Stream for HyperWsStream {
+    type Item = Result<WsMessage, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        match &this.end {
+            Some(Ok(())) => return Poll::Ready(None),
+            Some(Err(e)) => return Poll::Ready(Some(Err(e.clone()))),
+            None => {}
+        }
+        let item = std::task::ready!(this.poll_item(cx));
+        match &item {
+            Ok(Some(_)) => {}
+            Ok(None) => this.end = Some(Ok(())),
+            Err(e) => this.end = Some(Err(e.clone())),
+        }
+        Poll::Ready(item.transpose())
+    }
+}
+
+impl WsStream for HyperWsStream {
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.end.is_some() {
+            return Poll::Ready(());
+        }
+        if !self.closing {
+            self.queue(OpCode::Close, &Frame::close(1000, b"").payload);
+            self.closing = true;
+            let deadline = Instant::now() + CLOSE_WAIT;
+            self.timer.as_mut().reset(deadline);
+        }
+        // Reads (and drops) what still comes until the server's close, an error, or
+        // the end of the wait.
+        loop {
+            match self.poll_item(cx) {
+                Poll::Ready(Ok(Some(_))) => continue,
+                Poll::Ready(_) => break,
+                Poll::Pending if self.timer.as_mut().poll(cx).is_pending() => return Poll::Pending,
+                Poll::Pending => break,
+            }
+        }
         self.end = Some(Ok(()));
-        self._pinger.0.abort();
+        Poll::Ready(())
     }
 }
 
@@ -660,6 +727,101 @@ mod tests {
     fn the_frame_cap_is_at_least_the_floor() {
         assert_eq!(frame_cap(0), MAX_WS_FRAME_SIZE);
         assert_eq!(frame_cap(64 << 20), 64 << 20);
+    }
+
+    /// A frame as a server sends it: `fin`, an opcode, a payload, masked or not.
+    fn wire(fin: bool, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+        let mut out = vec![(u8::from(fin) << 7) | opcode];
+        let flag = if mask.is_some() { 0x80 } else { 0 };
+        match payload.len() {
+            n if n < 126 => out.push(flag | n as u8),
+            n if n < 65536 => {
+                out.push(flag | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                out.push(flag | 127);
+                out.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        let mut body = payload.to_vec();
+        if let Some(m) = mask {
+            out.extend_from_slice(&m);
+            fastwebsockets::unmask(&mut body, m);
+        }
+        out.extend_from_slice(&body);
+        out
+    }
+
+    #[test]
+    fn a_head_parses_only_once_it_is_all_there() {
+        for len in [0usize, 5, 125, 126, 300, 65535, 65536, 70_000] {
+            for mask in [None, Some([1, 2, 3, 4])] {
+                let bytes = wire(true, 0x1, &vec![b'x'; len], mask);
+                let head = parse_head(&bytes, 1 << 20).unwrap().unwrap();
+                assert_eq!(head.payload_len, len);
+                assert_eq!(head.len + len, bytes.len(), "{len}");
+                assert_eq!(head.mask, mask);
+                assert!(head.fin);
+                assert_eq!(head.opcode, OpCode::Text);
+                for cut in 0..head.len {
+                    assert_eq!(parse_head(&bytes[..cut], 1 << 20).unwrap(), None, "{cut}");
+                }
+            }
+        }
+        let head = parse_head(&wire(false, 0x0, b"ab", None), 16)
+            .unwrap()
+            .unwrap();
+        assert!(!head.fin);
+        assert_eq!(head.opcode, OpCode::Continuation);
+    }
+
+    #[test]
+    fn bad_heads_are_refused() {
+        let refused = |bytes: &[u8], cap: usize| parse_head(bytes, cap).unwrap_err().to_string();
+        assert_eq!(refused(&[0xC1, 0x00], 16), "Reserved bits are not zero");
+        assert_eq!(refused(&[0x91, 0x00], 16), "Reserved bits are not zero");
+        assert_eq!(refused(&[0xA1, 0x00], 16), "Reserved bits are not zero");
+        assert_eq!(refused(&[0x83, 0x00], 16), "Invalid value");
+        assert_eq!(
+            refused(&wire(false, 0x9, b"", None), 16),
+            "Control frame must not be fragmented"
+        );
+        assert_eq!(
+            refused(&wire(true, 0x9, &[0; 126], None), 1024),
+            "Ping frame too large"
+        );
+        assert!(parse_head(&wire(true, 0x9, &[0; 125], None), 1024).is_ok());
+        assert!(parse_head(&wire(true, 0xA, &[0; 126], None), 1024).is_ok());
+        // The frame cap: up to it is read, one byte more is refused from the head.
+        assert!(parse_head(&wire(true, 0x1, &[0; 16], None), 16)
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            refused(&wire(true, 0x1, &[0; 17], None), 16),
+            "Frame too large"
+        );
+        let mut huge = vec![0x81, 127];
+        huge.extend_from_slice(&u64::MAX.to_be_bytes());
+        assert_eq!(refused(&huge, 16), "Frame too large");
+    }
+
+    #[test]
+    fn frames_sent_are_masked_and_read_back() {
+        for (opcode, payload) in [
+            (OpCode::Ping, &b"agent-transport"[..]),
+            (OpCode::Close, &[3, 232][..]),
+        ] {
+            let mut out = Vec::new();
+            encode(opcode, payload, &mut out);
+            let head = parse_head(&out, 1024).unwrap().unwrap();
+            assert_eq!(head.opcode, opcode);
+            assert!(head.fin);
+            let mask = head.mask.expect("a client's frames are masked");
+            let mut body = out[head.len..].to_vec();
+            fastwebsockets::unmask(&mut body, mask);
+            assert_eq!(body, payload);
+        }
     }
 
     #[test]

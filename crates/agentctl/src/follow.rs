@@ -12,11 +12,9 @@ use crate::render::Style;
 use crate::spinner::Spinner;
 use agent_client_async::{AsyncAgentClient, TailOptions};
 use agent_proto::{ClientError, JobId};
-use futures_core::Stream;
 use serde_json::Value;
 use std::future::poll_fn;
 use std::io::{self, Write};
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// The most lines written between two flushes while lines keep coming.
@@ -192,6 +190,7 @@ async fn follow_log(
     ));
     let mut protocol = tail.protocol_used();
     tracing::info!(job = %id, protocol = %protocol, "tail opened");
+    let mut batch = Vec::new();
 
     loop {
         tokio::select! {
@@ -203,46 +202,35 @@ async fn follow_log(
                 let _ = out.flush();
                 return Err(Failure::Interrupted);
             }
-            item = poll_fn(|cx| std::pin::Pin::new(&mut tail).poll_next(cx)) => {
+            got = poll_fn(|cx| tail.poll_next_batch(cx, &mut batch, FLUSH_EVERY)) => {
                 spinner.reset();
-                let mut next = item;
-                let mut written = 0;
                 // Write what is ready now, then flush once.
-                loop {
-                    match next {
-                        Some(Ok(line)) => {
-                            write_line(out, mode, &style, &line)?;
-                            counts.delivered += 1;
-                        }
-                        Some(Err(e)) => {
-                            out.flush()?;
-                            counts.skipped = tail.counters().skipped_oversized;
-                            return Err(Failure::Client(e));
-                        }
-                        None => {
-                            out.flush()?;
-                            note_fallback(&tail, &mut protocol, id);
-                            let c = tail.counters();
-                            tracing::debug!(
-                                job = %id,
-                                received = c.received,
-                                delivered = c.delivered,
-                                skipped_oversized = c.skipped_oversized,
-                                replayed = c.replayed,
-                                "log complete"
-                            );
-                            counts.skipped = c.skipped_oversized;
-                            report(&tail);
-                            return Ok(());
-                        }
+                for line in batch.drain(..) {
+                    write_line(out, mode, &style, &line)?;
+                    counts.delivered += 1;
+                }
+                match got {
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => {
+                        out.flush()?;
+                        counts.skipped = tail.counters().skipped_oversized;
+                        return Err(Failure::Client(e));
                     }
-                    written += 1;
-                    if written >= FLUSH_EVERY {
-                        break;
-                    }
-                    match std::pin::Pin::new(&mut tail).poll_next(&mut Context::from_waker(Waker::noop())) {
-                        Poll::Ready(item) => next = item,
-                        Poll::Pending => break,
+                    None => {
+                        out.flush()?;
+                        note_fallback(&tail, &mut protocol, id);
+                        let c = tail.counters();
+                        tracing::debug!(
+                            job = %id,
+                            received = c.received,
+                            delivered = c.delivered,
+                            skipped_oversized = c.skipped_oversized,
+                            replayed = c.replayed,
+                            "log complete"
+                        );
+                        counts.skipped = c.skipped_oversized;
+                        report(&tail);
+                        return Ok(());
                     }
                 }
                 out.flush()?;

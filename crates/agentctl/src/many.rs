@@ -21,14 +21,12 @@ use crate::start::{Start, Window};
 use crate::wait::{combined, verdict, Ended};
 use agent_client_async::{AsyncAgentClient, LogTail};
 use agent_proto::{ClientError, JobId, TailOptions};
-use futures_core::Stream;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io::{self, Write};
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
 /// How often `--watch` lists the jobs to find new ones.
@@ -363,10 +361,11 @@ async fn follow_job(shared: &Shared<'_>, slot: usize, ended_at_start: bool) -> i
         counts: Counts::default(),
         filtered: 0,
     };
+    let mut lines = Vec::new();
     loop {
-        let first = if job.window.holding() && !ended_at_start {
-            match tokio::time::timeout(SETTLE, next(&mut tail)).await {
-                Ok(item) => item,
+        let got = if job.window.holding() && !ended_at_start {
+            match tokio::time::timeout(SETTLE, next_batch(&mut tail, &mut lines)).await {
+                Ok(got) => got,
                 Err(_) => {
                     job.settle(shared)?;
                     shared.count(slot, job.counts, job.filtered);
@@ -374,9 +373,9 @@ async fn follow_job(shared: &Shared<'_>, slot: usize, ended_at_start: bool) -> i
                 }
             }
         } else {
-            next(&mut tail).await
+            next_batch(&mut tail, &mut lines).await
         };
-        let step = job.batch(shared, &mut tail, first)?;
+        let step = job.batch(shared, &mut lines, got)?;
         job.counts.skipped = tail.counters().skipped_oversized;
         shared.count(slot, job.counts, job.filtered);
         match step {
@@ -415,44 +414,28 @@ struct JobOut {
 }
 
 impl JobOut {
-    /// Writes `first` and whatever else the tail has ready (up to [`FLUSH_EVERY`]
-    /// lines), holding the one writer for the whole batch: synchronous, so no other
-    /// tail writes in between; the main loop flushes once every tail waits.
+    /// Writes a batch of the tail (at most [`FLUSH_EVERY`] lines), then what
+    /// followed it (`got`), holding the one writer for the whole batch: synchronous,
+    /// so no other tail writes in between; the main loop flushes once every tail
+    /// waits.
     fn batch(
         &mut self,
         shared: &Shared<'_>,
-        tail: &mut LogTail,
-        first: Option<Result<String, ClientError>>,
+        lines: &mut Vec<String>,
+        got: Option<Result<(), ClientError>>,
     ) -> io::Result<Step> {
         let mut out = shared.out.borrow_mut();
-        let mut item = first;
-        let mut written = 0;
-        loop {
-            match item {
-                Some(Ok(line)) => {
-                    if let Some(line) = self.window.offer(line) {
-                        shared.line(
-                            *out,
-                            &self.tag,
-                            &line,
-                            &mut self.counts,
-                            &mut self.filtered,
-                        )?;
-                    }
-                }
-                Some(Err(e)) => return Ok(Step::Failed(e)),
-                None => {
-                    self.release(shared, *out)?;
-                    return Ok(Step::Complete);
-                }
+        for line in lines.drain(..) {
+            if let Some(line) = self.window.offer(line) {
+                shared.line(*out, &self.tag, &line, &mut self.counts, &mut self.filtered)?;
             }
-            written += 1;
-            if written >= FLUSH_EVERY {
-                return Ok(Step::More);
-            }
-            match Pin::new(&mut *tail).poll_next(&mut Context::from_waker(Waker::noop())) {
-                Poll::Ready(next) => item = next,
-                Poll::Pending => return Ok(Step::More),
+        }
+        match got {
+            Some(Ok(())) => Ok(Step::More),
+            Some(Err(e)) => Ok(Step::Failed(e)),
+            None => {
+                self.release(shared, *out)?;
+                Ok(Step::Complete)
             }
         }
     }
@@ -491,8 +474,13 @@ where
     .await
 }
 
-async fn next(tail: &mut LogTail) -> Option<Result<String, ClientError>> {
-    poll_fn(|cx| Pin::new(&mut *tail).poll_next(cx)).await
+/// The tail's next batch (at most [`FLUSH_EVERY`] lines) into `lines`; see
+/// [`LogTail::poll_next_batch`]. Cancel-safe: what was read is in `lines`.
+async fn next_batch(
+    tail: &mut LogTail,
+    lines: &mut Vec<String>,
+) -> Option<Result<(), ClientError>> {
+    poll_fn(|cx| tail.poll_next_batch(cx, lines, FLUSH_EVERY)).await
 }
 
 /// One line per job on stderr: id, status (or what failed), lines printed.

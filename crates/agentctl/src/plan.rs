@@ -16,9 +16,9 @@ use crate::wait::Wait;
 use agent_client_async::RawPath;
 use agent_proto::api::{self, Operation};
 use agent_proto::{
-    validate_stream_timeout, ClientError, CreatePluginRelease, JobId, NodeId, PluginLookup,
-    Protocol, RunDebugPluginRelease, RunPluginRelease, ServeAppName, StreamLimits, TailOptions,
-    TaskId, Timeouts,
+    ClientError, CreatePluginRelease, JobId, NodeId, PluginLookup, Protocol,
+    RunDebugPluginRelease, RunPluginRelease, ServeAppName, StreamLimits, TailOptions, TaskId,
+    Timeouts,
 };
 use http::Method;
 use serde_json::Value;
@@ -434,9 +434,9 @@ fn protocol(s: &str) -> Result<Protocol, ClientError> {
     s.parse()
 }
 
+/// `--timeout` in seconds; its range is [`TailOptions::validate`]'s to check.
 fn stream_timeout(s: Option<f64>) -> Result<Option<Duration>, ClientError> {
-    s.map(|s| seconds("stream timeout", s).and_then(validate_stream_timeout))
-        .transpose()
+    s.map(|s| seconds("stream timeout", s)).transpose()
 }
 
 /// The limits of an agentctl tail: no count or byte limit unless one is given (a
