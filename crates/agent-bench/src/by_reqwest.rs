@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 
 use crate::report::Outcome;
+use crate::target::{list_jobs_path, tail_path};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -90,7 +91,7 @@ pub async fn gets(
     timeout: Option<Duration>,
 ) -> Result<Outcome, BoxError> {
     let client = client(token, timeout)?;
-    let jobs_url = join(url, "jobs/");
+    let jobs_url = join(url, list_jobs_path());
     let jobs = list_jobs(&client, &jobs_url).await?.len() as u64;
     let started = Instant::now();
     for _ in 0..n {
@@ -110,7 +111,7 @@ pub async fn tail_http(url: &str, token: &str, job: &str) -> Result<Outcome, Box
     let client = client(token, None)?;
     let started = Instant::now();
     let response = client
-        .get(join(url, &format!("jobs/{job}/logs/stream/")))
+        .get(join(url, &tail_path(job, false)?))
         .send()
         .await?
         .error_for_status()?;

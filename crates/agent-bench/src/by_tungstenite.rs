@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::by_reqwest::{Step, TailEvent};
 use crate::report::Outcome;
-use crate::target::Target;
+use crate::target::{tail_path, Target};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -25,7 +25,7 @@ pub async fn tail_websocket(target: &Target, token: &str, job: &str) -> Result<O
     let url = format!(
         "ws://{}{}",
         target.authority,
-        target.path(&format!("jobs/{job}/logs/"))
+        target.path(&tail_path(job, true)?)
     );
     let mut request = url.into_client_request()?;
     request

@@ -20,7 +20,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::report::Outcome;
-use crate::target::Target;
+use crate::target::{tail_path, Target};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -125,7 +125,7 @@ pub async fn tail_http(target: &Target, token: &str, job: &str) -> Result<Outcom
     let started = Instant::now();
     let mut sender = connect(target).await?;
     let response = sender
-        .send_request(get(target, token, &format!("jobs/{job}/logs/stream/"))?)
+        .send_request(get(target, token, &tail_path(job, false)?)?)
         .await?;
     if !response.status().is_success() {
         return Err(format!("the HTTP tail answered {}", response.status()).into());
@@ -174,7 +174,7 @@ pub async fn tail_websocket(target: &Target, token: &str, job: &str) -> Result<O
     let driver = tokio::spawn(async move {
         let _ = conn.with_upgrades().await;
     });
-    let request = Request::get(target.path(&format!("jobs/{job}/logs/")))
+    let request = Request::get(target.path(&tail_path(job, true)?))
         .header(header::HOST, &target.authority)
         .header(header::AUTHORIZATION, token)
         .header(header::UPGRADE, "websocket")

@@ -133,8 +133,8 @@ fn workload(command: &str, args: &Args) -> Result<Outcome, BoxError> {
     let token = args.get("token")?;
     let client = args.get("client")?;
     let target = Target::parse(url)?;
-    let path = args.get_or("path", "jobs/");
-    if path != "jobs/" && client != "floor" {
+    let path = args.get_or("path", target::list_jobs_path());
+    if path != target::list_jobs_path() && client != "floor" {
         return Err(format!("--path is the floor's; `{client}` always calls list_jobs").into());
     }
     match command {

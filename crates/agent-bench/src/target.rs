@@ -1,6 +1,25 @@
 //! Where the server is: a base URL split into what a bare hyper connection needs.
 
+use agent_proto::api::{Operation, OperationId};
+use agent_proto::{ClientError, JobId};
 use http::Uri;
+
+/// The API path of a job's tail over WebSocket or HTTP, from the one description
+/// of the API: a peer sends it its own way, but never with its own copy of the route.
+pub fn tail_path(job: &str, websocket: bool) -> Result<String, ClientError> {
+    let id = JobId::new(job)?;
+    Ok(if websocket {
+        Operation::TailWebSocket(id)
+    } else {
+        Operation::TailHttp(id)
+    }
+    .path())
+}
+
+/// The API path of `GET jobs/`, from the description.
+pub fn list_jobs_path() -> &'static str {
+    OperationId::ListJobs.template()
+}
 
 /// The server's address and path prefix, from a base URL such as
 /// `http://127.0.0.1:4321/` or `http://127.0.0.1:4321/agent/`.

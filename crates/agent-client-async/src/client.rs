@@ -2,7 +2,7 @@
 
 use crate::builder::ClientBuilder;
 use crate::path::{with_query, RawPath};
-use agent_proto::api::{self, Answer, Call};
+use agent_proto::api::{self, Answer, Call, Operation};
 use agent_proto::{
     ClientError, CreatePluginRelease, GpuStatus, Health, Job, JobId, Node, NodeId, Page,
     PluginLookup, PluginRelease, RunDebugPluginRelease, RunPluginRelease, Secret, ServeAppName,
@@ -238,6 +238,12 @@ impl AsyncAgentClient {
         T: for<'a> TryFrom<&'a str, Error = ClientError>,
     {
         T::try_from(input).map_err(|e| self.inner.credentials.scrub(e))
+    }
+
+    /// The request for an operation of the description, with the client's
+    /// authentication headers: its route is the description's, never written here.
+    pub(crate) fn operation_request(&self, operation: &Operation) -> Request {
+        self.request(operation.id().method(), operation.path())
     }
 
     /// A request with the client's authentication headers.

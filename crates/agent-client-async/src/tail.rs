@@ -34,13 +34,13 @@
 //! - the client closed: a 500 [`ClientError::Usage`].
 
 use crate::client::{retry_after, AsyncAgentClient, Credentials};
+use agent_proto::api::Operation;
 use agent_proto::{
     ClientError, JobId, LimitKind, Protocol, StreamLimits, TailOptions, TimeoutKind,
 };
 use agent_stream::{Lines, StreamCounters, TailDecoder, DEFAULT_FRAME_CAP};
 use agent_transport::{BodyStream, Request, Transport, WsMessage, WsOptions, WsStream};
 use futures_core::stream::{FusedStream, Stream};
-use http::Method;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -116,13 +116,13 @@ impl AsyncAgentClient {
         let credentials = self.inner.credentials.clone();
         let setup = Setup {
             transport: self.transport()?,
-            http_request: self.request(Method::GET, format!("jobs/{id}/logs/stream/")),
+            http_request: self.operation_request(&Operation::TailHttp(id.clone())),
             protocol: options.protocol,
             idle: options.timeout,
             max_quiet: options.max_quiet,
             limits,
         };
-        let ws_request = self.request(Method::GET, format!("jobs/{id}/logs/"));
+        let ws_request = self.operation_request(&Operation::TailWebSocket(id));
         let ping_interval = ping_interval(self.inner.ping_interval, setup.idle);
         let conn = open(&setup, ws_request, ping_interval)
             .await

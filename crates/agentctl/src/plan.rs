@@ -16,9 +16,8 @@ use crate::wait::Wait;
 use agent_client_async::RawPath;
 use agent_proto::api::{self, Operation};
 use agent_proto::{
-    ClientError, CreatePluginRelease, JobId, NodeId, PluginLookup, Protocol,
-    RunDebugPluginRelease, RunPluginRelease, ServeAppName, StreamLimits, TailOptions, TaskId,
-    Timeouts,
+    ClientError, CreatePluginRelease, JobId, NodeId, PluginLookup, Protocol, RunDebugPluginRelease,
+    RunPluginRelease, ServeAppName, StreamLimits, TailOptions, TaskId, Timeouts,
 };
 use http::Method;
 use serde_json::Value;
