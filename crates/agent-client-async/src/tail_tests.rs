@@ -818,3 +818,68 @@ fn a_tail_is_send_unpin_and_static() {
     fn client<T: Clone + Send + Sync + 'static>() {}
     client::<AsyncAgentClient>();
 }
+
+/// `max_quiet` counts from the last new line (not from the start), keep-alives
+/// do not reset it, and when both time-outs run out at once the job's quiet is
+/// what is reported; without `max_quiet` only the server's silence counts.
+#[tokio::test(start_paused = true)]
+async fn max_quiet_counts_from_the_last_new_line() {
+    let secs = Duration::from_secs;
+    let ka = || Step::Ws(WsMessage::KeepAlive);
+    let t = ScriptTransport::new(
+        vec![Opening::Open(
+            0,
+            vec![
+                text("a"),
+                Step::Delay(secs(10)),
+                ka(),
+                Step::Delay(secs(10)),
+                text("b"), // at 20 s: the job's clock restarts
+                Step::Delay(secs(10)),
+                ka(),
+                Step::Delay(secs(10)),
+                ka(),
+                Step::Delay(secs(5)),
+                text("c"), // at 45 s, within 30 s of `b`
+                Step::Hang,
+            ],
+        )],
+        vec![],
+    );
+    let options = opts(Protocol::WebSocket)
+        .timeout(secs(30))
+        .max_quiet(secs(30));
+    let mut tail = t.tail(options).await;
+    let (lines, err) = drain(&mut tail).await;
+    assert_eq!(lines, ["a", "b", "c"]);
+    // At 75 s both the server's 30 s and the job's 30 s ran out: the job's.
+    assert!(
+        matches!(
+            err,
+            Some(ClientError::Timeout {
+                kind: TimeoutKind::Quiet,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+
+    // A server that goes silent before the job's bound: the server's.
+    let t = ScriptTransport::new(vec![Opening::Open(0, vec![text("a"), Step::Hang])], vec![]);
+    let options = opts(Protocol::WebSocket)
+        .timeout(secs(30))
+        .max_quiet(secs(60));
+    let mut tail = t.tail(options).await;
+    let (lines, err) = drain(&mut tail).await;
+    assert_eq!(lines, ["a"]);
+    assert!(
+        matches!(
+            err,
+            Some(ClientError::Timeout {
+                kind: TimeoutKind::Idle,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+}
