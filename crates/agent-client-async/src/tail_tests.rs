@@ -883,3 +883,29 @@ async fn max_quiet_counts_from_the_last_new_line() {
         "{err:?}"
     );
 }
+
+/// `poll_next_batch` appends at most `max` lines to what the caller's batch
+/// already holds, and hands over what is ready as soon as the connection has
+/// nothing more (it does not hold lines back until a time-out).
+#[tokio::test(start_paused = true)]
+async fn a_batch_takes_max_lines_after_the_callers_own_and_what_is_ready_at_once() {
+    let t = ScriptTransport::new(vec![], vec![Opening::Open(200, vec![Step::Endless(1)])]);
+    let mut tail = t.tail(opts(Protocol::Http)).await;
+    let mut batch: Vec<String> = (0..5).map(|i| format!("mine {i}")).collect();
+    let got = poll_fn(|cx| tail.poll_next_batch(cx, &mut batch, 3)).await;
+    assert!(matches!(got, Some(Ok(()))), "{got:?}");
+    assert_eq!(batch[5..], ["line 1", "line 2", "line 3"]);
+
+    let t = ScriptTransport::new(vec![Opening::Open(0, vec![text("a"), Step::Hang])], vec![]);
+    let mut tail = t
+        .tail(opts(Protocol::WebSocket).timeout(Duration::from_secs(30)))
+        .await;
+    let mut batch = Vec::new();
+    let got = tokio::time::timeout(
+        Duration::from_secs(1),
+        poll_fn(|cx| tail.poll_next_batch(cx, &mut batch, 100)),
+    )
+    .await;
+    assert!(matches!(got, Ok(Some(Ok(())))), "{got:?}");
+    assert_eq!(batch, ["a"]);
+}
