@@ -818,3 +818,94 @@ fn a_tail_is_send_unpin_and_static() {
     fn client<T: Clone + Send + Sync + 'static>() {}
     client::<AsyncAgentClient>();
 }
+
+/// `max_quiet` counts from the last new line (not from the start), keep-alives
+/// do not reset it, and when both time-outs run out at once the job's quiet is
+/// what is reported; without `max_quiet` only the server's silence counts.
+#[tokio::test(start_paused = true)]
+async fn max_quiet_counts_from_the_last_new_line() {
+    let secs = Duration::from_secs;
+    let ka = || Step::Ws(WsMessage::KeepAlive);
+    let t = ScriptTransport::new(
+        vec![Opening::Open(
+            0,
+            vec![
+                text("a"),
+                Step::Delay(secs(10)),
+                ka(),
+                Step::Delay(secs(10)),
+                text("b"), // at 20 s: the job's clock restarts
+                Step::Delay(secs(10)),
+                ka(),
+                Step::Delay(secs(10)),
+                ka(),
+                Step::Delay(secs(5)),
+                text("c"), // at 45 s, within 30 s of `b`
+                Step::Hang,
+            ],
+        )],
+        vec![],
+    );
+    let options = opts(Protocol::WebSocket)
+        .timeout(secs(30))
+        .max_quiet(secs(30));
+    let mut tail = t.tail(options).await;
+    let (lines, err) = drain(&mut tail).await;
+    assert_eq!(lines, ["a", "b", "c"]);
+    // At 75 s both the server's 30 s and the job's 30 s ran out: the job's.
+    assert!(
+        matches!(
+            err,
+            Some(ClientError::Timeout {
+                kind: TimeoutKind::Quiet,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+
+    // A server that goes silent before the job's bound: the server's.
+    let t = ScriptTransport::new(vec![Opening::Open(0, vec![text("a"), Step::Hang])], vec![]);
+    let options = opts(Protocol::WebSocket)
+        .timeout(secs(30))
+        .max_quiet(secs(60));
+    let mut tail = t.tail(options).await;
+    let (lines, err) = drain(&mut tail).await;
+    assert_eq!(lines, ["a"]);
+    assert!(
+        matches!(
+            err,
+            Some(ClientError::Timeout {
+                kind: TimeoutKind::Idle,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+}
+
+/// `poll_next_batch` appends at most `max` lines to what the caller's batch
+/// already holds, and hands over what is ready as soon as the connection has
+/// nothing more (it does not hold lines back until a time-out).
+#[tokio::test(start_paused = true)]
+async fn a_batch_takes_max_lines_after_the_callers_own_and_what_is_ready_at_once() {
+    let t = ScriptTransport::new(vec![], vec![Opening::Open(200, vec![Step::Endless(1)])]);
+    let mut tail = t.tail(opts(Protocol::Http)).await;
+    let mut batch: Vec<String> = (0..5).map(|i| format!("mine {i}")).collect();
+    let got = poll_fn(|cx| tail.poll_next_batch(cx, &mut batch, 3)).await;
+    assert!(matches!(got, Some(Ok(()))), "{got:?}");
+    assert_eq!(batch[5..], ["line 1", "line 2", "line 3"]);
+
+    let t = ScriptTransport::new(vec![Opening::Open(0, vec![text("a"), Step::Hang])], vec![]);
+    let mut tail = t
+        .tail(opts(Protocol::WebSocket).timeout(Duration::from_secs(30)))
+        .await;
+    let mut batch = Vec::new();
+    let got = tokio::time::timeout(
+        Duration::from_secs(1),
+        poll_fn(|cx| tail.poll_next_batch(cx, &mut batch, 100)),
+    )
+    .await;
+    assert!(matches!(got, Ok(Some(Ok(())))), "{got:?}");
+    assert_eq!(batch, ["a"]);
+}

@@ -234,8 +234,8 @@ impl Transport for MemoryTransport {
         Ok(StreamingResponse {
             status,
             headers,
-            body: Box::new(MemoryBody {
-                chunks: chunks.into(),
+            body: Box::new(MemoryStream {
+                items: chunks.into(),
                 end: Some(end),
             }),
         })
@@ -247,8 +247,8 @@ impl Transport for MemoryTransport {
         _options: WsOptions,
     ) -> Result<Box<dyn WsStream>, ClientError> {
         match self.answer(request)? {
-            MemoryReply::WebSocket { messages, end } => Ok(Box::new(MemoryWs {
-                messages: messages.into(),
+            MemoryReply::WebSocket { messages, end } => Ok(Box::new(MemoryStream {
+                items: messages.into(),
                 end: Some(end),
             })),
             MemoryReply::Response(resp) => Err(ClientError::from_response(
@@ -261,46 +261,30 @@ impl Transport for MemoryTransport {
     }
 }
 
-/// The body of a [`MemoryReply::Stream`]; cancel-safe (nothing is in flight).
-struct MemoryBody {
-    chunks: VecDeque<Bytes>,
+/// The body of a [`MemoryReply::Stream`] (chunks) or the messages of a
+/// [`MemoryReply::WebSocket`]; cancel-safe (nothing is in flight).
+struct MemoryStream<T> {
+    items: VecDeque<T>,
     /// `None` once the end was delivered (then the end forever).
     end: Option<MemoryEnd>,
 }
 
-impl Stream for MemoryBody {
-    type Item = Result<Bytes, ClientError>;
+impl<T: Unpin> Stream for MemoryStream<T> {
+    type Item = Result<T, ClientError>;
 
     fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match self.chunks.pop_front() {
-            Some(c) => Poll::Ready(Some(Ok(c))),
+        match self.items.pop_front() {
+            Some(item) => Poll::Ready(Some(Ok(item))),
             None => finish(&mut self.end),
         }
     }
 }
 
-impl BodyStream for MemoryBody {}
+impl BodyStream for MemoryStream<Bytes> {}
 
-/// The WebSocket of a [`MemoryReply::WebSocket`]; cancel-safe.
-struct MemoryWs {
-    messages: VecDeque<WsMessage>,
-    end: Option<MemoryEnd>,
-}
-
-impl Stream for MemoryWs {
-    type Item = Result<WsMessage, ClientError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match self.messages.pop_front() {
-            Some(m) => Poll::Ready(Some(Ok(m))),
-            None => finish(&mut self.end),
-        }
-    }
-}
-
-impl WsStream for MemoryWs {
+impl WsStream for MemoryStream<WsMessage> {
     fn poll_close(&mut self, _: &mut Context<'_>) -> Poll<()> {
-        self.messages.clear();
+        self.items.clear();
         self.end = None;
         Poll::Ready(())
     }

@@ -44,7 +44,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::AsyncWrite;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
 /// The least frame cap (16 MiB): the largest single WebSocket *frame* read is this,
@@ -265,7 +265,7 @@ fn frame_cap(max_message_size: usize) -> usize {
 type Item = Result<Option<WsMessage>, ClientError>;
 
 /// Starts reading frames over an upgraded connection.
-fn start(io: TokioIo<Upgraded>, options: WsOptions) -> HyperWsStream {
+fn start<S>(io: S, options: WsOptions) -> HyperWsStream<S> {
     let interval = options.ping_interval.max(Duration::from_millis(2));
     HyperWsStream {
         io,
@@ -432,8 +432,11 @@ struct Ping {
 
 /// The [`WsStream`] of [`HttpTransport`](crate::HttpTransport): frames read
 /// straight from the upgraded connection into one buffer, in the caller's task.
-struct HyperWsStream {
-    io: TokioIo<Upgraded>,
+///
+/// Generic over the connection only so that unit tests can run it over an
+/// in-memory pipe; the transport's is `TokioIo<Upgraded>`.
+struct HyperWsStream<S> {
+    io: S,
     /// The read buffer: bytes read from the socket, not handed out yet. A frame's
     /// payload is split off it without a copy.
     read: BytesMut,
@@ -457,7 +460,7 @@ struct HyperWsStream {
     end: Option<Result<(), ClientError>>,
 }
 
-impl HyperWsStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> HyperWsStream<S> {
     /// Sends what is queued; `Pending` (with the wake-up asked for) while the socket
     /// takes no more.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
@@ -655,7 +658,7 @@ impl HyperWsStream {
     }
 }
 
-impl Stream for HyperWsStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for HyperWsStream<S> {
     type Item = Result<WsMessage, ClientError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -675,7 +678,7 @@ impl Stream for HyperWsStream {
     }
 }
 
-impl WsStream for HyperWsStream {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> WsStream for HyperWsStream<S> {
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.end.is_some() {
             return Poll::Ready(());
@@ -822,6 +825,187 @@ mod tests {
             fastwebsockets::unmask(&mut body, mask);
             assert_eq!(body, payload);
         }
+    }
+
+    /// A stream over an in-memory pipe, and the server's end of it.
+    fn piped(
+        ping_interval: Duration,
+    ) -> (
+        HyperWsStream<tokio::io::DuplexStream>,
+        tokio::io::DuplexStream,
+    ) {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let options = WsOptions {
+            max_message_size: 1024,
+            ping_interval,
+        };
+        (start(client, options), server)
+    }
+
+    /// The frames the client wrote so far: (opcode, payload), unmasked.
+    async fn frames_sent(server: &mut tokio::io::DuplexStream) -> Vec<(OpCode, Vec<u8>)> {
+        use tokio::io::AsyncReadExt;
+        let mut bytes = vec![0u8; 256 * 1024];
+        let n = tokio::time::timeout(Duration::from_millis(200), server.read(&mut bytes))
+            .await
+            .map_or(0, |r| r.unwrap_or(0));
+        let mut frames = Vec::new();
+        let mut at = 0;
+        while let Some(head) = parse_head(&bytes[at..n], 1 << 20).unwrap() {
+            let mut body = bytes[at + head.len..at + head.len + head.payload_len].to_vec();
+            fastwebsockets::unmask(&mut body, head.mask.expect("masked"));
+            frames.push((head.opcode, body));
+            at += head.len + head.payload_len;
+        }
+        assert_eq!(at, n, "whole frames only");
+        frames
+    }
+
+    async fn next_item<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut HyperWsStream<S>) -> Item {
+        std::future::poll_fn(|cx| ws.poll_item(cx)).await
+    }
+
+    #[tokio::test]
+    async fn each_ping_is_answered_once_and_nothing_follows_our_close() {
+        use tokio::io::AsyncWriteExt;
+        let (mut ws, mut server) = piped(Duration::from_secs(60));
+        let mut bytes = Vec::new();
+        for payload in [&b"one"[..], b"two", b"three"] {
+            bytes.extend(wire(true, 0x9, payload, None));
+        }
+        bytes.extend(wire(true, 0x1, b"line", None));
+        server.write_all(&bytes).await.unwrap();
+        assert_eq!(
+            next_item(&mut ws).await.unwrap(),
+            Some(WsMessage::Text(Bytes::from_static(b"line")))
+        );
+        let pongs: Vec<_> = [&b"one"[..], b"two", b"three"]
+            .iter()
+            .map(|p| (OpCode::Pong, p.to_vec()))
+            .collect();
+        assert_eq!(frames_sent(&mut server).await, pongs);
+        // Our close goes out once; a ping after it gets no pong.
+        ws.queue(OpCode::Close, &Frame::close(1000, b"").payload);
+        server
+            .write_all(&wire(true, 0x9, b"late", None))
+            .await
+            .unwrap();
+        server
+            .write_all(&wire(true, 0x8, &[0x03, 0xe8], None))
+            .await
+            .unwrap();
+        assert_eq!(next_item(&mut ws).await.unwrap(), None);
+        assert_eq!(
+            frames_sent(&mut server).await,
+            [(OpCode::Close, vec![0x03, 0xe8])]
+        );
+    }
+
+    #[tokio::test]
+    async fn pongs_owed_to_a_server_that_does_not_read_stay_bounded() {
+        use tokio::io::AsyncWriteExt;
+        // A pipe too small for the pongs: the client's writes wait, its queue
+        // must not grow past its bound however many pings come.
+        let (client, mut server) = tokio::io::duplex(1024);
+        let mut ws = start(
+            client,
+            WsOptions {
+                max_message_size: 1024,
+                ping_interval: Duration::from_secs(60),
+            },
+        );
+        let ping = wire(true, 0x9, &[b'p'; 100], None);
+        let reader = tokio::spawn(async move {
+            for _ in 0..400 {
+                server.write_all(&ping).await.unwrap();
+            }
+            server
+                .write_all(&wire(true, 0x1, b"end", None))
+                .await
+                .unwrap();
+            server
+        });
+        assert!(matches!(
+            next_item(&mut ws).await,
+            Ok(Some(WsMessage::Text(_)))
+        ));
+        assert!(
+            ws.write.len() <= MAX_QUEUED_WRITES + 200,
+            "{} bytes queued",
+            ws.write.len()
+        );
+        assert!(
+            ws.write.len() > MAX_QUEUED_WRITES / 2,
+            "the pipe was full: pongs waited"
+        );
+        drop(reader.await.unwrap());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ping_leaves_after_an_interval_of_quiet_and_not_before() {
+        let (mut ws, mut server) = piped(Duration::from_secs(10));
+        // The caller waits 6 s: the pinger looked once (at 5 s), too early.
+        assert!(
+            tokio::time::timeout(Duration::from_secs(6), next_item(&mut ws))
+                .await
+                .is_err()
+        );
+        assert_eq!(frames_sent(&mut server).await, []);
+        // By 16 s the connection was quiet for a whole interval: one ping.
+        assert!(
+            tokio::time::timeout(Duration::from_secs(10), next_item(&mut ws))
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            frames_sent(&mut server).await,
+            [(OpCode::Ping, PING_PAYLOAD.to_vec())]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_close_from_the_server_is_answered_before_the_end() {
+        use tokio::io::AsyncWriteExt;
+        let (mut ws, mut server) = piped(Duration::from_secs(60));
+        server
+            .write_all(&wire(true, 0x8, &[0x03, 0xe9, b'b', b'y', b'e'], None))
+            .await
+            .unwrap();
+        assert_eq!(next_item(&mut ws).await.unwrap(), None);
+        assert_eq!(
+            frames_sent(&mut server).await,
+            [(OpCode::Close, vec![0x03, 0xe9, b'b', b'y', b'e'])]
+        );
+    }
+
+    #[tokio::test]
+    async fn close_frames_and_text_frames_are_checked() {
+        let head = |opcode, fin| Head {
+            fin,
+            opcode,
+            mask: None,
+            len: 2,
+            payload_len: 1,
+        };
+        let (mut ws, _server) = piped(Duration::from_secs(60));
+        let text = ws.on_frame(head(OpCode::Text, true), BytesMut::from(&[0xff][..]));
+        assert!(text.unwrap().unwrap_err().to_string().contains("UTF-8"));
+        let binary = ws.on_frame(head(OpCode::Binary, true), BytesMut::from(&[0xff][..]));
+        assert!(matches!(binary, Some(Ok(Some(WsMessage::Text(_))))));
+        // A fragment of text is checked whole by its reader, not here.
+        let first = ws.on_frame(head(OpCode::Text, false), BytesMut::from(&[0xe2][..]));
+        assert!(matches!(first, Some(Ok(Some(WsMessage::Fragment { .. })))));
+
+        let (mut ws, _server) = piped(Duration::from_secs(60));
+        assert_eq!(ws.on_close(&[]).unwrap(), None);
+        let refused = |payload: &[u8]| {
+            let (mut ws, _server) = piped(Duration::from_secs(60));
+            ws.on_close(payload).unwrap_err().to_string()
+        };
+        assert!(refused(&[0x03]).contains("Invalid close frame"));
+        assert!(refused(&[0x03, 0xe8, 0xff]).contains("UTF-8"));
+        assert!(refused(&[0x03, 0xed]).contains("Invalid close code")); // 1005
+        assert!(refused(&[0x03, 0xf3, b'x']).contains("code 1011: x"));
     }
 
     #[test]
