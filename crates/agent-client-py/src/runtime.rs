@@ -167,7 +167,11 @@ where
         let Some(_inside) = PythonEntry::enter() else {
             return;
         };
-        Python::attach(|py| {
+        // `move`: the loop and the future are released here, with the GIL held. A
+        // `Py` dropped without it waits in pyo3's pool for the next call into the
+        // extension, and until then this asyncio future keeps its result alive (a
+        // log tail, whose connection then stayed open after the caller's `break`).
+        Python::attach(move |py| {
             let (exc, value) = match convert(py) {
                 Ok(v) => (py.None(), v),
                 Err(e) => (e.into_value(py).into_any(), py.None()),
