@@ -105,9 +105,11 @@ fn is_tls_refusal(e: &ClientError) -> bool {
 /// connection that was never ready. All are a 503 and none may ever look like an
 /// answer.
 fn is_refused_at_the_door(e: &ClientError) -> bool {
+    // The whole chain: a `ResponseIncomplete` says its cause as its source.
+    let said = agent_proto::error_chain(e);
     is_tls_refusal(e)
-        || (e.status_code() == 503 && e.to_string().contains("connection closed before"))
-        || (e.is_connect() && e.to_string().contains("connection was not ready"))
+        || (e.status_code() == 503 && said.contains("connection closed before"))
+        || (e.is_connect() && said.contains("connection was not ready"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

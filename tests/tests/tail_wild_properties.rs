@@ -563,7 +563,8 @@ async fn an_unknown_coding_is_an_error_naming_it() {
     let (lines, err, _) = run_tail(&quick_client(&wild.url()), opts(Protocol::Http)).await;
     let err = err.expect("an error");
     assert_eq!(err.status_code(), 500, "{err}");
-    assert!(err.to_string().contains("`br`"), "{err}");
+    let said = agent_proto::error_chain(&err);
+    assert!(said.contains("`br`"), "{said}");
     assert!(lines.is_empty());
 }
 
@@ -596,7 +597,8 @@ async fn a_gzip_answer_is_decoded_and_a_bomb_is_bounded() {
         .request(Request::new(http::Method::GET, "jobs/x/logs/"))
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("1048576-byte limit"), "{e}");
+    let said = agent_proto::error_chain(&e);
+    assert!(said.contains("1048576-byte limit"), "{said}");
 }
 
 /// Our server compresses the log answers only for a client that asks; a client

@@ -57,7 +57,8 @@ fn build(py: Python<'_>, err: &ClientError) -> PyResult<PyErr> {
     }
     let module = py.import("agent_client.exceptions")?;
     let status = err.status_code();
-    let text = err.to_string();
+    // The whole chain: a variant's own text does not repeat its source.
+    let text = agent_proto::error_chain(err);
     let kwargs = PyDict::new(py);
     kwargs.set_item("status_code", status)?;
     match err {

@@ -355,7 +355,12 @@ pub enum ClientError {
     /// The request may have reached the agent but its answer was lost, so a write
     /// may have happened. The status code is the cause's (408 for a read time-out,
     /// 503 for a dropped connection).
-    #[error("{method} {path}: the request may have reached the agent, but no complete answer came back: {cause}")]
+    ///
+    /// Its text does not repeat the cause, which [`Error::source`](std::error::Error::source)
+    /// returns (as reqwest's errors do); [`error_chain`] says both.
+    #[error(
+        "{method} {path}: the request may have reached the agent, but no complete answer came back"
+    )]
     ResponseIncomplete {
         /// The request method.
         method: String,
@@ -424,6 +429,33 @@ macro_rules! with_message {
             | ClientError::ResponseIncomplete { .. } => None,
         }
     };
+}
+
+/// An error and its sources, `a: b: c`, skipping a source its parent already says:
+/// the one way an error is written out whole (a message, a log line, a Python
+/// exception), since a variant's own text never repeats its source.
+///
+/// ```
+/// use agent_proto::{error_chain, ClientError, TimeoutKind};
+/// use std::time::Duration;
+///
+/// let cause = ClientError::Timeout { kind: TimeoutKind::Read, after: Duration::from_secs(1) };
+/// let e = ClientError::incomplete("POST", "jobs/j/stop/", cause);
+/// assert!(!e.to_string().contains("timed out"));
+/// assert!(error_chain(&e).ends_with("no complete answer came back: read timed out after 1s (408)"));
+/// ```
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 /// Shorthand for results of the agent client.
@@ -1274,6 +1306,9 @@ mod tests {
         let e = ClientError::incomplete("POST", "plugin_releases/x/run/", cause);
         assert_eq!(e.status_code(), 408);
         assert!(e.to_string().contains("may have reached the agent"));
+        // The cause once: as the source, not in the text as well.
+        assert!(!e.to_string().contains("timed out"), "{e}");
+        assert!(error_chain(&e).contains("timed out"), "{}", error_chain(&e));
     }
 
     #[test]

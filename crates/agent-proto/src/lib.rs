@@ -36,8 +36,8 @@ pub use config::{
     validate_stream_timeout, Protocol, StreamLimits, TailOptions, Timeouts, MAX_STREAM_TIMEOUT,
 };
 pub use error::{
-    ClientError, ErrorSource, LimitKind, Result, TimeoutKind, ValidationDetail, REQUEST_REFUSALS,
-    TRANSIENT_STATUSES,
+    error_chain, ClientError, ErrorSource, LimitKind, Result, TimeoutKind, ValidationDetail,
+    REQUEST_REFUSALS, TRANSIENT_STATUSES,
 };
 pub use error_kind::ErrorKind;
 pub use id::{

@@ -617,7 +617,8 @@ mod tests {
             .request(Request::new(Method::GET, "jobs/x/logs/"))
             .await
             .unwrap_err();
-        assert!(e.to_string().contains("50-byte limit"), "{e}");
+        let said = agent_proto::error_chain(&e);
+        assert!(said.contains("50-byte limit"), "{said}");
         let t = LongPollTransport::new(fixed(Ok(LongPollResponse::new(200, big))))
             .max_response_body(102);
         assert!(t.request(Request::new(Method::GET, "x/")).await.is_ok());

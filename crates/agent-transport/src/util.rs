@@ -23,20 +23,8 @@ pub(crate) fn random_u64() -> u64 {
     hasher.finish()
 }
 
-/// An error and its sources, `a: b: c`, skipping a source already said by its parent.
-pub(crate) fn error_chain(err: &(dyn StdError + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !text.is_empty() && !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
+/// One home for writing an error with its sources: agent-proto's.
+pub(crate) use agent_proto::error_chain;
 
 /// The first error of type `T` in `err`'s source chain (`err` included).
 pub(crate) fn find_source<'a, T: StdError + 'static>(
