@@ -14,7 +14,7 @@
 
 mod common;
 
-use agent_client_async::{AsyncAgentClient, Protocol, TailOptions, TailStart};
+use agent_client_async::{AsyncAgentClient, Protocol, StreamLimits, TailOptions, TailStart};
 use agent_testkit::{AgentTestServer, JobSpec, RouteKind, TailFault};
 use common::{async_client, drain, tail_both, within, Proxy};
 use proptest::prelude::*;
@@ -211,4 +211,41 @@ async fn start_positions_are_asked_of_the_server_and_known_honoured() {
             assert_eq!(t.start_honoured(), Some(honoured), "{protocol} {start:?}");
         }
     }
+}
+
+/// A real resume near the end of a long log: the WebSocket of an `auto` tail of a
+/// 1,000,000-line log drops after 999 events of 1,000 lines; the HTTP stream is
+/// asked for line 999,001 and replays nothing (counted in events, not time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_near_the_end_of_a_long_log_replays_nothing() {
+    let server = AgentTestServer::builder()
+        .job(
+            JobSpec::new(JOB)
+                .generate(1_000_000, 10)
+                .tail_batch(1_000)
+                .tail_fault(TailFault::drop_after(999).websocket_only()),
+        )
+        .build()
+        .await
+        .unwrap();
+    let opts = TailOptions::new().limits(StreamLimits::unlimited());
+    let mut t = within(async_client(&server).tail_job_logs(JOB, opts))
+        .await
+        .unwrap();
+    let mut delivered = 0u64;
+    let mut batch = Vec::new();
+    while let Some(got) = std::future::poll_fn(|cx| t.poll_next_batch(cx, &mut batch, 4096)).await {
+        got.unwrap();
+        delivered += batch.len() as u64;
+        batch.clear();
+    }
+    assert_eq!(delivered, 1_000_000);
+    assert_eq!(t.protocol_used(), Protocol::Http);
+    let c = t.counters();
+    assert_eq!(c.replayed, 0, "{c:?}");
+    // 999 WebSocket events, then the HTTP stream's one event of 1,000 lines and
+    // `complete`.
+    assert_eq!(c.received, 1_001, "{c:?}");
+    let http = server.requests(RouteKind::TailHttp);
+    assert_eq!(from_line(&http[0].path), Some(999_001), "{}", http[0].path);
 }
