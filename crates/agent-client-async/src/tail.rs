@@ -578,13 +578,9 @@ impl LogTail {
         if let Some(delivered) = self.decoder.digest() {
             decoder.resume_after(delivered);
         }
-        match self.resume_line {
-            Some(line) => decoder.expect_first_line(line),
-            None => {
-                if let TailStart::FromLine(line) = self.setup.start {
-                    decoder.expect_first_line(line);
-                }
-            }
+        if let Some(line) = self.resume_line {
+            // Taken as starting there only if its first log event says so.
+            decoder.expect_first_line(line);
         }
         self.first_numbering = self.decoder.numbering();
         self.decoder = decoder;
