@@ -16,7 +16,7 @@ mod common;
 
 use agent_client_async::{AsyncAgentClient, Protocol, StreamLimits, TailOptions, TailStart};
 use agent_testkit::{AgentTestServer, JobSpec, RouteKind, TailFault};
-use common::{async_client, drain, tail_both, within, Proxy};
+use common::{async_client, blocking_client, drain, on_thread, tail_both, within, Proxy};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -200,6 +200,17 @@ async fn start_positions_are_asked_of_the_server_and_known_honoured() {
             };
             let last = server.requests(route).pop().unwrap();
             assert!(last.path.ends_with(query), "{}", last.path);
+
+            // The blocking client: the same, through the async tail.
+            let blocking = blocking_client(&server);
+            let o = opts.clone();
+            let (got, honoured) = on_thread(move || {
+                let mut t = blocking.tail_job_logs(JOB, o).unwrap();
+                let got: Vec<String> = t.by_ref().collect::<Result<_, _>>().unwrap();
+                (got, t.start_honoured())
+            })
+            .await;
+            assert_eq!((got.as_slice(), honoured), (want, Some(true)));
 
             let mut t = within(client.tail_job_logs("raysubmit_plain", opts))
                 .await
