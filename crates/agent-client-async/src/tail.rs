@@ -338,7 +338,7 @@ impl LogTail {
         }
     }
 
-    /// Whether the server honoured the tail's start ([`TailOptions::start`]), known
+    /// Whether the server honoured the tail's start ([`TailOptions::start()`]), known
     /// from its first log event: `Some(true)` when that event carried a line number
     /// (for [`TailStart::FromLine`], the one asked for; for [`TailStart::Last`], any:
     /// the client cannot know the log's length), `Some(false)` when it did not (a

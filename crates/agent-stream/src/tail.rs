@@ -227,7 +227,7 @@ pub fn lines_in(message: &str) -> u64 {
 ///   ([`push_message`](TailDecoder::push_message)), or its fragments as they arrive
 ///   ([`push_fragment`](TailDecoder::push_fragment)). One message is one event.
 ///
-/// Events follow [`decode_event`]; a log event's text holding several lines is split
+/// Events follow [`decode_event`](crate::decode_event); a log event's text holding several lines is split
 /// into them, on both protocols, and *then* each line is measured: a line over
 /// `max_message_size` is skipped and counted, whatever else its message holds. A
 /// plain-text message is split as its fragments arrive; a JSON message or event is

@@ -1,7 +1,7 @@
 //! Where a tail starts: `--tail N` (the last N lines written so far, then what
 //! follows) or `--from-line K`.
 //!
-//! The start is asked of the server ([`agent_proto::TailOptions::start`]:
+//! The start is asked of the server ([`agent_proto::TailOptions::start()`]:
 //! `?tail=N`, `?from_line=K`); the client library knows it was honoured from the
 //! tail's first event ([`agent_client_async::LogTail::start_honoured`]), and then
 //! every line passes. A server that does not honour it (the SDK's agent) sends
