@@ -24,10 +24,14 @@
 //!   [`TimeoutKind::Quiet`] (the job was quiet, not the server);
 //! - the connection closing before `complete`: a 503 [`ClientError::Connect`], or
 //!   under [`Protocol::Auto`] a WebSocket that breaks mid-stream is resumed over
-//!   HTTP, which replays the log from its start: the lines already delivered are
-//!   skipped, and checked against a running digest of every one of them (a line is
-//!   never delivered twice, and never lost silently; a replay that differs is a 500
-//!   naming both causes, a failed HTTP answer keeps its own status);
+//!   HTTP. When the server numbers its lines, the resume asks for the next line
+//!   (`?from_line=K`, K counting every line of the log, empty ones too) and is
+//!   taken as starting there when its first log event carries K; otherwise (a
+//!   server that does not number, or ignores `from_line`) the log is replayed from
+//!   its start: the lines already delivered are skipped, and checked against a
+//!   running digest of every one of them (a line is never delivered twice, and
+//!   never lost silently; a replay that differs is a 500 naming both causes, a
+//!   failed HTTP answer keeps its own status);
 //! - an HTTP body that ends cleanly without `complete`: the end of the log if the
 //!   stream never carried an SSE `data:` event (a plain-lines server has no
 //!   `complete` to send), else a 503;
@@ -36,9 +40,10 @@
 use crate::client::{retry_after, AsyncAgentClient, Credentials};
 use agent_proto::api::Operation;
 use agent_proto::{
-    ClientError, JobId, LimitKind, Protocol, StreamLimits, TailOptions, TimeoutKind,
+    query, ClientError, JobId, LimitKind, Protocol, StreamLimits, TailOptions, TailStart,
+    TimeoutKind,
 };
-use agent_stream::{Lines, StreamCounters, TailDecoder, DEFAULT_FRAME_CAP};
+use agent_stream::{Lines, Numbering, StreamCounters, TailDecoder, DEFAULT_FRAME_CAP};
 use agent_transport::{BodyStream, Request, Transport, WsMessage, WsOptions, WsStream};
 use futures_core::stream::{FusedStream, Stream};
 use std::fmt;
@@ -114,6 +119,7 @@ impl AsyncAgentClient {
             message: "tail_job_logs must be awaited inside a tokio runtime".into(),
         })?;
         let credentials = self.inner.credentials.clone();
+        let start = options.start.query();
         let setup = Setup {
             transport: self.transport()?,
             http_request: self.operation_request(&Operation::TailHttp(id.clone())),
@@ -121,8 +127,9 @@ impl AsyncAgentClient {
             idle: options.timeout,
             max_quiet: options.max_quiet,
             limits,
+            start: options.start,
         };
-        let ws_request = self.operation_request(&Operation::TailWebSocket(id));
+        let ws_request = at(self.operation_request(&Operation::TailWebSocket(id)), start);
         let ping_interval = ping_interval(self.inner.ping_interval, setup.idle);
         let conn = open(&setup, ws_request, ping_interval)
             .await
@@ -183,6 +190,11 @@ pub struct LogTail {
     /// After an `auto` resume: the WebSocket's counters when it broke, and why it
     /// broke (the context of a failure of the replay).
     resumed: Option<(StreamCounters, String)>,
+    /// The numbering of the first stream's log events, once a resume replaced its
+    /// decoder (`Unknown` until then, or when it had no log event).
+    first_numbering: Numbering,
+    /// The line a resume asked the HTTP stream to start at, if any.
+    resume_line: Option<u64>,
     setup: Setup,
     protocol_used: Protocol,
     /// When the current wait for the server runs out (`None` while not waiting).
@@ -209,6 +221,8 @@ struct Setup {
     /// How long the job may write no new line (`TailOptions::max_quiet`).
     max_quiet: Option<Duration>,
     limits: StreamLimits,
+    /// Where the tail starts (`TailOptions::start`).
+    start: TailStart,
 }
 
 /// The parts of a [`LogTail`] that are `Send` but not `Sync`.
@@ -295,6 +309,8 @@ impl LogTail {
             })),
             decoder,
             resumed: None,
+            first_numbering: Numbering::Unknown,
+            resume_line: None,
             setup,
             protocol_used,
             idle_deadline: None,
@@ -319,6 +335,30 @@ impl LogTail {
         match &self.resumed {
             Some((ws, _)) => merge(*ws, self.decoder.counters()),
             None => self.decoder.counters(),
+        }
+    }
+
+    /// Whether the server honoured the tail's start ([`TailOptions::start()`]), known
+    /// from its first log event: `Some(true)` when that event carried a line number
+    /// (for [`TailStart::FromLine`], the one asked for; for [`TailStart::Last`], any:
+    /// the client cannot know the log's length), `Some(false)` when it did not (a
+    /// server that ignores the start sends the log from its first line: keep only
+    /// the last N lines, or skip the lines before K, on the caller's side), `None`
+    /// before the first log event. Always `Some(true)` for [`TailStart::Beginning`].
+    ///
+    /// Every line is delivered before this can be `None`: the first line comes with
+    /// the first log event.
+    pub fn start_honoured(&self) -> Option<bool> {
+        let numbering = match self.first_numbering {
+            Numbering::Unknown => self.decoder.numbering(),
+            known => known,
+        };
+        match (self.setup.start, numbering) {
+            (TailStart::Beginning, _) => Some(true),
+            (_, Numbering::Unknown) => None,
+            (TailStart::FromLine(k), Numbering::From(first)) => Some(first == k),
+            (TailStart::Last(_), Numbering::From(_)) => Some(true),
+            (_, Numbering::Unnumbered) => Some(false),
         }
     }
 
@@ -510,9 +550,16 @@ impl LogTail {
         let context =
             format!("the WebSocket tail broke ({cause}) and resuming it over HTTP failed: ");
         self.resumed = Some((base, context));
+        // Numbered lines: ask for the next one, not a replay. Before any log event:
+        // the tail's own start again.
+        self.resume_line = self.decoder.next_line();
+        let start = match self.resume_line {
+            Some(line) => Some(("from_line", line)),
+            None => self.setup.start.query(),
+        };
         let opening = open_http(
             Arc::clone(&self.setup.transport),
-            self.setup.http_request.clone(),
+            at(self.setup.http_request.clone(), start),
             self.setup.idle,
         );
         self.io.get().conn = Conn::Resuming(Box::pin(opening));
@@ -531,6 +578,11 @@ impl LogTail {
         if let Some(delivered) = self.decoder.digest() {
             decoder.resume_after(delivered);
         }
+        if let Some(line) = self.resume_line {
+            // Taken as starting there only if its first log event says so.
+            decoder.expect_first_line(line);
+        }
+        self.first_numbering = self.decoder.numbering();
         self.decoder = decoder;
         self.protocol_used = Protocol::Http;
         self.io.get().conn = Conn::Http((body, content_type));
@@ -670,7 +722,7 @@ async fn open(
     let open_http = || {
         open_http(
             Arc::clone(&setup.transport),
-            setup.http_request.clone(),
+            at(setup.http_request.clone(), setup.start.query()),
             setup.idle,
         )
     };
@@ -705,6 +757,15 @@ async fn open(
             Err(e) => Err(e),
         },
     }
+}
+
+/// `request` asking the tail to start at `start` (`?tail=N`, `?from_line=K`), if
+/// any.
+fn at(mut request: Request, start: Option<(&'static str, u64)>) -> Request {
+    if let Some((name, value)) = start {
+        request.path = query::with_query(&request.path, &[(name, value.to_string())]);
+    }
+    request
 }
 
 /// Opens the HTTP stream: its body and `Content-Type` (an event stream is read as

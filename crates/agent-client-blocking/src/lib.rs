@@ -51,7 +51,7 @@ pub use agent_proto::{
     Health, Job, JobId, JobStatus, LimitKind, Node, NodeId, Page, PluginFile, PluginLookup,
     PluginRelease, Protocol, RunDebugPluginRelease, RunPluginRelease, RuntimePolicy, Secret,
     ServeAppName, ServeApplication, StopJobResponse, StreamLimits, SystemOperation, SystemStatus,
-    TailOptions, Task, TaskId, TimeoutKind, Timeouts, UpdateContainer, UpdateSystem,
+    TailOptions, TailStart, Task, TaskId, TimeoutKind, Timeouts, UpdateContainer, UpdateSystem,
     ValidationDetail,
 };
 pub use builder::ClientBuilder;

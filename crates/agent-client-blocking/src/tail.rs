@@ -64,6 +64,13 @@ impl LogTailIter {
         }
     }
 
+    /// Whether the server honoured the tail's start (`TailOptions::start`), known
+    /// from its first log event (see [`LogTail::start_honoured`]); `None` before
+    /// it, and once refused inside a runtime.
+    pub fn start_honoured(&self) -> Option<bool> {
+        self.tail.as_ref().and_then(LogTail::start_honoured)
+    }
+
     /// The protocol that delivers (or delivered) the lines: WebSocket or HTTP (it
     /// changes to HTTP when an `auto` tail falls back mid-stream).
     pub fn protocol_used(&self) -> Protocol {

@@ -268,8 +268,10 @@ impl Core {
 
     /// Opens a tail of `job_id`'s log: `timeout` bounds the server's silence in
     /// seconds, `max_quiet` (seconds, `None`: no bound) the job's, `protocol`
-    /// `auto`, `websocket` or `http`, `limits` the `StreamLimits` fields.
-    #[pyo3(signature = (job_id, timeout, protocol, limits, max_quiet=None))]
+    /// `auto`, `websocket` or `http`, `limits` the `StreamLimits` fields, `tail`
+    /// and `from_line` where it starts (`TailStart`; at most one of them).
+    #[pyo3(signature = (job_id, timeout, protocol, limits, max_quiet=None, tail=None, from_line=None))]
+    #[allow(clippy::too_many_arguments)]
     fn tail(
         &self,
         py: Python<'_>,
@@ -278,9 +280,11 @@ impl Core {
         protocol: &str,
         limits: LimitsTuple,
         max_quiet: Option<f64>,
+        tail: Option<i64>,
+        from_line: Option<i64>,
     ) -> PyResult<Tail> {
         let options = self
-            .tail_options(timeout, protocol, limits, max_quiet)
+            .tail_options(timeout, protocol, limits, max_quiet, (tail, from_line))
             .map_err(|e| self.pyerr(py, e))?;
         let client = self.client(py)?.clone();
         let tail = wait(py, open_tail(client, job_id.to_owned(), options))?;
@@ -288,7 +292,8 @@ impl Core {
     }
 
     /// [`Core::tail`], as an awaitable.
-    #[pyo3(signature = (job_id, timeout, protocol, limits, max_quiet=None))]
+    #[pyo3(signature = (job_id, timeout, protocol, limits, max_quiet=None, tail=None, from_line=None))]
+    #[allow(clippy::too_many_arguments)]
     fn tail_async<'py>(
         &self,
         py: Python<'py>,
@@ -297,9 +302,11 @@ impl Core {
         protocol: &str,
         limits: LimitsTuple,
         max_quiet: Option<f64>,
+        tail: Option<i64>,
+        from_line: Option<i64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let options = self
-            .tail_options(timeout, protocol, limits, max_quiet)
+            .tail_options(timeout, protocol, limits, max_quiet, (tail, from_line))
             .map_err(|e| self.pyerr(py, e))?;
         let client = self.client(py)?.clone();
         awaitable(py, async move {
@@ -334,6 +341,7 @@ impl Core {
         protocol_name: &str,
         fields: LimitsTuple,
         max_quiet: Option<f64>,
+        (tail, from_line): (Option<i64>, Option<i64>),
     ) -> Result<agent_client_async::TailOptions, ClientError> {
         let timeout = seconds("stream timeout", timeout)?;
         let mut options = agent_client_async::TailOptions::new()
@@ -343,6 +351,20 @@ impl Core {
         if let Some(q) = max_quiet {
             options = options.max_quiet(seconds("max_quiet", q)?);
         }
+        let count = |what: &'static str, n: i64| {
+            u64::try_from(n).map_err(|_| ClientError::invalid(what, "must not be negative"))
+        };
+        options = options.start(match (tail, from_line) {
+            (None, None) => agent_client_async::TailStart::Beginning,
+            (Some(n), None) => agent_client_async::TailStart::Last(count("tail", n)?),
+            (None, Some(k)) => agent_client_async::TailStart::FromLine(count("from_line", k)?),
+            (Some(_), Some(_)) => {
+                return Err(ClientError::invalid(
+                    "tail",
+                    "cannot be asked together with from_line",
+                ))
+            }
+        });
         options.validate()?;
         Ok(options)
     }

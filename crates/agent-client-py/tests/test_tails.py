@@ -279,3 +279,19 @@ def test_a_tail_ends_when_its_client_is_closed(server: TestServer, client: Agent
 def test_tail_arguments_are_validated(client: AgentClient) -> None:
     with pytest.raises(ValidationError):
         next(client.tail_job_logs(JOB, protocol='smoke-signals'))
+
+
+@pytest.mark.parametrize('protocol', ALL)
+def test_a_tail_starts_where_asked(client: AgentClient, job: List[str], protocol: str) -> None:
+    """``tail=N`` and ``from_line=K`` are asked of the server (issue 22): the test
+    agent numbers its lines and honours them."""
+    assert list(client.tail_job_logs(JOB, protocol=protocol, tail=3)) == job[-3:]
+    assert list(client.tail_job_logs(JOB, protocol=protocol, from_line=48)) == job[47:]
+    assert list(client.tail_job_logs(JOB, protocol=protocol, tail=0)) == []
+
+
+def test_bad_starts_are_400(client: AgentClient, job: List[str]) -> None:
+    for kwargs in [{'tail': -1}, {'from_line': 0}, {'from_line': -2}, {'tail': 1, 'from_line': 1}]:
+        with pytest.raises(ValidationError) as e:
+            list(client.tail_job_logs(JOB, **kwargs))  # type: ignore[arg-type]
+        assert e.value.status_code == 400, kwargs

@@ -205,6 +205,70 @@ impl Timeouts {
     }
 }
 
+/// How many lines a log event's `message` holds, as a server that numbers lines
+/// counts them (spec: "Line numbers and cursors"): its `\n`-ended lines plus an
+/// unended last one; an empty message is one (empty) line.
+///
+/// ```
+/// use agent_proto::lines_in;
+///
+/// assert_eq!(lines_in(""), 1);
+/// assert_eq!(lines_in("a"), 1);
+/// assert_eq!(lines_in("a\n"), 1);
+/// assert_eq!(lines_in("a\n\nb"), 3);
+/// ```
+pub fn lines_in(message: &str) -> u64 {
+    (message.split_terminator('\n').count() as u64).max(1)
+}
+
+/// Where a tail starts (spec: "Line numbers and cursors"): asked of the server as
+/// `?tail=N` or `?from_line=K`.
+///
+/// A server honours it when the tail's first log event carries a line number (for
+/// [`TailStart::FromLine`], the one asked for); one that does not (the SDK's agent)
+/// sends the log from its first line, unnumbered, and the client does the rest:
+/// it keeps only the last N lines itself, or skips the lines before K.
+///
+/// ```
+/// use agent_proto::{TailOptions, TailStart};
+///
+/// assert_eq!(TailStart::Last(100).query(), Some(("tail", 100)));
+/// assert_eq!(TailStart::FromLine(7).query(), Some(("from_line", 7)));
+/// assert_eq!(TailStart::Beginning.query(), None);
+/// assert_eq!(TailOptions::new().start(TailStart::FromLine(0)).validate().unwrap_err().status_code(), 400);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TailStart {
+    /// At the log's first line (the default).
+    #[default]
+    Beginning,
+    /// With the last N lines written so far, then what follows.
+    Last(u64),
+    /// At line K (1-based; every line of the log counts, empty ones included).
+    FromLine(u64),
+}
+
+impl TailStart {
+    /// The query parameter that asks for this start, if any.
+    pub fn query(&self) -> Option<(&'static str, u64)> {
+        match *self {
+            TailStart::Beginning => None,
+            TailStart::Last(n) => Some(("tail", n)),
+            TailStart::FromLine(k) => Some(("from_line", k)),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ClientError> {
+        match self {
+            TailStart::FromLine(0) => Err(ClientError::invalid(
+                "from_line",
+                "lines are numbered from 1",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// How to tail a job's log: protocol, time-outs, limits.
 ///
 /// Two time-outs, each with one meaning on both protocols ("Time-outs and counts,
@@ -242,6 +306,8 @@ pub struct TailOptions {
     pub max_quiet: Option<Duration>,
     /// Limits for this tail; `None` takes the client's.
     pub limits: Option<StreamLimits>,
+    /// Where the tail starts; default [`TailStart::Beginning`].
+    pub start: TailStart,
 }
 
 impl Default for TailOptions {
@@ -251,6 +317,7 @@ impl Default for TailOptions {
             timeout: Duration::from_secs(30),
             max_quiet: None,
             limits: None,
+            start: TailStart::Beginning,
         }
     }
 }
@@ -289,13 +356,19 @@ impl TailOptions {
         self
     }
 
+    /// Sets where the tail starts; see [`TailStart`].
+    pub fn start(mut self, start: TailStart) -> Self {
+        self.start = start;
+        self
+    }
+
     /// Sets the limits of this tail.
     pub fn limits(mut self, limits: StreamLimits) -> Self {
         self.limits = Some(limits);
         self
     }
 
-    /// Checks the time-outs and the limits (a 400 otherwise).
+    /// Checks the time-outs, the limits and the start (a 400 otherwise).
     pub fn validate(&self) -> Result<(), ClientError> {
         validate_stream_timeout(self.timeout)?;
         if self.max_quiet.is_some_and(|q| q.is_zero()) {
@@ -304,7 +377,7 @@ impl TailOptions {
         if let Some(l) = &self.limits {
             l.validate()?;
         }
-        Ok(())
+        self.start.validate()
     }
 }
 

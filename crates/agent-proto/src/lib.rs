@@ -33,7 +33,8 @@ pub mod query;
 pub mod secret;
 
 pub use config::{
-    validate_stream_timeout, Protocol, StreamLimits, TailOptions, Timeouts, MAX_STREAM_TIMEOUT,
+    lines_in, validate_stream_timeout, Protocol, StreamLimits, TailOptions, TailStart, Timeouts,
+    MAX_STREAM_TIMEOUT,
 };
 pub use error::{
     error_chain, ClientError, ErrorSource, LimitKind, Result, TimeoutKind, ValidationDetail,

@@ -81,6 +81,22 @@ pub enum TailFaultKind {
     },
 }
 
+impl TailFaultKind {
+    /// Whether the fault puts events of its own into a tail (bytes sent as is, or
+    /// a line the job's log does not hold): such a tail's events are not the log's
+    /// lines, and it is not numbered.
+    pub fn adds_events(&self) -> bool {
+        matches!(
+            self,
+            TailFaultKind::NotJson
+                | TailFaultKind::BareLines
+                | TailFaultKind::Oversized { .. }
+                | TailFaultKind::EndlessLine { .. }
+                | TailFaultKind::InvalidUtf8 { .. }
+        )
+    }
+}
+
 /// A fault in the log tails of a job (or of every job): see [`TailFaultKind`].
 ///
 /// ```

@@ -123,7 +123,8 @@ pub async fn replayed_tail_at<B: AgentBackend + ?Sized>(
 /// assert_eq!(lines_in("a\n\nb"), 3);
 /// ```
 pub fn lines_in(message: &str) -> u64 {
-    (message.split_terminator('\n').count() as u64).max(1)
+    // One rule, shared with the clients that count the lines the same way.
+    agent_proto::lines_in(message)
 }
 
 fn bad_query(message: String) -> BackendError {

@@ -15,7 +15,9 @@
 //! | anything else: not JSON, JSON that is not an object, an object with neither `type` nor `message` (absent or `null`), a `type` that is not a string | [`Event::Log`]`(payload)`, as is |
 //!
 //! A `message` that is JSON but not a string (a number, an object, ...) is rendered as
-//! compact JSON text. Other keys of the object are ignored.
+//! compact JSON text. An event object's `n`, a whole number, is the number of its
+//! message's first line (spec: "Line numbers and cursors"): [`decode_numbered`]
+//! returns it with the event. Other keys of the object are ignored.
 //!
 //! Decisions beyond the spec, so that nothing is lost silently: an object with neither
 //! `type` nor `message` (say a structured log line `{"level": "info", ...}` sent as a
@@ -83,20 +85,50 @@ pub enum Event<'a> {
 /// assert_eq!(decode_event(r#"{"level":"info"}"#), Event::Log(r#"{"level":"info"}"#.into()));
 /// ```
 pub fn decode_event(payload: &str) -> Event<'_> {
+    decode_numbered(payload).0
+}
+
+/// [`decode_event`], and the number of the event's first line when the server
+/// numbers its lines: the event object's `"n"` when it is a whole number, `None`
+/// otherwise ("not numbered"). Only a log event ([`Event::Log`] or
+/// [`Event::Empty`] from an event object) is numbered; the number is read in the
+/// same pass as the rest, without allocating.
+///
+/// ```
+/// use agent_stream::{decode_numbered, Event};
+///
+/// assert_eq!(
+///     decode_numbered(r#"{"type":"log","message":"a\nb","n":41}"#),
+///     (Event::Log("a\nb".into()), Some(41))
+/// );
+/// assert_eq!(decode_numbered(r#"{"type":"log","message":"","n":7}"#), (Event::Empty, Some(7)));
+/// assert_eq!(decode_numbered(r#"{"message":"x","n":"7"}"#), (Event::Log("x".into()), None));
+/// assert_eq!(decode_numbered("plain"), (Event::Log("plain".into()), None));
+/// assert_eq!(decode_numbered(r#"{"type":"complete","n":3}"#), (Event::Complete, None));
+/// ```
+pub fn decode_numbered(payload: &str) -> (Event<'_>, Option<u64>) {
     if payload.is_empty() {
-        return Event::Empty;
+        return (Event::Empty, None);
     }
     if !looks_like_object(payload) {
-        return Event::Log(Cow::Borrowed(payload));
+        return (Event::Log(Cow::Borrowed(payload)), None);
     }
-    let (kind, message) = match simple_event(payload) {
+    let (kind, message, n) = match simple_event(payload) {
         Some(members) => members,
         None => match serde_json::from_str::<RawEvent<'_>>(payload) {
-            Ok(raw) => (raw.kind, raw.message.map(MessageField::into_text)),
-            Err(_) => return Event::Log(Cow::Borrowed(payload)),
+            Ok(raw) => (
+                raw.kind,
+                raw.message.map(MessageField::into_text),
+                raw.n.as_ref().and_then(serde_json::Value::as_u64),
+            ),
+            Err(_) => return (Event::Log(Cow::Borrowed(payload)), None),
         },
     };
-    event_of(payload, kind, message)
+    // An object with neither `type` nor `message` is a line of its own, unnumbered.
+    let event_object = kind.is_some() || message.is_some();
+    let event = event_of(payload, kind, message);
+    let numbered = event_object && matches!(event, Event::Log(_) | Event::Empty);
+    (event, n.filter(|_| numbered))
 }
 
 /// Whether JSON is worth trying: the payload starts with `{` after whitespace.
@@ -126,11 +158,12 @@ fn event_of<'a>(
     }
 }
 
-/// The `type` and `message` members of an event object, when present.
-type Members<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
+/// The `type`, `message` and `n` members of an event object, when present.
+type Members<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>, Option<u64>);
 
 /// The fast path for what servers send: a JSON object whose only members are `type`
-/// and/or `message`, with string values. `Some((type, message))` when the payload is
+/// and/or `message`, with string values, and `n`, a whole number.
+/// `Some((type, message, n))` when the payload is
 /// exactly that; `None` leaves the payload to serde_json (any other shape, `null`,
 /// duplicate keys, invalid JSON...), so the outcome is always serde_json's.
 fn simple_event(payload: &str) -> Option<Members<'_>> {
@@ -140,7 +173,7 @@ fn simple_event(payload: &str) -> Option<Members<'_>> {
         return None;
     }
     at = skip_json_whitespace(bytes, at + 1);
-    let (mut kind, mut message) = (None, None);
+    let (mut kind, mut message, mut n) = (None, None, None);
     loop {
         let (key, next) = json_string(payload, at)?;
         at = skip_json_whitespace(bytes, next);
@@ -148,15 +181,24 @@ fn simple_event(payload: &str) -> Option<Members<'_>> {
             return None;
         }
         at = skip_json_whitespace(bytes, at + 1);
-        let (value, next) = json_string(payload, at)?;
-        let slot = match key.as_ref() {
-            "type" => &mut kind,
-            "message" => &mut message,
-            _ => return None,
+        let next = if key == "n" {
+            let (value, next) = json_whole_number(bytes, at)?;
+            if n.replace(value).is_some() {
+                return None; // a duplicate key: serde_json's error
+            }
+            next
+        } else {
+            let (value, next) = json_string(payload, at)?;
+            let slot = match key.as_ref() {
+                "type" => &mut kind,
+                "message" => &mut message,
+                _ => return None,
+            };
+            if slot.replace(value).is_some() {
+                return None; // a duplicate key: serde_json's error
+            }
+            next
         };
-        if slot.replace(value).is_some() {
-            return None; // a duplicate key: serde_json's error
-        }
         at = skip_json_whitespace(bytes, next);
         match bytes.get(at) {
             Some(b',') => at = skip_json_whitespace(bytes, at + 1),
@@ -164,7 +206,30 @@ fn simple_event(payload: &str) -> Option<Members<'_>> {
             _ => return None,
         }
     }
-    (skip_json_whitespace(bytes, at + 1) == bytes.len()).then_some((kind, message))
+    (skip_json_whitespace(bytes, at + 1) == bytes.len()).then_some((kind, message, n))
+}
+
+/// The JSON number at `at` when it is a whole number that fits a `u64` (`0` or
+/// digits without a leading zero, no fraction nor exponent), and the index after
+/// it. `None` leaves anything else to serde_json.
+fn json_whole_number(bytes: &[u8], at: usize) -> Option<(u64, usize)> {
+    let digits = bytes
+        .get(at..)?
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let end = at + digits;
+    if digits == 0 || (digits > 1 && bytes[at] == b'0') {
+        return None;
+    }
+    if matches!(bytes.get(end), Some(b'.' | b'e' | b'E')) {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &b in &bytes[at..end] {
+        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some((value, end))
 }
 
 /// The JSON string at `at`, and the index after its closing quote. Borrowed when it
@@ -215,6 +280,10 @@ struct RawEvent<'a> {
     kind: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     message: Option<MessageField<'a>>,
+    /// Any JSON value: only a whole number is a line number, and no other value
+    /// makes the event undecodable.
+    #[serde(default)]
+    n: Option<serde_json::Value>,
 }
 
 /// A `message` value: a string (borrowed when it has no escapes), or any other JSON
@@ -392,16 +461,22 @@ mod tests {
     }
 
     /// The decoding with serde_json alone, without the fast path.
-    fn decode_with_serde(payload: &str) -> Event<'_> {
+    fn decode_with_serde(payload: &str) -> (Event<'_>, Option<u64>) {
         if payload.is_empty() {
-            return Event::Empty;
+            return (Event::Empty, None);
         }
         if !looks_like_object(payload) {
-            return Event::Log(Cow::Borrowed(payload));
+            return (Event::Log(Cow::Borrowed(payload)), None);
         }
         match serde_json::from_str::<RawEvent<'_>>(payload) {
-            Ok(raw) => event_of(payload, raw.kind, raw.message.map(MessageField::into_text)),
-            Err(_) => Event::Log(Cow::Borrowed(payload)),
+            Ok(raw) => {
+                let object = raw.kind.is_some() || raw.message.is_some();
+                let n = raw.n.as_ref().and_then(serde_json::Value::as_u64);
+                let event = event_of(payload, raw.kind, raw.message.map(MessageField::into_text));
+                let numbered = object && matches!(event, Event::Log(_) | Event::Empty);
+                (event, n.filter(|_| numbered))
+            }
+            Err(_) => (Event::Log(Cow::Borrowed(payload)), None),
         }
     }
 
@@ -410,12 +485,23 @@ mod tests {
         let some = |s: &'static str| Some(Cow::Borrowed(s));
         assert_eq!(
             simple_event(r#" { "type" : "log" ,"message":"m" } "#),
-            Some((some("log"), some("m")))
+            Some((some("log"), some("m"), None))
         );
-        assert_eq!(simple_event(r#"{"message":"m"}"#), Some((None, some("m"))));
+        assert_eq!(
+            simple_event(r#"{"message":"m"}"#),
+            Some((None, some("m"), None))
+        );
         assert_eq!(
             simple_event(r#"{"message":"a\"b\tc\\"}"#),
-            Some((None, Some(Cow::Owned("a\"b\tc\\".to_owned()))))
+            Some((None, Some(Cow::Owned("a\"b\tc\\".to_owned())), None))
+        );
+        assert_eq!(
+            simple_event(r#"{"type":"log","message":"m","n":0}"#),
+            Some((some("log"), some("m"), Some(0)))
+        );
+        assert_eq!(
+            simple_event(r#"{"n": 18446744073709551615 ,"message":"m"}"#),
+            Some((None, some("m"), Some(u64::MAX)))
         );
         for other in [
             "{}",
@@ -430,6 +516,13 @@ mod tests {
             "\u{c}{\"message\":\"m\"}",
             r#"{"message":"m""#,
             r#"{"message""#,
+            r#"{"message":"m","n":01}"#,
+            r#"{"message":"m","n":1.5}"#,
+            r#"{"message":"m","n":1e3}"#,
+            r#"{"message":"m","n":-1}"#,
+            r#"{"message":"m","n":"1"}"#,
+            r#"{"message":"m","n":18446744073709551616}"#,
+            r#"{"message":"m","n":1,"n":2}"#,
         ] {
             assert_eq!(simple_event(other), None, "{other}");
         }
@@ -440,7 +533,15 @@ mod tests {
         use proptest::prelude::*;
         use proptest::sample::select;
         let ws = || select(&["", "", " ", "\t", "\n", "\r", "  ", "\u{c}"][..]);
-        let key = select(&["\"type\"", "\"message\"", "\"ts\"", "\"typ\\u0065\""][..]);
+        let key = select(
+            &[
+                "\"type\"",
+                "\"message\"",
+                "\"ts\"",
+                "\"typ\\u0065\"",
+                "\"n\"",
+            ][..],
+        );
         let value = select(
             &[
                 "\"log\"",
@@ -464,6 +565,14 @@ mod tests {
                 r#""\"#,
                 r#""\u00""#,
                 r#""l\u006fg""#,
+                "0",
+                "7",
+                "01",
+                "1.5",
+                "2e1",
+                "-3",
+                "18446744073709551615",
+                "18446744073709551616",
             ][..],
         );
         let member = (ws(), key, ws(), ws(), value, ws())
@@ -480,7 +589,7 @@ mod tests {
         /// it must leave to serde_json, decode as serde_json alone decodes them.
         #[test]
         fn the_fast_path_agrees_with_serde(payload in object_like()) {
-            proptest::prop_assert_eq!(decode_event(&payload), decode_with_serde(&payload), "{:?}", payload);
+            proptest::prop_assert_eq!(decode_numbered(&payload), decode_with_serde(&payload), "{:?}", payload);
         }
     }
 
@@ -488,7 +597,7 @@ mod tests {
     /// (however many there are), and only an object is tried as JSON at all.
     #[test]
     fn the_fast_path_boundaries() {
-        let borrowed = |s: &'static str| Some((None, Some(Cow::Borrowed(s))));
+        let borrowed = |s: &'static str| Some((None, Some(Cow::Borrowed(s)), None));
         assert_eq!(simple_event(r#"{"message":"a b"}"#), borrowed("a b"));
         assert_eq!(simple_event("{\"message\":\"\u{1f}\"}"), None);
         assert_eq!(simple_event("{\"message\":\"a\u{1}b\u{1}\"}"), None);

@@ -45,10 +45,11 @@ pub mod line;
 pub mod sse;
 pub mod tail;
 
-pub use event::{decode_event, Event};
+pub use event::{decode_event, decode_numbered, Event};
 pub use limits::{LimitTracker, StreamCounters};
 pub use line::{Line, LineDecoder};
 pub use sse::{is_event_stream, EventStreamParser, SseEvent, SseItem};
 pub use tail::{
-    frame_cap_exceeded, LineDigest, Lines, TailDecoder, TailItem, TailSink, DEFAULT_FRAME_CAP,
+    frame_cap_exceeded, LineDigest, Lines, Numbering, TailDecoder, TailItem, TailSink,
+    DEFAULT_FRAME_CAP,
 };

@@ -139,6 +139,21 @@ impl LimitTracker {
         self.counters.replayed += 1;
     }
 
+    /// The last message counted by [`LimitTracker::replay`] was not a replay after
+    /// all (a resumed stream started where it was asked to): it counts as received,
+    /// and against `max_messages`.
+    pub fn unreplay(&mut self) -> Result<(), ClientError> {
+        self.check()?;
+        if self.counters.replayed > 0 {
+            self.counters.replayed -= 1;
+            let limit = self.limits.max_messages;
+            if self.counters.received - self.counters.replayed > limit {
+                return Err(self.fail(LimitKind::Messages, limit));
+            }
+        }
+        Ok(())
+    }
+
     /// A log line of `len` bytes is about to be delivered; fails (and the line must
     /// not be delivered) when it would be one line more than `max_lines`, or take
     /// the delivered text over `max_bytes`.

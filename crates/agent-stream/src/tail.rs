@@ -7,7 +7,15 @@
 //! WebSocket message holding a batch of lines (as Ray's own tail sends them) gives
 //! the lines the HTTP stream gives. [`LineDigest`] keeps a running digest of every
 //! line delivered, which is how `auto` resumes a broken WebSocket over HTTP without
-//! repeating or losing a line ([`TailDecoder::resume_after`]).
+//! repeating or losing a line ([`TailDecoder::resume_after`]) from a server that
+//! does not number its lines.
+//!
+//! A server that numbers them (an event's `"n"`, spec: "Line numbers and cursors")
+//! lets a resume ask for the next line instead of a replay: the decoder tracks the
+//! number of the next line ([`TailDecoder::next_line`], counting every line of the
+//! log, also the empty ones it does not deliver), and a stream asked to start
+//! there ([`TailDecoder::expect_first_line`]) is taken as starting there when its
+//! first log event carries that number.
 
 use std::borrow::Cow;
 use std::collections::hash_map::{DefaultHasher, RandomState};
@@ -15,7 +23,7 @@ use std::hash::{BuildHasher, Hasher};
 
 use agent_proto::{ClientError, StreamLimits};
 
-use crate::event::{decode_event, Event};
+use crate::event::{decode_numbered, Event};
 use crate::limits::{LimitTracker, StreamCounters};
 use crate::line::{Line, LineDecoder};
 use crate::sse::{is_event_stream, EventStreamParser, SseItem};
@@ -178,6 +186,35 @@ impl LineDigest {
     }
 }
 
+/// Whether a tail's log events carry line numbers (`"n"`), as far as seen.
+///
+/// A client knows a start it asked for (`?from_line=K`, `?tail=N`) was honoured
+/// only from the first log event: [`Numbering::From`] with the number it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Numbering {
+    /// No log event yet.
+    Unknown,
+    /// Every log event so far was numbered; the first carried this number.
+    From(u64),
+    /// A log event came without a number: the stream is not (wholly) numbered.
+    Unnumbered,
+}
+
+/// How many lines a log event's `message` holds, as a numbering server counts
+/// them: its `\n`-ended lines plus an unended last one; an empty message is one
+/// (empty) line.
+///
+/// ```
+/// use agent_stream::tail::lines_in;
+///
+/// assert_eq!(lines_in(""), 1);
+/// assert_eq!(lines_in("a\n"), 1);
+/// assert_eq!(lines_in("a\n\nb"), 3);
+/// ```
+pub fn lines_in(message: &str) -> u64 {
+    agent_proto::lines_in(message)
+}
+
 /// The limit-enforcing decoder of a log tail, for both protocols (sans-IO).
 ///
 /// - HTTP ([`TailDecoder::http`]): push the body's chunks as they come
@@ -190,7 +227,7 @@ impl LineDigest {
 ///   ([`push_message`](TailDecoder::push_message)), or its fragments as they arrive
 ///   ([`push_fragment`](TailDecoder::push_fragment)). One message is one event.
 ///
-/// Events follow [`decode_event`]; a log event's text holding several lines is split
+/// Events follow [`decode_event`](crate::decode_event); a log event's text holding several lines is split
 /// into them, on both protocols, and *then* each line is measured: a line over
 /// `max_message_size` is skipped and counted, whatever else its message holds. A
 /// plain-text message is split as its fragments arrive; a JSON message or event is
@@ -272,6 +309,13 @@ struct TailState {
     saw_event: bool,
     /// Whether `failed` is a replay that differs.
     replay_failed: bool,
+    /// The line numbers seen: see [`Numbering`].
+    numbering: Numbering,
+    /// The number of the next line, after the last numbered log event (`None`
+    /// until one, or once a log event came without a number).
+    next_line: Option<u64>,
+    /// The line this stream was asked to start at, until its first log event.
+    expect_line: Option<u64>,
     complete: bool,
     failed: Option<ClientError>,
 }
@@ -446,6 +490,53 @@ impl TailDecoder {
         }
     }
 
+    /// Says that this stream was asked to start at line `line` (`?from_line=`): when
+    /// its first log event carries that number, the server honoured it, and a
+    /// replay asked by [`TailDecoder::resume_after`] is dropped (the stream starts
+    /// after the lines already delivered, nothing is skipped); otherwise (no
+    /// number, or another one: a server that ignores `from_line`) the replay rule
+    /// holds. Call it before the first push.
+    ///
+    /// A stream that completes before any log event, after a numbered stream was
+    /// asked to resume at its next line, has no line from there: it is taken as
+    /// honoured (a server that ignored the request would have replayed the lines
+    /// already delivered first).
+    ///
+    /// ```
+    /// use agent_proto::StreamLimits;
+    /// use agent_stream::{TailDecoder, TailItem};
+    ///
+    /// let mut ws = TailDecoder::websocket(StreamLimits::default()).with_digest();
+    /// let mut out = Vec::new();
+    /// ws.push_message(br#"{"type":"log","message":"a\n\nb","n":1}"#, &mut out)?;
+    /// assert_eq!(ws.next_line(), Some(4)); // the empty line counts
+    /// // ... the WebSocket breaks; HTTP is asked for `?from_line=4`, and honours it.
+    /// let mut http = TailDecoder::http(StreamLimits::default());
+    /// http.resume_after(ws.digest().unwrap());
+    /// http.expect_first_line(4);
+    /// http.push_bytes(b"data: {\"type\":\"log\",\"message\":\"c\",\"n\":4}\n\n", &mut out)?;
+    /// assert_eq!(out, ["a", "b", "c"].map(|s| TailItem::Line(s.into())));
+    /// assert_eq!(http.counters().replayed, 0);
+    /// # Ok::<(), agent_proto::ClientError>(())
+    /// ```
+    pub fn expect_first_line(&mut self, line: u64) {
+        self.state.expect_line = Some(line);
+    }
+
+    /// The number of the log's next line: one past the last line of the last log
+    /// event, when every log event so far was numbered (an empty line the decoder
+    /// does not deliver counts). `None` before the first log event and on a server
+    /// that does not number. What a resume asks for (`?from_line=`).
+    pub fn next_line(&self) -> Option<u64> {
+        self.state.next_line
+    }
+
+    /// Whether the stream's log events are numbered, as far as seen: see
+    /// [`Numbering`].
+    pub fn numbering(&self) -> Numbering {
+        self.state.numbering
+    }
+
     /// Decodes the next chunk of an HTTP body, appending what it delivers to `out`.
     ///
     /// A [`ClientError::Usage`] on a WebSocket decoder.
@@ -570,6 +661,8 @@ impl TailDecoder {
                         state.held(Message::Json(head))
                     }
                     Some(_) => {
+                        // Plain text: lines without numbers.
+                        state.note_lines(None, 0);
                         let max = state.tracker.limits().max_message_size;
                         let mut plain = PlainMessage {
                             lines: LineDecoder::new(max),
@@ -630,6 +723,8 @@ impl TailDecoder {
         }
         let state = &mut self.state;
         if !state.is_done() && state.begin_event() {
+            // Its lines, unread, cannot be counted: the numbers are lost.
+            state.note_lines(None, 0);
             state.skip_oversized(len);
         }
         state.status()
@@ -672,6 +767,9 @@ impl TailState {
             digest: None,
             saw_event: false,
             replay_failed: false,
+            numbering: Numbering::Unknown,
+            next_line: None,
+            expect_line: None,
             complete: false,
             failed: None,
         }
@@ -697,6 +795,7 @@ impl TailState {
             SseItem::Line(Line::Text(text)) => self.on_plain_line(&text, false, out),
             SseItem::Line(Line::Lossy(text)) => self.on_plain_line(&text, true, out),
             SseItem::Line(Line::Oversized { len } | Line::TooLong { len }) => {
+                self.note_lines(None, 0);
                 if self.begin_event() {
                     self.skip_oversized(len);
                 }
@@ -707,7 +806,8 @@ impl TailState {
                     if event.lossy {
                         self.tracker.note_invalid_utf8();
                     }
-                    self.on_event(decode_event(event.data), out);
+                    let (event, n) = decode_numbered(event.data);
+                    self.on_event(event, n, out);
                 }
             }
             // A sign of life; the time-outs see the bytes.
@@ -727,7 +827,7 @@ impl TailState {
         if lossy {
             self.tracker.note_invalid_utf8();
         }
-        self.on_event(Event::Log(Cow::Borrowed(line)), out);
+        self.on_event(Event::Log(Cow::Borrowed(line)), None, out);
     }
 
     /// A WebSocket message held whole (`Start` or `Json`): fails once it is past
@@ -753,7 +853,8 @@ impl TailState {
                 String::from_utf8_lossy(payload)
             }
         };
-        self.on_event(decode_event(&text), out);
+        let (event, n) = decode_numbered(&text);
+        self.on_event(event, n, out);
     }
 
     /// The next bytes of a plain-text WebSocket message.
@@ -823,7 +924,38 @@ impl TailState {
         }
     }
 
-    fn on_event(&mut self, event: Event<'_>, out: &mut dyn TailSink) {
+    /// A log event of `lines` lines, whose first is numbered `n` (`None`: not
+    /// numbered, or not known to be): the numbering, the next line, and whether a
+    /// start asked for was honoured.
+    fn note_lines(&mut self, n: Option<u64>, lines: u64) {
+        if let Some(line) = self.expect_line.take() {
+            if n == Some(line) && self.replay.take().is_some() {
+                // This event was counted as replayed; it is not.
+                if let Err(e) = self.tracker.unreplay() {
+                    self.failed = Some(e);
+                }
+            }
+        }
+        self.numbering = match (self.numbering, n) {
+            (Numbering::Unknown, Some(first)) => Numbering::From(first),
+            (Numbering::From(first), Some(_)) => Numbering::From(first),
+            _ => Numbering::Unnumbered,
+        };
+        self.next_line = match (self.numbering, n) {
+            (Numbering::From(_), Some(first)) => Some(first.saturating_add(lines)),
+            _ => None,
+        };
+    }
+
+    fn on_event(&mut self, event: Event<'_>, n: Option<u64>, out: &mut dyn TailSink) {
+        match &event {
+            Event::Log(text) => self.note_lines(n, lines_in(text)),
+            Event::Empty => self.note_lines(n, 1),
+            _ => {}
+        }
+        if self.failed.is_some() {
+            return;
+        }
         match event {
             Event::Log(text) => {
                 // One event may hold several lines: each is delivered (or replayed,
@@ -853,6 +985,16 @@ impl TailState {
                 });
             }
             Event::Complete => {
+                if self.expect_line.take().is_some()
+                    && self.numbering == Numbering::Unknown
+                    && self.replay.take().is_some()
+                {
+                    // No line from the one asked for: see `expect_first_line`.
+                    if let Err(e) = self.tracker.unreplay() {
+                        self.failed = Some(e);
+                        return;
+                    }
+                }
                 if self.check_replay_ended("completed") {
                     self.complete = true;
                     out.complete();
@@ -1300,6 +1442,89 @@ mod tests {
         fresh.resume_after(&LineDigest::new());
         fresh.push_bytes(b"x\n", &mut got).unwrap();
         assert_eq!(fresh.counters().replayed, 0);
+    }
+
+    /// Issue 22, item 2: the next line counts every line of the log (empty ones the
+    /// decoder does not deliver too), on both protocols; an unnumbered log event
+    /// ends the numbering.
+    #[test]
+    fn the_next_line_counts_every_line_of_the_log() {
+        let ev =
+            |m: &str, n: u64| serde_json::json!({"type": "log", "message": m, "n": n}).to_string();
+        let mut ws = TailDecoder::websocket(small());
+        let mut out = Vec::new();
+        assert_eq!((ws.next_line(), ws.numbering()), (None, Numbering::Unknown));
+        ws.push_message(br#"{"type":"progress","n":9}"#, &mut out)
+            .unwrap();
+        assert_eq!(ws.numbering(), Numbering::Unknown);
+        for (m, n, next) in [("a", 5, 6), ("", 6, 7), ("b\n\nc\n", 7, 10), ("\n", 10, 11)] {
+            ws.push_message(ev(m, n).as_bytes(), &mut out).unwrap();
+            assert_eq!(ws.next_line(), Some(next), "{m}");
+        }
+        assert_eq!(ws.numbering(), Numbering::From(5));
+        ws.push_message(b"plain", &mut out).unwrap();
+        assert_eq!(
+            (ws.next_line(), ws.numbering()),
+            (None, Numbering::Unnumbered)
+        );
+        ws.push_message(ev("d", 12).as_bytes(), &mut out).unwrap();
+        assert_eq!(ws.next_line(), None);
+        assert_eq!(lines(&out), ["a", "b", "c", "plain", "d"]);
+
+        let mut http = TailDecoder::http(small());
+        let body = format!("data: {}\n\ndata: {}\n\n", ev("x\ny", 1), ev("", 3));
+        http.push_bytes(body.as_bytes(), &mut out).unwrap();
+        assert_eq!(http.next_line(), Some(4));
+        http.push_bytes(b"a plain line\n", &mut out).unwrap();
+        assert_eq!(http.numbering(), Numbering::Unnumbered);
+    }
+
+    /// A stream asked to start at line K is taken as starting there only when its
+    /// first log event carries K: else the replay rule holds, unchanged.
+    #[test]
+    fn a_resume_by_number_is_accepted_only_when_the_first_event_carries_it() {
+        let ev =
+            |m: &str, n: u64| serde_json::json!({"type": "log", "message": m, "n": n}).to_string();
+        let mut ws = TailDecoder::websocket(small()).with_digest();
+        let mut out = Vec::new();
+        ws.push_message(ev("a\n", 1).as_bytes(), &mut out).unwrap();
+        ws.push_message(ev("", 2).as_bytes(), &mut out).unwrap();
+        ws.push_message(ev("b", 3).as_bytes(), &mut out).unwrap();
+        assert_eq!(ws.next_line(), Some(4));
+        let digest = ws.digest().unwrap();
+        let resumed = |body: String| {
+            let mut http = TailDecoder::http(small()).with_digest();
+            http.resume_after(digest);
+            http.expect_first_line(4);
+            let mut got = Vec::new();
+            let pushed = http
+                .push_bytes(body.as_bytes(), &mut got)
+                .and_then(|()| http.finish(&mut got));
+            (pushed, lines(&got).join(","), http.counters())
+        };
+        // Honoured: nothing replayed.
+        let (r, got, c) = resumed(format!("data: {}\n\n", ev("c", 4)));
+        assert!(r.is_ok());
+        assert_eq!((got.as_str(), c.replayed, c.received), ("c", 0, 1));
+        // Ignored, numbered from 1: the replay rule.
+        let body = [ev("a", 1), ev("", 2), ev("b", 3), ev("c", 4)]
+            .map(|e| format!("data: {e}\n\n"))
+            .concat();
+        let (r, got, c) = resumed(body);
+        assert!(r.is_ok());
+        assert_eq!((got.as_str(), c.replayed), ("c", 3));
+        // Ignored, unnumbered: the replay rule.
+        let (r, got, _) = resumed("a\nb\nc\n".into());
+        assert!(r.is_ok());
+        assert_eq!(got, "c");
+        // Another number (lines lost): the replay rule fails loudly.
+        let (r, got, _) = resumed(format!("data: {}\n\n", ev("c", 5)));
+        assert_eq!(r.unwrap_err().status_code(), 500);
+        assert_eq!(got, "");
+        // Nothing from line 4: complete at once is the end.
+        let (r, got, c) = resumed("data: {\"type\":\"complete\"}\n\n".into());
+        assert!(r.is_ok(), "{r:?}");
+        assert_eq!((got.as_str(), c.replayed), ("<complete>", 0));
     }
 
     /// Issue 24, item 1: a JSON message or SSE event of exactly the frame cap is

@@ -358,6 +358,7 @@ async fn follow_job(shared: &Shared<'_>, slot: usize, ended_at_start: bool) -> i
     let mut job = JobOut {
         tag: shared.tag(slot),
         window: Window::new(shared.plan.start),
+        start_known: false,
         counts: Counts::default(),
         filtered: 0,
     };
@@ -375,6 +376,15 @@ async fn follow_job(shared: &Shared<'_>, slot: usize, ended_at_start: bool) -> i
         } else {
             next_batch(&mut tail, &mut lines).await
         };
+        if !job.start_known {
+            // Known from the tail's first event, before its first line.
+            if let Some(honoured) = tail.start_honoured() {
+                job.start_known = true;
+                if honoured {
+                    job.window.honoured();
+                }
+            }
+        }
         let step = job.batch(shared, &mut lines, got)?;
         job.counts.skipped = tail.counters().skipped_oversized;
         shared.count(slot, job.counts, job.filtered);
@@ -409,6 +419,8 @@ enum Step {
 struct JobOut {
     tag: Tag,
     window: Window,
+    /// Whether the tail told yet if the server honoured the start.
+    start_known: bool,
     counts: Counts,
     filtered: u64,
 }

@@ -512,12 +512,14 @@ fn tail_plan(args: &TailArgs) -> Result<Op, ClientError> {
     }
     let start = match (m.tail, m.from_line) {
         (Some(n), _) => Start::Last(n),
-        (None, Some(k)) => Start::FromLine(k),
-        (None, None) => Start::First,
+        // Line 0 is line 1, as it always was here.
+        (None, Some(k)) => Start::FromLine(k.max(1)),
+        (None, None) => Start::Beginning,
     };
     Ok(Op::TailMany(Box::new(ManyTail {
         pick,
-        opts,
+        // Asked of the server; `Window` is the fallback when it is not honoured.
+        opts: opts.start(start),
         filter: LineFilter::new(&m.include, &m.exclude)?,
         start,
         prefix: if m.prefix {

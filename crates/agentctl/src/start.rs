@@ -1,27 +1,19 @@
 //! Where a tail starts: `--tail N` (the last N lines written so far, then what
-//! follows) or `--from-line K`, kept client-side.
+//! follows) or `--from-line K`.
 //!
-//! The agent API lets a server honour `?tail=N` / `?from_line=K` and number its
-//! events (`"n"`, spec: "Line numbers and cursors"); a client knows its start was
-//! honoured only when the first event carries the number it asked for. The log
-//! stream's decoder does not hand `n` to its consumer yet, so agentctl keeps to the
-//! spec's fallback: it reads the log from its first line and keeps the last N lines
-//! in a ring (memory bounded by N lines), or skips the lines before K. Line numbers
-//! count the lines the tail delivers (blank lines are not delivered, so not counted).
+//! The start is asked of the server ([`agent_proto::TailOptions::start()`]:
+//! `?tail=N`, `?from_line=K`); the client library knows it was honoured from the
+//! tail's first event ([`agent_client_async::LogTail::start_honoured`]), and then
+//! every line passes. A server that does not honour it (the SDK's agent) sends
+//! the log from its first line: the [`Window`] keeps the spec's fallback, the last
+//! N lines in a ring (memory bounded by N lines), or the lines from K on. Those
+//! line numbers count the lines the tail delivers (blank lines are not delivered,
+//! so not counted).
 
 use std::collections::VecDeque;
 
-/// Where to start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Start {
-    /// At the first line.
-    #[default]
-    First,
-    /// With the last N lines written so far.
-    Last(u64),
-    /// At line K (1-based).
-    FromLine(u64),
-}
+/// Where to start: the client library's own.
+pub use agent_proto::TailStart as Start;
 
 /// A job's lines before its start: what one tail holds back.
 #[derive(Debug)]
@@ -51,11 +43,18 @@ impl Window {
         !self.settled
     }
 
+    /// The server honoured the start: it sends only the lines from there, and every
+    /// line passes.
+    pub fn honoured(&mut self) {
+        self.start = Start::Beginning;
+        self.settled = true;
+    }
+
     /// The next line of the log: `Some` when it is to be printed now.
     pub fn offer(&mut self, line: String) -> Option<String> {
         self.seen += 1;
         match self.start {
-            Start::First => Some(line),
+            Start::Beginning => Some(line),
             Start::FromLine(k) => (self.seen >= k).then_some(line),
             Start::Last(_) if self.settled => Some(line),
             Start::Last(n) => {

@@ -622,3 +622,43 @@ proptest! {
         }
     }
 }
+
+/// Issue 22, item 3: `--tail N` and `--from-line K` are asked of the agent
+/// (`?tail=N`, `?from_line=K`); an agent that ignores them (here one that sends
+/// unnumbered lines from the first, as the SDK's agent does) gets the same output,
+/// trimmed client-side.
+#[test]
+fn tail_n_and_from_line_k_are_asked_of_the_agent_and_kept_when_ignored() {
+    let s = server(vec![
+        job("raysubmit_a", 40),
+        job("raysubmit_plain", 40).tail_fault(TailFault::not_json()),
+    ]);
+    for id in ["raysubmit_a", "raysubmit_plain"] {
+        s.clear_journal();
+        let out = agentctl(&s, &["jobs", "tail", id, "--tail", "3"]);
+        ok(&out);
+        assert_eq!(
+            out.stdout.lines().collect::<Vec<_>>(),
+            lines_of(id, 40)[37..].to_vec()
+        );
+        assert!(
+            s.journal().iter().any(|e| e.path.ends_with("logs/?tail=3")),
+            "{:?}",
+            s.journal()
+        );
+        s.clear_journal();
+        let out = agentctl(&s, &["jobs", "tail", id, "--from-line", "38"]);
+        ok(&out);
+        assert_eq!(
+            out.stdout.lines().collect::<Vec<_>>(),
+            lines_of(id, 40)[37..].to_vec()
+        );
+        assert!(
+            s.journal()
+                .iter()
+                .any(|e| e.path.ends_with("logs/?from_line=38")),
+            "{:?}",
+            s.journal()
+        );
+    }
+}

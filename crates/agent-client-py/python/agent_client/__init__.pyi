@@ -74,7 +74,14 @@ class AgentClient:
     def websocket_tail_job_logs(self, job_id: str, timeout: float = 30.0) -> Iterator[str]: ...
     def stream_tail_job_logs(self, job_id: str, timeout: float = 30.0) -> Iterator[str]: ...
     def tail_job_logs(
-        self, job_id: str, timeout: float = 30.0, protocol: StreamProtocol = 'auto', max_quiet: float | None = None
+        self,
+        job_id: str,
+        timeout: float = 30.0,
+        protocol: StreamProtocol = 'auto',
+        max_quiet: float | None = None,
+        *,
+        tail: int | None = None,
+        from_line: int | None = None,
     ) -> Iterator[str]: ...
     # cluster
     def get_gpu_status(self) -> dict[str, Any]: ...
@@ -230,7 +237,14 @@ class AsyncAgentClient:
     def websocket_tail_job_logs(self, job_id: str, timeout: float = 30.0) -> AsyncLogTail: ...
     def stream_tail_job_logs(self, job_id: str, timeout: float = 30.0) -> AsyncLogTail: ...
     def tail_job_logs(
-        self, job_id: str, timeout: float = 30.0, protocol: StreamProtocol = 'auto', max_quiet: float | None = None
+        self,
+        job_id: str,
+        timeout: float = 30.0,
+        protocol: StreamProtocol = 'auto',
+        max_quiet: float | None = None,
+        *,
+        tail: int | None = None,
+        from_line: int | None = None,
     ) -> AsyncLogTail: ...
     async def get_gpu_status(self) -> dict[str, Any]: ...
     async def list_nodes(self) -> list[dict[str, Any]]: ...

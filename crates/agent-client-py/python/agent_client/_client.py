@@ -743,7 +743,14 @@ class AgentClient(_Base):
         return self.tail_job_logs(job_id, timeout, protocol='http')
 
     def tail_job_logs(
-        self, job_id: str, timeout: float = 30.0, protocol: str = 'auto', max_quiet: Optional[float] = None
+        self,
+        job_id: str,
+        timeout: float = 30.0,
+        protocol: str = 'auto',
+        max_quiet: Optional[float] = None,
+        *,
+        tail: Optional[int] = None,
+        from_line: Optional[int] = None,
     ) -> Iterator[str]:
         """Follow a job's log until it is complete: an iterator of lines.
 
@@ -757,17 +764,29 @@ class AgentClient(_Base):
         silence: no new line for that long raises ``ClientTimeoutError`` (408)
         saying the job was quiet. Leaving the loop (``break``) closes the
         connection.
+
+        ``tail=N`` starts with the last N lines written so far, ``from_line=K`` at
+        line K (1-based, empty lines count); at most one of them. They are asked
+        of the server (``?tail=N``, ``?from_line=K``); a server that does not
+        honour them (the SDK's agent) sends the log from its first line.
         """
         quiet = None if max_quiet is None else float(max_quiet)
-        return _tail_lines(self._core, str(job_id), float(timeout), protocol, self._limits(), quiet)
+        start = (tail, from_line)
+        return _tail_lines(self._core, str(job_id), float(timeout), protocol, self._limits(), quiet, start)
 
 
 def _tail_lines(
-    core: _native.Core, job_id: str, timeout: float, protocol: str, limits: Any, max_quiet: Optional[float]
+    core: _native.Core,
+    job_id: str,
+    timeout: float,
+    protocol: str,
+    limits: Any,
+    max_quiet: Optional[float],
+    start: Tuple[Optional[int], Optional[int]],
 ) -> Iterator[str]:
     # A generator, as synapse-sdk's: nothing happens until the first next(). When
     # the loop is left, the generator is closed and the tail with it.
-    tail = core.tail(job_id, timeout, protocol, limits, max_quiet)
+    tail = core.tail(job_id, timeout, protocol, limits, max_quiet, *start)
     try:
         next_batch = tail.next_batch
         while True:
@@ -1076,15 +1095,24 @@ class AsyncAgentClient(_Base):
         return self.tail_job_logs(job_id, timeout, protocol='http')
 
     def tail_job_logs(
-        self, job_id: str, timeout: float = 30.0, protocol: str = 'auto', max_quiet: Optional[float] = None
+        self,
+        job_id: str,
+        timeout: float = 30.0,
+        protocol: str = 'auto',
+        max_quiet: Optional[float] = None,
+        *,
+        tail: Optional[int] = None,
+        from_line: Optional[int] = None,
     ) -> AsyncLogTail:
         """Follow a job's log until it is complete: an async iterator of lines.
 
-        The same protocols and time-outs (``timeout`` for the server's silence,
-        ``max_quiet`` for the job's) as :meth:`AgentClient.tail_job_logs`.
+        The same protocols, time-outs (``timeout`` for the server's silence,
+        ``max_quiet`` for the job's) and start (``tail``, ``from_line``) as
+        :meth:`AgentClient.tail_job_logs`.
         """
         quiet = None if max_quiet is None else float(max_quiet)
-        return AsyncLogTail(self, (str(job_id), float(timeout), protocol, self._limits(), quiet))
+        args = (str(job_id), float(timeout), protocol, self._limits(), quiet, tail, from_line)
+        return AsyncLogTail(self, args)
 
 
 def _awaiting(op: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:

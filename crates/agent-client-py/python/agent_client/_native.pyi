@@ -42,6 +42,8 @@ class Core:
         protocol: str,
         limits: tuple[int, int, int, int, int],
         max_quiet: float | None = None,
+        tail: int | None = None,
+        from_line: int | None = None,
     ) -> Tail: ...
     def tail_async(
         self,
@@ -50,6 +52,8 @@ class Core:
         protocol: str,
         limits: tuple[int, int, int, int, int],
         max_quiet: float | None = None,
+        tail: int | None = None,
+        from_line: int | None = None,
     ) -> Awaitable[Tail]: ...
     def close(self) -> None: ...
 

@@ -48,6 +48,14 @@ pub(crate) fn tail(
     if let Some(script) = crate::memory::tail_faults::script(&faults, protocol) {
         return TailAt::new(script, Some(1), from.saturating_add(1));
     }
+    // Faults that put events of their own into a tail (bytes sent as is, a line
+    // the log does not hold) make its events differ from the log's lines: such a
+    // tail is served as a server that does not number serves it, unnumbered from
+    // line 1 whatever the start asked (a client resumes it by the digest replay).
+    if faults.iter().any(TailFaultKind::adds_events) {
+        let state = Tail::new(job, 0, batch, protocol, Faults::new(faults));
+        return TailAt::new(stream(state), None, 1);
+    }
     at(Tail::new(job, from, batch, protocol, Faults::new(faults)))
 }
 
