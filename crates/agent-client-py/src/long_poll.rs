@@ -194,12 +194,5 @@ fn response(py: Python<'_>, answer: &Bound<'_, PyAny>) -> Result<LongPollRespons
 /// The exception a handler raised, when `err` carries one (it travels as the
 /// source of a `ClientError::Protocol`).
 pub fn raised_exception(py: Python<'_>, err: &ClientError) -> Option<PyErr> {
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = next {
-        if let Some(py_err) = e.downcast_ref::<PyErr>() {
-            return Some(py_err.clone_ref(py));
-        }
-        next = e.source();
-    }
-    None
+    agent_proto::find_source::<PyErr>(err).map(|e| e.clone_ref(py))
 }

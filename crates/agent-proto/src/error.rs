@@ -458,6 +458,31 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// The first error of type `T` in `err`'s source chain (`err` included): the one
+/// walk down a chain, for whoever looks for a cause by its type.
+///
+/// ```
+/// use agent_proto::{find_source, ClientError, TimeoutKind};
+/// use std::time::Duration;
+///
+/// let cause = ClientError::Timeout { kind: TimeoutKind::Read, after: Duration::from_secs(1) };
+/// let e = ClientError::incomplete("POST", "jobs/j/stop/", cause);
+/// let found = find_source::<ClientError>(&e);
+/// assert!(found.is_some_and(|f| f.status_code() == 408));
+/// ```
+pub fn find_source<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
 /// Shorthand for results of the agent client.
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 

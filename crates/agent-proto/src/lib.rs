@@ -37,8 +37,8 @@ pub use config::{
     MAX_STREAM_TIMEOUT,
 };
 pub use error::{
-    error_chain, ClientError, ErrorSource, LimitKind, Result, TimeoutKind, ValidationDetail,
-    REQUEST_REFUSALS, TRANSIENT_STATUSES,
+    error_chain, find_source, ClientError, ErrorSource, LimitKind, Result, TimeoutKind,
+    ValidationDetail, REQUEST_REFUSALS, TRANSIENT_STATUSES,
 };
 pub use error_kind::ErrorKind;
 pub use id::{

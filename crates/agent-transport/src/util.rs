@@ -1,7 +1,6 @@
 //! Small helpers shared by the modules: randomness, error chains, abort-on-drop.
 
 use std::collections::hash_map::RandomState;
-use std::error::Error as StdError;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -23,22 +22,8 @@ pub(crate) fn random_u64() -> u64 {
     hasher.finish()
 }
 
-/// One home for writing an error with its sources: agent-proto's.
-pub(crate) use agent_proto::error_chain;
-
-/// The first error of type `T` in `err`'s source chain (`err` included).
-pub(crate) fn find_source<'a, T: StdError + 'static>(
-    err: &'a (dyn StdError + 'static),
-) -> Option<&'a T> {
-    let mut current = Some(err);
-    while let Some(e) = current {
-        if let Some(found) = e.downcast_ref::<T>() {
-            return Some(found);
-        }
-        current = e.source();
-    }
-    None
-}
+/// One home for reading an error's sources: agent-proto's.
+pub(crate) use agent_proto::{error_chain, find_source};
 
 /// A spawned task that is aborted when this guard drops.
 #[derive(Debug)]
