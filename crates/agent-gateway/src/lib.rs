@@ -28,6 +28,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod archive;
 pub mod backend;
 mod error;
 pub mod joblog;
