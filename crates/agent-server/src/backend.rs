@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use agent_proto::api::OperationId;
 use agent_proto::{
@@ -289,6 +290,12 @@ impl LogBody {
         }
     }
 
+    /// The pieces, for a backend that passes a log on while looking at it (a copy
+    /// kept on the side): the stream as given to [`LogBody::wrap_stream`].
+    pub fn into_pieces(self) -> LogStream {
+        self.pieces
+    }
+
     /// The pieces, for the serving layer: fused, because the layer reads the first
     /// piece on its own (to choose the status) and then hands the rest on, so an
     /// empty log is polled again after its end, which a backend's stream need not
@@ -328,6 +335,66 @@ impl From<&'static str> for LogBody {
     }
 }
 
+/// Headers a backend adds to its successful answer (see
+/// [`RequestContext::response_headers`]): shared by the clones of one request's
+/// context, empty by default.
+///
+/// ```
+/// use agent_server::ResponseHeaders;
+///
+/// let headers = ResponseHeaders::default();
+/// headers.insert("x-agent-source", "archive");
+/// headers.insert("bad name", "ignored");
+/// assert_eq!(headers.get("X-Agent-Source").as_deref(), Some("archive"));
+/// ```
+#[derive(Clone, Default)]
+pub struct ResponseHeaders(Arc<Mutex<Vec<(HeaderName, HeaderValue)>>>);
+
+impl ResponseHeaders {
+    /// Sets `name` to `value` on the answer (replacing an earlier value); an
+    /// invalid name or value is ignored.
+    pub fn insert(&self, name: &str, value: &str) {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) else {
+            return;
+        };
+        let mut all = self.lock();
+        all.retain(|(n, _)| *n != name);
+        all.push((name, value));
+    }
+
+    /// The value set for `name`, if any.
+    pub fn get(&self, name: &str) -> Option<String> {
+        let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
+        self.lock()
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| v.to_str().ok().map(str::to_owned))
+    }
+
+    /// The headers set, for the serving layer.
+    pub(crate) fn take(&self) -> Vec<(HeaderName, HeaderValue)> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(HeaderName, HeaderValue)>> {
+        match self.0.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+impl fmt::Debug for ResponseHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.lock().iter().map(|(n, _)| n))
+            .finish()
+    }
+}
+
 /// What the serving layer knows about the caller, handed to every operation.
 #[derive(Clone, Default)]
 pub struct RequestContext {
@@ -340,6 +407,12 @@ pub struct RequestContext {
     /// server: links (`next`) are relative to the API's base
     /// (`agent_proto::query::page_link`), never built from a `Host` header.
     pub query: Option<String>,
+    /// Headers the backend adds to its successful answer (e.g. where the answer
+    /// came from: the gateway's `X-Agent-Source: archive`). The serving layer sets
+    /// them on a JSON answer, a log answer, an HTTP tail's head and a WebSocket
+    /// tail's upgrade answer; an error answer carries [`BackendError::headers`]
+    /// instead.
+    pub response_headers: ResponseHeaders,
 }
 
 impl fmt::Debug for RequestContext {
@@ -348,6 +421,7 @@ impl fmt::Debug for RequestContext {
             .field("user_token", &self.user_token)
             .field("tenant", &self.tenant)
             .field("query", &self.query)
+            .field("response_headers", &self.response_headers)
             .finish()
     }
 }

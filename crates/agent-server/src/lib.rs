@@ -59,7 +59,7 @@ mod ws;
 
 pub use backend::{
     AgentBackend, BackendError, BackendResult, ErrorBody, LogBody, LogStream, RequestContext,
-    TailEvent, TailProtocol, TailStream, UploadedFile,
+    ResponseHeaders, TailEvent, TailProtocol, TailStream, UploadedFile,
 };
 pub use body::event_json;
 #[cfg(feature = "test-util")]

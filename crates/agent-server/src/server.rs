@@ -728,6 +728,7 @@ async fn handle(
         user_token: token_value(req.headers(), "synapse-user"),
         tenant: token_value(req.headers(), "synapse-tenant"),
         query: req.uri().query().map(str::to_owned),
+        response_headers: Default::default(),
     };
 
     // Where a tail starts; a WebSocket has no `Last-Event-ID` (a browser's
@@ -758,8 +759,8 @@ async fn handle(
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok());
             match dispatch(&shared, &ctx, route, start, &body, content_type, log).await {
-                Ok(r) if gzip => crate::gzip::gzip_response(r),
-                Ok(r) => r,
+                Ok(r) if gzip => crate::gzip::gzip_response(with_backend_headers(r, &ctx)),
+                Ok(r) => with_backend_headers(r, &ctx),
                 Err(e) => error_response(e),
             }
         }
@@ -804,7 +805,16 @@ async fn tail_websocket(
         }
         drop(log); // the line, now that the tail ended
     });
-    Ok(response.map(|_| empty()))
+    Ok(with_backend_headers(response.map(|_| empty()), ctx))
+}
+
+/// A successful answer with the headers its backend added
+/// ([`RequestContext::response_headers`]).
+fn with_backend_headers(mut r: Response<ResBody>, ctx: &RequestContext) -> Response<ResBody> {
+    for (name, value) in ctx.response_headers.take() {
+        r.headers_mut().insert(name, value);
+    }
+    r
 }
 
 /// Parses a POST body as a JSON object and checks that `required` fields are strings.
