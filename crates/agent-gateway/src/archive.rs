@@ -954,16 +954,6 @@ impl Stream for ArchivedLog {
 
 impl agent_transport::BodyStream for ArchivedLog {}
 
-/// [`Archive::get`] off the async threads.
-pub async fn lookup(archive: &Arc<Archive>, id: &JobId) -> Option<Entry> {
-    let archive = Arc::clone(archive);
-    let id = id.as_str().to_owned();
-    tokio::task::spawn_blocking(move || archive.get(&id))
-        .await
-        .ok()
-        .flatten()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

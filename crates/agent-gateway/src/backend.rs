@@ -5,6 +5,7 @@
 //! crosses on its way out, where credentials are hidden ([`redact::answer`]) from
 //! every JSON answer, error message and tail error, whatever route made it.
 
+use crate::archive::{Archive, Entry};
 use crate::mapping::{self, client_error_message};
 use crate::plugins::{self, PluginRegistry};
 use crate::ray::RayClient;
@@ -21,7 +22,7 @@ use async_trait::async_trait;
 use futures_core::Stream;
 use serde_json::{json, Value};
 use std::pin::Pin;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 
 /// The agent API over a Ray cluster: jobs, logs and tails from Ray's Jobs API,
@@ -43,6 +44,8 @@ struct Routes {
     /// The API's base URL as clients reach it, for absolute links (`None`: links
     /// are relative to the API's base).
     public_url: Option<String>,
+    /// Finished jobs' logs and infos kept on disk (`--archive-dir`).
+    archive: Option<Arc<Archive>>,
 }
 
 /// The default largest log read whole from the Jobs API (`jobs/{id}/logs/` where
@@ -61,6 +64,7 @@ impl RayBackend {
                 api_releases: false,
                 max_log_bytes: DEFAULT_MAX_LOG_BYTES,
                 public_url: None,
+                archive: None,
             },
         }
     }
@@ -100,6 +104,23 @@ impl RayBackend {
     /// The Ray client underneath.
     pub fn ray(&self) -> &RayClient {
         &self.routes.ray
+    }
+
+    /// Keeps finished jobs' final logs and infos in `archive`, and answers from it
+    /// for a job Ray no longer knows ([`crate::archive`]): `jobs/` adds the archived
+    /// jobs Ray does not list, `jobs/{id}/` answers an archived job Ray answers 404
+    /// for, and an archived job's log and tails are served from the archive
+    /// without asking Ray (a finished log never changes). Those answers carry
+    /// `"archived": true` and the header `X-Agent-Source: archive`.
+    pub fn with_archive(mut self, archive: Option<Arc<Archive>>) -> Self {
+        self.routes.archive = archive;
+        self
+    }
+
+    /// The archive, if any: a finished tail's final log goes into it with
+    /// [`Archive::put_file`].
+    pub fn archive(&self) -> Option<&Arc<Archive>> {
+        self.routes.archive.as_ref()
     }
 }
 
@@ -221,14 +242,57 @@ impl Routes {
     }
 
     async fn list_jobs(&self, _ctx: &RequestContext) -> BackendResult<Value> {
-        self.ray.list_jobs().await.map_err(to_backend)
+        let listed = self.ray.list_jobs().await.map_err(to_backend)?;
+        match (&self.archive, listed) {
+            (Some(archive), Value::Array(jobs)) => {
+                Ok(Value::Array(crate::archived::with_archived(jobs, archive)))
+            }
+            (_, listed) => Ok(listed),
+        }
     }
 
-    async fn get_job(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
-        self.ray.get_job_value(job).await.map_err(to_backend)
+    async fn get_job(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
+        match self.ray.get_job_value(job).await {
+            Err(e) if e.status_code() == 404 => match self.archived(ctx, job).await {
+                Some(entry) => Ok(entry.info()),
+                None => Err(to_backend(e)),
+            },
+            answer => answer.map_err(to_backend),
+        }
     }
 
-    async fn job_logs(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<LogBody> {
+    /// The archived entry of `job`, checked, if there is one; the answer is then
+    /// marked as coming from the archive.
+    async fn archived(&self, ctx: &RequestContext, job: &JobId) -> Option<Entry> {
+        let entry = crate::archived::lookup(self.archive.as_ref()?, job).await?;
+        ctx.response_headers
+            .insert(crate::archived::SOURCE_HEADER, "archive");
+        Some(entry)
+    }
+
+    /// An archived log as tail events from line `from`, numbered from there.
+    fn archived_tail(&self, entry: Entry, from: u64) -> TailAt {
+        let source = crate::joblog::LogSource::File(Box::new(entry.log_from(from)));
+        let events =
+            crate::joblog::line_events(source, self.tail.max_message_size, self.tail.read_timeout);
+        TailAt::new(events, Some(from), from)
+    }
+
+    async fn job_logs(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<LogBody> {
+        if let Some(entry) = self.archived(ctx, job).await {
+            return Ok(crate::archived::log_body(entry, 1));
+        }
+        if let Some(archive) = &self.archive {
+            return crate::archived::logs_kept(
+                archive,
+                &self.ray,
+                job,
+                self.max_log_bytes,
+                self.tail.read_timeout,
+            )
+            .await
+            .map_err(to_backend);
+        }
         crate::joblog::stream_all(&self.ray, job, self.max_log_bytes, self.tail.read_timeout)
             .await
             .map_err(to_backend)
@@ -258,10 +322,14 @@ impl Routes {
 
     async fn job_logs_last(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         job: &JobId,
         n: u64,
     ) -> BackendResult<LogBody> {
+        if let Some(entry) = self.archived(ctx, job).await {
+            let from = entry.lines().saturating_sub(n) + 1;
+            return Ok(crate::archived::log_body(entry, from));
+        }
         crate::joblog::stream_last(
             &self.ray,
             job,
@@ -280,10 +348,13 @@ impl Routes {
 
     async fn tail(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         job: &JobId,
         _protocol: TailProtocol,
     ) -> BackendResult<TailStream> {
+        if let Some(entry) = self.archived(ctx, job).await {
+            return Ok(self.archived_tail(entry, 1).events);
+        }
         // An unknown job is a plain 404 before any upgrade or body.
         self.ray.get_job(job).await.map_err(to_backend)?;
         let handle = spawn_tail(self.ray.clone(), job.clone(), self.tail);
@@ -554,6 +625,13 @@ impl AgentBackend for RayBackend {
         protocol: TailProtocol,
         start: LogStart,
     ) -> BackendResult<TailAt> {
+        if let Some(entry) = self.routes.archived(ctx, job).await {
+            let from = match start {
+                LogStart::Line(k) => k,
+                LogStart::Last(n) => entry.lines().saturating_sub(n) + 1,
+            };
+            return Ok(self.routes.archived_tail(entry, from));
+        }
         if let LogStart::Last(n) = start {
             let last = self.routes.finished_tail_last(job, n).await;
             if let Some(at) = last.map_err(shown_error)? {

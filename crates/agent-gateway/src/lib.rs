@@ -29,6 +29,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod archive;
+pub mod archived;
 pub mod backend;
 mod error;
 pub mod joblog;
@@ -103,6 +104,13 @@ pub struct GatewayConfig {
     pub public_url: Option<String>,
     /// Who may read `/metrics` (default: anyone; see [`MetricsAccess`]).
     pub metrics: MetricsAccess,
+    /// Keep finished jobs' final logs and infos in this directory (`--archive-dir`;
+    /// `None`, the default: no archive), answering from it when Ray no longer
+    /// knows a job ([`archive`]).
+    pub archive_dir: Option<std::path::PathBuf>,
+    /// The cap of the archive's files, in bytes (oldest evicted first; default
+    /// [`archive::DEFAULT_MAX_BYTES`], 1 GiB).
+    pub archive_max_bytes: u64,
 }
 
 impl GatewayConfig {
@@ -128,7 +136,16 @@ impl GatewayConfig {
             tls: None,
             public_url: None,
             metrics: MetricsAccess::default(),
+            archive_dir: None,
+            archive_max_bytes: archive::DEFAULT_MAX_BYTES,
         }
+    }
+
+    /// Keeps finished jobs' logs in `dir`, capped at `max_bytes` ([`archive`]).
+    pub fn archive(mut self, dir: impl Into<std::path::PathBuf>, max_bytes: u64) -> Self {
+        self.archive_dir = Some(dir.into());
+        self.archive_max_bytes = max_bytes;
+        self
     }
 
     /// Sets the token Ray's dashboard wants (`RAY_AUTH_MODE=token`).
@@ -212,7 +229,15 @@ impl Gateway {
             Some(url) => Some(backend::public_url(url)?),
             None => None,
         };
+        let archive = match &config.archive_dir {
+            Some(dir) => Some(Arc::new(archive::Archive::open(
+                dir,
+                config.archive_max_bytes,
+            )?)),
+            None => None,
+        };
         let backend = RayBackend::new(ray, config.plugins)
+            .with_archive(archive)
             .with_public_url(public_url)
             .with_max_log_bytes(config.ray_max_body)
             .with_tail_settings(config.tail)

@@ -133,6 +133,17 @@ struct Args {
     /// (only with the agent token, as the API), or `off`.
     #[arg(long, value_name = "public|token|off", default_value_t = MetricsAccess::Public)]
     metrics: MetricsAccess,
+
+    /// Keep each finished job's final log and info in this directory (zstd, one
+    /// file per job), and answer from it when Ray no longer knows the job (a
+    /// restarted head, a re-created cluster). Off when not given.
+    #[arg(long, value_name = "DIR")]
+    archive_dir: Option<PathBuf>,
+
+    /// The cap of --archive-dir's files, in bytes; the oldest entries are evicted
+    /// first.
+    #[arg(long, value_name = "BYTES", default_value_t = agent_gateway::archive::DEFAULT_MAX_BYTES, requires = "archive_dir")]
+    archive_max_bytes: u64,
 }
 
 /// `--ray-address`: an `http://` or `https://` URL with a host. A start-up error
@@ -266,6 +277,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     config.limits = limits;
     config.public_url = args.public_url;
     config.metrics = args.metrics;
+    if let Some(dir) = &args.archive_dir {
+        config = config.archive(dir, args.archive_max_bytes);
+    }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let mut tls = TlsFiles::new(cert, key);
         if let Some(ca) = &args.client_ca {

@@ -1,0 +1,168 @@
+//! The gateway's use of its [`Archive`]: keeping a finished job's log as it is
+//! streamed from Ray ([`logs_kept`]), and answering from an entry ([`lookup`],
+//! [`log_body`], [`with_archived`]). Everything blocking (checking, compressing,
+//! decompressing) runs on `spawn_blocking`, never on the async threads.
+
+use std::collections::HashSet;
+use std::io::{BufWriter, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use agent_proto::{Job, JobId};
+use agent_server::{BackendError, LogBody};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use crate::archive::{Archive, Claim, Entry};
+use crate::ray::RayClient;
+use crate::GatewayError;
+
+/// The header that says an answer came from the archive: `X-Agent-Source: archive`.
+pub const SOURCE_HEADER: &str = "x-agent-source";
+
+/// How many pieces of a log being kept may wait for the disk (16 KiB each: 1 MiB);
+/// past that the copy is given up, never the caller's answer slowed.
+pub const KEEP_QUEUE: usize = 64;
+
+fn report(message: &str) {
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{} agent-gateway: archive: {message}",
+        crate::log::utc_now()
+    );
+}
+
+/// The checked entry of `id` (a submission id or a driver job id), if any.
+pub async fn lookup(archive: &Arc<Archive>, id: &JobId) -> Option<Entry> {
+    let archive = Arc::clone(archive);
+    let id = id.as_str().to_owned();
+    tokio::task::spawn_blocking(move || archive.get(&id))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Ray's job list, with the archived jobs it does not list added after it.
+pub fn with_archived(mut jobs: Vec<Value>, archive: &Archive) -> Vec<Value> {
+    let listed: HashSet<String> = jobs
+        .iter()
+        .filter_map(|j| j.get("submission_id").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect();
+    jobs.extend(
+        archive
+            .infos()
+            .into_iter()
+            .filter(|(id, _)| !listed.contains(id))
+            .map(|(_, info)| info),
+    );
+    jobs
+}
+
+/// An archived log from line `from` on, as the answer of `jobs/{id}/logs/`.
+pub fn log_body(entry: Entry, from: u64) -> LogBody {
+    LogBody::wrap_stream(
+        entry
+            .log_from(from)
+            .map(|piece| piece.map_err(|e| BackendError::detail(500, e.to_string()))),
+    )
+}
+
+/// `jobs/{id}/logs/` from Ray, and, for a finished job, a copy into the archive
+/// as it streams: the copy is archived only when the answer was streamed whole
+/// (a caller gone, Ray breaking off, or a disk that cannot keep up: discarded).
+/// One copy per job at a time.
+pub async fn logs_kept(
+    archive: &Arc<Archive>,
+    ray: &RayClient,
+    job: &JobId,
+    max_fallback_bytes: usize,
+    chunk_timeout: Duration,
+) -> Result<LogBody, GatewayError> {
+    let info = ray.get_job(job).await?;
+    let body = crate::joblog::stream_all(ray, job, max_fallback_bytes, chunk_timeout).await?;
+    if !info.status.is_terminal() {
+        return Ok(body);
+    }
+    let Some(claim) = info
+        .submission_id
+        .as_deref()
+        .and_then(|id| archive.claim(id))
+    else {
+        return Ok(body);
+    };
+    Ok(kept(Arc::clone(archive), claim, info, body))
+}
+
+/// `body`, passed on as it is, its pieces copied to a temporary file on a blocking
+/// thread, archived at the end.
+fn kept(archive: Arc<Archive>, claim: Claim, info: Job, body: LogBody) -> LogBody {
+    let (tmp, file) = match archive.temp_log() {
+        Ok(tmp) => tmp,
+        Err(e) => {
+            report(&format!("the log is not kept: {e}"));
+            return body;
+        }
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(KEEP_QUEUE);
+    let whole = Arc::new(AtomicBool::new(false));
+    let ended = Arc::clone(&whole);
+    tokio::task::spawn_blocking(move || {
+        let _claim = claim;
+        let mut out = BufWriter::new(file);
+        while let Some(piece) = rx.blocking_recv() {
+            if let Err(e) = out.write_all(&piece) {
+                report(&format!(
+                    "the log is not kept: {}: {e}",
+                    tmp.path().display()
+                ));
+                return;
+            }
+        }
+        // The sender is gone: the answer ended whole, or not (then dropped here).
+        if !ended.load(Ordering::Acquire) {
+            return;
+        }
+        if let Err(e) = out.flush() {
+            report(&format!(
+                "the log is not kept: {}: {e}",
+                tmp.path().display()
+            ));
+            return;
+        }
+        drop(out);
+        if let Err(e) = archive.put_file(&info, tmp.path(), None) {
+            report(&e.to_string());
+        }
+    });
+    let mut pieces = body.into_pieces();
+    let mut tx = Some(tx);
+    LogBody::wrap_stream(futures_util::stream::poll_fn(move |cx| {
+        let item = match pieces.poll_next_unpin(cx) {
+            Poll::Ready(item) => item,
+            Poll::Pending => return Poll::Pending,
+        };
+        match &item {
+            Some(Ok(piece)) => {
+                if let Some(t) = &tx {
+                    if t.try_send(piece.clone()).is_err() {
+                        report("the log is not kept: the disk is not keeping up");
+                        tx = None;
+                    }
+                }
+            }
+            Some(Err(_)) => tx = None,
+            None => {
+                // Said whole before the sender goes: the writer reads it after.
+                if let Some(sender) = tx.take() {
+                    whole.store(true, Ordering::Release);
+                    drop(sender);
+                }
+            }
+        }
+        Poll::Ready(item)
+    }))
+}
