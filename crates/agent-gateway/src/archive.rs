@@ -653,19 +653,13 @@ impl Archive {
         all
     }
 
-    /// The entry of `id` (a submission id, or the driver job id its info names),
-    /// checked whole before it is handed out; `None` when there is none, or when it
+    /// The entry of submission id `id` (never looked up by driver job id: a
+    /// restarted cluster numbers its drivers from 1 again), checked whole before it is handed out; `None` when there is none, or when it
     /// is corrupt (reported, and set aside). Blocking: call it from `spawn_blocking`.
     pub fn get(&self, id: &str) -> Option<Entry> {
         let (key, verified) = {
             let index = self.lock();
-            let found = index.entries.get_key_value(id).or_else(|| {
-                index
-                    .entries
-                    .iter()
-                    .find(|(_, m)| m.info.get("job_id").and_then(Value::as_str) == Some(id))
-            });
-            let (key, meta) = found?;
+            let (key, meta) = index.entries.get_key_value(id)?;
             (key.clone(), meta.verified)
         };
         let path = self.path_of(&key);
@@ -1027,8 +1021,9 @@ mod tests {
         assert_eq!(info["status"], "SUCCEEDED");
         assert!(!info.to_string().contains("hunter2"), "{info}");
         assert_eq!(read_all(entry, 1), log);
-        // by the driver job id too; from a line
-        assert_eq!(read_all(archive.get("02000000").unwrap(), 3), b"\nlast");
+        // never by the driver job id (a new cluster reuses them); from a line
+        assert!(archive.get("02000000").is_none());
+        assert_eq!(read_all(archive.get("raysubmit_1").unwrap(), 3), b"\nlast");
         assert_eq!(read_all(archive.get("raysubmit_1").unwrap(), 9), b"");
         // a new process finds it
         let again = Archive::open(&dir, DEFAULT_MAX_BYTES).unwrap();

@@ -35,7 +35,7 @@ fn report(message: &str) {
     );
 }
 
-/// The checked entry of `id` (a submission id or a driver job id), if any.
+/// The checked entry of submission id `id`, if any ([`Archive::get`]).
 pub async fn lookup(archive: &Arc<Archive>, id: &JobId) -> Option<Entry> {
     let archive = Arc::clone(archive);
     let id = id.as_str().to_owned();
@@ -111,32 +111,31 @@ fn kept(archive: Arc<Archive>, claim: Claim, info: Job, body: LogBody) -> LogBod
     let whole = Arc::new(AtomicBool::new(false));
     let ended = Arc::clone(&whole);
     tokio::task::spawn_blocking(move || {
-        let _claim = claim;
-        let mut out = BufWriter::new(file);
-        while let Some(piece) = rx.blocking_recv() {
-            if let Err(e) = out.write_all(&piece) {
-                report(&format!(
-                    "the log is not kept: {}: {e}",
-                    tmp.path().display()
-                ));
-                return;
+        let keep = || -> Result<(), String> {
+            let mut out = BufWriter::new(file);
+            while let Some(piece) = rx.blocking_recv() {
+                out.write_all(&piece).map_err(|e| e.to_string())?;
             }
-        }
-        // The sender is gone: the answer ended whole, or not (then dropped here).
-        if !ended.load(Ordering::Acquire) {
-            return;
-        }
-        if let Err(e) = out.flush() {
+            // The sender is gone: the answer ended whole, or not (then dropped).
+            if !ended.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            out.flush().map_err(|e| e.to_string())?;
+            drop(out);
+            archive
+                .put_file(&info, tmp.path(), None)
+                .map_err(|e| e.to_string())
+        };
+        if let Err(why) = keep() {
             report(&format!(
-                "the log is not kept: {}: {e}",
-                tmp.path().display()
+                "the log of job {:?} is not kept: {why}",
+                info.submission_id
             ));
-            return;
         }
-        drop(out);
-        if let Err(e) = archive.put_file(&info, tmp.path(), None) {
-            report(&e.to_string());
-        }
+        // The claim goes first: once the temporary file is gone, the job may be
+        // kept again.
+        drop(claim);
+        drop(tmp);
     });
     let mut pieces = body.into_pieces();
     let mut tx = Some(tx);

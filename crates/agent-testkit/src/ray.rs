@@ -325,6 +325,13 @@ impl State {
             .count()
     }
 
+    /// Forgets job `id`, as Ray does after its head restarted: from now on its
+    /// routes answer 404 `Job {id} does not exist` and `api/jobs/` does not list
+    /// it. Returns whether it was known.
+    pub fn forget(&self, id: &str) -> bool {
+        lock(&self.jobs).remove(id).is_some()
+    }
+
     /// How many tail sockets of job `id` were opened.
     pub fn sockets(&self, id: &str) -> u32 {
         lock(&self.jobs).get(id).map_or(0, |j| j.opened)
@@ -423,6 +430,14 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
     let answer = match parts.as_slice() {
         ["api", "version"] => text(200, r#"{"ray_version": "2.60.0"}"#),
         ["api", "gcs_healthz"] => text(200, "success"),
+        ["api", "jobs"] => {
+            let mut infos: Vec<_> = lock(&state.jobs)
+                .iter()
+                .map(|(id, j)| job_info(id, j))
+                .collect();
+            infos.sort_by_key(|i| i["submission_id"].to_string());
+            text(200, serde_json::Value::Array(infos).to_string())
+        }
         ["api", "jobs", id] => match job(id) {
             Some(j) => {
                 if let Some(hold) = &j.status_hold {
@@ -431,17 +446,7 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
                         let _ = tokio::time::timeout(2 * GATE_WAIT, hold.release.notified()).await;
                     }
                 }
-                text(
-                200,
-                serde_json::json!({
-                    "submission_id": id, "job_id": "02000000", "entrypoint": "python x.py",
-                    "status": if j.finished { "SUCCEEDED" } else { "RUNNING" },
-                    "driver_node_id": DRIVER_NODE,
-                    "runtime_env": {"working_dir": "https://deploy:s3cr3t@store.example/app.zip",
-                                    "env_vars": {"API_KEY": "k3y", "AGENT_ACTION": "go"}},
-                })
-                .to_string(),
-                )
+                text(200, job_info(id, &j).to_string())
             }
             None => text(404, format!("Job {id} does not exist")),
         },
@@ -582,6 +587,19 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
         _ => text(404, "Not Found"),
     };
     Ok(answer)
+}
+
+/// A job's info as Ray answers it (credentials in its `runtime_env`, as a real
+/// job's may hold them).
+fn job_info(id: &str, j: &Job) -> serde_json::Value {
+    serde_json::json!({
+        "type": "SUBMISSION", "submission_id": id, "job_id": "02000000", "entrypoint": "python x.py",
+        "status": if j.finished { "SUCCEEDED" } else { "RUNNING" },
+        "message": null, "error_type": null, "start_time": 1, "end_time": null, "metadata": {},
+        "driver_node_id": DRIVER_NODE,
+        "runtime_env": {"working_dir": "https://deploy:s3cr3t@store.example/app.zip",
+                        "env_vars": {"API_KEY": "k3y", "AGENT_ACTION": "go"}},
+    })
 }
 
 /// The error of starting the stand-in.
