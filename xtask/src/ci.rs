@@ -99,6 +99,23 @@ pub fn steps(options: CiOptions) -> Vec<Step> {
                 "--test-threads=1",
             ],
         ));
+        // Logs that outlive Ray (issue 22 item 4): it restarts the head
+        // (`.ci/ray.sh stop` / `start`), so it runs after the others; its
+        // agentctl is the one the test step built.
+        steps.push(Step::cargo(
+            "e2e-archive",
+            &[
+                "test",
+                "-p",
+                "agent-gateway",
+                "--locked",
+                "--test",
+                "e2e_archive",
+                "--",
+                "--ignored",
+                "--test-threads=1",
+            ],
+        ));
     }
     steps.extend([
         // The feature combinations a user can pick (the default one was built
@@ -390,6 +407,7 @@ mod tests {
                 "clippy",
                 "test",
                 "e2e-ray",
+                "e2e-archive",
                 "no-tls",
                 "native-roots",
                 "package"
@@ -398,6 +416,10 @@ mod tests {
         assert_eq!(
             steps[3].command_line(),
             "cargo test -p agent-gateway --locked --test e2e_ray -- --ignored --test-threads=1"
+        );
+        assert_eq!(
+            steps[4].command_line(),
+            "cargo test -p agent-gateway --locked --test e2e_archive -- --ignored --test-threads=1"
         );
     }
 

@@ -94,8 +94,9 @@ Commands:
     text.push_str(
         "      The test step runs unit, integration and doc tests. With AGENT_E2E_RAY
       set (a Ray head, `.ci/ray.sh start`), an `e2e-ray` step then runs
-      agent-gateway's ignored end-to-end tests (`--test e2e_ray -- --ignored`);
-      with CI=true and no AGENT_E2E_RAY, ci fails. Advisories are not
+      agent-gateway's ignored end-to-end tests (`--test e2e_ray -- --ignored`),
+      and an `e2e-archive` step the archive's (`--test e2e_archive`: it
+      restarts the head); with CI=true and no AGENT_E2E_RAY, ci fails. Advisories are not
       checked: they need a network fetch.
       --skip-deny   leave out the deny steps (for a machine without cargo-deny;
                     install it with `cargo install --locked cargo-deny`)
