@@ -169,6 +169,9 @@ pub struct Archive {
     /// Compressions running now (at most [`MAX_COMPRESSIONS`]).
     compressing: Mutex<usize>,
     compressed: Condvar,
+    /// Held while a log is checked whole: one check at a time, and the callers
+    /// waiting for it find the entry checked when they get it.
+    checking: Mutex<()>,
     next_tmp: AtomicU64,
 }
 
@@ -365,6 +368,7 @@ impl Archive {
             index: Mutex::new(Index::default()),
             compressing: Mutex::new(0),
             compressed: Condvar::new(),
+            checking: Mutex::new(()),
             next_tmp: AtomicU64::new(0),
         };
         let listing = fs::read_dir(&archive.dir).map_err(io_error("listing", &archive.dir))?;
@@ -657,11 +661,8 @@ impl Archive {
     /// restarted cluster numbers its drivers from 1 again), checked whole before it is handed out; `None` when there is none, or when it
     /// is corrupt (reported, and set aside). Blocking: call it from `spawn_blocking`.
     pub fn get(&self, id: &str) -> Option<Entry> {
-        let (key, verified) = {
-            let index = self.lock();
-            let (key, meta) = index.entries.get_key_value(id)?;
-            (key.clone(), meta.verified)
-        };
+        let verified = |key: &str| self.lock().entries.get(key).and_then(|m| m.verified);
+        let key = self.lock().entries.get_key_value(id)?.0.clone();
         let path = self.path_of(&key);
         let opened = File::open(&path).and_then(|f| Ok((Stamp::of(&f.metadata()?), f)));
         let (stamp, file) = match opened {
@@ -676,8 +677,15 @@ impl Archive {
             }
         };
         let mut reader = BufReader::with_capacity(CHUNK, file);
+        let mut _checking = None;
         let checked = read_header(&mut reader, stamp.len).and_then(|header| {
-            if verified != Some(stamp) {
+            if verified(&key) != Some(stamp) {
+                _checking = Some(match self.checking.lock() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                });
+            }
+            if verified(&key) != Some(stamp) {
                 check_log(&mut reader, &header)?;
                 reader
                     .seek(SeekFrom::Start(header.len))
@@ -1075,7 +1083,8 @@ mod tests {
         fn generated_ids_stay_inside_the_directory(id in "[A-Za-z0-9_-]{1,100}") {
             let dir = tempdir("ids");
             let archive = Archive { dir: dir.clone(), max_bytes: 1, index: Mutex::default(),
-                compressing: Mutex::new(0), compressed: Condvar::new(), next_tmp: AtomicU64::new(0) };
+                compressing: Mutex::new(0), compressed: Condvar::new(), checking: Mutex::new(()),
+                next_tmp: AtomicU64::new(0) };
             prop_assume!(JobId::new(id.as_str()).is_ok());
             let path = archive.path_of(&id);
             prop_assert_eq!(path.parent(), Some(dir.as_path()));

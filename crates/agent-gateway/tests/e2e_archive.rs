@@ -135,6 +135,7 @@ async fn a_finished_jobs_log_outlives_a_ray_restart() {
     let got = agentctl_out(&url, &["-o", "json", "jobs", "get", &job]);
     let got: serde_json::Value = serde_json::from_slice(&got).unwrap();
     assert_eq!(got["status"], "SUCCEEDED", "{got}");
+    assert_eq!(got["archived"], true, "{got}");
     let info = client.get_job(&job).await.unwrap();
     assert_eq!(info.status, JobStatus::Succeeded);
     assert_eq!(
