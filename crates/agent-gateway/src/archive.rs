@@ -113,7 +113,7 @@ fn io_error<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) ->
 }
 
 /// Writes one line to the gateway's log (standard error), as [`crate::log`] does.
-fn report(message: &str) {
+pub(crate) fn report(message: &str) {
     let _ = writeln!(
         io::stderr().lock(),
         "{} agent-gateway: archive: {message}",
@@ -294,20 +294,6 @@ impl<W: Write> Write for Counting<W> {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
-    }
-}
-
-/// A temporary file removed unless it was renamed into place.
-struct Tmp {
-    path: PathBuf,
-    kept: bool,
-}
-
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        if !self.kept {
-            let _ = fs::remove_file(&self.path);
-        }
     }
 }
 
@@ -494,17 +480,8 @@ impl Archive {
 
     /// Writes a whole entry to a temporary file in the directory, synced; returns it
     /// and the log's line count.
-    fn write_tmp(&self, info: &[u8], mut log: impl Read) -> Result<(Tmp, u64), ArchiveError> {
-        let n = self.next_tmp.fetch_add(1, Ordering::Relaxed);
-        let path = self
-            .dir
-            .join(format!("{TMP_PREFIX}{}-{n}", std::process::id()));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(io_error("creating", &path))?;
-        let tmp = Tmp { path, kept: false };
+    fn write_tmp(&self, info: &[u8], mut log: impl Read) -> Result<(TempLog, u64), ArchiveError> {
+        let (tmp, file) = self.temp_log()?;
         let err = io_error("writing", &tmp.path);
         let result = (|| -> io::Result<u64> {
             let placeholder = header_bytes(info, 0, 0, 0, &[0; 32], &[0; 32]);
@@ -555,7 +532,7 @@ impl Archive {
     }
 
     /// Renames a written entry into place, then evicts down to the cap.
-    fn commit(&self, id: &str, info: Value, mut tmp: Tmp) -> Result<(), ArchiveError> {
+    fn commit(&self, id: &str, info: Value, mut tmp: TempLog) -> Result<(), ArchiveError> {
         let size = fs::metadata(&tmp.path)
             .map_err(io_error("reading", &tmp.path))?
             .len();
@@ -686,7 +663,7 @@ impl Archive {
                 });
             }
             if verified(&key) != Some(stamp) {
-                check_log(&mut reader, &header)?;
+                read_log(&mut reader, &header, |_| true)?;
                 reader
                     .seek(SeekFrom::Start(header.len))
                     .map_err(|e| e.to_string())?;
@@ -729,27 +706,29 @@ impl Archive {
         })
     }
 
-    /// A temporary file in the directory for a log being received (removed when
-    /// dropped unless archived first): see [`Archive::put_file`].
+    /// A new temporary file in the directory (removed when dropped), e.g. for a
+    /// log being received before [`Archive::put_file`] takes it. Its name starts
+    /// with `.tmp-`: never served, never counted, removed at start-up.
     pub fn temp_log(&self) -> Result<(TempLog, File), ArchiveError> {
         let n = self.next_tmp.fetch_add(1, Ordering::Relaxed);
         let path = self
             .dir
-            .join(format!("{TMP_PREFIX}{}-{n}.log", std::process::id()));
+            .join(format!("{TMP_PREFIX}{}-{n}", std::process::id()));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&path)
             .map_err(io_error("creating", &path))?;
-        Ok((TempLog { path }, file))
+        Ok((TempLog { path, kept: false }, file))
     }
 }
 
-/// A temporary file holding a log on its way into the archive; removed when
-/// dropped.
+/// A temporary file in the archive's directory ([`Archive::temp_log`]); removed
+/// when dropped, unless it became an entry.
 #[derive(Debug)]
 pub struct TempLog {
     path: PathBuf,
+    kept: bool,
 }
 
 impl TempLog {
@@ -761,7 +740,9 @@ impl TempLog {
 
 impl Drop for TempLog {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        if !self.kept {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -800,9 +781,15 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-/// Decompresses the log after the header, checking the compressed bytes' digest,
-/// and the log's length and digest.
-fn check_log(reader: &mut BufReader<File>, header: &Header) -> Result<(), String> {
+/// Decompresses the log after the header a chunk at a time, handing each to
+/// `chunk` until it says stop (`false`); a log read to its end is checked: the
+/// compressed bytes' digest, and the log's length and digest. `Ok(true)`: read
+/// whole and checked; `Ok(false)`: stopped early.
+fn read_log(
+    reader: &mut BufReader<File>,
+    header: &Header,
+    mut chunk: impl FnMut(&[u8]) -> bool,
+) -> Result<bool, String> {
     let packed = Hashing {
         inner: reader.take(header.packed_len),
         sha: Sha256::new(),
@@ -813,17 +800,19 @@ fn check_log(reader: &mut BufReader<File>, header: &Header) -> Result<(), String
     let mut len = 0u64;
     let mut buf = vec![0u8; CHUNK];
     loop {
-        match decoder.read(&mut buf) {
+        let n = match decoder.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => {
-                len += n as u64;
-                if len > header.log_len {
-                    return Err("log longer than its header says".into());
-                }
-                sha.update(&buf[..n]);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(format!("log undecodable: {e}")),
+        };
+        len += n as u64;
+        if len > header.log_len {
+            return Err("log longer than its header says".into());
+        }
+        sha.update(&buf[..n]);
+        if !chunk(&buf[..n]) {
+            return Ok(false);
         }
     }
     let mut packed = decoder.finish().into_inner();
@@ -840,7 +829,7 @@ fn check_log(reader: &mut BufReader<File>, header: &Header) -> Result<(), String
     if sha.finalize().as_slice() != header.sha {
         return Err("log digest mismatch".into());
     }
-    Ok(())
+    Ok(true)
 }
 
 /// A checked entry, ready to be served ([`Archive::get`]).
@@ -877,52 +866,29 @@ impl Entry {
     /// at a time, until the receiver is gone; the end is checked against the
     /// header (a file damaged since it was checked ends the log with an error).
     fn send_from(mut self, line: u64, tx: &tokio::sync::mpsc::Sender<Result<Bytes, String>>) {
-        let result = (|| -> Result<(), String> {
-            let packed = (&mut self.reader).take(self.header.packed_len);
-            let mut decoder = zstd::stream::read::Decoder::with_buffer(packed)
-                .map_err(|e| format!("log unreadable: {e}"))?;
-            let mut skip = line.saturating_sub(1);
-            let mut sha = Sha256::new();
-            let mut len = 0u64;
-            let mut buf = vec![0u8; CHUNK];
-            loop {
-                let n = match decoder.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(format!("log undecodable: {e}")),
-                };
-                let chunk = &buf[..n];
-                sha.update(chunk);
-                len += n as u64;
-                let mut from = 0;
-                if skip > 0 {
-                    let mut newlines = memchr::memchr_iter(b'\n', chunk);
-                    match newlines.nth((skip - 1) as usize) {
-                        Some(at) => {
-                            from = at + 1;
-                            skip = 0;
-                        }
-                        None => {
-                            skip -= memchr::memchr_iter(b'\n', chunk).count() as u64;
-                            continue;
-                        }
+        let mut skip = line.saturating_sub(1);
+        let result = read_log(&mut self.reader, &self.header, |chunk| {
+            let mut from = 0;
+            if skip > 0 {
+                match memchr::memchr_iter(b'\n', chunk).nth((skip - 1) as usize) {
+                    Some(at) => {
+                        from = at + 1;
+                        skip = 0;
+                    }
+                    None => {
+                        skip -= memchr::memchr_iter(b'\n', chunk).count() as u64;
+                        return true;
                     }
                 }
-                if from < n
-                    && tx
-                        .blocking_send(Ok(Bytes::copy_from_slice(&chunk[from..])))
-                        .is_err()
-                {
-                    return Ok(()); // the caller is gone
-                }
             }
-            if len != self.header.log_len || sha.finalize().as_slice() != self.header.sha {
-                return Err("the log changed on disk since it was checked".into());
-            }
-            Ok(())
-        })();
+            // a receiver gone stops the reading
+            from == chunk.len()
+                || tx
+                    .blocking_send(Ok(Bytes::copy_from_slice(&chunk[from..])))
+                    .is_ok()
+        });
         if let Err(why) = result {
+            // Checked when handed out: the file changed on disk since.
             report(&format!("the entry of job {} broke off: {why}", self.id));
             let _ = tx.blocking_send(Err(why));
         }

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use crate::archive::{Archive, Claim, Entry};
+use crate::archive::{report, Archive, Claim, Entry};
 use crate::ray::RayClient;
 use crate::GatewayError;
 
@@ -26,14 +26,6 @@ pub const SOURCE_HEADER: &str = "x-agent-source";
 /// How many pieces of a log being kept may wait for the disk (16 KiB each: 1 MiB);
 /// past that the copy is given up, never the caller's answer slowed.
 pub const KEEP_QUEUE: usize = 64;
-
-fn report(message: &str) {
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "{} agent-gateway: archive: {message}",
-        crate::log::utc_now()
-    );
-}
 
 /// The checked entry of submission id `id`, if any ([`Archive::get`]).
 pub async fn lookup(archive: &Arc<Archive>, id: &JobId) -> Option<Entry> {

@@ -9,12 +9,14 @@ mod support;
 
 use agent_client_async::{Protocol, TailStart};
 use agent_gateway::GatewayConfig;
-use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use support::standin::{self, FileAnswer, Job, Log, State};
-use support::{collect, standin_client, standin_gateway, tail_options, TempDir};
+use support::{
+    collect, raw_request_headers, standin_client, standin_gateway, tail_options, GatewayProcess,
+    TempDir, TOKEN,
+};
 
 const JOB: &str = "raysubmit_kept";
 const SOURCE: &str = "x-agent-source";
@@ -30,28 +32,11 @@ fn log() -> Vec<u8> {
 
 /// GET `path`: status, the `X-Agent-Source` header, body.
 async fn get(addr: SocketAddr, path: &str) -> (u16, Option<String>, String) {
-    use http_body_util::BodyExt;
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    let driver = tokio::spawn(conn);
-    let request = hyper::Request::builder()
-        .uri(path)
-        .header("host", addr.to_string())
-        .header("authorization", "tok")
-        .body(http_body_util::Empty::<bytes::Bytes>::new())
-        .unwrap();
-    let response = sender.send_request(request).await.unwrap();
-    let status = response.status().as_u16();
-    let source = response
-        .headers()
-        .get(SOURCE)
-        .map(|v| v.to_str().unwrap().to_owned());
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    driver.abort();
-    (status, source, String::from_utf8(body.to_vec()).unwrap())
+    let host = addr.to_string();
+    let auth = [("host", host.as_str()), ("authorization", TOKEN)];
+    let (status, headers, body) = raw_request_headers(addr, "GET", path, &auth, "").await;
+    let source = headers.get(SOURCE).map(|v| v.to_str().unwrap().to_owned());
+    (status, source, body)
 }
 
 /// The archive's entries (`*.zst`) and temporary files in `dir`.
@@ -83,9 +68,9 @@ async fn a_forgotten_job_is_answered_from_the_archive() {
     ray.add(JOB, Job::new(Log::plain(log())));
     ray.add("raysubmit_live", Job::new(Log::plain("x\n")));
     let dir = TempDir::new("archive");
-    let gw = standin_gateway(GatewayConfig::new(address, "tok").archive(&dir.0, 1 << 20)).await;
+    let gw = standin_gateway(GatewayConfig::new(address, TOKEN).archive(&dir.0, 1 << 20)).await;
     let addr = gw.local_addr();
-    let client = standin_client(gw.url(), "tok");
+    let client = standin_client(gw.url(), TOKEN);
 
     // read once from Ray: not marked, and kept
     let (status, source, from_ray) = get(addr, &format!("/jobs/{JOB}/logs/")).await;
@@ -192,8 +177,8 @@ async fn a_log_broken_off_or_of_a_running_job_is_not_kept() {
     running.finished = false;
     ray.add("raysubmit_running", running);
     let dir = TempDir::new("archive-broken");
-    let gw = standin_gateway(GatewayConfig::new(address, "tok").archive(&dir.0, 1 << 20)).await;
-    let client = standin_client(gw.url(), "tok");
+    let gw = standin_gateway(GatewayConfig::new(address, TOKEN).archive(&dir.0, 1 << 20)).await;
+    let client = standin_client(gw.url(), TOKEN);
 
     assert!(client.get_job_logs(JOB).await.is_err());
     assert_eq!(
@@ -218,43 +203,16 @@ async fn a_corrupt_entry_is_reported_and_never_served() {
     let (ray, address, server) = standin::start(State::default()).await;
     ray.add(JOB, Job::new(Log::plain(log())));
     let dir = TempDir::new("archive-corrupt");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_agent-gateway"))
-        .args([
-            "--ray-address",
-            &address,
-            "--listen",
-            "127.0.0.1:0",
-            "--quiet",
-        ])
-        .arg("--archive-dir")
-        .arg(&dir.0)
-        .args(["--archive-max-bytes", "1000000"])
-        .env("AGENT_TOKEN", "tok")
-        .env_remove("RAY_AUTH_TOKEN")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let url = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("agent-gateway exited before serving");
-        if let Some(rest) = line.split("serving the agent API at ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    let addr: SocketAddr = url
+    let archive_dir = dir.0.clone().into_os_string();
+    let flags = [
+        "--archive-dir".as_ref(),
+        archive_dir.as_os_str(),
+        "--archive-max-bytes".as_ref(),
+        "1000000".as_ref(),
+    ];
+    let (gateway, rx) = GatewayProcess::start_with(&address, &flags);
+    let addr: SocketAddr = gateway
+        .url
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .parse()
@@ -289,7 +247,6 @@ async fn a_corrupt_entry_is_reported_and_never_served() {
     assert!(reported.contains(JOB), "{reported}");
     assert!(files(&dir.0, ".zst").is_empty());
     assert_eq!(files(&dir.0, ".corrupt").len(), 1);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(gateway);
     server.abort();
 }

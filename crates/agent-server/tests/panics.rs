@@ -5,6 +5,9 @@
 //! empty log from a stream that panics when polled after its end answers `""`
 //! (issue 27). The backend here is a test-only one that panics on purpose.
 
+#[macro_use]
+mod support;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,7 +17,6 @@ use agent_server::{
     serve, AgentBackend, BackendError, BackendResult, LogBody, RequestContext, ServeOptions,
     TailProtocol, TailStream,
 };
-use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,8 +29,7 @@ fn nope<T>() -> BackendResult<T> {
     Err(BackendError::not_found())
 }
 
-#[async_trait]
-impl AgentBackend for Panicky {
+test_backend!(Panicky {
     async fn health(&self, _: &RequestContext) -> BackendResult<Value> {
         panic!("a backend bug");
     }
@@ -65,70 +66,7 @@ impl AgentBackend for Panicky {
     ) -> BackendResult<TailStream> {
         nope()
     }
-    async fn list_nodes(&self, _: &RequestContext) -> BackendResult<Value> {
-        nope()
-    }
-    async fn get_node(&self, _: &RequestContext, _: &NodeId) -> BackendResult<Value> {
-        nope()
-    }
-    async fn list_tasks(&self, _: &RequestContext) -> BackendResult<Value> {
-        nope()
-    }
-    async fn get_task(&self, _: &RequestContext, _: &TaskId) -> BackendResult<Value> {
-        nope()
-    }
-    async fn list_serve_applications(&self, _: &RequestContext) -> BackendResult<Value> {
-        nope()
-    }
-    async fn get_serve_application(
-        &self,
-        _: &RequestContext,
-        _: &ServeAppName,
-    ) -> BackendResult<Value> {
-        nope()
-    }
-    async fn delete_serve_application(
-        &self,
-        _: &RequestContext,
-        _: &ServeAppName,
-    ) -> BackendResult<()> {
-        nope()
-    }
-    async fn list_plugin_releases(&self, _: &RequestContext) -> BackendResult<Value> {
-        nope()
-    }
-    async fn get_plugin_release(
-        &self,
-        _: &RequestContext,
-        _: &PluginLookup,
-    ) -> BackendResult<Value> {
-        nope()
-    }
-    async fn create_plugin_release(&self, _: &RequestContext, _: Value) -> BackendResult<Value> {
-        nope()
-    }
-    async fn delete_plugin_release(
-        &self,
-        _: &RequestContext,
-        _: &PluginLookup,
-    ) -> BackendResult<()> {
-        nope()
-    }
-    async fn run_plugin_release(
-        &self,
-        _: &RequestContext,
-        _: &PluginLookup,
-        _: Value,
-    ) -> BackendResult<Value> {
-        nope()
-    }
-    async fn run_debug_plugin_release(&self, _: &RequestContext, _: Value) -> BackendResult<Value> {
-        nope()
-    }
-    async fn gpu_status(&self, _: &RequestContext) -> BackendResult<Value> {
-        nope()
-    }
-}
+});
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);

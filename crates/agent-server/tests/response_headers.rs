@@ -3,6 +3,9 @@
 //! on JSON answers, log answers (gzipped too), HTTP tails and WebSocket upgrades;
 //! never on an error answer, and never on another request's answer.
 
+#[macro_use]
+mod support;
+
 use std::time::Duration;
 
 use agent_proto::{JobId, NodeId, PluginLookup, ServeAppName, TaskId};
@@ -10,7 +13,6 @@ use agent_server::{
     serve, AgentBackend, BackendError, BackendResult, LogBody, RequestContext, ServeOptions,
     TailEvent, TailProtocol, TailStream,
 };
-use async_trait::async_trait;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -27,8 +29,7 @@ fn mark(ctx: &RequestContext, job: &JobId) {
     }
 }
 
-#[async_trait]
-impl AgentBackend for Marking {
+test_backend!(Marking {
     async fn health(&self, _: &RequestContext) -> BackendResult<Value> {
         nope()
     }
@@ -63,70 +64,7 @@ impl AgentBackend for Marking {
             TailEvent::Complete,
         ])))
     }
-    async fn list_nodes(&self, _: &RequestContext) -> BackendResult<Value> {
-        nope()
-    }
-    async fn get_node(&self, _: &RequestContext, _: &NodeId) -> BackendResult<Value> {
-        nope()
-    }
-    async fn list_tasks(&self, _: &RequestContext) -> BackendResult<Value> {
-        nope()
-    }
-    async fn get_task(&self, _: &RequestContext, _: &TaskId) -> BackendResult<Value> {
-        nope()
-    }
-    async fn list_serve_applications(&self, _: &RequestContext) -> BackendResult<Value> {
-        nope()
-    }
-    async fn get_serve_application(
-        &self,
-        _: &RequestContext,
-        _: &ServeAppName,
-    ) -> BackendResult<Value> {
-        nope()
-    }
-    async fn delete_serve_application(
-        &self,
-        _: &RequestContext,
-        _: &ServeAppName,
-    ) -> BackendResult<()> {
-        nope()
-    }
-    async fn list_plugin_releases(&self, _: &RequestContext) -> BackendResult<Value> {
-        nope()
-    }
-    async fn get_plugin_release(
-        &self,
-        _: &RequestContext,
-        _: &PluginLookup,
-    ) -> BackendResult<Value> {
-        nope()
-    }
-    async fn create_plugin_release(&self, _: &RequestContext, _: Value) -> BackendResult<Value> {
-        nope()
-    }
-    async fn delete_plugin_release(
-        &self,
-        _: &RequestContext,
-        _: &PluginLookup,
-    ) -> BackendResult<()> {
-        nope()
-    }
-    async fn run_plugin_release(
-        &self,
-        _: &RequestContext,
-        _: &PluginLookup,
-        _: Value,
-    ) -> BackendResult<Value> {
-        nope()
-    }
-    async fn run_debug_plugin_release(&self, _: &RequestContext, _: Value) -> BackendResult<Value> {
-        nope()
-    }
-    async fn gpu_status(&self, _: &RequestContext) -> BackendResult<Value> {
-        nope()
-    }
-}
+});
 
 /// A bound against hanging, not a timing check.
 const LIMIT: Duration = Duration::from_secs(10);

@@ -96,6 +96,15 @@ pub struct GatewayProcess {
 
 impl GatewayProcess {
     pub fn start(ray: &str) -> GatewayProcess {
+        Self::start_with(ray, &[]).0
+    }
+
+    /// [`GatewayProcess::start`] with more flags; also the lines of its standard
+    /// error after the one that says where it serves.
+    pub fn start_with(
+        ray: &str,
+        args: &[&std::ffi::OsStr],
+    ) -> (GatewayProcess, std::sync::mpsc::Receiver<String>) {
         use std::io::BufRead;
         let dir = TempDir::new("gateway-process");
         let registry = dir.0.join("plugins.toml");
@@ -105,6 +114,7 @@ impl GatewayProcess {
             .args(["--ray-address", ray, "--listen", "127.0.0.1:0", "--quiet"])
             .arg("--plugins")
             .arg(&registry)
+            .args(args)
             .env("AGENT_TOKEN", TOKEN)
             .env_remove("RAY_AUTH_TOKEN")
             .stdin(std::process::Stdio::null())
@@ -126,12 +136,18 @@ impl GatewayProcess {
             }
         };
         // Keep draining its standard error so that it never blocks on it.
-        std::thread::spawn(move || for _ in lines {});
-        GatewayProcess {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let process = GatewayProcess {
             child,
             url,
             _dir: dir,
-        }
+        };
+        (process, rx)
     }
 
     /// The process's peak resident set (VmHWM), in bytes.
@@ -377,6 +393,18 @@ pub async fn raw_request(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String) {
+    let (status, _, body) = raw_request_headers(addr, method, path, headers, body).await;
+    (status, body)
+}
+
+/// [`raw_request`], with the answer's headers.
+pub async fn raw_request_headers(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, http::HeaderMap, String) {
     use http_body_util::BodyExt;
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut sender, conn) =
@@ -395,7 +423,12 @@ pub async fn raw_request(
         .unwrap();
     let response = sender.send_request(request).await.unwrap();
     let status = response.status().as_u16();
+    let answer_headers = response.headers().clone();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     driver.abort();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    (
+        status,
+        answer_headers,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
 }
