@@ -7,9 +7,11 @@
 //! $E write /tmp/log-1m 1000000            # a training-style log, 1,000,000 lines
 //! /usr/bin/time -v $E put /tmp/log-1m /tmp/arch   # compress, write, fsync, rename
 //! /usr/bin/time -v $E get /tmp/arch               # check whole, then read it back
+//! /usr/bin/time -v $E last /tmp/arch              # the last 10 lines only
 //! ```
 
 use agent_gateway::archive::Archive;
+use agent_server::LogStart;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
@@ -58,16 +60,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let raw = std::fs::metadata(&args[2])?.len();
             println!("log {raw} bytes -> entry {size} bytes");
         }
-        Some("get") => {
+        Some(mode @ ("get" | "last")) => {
+            // `get`: checked, then read whole; `last`: the last 10 lines only
+            let start = match mode {
+                "get" => LogStart::Line(1),
+                _ => LogStart::Last(10),
+            };
             let archive = Archive::open(&args[2], u64::MAX)?;
-            let entry = archive.get(ID).ok_or("no entry")?;
-            println!(
-                "{} lines, {} bytes, checked",
-                entry.lines(),
-                entry.log_len()
-            );
+            let entry = archive.get(ID, start).ok_or("no entry")?;
+            let (lines, from) = (entry.lines(), entry.first_line());
+            let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+            let read = runtime.block_on(async move {
+                let mut log = entry.log();
+                let mut read = 0usize;
+                while let Some(piece) = std::future::poll_fn(|cx| {
+                    futures_core::Stream::poll_next(std::pin::Pin::new(&mut log), cx)
+                })
+                .await
+                {
+                    read += piece?.len();
+                }
+                Ok::<_, agent_proto::ClientError>(read)
+            })?;
+            println!("{lines} lines; served {read} bytes from line {from}");
         }
-        _ => return Err("usage: archive_cost write FILE LINES | put FILE DIR | get DIR".into()),
+        _ => return Err("usage: archive_cost write FILE LINES | put FILE DIR | get DIR | last DIR".into()),
     }
     Ok(())
 }

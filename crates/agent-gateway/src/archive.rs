@@ -10,26 +10,32 @@
 //! | bytes | field |
 //! |---|---|
 //! | 8 | magic `AGWARC\r\n` |
-//! | 4 | format version (1), little-endian |
+//! | 4 | format version (2), little-endian |
 //! | 4 | length of the info JSON (at most [`MAX_INFO_BYTES`]) |
 //! | n | the job's final info, JSON, credentials already hidden ([`crate::redact`]) |
 //! | 8 | the log's length in bytes |
 //! | 8 | its number of lines (`\n`-ended lines plus an unended last one) |
-//! | 8 | the length of the compressed log that follows |
+//! | 8 | the length of the compressed blocks that follow the header |
+//! | 8 | the number of blocks |
 //! | 32 | the log's SHA-256 |
-//! | 32 | the compressed log's SHA-256 (a flip zstd would not notice: a frame header bit) |
+//! | 32 | the block index's SHA-256 |
 //! | 32 | the SHA-256 of all the header bytes above |
-//! | … | the log: one zstd frame, with zstd's content checksum |
+//! | … | the log in blocks of [`BLOCK`] bytes, each an independent zstd frame with zstd's content checksum |
+//! | 64 per block | the block index: where the block starts in the compressed and in the raw log, its compressed length, how many newlines come before it, its compressed bytes' SHA-256 |
+//!
+//! The index lets a tail that starts near the end of a big log (`from_line`,
+//! `tail=N`) decompress only the last blocks.
 //!
 //! An entry is written to a temporary file in `DIR`, synced, then renamed over the
 //! entry (so a reader sees the old entry or the new one, whole), and the archive is
 //! then cut back to its cap, the oldest entries (by the time they were written)
 //! going first. Before the first byte of an entry is served, its header's digest,
-//! its length and its log's length and digest are checked, once per process per
-//! file version (its length, modification time and inode); an entry that fails is
-//! reported on standard error, renamed to `{hex}.corrupt` (still counted against
-//! the cap, so evicted in turn) and answered as absent. Compression and
-//! decompression stream ([`CHUNK`] bytes at a time): no log is ever whole in memory.
+//! its length, its index's digest and the digest of every block to be read are
+//! checked (every block: once per process per file version, its length,
+//! modification time and inode); an entry that fails is reported on standard
+//! error, renamed to `{hex}.corrupt` (still counted against the cap, so evicted in
+//! turn) and answered as absent. Compression and decompression stream ([`CHUNK`]
+//! bytes at a time): no log is ever whole in memory.
 //!
 //! One gateway per directory: the index of entries lives in this process.
 
@@ -44,6 +50,7 @@ use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use agent_proto::{ClientError, Job, JobId};
+use agent_server::LogStart;
 use bytes::Bytes;
 use futures_core::Stream;
 use serde_json::Value;
@@ -59,15 +66,21 @@ pub const CHUNK: usize = 16 * 1024;
 pub const MAX_COMPRESSIONS: usize = 2;
 
 const MAGIC: [u8; 8] = *b"AGWARC\r\n";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// The raw bytes of a block (the last one may be shorter): the most a tail that
+/// starts at a given line decompresses before that line.
+pub const BLOCK: usize = 1 << 20;
+/// The bytes of a block's index entry.
+const INDEX_ENTRY: u64 = 8 * 4 + 32;
 /// zstd's default level: ~300 MB/s on one core, logs shrink 5-10x.
 const LEVEL: i32 = 3;
 const ENTRY_EXT: &str = "zst";
 const CORRUPT_EXT: &str = "corrupt";
 const TMP_PREFIX: &str = ".tmp-";
 /// The header's bytes besides the info: magic, version, info length, then log
-/// length, lines, compressed length, the log's digest and the header's.
-const FIXED_HEADER: u64 = 8 + 4 + 4 + 8 + 8 + 8 + 32 + 32 + 32;
+/// length, lines, compressed length, blocks, the log's, index's and header's
+/// digests.
+const FIXED_HEADER: u64 = 8 + 4 + 4 + 8 * 4 + 32 * 3;
 
 /// What went wrong writing an entry.
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +186,8 @@ pub struct Archive {
     /// waiting for it find the entry checked when they get it.
     checking: Mutex<()>,
     next_tmp: AtomicU64,
+    /// The raw bytes of a block ([`BLOCK`]).
+    block: usize,
 }
 
 /// The header of an entry, as read back.
@@ -182,29 +197,71 @@ struct Header {
     log_len: u64,
     lines: u64,
     packed_len: u64,
+    blocks: u64,
     sha: [u8; 32],
-    packed_sha: [u8; 32],
+    index_sha: [u8; 32],
+    /// The header's own length: where the blocks start.
     len: u64,
 }
 
-fn header_bytes(
-    info: &[u8],
+/// One block of the log, as the index has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Block {
+    /// Where its frame starts, after the header.
+    packed_at: u64,
+    packed_len: u64,
+    /// Where it starts in the log.
+    raw_at: u64,
+    /// The newlines of the log before it.
+    newlines_before: u64,
+    sha: [u8; 32],
+}
+
+impl Block {
+    fn bytes(&self) -> [u8; INDEX_ENTRY as usize] {
+        let mut b = [0u8; INDEX_ENTRY as usize];
+        b[..8].copy_from_slice(&self.packed_at.to_le_bytes());
+        b[8..16].copy_from_slice(&self.packed_len.to_le_bytes());
+        b[16..24].copy_from_slice(&self.raw_at.to_le_bytes());
+        b[24..32].copy_from_slice(&self.newlines_before.to_le_bytes());
+        b[32..].copy_from_slice(&self.sha);
+        b
+    }
+
+    fn parse(b: &[u8]) -> Block {
+        let mut sha = [0u8; 32];
+        sha.copy_from_slice(&b[32..64]);
+        Block {
+            packed_at: u64_at(b, 0),
+            packed_len: u64_at(b, 8),
+            raw_at: u64_at(b, 16),
+            newlines_before: u64_at(b, 24),
+            sha,
+        }
+    }
+}
+
+struct HeaderFields<'a> {
+    info: &'a [u8],
     log_len: u64,
     lines: u64,
     packed_len: u64,
-    sha: &[u8; 32],
-    packed_sha: &[u8; 32],
-) -> Vec<u8> {
-    let mut h = Vec::with_capacity(info.len() + FIXED_HEADER as usize);
+    blocks: u64,
+    sha: [u8; 32],
+    index_sha: [u8; 32],
+}
+
+fn header_bytes(f: &HeaderFields<'_>) -> Vec<u8> {
+    let mut h = Vec::with_capacity(f.info.len() + FIXED_HEADER as usize);
     h.extend_from_slice(&MAGIC);
     h.extend_from_slice(&VERSION.to_le_bytes());
-    h.extend_from_slice(&(info.len() as u32).to_le_bytes());
-    h.extend_from_slice(info);
-    h.extend_from_slice(&log_len.to_le_bytes());
-    h.extend_from_slice(&lines.to_le_bytes());
-    h.extend_from_slice(&packed_len.to_le_bytes());
-    h.extend_from_slice(sha);
-    h.extend_from_slice(packed_sha);
+    h.extend_from_slice(&(f.info.len() as u32).to_le_bytes());
+    h.extend_from_slice(f.info);
+    for n in [f.log_len, f.lines, f.packed_len, f.blocks] {
+        h.extend_from_slice(&n.to_le_bytes());
+    }
+    h.extend_from_slice(&f.sha);
+    h.extend_from_slice(&f.index_sha);
     let digest = Sha256::digest(&h);
     h.extend_from_slice(&digest);
     h
@@ -257,28 +314,76 @@ fn read_header(r: &mut impl Read, file_len: u64) -> Result<Header, String> {
     let info: Value =
         serde_json::from_slice(&body[16..at]).map_err(|e| format!("info is not JSON: {e}"))?;
     let packed_len = u64_at(body, at + 16);
-    if len.checked_add(packed_len) != Some(file_len) {
+    let blocks = u64_at(body, at + 24);
+    let total = blocks
+        .checked_mul(INDEX_ENTRY)
+        .and_then(|index| index.checked_add(packed_len))
+        .and_then(|rest| rest.checked_add(len));
+    if total != Some(file_len) {
         return Err(format!(
-            "file is {file_len} bytes, its header says {}",
-            len.saturating_add(packed_len)
+            "file is {file_len} bytes, its header says otherwise ({packed_len} compressed, {blocks} blocks)"
         ));
     }
     let mut sha = [0u8; 32];
-    sha.copy_from_slice(&body[at + 24..at + 56]);
-    let mut packed_sha = [0u8; 32];
-    packed_sha.copy_from_slice(&body[at + 56..at + 88]);
+    sha.copy_from_slice(&body[at + 32..at + 64]);
+    let mut index_sha = [0u8; 32];
+    index_sha.copy_from_slice(&body[at + 64..at + 96]);
     Ok(Header {
-        packed_sha,
         info,
         log_len: u64_at(body, at),
         lines: u64_at(body, at + 8),
         packed_len,
+        blocks,
         sha,
+        index_sha,
         len,
     })
 }
 
-/// Counts and hashes the bytes written through it (the compressed log).
+/// Reads and checks an entry's block index (after its blocks).
+fn read_index(file: &mut BufReader<File>, header: &Header) -> Result<Vec<Block>, String> {
+    file.seek(SeekFrom::Start(header.len + header.packed_len))
+        .map_err(|e| format!("index unreadable: {e}"))?;
+    // Bounded by the file's length, checked against the header's counts.
+    let mut bytes = vec![0u8; (header.blocks * INDEX_ENTRY) as usize];
+    file.read_exact(&mut bytes)
+        .map_err(|e| format!("index unreadable: {e}"))?;
+    if Sha256::digest(&bytes).as_slice() != header.index_sha {
+        return Err("index digest mismatch".into());
+    }
+    Ok(bytes
+        .chunks_exact(INDEX_ENTRY as usize)
+        .map(Block::parse)
+        .collect())
+}
+
+/// Checks the compressed bytes of `blocks` against their digests.
+fn check_blocks(
+    file: &mut BufReader<File>,
+    header: &Header,
+    blocks: &[Block],
+) -> Result<(), String> {
+    let mut buf = vec![0u8; CHUNK];
+    for (i, block) in blocks.iter().enumerate() {
+        file.seek(SeekFrom::Start(header.len + block.packed_at))
+            .map_err(|e| format!("block unreadable: {e}"))?;
+        let mut left = block.packed_len;
+        let mut sha = Sha256::new();
+        while left > 0 {
+            let n = (left as usize).min(CHUNK);
+            file.read_exact(&mut buf[..n])
+                .map_err(|e| format!("block unreadable: {e}"))?;
+            sha.update(&buf[..n]);
+            left -= n as u64;
+        }
+        if sha.finalize().as_slice() != block.sha {
+            return Err(format!("block {i} from the start checked: digest mismatch"));
+        }
+    }
+    Ok(())
+}
+
+/// Counts and hashes the bytes written through it (a compressed block).
 struct Counting<W> {
     inner: W,
     count: u64,
@@ -314,6 +419,16 @@ impl LineCount {
     }
     fn total(&self) -> u64 {
         self.newlines + u64::from(matches!(self.last, Some(b) if b != b'\n'))
+    }
+}
+
+/// Reads into `buf`, again when interrupted; 0 at the end.
+fn read_some(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
     }
 }
 
@@ -356,6 +471,7 @@ impl Archive {
             compressed: Condvar::new(),
             checking: Mutex::new(()),
             next_tmp: AtomicU64::new(0),
+            block: BLOCK,
         };
         let listing = fs::read_dir(&archive.dir).map_err(io_error("listing", &archive.dir))?;
         let mut index = archive.lock();
@@ -484,48 +600,65 @@ impl Archive {
         let (tmp, file) = self.temp_log()?;
         let err = io_error("writing", &tmp.path);
         let result = (|| -> io::Result<u64> {
-            let placeholder = header_bytes(info, 0, 0, 0, &[0; 32], &[0; 32]);
-            let mut out = BufWriter::new(file);
-            out.write_all(&placeholder)?;
-            let mut encoder = zstd::stream::write::Encoder::new(
-                Counting {
-                    inner: out,
-                    count: 0,
-                    sha: Sha256::new(),
-                },
-                LEVEL,
-            )?;
-            encoder.include_checksum(true)?;
+            let mut fields = HeaderFields {
+                info,
+                log_len: 0,
+                lines: 0,
+                packed_len: 0,
+                blocks: 0,
+                sha: [0; 32],
+                index_sha: [0; 32],
+            };
+            let mut out = Counting {
+                inner: BufWriter::new(file),
+                count: 0,
+                sha: Sha256::new(),
+            };
+            // the header's place, filled in at the end
+            out.inner.write_all(&header_bytes(&fields))?;
+            let mut blocks = Vec::new();
             let mut sha = Sha256::new();
             let mut lines = LineCount::default();
-            let mut log_len = 0u64;
             let mut buf = vec![0u8; CHUNK];
             loop {
-                let n = match log.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                sha.update(&buf[..n]);
-                lines.push(&buf[..n]);
-                log_len += n as u64;
-                encoder.write_all(&buf[..n])?;
+                let mut part = (&mut log).take(self.block as u64);
+                let mut n = read_some(&mut part, &mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                let (packed_at, raw_at, newlines_before) =
+                    (out.count, fields.log_len, lines.newlines);
+                let mut frame = zstd::stream::write::Encoder::new(&mut out, LEVEL)?;
+                frame.include_checksum(true)?;
+                while n > 0 {
+                    let piece = &buf[..n];
+                    sha.update(piece);
+                    lines.push(piece);
+                    fields.log_len += n as u64;
+                    frame.write_all(piece)?;
+                    n = read_some(&mut part, &mut buf)?;
+                }
+                frame.finish()?;
+                blocks.push(Block {
+                    packed_at,
+                    packed_len: out.count - packed_at,
+                    raw_at,
+                    newlines_before,
+                    sha: std::mem::take(&mut out.sha).finalize().into(),
+                });
             }
-            let counting = encoder.finish()?;
-            let mut file = counting.inner.into_inner().map_err(|e| e.into_error())?;
-            let header = header_bytes(
-                info,
-                log_len,
-                lines.total(),
-                counting.count,
-                &sha.finalize().into(),
-                &counting.sha.finalize().into(),
-            );
+            let index: Vec<u8> = blocks.iter().flat_map(|b| b.bytes()).collect();
+            out.inner.write_all(&index)?;
+            fields.lines = lines.total();
+            fields.packed_len = out.count;
+            fields.blocks = blocks.len() as u64;
+            fields.sha = sha.finalize().into();
+            fields.index_sha = Sha256::digest(&index).into();
+            let mut file = out.inner.into_inner().map_err(|e| e.into_error())?;
             file.seek(SeekFrom::Start(0))?;
-            file.write_all(&header)?;
+            file.write_all(&header_bytes(&fields))?;
             file.sync_all()?;
-            Ok(lines.total())
+            Ok(fields.lines)
         })();
         let lines = result.map_err(err)?;
         Ok((tmp, lines))
@@ -635,9 +768,13 @@ impl Archive {
     }
 
     /// The entry of submission id `id` (never looked up by driver job id: a
-    /// restarted cluster numbers its drivers from 1 again), checked whole before it is handed out; `None` when there is none, or when it
-    /// is corrupt (reported, and set aside). Blocking: call it from `spawn_blocking`.
-    pub fn get(&self, id: &str) -> Option<Entry> {
+    /// restarted cluster numbers its drivers from 1 again), ready to be served
+    /// from `start` (a line, or the last N lines): its header, its index and every
+    /// block to be read are checked first (all of them once per process per file
+    /// version; a start near the end checks and reads only the last blocks).
+    /// `None` when there is none, or when it is corrupt (reported, and set aside).
+    /// Blocking: call it from `spawn_blocking`.
+    pub fn get(&self, id: &str, start: LogStart) -> Option<Entry> {
         let verified = |key: &str| self.lock().entries.get(key).and_then(|m| m.verified);
         let key = self.lock().entries.get_key_value(id)?.0.clone();
         let path = self.path_of(&key);
@@ -655,31 +792,48 @@ impl Archive {
         };
         let mut reader = BufReader::with_capacity(CHUNK, file);
         let mut _checking = None;
-        let checked = read_header(&mut reader, stamp.len).and_then(|header| {
+        let checked = (|| -> Result<_, String> {
+            let header = read_header(&mut reader, stamp.len)?;
+            let blocks = read_index(&mut reader, &header)?;
+            let first_line = match start {
+                LogStart::Line(k) => k.max(1),
+                LogStart::Last(n) => header.lines.saturating_sub(n) + 1,
+            };
+            // The last block that starts before the newline ending the line
+            // before: line `first_line` starts in it or in a later one.
+            let first_block = blocks
+                .partition_point(|b| b.newlines_before < first_line - 1)
+                .saturating_sub(1);
             if verified(&key) != Some(stamp) {
                 _checking = Some(match self.checking.lock() {
                     Ok(g) => g,
                     Err(p) => p.into_inner(),
                 });
+                if verified(&key) != Some(stamp) {
+                    check_blocks(
+                        &mut reader,
+                        &header,
+                        &blocks[first_block.min(blocks.len())..],
+                    )?;
+                }
             }
-            if verified(&key) != Some(stamp) {
-                read_log(&mut reader, &header, |_| true)?;
-                reader
-                    .seek(SeekFrom::Start(header.len))
-                    .map_err(|e| e.to_string())?;
-            }
-            Ok(header)
-        });
+            Ok((header, blocks, first_line, first_block))
+        })();
         let mut index = self.lock();
         let current = fs::metadata(&path).map(|m| Stamp::of(&m)).ok();
         match checked {
-            Ok(header) => {
-                if let Some(meta) = index.entries.get_mut(&key) {
-                    meta.verified = Some(stamp);
+            Ok((header, blocks, first_line, first_block)) => {
+                if first_block == 0 {
+                    if let Some(meta) = index.entries.get_mut(&key) {
+                        meta.verified = Some(stamp);
+                    }
                 }
                 Some(Entry {
                     id: key,
                     header,
+                    blocks,
+                    first_line,
+                    first_block,
                     reader,
                 })
             }
@@ -767,77 +921,14 @@ fn archived(mut info: Value) -> Value {
     info
 }
 
-/// Hashes the bytes read through it (the compressed log).
-struct Hashing<R> {
-    inner: R,
-    sha: Sha256,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.sha.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
-/// Decompresses the log after the header a chunk at a time, handing each to
-/// `chunk` until it says stop (`false`); a log read to its end is checked: the
-/// compressed bytes' digest, and the log's length and digest. `Ok(true)`: read
-/// whole and checked; `Ok(false)`: stopped early.
-fn read_log(
-    reader: &mut BufReader<File>,
-    header: &Header,
-    mut chunk: impl FnMut(&[u8]) -> bool,
-) -> Result<bool, String> {
-    let packed = Hashing {
-        inner: reader.take(header.packed_len),
-        sha: Sha256::new(),
-    };
-    let mut decoder =
-        zstd::stream::read::Decoder::new(packed).map_err(|e| format!("log unreadable: {e}"))?;
-    let mut sha = Sha256::new();
-    let mut len = 0u64;
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = match decoder.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("log undecodable: {e}")),
-        };
-        len += n as u64;
-        if len > header.log_len {
-            return Err("log longer than its header says".into());
-        }
-        sha.update(&buf[..n]);
-        if !chunk(&buf[..n]) {
-            return Ok(false);
-        }
-    }
-    let mut packed = decoder.finish().into_inner();
-    io::copy(&mut packed, &mut io::sink()).map_err(|e| format!("log unreadable: {e}"))?;
-    if packed.sha.finalize().as_slice() != header.packed_sha {
-        return Err("compressed log digest mismatch".into());
-    }
-    if len != header.log_len {
-        return Err(format!(
-            "log of {len} bytes, its header says {}",
-            header.log_len
-        ));
-    }
-    if sha.finalize().as_slice() != header.sha {
-        return Err("log digest mismatch".into());
-    }
-    Ok(true)
-}
-
 /// A checked entry, ready to be served ([`Archive::get`]).
 #[derive(Debug)]
 pub struct Entry {
     id: String,
     header: Header,
-    /// At the start of the compressed log.
+    blocks: Vec<Block>,
+    first_line: u64,
+    first_block: usize,
     reader: BufReader<File>,
 }
 
@@ -862,31 +953,82 @@ impl Entry {
         self.header.log_len
     }
 
-    /// Sends the log's bytes from the start of line `line` (1-based) on, a chunk
-    /// at a time, until the receiver is gone; the end is checked against the
-    /// header (a file damaged since it was checked ends the log with an error).
-    fn send_from(mut self, line: u64, tx: &tokio::sync::mpsc::Sender<Result<Bytes, String>>) {
-        let mut skip = line.saturating_sub(1);
-        let result = read_log(&mut self.reader, &self.header, |chunk| {
-            let mut from = 0;
-            if skip > 0 {
-                match memchr::memchr_iter(b'\n', chunk).nth((skip - 1) as usize) {
-                    Some(at) => {
-                        from = at + 1;
-                        skip = 0;
+    /// The line it is served from (1-based; past the last line: nothing is).
+    pub fn first_line(&self) -> u64 {
+        self.first_line
+    }
+
+    /// Sends the log's bytes from the start of [`Entry::first_line`] on, a chunk
+    /// at a time, until the receiver is gone, reading the blocks from the one
+    /// that holds that line; each block's length is checked, and the whole log's
+    /// digest when it was read from the start (a file damaged since it was
+    /// checked ends the log with an error).
+    fn send(mut self, tx: &tokio::sync::mpsc::Sender<Result<Bytes, String>>) {
+        let whole = self.first_block == 0;
+        let mut skip = (self.first_line - 1).saturating_sub(
+            self.blocks
+                .get(self.first_block)
+                .map_or(0, |b| b.newlines_before),
+        );
+        let mut sha = Sha256::new();
+        let ends: Vec<u64> = self
+            .blocks
+            .iter()
+            .skip(1)
+            .map(|b| b.raw_at)
+            .chain([self.header.log_len])
+            .collect();
+        let result = (|| -> Result<(), String> {
+            let mut buf = vec![0u8; CHUNK];
+            for (i, block) in self.blocks.iter().enumerate().skip(self.first_block) {
+                self.reader
+                    .seek(SeekFrom::Start(self.header.len + block.packed_at))
+                    .map_err(|e| format!("block {i} unreadable: {e}"))?;
+                let packed = (&mut self.reader).take(block.packed_len);
+                let mut frame = zstd::stream::read::Decoder::with_buffer(packed)
+                    .map_err(|e| format!("block {i} unreadable: {e}"))?;
+                let mut got = 0u64;
+                loop {
+                    let n = read_some(&mut frame, &mut buf)
+                        .map_err(|e| format!("block {i} undecodable: {e}"))?;
+                    if n == 0 {
+                        break;
                     }
-                    None => {
-                        skip -= memchr::memchr_iter(b'\n', chunk).count() as u64;
-                        return true;
+                    let chunk = &buf[..n];
+                    got += n as u64;
+                    if whole {
+                        sha.update(chunk);
+                    }
+                    let mut from = 0;
+                    if skip > 0 {
+                        match memchr::memchr_iter(b'\n', chunk).nth((skip - 1) as usize) {
+                            Some(at) => {
+                                from = at + 1;
+                                skip = 0;
+                            }
+                            None => {
+                                skip -= memchr::memchr_iter(b'\n', chunk).count() as u64;
+                                continue;
+                            }
+                        }
+                    }
+                    let piece = Bytes::copy_from_slice(&chunk[from..]);
+                    if !piece.is_empty() && tx.blocking_send(Ok(piece)).is_err() {
+                        return Ok(()); // the caller is gone
                     }
                 }
+                if got != ends[i] - block.raw_at {
+                    return Err(format!(
+                        "block {i} decompressed to {got} bytes, not {}",
+                        ends[i] - block.raw_at
+                    ));
+                }
             }
-            // a receiver gone stops the reading
-            from == chunk.len()
-                || tx
-                    .blocking_send(Ok(Bytes::copy_from_slice(&chunk[from..])))
-                    .is_ok()
-        });
+            if whole && sha.finalize().as_slice() != self.header.sha {
+                return Err("log digest mismatch".into());
+            }
+            Ok(())
+        })();
         if let Err(why) = result {
             // Checked when handed out: the file changed on disk since.
             report(&format!("the entry of job {} broke off: {why}", self.id));
@@ -894,12 +1036,12 @@ impl Entry {
         }
     }
 
-    /// The log from line `line` on (1-based; past the end: nothing), decompressed
-    /// on a blocking thread a chunk at a time, at most a few chunks ahead of the
-    /// reader; dropping the stream stops it.
-    pub fn log_from(self, line: u64) -> ArchivedLog {
+    /// The log from [`Entry::first_line`] on, decompressed on a blocking thread a
+    /// chunk at a time, at most a few chunks ahead of the reader; dropping the
+    /// stream stops it.
+    pub fn log(self) -> ArchivedLog {
         let (tx, rx) = tokio::sync::mpsc::channel(4);
-        tokio::task::spawn_blocking(move || self.send_from(line, &tx));
+        tokio::task::spawn_blocking(move || self.send(&tx));
         ArchivedLog { rx }
     }
 }
@@ -950,9 +1092,14 @@ mod tests {
         .unwrap()
     }
 
-    fn read_all(entry: Entry, line: u64) -> Vec<u8> {
+    /// The log served from `line` (the entry checked for it).
+    fn read_from(archive: &Archive, id: &str, line: u64) -> Vec<u8> {
+        read_all(archive.get(id, LogStart::Line(line)).unwrap())
+    }
+
+    fn read_all(entry: Entry) -> Vec<u8> {
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-        let t = std::thread::spawn(move || entry.send_from(line, &tx));
+        let t = std::thread::spawn(move || entry.send(&tx));
         let mut out = Vec::new();
         while let Some(piece) = rx.blocking_recv() {
             out.extend_from_slice(&piece.unwrap());
@@ -988,21 +1135,21 @@ mod tests {
         archive
             .put(&job("raysubmit_1"), Cursor::new(&log), Some(4))
             .unwrap();
-        let entry = archive.get("raysubmit_1").unwrap();
+        let entry = archive.get("raysubmit_1", LogStart::Line(1)).unwrap();
         assert_eq!((entry.lines(), entry.log_len()), (4, log.len() as u64));
         let info = entry.info();
         assert_eq!(info["archived"], true);
         assert_eq!(info["status"], "SUCCEEDED");
         assert!(!info.to_string().contains("hunter2"), "{info}");
-        assert_eq!(read_all(entry, 1), log);
+        assert_eq!(read_all(entry), log);
         // never by the driver job id (a new cluster reuses them); from a line
-        assert!(archive.get("02000000").is_none());
-        assert_eq!(read_all(archive.get("raysubmit_1").unwrap(), 3), b"\nlast");
-        assert_eq!(read_all(archive.get("raysubmit_1").unwrap(), 9), b"");
+        assert!(archive.get("02000000", LogStart::Line(1)).is_none());
+        assert_eq!(read_from(&archive, "raysubmit_1", 3), b"\nlast");
+        assert_eq!(read_from(&archive, "raysubmit_1", 9), b"");
         // a new process finds it
         let again = Archive::open(&dir, DEFAULT_MAX_BYTES).unwrap();
         assert_eq!(again.infos().len(), 1);
-        assert_eq!(read_all(again.get("raysubmit_1").unwrap(), 1), log);
+        assert_eq!(read_from(&again, "raysubmit_1", 1), log);
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -1013,10 +1160,10 @@ mod tests {
         let mut log = vec![b'x'; 3 * 1024 * 1024 + 7];
         log.extend_from_slice(b"\nend\n");
         archive.put(&job("big"), Cursor::new(&log), None).unwrap();
-        let entry = archive.get("big").unwrap();
+        let entry = archive.get("big", LogStart::Line(1)).unwrap();
         assert_eq!(entry.lines(), 2);
-        assert_eq!(read_all(entry, 1), log);
-        assert_eq!(read_all(archive.get("big").unwrap(), 2), b"end\n");
+        assert_eq!(read_all(entry), log);
+        assert_eq!(read_from(&archive, "big", 2), b"end\n");
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -1032,16 +1179,16 @@ mod tests {
             let dir = tempdir("prop");
             let archive = Archive::open(&dir, DEFAULT_MAX_BYTES).unwrap();
             archive.put(&job("j"), Cursor::new(&log), None).unwrap();
-            let entry = archive.get("j").unwrap();
+            let entry = archive.get("j", LogStart::Line(1)).unwrap();
             prop_assert_eq!(entry.lines(), lines_of(&log));
-            prop_assert_eq!(read_all(entry, 1), log.clone());
+            prop_assert_eq!(read_all(entry), log.clone());
             // from line k: what follows the (k-1)th newline
             let newlines: Vec<usize> = log.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i).collect();
             let expected = match from {
                 1 => log.clone(),
                 k => newlines.get(k as usize - 2).map_or(Vec::new(), |at| log[at + 1..].to_vec()),
             };
-            prop_assert_eq!(read_all(archive.get("j").unwrap(), from), expected);
+            prop_assert_eq!(read_from(&archive, "j", from), expected);
             fs::remove_dir_all(&dir).unwrap();
         }
 
@@ -1050,7 +1197,7 @@ mod tests {
             let dir = tempdir("ids");
             let archive = Archive { dir: dir.clone(), max_bytes: 1, index: Mutex::default(),
                 compressing: Mutex::new(0), compressed: Condvar::new(), checking: Mutex::new(()),
-                next_tmp: AtomicU64::new(0) };
+                next_tmp: AtomicU64::new(0), block: BLOCK };
             prop_assume!(JobId::new(id.as_str()).is_ok());
             let path = archive.path_of(&id);
             prop_assert_eq!(path.parent(), Some(dir.as_path()));
@@ -1072,7 +1219,7 @@ mod tests {
                     prop_assert!(JobId::new(id.as_str()).is_ok());
                     let names: Vec<_> = fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
                     prop_assert_eq!(names.len(), 1);
-                    prop_assert!(archive.get(&id).is_some());
+                    prop_assert!(archive.get(&id, LogStart::Line(1)).is_some());
                 }
                 Err(ArchiveError::NoSubmissionId(_)) => prop_assert!(JobId::new(id.as_str()).is_err()),
                 Err(e) => prop_assert!(false, "{e}"),
@@ -1086,7 +1233,9 @@ mod tests {
     #[test]
     fn every_truncation_and_flipped_byte_is_caught() {
         let dir = tempdir("corrupt");
-        let archive = Archive::open(&dir, DEFAULT_MAX_BYTES).unwrap();
+        let mut archive = Archive::open(&dir, DEFAULT_MAX_BYTES).unwrap();
+        // several blocks, so that the index and every block are damaged in turn
+        archive.block = 700;
         let log: Vec<u8> = (0..300)
             .flat_map(|i| format!("line {i}\n").into_bytes())
             .collect();
@@ -1098,7 +1247,10 @@ mod tests {
             fs::write(&path, bytes).unwrap();
             // a new process (nothing checked yet), and the one that wrote it
             let fresh = Archive::open(&dir, DEFAULT_MAX_BYTES).unwrap();
-            assert!(fresh.get("c").is_none(), "{what} was served");
+            assert!(
+                fresh.get("c", LogStart::Line(1)).is_none(),
+                "{what} was served"
+            );
             assert!(!path.exists(), "{what} was not set aside");
             assert!(path.with_extension(CORRUPT_EXT).exists() || fresh.infos().is_empty());
         };
@@ -1116,7 +1268,75 @@ mod tests {
         // and the whole entry is still served
         fs::write(&path, &good).unwrap();
         let fresh = Archive::open(&dir, DEFAULT_MAX_BYTES).unwrap();
-        assert_eq!(read_all(fresh.get("c").unwrap(), 1), log);
+        assert_eq!(read_from(&fresh, "c", 1), log);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// Small blocks, lines across their boundaries: every start (a line, the
+        /// last N) serves exactly the log from that line.
+        #[test]
+        fn every_start_is_served_exactly_whatever_the_blocks(
+            log in proptest::collection::vec(
+                prop_oneof![3 => Just(b'\n'), 5 => Just(b'a'), 1 => any::<u8>()], 0..3000),
+            block in 1usize..200,
+        ) {
+            let dir = tempdir("blocks");
+            let mut archive = Archive::open(&dir, DEFAULT_MAX_BYTES).unwrap();
+            archive.block = block;
+            archive.put(&job("b"), Cursor::new(&log), None).unwrap();
+            let newlines: Vec<usize> = log.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i).collect();
+            let from = |k: u64| -> Vec<u8> {
+                match k {
+                    1 => log.clone(),
+                    k => newlines.get(k as usize - 2).map_or(Vec::new(), |at| log[at + 1..].to_vec()),
+                }
+            };
+            let lines = lines_of(&log);
+            for k in 1..=lines + 2 {
+                prop_assert_eq!(read_from(&archive, "b", k), from(k), "from line {}", k);
+            }
+            for n in [0, 1, 2, lines, lines + 1] {
+                let entry = archive.get("b", LogStart::Last(n)).unwrap();
+                let k = lines.saturating_sub(n) + 1;
+                prop_assert_eq!(entry.first_line(), k);
+                prop_assert_eq!(read_all(entry), from(k), "last {}", n);
+            }
+            fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    /// A start near the end neither checks nor reads the first blocks: a damaged
+    /// first block does not keep the last lines from being served (right), and
+    /// the whole log is then refused and set aside.
+    #[test]
+    fn a_start_near_the_end_reads_only_the_last_blocks() {
+        let dir = tempdir("seek");
+        let mut archive = Archive::open(&dir, DEFAULT_MAX_BYTES).unwrap();
+        archive.block = 4096;
+        let log: Vec<u8> = (1..=2000)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        archive.put(&job("s"), Cursor::new(&log), None).unwrap();
+        let entry = archive.get("s", LogStart::Last(1)).unwrap();
+        assert!(entry.blocks.len() > 3 && entry.first_block == entry.blocks.len() - 1);
+        let damaged = entry.header.len + entry.blocks[0].packed_at + 3;
+        drop(entry);
+        let path = archive.path_of("s");
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[damaged as usize] ^= 0x40;
+        fs::write(dir.join("swap"), &bytes).unwrap();
+        fs::rename(dir.join("swap"), &path).unwrap();
+        let fresh = Archive::open(&dir, DEFAULT_MAX_BYTES).unwrap();
+        assert_eq!(
+            read_all(fresh.get("s", LogStart::Last(2)).unwrap()),
+            b"line 1999\nline 2000\n"
+        );
+        assert_eq!(read_from(&fresh, "s", 2000), b"line 2000\n");
+        assert!(fresh.get("s", LogStart::Line(1)).is_none());
+        assert!(path.with_extension(CORRUPT_EXT).exists());
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -1184,13 +1404,7 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
-        let got = read_all(
-            Archive::open(&dir, DEFAULT_MAX_BYTES)
-                .unwrap()
-                .get("same")
-                .unwrap(),
-            1,
-        );
+        let got = read_from(&Archive::open(&dir, DEFAULT_MAX_BYTES).unwrap(), "same", 1);
         assert!(logs.contains(&got));
         fs::remove_dir_all(&dir).unwrap();
     }

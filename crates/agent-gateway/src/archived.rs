@@ -11,7 +11,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use agent_proto::{Job, JobId};
-use agent_server::{BackendError, LogBody};
+use agent_server::{BackendError, LogBody, LogStart};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -27,11 +27,12 @@ pub const SOURCE_HEADER: &str = "x-agent-source";
 /// past that the copy is given up, never the caller's answer slowed.
 pub const KEEP_QUEUE: usize = 64;
 
-/// The checked entry of submission id `id`, if any ([`Archive::get`]).
-pub async fn lookup(archive: &Arc<Archive>, id: &JobId) -> Option<Entry> {
+/// The entry of submission id `id`, checked to be served from `start`, if any
+/// ([`Archive::get`]).
+pub async fn lookup(archive: &Arc<Archive>, id: &JobId, start: LogStart) -> Option<Entry> {
     let archive = Arc::clone(archive);
     let id = id.as_str().to_owned();
-    tokio::task::spawn_blocking(move || archive.get(&id))
+    tokio::task::spawn_blocking(move || archive.get(&id, start))
         .await
         .ok()
         .flatten()
@@ -54,11 +55,11 @@ pub fn with_archived(mut jobs: Vec<Value>, archive: &Archive) -> Vec<Value> {
     jobs
 }
 
-/// An archived log from line `from` on, as the answer of `jobs/{id}/logs/`.
-pub fn log_body(entry: Entry, from: u64) -> LogBody {
+/// An archived log from its first line on, as the answer of `jobs/{id}/logs/`.
+pub fn log_body(entry: Entry) -> LogBody {
     LogBody::wrap_stream(
         entry
-            .log_from(from)
+            .log()
             .map(|piece| piece.map_err(|e| BackendError::detail(500, e.to_string()))),
     )
 }

@@ -253,34 +253,37 @@ impl Routes {
 
     async fn get_job(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
         match self.ray.get_job_value(job).await {
-            Err(e) if e.status_code() == 404 => match self.archived(ctx, job).await {
-                Some(entry) => Ok(entry.info()),
-                None => Err(to_backend(e)),
-            },
+            Err(e) if e.status_code() == 404 => {
+                match self.archived(ctx, job, LogStart::Line(1)).await {
+                    Some(entry) => Ok(entry.info()),
+                    None => Err(to_backend(e)),
+                }
+            }
             answer => answer.map_err(to_backend),
         }
     }
 
-    /// The archived entry of `job`, checked, if there is one; the answer is then
-    /// marked as coming from the archive.
-    async fn archived(&self, ctx: &RequestContext, job: &JobId) -> Option<Entry> {
-        let entry = crate::archived::lookup(self.archive.as_ref()?, job).await?;
+    /// The archived entry of `job`, checked to be served from `start`, if there
+    /// is one; the answer is then marked as coming from the archive.
+    async fn archived(&self, ctx: &RequestContext, job: &JobId, start: LogStart) -> Option<Entry> {
+        let entry = crate::archived::lookup(self.archive.as_ref()?, job, start).await?;
         ctx.response_headers
             .insert(crate::archived::SOURCE_HEADER, "archive");
         Some(entry)
     }
 
-    /// An archived log as tail events from line `from`, numbered from there.
-    fn archived_tail(&self, entry: Entry, from: u64) -> TailAt {
-        let source = crate::joblog::LogSource::File(Box::new(entry.log_from(from)));
+    /// An archived log as tail events from its first line, numbered from there.
+    fn archived_tail(&self, entry: Entry) -> TailAt {
+        let from = entry.first_line();
+        let source = crate::joblog::LogSource::File(Box::new(entry.log()));
         let events =
             crate::joblog::line_events(source, self.tail.max_message_size, self.tail.read_timeout);
         TailAt::new(events, Some(from), from)
     }
 
     async fn job_logs(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<LogBody> {
-        if let Some(entry) = self.archived(ctx, job).await {
-            return Ok(crate::archived::log_body(entry, 1));
+        if let Some(entry) = self.archived(ctx, job, LogStart::Line(1)).await {
+            return Ok(crate::archived::log_body(entry));
         }
         if let Some(archive) = &self.archive {
             return crate::archived::logs_kept(
@@ -326,9 +329,8 @@ impl Routes {
         job: &JobId,
         n: u64,
     ) -> BackendResult<LogBody> {
-        if let Some(entry) = self.archived(ctx, job).await {
-            let from = entry.lines().saturating_sub(n) + 1;
-            return Ok(crate::archived::log_body(entry, from));
+        if let Some(entry) = self.archived(ctx, job, LogStart::Last(n)).await {
+            return Ok(crate::archived::log_body(entry));
         }
         crate::joblog::stream_last(
             &self.ray,
@@ -352,8 +354,8 @@ impl Routes {
         job: &JobId,
         _protocol: TailProtocol,
     ) -> BackendResult<TailStream> {
-        if let Some(entry) = self.archived(ctx, job).await {
-            return Ok(self.archived_tail(entry, 1).events);
+        if let Some(entry) = self.archived(ctx, job, LogStart::Line(1)).await {
+            return Ok(self.archived_tail(entry).events);
         }
         // An unknown job is a plain 404 before any upgrade or body.
         self.ray.get_job(job).await.map_err(to_backend)?;
@@ -625,12 +627,8 @@ impl AgentBackend for RayBackend {
         protocol: TailProtocol,
         start: LogStart,
     ) -> BackendResult<TailAt> {
-        if let Some(entry) = self.routes.archived(ctx, job).await {
-            let from = match start {
-                LogStart::Line(k) => k,
-                LogStart::Last(n) => entry.lines().saturating_sub(n) + 1,
-            };
-            return Ok(self.routes.archived_tail(entry, from));
+        if let Some(entry) = self.routes.archived(ctx, job, start).await {
+            return Ok(self.routes.archived_tail(entry));
         }
         if let LogStart::Last(n) = start {
             let last = self.routes.finished_tail_last(job, n).await;
