@@ -84,7 +84,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })?;
             println!("{lines} lines; served {read} bytes from line {from}");
         }
-        _ => return Err("usage: archive_cost write FILE LINES | put FILE DIR | get DIR | last DIR".into()),
+        _ => {
+            return Err(
+                "usage: archive_cost write FILE LINES | put FILE DIR | get DIR | last DIR".into(),
+            )
+        }
     }
     Ok(())
 }
