@@ -1046,7 +1046,7 @@ impl Entry {
     }
 }
 
-/// An archived log's bytes ([`Entry::log_from`]), as a body stream.
+/// An archived log's bytes ([`Entry::log`]), as a body stream.
 #[derive(Debug)]
 pub struct ArchivedLog {
     rx: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,

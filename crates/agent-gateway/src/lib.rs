@@ -14,6 +14,7 @@
 //! | `gpu_status/` | nodes' `resources_total` summed, usage from `/api/cluster_status` |
 //! | `serve_applications/` | `/api/serve/applications/` (a delete PUTs the config without the app) |
 //! | `plugin_releases/...` | a TOML registry ([`plugins`]); `run/` submits a Ray job |
+//! | a finished job Ray no longer knows (`--archive-dir`) | its log and info kept on the gateway's disk ([`archive`], [`archived`]) |
 //!
 //! ```no_run
 //! use agent_gateway::{Gateway, GatewayConfig};
