@@ -5,24 +5,22 @@
 //! crosses on its way out, where credentials are hidden ([`redact::answer`]) from
 //! every JSON answer, error message and tail error, whatever route made it.
 
+use crate::hub::{HubSettings, JobHub};
 use crate::mapping::{self, client_error_message};
 use crate::plugins::{self, PluginRegistry};
 use crate::ray::RayClient;
 use crate::redact;
-use crate::tail::{spawn_tail, TailEvent as RayTailEvent, TailHandle, TailSettings};
+use crate::tail::TailSettings;
 use crate::GatewayError;
 use agent_proto::query::{page_link, param as query_param};
 use agent_proto::{JobId, NodeId, PluginLookup, ServeAppName, TaskId};
 use agent_server::{
     AgentBackend, BackendError, BackendResult, ErrorBody, LogBody, LogStart, RequestContext,
-    TailAt, TailEvent, TailProtocol, TailStream,
+    TailAt, TailProtocol, TailStream,
 };
 use async_trait::async_trait;
-use futures_core::Stream;
 use serde_json::{json, Value};
-use std::pin::Pin;
 use std::sync::RwLock;
-use std::task::{Context, Poll};
 
 /// The agent API over a Ray cluster: jobs, logs and tails from Ray's Jobs API,
 /// nodes and tasks from its State API, Serve applications, GPU status, and the
@@ -38,6 +36,9 @@ struct Routes {
     ray: RayClient,
     plugins: RwLock<PluginRegistry>,
     tail: TailSettings,
+    hub_settings: HubSettings,
+    /// Every tail of a job shares one upstream from Ray ([`crate::hub`]).
+    hub: JobHub,
     api_releases: bool,
     max_log_bytes: usize,
     /// The API's base URL as clients reach it, for absolute links (`None`: links
@@ -53,11 +54,14 @@ pub const DEFAULT_MAX_LOG_BYTES: usize = 64 * 1024 * 1024;
 impl RayBackend {
     /// A backend over `ray` running the releases of `plugins`.
     pub fn new(ray: RayClient, plugins: PluginRegistry) -> Self {
+        let hub = JobHub::new(ray.clone(), TailSettings::default(), HubSettings::default());
         RayBackend {
             routes: Routes {
                 ray,
                 plugins: RwLock::new(plugins),
                 tail: TailSettings::default(),
+                hub_settings: HubSettings::default(),
+                hub,
                 api_releases: false,
                 max_log_bytes: DEFAULT_MAX_LOG_BYTES,
                 public_url: None,
@@ -94,6 +98,14 @@ impl RayBackend {
     /// Sets how tails pace themselves.
     pub fn with_tail_settings(mut self, settings: TailSettings) -> Self {
         self.routes.tail = settings;
+        self.routes.new_hub();
+        self
+    }
+
+    /// Sets how the per-job hub of tails bounds itself ([`crate::hub`]).
+    pub fn with_hub_settings(mut self, settings: HubSettings) -> Self {
+        self.routes.hub_settings = settings;
+        self.routes.new_hub();
         self
     }
 
@@ -104,6 +116,11 @@ impl RayBackend {
 }
 
 impl Routes {
+    /// The hub for the settings as they are now (made before any tail).
+    fn new_hub(&mut self) {
+        self.hub = JobHub::new(self.ray.clone(), self.tail, self.hub_settings.clone());
+    }
+
     fn check_api_releases(&self) -> BackendResult<()> {
         if self.api_releases {
             Ok(())
@@ -184,30 +201,6 @@ pub fn public_url(url: &str) -> Result<String, GatewayError> {
     Ok(url)
 }
 
-/// Ray's tail, as the serving layer's stream of events.
-struct RayTailStream {
-    handle: TailHandle,
-}
-
-impl Stream for RayTailStream {
-    type Item = TailEvent;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<TailEvent>> {
-        let this = self.get_mut();
-        this.handle.poll_next(cx).map(|event| {
-            event.map(|e| match e {
-                RayTailEvent::Line(line) => TailEvent::Log(line),
-                RayTailEvent::Complete => TailEvent::Complete,
-                // A tail's error crosses the boundary here, not in `RayBackend`'s
-                // answer (the stream outlives it): hidden as every message is.
-                RayTailEvent::Error(message) => {
-                    TailEvent::Error(redact::text(&message).into_owned())
-                }
-            })
-        })
-    }
-}
-
 fn is_hex(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -229,6 +222,9 @@ impl Routes {
     }
 
     async fn job_logs(&self, _ctx: &RequestContext, job: &JobId) -> BackendResult<LogBody> {
+        if let Some(kept) = self.hub.finished_log(job, None) {
+            return Ok(kept);
+        }
         crate::joblog::stream_all(&self.ray, job, self.max_log_bytes, self.tail.read_timeout)
             .await
             .map_err(to_backend)
@@ -262,6 +258,9 @@ impl Routes {
         job: &JobId,
         n: u64,
     ) -> BackendResult<LogBody> {
+        if let Some(kept) = self.hub.finished_log(job, Some(n)) {
+            return Ok(kept);
+        }
         crate::joblog::stream_last(
             &self.ray,
             job,
@@ -278,16 +277,18 @@ impl Routes {
         serde_json::to_value(stopped).map_err(|e| BackendError::detail(500, e.to_string()))
     }
 
-    async fn tail(
-        &self,
-        _ctx: &RequestContext,
-        job: &JobId,
-        _protocol: TailProtocol,
-    ) -> BackendResult<TailStream> {
-        // An unknown job is a plain 404 before any upgrade or body.
-        self.ray.get_job(job).await.map_err(to_backend)?;
-        let handle = spawn_tail(self.ray.clone(), job.clone(), self.tail);
-        Ok(Box::pin(RayTailStream { handle }))
+    /// A tail of `job` from `start`, served by the job's hub (an unknown job is a
+    /// plain 404 before any upgrade or body). A finished job's last N lines come
+    /// from the end of Ray's log file where the hub does not hold the job.
+    async fn tail_at(&self, job: &JobId, start: LogStart) -> BackendResult<TailAt> {
+        if let LogStart::Last(n) = start {
+            if !self.hub.holds(job) {
+                if let Some(at) = self.finished_tail_last(job, n).await? {
+                    return Ok(at);
+                }
+            }
+        }
+        self.hub.subscribe(job, start).await
     }
 
     async fn list_nodes(&self, _ctx: &RequestContext) -> BackendResult<Value> {
@@ -539,28 +540,26 @@ impl AgentBackend for RayBackend {
         &self,
         ctx: &RequestContext,
         job: &JobId,
-        protocol: TailProtocol,
+        _protocol: TailProtocol,
     ) -> BackendResult<TailStream> {
-        self.routes
-            .tail(ctx, job, protocol)
-            .await
-            .map_err(shown_error)
+        let _ = ctx;
+        let at = self.routes.tail_at(job, LogStart::default()).await;
+        Ok(at.map_err(shown_error)?.events)
     }
 
     async fn tail_at(
         &self,
         ctx: &RequestContext,
         job: &JobId,
-        protocol: TailProtocol,
+        _protocol: TailProtocol,
         start: LogStart,
     ) -> BackendResult<TailAt> {
-        if let LogStart::Last(n) = start {
-            let last = self.routes.finished_tail_last(job, n).await;
-            if let Some(at) = last.map_err(shown_error)? {
-                return Ok(at);
-            }
-        }
-        agent_server::replayed_tail_at(self, ctx, job, protocol, start).await
+        let _ = ctx;
+        self.routes.tail_at(job, start).await.map_err(shown_error)
+    }
+
+    fn render_metrics(&self, out: &mut String) {
+        self.routes.hub.render_metrics(out);
     }
 
     async fn list_nodes(&self, ctx: &RequestContext) -> BackendResult<Value> {

@@ -9,7 +9,7 @@
 //! | `health/` | `/api/version`, `/api/gcs_healthz` |
 //! | `jobs/`, `jobs/{id}/`, `jobs/{id}/stop/` | `/api/jobs/...` (a submission id or a driver job id) |
 //! | `jobs/{id}/logs/` | `/api/v0/logs/file?node_id=...&filename=job-driver-{id}.log` ([`joblog`]) |
-//! | log tails (WebSocket and HTTP) | `/api/jobs/{id}/logs/tail`, then the log file, made exactly-once ([`tail`]) |
+//! | log tails (WebSocket and HTTP) | `/api/jobs/{id}/logs/tail`, then the log file, made exactly-once ([`tail`]); one upstream per job shared by every tail, recent lines in a ring, all in a spool, a finished job's log kept a while ([`hub`]) |
 //! | `nodes/`, `tasks/` (`?job_id=` filters), `{id}/` | `/api/v0/nodes`, `/api/v0/tasks` |
 //! | `gpu_status/` | nodes' `resources_total` summed, usage from `/api/cluster_status` |
 //! | `serve_applications/` | `/api/serve/applications/` (a delete PUTs the config without the app) |
@@ -30,6 +30,7 @@
 
 pub mod backend;
 mod error;
+pub mod hub;
 pub mod joblog;
 pub mod lines;
 pub mod log;
@@ -47,6 +48,7 @@ pub(crate) mod test_fixtures;
 
 pub use backend::RayBackend;
 pub use error::GatewayError;
+pub use hub::{FinishedLog, FinishedLogs, HubSettings};
 pub use plugins::PluginRegistry;
 pub use ray::{RayClient, RayTokenHeader};
 pub use tail::TailSettings;
@@ -73,6 +75,9 @@ pub struct GatewayConfig {
     pub ray_timeouts: Timeouts,
     /// How tails pace themselves.
     pub tail: TailSettings,
+    /// How the per-job hub of tails bounds itself (ring, spool, linger; the
+    /// archive's hook).
+    pub hub: HubSettings,
     /// Log one line per request to standard error.
     pub log_requests: bool,
     /// Let callers create and delete plugin releases through the API (in memory;
@@ -117,6 +122,7 @@ impl GatewayConfig {
                 read: Duration::from_secs(60),
             },
             tail: TailSettings::default(),
+            hub: HubSettings::default(),
             log_requests: true,
             api_releases: false,
             ray_token: None,
@@ -215,6 +221,7 @@ impl Gateway {
             .with_public_url(public_url)
             .with_max_log_bytes(config.ray_max_body)
             .with_tail_settings(config.tail)
+            .with_hub_settings(config.hub)
             .with_api_releases(config.api_releases);
         let mut options = ServeOptions::new()
             .token(config.token)
