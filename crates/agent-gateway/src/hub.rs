@@ -160,6 +160,22 @@ struct HubMetrics {
     subscribers: AtomicI64,
 }
 
+/// A handle on a hub's gauges, valid after the hub is gone.
+#[derive(Debug, Clone)]
+pub struct HubGauges(Arc<HubMetrics>);
+
+impl HubGauges {
+    /// Ray tail streams open now: shared upstreams and lagging subscribers' own.
+    pub fn upstream_tails(&self) -> i64 {
+        self.0.upstream_tails.load(Ordering::Relaxed)
+    }
+
+    /// Tails served by the hub now.
+    pub fn subscribers(&self) -> i64 {
+        self.0.subscribers.load(Ordering::Relaxed)
+    }
+}
+
 /// Adds one to a gauge for as long as it lives.
 #[derive(Debug)]
 struct GaugeGuard(Arc<HubMetrics>, fn(&HubMetrics) -> &AtomicI64);
@@ -256,17 +272,6 @@ impl JobState {
     }
 }
 
-/// Ends a job's log with an error if its upstream stops without ending it (the
-/// hub dropped, the upstream stopped for want of subscribers).
-struct EndOnDrop(Arc<JobState>);
-
-impl Drop for EndOnDrop {
-    fn drop(&mut self) {
-        self.0
-            .end(End::Error("the gateway stopped following this log".into()));
-    }
-}
-
 impl JobHub {
     /// A hub over `ray`, its upstreams paced by `tail`.
     pub fn new(ray: RayClient, tail: TailSettings, settings: HubSettings) -> Self {
@@ -343,6 +348,11 @@ impl JobHub {
         Ok(TailAt::new(Box::pin(events), Some(first), first))
     }
 
+    /// Its gauges.
+    pub fn gauges(&self) -> HubGauges {
+        HubGauges(Arc::clone(&self.shared.metrics))
+    }
+
     /// Whether the hub holds `job` now (its tails need no Ray call).
     pub fn holds(&self, job: &JobId) -> bool {
         lock(&self.shared.jobs).contains_key(job)
@@ -417,17 +427,17 @@ impl JobHub {
     /// (open Ray tail streams: shared upstreams and lagging subscribers' own) and
     /// `agent_gateway_hub_subscribers` (tails served by the hub).
     pub fn render_metrics(&self, out: &mut String) {
-        let m = &self.shared.metrics;
+        let m = self.gauges();
         for (name, help, value) in [
             (
                 "agent_gateway_upstream_tails",
                 "Ray tail streams open now (shared upstreams and lagging subscribers' own)",
-                m.upstream_tails.load(Ordering::Relaxed),
+                m.upstream_tails(),
             ),
             (
                 "agent_gateway_hub_subscribers",
                 "Log tails served by the gateway's per-job hub now",
-                m.subscribers.load(Ordering::Relaxed),
+                m.subscribers(),
             ),
         ] {
             out.push_str(&format!(
@@ -439,7 +449,10 @@ impl JobHub {
 
 impl Drop for JobHub {
     fn drop(&mut self) {
-        // every upstream is aborted with its entry; lingering logs go with them
+        // Every upstream is aborted with its entry; lingering logs go with them.
+        // Their subscribers then wait, quiet, until their connection ends (the
+        // serving layer's shutdown ends it: a close 1001, never an error the log
+        // did not have).
         let jobs = std::mem::take(&mut *lock(&self.shared.jobs));
         drop(jobs);
     }
@@ -520,7 +533,6 @@ fn spawn_upstream(shared: &Arc<Shared>, state: Arc<JobState>) -> AbortOnDrop {
     let spool = Arc::clone(&shared.spool);
     let metrics = Arc::clone(&shared.metrics);
     AbortOnDrop(tokio::spawn(async move {
-        let _end = EndOnDrop(Arc::clone(&state));
         let live = async {
             let _gauge = GaugeGuard::new(&metrics, |m| &m.upstream_tails);
             let (tx, rx) = mpsc::channel(tail.queue.max(1));
@@ -561,6 +573,12 @@ fn spawn_upstream(shared: &Arc<Shared>, state: Arc<JobState>) -> AbortOnDrop {
         let lines = {
             let mut inner = lock(&state.inner);
             inner.raw.clone_from(&raw);
+            if inner.spooled == inner.total {
+                // a lingering job is read from its spool: its memory goes
+                inner.ring = VecDeque::new();
+                inner.ring_bytes = 0;
+                inner.ring_first = inner.total + 1;
+            }
             inner.total
         };
         state.end(End::Complete);

@@ -10,44 +10,10 @@ use std::sync::atomic::Ordering;
 
 use agent_gateway::GatewayConfig;
 use proptest::prelude::*;
-use serde_json::Value;
 use support::standin::{self, Job, Log, State, DRIVER_NODE};
-use support::{raw_request, replayed, standin_gateway};
+use support::{numbered_lines, raw_request, replayed, standin_gateway};
 
 const TOKEN: &str = "tok";
-
-/// The lines of an SSE tail body with their numbers, and whether it ended with
-/// `complete`.
-fn numbered_lines(body: &str) -> (Vec<(String, Option<u64>)>, bool) {
-    let mut lines = Vec::new();
-    let mut complete = false;
-    for l in body.split('\n') {
-        if l.is_empty() {
-            continue;
-        }
-        let payload = l
-            .strip_prefix("data: ")
-            .expect("only data: lines and blanks");
-        let ev: Value = serde_json::from_str(payload).unwrap();
-        match ev["type"].as_str() {
-            Some("log") => {
-                let n = ev.get("n").and_then(Value::as_u64);
-                let m = ev["message"].as_str().unwrap();
-                let parts: Vec<&str> = if m.is_empty() {
-                    vec![""]
-                } else {
-                    m.split_terminator('\n').collect()
-                };
-                for (i, p) in parts.into_iter().enumerate() {
-                    lines.push((p.to_owned(), n.map(|n| n + i as u64)));
-                }
-            }
-            Some("complete") => complete = true,
-            other => panic!("unexpected event {other:?}"),
-        }
-    }
-    (lines, complete)
-}
 
 async fn get(gw: &agent_gateway::Gateway, path: &str, extra: &[(&str, &str)]) -> (u16, String) {
     let mut headers = vec![("host", "gateway.test"), ("authorization", TOKEN)];
