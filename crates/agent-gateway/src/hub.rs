@@ -570,30 +570,39 @@ fn spawn_upstream(shared: &Arc<Shared>, state: Arc<JobState>) -> AbortOnDrop {
             return;
         };
         let raw = copy.finish();
-        let lines = {
+        let (lines, lingers) = {
             let mut inner = lock(&state.inner);
             inner.raw.clone_from(&raw);
-            if inner.spooled == inner.total {
-                // a lingering job is read from its spool: its memory goes
+            // A job lingers only if its spool holds it all: then its memory goes
+            // (it is read from the spool), and a lingering job costs disk within
+            // the spool's cap, not memory.
+            let lingers = inner.spooled == inner.total;
+            if lingers {
                 inner.ring = VecDeque::new();
                 inner.ring_bytes = 0;
                 inner.ring_first = inner.total + 1;
             }
-            inner.total
+            (inner.total, lingers)
         };
         state.end(End::Complete);
-        if let (Some(hook), Some(raw)) = (settings.finished_logs.clone(), raw.clone()) {
+        if let (Some(hook), Some(raw)) = (settings.finished_logs.clone(), raw) {
             let log = FinishedLog {
                 job: state.job.clone(),
-                info: raw.info.clone(),
+                info: raw.info,
                 log: raw.file.path.clone(),
                 lines,
             };
-            // `raw` keeps the file while the hook reads it
-            let _ = tokio::task::spawn_blocking(move || hook.finished(&log)).await;
+            // the file lives until the hook returns, even if the hub goes first
+            let file = raw.file;
+            let _ = tokio::task::spawn_blocking(move || {
+                hook.finished(&log);
+                drop(file);
+            })
+            .await;
         }
-        drop(raw);
-        tokio::time::sleep(settings.linger).await;
+        if lingers {
+            tokio::time::sleep(settings.linger).await;
+        }
         if let Some(shared) = weak.upgrade() {
             remove_entry(&shared, &state);
         }

@@ -20,7 +20,9 @@ use proptest::prelude::*;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::standin::{self, Job, Log, SocketStep, State};
-use support::{collect, numbered_lines, raw_request, replayed, standin_client, tail_options};
+use support::{
+    block_on, collect, numbered_lines, raw_request, replayed, standin_client, tail_options,
+};
 
 const TOKEN: &str = "tok";
 
@@ -387,15 +389,6 @@ async fn drain(mut at: agent_server::TailAt, limit: Option<usize>) -> (Vec<Strin
     (lines, complete)
 }
 
-fn run<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
 proptest! {
     #![proptest_config(replayed(24))]
 
@@ -422,7 +415,7 @@ proptest! {
         }
         let max_line = 32;
         let want = lines_of(&log, max_line);
-        run(async {
+        block_on(async {
             let (ray, address, server) = standin::start(State::default()).await;
             let mut job = Job::new(Log::plain(log.clone()));
             if let RaySocket::Lossy { cut, lost } = socket {

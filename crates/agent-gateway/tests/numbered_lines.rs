@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use agent_gateway::GatewayConfig;
 use proptest::prelude::*;
 use support::standin::{self, Job, Log, State, DRIVER_NODE};
-use support::{numbered_lines, raw_request, replayed, standin_gateway};
+use support::{block_on, numbered_lines, raw_request, replayed, standin_gateway};
 
 const TOKEN: &str = "tok";
 
@@ -19,15 +19,6 @@ async fn get(gw: &agent_gateway::Gateway, path: &str, extra: &[(&str, &str)]) ->
     let mut headers = vec![("host", "gateway.test"), ("authorization", TOKEN)];
     headers.extend_from_slice(extra);
     raw_request(gw.local_addr(), "GET", path, &headers, "").await
-}
-
-fn run<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 proptest! {
@@ -42,7 +33,7 @@ proptest! {
         k in 1u64..15,
         n in 0u64..15,
     ) {
-        run(async {
+        block_on(async {
             let (ray, address, server) = standin::start(State::default()).await;
             let log: String = lines.iter().map(|l| format!("{l}\n")).collect();
             ray.add("raysubmit_n", Job::new(Log::plain(log)));

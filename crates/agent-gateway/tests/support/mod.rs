@@ -432,3 +432,13 @@ pub fn numbered_lines(body: &str) -> (Vec<(String, Option<u64>)>, bool) {
     }
     (lines, complete)
 }
+
+/// Runs `f` on a runtime of its own, two workers (for a proptest's case).
+pub fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
