@@ -278,14 +278,24 @@ impl Routes {
     }
 
     /// A tail of `job` from `start`, served by the job's hub (an unknown job is a
-    /// plain 404 before any upgrade or body). A finished job's last N lines come
-    /// from the end of Ray's log file where the hub does not hold the job.
-    async fn tail_at(&self, job: &JobId, start: LogStart) -> BackendResult<TailAt> {
+    /// plain 404 before any upgrade or body). Where the hub does not hold the job
+    /// yet, its last N lines are found from Ray: a finished job's from the end of
+    /// its log file; a live job's start by counting the lines of its log so far
+    /// (the hub's count would be that of an upstream only just started).
+    async fn tail_at(
+        &self,
+        ctx: &RequestContext,
+        job: &JobId,
+        start: LogStart,
+    ) -> BackendResult<TailAt> {
         if let LogStart::Last(n) = start {
             if !self.hub.holds(job) {
                 if let Some(at) = self.finished_tail_last(job, n).await? {
                     return Ok(at);
                 }
+                let total = agent_server::count_lines(self.job_logs(ctx, job).await?).await?;
+                let first = total.saturating_sub(n) + 1;
+                return self.hub.subscribe(job, LogStart::Line(first)).await;
             }
         }
         self.hub.subscribe(job, start).await
@@ -542,8 +552,7 @@ impl AgentBackend for RayBackend {
         job: &JobId,
         _protocol: TailProtocol,
     ) -> BackendResult<TailStream> {
-        let _ = ctx;
-        let at = self.routes.tail_at(job, LogStart::default()).await;
+        let at = self.routes.tail_at(ctx, job, LogStart::default()).await;
         Ok(at.map_err(shown_error)?.events)
     }
 
@@ -554,8 +563,10 @@ impl AgentBackend for RayBackend {
         _protocol: TailProtocol,
         start: LogStart,
     ) -> BackendResult<TailAt> {
-        let _ = ctx;
-        self.routes.tail_at(job, start).await.map_err(shown_error)
+        self.routes
+            .tail_at(ctx, job, start)
+            .await
+            .map_err(shown_error)
     }
 
     fn render_metrics(&self, out: &mut String) {

@@ -293,7 +293,9 @@ impl JobHub {
 
     /// A tail of `job` from `start`, sharing the job's upstream (made here if
     /// there is none: after one `get_job`, shared by concurrent callers, so that an
-    /// unknown job is a 404 before any stream starts).
+    /// unknown job is a 404 before any stream starts). [`LogStart::Last`] counts
+    /// the lines the hub has so far: for a job it does not hold yet, find the
+    /// start from Ray first (the backend does).
     pub async fn subscribe(&self, job: &JobId, start: LogStart) -> Result<TailAt, BackendError> {
         let (entry, guard) = {
             let mut jobs = lock(&self.shared.jobs);
