@@ -360,12 +360,6 @@ impl JobHub {
         lock(&self.shared.jobs).contains_key(job)
     }
 
-    /// The finished job's complete raw log and final info, if the hub keeps them.
-    pub fn finished(&self, job: &JobId) -> Option<(Job, PathBuf, u64)> {
-        let raw = self.held_raw(job)?;
-        Some((raw.info, raw.file.path.clone(), raw.file.bytes()))
-    }
-
     fn held_raw(&self, job: &JobId) -> Option<RawLog> {
         let jobs = lock(&self.shared.jobs);
         let inner = lock(&jobs.get(job)?.state.inner);
@@ -379,49 +373,53 @@ impl JobHub {
     /// when given, as Ray's `lines=N` cuts them), read from the raw file; `None`
     /// when the hub does not keep it.
     pub fn finished_log(&self, job: &JobId, last: Option<u64>) -> Option<LogBody> {
-        let raw = self.held_raw(job)?;
-        let file = Arc::clone(&raw.file);
-        let state = (file, None::<std::fs::File>, 0u64, last, false);
-        let pieces =
-            futures_util::stream::unfold(state, |(file, open, at, last, done)| async move {
-                if done {
-                    return None;
-                }
-                let f = Arc::clone(&file);
-                let read = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-                    let (mut fd, at) = match open {
-                        Some(fd) => (fd, at),
-                        None => {
-                            let mut fd = std::fs::File::open(&f.path)?;
-                            let at = match last {
-                                Some(n) => last_lines_offset(&mut fd, n)?,
-                                None => 0,
-                            };
-                            fd.seek(SeekFrom::Start(at))?;
-                            (fd, at)
-                        }
-                    };
-                    let mut buf = vec![0u8; crate::tail::SLICE];
-                    let n = fd.read(&mut buf)?;
-                    buf.truncate(n);
-                    Ok((fd, at + n as u64, buf))
-                })
-                .await;
-                match read {
-                    Ok(Ok((_, _, buf))) if buf.is_empty() => None,
-                    Ok(Ok((fd, at, buf))) => {
-                        Some((Ok(Bytes::from(buf)), (file, Some(fd), at, last, false)))
+        let file = self.held_raw(job)?.file;
+        // (the file, the open handle once the first piece was read, done)
+        let state = (file, None::<std::fs::File>, false);
+        let pieces = futures_util::stream::unfold(state, move |(file, fd, done)| async move {
+            if done {
+                return None;
+            }
+            let f = Arc::clone(&file);
+            let read = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+                let mut fd = match fd {
+                    Some(fd) => fd,
+                    None => {
+                        let mut fd = std::fs::File::open(&f.path)?;
+                        let at = match last {
+                            Some(n) => last_lines_offset(&mut fd, n)?,
+                            None => 0,
+                        };
+                        fd.seek(SeekFrom::Start(at))?;
+                        fd
                     }
-                    Ok(Err(e)) => Some((
-                        Err(BackendError::detail(
-                            500,
-                            format!("the kept log could not be read: {e}"),
-                        )),
-                        (file, None, at, last, true),
+                };
+                let mut buf = vec![0u8; crate::tail::SLICE];
+                let n = fd.read(&mut buf)?;
+                buf.truncate(n);
+                Ok((fd, buf))
+            })
+            .await;
+            match read {
+                Ok(Ok((_, buf))) if buf.is_empty() => None,
+                Ok(Ok((fd, buf))) => Some((Ok(Bytes::from(buf)), (file, Some(fd), false))),
+                // never a quiet end: that would look like the whole log
+                Ok(Err(e)) => Some((
+                    Err(BackendError::detail(
+                        500,
+                        format!("the kept log could not be read: {e}"),
                     )),
-                    Err(_) => None,
-                }
-            });
+                    (file, None, true),
+                )),
+                Err(e) => Some((
+                    Err(BackendError::detail(
+                        500,
+                        format!("the kept log could not be read: {e}"),
+                    )),
+                    (file, None, true),
+                )),
+            }
+        });
         Some(LogBody::wrap_stream(pieces))
     }
 
@@ -723,7 +721,12 @@ impl Spool {
 
     /// A new file (`kind`: its name's end), removed when the last handle drops.
     fn create(self: &Arc<Self>, kind: &str) -> std::io::Result<(std::fs::File, Arc<SpoolFile>)> {
-        std::fs::create_dir_all(&self.dir)?;
+        // the job's output may be private: the spool is the gateway's user's only
+        let mut dir = std::fs::DirBuilder::new();
+        dir.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+        dir.create(&self.dir)?;
         let n = self.files.fetch_add(1, Ordering::Relaxed);
         let path = self.dir.join(format!("{n}.{kind}"));
         let file = std::fs::OpenOptions::new()
@@ -754,10 +757,6 @@ struct SpoolFile {
 }
 
 impl SpoolFile {
-    fn bytes(&self) -> u64 {
-        self.bytes.load(Ordering::Relaxed)
-    }
-
     /// Takes `n` more bytes of the spool's budget for this file, making room by
     /// dropping the oldest finished job if needed.
     fn reserve(&self, n: u64, shared: &Weak<Shared>) -> bool {
