@@ -26,6 +26,10 @@
 //! most one batch ([`BATCH_LINES`] lines, [`BATCH_BYTES`] bytes, or one line
 //! longer than that).
 //!
+//! Lines go out several to a message (`a\nb\n`, numbered from the first, as
+//! the spec's "Line numbers and cursors" allows) up to [`MESSAGE_BYTES`]: one
+//! JSON event per line per subscriber was most of the gateway's CPU.
+//!
 //! A job's hub is made once: concurrent first tails of a job wait for one
 //! `get_job` (the 404 check), and a tail of a job whose hub exists asks Ray
 //! nothing. A live upstream stops [`HubSettings::grace`] after its last
@@ -58,6 +62,9 @@ pub const INDEX_STRIDE: u64 = 1024;
 pub const BATCH_LINES: usize = 256;
 /// The most bytes a subscriber takes at once (beyond one line).
 pub const BATCH_BYTES: usize = 256 * 1024;
+/// The most bytes of lines sent in one message (below the clients' 10 KiB
+/// default `max_message_size`).
+pub const MESSAGE_BYTES: usize = 8 * 1024;
 
 /// A finished job's complete raw log, as [`FinishedLogs`] gets it.
 #[derive(Debug, Clone)]
@@ -937,8 +944,8 @@ impl Subscriber {
             if let Some(private) = &mut self.private {
                 return private.next().await.map(shown);
             }
-            if let Some(line) = self.ready.pop_front() {
-                return Some(TailEvent::Log(line.as_ref().to_owned()));
+            if let Some(message) = self.message() {
+                return Some(TailEvent::Log(message));
             }
             if self.ended {
                 return None;
@@ -981,6 +988,39 @@ impl Subscriber {
                 }
             }
         }
+    }
+
+    /// The next message: the ready lines, several to a message (`a\nb\n`, each
+    /// `\n`-ended, numbered from the first: the spec's "Line numbers and
+    /// cursors") up to [`MESSAGE_BYTES`], which spares a JSON event per line; a
+    /// line alone as it is (an empty or oversized one as an empty message).
+    fn message(&mut self) -> Option<String> {
+        let first = self.ready.pop_front()?;
+        // (a line ending in `\r` goes alone: a client strips a `\r` before `\n`)
+        let fits =
+            |len: usize, line: &str| len + line.len() < MESSAGE_BYTES && !line.ends_with('\r');
+        if first.ends_with('\r') {
+            return Some(first.as_ref().to_owned());
+        }
+        if self
+            .ready
+            .front()
+            .is_none_or(|next| !fits(first.len() + 1, next))
+        {
+            return Some(first.as_ref().to_owned());
+        }
+        let mut message = String::with_capacity(MESSAGE_BYTES);
+        message.push_str(&first);
+        message.push('\n');
+        while let Some(next) = self.ready.front() {
+            if !fits(message.len(), next) {
+                break;
+            }
+            message.push_str(next);
+            message.push('\n');
+            self.ready.pop_front();
+        }
+        Some(message)
     }
 
     fn step(&self) -> Step {
