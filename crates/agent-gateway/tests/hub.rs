@@ -312,6 +312,47 @@ async fn a_finished_job_lingers_and_its_raw_log_goes_to_the_hook() {
     server.abort();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_final_read_starts_the_raw_log_over() {
+    let (ray, address, server) = standin::start(State::default()).await;
+    let log: Vec<u8> = [b"\xff not UTF-8\n".as_ref(), &b"line\n".repeat(200), b"end"].concat();
+    let mut job = Job::new(Log::plain(log.clone()));
+    // the first read of the file breaks off half-way; the retry gets it all
+    job.file = standin::FileAnswer {
+        cuts: vec![64],
+        fail_after: Some(log.len() / 2),
+        fail_answers: Some(1),
+        ..standin::FileAnswer::default()
+    };
+    ray.add("raysubmit_r", job);
+    let recorder = Arc::new(Recorder::default());
+    let settings = HubSettings {
+        finished_logs: Some(recorder.clone()),
+        ..HubSettings::default()
+    };
+    let hub = hub_over(&address, tail_settings(), settings);
+    let id = JobId::new("raysubmit_r").unwrap();
+    let at = hub.subscribe(&id, LogStart::default()).await.unwrap();
+    let (got, complete) = drain(at, None).await;
+    assert!(complete);
+    assert_eq!(got, lines_of(&log, agent_gateway::lines::DEFAULT_MAX_LINE));
+    assert_eq!(ray.requested("/api/v0/logs/file?"), 2);
+    // the hook runs after `complete`: wait for it
+    while recorder.0.lock().unwrap().is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let seen = recorder.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert!(
+        seen[0].1 == log,
+        "the raw log, from byte 0 of the retried read: {} bytes, want {}",
+        seen[0].1.len(),
+        log.len()
+    );
+    drop(hub);
+    server.abort();
+}
+
 async fn metric(gw: &agent_gateway::Gateway, name: &str) -> i64 {
     let (status, body) = get(gw, "/metrics").await;
     assert_eq!(status, 200);
