@@ -17,8 +17,9 @@
 //!   reading from line K seeks. A subscriber that falls behind the ring (or starts
 //!   before it) reads from the spool, then rejoins the ring.
 //!
-//! Why both: the ring alone would either bound memory or lose slow subscribers;
-//! the spool alone would put file I/O on every line of every subscriber. Where the
+//! Why both: a ring alone would have to grow without bound or leave slow
+//! subscribers behind; a spool alone would put file I/O on every line of every
+//! subscriber. Where the
 //! spool cannot serve (its cap was reached, or I/O failed), a subscriber carries
 //! on with its own private Ray tail ([`crate::tail::spawn_tail_after`]) starting
 //! at its line, so it never loses one. The upstream never waits for a subscriber:
@@ -36,7 +37,9 @@
 //! subscriber left. When the job finishes, the final log's raw bytes (as the
 //! final-log phase reads them from Ray's log-file API, byte-exact) go to a file in
 //! the spool dir; the hub then keeps the finished job for [`HubSettings::linger`]
-//! (oldest first out when the spool's cap needs the room), answering its tails,
+//! (if its spool holds every line: its ring is then freed, so a kept job costs
+//! disk within the cap, not memory; oldest first out when the cap needs the
+//! room), answering its tails,
 //! `jobs/{id}/logs/` and `?tail=N` without asking Ray, and hands the file to
 //! [`HubSettings::finished_logs`] (the archive) once. Every task belongs to the
 //! hub: dropping it aborts them, and its spool dir is removed.
