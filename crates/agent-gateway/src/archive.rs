@@ -847,6 +847,12 @@ impl Archive {
         }
     }
 
+    /// True when the archive holds an entry for `id` (not checked: [`Archive::get`]
+    /// checks it before serving).
+    pub fn contains(&self, id: &str) -> bool {
+        self.lock().entries.contains_key(id)
+    }
+
     /// Claims the right to archive `id` from a stream, unless another stream is
     /// doing it; released when the claim is dropped.
     pub fn claim(self: &Arc<Self>, id: &str) -> Option<Claim> {

@@ -158,3 +158,30 @@ fn kept(archive: Arc<Archive>, claim: Claim, info: Job, body: LogBody) -> LogBod
         Poll::Ready(item)
     }))
 }
+
+/// The hub's hook into the archive ([`crate::hub::FinishedLogs`]): a tailed job's
+/// final log, as the hub read it from Ray, goes into the archive (called from
+/// `spawn_blocking`, once per upstream). A job already archived, or being archived
+/// from a `jobs/{id}/logs/` stream, is left as it is: a finished log never changes.
+#[derive(Debug, Clone)]
+pub struct KeepTailed(pub Arc<Archive>);
+
+impl crate::hub::FinishedLogs for KeepTailed {
+    fn finished(&self, log: &crate::hub::FinishedLog) {
+        // keyed by submission id, whichever id the tail named the job by
+        let id = log
+            .info
+            .submission_id
+            .as_deref()
+            .unwrap_or(log.job.as_str());
+        if self.0.contains(id) {
+            return;
+        }
+        let Some(_claim) = self.0.claim(id) else {
+            return;
+        };
+        if let Err(e) = self.0.put_file(&log.info, &log.log, Some(log.lines)) {
+            report(&format!("job {id}: its final log was not archived: {e}"));
+        }
+    }
+}

@@ -6,24 +6,22 @@
 //! every JSON answer, error message and tail error, whatever route made it.
 
 use crate::archive::{Archive, Entry};
+use crate::hub::{HubSettings, JobHub};
 use crate::mapping::{self, client_error_message};
 use crate::plugins::{self, PluginRegistry};
 use crate::ray::RayClient;
 use crate::redact;
-use crate::tail::{spawn_tail, TailEvent as RayTailEvent, TailHandle, TailSettings};
+use crate::tail::TailSettings;
 use crate::GatewayError;
 use agent_proto::query::{page_link, param as query_param};
 use agent_proto::{JobId, NodeId, PluginLookup, ServeAppName, TaskId};
 use agent_server::{
     AgentBackend, BackendError, BackendResult, ErrorBody, LogBody, LogStart, RequestContext,
-    TailAt, TailEvent, TailProtocol, TailStream,
+    TailAt, TailProtocol, TailStream,
 };
 use async_trait::async_trait;
-use futures_core::Stream;
 use serde_json::{json, Value};
-use std::pin::Pin;
 use std::sync::{Arc, RwLock};
-use std::task::{Context, Poll};
 
 /// The agent API over a Ray cluster: jobs, logs and tails from Ray's Jobs API,
 /// nodes and tasks from its State API, Serve applications, GPU status, and the
@@ -39,6 +37,9 @@ struct Routes {
     ray: RayClient,
     plugins: RwLock<PluginRegistry>,
     tail: TailSettings,
+    hub_settings: HubSettings,
+    /// Every tail of a job shares one upstream from Ray ([`crate::hub`]).
+    hub: JobHub,
     api_releases: bool,
     max_log_bytes: usize,
     /// The API's base URL as clients reach it, for absolute links (`None`: links
@@ -56,11 +57,14 @@ pub const DEFAULT_MAX_LOG_BYTES: usize = 64 * 1024 * 1024;
 impl RayBackend {
     /// A backend over `ray` running the releases of `plugins`.
     pub fn new(ray: RayClient, plugins: PluginRegistry) -> Self {
+        let hub = JobHub::new(ray.clone(), TailSettings::default(), HubSettings::default());
         RayBackend {
             routes: Routes {
                 ray,
                 plugins: RwLock::new(plugins),
                 tail: TailSettings::default(),
+                hub_settings: HubSettings::default(),
+                hub,
                 api_releases: false,
                 max_log_bytes: DEFAULT_MAX_LOG_BYTES,
                 public_url: None,
@@ -98,6 +102,14 @@ impl RayBackend {
     /// Sets how tails pace themselves.
     pub fn with_tail_settings(mut self, settings: TailSettings) -> Self {
         self.routes.tail = settings;
+        self.routes.new_hub();
+        self
+    }
+
+    /// Sets how the per-job hub of tails bounds itself ([`crate::hub`]).
+    pub fn with_hub_settings(mut self, settings: HubSettings) -> Self {
+        self.routes.hub_settings = settings;
+        self.routes.new_hub();
         self
     }
 
@@ -125,6 +137,11 @@ impl RayBackend {
 }
 
 impl Routes {
+    /// The hub for the settings as they are now (made before any tail).
+    fn new_hub(&mut self) {
+        self.hub = JobHub::new(self.ray.clone(), self.tail, self.hub_settings.clone());
+    }
+
     fn check_api_releases(&self) -> BackendResult<()> {
         if self.api_releases {
             Ok(())
@@ -205,30 +222,6 @@ pub fn public_url(url: &str) -> Result<String, GatewayError> {
     Ok(url)
 }
 
-/// Ray's tail, as the serving layer's stream of events.
-struct RayTailStream {
-    handle: TailHandle,
-}
-
-impl Stream for RayTailStream {
-    type Item = TailEvent;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<TailEvent>> {
-        let this = self.get_mut();
-        this.handle.poll_next(cx).map(|event| {
-            event.map(|e| match e {
-                RayTailEvent::Line(line) => TailEvent::Log(line),
-                RayTailEvent::Complete => TailEvent::Complete,
-                // A tail's error crosses the boundary here, not in `RayBackend`'s
-                // answer (the stream outlives it): hidden as every message is.
-                RayTailEvent::Error(message) => {
-                    TailEvent::Error(redact::text(&message).into_owned())
-                }
-            })
-        })
-    }
-}
-
 fn is_hex(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -281,7 +274,12 @@ impl Routes {
         TailAt::new(events, Some(from), from)
     }
 
+    /// `jobs/{id}/logs/`: a finished job's log from the hub while it keeps it,
+    /// else from the archive, else from Ray (kept in the archive as it streams).
     async fn job_logs(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<LogBody> {
+        if let Some(kept) = self.hub.finished_log(job, None) {
+            return Ok(kept);
+        }
         if let Some(entry) = self.archived(ctx, job, LogStart::Line(1)).await {
             return Ok(crate::archived::log_body(entry));
         }
@@ -329,6 +327,9 @@ impl Routes {
         job: &JobId,
         n: u64,
     ) -> BackendResult<LogBody> {
+        if let Some(kept) = self.hub.finished_log(job, Some(n)) {
+            return Ok(kept);
+        }
         if let Some(entry) = self.archived(ctx, job, LogStart::Last(n)).await {
             return Ok(crate::archived::log_body(entry));
         }
@@ -348,19 +349,35 @@ impl Routes {
         serde_json::to_value(stopped).map_err(|e| BackendError::detail(500, e.to_string()))
     }
 
-    async fn tail(
+    /// A tail of `job` from `start`, served by the job's hub (an unknown job is a
+    /// plain 404 before any upgrade or body). Where the hub does not hold the job
+    /// yet, its last N lines are found from Ray: a finished job's from the end of
+    /// its log file; a live job's start by counting the lines of its log so far
+    /// (the hub's count would be that of an upstream only just started).
+    async fn tail_at(
         &self,
         ctx: &RequestContext,
         job: &JobId,
-        _protocol: TailProtocol,
-    ) -> BackendResult<TailStream> {
-        if let Some(entry) = self.archived(ctx, job, LogStart::Line(1)).await {
-            return Ok(self.archived_tail(entry).events);
+        start: LogStart,
+    ) -> BackendResult<TailAt> {
+        // The hub first (a live job, or a finished one it keeps), then the
+        // archive (a finished log never changes: no Ray call), then Ray.
+        if !self.hub.holds(job) {
+            if let Some(entry) = self.archived(ctx, job, start).await {
+                return Ok(self.archived_tail(entry));
+            }
         }
-        // An unknown job is a plain 404 before any upgrade or body.
-        self.ray.get_job(job).await.map_err(to_backend)?;
-        let handle = spawn_tail(self.ray.clone(), job.clone(), self.tail);
-        Ok(Box::pin(RayTailStream { handle }))
+        if let LogStart::Last(n) = start {
+            if !self.hub.holds(job) {
+                if let Some(at) = self.finished_tail_last(job, n).await? {
+                    return Ok(at);
+                }
+                let total = agent_server::count_lines(self.job_logs(ctx, job).await?).await?;
+                let first = total.saturating_sub(n) + 1;
+                return self.hub.subscribe(job, LogStart::Line(first)).await;
+            }
+        }
+        self.hub.subscribe(job, start).await
     }
 
     async fn list_nodes(&self, _ctx: &RequestContext) -> BackendResult<Value> {
@@ -612,31 +629,27 @@ impl AgentBackend for RayBackend {
         &self,
         ctx: &RequestContext,
         job: &JobId,
-        protocol: TailProtocol,
+        _protocol: TailProtocol,
     ) -> BackendResult<TailStream> {
-        self.routes
-            .tail(ctx, job, protocol)
-            .await
-            .map_err(shown_error)
+        let at = self.routes.tail_at(ctx, job, LogStart::default()).await;
+        Ok(at.map_err(shown_error)?.events)
     }
 
     async fn tail_at(
         &self,
         ctx: &RequestContext,
         job: &JobId,
-        protocol: TailProtocol,
+        _protocol: TailProtocol,
         start: LogStart,
     ) -> BackendResult<TailAt> {
-        if let Some(entry) = self.routes.archived(ctx, job, start).await {
-            return Ok(self.routes.archived_tail(entry));
-        }
-        if let LogStart::Last(n) = start {
-            let last = self.routes.finished_tail_last(job, n).await;
-            if let Some(at) = last.map_err(shown_error)? {
-                return Ok(at);
-            }
-        }
-        agent_server::replayed_tail_at(self, ctx, job, protocol, start).await
+        self.routes
+            .tail_at(ctx, job, start)
+            .await
+            .map_err(shown_error)
+    }
+
+    fn render_metrics(&self, out: &mut String) {
+        self.routes.hub.render_metrics(out);
     }
 
     async fn list_nodes(&self, ctx: &RequestContext) -> BackendResult<Value> {

@@ -9,7 +9,7 @@
 //! | `health/` | `/api/version`, `/api/gcs_healthz` |
 //! | `jobs/`, `jobs/{id}/`, `jobs/{id}/stop/` | `/api/jobs/...` (a submission id or a driver job id) |
 //! | `jobs/{id}/logs/` | `/api/v0/logs/file?node_id=...&filename=job-driver-{id}.log` ([`joblog`]) |
-//! | log tails (WebSocket and HTTP) | `/api/jobs/{id}/logs/tail`, then the log file, made exactly-once ([`tail`]) |
+//! | log tails (WebSocket and HTTP) | `/api/jobs/{id}/logs/tail`, then the log file, made exactly-once ([`tail`]); one upstream per job shared by every tail, recent lines in a ring, all in a spool, a finished job's log kept a while ([`hub`]) |
 //! | `nodes/`, `tasks/` (`?job_id=` filters), `{id}/` | `/api/v0/nodes`, `/api/v0/tasks` |
 //! | `gpu_status/` | nodes' `resources_total` summed, usage from `/api/cluster_status` |
 //! | `serve_applications/` | `/api/serve/applications/` (a delete PUTs the config without the app) |
@@ -33,6 +33,7 @@ pub mod archive;
 pub mod archived;
 pub mod backend;
 mod error;
+pub mod hub;
 pub mod joblog;
 pub mod lines;
 pub mod log;
@@ -50,6 +51,7 @@ pub(crate) mod test_fixtures;
 
 pub use backend::RayBackend;
 pub use error::GatewayError;
+pub use hub::{FinishedLog, FinishedLogs, HubSettings};
 pub use plugins::PluginRegistry;
 pub use ray::{RayClient, RayTokenHeader};
 pub use tail::TailSettings;
@@ -76,6 +78,9 @@ pub struct GatewayConfig {
     pub ray_timeouts: Timeouts,
     /// How tails pace themselves.
     pub tail: TailSettings,
+    /// How the per-job hub of tails bounds itself (ring, spool, linger; the
+    /// archive's hook).
+    pub hub: HubSettings,
     /// Log one line per request to standard error.
     pub log_requests: bool,
     /// Let callers create and delete plugin releases through the API (in memory;
@@ -127,6 +132,7 @@ impl GatewayConfig {
                 read: Duration::from_secs(60),
             },
             tail: TailSettings::default(),
+            hub: HubSettings::default(),
             log_requests: true,
             api_releases: false,
             ray_token: None,
@@ -237,11 +243,18 @@ impl Gateway {
             )?)),
             None => None,
         };
+        let mut hub = config.hub;
+        if let Some(archive) = &archive {
+            // a tailed job's final log, read from Ray once, is archived as it is
+            let keep: Arc<dyn FinishedLogs> = Arc::new(archived::KeepTailed(Arc::clone(archive)));
+            hub.finished_logs = Some(keep);
+        }
         let backend = RayBackend::new(ray, config.plugins)
             .with_archive(archive)
             .with_public_url(public_url)
             .with_max_log_bytes(config.ray_max_body)
             .with_tail_settings(config.tail)
+            .with_hub_settings(hub)
             .with_api_releases(config.api_releases);
         let mut options = ServeOptions::new()
             .token(config.token)

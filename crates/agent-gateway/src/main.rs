@@ -5,7 +5,7 @@
 //!     --token "$AGENT_TOKEN" --plugins plugins.toml
 //! ```
 
-use agent_gateway::{Gateway, GatewayConfig, PluginRegistry, RayTokenHeader};
+use agent_gateway::{Gateway, GatewayConfig, HubSettings, PluginRegistry, RayTokenHeader};
 use agent_proto::Secret;
 use agent_server::{Limits, MetricsAccess, TlsFiles};
 use clap::Parser;
@@ -144,6 +144,31 @@ struct Args {
     /// first.
     #[arg(long, value_name = "BYTES", default_value_t = agent_gateway::archive::DEFAULT_MAX_BYTES, requires = "archive_dir")]
     archive_max_bytes: u64,
+
+    /// Where the tails' spool is kept (a new directory in it, removed at exit):
+    /// every job's lines, so that a tail that falls behind reads them from disk
+    /// instead of asking Ray again, and finished jobs' logs while they linger.
+    /// Default: the system's temporary directory.
+    #[arg(long, value_name = "DIR")]
+    spool_dir: Option<PathBuf>,
+
+    /// The most bytes the spool holds; past it, new lines are not spooled (a tail
+    /// that falls behind then reads Ray itself) and finished logs go oldest first.
+    #[arg(long, value_name = "BYTES", default_value_t = HubSettings::default().spool_max_bytes)]
+    spool_max_bytes: u64,
+
+    /// The most recent lines of each job kept in memory for its tails.
+    #[arg(long, value_name = "N", default_value_t = HubSettings::default().ring_lines)]
+    ring_lines: usize,
+
+    /// The most bytes of recent lines of each job kept in memory for its tails.
+    #[arg(long, value_name = "BYTES", default_value_t = HubSettings::default().ring_bytes)]
+    ring_bytes: usize,
+
+    /// Seconds a finished job's log is kept to answer its tails and
+    /// `jobs/{id}/logs/` without asking Ray.
+    #[arg(long, value_name = "SECS", default_value_t = HubSettings::default().linger.as_secs_f64())]
+    log_linger: f64,
 }
 
 /// `--ray-address`: an `http://` or `https://` URL with a host. A start-up error
@@ -277,6 +302,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     config.limits = limits;
     config.public_url = args.public_url;
     config.metrics = args.metrics;
+    config.hub = HubSettings {
+        ring_lines: args.ring_lines,
+        ring_bytes: args.ring_bytes,
+        spool_dir: args.spool_dir,
+        spool_max_bytes: args.spool_max_bytes,
+        linger: Duration::try_from_secs_f64(args.log_linger)
+            .map_err(|_| "--log-linger must be a number of seconds, 0 or more")?,
+        ..HubSettings::default()
+    };
     if let Some(dir) = &args.archive_dir {
         config = config.archive(dir, args.archive_max_bytes);
     }

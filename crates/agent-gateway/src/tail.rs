@@ -73,6 +73,15 @@ impl TailTracker {
         }
     }
 
+    /// A tail that has already handed out lines 1 to `sent` elsewhere: it hands
+    /// out the lines after them (a subscriber that carries on at line `sent + 1`).
+    pub fn starting_after(max_line: usize, sent: u64) -> Self {
+        TailTracker {
+            sent,
+            ..TailTracker::new(max_line)
+        }
+    }
+
     /// A new socket starts, which replays the log from its first line.
     pub fn reconnect(&mut self) {
         self.splitter.reset();
@@ -236,11 +245,43 @@ impl Sink {
 /// The job must exist: call [`RayClient::get_job`] first to answer a 404 before
 /// the stream starts.
 pub fn spawn_tail(ray: RayClient, job: JobId, settings: TailSettings) -> TailHandle {
+    spawn_tail_after(ray, job, settings, 0, ())
+}
+
+/// [`spawn_tail`] for a subscriber that already has lines 1 to `sent`: its events
+/// start at line `sent + 1` (Ray's socket and final log are still read from their
+/// first line: the tracker skips the lines before). `guard` lives as long as the
+/// tail's task (a gauge of open Ray streams, say).
+pub fn spawn_tail_after<G: Send + 'static>(
+    ray: RayClient,
+    job: JobId,
+    settings: TailSettings,
+    sent: u64,
+    guard: G,
+) -> TailHandle {
     let (tx, rx) = mpsc::channel(settings.queue.max(1));
     let task = tokio::spawn(async move {
-        run_tail(&ray, &job, tx, settings).await;
+        let _guard = guard;
+        let tracker = TailTracker::starting_after(settings.max_message_size, sent);
+        run_tail_with(&ray, &job, tx, settings, tracker, &mut ()).await;
     });
     TailHandle { rx, task }
+}
+
+/// Where the raw bytes of a tail's final log go as they are read (the hub keeps
+/// a byte-exact copy of a finished job's log: [`crate::hub`]).
+pub trait FinalLogCopy: Send {
+    /// A read of the final log of `job` (terminal) starts, from byte 0: a retried
+    /// read starts over.
+    fn start(&mut self, job: &Job);
+    /// The next bytes of the final log, as Ray sent them.
+    fn bytes(&mut self, bytes: &[u8]);
+}
+
+/// No copy.
+impl FinalLogCopy for () {
+    fn start(&mut self, _job: &Job) {}
+    fn bytes(&mut self, _bytes: &[u8]) {}
 }
 
 /// The events of a running tail; dropping it stops the tail.
@@ -289,13 +330,26 @@ pub async fn run_tail(
     tx: mpsc::Sender<TailEvent>,
     settings: TailSettings,
 ) {
+    let tracker = TailTracker::new(settings.max_message_size);
+    run_tail_with(ray, job, tx, settings, tracker, &mut ()).await;
+}
+
+/// [`run_tail`] from `tracker` (a preset count: lines already delivered), copying
+/// the final log's raw bytes to `copy`.
+pub async fn run_tail_with(
+    ray: &RayClient,
+    job: &JobId,
+    tx: mpsc::Sender<TailEvent>,
+    settings: TailSettings,
+    mut tracker: TailTracker,
+    copy: &mut dyn FinalLogCopy,
+) {
     let mut sink = Sink {
         tx,
         open: true,
         batch: Vec::new(),
         skipped: 0,
     };
-    let mut tracker = TailTracker::new(settings.max_message_size);
     let mut failed_connects = 0u32;
     loop {
         tracker.reconnect();
@@ -333,7 +387,8 @@ pub async fn run_tail(
                 continue;
             }
             SocketEnd::Terminal(info) => {
-                let outcome = final_log(ray, job, &info, &mut tracker, &mut sink, &settings).await;
+                let outcome =
+                    final_log(ray, job, &info, &mut tracker, &mut sink, &settings, copy).await;
                 if sink.skipped > 0 {
                     let _ = writeln!(
                         std::io::stderr().lock(),
@@ -376,14 +431,17 @@ async fn final_log(
     tracker: &mut TailTracker,
     sink: &mut Sink,
     settings: &TailSettings,
+    copy: &mut dyn FinalLogCopy,
 ) -> Result<(), crate::GatewayError> {
     let mut tries = 0;
     loop {
         tries += 1;
         tracker.final_start();
+        copy.start(job);
         match joblog::open(ray, id, job).await? {
             LogSource::JobsApi(log) => {
                 for slice in log.as_bytes().chunks(SLICE) {
+                    copy.bytes(slice);
                     tracker.frame(slice, &mut |l| sink.collect(l));
                     if !sink.flush().await {
                         return Ok(());
@@ -394,6 +452,7 @@ async fn final_log(
                 let read = loop {
                     match joblog::next_chunk(&mut *body, settings.read_timeout).await {
                         Ok(Some(chunk)) => {
+                            copy.bytes(&chunk);
                             for slice in chunk.chunks(SLICE) {
                                 tracker.frame(slice, &mut |l| sink.collect(l));
                                 if !sink.flush().await {

@@ -250,3 +250,39 @@ async fn a_corrupt_entry_is_reported_and_never_served() {
     drop(gateway);
     server.abort();
 }
+
+/// The hub's hook: a job that was only tailed (never read through `logs/`) is
+/// archived from the final log the tail read from Ray, byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tailed_job_is_archived_from_its_tail() {
+    let (ray, address, server) = standin::start(State::default()).await;
+    ray.add(JOB, Job::new(Log::plain(log())));
+    let dir = TempDir::new("archive-tailed");
+    let mut config = GatewayConfig::new(address, TOKEN).archive(&dir.0, 1 << 20);
+    // nothing lingers in the hub: later answers come from the archive
+    config.hub.linger = Duration::ZERO;
+    let gw = standin_gateway(config).await;
+    let addr = gw.local_addr();
+    let client = standin_client(gw.url(), TOKEN);
+
+    let tailed = collect(&client, JOB, tail_options(Protocol::WebSocket))
+        .await
+        .unwrap();
+    until("the tailed log is archived", || {
+        files(&dir.0, ".zst").len() == 1
+    })
+    .await;
+    assert!(ray.forget(JOB));
+    let before = total_requests(&ray);
+    let (status, source, archived) = get(addr, &format!("/jobs/{JOB}/logs/")).await;
+    assert_eq!((status, source.as_deref()), (200, Some("archive")));
+    let expected = String::from_utf8_lossy(&log()).into_owned();
+    assert_eq!(serde_json::from_str::<String>(&archived).unwrap(), expected);
+    let again = collect(&client, JOB, tail_options(Protocol::Http))
+        .await
+        .unwrap();
+    assert_eq!(again, tailed);
+    assert_eq!(total_requests(&ray), before, "the archived log asked Ray");
+    gw.shutdown().await;
+    server.abort();
+}

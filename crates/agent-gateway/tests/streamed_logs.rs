@@ -180,7 +180,7 @@ async fn the_answer_goes_out_while_ray_still_sends() {
     let file = FileAnswer {
         cuts: vec![first.len(), rest.len()],
         gate: Some(Arc::clone(&gate)),
-        fail_after: None,
+        ..FileAnswer::default()
     };
     ray.add(
         "raysubmit_gated",
@@ -237,8 +237,8 @@ async fn ray_failing_mid_answer_is_an_error_never_a_shorter_log() {
     for (id, fail_after) in [("raysubmit_cut", 5000), ("raysubmit_cut0", 0)] {
         let file = FileAnswer {
             cuts: vec![1000],
-            gate: None,
             fail_after: Some(fail_after),
+            ..FileAnswer::default()
         };
         ray.add(id, job(Log::plain(text.clone()), file));
     }

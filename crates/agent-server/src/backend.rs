@@ -500,6 +500,15 @@ pub trait AgentBackend: Send + Sync + 'static {
         ))
     }
 
+    /// The backend's own metrics, appended to the server's at `/metrics`: lines of
+    /// the OpenMetrics text format (`# HELP`, `# TYPE`, samples), each ending with
+    /// `\n`, without the closing `# EOF` (the server writes it). Names should carry
+    /// the backend's own prefix (the server's are `agent_server_*`). The default
+    /// adds none.
+    fn render_metrics(&self, out: &mut String) {
+        let _ = out;
+    }
+
     /// GET `nodes/`: an array of nodes.
     async fn list_nodes(&self, ctx: &RequestContext) -> BackendResult<Value>;
 

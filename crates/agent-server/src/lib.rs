@@ -66,7 +66,7 @@ pub use body::event_json;
 pub use hook::{CannedResponse, InterceptAction};
 pub use hook::{Intercept, RequestHead, RequestHook};
 pub use limits::{Limits, MIN_HEAD_BYTES};
-pub use lines::{lines_in, replayed_tail_at, LogStart, TailAt};
+pub use lines::{count_lines, lines_in, replayed_tail_at, LogStart, TailAt};
 pub use metrics::MetricsAccess;
 pub use route::{parse_route, Route, RouteError, RouteKind};
 pub use server::{check_token, serve, ServeOptions, ServerHandle};

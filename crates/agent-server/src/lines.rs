@@ -259,8 +259,9 @@ fn skip_lines_of(message: &str, drop: u64) -> &str {
     rest
 }
 
-/// How many lines a log holds: its `\n`-ended lines plus an unended last one.
-pub(crate) async fn count_lines(log: LogBody) -> BackendResult<u64> {
+/// How many lines a log holds: its `\n`-ended lines plus an unended last one
+/// (read piece by piece: memory does not grow with the log).
+pub async fn count_lines(log: LogBody) -> BackendResult<u64> {
     let mut pieces = log.into_stream();
     let (mut lines, mut open) = (0u64, false);
     while let Some(piece) = pieces.next().await {

@@ -552,7 +552,12 @@ async fn handle_logged(
             shared.metrics.refused(Cause::unauthorized);
             return unauthorized();
         }
-        let text = shared.metrics.render(shared.conns.open());
+        let mut text = shared.metrics.render(shared.conns.open());
+        // the backend's own metrics go before the exposition's closing line
+        let eof = text.rfind("# EOF").unwrap_or(text.len());
+        let closing = text.split_off(eof);
+        shared.backend.render_metrics(&mut text);
+        text.push_str(&closing);
         return crate::body::response(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",

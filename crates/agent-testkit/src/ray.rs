@@ -71,6 +71,9 @@ pub struct FileAnswer {
     pub gate: Option<Arc<tokio::sync::Notify>>,
     /// The log-file API's answer breaks off after this many bytes.
     pub fail_after: Option<usize>,
+    /// Only the first this many answers break off (`None`: every one): a read
+    /// retried after that gets the whole log.
+    pub fail_answers: Option<u32>,
 }
 
 /// The error of a body the stand-in breaks off.
@@ -239,6 +242,8 @@ pub struct Job {
     pub sockets: Vec<Vec<SocketStep>>,
     /// How many tail sockets were opened.
     pub opened: u32,
+    /// How many log-file API answers were begun.
+    pub file_answers: u32,
 }
 
 impl Job {
@@ -252,6 +257,7 @@ impl Job {
             status_hold: None,
             sockets: Vec::new(),
             opened: 0,
+            file_answers: 0,
         }
     }
 
@@ -549,8 +555,18 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
                 .strip_prefix("job-driver-")
                 .and_then(|f| f.strip_suffix(".log"))
                 .unwrap_or("");
-            match job(id) {
-                Some(j) if node == DRIVER_NODE => {
+            let answered = {
+                let mut jobs = lock(&state.jobs);
+                jobs.get_mut(id).map(|j| {
+                    j.file_answers += 1;
+                    j.clone()
+                })
+            };
+            match answered {
+                Some(mut j) if node == DRIVER_NODE => {
+                    if j.file.fail_answers.is_some_and(|n| j.file_answers > n) {
+                        j.file.fail_after = None;
+                    }
                     // `lines=N` (N >= 0): the last N lines, as Ray reads them from
                     // the end of the file; `lines=-1`: the whole file
                     let last = query(&q, "lines").and_then(|n| n.parse::<u64>().ok());

@@ -432,3 +432,46 @@ pub async fn raw_request_headers(
         String::from_utf8_lossy(&body).into_owned(),
     )
 }
+
+/// The lines of an SSE tail body with their numbers, and whether it ended with
+/// `complete`.
+pub fn numbered_lines(body: &str) -> (Vec<(String, Option<u64>)>, bool) {
+    let mut lines = Vec::new();
+    let mut complete = false;
+    for l in body.split('\n') {
+        if l.is_empty() {
+            continue;
+        }
+        let payload = l
+            .strip_prefix("data: ")
+            .expect("only data: lines and blanks");
+        let ev: Value = serde_json::from_str(payload).unwrap();
+        match ev["type"].as_str() {
+            Some("log") => {
+                let n = ev.get("n").and_then(Value::as_u64);
+                let m = ev["message"].as_str().unwrap();
+                let parts: Vec<&str> = if m.is_empty() {
+                    vec![""]
+                } else {
+                    m.split_terminator('\n').collect()
+                };
+                for (i, p) in parts.into_iter().enumerate() {
+                    lines.push((p.to_owned(), n.map(|n| n + i as u64)));
+                }
+            }
+            Some("complete") => complete = true,
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+    (lines, complete)
+}
+
+/// Runs `f` on a runtime of its own, two workers (for a proptest's case).
+pub fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
