@@ -26,8 +26,10 @@
 # on a verbose line), the gateway's CPU during the run (the same, read before it
 # exits), its peak RSS (VmHWM: the whole life of a fresh process), the wall time
 # from the first tail's start to the last one's end, and the lines each tail
-# printed (every tail must print every line: LINES + 1 with the last; a short
-# or failed tail fails the script). Then a markdown table of the medians.
+# printed (every tail that succeeds must print every line: LINES + 1 with the
+# last; a short one stops the script). A tail that fails (exit status) is counted
+# and the run goes on; the script then exits 1 once the table of the medians is
+# out.
 # CPU figures include nothing of Ray's workers, raylets or GCS, nor agentctl's.
 # Uses target/ray-auth-token when the cluster has token auth (never printed).
 set -euo pipefail
@@ -91,7 +93,7 @@ fi
 start_gateway() {
     stop_gateway
     AGENT_TOKEN=$TOKEN "$BIN" --ray-address "$RAY" --listen "127.0.0.1:$PORT" \
-        --plugins "$WORK/plugins.toml" --quiet 2>>"$WORK/gateway.log" &
+        --plugins "$WORK/plugins.toml" --quiet 2>"$WORK/gateway.log" &
     GW=$!
     local tries=0
     until curl -sf -H "Authorization: $TOKEN" "$URL/health/" >/dev/null; do
@@ -212,11 +214,12 @@ run() {
             >"$WORK/tail-$i.out" 2>"$WORK/tail-$i.err" &
         TAILS+=($!)
     done
-    local failed=0
+    local failed=0 bad=()
     for i in "${!TAILS[@]}"; do
         if ! wait "${TAILS[$i]}"; then
             failed=$((failed + 1))
-            echo "fanout_bench: tail $((i + 1)) failed: $(tail -3 "$WORK/tail-$((i + 1)).err")" >&2
+            bad+=($((i + 1)))
+            echo "fanout_bench: tail $((i + 1)) failed: $(tail -1 "$WORK/tail-$((i + 1)).err")" >&2
         fi
     done
     TAILS=()
@@ -236,16 +239,23 @@ run() {
     local want=$((LINES + 1)) counts
     counts=$(for i in $(seq "$n"); do grep -c "^$TAG " "$WORK/tail-$i.out" || true; done |
         sort | uniq -c | awk '{printf "%s%d x %d", (NR > 1 ? ", " : ""), $1, $2}')
-    [ "$failed" -eq 0 ] || fail "$failed of $n tails failed"
+    # a failed tail (its exit status; the gateway's log has why) is counted, not
+    # fatal: it is a result too; every tail that succeeded printed every line
     for i in $(seq "$n"); do
+        [[ " ${bad[*]} " == *" $i "* ]] && continue
         [ "$(grep -c "^$TAG " "$WORK/tail-$i.out" || true)" -eq "$want" ] ||
-            fail "tail $i printed not every line (want $want each; got $counts)"
+            fail "tail $i succeeded without every line (want $want each; got $counts)"
     done
+    if [ "$failed" -gt 0 ]; then
+        FAILED=$((FAILED + failed))
+        echo "fanout_bench: the gateway's log of the run (its first lines about Ray):" >&2
+        grep -i 'ray\|unreachable\|fail' "$WORK/gateway.log" | head -5 | cut -c1-400 >&2 || true
+    fi
     local wall
     wall=$(awk -v s="$start" -v e="$end" 'BEGIN {printf "%.2f", e - s}')
-    echo "N=$n ray_dashboard_cpu=$(secs "$ray_total") gateway_cpu=$(secs $((gw_after - gw_before))) gateway_peak_rss_mib=$hwm wall=$wall lines_per_tail=[$counts]"
+    echo "N=$n ray_dashboard_cpu=$(secs "$ray_total") gateway_cpu=$(secs $((gw_after - gw_before))) gateway_peak_rss_mib=$hwm wall=$wall failed_tails=$failed lines_per_tail=[$counts]"
     if [ "$VERBOSE" != 0 ]; then echo "  dashboard CPU per process (s; those that used any):$detail"; fi
-    RESULT="$(secs "$ray_total") $(secs $((gw_after - gw_before))) $hwm $wall"
+    RESULT="$(secs "$ray_total") $(secs $((gw_after - gw_before))) $hwm $wall $failed"
 }
 
 TAG="f$$"
@@ -267,24 +277,28 @@ sleep "$IDLE"
 while read -r pid name; do idle_ticks=$((idle_ticks + $(ticks "$pid"))); done <<<"$(dashboard_pids)"
 echo "Ray's dashboard CPU at rest: $(secs "$idle_ticks") s in $IDLE s (included in every run's figure, for its wall time)"
 
-declare -A RAYC GWC RSS WALL
+FAILED=0
+declare -A RAYC GWC RSS WALL FAILS
 for n in $NS; do
     for r in $(seq "$RUNS"); do
         RESULT=""
         run "$n" "$JOB"
-        read -r a b c d <<<"$RESULT"
+        read -r a b c d e <<<"$RESULT"
         RAYC[$n]="${RAYC[$n]:-} $a"
         GWC[$n]="${GWC[$n]:-} $b"
         RSS[$n]="${RSS[$n]:-} $c"
         WALL[$n]="${WALL[$n]:-} $d"
+        FAILS[$n]=$((${FAILS[$n]:-0} + e))
     done
 done
 
 echo
 echo "Medians of $RUNS runs ($MODE job of $LINES lines):"
 echo
-echo "| N | Ray's dashboard CPU | gateway CPU | gateway peak RSS | wall |"
-echo "| ---: | ---: | ---: | ---: | ---: |"
+echo "| N | Ray's dashboard CPU | gateway CPU | gateway peak RSS | wall | tails failed (all runs) |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
 for n in $NS; do
-    echo "| $n | $(median <<<"${RAYC[$n]}") s | $(median <<<"${GWC[$n]}") s | $(median <<<"${RSS[$n]}") MiB | $(median <<<"${WALL[$n]}") s |"
+    echo "| $n | $(median <<<"${RAYC[$n]}") s | $(median <<<"${GWC[$n]}") s | $(median <<<"${RSS[$n]}") MiB | $(median <<<"${WALL[$n]}") s | ${FAILS[$n]} of $((n * RUNS)) |"
 done
+# a failed tail fails the script, once every figure is out
+[ "$FAILED" -eq 0 ]
