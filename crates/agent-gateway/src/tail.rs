@@ -60,6 +60,11 @@ pub struct TailTracker {
     /// Whole lines seen on the current socket (or in the final log).
     seen: u64,
     finished: bool,
+    /// The hash of the log's first line, once sent: every replay starts with it.
+    first: Option<u64>,
+    /// A replay did not start with the log's first line (its start is gone, a
+    /// rotation deleted it): nothing more is sent.
+    lost: bool,
 }
 
 impl TailTracker {
@@ -70,6 +75,8 @@ impl TailTracker {
             sent: 0,
             seen: 0,
             finished: false,
+            first: None,
+            lost: false,
         }
     }
 
@@ -82,17 +89,26 @@ impl TailTracker {
     /// Bytes of the current socket (or of the final log): calls `on_line` for each
     /// whole line not sent before.
     pub fn frame<F: FnMut(Line<'_>)>(&mut self, bytes: &[u8], on_line: &mut F) {
-        if self.finished {
+        if self.finished || self.lost {
             return;
         }
-        let (seen, sent) = (&mut self.seen, &mut self.sent);
+        let (seen, sent, first, lost) = (
+            &mut self.seen,
+            &mut self.sent,
+            &mut self.first,
+            &mut self.lost,
+        );
         self.splitter.push(bytes, &mut |line| {
-            *seen += 1;
-            if *seen > *sent {
-                *sent += 1;
-                on_line(line);
-            }
+            count(line, seen, sent, first, lost, on_line)
         });
+    }
+
+    /// True when a replay of the log (a socket's, the final log's) started with
+    /// another first line than the one sent (a rotation deleted the log's start),
+    /// or the final log holds fewer lines than were sent: lines are gone, and the
+    /// tail says so rather than numbering other lines as theirs.
+    pub fn lost(&self) -> bool {
+        self.lost || (self.finished && self.seen < self.sent)
     }
 
     /// The final log starts: it is read from its first line, like a new socket.
@@ -103,18 +119,23 @@ impl TailTracker {
     /// The final log ended: calls `on_line` for its unterminated last line if not
     /// sent yet. After this the tail is complete and frames are ignored.
     pub fn final_end<F: FnMut(Line<'_>)>(&mut self, on_line: &mut F) {
-        if self.finished {
+        if self.finished || self.lost {
             return;
         }
-        let (seen, sent) = (&mut self.seen, &mut self.sent);
-        self.splitter.finish(&mut |line| {
-            *seen += 1;
-            if *seen > *sent {
-                *sent += 1;
-                on_line(line);
-            }
-        });
+        let (seen, sent, first, lost) = (
+            &mut self.seen,
+            &mut self.sent,
+            &mut self.first,
+            &mut self.lost,
+        );
+        self.splitter
+            .finish(&mut |line| count(line, seen, sent, first, lost, on_line));
         self.finished = true;
+    }
+
+    /// Whether the final log read so far holds fewer lines than were sent.
+    pub fn short(&self) -> bool {
+        self.seen < self.sent
     }
 
     /// The job is terminal and `final_log` is its whole log: calls `on_line` for
@@ -138,6 +159,43 @@ impl TailTracker {
     /// Bytes held for an unfinished line.
     pub fn buffered(&self) -> usize {
         self.splitter.buffered()
+    }
+}
+
+/// One whole line of a replay: handed on when not sent before; the first one
+/// checked against the first one sent.
+fn count<F: FnMut(Line<'_>)>(
+    line: Line<'_>,
+    seen: &mut u64,
+    sent: &mut u64,
+    first: &mut Option<u64>,
+    lost: &mut bool,
+    on_line: &mut F,
+) {
+    if *lost {
+        return;
+    }
+    *seen += 1;
+    if *seen == 1 {
+        use std::hash::{DefaultHasher, Hasher};
+        let mut h = DefaultHasher::new();
+        match line {
+            Line::Whole(b) => h.write(b),
+            Line::Oversized(n) => h.write_u64(n),
+        }
+        let h = h.finish();
+        match *first {
+            Some(was) if was != h => {
+                *lost = true;
+                return;
+            }
+            Some(_) => {}
+            None => *first = Some(h),
+        }
+    }
+    if *seen > *sent {
+        *sent += 1;
+        on_line(line);
     }
 }
 
@@ -299,8 +357,49 @@ pub async fn run_tail(
     let mut failed_connects = 0u32;
     loop {
         tracker.reconnect();
+        // A new socket replays the active file only: after a rotation, the copies
+        // before it are read first (from the log-file API).
+        let copies = match feed_copies(ray, job, &mut tracker, &mut sink, &settings).await {
+            Ok(Some(c)) => Some(c),
+            Ok(None) if !sink.open => return,
+            Ok(None) => None,
+            // a rotation while they were read, or Ray failing: again, as a socket
+            Err(e)
+                if e.status_code() == 503 && failed_connects + 1 < settings.max_failed_connects =>
+            {
+                failed_connects += 1;
+                tokio::time::sleep(settings.reconnect_delay).await;
+                continue;
+            }
+            Err(e) => {
+                sink.send(TailEvent::Error(e.to_string())).await;
+                return;
+            }
+        };
+        if tracker.lost() {
+            gone(job, &tracker, &mut sink).await;
+            return;
+        }
         let end = match ray.tail_socket(job, settings.max_frame).await {
             Ok(mut socket) => {
+                // a rotation since the copies were read: the socket starts elsewhere;
+                // again, as after a failed connect (a rotation storm is bounded)
+                if let Some(copies) = &copies {
+                    if !copies.unchanged(ray).await.unwrap_or(false) {
+                        drop(socket);
+                        failed_connects += 1;
+                        if failed_connects >= settings.max_failed_connects {
+                            sink.send(TailEvent::Error(format!(
+                                "Ray rotated the log of job {job} at every one of \
+                                 {failed_connects} tries to follow it"
+                            )))
+                            .await;
+                            return;
+                        }
+                        tokio::time::sleep(settings.reconnect_delay).await;
+                        continue;
+                    }
+                }
                 failed_connects = 0;
                 let end =
                     stream_socket(ray, job, &mut *socket, &mut tracker, &mut sink, &settings).await;
@@ -344,6 +443,7 @@ pub async fn run_tail(
                     );
                 }
                 match outcome {
+                    Ok(()) if tracker.lost() => gone(job, &tracker, &mut sink).await,
                     Ok(()) => {
                         if sink.flush().await {
                             sink.send(TailEvent::Complete).await;
@@ -413,9 +513,63 @@ async fn final_log(
                 }
             }
         }
+        // Shorter than what was sent: a rotation moved lines away while it was read;
+        // read again (a second short read: lines are gone, `lost`).
+        if tracker.short() && tries < FINAL_LOG_TRIES {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{} agent-gateway: tail of job {id}: the final log holds fewer lines than the \
+                 {} sent (a rotation?); read again",
+                crate::log::utc_now(),
+                tracker.sent()
+            );
+            continue;
+        }
         tracker.final_end(&mut |l| sink.collect(l));
         return Ok(());
     }
+}
+
+/// Ends a tail whose log lost lines ([`TailTracker::lost`]) with an error, said in
+/// the gateway's log too.
+async fn gone(job: &JobId, tracker: &TailTracker, sink: &mut Sink) {
+    let message = format!(
+        "lines of the log of job {job} are gone (Ray rotated the log and deleted its copy, \
+         or it shrank): {} lines were sent, the log now starts or ends elsewhere",
+        tracker.sent()
+    );
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{} agent-gateway: tail of job {job}: {message}",
+        crate::log::utc_now()
+    );
+    if sink.flush().await {
+        sink.send(TailEvent::Error(message)).await;
+    }
+}
+
+/// Reads the job's rotated copies into `tracker` before a new socket (which
+/// replays the active file only); `None` when the log has none.
+async fn feed_copies(
+    ray: &RayClient,
+    id: &JobId,
+    tracker: &mut TailTracker,
+    sink: &mut Sink,
+    settings: &TailSettings,
+) -> Result<Option<joblog::Listed>, crate::GatewayError> {
+    let job = ray.get_job(id).await?;
+    let Some((listed, mut body)) = joblog::open_copies(ray, id, &job).await? else {
+        return Ok(None);
+    };
+    while let Some(chunk) = joblog::next_chunk(&mut *body, settings.read_timeout).await? {
+        for slice in chunk.chunks(SLICE) {
+            tracker.frame(slice, &mut |l| sink.collect(l));
+            if !sink.flush().await {
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(listed))
 }
 
 /// Reads one socket until it ends, reading the job's status every
