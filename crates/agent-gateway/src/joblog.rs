@@ -87,23 +87,25 @@ pub async fn open_last(
     // submission id and so no `job-driver-*.log`.
     let source = match (job.submission_id.as_deref(), driver_node(job)) {
         (Some(submission), Some(node)) if !node.is_empty() => {
-            let files = Files::list(ray, id, submission, node).await?;
-            if files.backups.is_empty() {
-                // The common case: one file, checked for a rotation (a copy appearing)
-                // before its first byte is handed on and at its end.
-                match ray.driver_log_last(submission, Some(node), lines).await? {
-                    DriverLog::Stream(body) => {
+            // The active file opened first, then the copies listed: none at all
+            // after the opening means no rotation came before it (a rotation leaves
+            // a copy), so the common case costs one listing here and one at the end.
+            match ray.driver_log_last(submission, Some(node), lines).await? {
+                DriverLog::Stream(body) => {
+                    let files = Files::list(ray, id, submission, node).await?;
+                    if files.backups.is_empty() {
                         let plan = VecDeque::new();
                         DriverLog::Stream(Box::new(files.reader(ray, plan, Some(body))))
+                    } else {
+                        drop(body);
+                        let plan = match lines {
+                            None => files.whole(),
+                            Some(n) => files.last_lines(ray, n).await?,
+                        };
+                        DriverLog::Stream(Box::new(files.reader(ray, plan, None)))
                     }
-                    unavailable => unavailable,
                 }
-            } else {
-                let plan = match lines {
-                    None => files.whole(),
-                    Some(n) => files.last_lines(ray, n).await?,
-                };
-                DriverLog::Stream(Box::new(files.reader(ray, plan, None)))
+                unavailable => unavailable,
             }
         }
         (Some(submission), node) => ray.driver_log_last(submission, node, lines).await?,
@@ -505,7 +507,8 @@ impl Files {
         Ok(last.finish())
     }
 
-    /// Reads `plan` (after `first`, the first part already open) as one stream.
+    /// Reads `plan` as one stream, after `first`: the active file, opened before
+    /// the listing found no copy (so already checked).
     fn reader(
         self,
         ray: &RayClient,
@@ -516,8 +519,8 @@ impl Files {
             ray: ray.clone(),
             files: self,
             plan,
+            checked: first.is_some(),
             current: first,
-            checked: false,
             done: false,
         };
         let stream = futures_util::stream::unfold(reader, |mut r| async move {
