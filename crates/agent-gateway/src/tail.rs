@@ -12,7 +12,12 @@
 //!   streams its final log from Ray's log-file API ([`crate::joblog`]), skipping
 //!   the lines already sent and sending the rest (the lines Ray's socket lost, a
 //!   last line without a newline, all of a log that is not UTF-8), and only then
-//!   sends `complete`.
+//!   sends `complete`;
+//! - after a rotation of the log (copy-then-truncate, ray PR #65006) a new socket
+//!   replays the active file only: the copies before it are read first
+//!   ([`crate::joblog::open_copies`]); a replay that does not start with the log's
+//!   first line, or a final log shorter than what was sent, means lines are gone:
+//!   the tail ends with an error rather than numbering other lines as theirs.
 //!
 //! Memory per tail does not grow with the log: the unfinished line is kept up to
 //! [`TailSettings::max_message_size`] bytes (a longer line is skipped and counted,
