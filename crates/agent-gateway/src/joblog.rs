@@ -176,8 +176,13 @@ pub async fn stream_last(
             }
             Ok(LogBody::from(log))
         }
-        LogSource::File(body) => {
-            let state = (body, Bytes::new(), false);
+        LogSource::File(mut body) => {
+            // The first bytes are read here: what fails before any byte (a rotation
+            // noticed, a copy Ray refuses) is this answer's status, not a broken body.
+            let Some(first) = next_chunk(&mut *body, chunk_timeout).await? else {
+                return Ok(LogBody::from(""));
+            };
+            let state = (body, first, false);
             let pieces =
                 futures_util::stream::unfold(state, move |(mut body, mut rest, done)| async move {
                     if done {

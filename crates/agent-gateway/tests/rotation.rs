@@ -123,6 +123,32 @@ async fn a_log_rotated_before_it_is_read_is_read_whole_across_its_copies() {
     server.abort();
 }
 
+/// A rotation noticed before the first byte of `jobs/{id}/logs/` is a 503 (a client
+/// retries it), then the log is read whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_noticed_before_the_first_byte_is_a_503_then_the_log_is_whole() {
+    let (ray, address, server) = standin::start(State::default()).await;
+    let log: String = (1..=6).map(|i| format!("line {i}\n")).collect();
+    let mut job = Job::new(Log::plain(log.clone()));
+    job.rotate("line 1\n".len());
+    // the log requests: the active file, the listing, `.1`'s last lines, the first
+    // copy; then the check that no rotation came since: a rotation comes before it
+    job.rotations = vec![Rotation {
+        before_request: 5,
+        at: "line 2\n".len(),
+    }];
+    ray.add("raysubmit_race", job);
+    let gw = standin_gateway(GatewayConfig::new(address, TOKEN)).await;
+
+    let (status, body) = get(&gw, "/jobs/raysubmit_race/logs/").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("rotated the log"), "{body}");
+    assert_eq!(whole_log(&gw, "raysubmit_race", "").await, log);
+
+    gw.shutdown().await;
+    server.abort();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lines_deleted_by_a_rotation_end_the_tail_with_an_error_not_renumbered() {
     let (ray, address, server) = standin::start(State::default()).await;
