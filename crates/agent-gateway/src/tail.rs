@@ -65,11 +65,41 @@ pub struct TailTracker {
     /// Whole lines seen on the current socket (or in the final log).
     seen: u64,
     finished: bool,
-    /// The hash of the log's first line, once sent: every replay starts with it.
+    /// What every replay must agree with: the log's first line and the last line
+    /// sent.
+    witness: Witness,
+}
+
+/// The log's first line (its hash) and the last line sent (a copy, at most
+/// `max_line` bytes): a replay of the log that does not start with the one, or
+/// holds another line at the other's number, is not the log the lines were sent
+/// from (a rotation deleted its start, or Ray's socket read a truncated file from
+/// its old position): lines are gone, and nothing more is sent.
+#[derive(Debug, Clone, Default)]
+struct Witness {
     first: Option<u64>,
-    /// A replay did not start with the log's first line (its start is gone, a
-    /// rotation deleted it): nothing more is sent.
+    last: Vec<u8>,
+    /// The last line sent was too long to keep: its length.
+    last_oversized: Option<u64>,
     lost: bool,
+}
+
+impl Witness {
+    fn same_as_last(&self, line: Line<'_>) -> bool {
+        match line {
+            Line::Whole(b) => self.last_oversized.is_none() && self.last == b,
+            Line::Oversized(n) => self.last_oversized == Some(n),
+        }
+    }
+
+    fn keep_last(&mut self, line: Line<'_>) {
+        self.last.clear();
+        self.last_oversized = None;
+        match line {
+            Line::Whole(b) => self.last.extend_from_slice(b),
+            Line::Oversized(n) => self.last_oversized = Some(n),
+        }
+    }
 }
 
 impl TailTracker {
@@ -80,8 +110,7 @@ impl TailTracker {
             sent: 0,
             seen: 0,
             finished: false,
-            first: None,
-            lost: false,
+            witness: Witness::default(),
         }
     }
 
@@ -94,26 +123,21 @@ impl TailTracker {
     /// Bytes of the current socket (or of the final log): calls `on_line` for each
     /// whole line not sent before.
     pub fn frame<F: FnMut(Line<'_>)>(&mut self, bytes: &[u8], on_line: &mut F) {
-        if self.finished || self.lost {
+        if self.finished || self.witness.lost {
             return;
         }
-        let (seen, sent, first, lost) = (
-            &mut self.seen,
-            &mut self.sent,
-            &mut self.first,
-            &mut self.lost,
-        );
-        self.splitter.push(bytes, &mut |line| {
-            count(line, seen, sent, first, lost, on_line)
-        });
+        let (seen, sent, witness) = (&mut self.seen, &mut self.sent, &mut self.witness);
+        self.splitter
+            .push(bytes, &mut |line| count(line, seen, sent, witness, on_line));
     }
 
     /// True when a replay of the log (a socket's, the final log's) started with
-    /// another first line than the one sent (a rotation deleted the log's start),
-    /// or the final log holds fewer lines than were sent: lines are gone, and the
-    /// tail says so rather than numbering other lines as theirs.
+    /// another first line than the one sent (a rotation deleted the log's start) or
+    /// held another line at the number of the last one sent, or the final log holds
+    /// fewer lines than were sent: lines are gone, and the tail says so rather than
+    /// numbering other lines as theirs.
     pub fn lost(&self) -> bool {
-        self.lost || (self.finished && self.seen < self.sent)
+        self.witness.lost || (self.finished && self.seen < self.sent)
     }
 
     /// The final log starts: it is read from its first line, like a new socket.
@@ -124,17 +148,12 @@ impl TailTracker {
     /// The final log ended: calls `on_line` for its unterminated last line if not
     /// sent yet. After this the tail is complete and frames are ignored.
     pub fn final_end<F: FnMut(Line<'_>)>(&mut self, on_line: &mut F) {
-        if self.finished || self.lost {
+        if self.finished || self.witness.lost {
             return;
         }
-        let (seen, sent, first, lost) = (
-            &mut self.seen,
-            &mut self.sent,
-            &mut self.first,
-            &mut self.lost,
-        );
+        let (seen, sent, witness) = (&mut self.seen, &mut self.sent, &mut self.witness);
         self.splitter
-            .finish(&mut |line| count(line, seen, sent, first, lost, on_line));
+            .finish(&mut |line| count(line, seen, sent, witness, on_line));
         self.finished = true;
     }
 
@@ -167,17 +186,16 @@ impl TailTracker {
     }
 }
 
-/// One whole line of a replay: handed on when not sent before; the first one
-/// checked against the first one sent.
+/// One whole line of a replay: handed on when not sent before; the first one, and
+/// the one at the number of the last one sent, checked against the [`Witness`].
 fn count<F: FnMut(Line<'_>)>(
     line: Line<'_>,
     seen: &mut u64,
     sent: &mut u64,
-    first: &mut Option<u64>,
-    lost: &mut bool,
+    witness: &mut Witness,
     on_line: &mut F,
 ) {
-    if *lost {
+    if witness.lost {
         return;
     }
     *seen += 1;
@@ -189,17 +207,22 @@ fn count<F: FnMut(Line<'_>)>(
             Line::Oversized(n) => h.write_u64(n),
         }
         let h = h.finish();
-        match *first {
+        match witness.first {
             Some(was) if was != h => {
-                *lost = true;
+                witness.lost = true;
                 return;
             }
             Some(_) => {}
-            None => *first = Some(h),
+            None => witness.first = Some(h),
         }
+    }
+    if *seen == *sent && !witness.same_as_last(line) {
+        witness.lost = true;
+        return;
     }
     if *seen > *sent {
         *sent += 1;
+        witness.keep_last(line);
         on_line(line);
     }
 }

@@ -189,6 +189,38 @@ async fn lines_deleted_by_a_rotation_end_the_tail_with_an_error_not_renumbered()
     server.abort();
 }
 
+/// Ray's tail socket reads the file from a position: after a truncation it may send
+/// the new file's bytes from the old position (lines out of place). The final log
+/// then holds another line at the number of the last line sent: the tail ends with
+/// an error, not `complete`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_read_past_a_truncation_ends_the_tail_with_an_error() {
+    let (ray, address, server) = standin::start(State::default()).await;
+    let log: String = (1..=8).map(|i| format!("line {i}\n")).collect();
+    let at = |s: &str| log.find(s).unwrap();
+    let job = Job {
+        finished: false,
+        sockets: vec![vec![
+            SocketStep::Replay(Some(at("line 4"))),
+            SocketStep::Rotate(at("line 4")),
+            SocketStep::Send(Bytes::from_static(b"line 6\nline 7\n")),
+            SocketStep::Finish,
+            SocketStep::Close(1000),
+        ]],
+        ..Job::new(Log::plain(log.clone()))
+    };
+    ray.add("raysubmit_stale", job);
+    let gw = standin_gateway(GatewayConfig::new(address, TOKEN)).await;
+
+    let t = tail(&gw, "raysubmit_stale").await;
+    let e = t.end.unwrap_err();
+    assert!(e.contains("gone"), "{e}");
+    assert_eq!(t.lines[..3], numbered(&log)[..3]);
+
+    gw.shutdown().await;
+    server.abort();
+}
+
 /// One generated case: a log, and where it rotates.
 #[derive(Debug, Clone)]
 struct Case {
