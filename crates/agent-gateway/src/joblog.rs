@@ -69,14 +69,17 @@ pub fn driver_node(job: &Job) -> Option<&str> {
     job.extra.get("driver_node_id").and_then(|v| v.as_str())
 }
 
-/// Opens the job's log: the log file through the log-file API, or, where that API
-/// cannot serve it, the Jobs API's whole answer (said on standard error).
+/// Opens the job's log: its files through the log-file API (the rotated copies,
+/// oldest first, then the active file: one stream, see the module docs), or, where
+/// that API cannot serve it, the Jobs API's whole answer (said on standard error;
+/// Ray's Jobs API reads the active file only).
 pub async fn open(ray: &RayClient, id: &JobId, job: &Job) -> Result<LogSource, GatewayError> {
     open_last(ray, id, job, None).await
 }
 
 /// [`open`], only the last `lines` lines when given: the log-file API reads them
-/// from the end of the file; the Jobs API's whole answer is cut to them.
+/// from the end of the files (the active file's, then, when it holds fewer, the
+/// copies'); the Jobs API's whole answer is cut to them.
 pub async fn open_last(
     ray: &RayClient,
     id: &JobId,
