@@ -593,7 +593,15 @@ impl Reader {
             }
             match self.plan.pop_front() {
                 Some(part) => {
-                    self.current = Some(self.files.open(&self.ray, part).await?);
+                    match self.files.open(&self.ray, part).await {
+                        Ok(body) => self.current = Some(body),
+                        // a copy deleted by a rotation since the listing: the rotation
+                        // is the error (read again), not Ray's "no such file"
+                        Err(e) => match self.files.unchanged(&self.ray).await {
+                            Ok(false) => return Err(self.rotated()),
+                            _ => return Err(e),
+                        },
+                    }
                     self.checked = false;
                 }
                 None => {

@@ -145,6 +145,20 @@ async fn a_rotation_noticed_before_the_first_byte_is_a_503_then_the_log_is_whole
     assert!(body.contains("rotated the log"), "{body}");
     assert_eq!(whole_log(&gw, "raysubmit_race", "").await, log);
 
+    // the oldest copy deleted (one copy kept) between the listing and its opening:
+    // the rotation is the error, not Ray's "no such file"
+    if let Some(j) = ray.jobs.lock().unwrap().get_mut("raysubmit_race") {
+        j.max_backups = Some(1);
+        j.log_requests = 0;
+        j.rotations = vec![Rotation {
+            before_request: 4,
+            at: "line 3\n".len(),
+        }];
+    }
+    let (status, body) = get(&gw, "/jobs/raysubmit_race/logs/").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("rotated the log"), "{body}");
+
     gw.shutdown().await;
     server.abort();
 }
