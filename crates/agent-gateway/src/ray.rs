@@ -462,6 +462,20 @@ impl RayClient {
         driver_node_id: Option<&str>,
         lines: Option<u64>,
     ) -> Result<DriverLog, GatewayError> {
+        self.driver_log_file(submission_id, driver_node_id, None, lines)
+            .await
+    }
+
+    /// [`RayClient::driver_log_last`] of the active file (`backup` `None`) or of its
+    /// `backup`-th rotated copy (`job-driver-{submission_id}.log.{backup}`, 1 the
+    /// newest; see [`RayClient::driver_log_backups`]).
+    pub async fn driver_log_file(
+        &self,
+        submission_id: &str,
+        driver_node_id: Option<&str>,
+        backup: Option<u32>,
+        lines: Option<u64>,
+    ) -> Result<DriverLog, GatewayError> {
         let Some(node) = driver_node_id.filter(|n| !n.is_empty()) else {
             return Ok(DriverLog::Unavailable(
                 "the job has no driver node (its driver never started)".into(),
@@ -470,9 +484,13 @@ impl RayClient {
         // Both come from Ray's answer: checked before they go into the URL.
         let node = checked(RayValue::NodeId, node)?;
         let submission_id = checked(RayValue::SubmissionId, submission_id)?;
+        let name = match backup {
+            Some(k) => format!("{}.{k}", driver_log_name(submission_id)),
+            None => driver_log_name(submission_id),
+        };
         let path = format!(
             "api/v0/logs/file?node_id={node}&filename={}&lines={}",
-            query_escape(&format!("job-driver-{submission_id}.log")),
+            query_escape(&name),
             lines.map_or_else(|| "-1".to_owned(), |n| n.to_string())
         );
         self.short_circuit()?;
@@ -501,6 +519,36 @@ impl RayClient {
                 crate::mapping::client_error_message(&ray_error(response.status, &body))
             ))),
             status => Err(ray_error(status, &body)),
+        }
+    }
+
+    /// GET `/api/v0/logs?node_id=...&glob=job-driver-{submission_id}.log.*`: the
+    /// numbers of the job's rotated driver logs on its driver node, oldest (the
+    /// highest number) first. A rotation (ray PR #65006) copies the active file to
+    /// `.1`, the older copies one number up (up to a backup count, the oldest
+    /// deleted), then truncates the active file.
+    ///
+    /// Ray 2.60 answers the listing in the State API's envelope, the names sorted
+    /// into categories (a driver log is `internal`), in no order, every name the
+    /// glob matches (`.log.old` too): only `.log.N` names count (see
+    /// [`backup_numbers`]). `None`: the listing is unavailable (an older Ray, a
+    /// proxy in front of the Jobs API only), so no backup is known.
+    pub async fn driver_log_backups(
+        &self,
+        submission_id: &str,
+        driver_node_id: &str,
+    ) -> Result<Option<Vec<u32>>, GatewayError> {
+        let node = checked(RayValue::NodeId, driver_node_id)?;
+        let submission_id = checked(RayValue::SubmissionId, submission_id)?;
+        let name = driver_log_name(submission_id);
+        let path = format!(
+            "api/v0/logs?node_id={node}&glob={}",
+            query_escape(&format!("{name}.*"))
+        );
+        match self.get_bytes(&path).await {
+            Ok(body) => backup_numbers(&body, &name).map(Some),
+            Err(e) if matches!(e.status_code(), 404 | 405 | 501) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -600,6 +648,54 @@ impl RayClient {
 
 // A value in a URL to Ray is encoded as every query is (agent_proto's one rule).
 use agent_proto::query::encode_component as query_escape;
+
+/// The active driver log file of a job: `job-driver-{submission_id}.log`.
+fn driver_log_name(submission_id: &str) -> String {
+    format!("job-driver-{submission_id}.log")
+}
+
+/// The backup numbers `N` of the names `{name}.N` in Ray's log listing (every
+/// category's list; any other name is left out), highest (oldest) first.
+///
+/// ```
+/// use agent_gateway::ray::backup_numbers;
+///
+/// // as Ray 2.60 answered `glob=job-driver-raysubmit_a.log.*`
+/// let body = br#"{"result": true, "msg": "", "data": {"result": {"internal": [
+///     "job-driver-raysubmit_a.log.2", "job-driver-raysubmit_a.log.10",
+///     "job-driver-raysubmit_a.log.old", "job-driver-raysubmit_a.log.1"]}}}"#;
+/// assert_eq!(backup_numbers(body, "job-driver-raysubmit_a.log")?, [10, 2, 1]);
+/// # Ok::<(), agent_gateway::GatewayError>(())
+/// ```
+pub fn backup_numbers(body: &[u8], name: &str) -> Result<Vec<u32>, GatewayError> {
+    let json: Value = serde_json::from_slice(body).map_err(|e| GatewayError::Decode {
+        message: format!("Ray's log listing is not JSON: {e}"),
+    })?;
+    if json.get("result") == Some(&Value::Bool(false)) {
+        return Err(GatewayError::Server {
+            status: 502,
+            message: "Ray's log listing was refused".into(),
+        });
+    }
+    let Some(categories) = json.pointer("/data/result").and_then(Value::as_object) else {
+        return Err(GatewayError::Decode {
+            message: "Ray's log listing has no data.result object".into(),
+        });
+    };
+    let mut numbers: Vec<u32> = categories
+        .values()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter_map(|file| file.strip_prefix(name)?.strip_prefix('.'))
+        // `N` as a rotation writes it: digits, no sign, no leading zero
+        .filter(|n| !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()))
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    numbers.sort_unstable_by(|a, b| b.cmp(a));
+    numbers.dedup();
+    Ok(numbers)
+}
 
 /// A refused WebSocket upgrade carries Ray's body: Ray's answer, its stack trace cut
 /// too; any other failure of the upgrade is given back.

@@ -12,7 +12,12 @@
 //!   streams its final log from Ray's log-file API ([`crate::joblog`]), skipping
 //!   the lines already sent and sending the rest (the lines Ray's socket lost, a
 //!   last line without a newline, all of a log that is not UTF-8), and only then
-//!   sends `complete`.
+//!   sends `complete`;
+//! - after a rotation of the log (copy-then-truncate, ray PR #65006) a new socket
+//!   replays the active file only: the copies before it are read first
+//!   ([`crate::joblog::open_copies`]); a replay that does not start with the log's
+//!   first line, or a final log shorter than what was sent, means lines are gone:
+//!   the tail ends with an error rather than numbering other lines as theirs.
 //!
 //! Memory per tail does not grow with the log: the unfinished line is kept up to
 //! [`TailSettings::max_message_size`] bytes (a longer line is skipped and counted,
@@ -60,6 +65,48 @@ pub struct TailTracker {
     /// Whole lines seen on the current socket (or in the final log).
     seen: u64,
     finished: bool,
+    /// What every replay must agree with: the log's first line and the last line
+    /// sent.
+    witness: Witness,
+}
+
+/// The log's first line (its hash) and the last line sent (a copy, at most
+/// `max_line` bytes): a replay of the log that does not start with the one, or
+/// holds another line at the other's number, is not the log the lines were sent
+/// from (a rotation deleted its start, or Ray's socket read a truncated file from
+/// its old position): lines are gone, and nothing more is sent.
+#[derive(Debug, Clone, Default)]
+struct Witness {
+    first: Option<u64>,
+    last: Vec<u8>,
+    /// The last line sent was too long to keep: its length.
+    last_oversized: Option<u64>,
+    /// False until this tail sends a line: one that starts after lines sent
+    /// elsewhere ([`TailTracker::starting_after`]) has no last line to check.
+    last_known: bool,
+    lost: bool,
+}
+
+impl Witness {
+    fn same_as_last(&self, line: Line<'_>) -> bool {
+        if !self.last_known {
+            return true;
+        }
+        match line {
+            Line::Whole(b) => self.last_oversized.is_none() && self.last == b,
+            Line::Oversized(n) => self.last_oversized == Some(n),
+        }
+    }
+
+    fn keep_last(&mut self, line: Line<'_>) {
+        self.last.clear();
+        self.last_oversized = None;
+        self.last_known = true;
+        match line {
+            Line::Whole(b) => self.last.extend_from_slice(b),
+            Line::Oversized(n) => self.last_oversized = Some(n),
+        }
+    }
 }
 
 impl TailTracker {
@@ -70,6 +117,7 @@ impl TailTracker {
             sent: 0,
             seen: 0,
             finished: false,
+            witness: Witness::default(),
         }
     }
 
@@ -91,17 +139,21 @@ impl TailTracker {
     /// Bytes of the current socket (or of the final log): calls `on_line` for each
     /// whole line not sent before.
     pub fn frame<F: FnMut(Line<'_>)>(&mut self, bytes: &[u8], on_line: &mut F) {
-        if self.finished {
+        if self.finished || self.witness.lost {
             return;
         }
-        let (seen, sent) = (&mut self.seen, &mut self.sent);
-        self.splitter.push(bytes, &mut |line| {
-            *seen += 1;
-            if *seen > *sent {
-                *sent += 1;
-                on_line(line);
-            }
-        });
+        let (seen, sent, witness) = (&mut self.seen, &mut self.sent, &mut self.witness);
+        self.splitter
+            .push(bytes, &mut |line| count(line, seen, sent, witness, on_line));
+    }
+
+    /// True when a replay of the log (a socket's, the final log's) started with
+    /// another first line than the one sent (a rotation deleted the log's start) or
+    /// held another line at the number of the last one sent, or the final log holds
+    /// fewer lines than were sent: lines are gone, and the tail says so rather than
+    /// numbering other lines as theirs.
+    pub fn lost(&self) -> bool {
+        self.witness.lost || (self.finished && self.seen < self.sent)
     }
 
     /// The final log starts: it is read from its first line, like a new socket.
@@ -112,18 +164,18 @@ impl TailTracker {
     /// The final log ended: calls `on_line` for its unterminated last line if not
     /// sent yet. After this the tail is complete and frames are ignored.
     pub fn final_end<F: FnMut(Line<'_>)>(&mut self, on_line: &mut F) {
-        if self.finished {
+        if self.finished || self.witness.lost {
             return;
         }
-        let (seen, sent) = (&mut self.seen, &mut self.sent);
-        self.splitter.finish(&mut |line| {
-            *seen += 1;
-            if *seen > *sent {
-                *sent += 1;
-                on_line(line);
-            }
-        });
+        let (seen, sent, witness) = (&mut self.seen, &mut self.sent, &mut self.witness);
+        self.splitter
+            .finish(&mut |line| count(line, seen, sent, witness, on_line));
         self.finished = true;
+    }
+
+    /// Whether the final log read so far holds fewer lines than were sent.
+    pub fn short(&self) -> bool {
+        self.seen < self.sent
     }
 
     /// The job is terminal and `final_log` is its whole log: calls `on_line` for
@@ -147,6 +199,47 @@ impl TailTracker {
     /// Bytes held for an unfinished line.
     pub fn buffered(&self) -> usize {
         self.splitter.buffered()
+    }
+}
+
+/// One whole line of a replay: handed on when not sent before; the first one, and
+/// the one at the number of the last one sent, checked against the [`Witness`].
+fn count<F: FnMut(Line<'_>)>(
+    line: Line<'_>,
+    seen: &mut u64,
+    sent: &mut u64,
+    witness: &mut Witness,
+    on_line: &mut F,
+) {
+    if witness.lost {
+        return;
+    }
+    *seen += 1;
+    if *seen == 1 {
+        use std::hash::{DefaultHasher, Hasher};
+        let mut h = DefaultHasher::new();
+        match line {
+            Line::Whole(b) => h.write(b),
+            Line::Oversized(n) => h.write_u64(n),
+        }
+        let h = h.finish();
+        match witness.first {
+            Some(was) if was != h => {
+                witness.lost = true;
+                return;
+            }
+            Some(_) => {}
+            None => witness.first = Some(h),
+        }
+    }
+    if *seen == *sent && !witness.same_as_last(line) {
+        witness.lost = true;
+        return;
+    }
+    if *seen > *sent {
+        *sent += 1;
+        witness.keep_last(line);
+        on_line(line);
     }
 }
 
@@ -353,8 +446,49 @@ pub async fn run_tail_with(
     let mut failed_connects = 0u32;
     loop {
         tracker.reconnect();
+        // A new socket replays the active file only: after a rotation, the copies
+        // before it are read first (from the log-file API).
+        let copies = match feed_copies(ray, job, &mut tracker, &mut sink, &settings).await {
+            Ok(Some(c)) => Some(c),
+            Ok(None) if !sink.open => return,
+            Ok(None) => None,
+            // a rotation while they were read, or Ray failing: again, as a socket
+            Err(e)
+                if e.status_code() == 503 && failed_connects + 1 < settings.max_failed_connects =>
+            {
+                failed_connects += 1;
+                tokio::time::sleep(settings.reconnect_delay).await;
+                continue;
+            }
+            Err(e) => {
+                sink.send(TailEvent::Error(e.to_string())).await;
+                return;
+            }
+        };
+        if tracker.lost() {
+            gone(job, &tracker, &mut sink).await;
+            return;
+        }
         let end = match ray.tail_socket(job, settings.max_frame).await {
             Ok(mut socket) => {
+                // a rotation since the copies were read: the socket starts elsewhere;
+                // again, as after a failed connect (a rotation storm is bounded)
+                if let Some(copies) = &copies {
+                    if !copies.unchanged(ray).await.unwrap_or(false) {
+                        drop(socket);
+                        failed_connects += 1;
+                        if failed_connects >= settings.max_failed_connects {
+                            sink.send(TailEvent::Error(format!(
+                                "Ray rotated the log of job {job} at every one of \
+                                 {failed_connects} tries to follow it"
+                            )))
+                            .await;
+                            return;
+                        }
+                        tokio::time::sleep(settings.reconnect_delay).await;
+                        continue;
+                    }
+                }
                 failed_connects = 0;
                 let end =
                     stream_socket(ray, job, &mut *socket, &mut tracker, &mut sink, &settings).await;
@@ -399,6 +533,7 @@ pub async fn run_tail_with(
                     );
                 }
                 match outcome {
+                    Ok(()) if tracker.lost() => gone(job, &tracker, &mut sink).await,
                     Ok(()) => {
                         if sink.flush().await {
                             sink.send(TailEvent::Complete).await;
@@ -472,9 +607,63 @@ async fn final_log(
                 }
             }
         }
+        // Shorter than what was sent: a rotation moved lines away while it was read;
+        // read again (a second short read: lines are gone, `lost`).
+        if tracker.short() && tries < FINAL_LOG_TRIES {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{} agent-gateway: tail of job {id}: the final log holds fewer lines than the \
+                 {} sent (a rotation?); read again",
+                crate::log::utc_now(),
+                tracker.sent()
+            );
+            continue;
+        }
         tracker.final_end(&mut |l| sink.collect(l));
         return Ok(());
     }
+}
+
+/// Ends a tail whose log lost lines ([`TailTracker::lost`]) with an error, said in
+/// the gateway's log too.
+async fn gone(job: &JobId, tracker: &TailTracker, sink: &mut Sink) {
+    let message = format!(
+        "lines of the log of job {job} are gone (Ray rotated the log and deleted its copy, \
+         or it shrank): {} lines were sent, the log now starts or ends elsewhere",
+        tracker.sent()
+    );
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{} agent-gateway: tail of job {job}: {message}",
+        crate::log::utc_now()
+    );
+    if sink.flush().await {
+        sink.send(TailEvent::Error(message)).await;
+    }
+}
+
+/// Reads the job's rotated copies into `tracker` before a new socket (which
+/// replays the active file only); `None` when the log has none.
+async fn feed_copies(
+    ray: &RayClient,
+    id: &JobId,
+    tracker: &mut TailTracker,
+    sink: &mut Sink,
+    settings: &TailSettings,
+) -> Result<Option<joblog::Listed>, crate::GatewayError> {
+    let job = ray.get_job(id).await?;
+    let Some((listed, mut body)) = joblog::open_copies(ray, id, &job).await? else {
+        return Ok(None);
+    };
+    while let Some(chunk) = joblog::next_chunk(&mut *body, settings.read_timeout).await? {
+        for slice in chunk.chunks(SLICE) {
+            tracker.frame(slice, &mut |l| sink.collect(l));
+            if !sink.flush().await {
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(listed))
 }
 
 /// Reads one socket until it ends, reading the job's status every
@@ -629,6 +818,24 @@ mod tests {
         out.extend(collect(&mut t, &["more\n"]));
         finish(&mut t, "a\nb\nlast\nmore\n", &mut out);
         assert_eq!(out, ["a", "b", "last"]);
+    }
+
+    #[test]
+    fn a_tail_starting_after_lines_sent_elsewhere_is_not_taken_for_lost() {
+        // the hub's lagging subscriber: lines 1 and 2 went out from the spool
+        let mut t = TailTracker::starting_after(1024, 2);
+        let mut out = Vec::new();
+        finish(&mut t, " \n\nc\nd\n", &mut out);
+        assert_eq!(out, ["c", "d"]);
+        assert!(!t.lost());
+        // once it sent a line, a replay holding another at that number is lost
+        let mut t = TailTracker::starting_after(1024, 2);
+        let mut out = Vec::new();
+        t.frame(b" \n\nc\n", &mut |l| out.push(text(l)));
+        t.reconnect();
+        t.frame(b" \n\nX\nd\n", &mut |l| out.push(text(l)));
+        assert_eq!(out, ["c"]);
+        assert!(t.lost());
     }
 
     #[test]

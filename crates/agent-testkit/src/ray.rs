@@ -15,6 +15,16 @@
 //!   ([`start_with`], [`tls_identity`]).
 //! - [`State::quiet`]: one running job ([`QUIET_JOB`]) whose tail stays open and
 //!   quiet, and nothing else (the attacks' and the shutdown test's Ray).
+//! - Rotation by copy-then-truncate, as ray PR #65006 rotates `job-driver-*.log`
+//!   ([`Job::rotate`]): the active file's first bytes become the copy
+//!   `job-driver-{id}.log.1` (older copies one number up, the oldest deleted past
+//!   [`Job::max_backups`]), the rest stays active; at a chosen point: before a
+//!   tail, in a socket's script ([`SocketStep::Rotate`]), or before the n-th log
+//!   request of a read ([`Job::rotations`]). The log listing
+//!   (`/api/v0/logs?node_id=...&glob=...`) answers as Ray 2.60 does (the State
+//!   API's envelope, category `internal`, in no order) and the log-file API serves
+//!   the copies; the Jobs API's logs and a new tail socket read the active file
+//!   only, as Ray's do.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -220,6 +230,21 @@ pub enum SocketStep {
     Close(u16),
     /// The job ends (SUCCEEDED) from now on.
     Finish,
+    /// The job's log rotates here ([`Job::rotate`] at this byte of its active file).
+    Rotate(usize),
+    /// A text frame with the active file as it is now (its first bytes only, when
+    /// given): what a new socket of Ray replays.
+    Replay(Option<usize>),
+}
+
+/// A rotation of a job's log at a chosen point of a read ([`Job::rotations`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// Before the job's log request (listing or log file) with this number (1 is
+    /// the first) is answered.
+    pub before_request: u32,
+    /// The byte of the active file where it is cut ([`Job::rotate`]).
+    pub at: usize,
 }
 
 /// One stand-in job.
@@ -244,6 +269,15 @@ pub struct Job {
     pub opened: u32,
     /// How many log-file API answers were begun.
     pub file_answers: u32,
+    /// The rotated copies of the log, newest (`.1`) first.
+    pub backups: Vec<Bytes>,
+    /// How many copies a rotation keeps (the oldest beyond it is deleted); `None`:
+    /// all.
+    pub max_backups: Option<usize>,
+    /// Rotations at chosen log requests of the job.
+    pub rotations: Vec<Rotation>,
+    /// How many log requests (listings naming the job, log-file reads) came.
+    pub log_requests: u32,
 }
 
 impl Job {
@@ -258,6 +292,52 @@ impl Job {
             sockets: Vec::new(),
             opened: 0,
             file_answers: 0,
+            backups: Vec::new(),
+            max_backups: None,
+            rotations: Vec::new(),
+            log_requests: 0,
+        }
+    }
+
+    /// Rotates the log by copy-then-truncate at byte `at` of the active file (as if
+    /// the rest were written after the rotation): its first `at` bytes become the
+    /// copy `.1`, the older copies move one number up, the oldest past
+    /// `max_backups` is deleted. A generated log (`filler`) does not rotate.
+    ///
+    /// ```
+    /// use agent_testkit::ray::{Job, Log};
+    ///
+    /// let mut job = Job::new(Log::plain("a\nb\nc\n"));
+    /// job.rotate(2);
+    /// job.rotate(2);
+    /// assert_eq!(job.backups, ["b\n", "a\n"]);
+    /// assert_eq!(job.log.before, "c\n");
+    /// ```
+    pub fn rotate(&mut self, at: usize) {
+        if self.log.filler > 0 {
+            return;
+        }
+        let mut active = [self.log.before.clone(), self.log.after.clone()].concat();
+        let rest = active.split_off(at.min(active.len()));
+        self.backups.insert(0, Bytes::from(active));
+        if let Some(max) = self.max_backups {
+            self.backups.truncate(max);
+        }
+        self.log.before = Bytes::from(rest);
+        self.log.after = Bytes::new();
+    }
+
+    /// Counts a log request and makes the rotations due before it.
+    fn log_request(&mut self) {
+        self.log_requests += 1;
+        let due: Vec<usize> = self
+            .rotations
+            .iter()
+            .filter(|r| r.before_request == self.log_requests)
+            .map(|r| r.at)
+            .collect();
+        for at in due {
+            self.rotate(at);
         }
     }
 
@@ -392,6 +472,62 @@ impl Body for GenBody {
     }
 }
 
+/// The job id and copy number of a driver log file name (`job-driver-{id}.log` or
+/// `job-driver-{id}.log.{k}`); an empty id for any other name.
+fn driver_log_of(file: &str) -> (&str, Option<usize>) {
+    let Some(rest) = file.strip_prefix("job-driver-") else {
+        return ("", None);
+    };
+    if let Some(id) = rest.strip_suffix(".log") {
+        return (id, None);
+    }
+    match rest.rsplit_once(".log.") {
+        Some((id, k)) => match k.parse() {
+            Ok(k) => (id, Some(k)),
+            Err(_) => ("", None),
+        },
+        None => ("", None),
+    }
+}
+
+/// A glob of `*` (any run of characters) and literal characters, as Ray's listing
+/// applies it to file names.
+fn glob_matches(glob: &str, name: &str) -> bool {
+    match glob.split_once('*') {
+        None => glob == name,
+        Some((head, rest)) => {
+            let Some(name) = name.strip_prefix(head) else {
+                return false;
+            };
+            (0..=name.len()).any(|i| name.is_char_boundary(i) && glob_matches(rest, &name[i..]))
+        }
+    }
+}
+
+/// A query value with its `%XX` escapes decoded.
+fn percent_decoded(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn query<'a>(q: &'a str, name: &str) -> Option<&'a str> {
     q.split('&')
         .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
@@ -507,6 +643,24 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
                                     job.finished = true;
                                 }
                             }
+                            SocketStep::Rotate(at) => {
+                                if let Some(job) = lock(&state.jobs).get_mut(&id) {
+                                    job.rotate(*at);
+                                }
+                            }
+                            SocketStep::Replay(first) => {
+                                let active = lock(&state.jobs).get(&id).map(|j| {
+                                    [j.log.before.clone(), j.log.after.clone()].concat()
+                                });
+                                let mut active = active.unwrap_or_default();
+                                active.truncate(first.unwrap_or(usize::MAX));
+                                if !active.is_empty() {
+                                    let frame = Frame::text(Payload::Owned(active));
+                                    if ws.write_frame(frame).await.is_err() {
+                                        return;
+                                    }
+                                }
+                            }
                         }
                     }
                     return; // dropped: no close frame
@@ -551,22 +705,31 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
             }
             let node = query(&q, "node_id").unwrap_or("");
             let file = query(&q, "filename").unwrap_or("");
-            let id = file
-                .strip_prefix("job-driver-")
-                .and_then(|f| f.strip_suffix(".log"))
-                .unwrap_or("");
+            let (id, backup) = driver_log_of(file);
             let answered = {
                 let mut jobs = lock(&state.jobs);
                 jobs.get_mut(id).map(|j| {
+                    if node == DRIVER_NODE {
+                        j.log_request();
+                    }
                     j.file_answers += 1;
                     j.clone()
                 })
             };
+            // a copy: served whole or by its last lines, as the active file
+            let answered = answered.and_then(|mut j| {
+                if j.file.fail_answers.is_some_and(|n| j.file_answers > n) {
+                    j.file.fail_after = None;
+                }
+                if let Some(k) = backup {
+                    let copy = j.backups.get(k.checked_sub(1)?)?.clone();
+                    j.log = Log::plain(copy);
+                    j.file = FileAnswer::default();
+                }
+                Some(j)
+            });
             match answered {
-                Some(mut j) if node == DRIVER_NODE => {
-                    if j.file.fail_answers.is_some_and(|n| j.file_answers > n) {
-                        j.file.fail_after = None;
-                    }
+                Some(j) if node == DRIVER_NODE => {
                     // `lines=N` (N >= 0): the last N lines, as Ray reads them from
                     // the end of the file; `lines=-1`: the whole file
                     let last = query(&q, "lines").and_then(|n| n.parse::<u64>().ok());
@@ -599,6 +762,30 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Answer,
                     format!("Failed to get file: no file {file} on node {node}"),
                 ),
             }
+        }
+        ["api", "v0", "logs"] => {
+            let node = query(&q, "node_id").unwrap_or("");
+            let glob = query(&q, "glob").map_or_else(|| "*".to_owned(), percent_decoded);
+            if node != DRIVER_NODE {
+                return Ok(text(500, "500 Internal Server Error\n\nServer got itself in trouble"));
+            }
+            let mut names = Vec::new();
+            for (id, j) in lock(&state.jobs).iter_mut() {
+                let active = format!("job-driver-{id}.log");
+                // a listing for the job's files (the gateway's glob names the job)
+                if glob.contains(active.as_str()) {
+                    j.log_request();
+                }
+                names.extend((1..=j.backups.len()).map(|k| format!("{active}.{k}")));
+                names.push(active);
+            }
+            // Ray lists in directory order: any order
+            names.retain(|n| glob_matches(&glob, n));
+            names.reverse();
+            let body = serde_json::json!({
+                "result": true, "msg": "", "data": {"result": {"internal": names}},
+            });
+            text(200, body.to_string())
         }
         _ => text(404, "Not Found"),
     };
