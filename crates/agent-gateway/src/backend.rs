@@ -245,6 +245,10 @@ impl Routes {
     }
 
     async fn get_job(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
+        if let Some(info) = self.hub.finished_info(job) {
+            return serde_json::to_value(info)
+                .map_err(|e| BackendError::detail(500, e.to_string()));
+        }
         match self.ray.get_job_value(job).await {
             Err(e) if e.status_code() == 404 => {
                 match self.archived(ctx, job, LogStart::Line(1)).await {

@@ -379,6 +379,14 @@ impl JobHub {
         }
     }
 
+    /// The final info of a finished job the hub keeps, as Ray answered it when the
+    /// job was seen terminal (it no longer changes): `jobs/{id}/` of a job whose
+    /// tails just ended (agentctl reads the status for its exit code) needs no
+    /// Ray call.
+    pub fn finished_info(&self, job: &JobId) -> Option<Job> {
+        self.held_raw(job).map(|raw| raw.info)
+    }
+
     /// `jobs/{id}/logs/` of a finished job the hub keeps (its last `last` lines
     /// when given, as Ray's `lines=N` cuts them), read from the raw file; `None`
     /// when the hub does not keep it.

@@ -295,6 +295,11 @@ async fn a_finished_job_lingers_and_its_raw_log_goes_to_the_hook() {
         serde_json::from_str::<String>(&body).unwrap(),
         format!("{long}\r\nlast")
     );
+    // its final status too (agentctl reads it after a tail, for its exit code)
+    let (status, body) = get(&gw, "/jobs/raysubmit_k/").await;
+    assert_eq!(status, 200);
+    let info: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(info["status"], "SUCCEEDED", "{info}");
     assert_eq!(ray.requested("/api/"), reads, "Ray was not asked again");
 
     // the hook got the raw log, byte for byte, once
