@@ -640,3 +640,98 @@ async fn twenty_clients_tail_100000_lines_each_exactly_once() {
         peak as f64 / 1048576.0
     );
 }
+
+/// A gauge of the gateway's `/metrics`, as a number (`None` while absent).
+async fn gauge(gw: &agent_gateway::Gateway, name: &str) -> Option<i64> {
+    let host = gw.local_addr().to_string();
+    let (status, text) = raw_request(
+        gw.local_addr(),
+        "GET",
+        "/metrics",
+        &[("host", host.as_str())],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// Issue 22, items 1 and 2 on the two-node Ray: twenty tails of one live job
+/// share one Ray stream (the gateway's gauge says so while they run), each gets
+/// every line once; then tails that start at a line or at the last N lines get
+/// exactly those, numbered as the log's lines, and the Ray streams close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Ray head: AGENT_E2E_RAY (cargo xtask ci runs it after .ci/ray.sh start)"]
+async fn twenty_tails_of_a_live_job_share_one_ray_stream_and_resume_by_line() {
+    use agent_client_async::TailStart;
+    let ray = ray_address();
+    let gw = gateway(&ray).await;
+    let client = client(&gw);
+    let count = 150;
+    let tag = tag("shared");
+    let job = run(&client, "count", count_params(&tag, count, 0.05)).await;
+    let protocols = [Protocol::WebSocket, Protocol::Http];
+    let mut tails = Vec::new();
+    for i in 0..20 {
+        let (client, job) = (client.clone(), job.clone());
+        let protocol = protocols[i % 2];
+        tails.push(tokio::spawn(async move {
+            let lines = collect(&client, &job, tail_options(protocol))
+                .await
+                .unwrap_or_else(|e| panic!("{protocol}: {e}"));
+            (protocol, lines)
+        }));
+    }
+    // while they follow the running job: one Ray stream for all twenty
+    let start = Instant::now();
+    let mut shared = None;
+    while start.elapsed() < Duration::from_secs(60) {
+        let subscribers = gauge(&gw, "agent_gateway_hub_subscribers").await;
+        if subscribers == Some(20) {
+            shared = gauge(&gw, "agent_gateway_upstream_tails").await;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(shared, Some(1), "twenty tails, Ray streams open");
+    let expected = expected_count_lines(&tag, count);
+    let mut first = None;
+    for t in tails {
+        let (protocol, lines) = t.await.unwrap();
+        assert_eq!(mine(&lines, &tag), expected, "{protocol}");
+        first.get_or_insert(lines);
+    }
+    let all = first.unwrap();
+    assert_eq!(all, final_log_lines(&client, &job).await);
+
+    // Start positions, numbered as the log's lines (the final log's, blank ones
+    // included in the numbering): from line K, and the last N.
+    let log = client.get_job_logs(&job).await.unwrap();
+    let numbered: Vec<&str> = agent_gateway::lines::split_log(&log).collect();
+    let k = numbered.len() - 20;
+    let shown = |from: usize| -> Vec<String> {
+        numbered[from - 1..]
+            .iter()
+            .filter(|l| !l.is_empty())
+            .map(|l| (*l).to_owned())
+            .collect()
+    };
+    for protocol in protocols {
+        let from = tail_options(protocol).start(TailStart::FromLine(k as u64));
+        let got = collect(&client, &job, from).await.unwrap();
+        assert_eq!(got, shown(k), "{protocol} from line {k}");
+        let last = tail_options(protocol).start(TailStart::Last(5));
+        let got = collect(&client, &job, last).await.unwrap();
+        assert_eq!(got, shown(numbered.len() - 4), "{protocol} last 5");
+    }
+    // the job is finished: no Ray stream stays open
+    let start = Instant::now();
+    while gauge(&gw, "agent_gateway_upstream_tails").await != Some(0) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "Ray streams left open"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
