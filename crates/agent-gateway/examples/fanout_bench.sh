@@ -47,6 +47,8 @@ case "$MODE" in finished | live) ;; *)
 esac
 
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+# shellcheck source=crates/agent-gateway/examples/gateway_lib.sh
+. "$ROOT/crates/agent-gateway/examples/gateway_lib.sh"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=${AGENT_GATEWAY_BIN:-$TARGET/release/agent-gateway}
 CTL=${AGENTCTL_BIN:-$TARGET/release/agentctl}
@@ -77,17 +79,8 @@ for b in "$BIN" "$CTL"; do
     [ -x "$b" ] || fail "no $b (cargo build --release -p agent-gateway -p agentctl)"
 done
 
-cat >"$WORK/plugins.toml" <<EOF
-[[releases]]
-code = "bench"
-version = "1"
-entrypoint = "python -u '$ROOT/crates/agent-gateway/tests/support/plugin.py' {action} {params}"
-EOF
-
-if [ -s "$ROOT/target/ray-auth-token" ]; then
-    RAY_AUTH_TOKEN=$(cat "$ROOT/target/ray-auth-token")
-    export RAY_AUTH_TOKEN
-fi
+test_registry "$WORK/plugins.toml" bench
+export_ray_token
 
 # A fresh gateway (the previous one ended first); its pid in GW.
 start_gateway() {

@@ -19,6 +19,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+# shellcheck source=crates/agent-gateway/examples/gateway_lib.sh
+. "$ROOT/crates/agent-gateway/examples/gateway_lib.sh"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=${AGENT_GATEWAY_BIN:-$TARGET/release/agent-gateway}
 CTL=${AGENTCTL_BIN:-$TARGET/release/agentctl}
@@ -39,16 +41,8 @@ fail() {
     exit 1
 }
 
-cat >"$WORK/plugins.toml" <<EOF
-[[releases]]
-code = "check"
-version = "1"
-entrypoint = "python -u '$ROOT/crates/agent-gateway/tests/support/plugin.py' {action} {params}"
-EOF
-if [ -s "$ROOT/target/ray-auth-token" ]; then
-    RAY_AUTH_TOKEN=$(cat "$ROOT/target/ray-auth-token")
-    export RAY_AUTH_TOKEN
-fi
+test_registry "$WORK/plugins.toml" check
+export_ray_token
 AGENT_TOKEN=$TOKEN "$BIN" --ray-address "${AGENT_E2E_RAY:-http://127.0.0.1:8265}" \
     --listen "127.0.0.1:$PORT" --plugins "$WORK/plugins.toml" --quiet 2>"$WORK/gateway.log" &
 GW=$!

@@ -54,6 +54,8 @@ fi
 TAILS=${1:-20}
 LINES=${2:-100000}
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+# shellcheck source=crates/agent-gateway/examples/gateway_lib.sh
+. "$ROOT/crates/agent-gateway/examples/gateway_lib.sh"
 BIN=${AGENT_GATEWAY_BIN:-$ROOT/target/release/agent-gateway}
 RAY=${AGENT_E2E_RAY:-http://127.0.0.1:8265}
 PORT=${PORT:-18613}
@@ -61,17 +63,8 @@ TOKEN=bench-token
 WORK=$(mktemp -d)
 trap 'kill "$GW" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-cat >"$WORK/plugins.toml" <<EOF
-[[releases]]
-code = "bench"
-version = "1"
-entrypoint = "python -u '$ROOT/crates/agent-gateway/tests/support/plugin.py' {action} {params}"
-EOF
-
-if [ -s "$ROOT/target/ray-auth-token" ]; then
-    RAY_AUTH_TOKEN=$(cat "$ROOT/target/ray-auth-token")
-    export RAY_AUTH_TOKEN
-fi
+test_registry "$WORK/plugins.toml" bench
+export_ray_token
 AGENT_TOKEN=$TOKEN "$BIN" --ray-address "$RAY" --listen "127.0.0.1:$PORT" \
     --plugins "$WORK/plugins.toml" --quiet 2>"$WORK/gateway.log" &
 GW=$!

@@ -738,6 +738,32 @@ impl Archive {
         }
     }
 
+    /// The info archived for `id` (as the header says; credentials hidden), if
+    /// the archive holds it.
+    pub fn archived_info(&self, id: &str) -> Option<Value> {
+        self.lock().entries.get(id).map(|m| m.info.clone())
+    }
+
+    /// Removes `id`'s entry because it no longer describes the job Ray knows by
+    /// that id (`why`, said in the gateway's log): a submission id used again by
+    /// a new job must never be answered with the old job's log.
+    pub fn forget(&self, id: &str, why: &str) {
+        let mut index = self.lock();
+        if index.entries.remove(id).is_none() {
+            return;
+        }
+        let path = self.path_of(id);
+        let removed = fs::remove_file(&path);
+        drop(index);
+        report(&format!(
+            "the entry of job {id} is dropped: {why}{}",
+            match removed {
+                Ok(()) => String::new(),
+                Err(e) => format!(" (could not remove {}: {e})", path.display()),
+            }
+        ));
+    }
+
     /// Reports a corrupt entry, renames it aside and forgets it.
     fn set_aside(&self, index: &mut Index, key: &str, path: &Path, why: &str) {
         let aside = path.with_extension(CORRUPT_EXT);

@@ -256,7 +256,41 @@ impl Routes {
                     None => Err(to_backend(e)),
                 }
             }
-            answer => answer.map_err(to_backend),
+            Ok(info) => {
+                self.drop_stale_archive(job, &info).await;
+                Ok(info)
+            }
+            Err(e) => Err(to_backend(e)),
+        }
+    }
+
+    /// Ray knows a job by `job`'s id: an archived entry of that id that is not
+    /// this job (another start time: the submission id was used again, e.g.
+    /// after a head restart) is dropped, so that its old log is never served as
+    /// this job's.
+    async fn drop_stale_archive(&self, job: &JobId, info: &Value) {
+        let Some(archive) = &self.archive else {
+            return;
+        };
+        let id = info
+            .get("submission_id")
+            .and_then(Value::as_str)
+            .unwrap_or(job.as_str());
+        let Some(archived) = archive.archived_info(id) else {
+            return;
+        };
+        let started = |v: &Value| v.get("start_time").cloned();
+        if started(&archived) != started(info) {
+            self.forget_archived(id, "Ray now knows another job by this submission id")
+                .await;
+        }
+    }
+
+    /// [`Archive::forget`], on a blocking thread (it removes a file).
+    async fn forget_archived(&self, id: &str, why: &'static str) {
+        if let Some(archive) = &self.archive {
+            let (archive, id) = (Arc::clone(archive), id.to_owned());
+            let _ = tokio::task::spawn_blocking(move || archive.forget(&id, why)).await;
         }
     }
 
@@ -540,6 +574,16 @@ impl Routes {
             .or_else(|| answer.get("job_id"))
             .cloned()
             .unwrap_or(Value::Null);
+        // A submission id may be used again (the SDK's `job_id`): what the gateway
+        // kept of an earlier job by that id is not this job's.
+        if let Some(new) = id.as_str().and_then(|i| JobId::new(i).ok()) {
+            self.hub.forget_finished(&new);
+            self.forget_archived(
+                new.as_str(),
+                "a new job was submitted with its submission id",
+            )
+            .await;
+        }
         Ok(json!({
             "job_id": id,
             "submission_id": id,

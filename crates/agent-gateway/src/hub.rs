@@ -501,6 +501,26 @@ impl Drop for Subscribed {
     }
 }
 
+impl JobHub {
+    /// Drops the finished job kept for `job`, if any (a new job was submitted
+    /// with its id: the old log must not be served as the new job's). A job
+    /// still followed is left alone.
+    pub fn forget_finished(&self, job: &JobId) {
+        let removed = {
+            let mut jobs = lock(&self.shared.jobs);
+            let finished = jobs
+                .get(job)
+                .is_some_and(|e| lock(&e.state.inner).finished_at.is_some());
+            if finished {
+                jobs.remove(job)
+            } else {
+                None
+            }
+        };
+        drop(removed);
+    }
+}
+
 /// Removes `state`'s entry from the map (if it is still the job's).
 fn remove_entry(shared: &Shared, state: &Arc<JobState>) {
     let removed = {

@@ -286,3 +286,44 @@ async fn a_tailed_job_is_archived_from_its_tail() {
     gw.shutdown().await;
     server.abort();
 }
+
+/// A submission id used again by a new job (after the old one was forgotten, as
+/// after a head restart) is never answered with the old job's archived log: once
+/// the gateway sees Ray know another job by that id (its status, or a run through
+/// the gateway), the entry is dropped and the new job's log is Ray's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_id_used_again_is_not_answered_from_the_old_entry() {
+    let (ray, address, server) = standin::start(State::default()).await;
+    ray.add(JOB, Job::new(Log::plain("old job\n")));
+    let dir = TempDir::new("archive-reused");
+    let gw = standin_gateway(GatewayConfig::new(address, TOKEN).archive(&dir.0, 1 << 20)).await;
+    let addr = gw.local_addr();
+    let (status, _, _) = get(addr, &format!("/jobs/{JOB}/logs/")).await;
+    assert_eq!(status, 200);
+    until("the log is archived", || files(&dir.0, ".zst").len() == 1).await;
+    assert!(ray.forget(JOB));
+    let (_, source, old) = get(addr, &format!("/jobs/{JOB}/logs/")).await;
+    assert_eq!(source.as_deref(), Some("archive"));
+    assert_eq!(serde_json::from_str::<String>(&old).unwrap(), "old job\n");
+
+    // a new job by the same id: Ray's status names it, the old entry goes
+    ray.add(
+        JOB,
+        Job {
+            start_time: 2,
+            ..Job::new(Log::plain("new job\n"))
+        },
+    );
+    let (status, source, info) = get(addr, &format!("/jobs/{JOB}/")).await;
+    assert_eq!((status, source), (200, None));
+    assert!(info.contains(r#""start_time":2"#), "{info}");
+    assert!(
+        files(&dir.0, ".zst").is_empty(),
+        "the old entry is still there"
+    );
+    let (status, source, log) = get(addr, &format!("/jobs/{JOB}/logs/")).await;
+    assert_eq!((status, source), (200, None));
+    assert_eq!(serde_json::from_str::<String>(&log).unwrap(), "new job\n");
+    gw.shutdown().await;
+    server.abort();
+}

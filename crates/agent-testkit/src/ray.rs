@@ -269,6 +269,8 @@ pub struct Job {
     pub opened: u32,
     /// How many log-file API answers were begun.
     pub file_answers: u32,
+    /// Its `start_time` (ms): a job submitted again under the same id has another.
+    pub start_time: u64,
     /// The rotated copies of the log, newest (`.1`) first.
     pub backups: Vec<Bytes>,
     /// How many copies a rotation keeps (the oldest beyond it is deleted); `None`:
@@ -292,6 +294,7 @@ impl Job {
             sockets: Vec::new(),
             opened: 0,
             file_answers: 0,
+            start_time: 1,
             backups: Vec::new(),
             max_backups: None,
             rotations: Vec::new(),
@@ -798,7 +801,7 @@ fn job_info(id: &str, j: &Job) -> serde_json::Value {
     serde_json::json!({
         "type": "SUBMISSION", "submission_id": id, "job_id": "02000000", "entrypoint": "python x.py",
         "status": if j.finished { "SUCCEEDED" } else { "RUNNING" },
-        "message": null, "error_type": null, "start_time": 1, "end_time": null, "metadata": {},
+        "message": null, "error_type": null, "start_time": j.start_time, "end_time": null, "metadata": {},
         "driver_node_id": DRIVER_NODE,
         "runtime_env": {"working_dir": "https://deploy:s3cr3t@store.example/app.zip",
                         "env_vars": {"API_KEY": "k3y", "AGENT_ACTION": "go"}},
