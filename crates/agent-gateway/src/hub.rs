@@ -39,8 +39,9 @@
 //! the spool dir; the hub then keeps the finished job for [`HubSettings::linger`]
 //! (if its spool holds every line: its ring is then freed, so a kept job costs
 //! disk within the cap, not memory; oldest first out when the cap needs the
-//! room), answering its tails,
-//! `jobs/{id}/logs/` and `?tail=N` without asking Ray, and hands the file to
+//! room), answering its tails, `jobs/{id}/logs/`, `?tail=N` and `jobs/{id}/`
+//! (the final info, as Ray answered it when the job turned terminal) without
+//! asking Ray, and hands the file to
 //! [`HubSettings::finished_logs`] (the archive) once. Every task belongs to the
 //! hub: dropping it aborts them, and its spool dir is removed.
 
