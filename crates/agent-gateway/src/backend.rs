@@ -245,7 +245,13 @@ impl Routes {
     }
 
     async fn get_job(&self, ctx: &RequestContext, job: &JobId) -> BackendResult<Value> {
+        // A finished job the gateway keeps: its final info no longer changes, so
+        // Ray is not asked (N tails each reading the status at their end would
+        // cost Ray N reads); from the archive when it holds the job, said so.
         if let Some(info) = self.hub.finished_info(job) {
+            if let Some(entry) = self.archived(ctx, job, LogStart::Last(0)).await {
+                return Ok(entry.info());
+            }
             return serde_json::to_value(info)
                 .map_err(|e| BackendError::detail(500, e.to_string()));
         }
