@@ -4,7 +4,8 @@
 # 100 bytes (default 10,000,000: 1 GB), then
 #   1. `jobs/{id}/logs/?tail=100` and `agentctl jobs logs ID --tail 100`: bytes
 #      on the wire and time (Ray reads the last lines from the end of the file);
-#   2. the whole log read once (`jobs/{id}/logs/`, which the archive keeps);
+#   2. the whole log read once (`jobs/{id}/logs/`, which the archive keeps as
+#      it streams; --log-linger 0, so what follows is answered from the archive);
 #   3. a tail resumed at line LINES - 1000 (`?from_line=`, what a client sends
 #      after a dropped stream) and `agentctl jobs tail ID --from-line K`: bytes
 #      on the wire, time to the first line, total time.
@@ -34,7 +35,7 @@ test_registry "$WORK/plugins.toml" bench
 export_ray_token
 AGENT_TOKEN=$TOKEN "$BIN" --ray-address "$RAY" --listen "127.0.0.1:$PORT" \
     --plugins "$WORK/plugins.toml" --archive-dir "$WORK/archive" \
-    --archive-max-bytes 4294967296 --quiet 2>"$WORK/gateway.log" &
+    --archive-max-bytes 4294967296 --log-linger 0 --quiet 2>"$WORK/gateway.log" &
 GW=$!
 URL="http://127.0.0.1:$PORT"
 until curl -sf -H "Authorization: $TOKEN" "$URL/health/" >/dev/null; do sleep 0.2; done
@@ -69,7 +70,10 @@ timed "agentctl jobs tail --tail 100" "$CTL" jobs tail "$JOB" --tail 100
 
 echo "== the whole log once (kept by the archive as it streams)"
 measure "logs/" "/jobs/$JOB/logs/"
-until ls "$WORK"/archive/*.zst >/dev/null 2>&1; do sleep 0.5; done
+for _ in $(seq 600); do
+    ls "$WORK"/archive/*.zst >/dev/null 2>&1 && break
+    sleep 0.5
+done
 echo "archive entry: $(du -b "$WORK"/archive/*.zst | cut -f1) bytes"
 
 K=$((LINES - 1000))

@@ -15,6 +15,7 @@ use agent_server::{BackendError, LogBody, LogStart};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::Value;
+use tokio::sync::mpsc::OwnedPermit;
 
 use crate::archive::{report, Archive, Claim, Entry};
 use crate::ray::RayClient;
@@ -24,7 +25,7 @@ use crate::GatewayError;
 pub const SOURCE_HEADER: &str = "x-agent-source";
 
 /// How many pieces of a log being kept may wait for the disk (16 KiB each: 1 MiB);
-/// past that the copy is given up, never the caller's answer slowed.
+/// past that the answer waits for the disk (the copy is never given up for speed).
 pub const KEEP_QUEUE: usize = 64;
 
 /// The entry of submission id `id`, checked to be served from `start`, if any
@@ -66,7 +67,7 @@ pub fn log_body(entry: Entry) -> LogBody {
 
 /// `jobs/{id}/logs/` from Ray, and, for a finished job, a copy into the archive
 /// as it streams: the copy is archived only when the answer was streamed whole
-/// (a caller gone, Ray breaking off, or a disk that cannot keep up: discarded).
+/// (a caller gone, Ray breaking off, or the disk failing: discarded; a slow disk slows the answer, bounded by [`KEEP_QUEUE`] pieces).
 /// One copy per job at a time.
 pub async fn logs_kept(
     archive: &Arc<Archive>,
@@ -131,23 +132,41 @@ fn kept(archive: Arc<Archive>, claim: Claim, info: Job, body: LogBody) -> LogBod
         drop(tmp);
     });
     let mut pieces = body.into_pieces();
+    // Each piece waits for room in the queue before it goes on to the caller: the
+    // answer runs at the disk's pace at worst (the queue bounds the memory), and
+    // the copy is never given up for speed. One permit is held at a time.
     let mut tx = Some(tx);
+    let mut reserving: Option<Reserving> = None;
+    let mut permit: Option<OwnedPermit<Bytes>> = None;
     LogBody::wrap_stream(futures_util::stream::poll_fn(move |cx| {
+        if permit.is_none() {
+            if let Some(sender) = &tx {
+                let fut = reserving.get_or_insert_with(|| Box::pin(sender.clone().reserve_owned()));
+                match fut.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(p)) => permit = Some(p),
+                    // the writer stopped (a disk error, said in its report)
+                    Poll::Ready(Err(_)) => tx = None,
+                }
+                reserving = None;
+            }
+        }
         let item = match pieces.poll_next_unpin(cx) {
             Poll::Ready(item) => item,
             Poll::Pending => return Poll::Pending,
         };
         match &item {
             Some(Ok(piece)) => {
-                if let Some(t) = &tx {
-                    if t.try_send(piece.clone()).is_err() {
-                        report("the log is not kept: the disk is not keeping up");
-                        tx = None;
-                    }
+                if let Some(p) = permit.take() {
+                    p.send(piece.clone());
                 }
             }
-            Some(Err(_)) => tx = None,
+            Some(Err(_)) => {
+                tx = None;
+                permit = None;
+            }
             None => {
+                permit = None;
                 // Said whole before the sender goes: the writer reads it after.
                 if let Some(sender) = tx.take() {
                     whole.store(true, Ordering::Release);
@@ -158,6 +177,15 @@ fn kept(archive: Arc<Archive>, claim: Claim, info: Job, body: LogBody) -> LogBod
         Poll::Ready(item)
     }))
 }
+
+/// A wait for room in the queue to the archive's writer.
+type Reserving = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<OwnedPermit<Bytes>, tokio::sync::mpsc::error::SendError<()>>,
+            > + Send,
+    >,
+>;
 
 /// The hub's hook into the archive ([`crate::hub::FinishedLogs`]): a tailed job's
 /// final log, as the hub read it from Ray, goes into the archive (called from
