@@ -563,19 +563,24 @@ proptest! {
             let expect = |s: &Sub| -> Vec<String> {
                 want.iter().skip(s.start as usize - 1).cloned().collect()
             };
-            for (s, task) in fast {
-                let (got, complete) = task.await.unwrap();
+            // what one subscriber got: all its lines then complete, or, dropped
+            // after n, at least n of them (a message may hold several lines)
+            let check = |s: &Sub, got: Vec<String>, complete: bool| -> Result<(), TestCaseError> {
                 match s.dropped_after {
-                    // (a message may hold several lines: it got at least n)
                     Some(n) => {
-                        prop_assert!(got.len() >= n.min(expect(&s).len()));
-                        prop_assert_eq!(&got[..], &expect(&s)[..got.len()]);
+                        prop_assert!(got.len() >= n.min(expect(s).len()));
+                        prop_assert_eq!(&got[..], &expect(s)[..got.len()]);
                     }
                     None => {
                         prop_assert!(complete);
-                        prop_assert_eq!(got, expect(&s));
+                        prop_assert_eq!(got, expect(s));
                     }
                 }
+                Ok(())
+            };
+            for (s, task) in fast {
+                let (got, complete) = task.await.unwrap();
+                check(&s, got, complete)?;
             }
             // the log is complete: the slow ones are far behind the ring
             let behind = slow
@@ -583,17 +588,7 @@ proptest! {
                 .any(|(s, _)| s.dropped_after.is_none() && s.start + 2 <= want.len() as u64);
             for (s, at) in slow {
                 let (got, complete) = drain(at, s.dropped_after).await;
-                match s.dropped_after {
-                    // (a message may hold several lines: it got at least n)
-                    Some(n) => {
-                        prop_assert!(got.len() >= n.min(expect(&s).len()));
-                        prop_assert_eq!(&got[..], &expect(&s)[..got.len()]);
-                    }
-                    None => {
-                        prop_assert!(complete);
-                        prop_assert_eq!(got, expect(&s));
-                    }
-                }
+                check(&s, got, complete)?;
             }
             for start in late {
                 let at = hub.subscribe(&id, LogStart::Line(start)).await.unwrap();

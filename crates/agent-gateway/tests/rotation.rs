@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use serde_json::Value;
 use std::time::Duration;
 use support::standin::{self, Job, Log, Rotation, SocketStep, State};
-use support::{raw_request, replayed, standin_gateway};
+use support::{block_on, raw_request, replayed, standin_gateway};
 
 const TOKEN: &str = "tok";
 
@@ -66,15 +66,6 @@ async fn whole_log(gw: &agent_gateway::Gateway, id: &str, query: &str) -> String
     let (status, body) = get(gw, &format!("/jobs/{id}/logs/{query}")).await;
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).unwrap()
-}
-
-fn run<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 /// The lines of `log` as a tail sends them, numbered from 1.
@@ -289,7 +280,7 @@ proptest! {
     /// its last lines are exactly the log's.
     #[test]
     fn every_line_exactly_once_wherever_the_log_rotates(case in case()) {
-        run(async {
+        block_on(async {
             let (ray, address, server) = standin::start(State::default()).await;
             let mut job = Job {
                 finished: false,
@@ -355,7 +346,7 @@ proptest! {
     fn the_whole_log_and_its_last_lines_across_any_copies(
         (log, cuts) in ("[a-z]{0,6}(\n[a-z ]{0,6}){0,12}\n?", prop::collection::vec(0usize..80, 0..6))
     ) {
-        run(async {
+        block_on(async {
             let (ray, address, server) = standin::start(State::default()).await;
             let mut job = Job::new(Log::plain(log.clone()));
             for at in cuts {
