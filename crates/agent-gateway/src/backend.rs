@@ -249,7 +249,8 @@ impl Routes {
         // Ray is not asked (N tails each reading the status at their end would
         // cost Ray N reads); from the archive when it holds the job, said so.
         if let Some(info) = self.hub.finished_info(job) {
-            if let Some(entry) = self.archived(ctx, job, LogStart::Last(0)).await {
+            // (checked whole, as every answer from an entry: once per process)
+            if let Some(entry) = self.archived(ctx, job, LogStart::Line(1)).await {
                 return Ok(entry.info());
             }
             return serde_json::to_value(info)

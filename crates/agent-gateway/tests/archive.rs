@@ -75,8 +75,11 @@ async fn a_forgotten_job_is_answered_from_the_archive() {
     // read once from Ray: not marked, and kept
     let (status, source, from_ray) = get(addr, &format!("/jobs/{JOB}/logs/")).await;
     assert_eq!((status, source), (200, None));
-    until("the log is archived", || files(&dir.0, ".zst").len() == 1).await;
-    assert!(files(&dir.0, ".tmp").is_empty());
+    // (the entry is renamed in before its temporary copy is removed)
+    until("the log is archived and its temporary copy gone", || {
+        files(&dir.0, ".zst").len() == 1 && files(&dir.0, ".tmp").is_empty()
+    })
+    .await;
 
     assert!(ray.forget(JOB));
     let before = total_requests(&ray);
