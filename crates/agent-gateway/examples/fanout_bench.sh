@@ -107,12 +107,6 @@ stop_gateway() {
 
 api() { curl -sf -H "Authorization: $TOKEN" "$@"; }
 
-# Submits ACTION with PARAMS (JSON) through the gateway; prints the job id.
-submit() {
-    api -H 'Content-Type: application/json' \
-        -d "{\"action\": \"$1\", \"params\": $2}" "$URL/plugin_releases/bench@1/run/" |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])'
-}
 
 job_status() {
     api "$URL/jobs/$1/" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'
@@ -188,7 +182,7 @@ run() {
     local n=$1 job=$2 i
     start_gateway
     if [ "$MODE" = live ]; then
-        job=$(submit count "{\"tag\": \"$TAG\", \"count\": $LINES, \"delay\": 0.001}")
+        job=$(submit_job bench@1 count "{\"tag\": \"$TAG\", \"count\": $LINES, \"delay\": 0.001}")
         wait_status "$job" 'RUNNING|SUCCEEDED' >/dev/null
     fi
     local procs
@@ -255,7 +249,7 @@ TAG="f$$"
 JOB=""
 start_gateway
 if [ "$MODE" = finished ]; then
-    JOB=$(submit flood "{\"tag\": \"$TAG\", \"count\": $LINES}")
+    JOB=$(submit_job bench@1 flood "{\"tag\": \"$TAG\", \"count\": $LINES}")
     wait_status "$JOB" SUCCEEDED >/dev/null
     echo "job $JOB: $LINES lines of 100 bytes, finished; runs per N: $RUNS"
 else

@@ -42,9 +42,7 @@ until curl -sf -H "Authorization: $TOKEN" "$URL/health/" >/dev/null; do sleep 0.
 export AGENT_URL=$URL AGENT_TOKEN=$TOKEN
 
 TAG="f$$"
-JOB=$(curl -sf -H "Authorization: $TOKEN" -H 'Content-Type: application/json' \
-    -d "{\"action\": \"flood\", \"params\": {\"tag\": \"$TAG\", \"count\": $LINES}}" \
-    "$URL/plugin_releases/bench@1/run/" | python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')
+JOB=$(submit_job bench@1 flood "{\"tag\": \"$TAG\", \"count\": $LINES}")
 echo "job $JOB: $LINES lines of 100 bytes"
 START=$(date +%s.%N)
 "$CTL" jobs wait "$JOB" --timeout 3600 >/dev/null

@@ -19,3 +19,11 @@ export_ray_token() {
         export RAY_AUTH_TOKEN
     fi
 }
+
+# submit_job RELEASE ACTION PARAMS: runs ACTION of RELEASE (e.g. bench@1) with
+# PARAMS (JSON) through the gateway at URL with TOKEN; prints the job id.
+submit_job() {
+    curl -sf -H "Authorization: $TOKEN" -H 'Content-Type: application/json' \
+        -d "{\"action\": \"$2\", \"params\": $3}" "$URL/plugin_releases/$1/run/" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])'
+}

@@ -52,9 +52,7 @@ until curl -sf -H "Authorization: $TOKEN" "$URL/health/" >/dev/null; do
 done
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
-JOB=$(curl -sf -H "Authorization: $TOKEN" -H 'Content-Type: application/json' \
-    -d '{"action": "flood", "params": {"tag": "rot", "count": 1000}}' \
-    "$URL/plugin_releases/check@1/run/" | json '["job_id"]')
+JOB=$(submit_job check@1 flood '{"tag": "rot", "count": 1000}')
 for _ in $(seq 200); do
     S=$(curl -sf -H "Authorization: $TOKEN" "$URL/jobs/$JOB/" | json '["status"]')
     [ "$S" = SUCCEEDED ] && break

@@ -75,16 +75,15 @@ hwm() { awk '/VmHWM/ {printf "%.1f MiB", $2 / 1024}' "/proc/$GW/status"; }
 echo "gateway pid $GW, peak RSS at start: $(hwm)"
 
 TAG="b$$"
-JOB=$(curl -sf -H "Authorization: $TOKEN" -H 'Content-Type: application/json' \
-    -d "{\"action\": \"flood\", \"params\": {\"tag\": \"$TAG\", \"count\": $LINES}}" \
-    "$URL/plugin_releases/bench@1/run/" | python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')
+JOB=$(submit_job bench@1 flood "{\"tag\": \"$TAG\", \"count\": $LINES}")
 echo "job $JOB: $LINES lines of 100 bytes, $TAILS concurrent tails"
 
 START=$(date +%s.%N)
 PIDS=()
 for i in $(seq "$TAILS"); do
+    # (an event may hold several lines: the tag is counted, not the events)
     curl -sfN -H "Authorization: $TOKEN" "$URL/jobs/$JOB/logs/stream/" |
-        grep -c "$TAG " >"$WORK/tail-$i.count" &
+        grep -o "$TAG " | wc -l >"$WORK/tail-$i.count" &
     PIDS+=($!)
 done
 wait "${PIDS[@]}" || true
